@@ -1,0 +1,1 @@
+"""iiif package (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""ingest package (built in a later issue)."""

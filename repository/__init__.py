@@ -1,0 +1,32 @@
+"""The domain and its storage: catalogue cards, the OCFL object store, the catalogue DB,
+revision history and the `guji` CLI. Imports none of ingest, iiif, search or web."""
+
+from .card import CardWarning, FieldChange, card_diff, normalise_card
+from .catalogue import (
+    Catalogue,
+    CardConflict,
+    CardError,
+    CardNotFound,
+    SaveResult,
+    StoredCard,
+)
+from .config import Home
+from .ocfl_store import ObjectStore, StaleVersionError, StoreError, VersionInfo
+
+__all__ = [
+    "Catalogue",
+    "CardConflict",
+    "CardError",
+    "CardNotFound",
+    "CardWarning",
+    "FieldChange",
+    "Home",
+    "ObjectStore",
+    "SaveResult",
+    "StaleVersionError",
+    "StoreError",
+    "StoredCard",
+    "VersionInfo",
+    "card_diff",
+    "normalise_card",
+]

@@ -1,0 +1,264 @@
+"""Catalogue cards: fill parsed parts from raw strings, summarise, compare versions.
+
+A card is a plain dict validated by `metadata_schemas/card.schema.json`. The cataloguer's raw
+strings are never changed here; parsing only fills the structured parts next to them, and a
+parse failure becomes a :class:`CardWarning` instead of an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import metadata_schemas
+
+from .parse import (
+    ParseError,
+    find_reign_date,
+    format_responsibility,
+    parse_dimensions,
+    parse_extant_juan,
+    parse_juan_count,
+    parse_page_layout,
+    parse_reign_date,
+    parse_responsibility,
+)
+
+
+@dataclass(frozen=True)
+class CardWarning:
+    """Something on a card that could not be read; the card is saved anyway."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{field_label(self.field)} ({self.field}): {self.message}"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs between two versions of a card."""
+
+    path: str
+    old: Any
+    new: Any
+
+    @property
+    def label(self) -> str:
+        return field_label(self.path)
+
+
+def card_json_bytes(card: dict) -> bytes:
+    """The stored form of a card: stable key order, real Chinese characters, final newline."""
+    return (json.dumps(card, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+# ---- normalisation ---------------------------------------------------------------------------
+
+
+def _get(card: dict, path: str) -> Any:
+    node: Any = card
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _fill(
+    card: dict,
+    path: str,
+    parser: Callable[[str], Any],
+    place: Callable[[dict, Any], None],
+    warnings: list[CardWarning],
+) -> None:
+    """Parse `<path>.raw` and let `place` put the result into the field."""
+    field = _get(card, path)
+    if not isinstance(field, dict) or not str(field.get("raw") or "").strip():
+        return
+    try:
+        parsed = parser(field["raw"])
+    except ParseError as error:
+        warnings.append(CardWarning(path, str(error)))
+        return
+    if isinstance(parsed, dict):
+        for message in parsed.pop("warnings", None) or []:
+            warnings.append(CardWarning(path, message))
+    place(field, parsed)
+
+
+def _place_keys(*keys: str) -> Callable[[dict, Any], None]:
+    def place(field: dict, parsed: dict) -> None:
+        for key in keys:
+            if parsed.get(key) is not None:
+                field[key] = parsed[key]
+            else:
+                field.pop(key, None)
+
+    return place
+
+
+def _place_layout(field: dict, parsed: dict) -> None:
+    field["parsed"] = parsed
+
+
+def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
+    """Return a copy of `card` with every parsed part recomputed from its raw string, plus the
+    warnings for raw strings that could not be (fully) read. Vocabulary aliases (刊本, 寫本 …)
+    are mapped to their canonical terms."""
+    card = copy.deepcopy(card)
+    warnings: list[CardWarning] = []
+    edition = card.setdefault("edition", {})
+    copy_part = card.get("copy")
+
+    _fill(card, "edition.juan", parse_juan_count, _place_keys("count", "unknown", "undivided", "supplements"),
+          warnings)
+    _fill(card, "edition.layout", parse_page_layout, _place_layout, warnings)
+    _fill(card, "edition.frame_size", parse_dimensions, _place_keys("height_cm", "width_cm"), warnings)
+    _fill(card, "copy.page_size", parse_dimensions, _place_keys("height_cm", "width_cm"), warnings)
+    _fill(card, "copy.extant_juan", parse_extant_juan, _place_keys("count", "ranges"), warnings)
+
+    typed_date = ((edition.get("publication") or {}).get("date") or {}).get("raw")
+    if not typed_date and edition.get("edition_statement"):
+        # No 出版时间 typed: take it from the 版本 statement (明萬曆二十四年刻本 → 1596).
+        found = find_reign_date(edition["edition_statement"])
+        if found and found.get("raw"):
+            edition.setdefault("publication", {})["date"] = {"raw": found["raw"]}
+    _fill(card, "edition.publication.date", parse_reign_date, _place_keys("start", "end"), warnings)
+
+    raw_people = str(edition.get("responsibility_raw") or "").strip()
+    if raw_people:
+        try:
+            edition["responsibilities"] = parse_responsibility(raw_people)
+        except ParseError as error:
+            warnings.append(CardWarning("edition.responsibility_raw", str(error)))
+    elif edition.get("responsibilities"):
+        edition["responsibility_raw"] = format_responsibility(edition["responsibilities"])
+
+    _canonicalise(edition, "edition_type", "edition_type", "edition.edition_type", warnings)
+    if isinstance(copy_part, dict):
+        _canonicalise(copy_part, "binding", "binding", "copy.binding", warnings)
+        for index, seal in enumerate(copy_part.get("seals") or []):
+            _canonicalise(seal, "style", "seal_style", f"copy.seals[{index}].style", warnings)
+            _canonicalise(seal, "shape", "seal_shape", f"copy.seals[{index}].shape", warnings)
+    return card, warnings
+
+
+def _canonicalise(node: dict, key: str, vocabulary: str, path: str, warnings: list[CardWarning]) -> None:
+    value = node.get(key)
+    if not value:
+        return
+    term = metadata_schemas.canonical_term(vocabulary, value)
+    if term is not None:
+        node[key] = term
+
+
+# ---- summary -------------------------------------------------------------------------------
+
+
+def title_with_juan(card: dict) -> str:
+    """题名卷数 as printed on a card: 毛詩注疏二十卷."""
+    edition = card.get("edition") or {}
+    juan = (edition.get("juan") or {}).get("raw") or ""
+    juan = juan.replace(" ", "")
+    return f"{edition.get('title', '')}{juan}"
+
+
+def responsibility_text(card: dict) -> str:
+    edition = card.get("edition") or {}
+    if edition.get("responsibility_raw"):
+        return edition["responsibility_raw"]
+    if edition.get("responsibilities"):
+        return format_responsibility(edition["responsibilities"])
+    return ""
+
+
+def grade_label(card: dict) -> str | None:
+    grade = (card.get("copy") or {}).get("grade")
+    if not grade or not grade.get("level"):
+        return None
+    return grade["level"] + (f"{grade['class']}等" if grade.get("class") else "")
+
+
+def identifiers(card: dict) -> set[tuple[str, str]]:
+    """(kind, value) pairs a card can be found by."""
+    copy_part = card.get("copy") or {}
+    found: set[tuple[str, str]] = set()
+    if copy_part.get("call_number"):
+        found.add(("call_number", copy_part["call_number"]))
+    for former in copy_part.get("former_call_numbers") or []:
+        found.add(("former_call_number", former))
+    if copy_part.get("census_number"):
+        found.add(("census_number", copy_part["census_number"]))
+    for listing in copy_part.get("lists") or []:
+        if listing.get("number"):
+            found.add(("list_number", str(listing["number"])))
+    return found
+
+
+# ---- comparing versions ----------------------------------------------------------------------
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """`{"copy": {"seals": [{"text": "x"}]}}` → `{"copy.seals[0].text": "x"}`."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(flatten(item, f"{prefix}.{key}" if prefix else key))
+        return flat
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        flat = {}
+        for index, item in enumerate(value):
+            flat.update(flatten(item, f"{prefix}[{index}]"))
+        return flat
+    return {prefix: value}
+
+
+def card_diff(old: dict, new: dict) -> list[FieldChange]:
+    """Field-level differences, in the card's own field order."""
+    before, after = flatten(old), flatten(new)
+    order = list(after) + [path for path in before if path not in after]
+    return [
+        FieldChange(path, before.get(path), after.get(path))
+        for path in order
+        if before.get(path) != after.get(path)
+    ]
+
+
+@cache
+def _schema() -> dict:
+    return metadata_schemas.card_schema()
+
+
+def _resolve(node: dict) -> dict:
+    reference = node.get("$ref", "")
+    if reference.startswith("#/"):
+        target: Any = _schema()
+        for part in reference[2:].split("/"):
+            target = target[part]
+        return _resolve(target)
+    return node
+
+
+def field_label(path: str) -> str:
+    """The Chinese title of a field path (`copy.extant_juan.raw` → 存卷), from the schema."""
+    node = _schema()
+    titles: list[str] = []
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        node = _resolve(node)
+        if part.isdigit():
+            node = node.get("items", {})
+            titles.append(str(int(part) + 1))
+            continue
+        node = (node.get("properties") or {}).get(part)
+        if node is None:
+            break
+        title = _resolve(node).get("title") or node.get("title")
+        if title and part not in ("raw",):
+            titles.append(title)
+    return " · ".join(titles[-2:]) if titles else path

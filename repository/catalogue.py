@@ -1,0 +1,436 @@
+"""The catalogue: cards stored as OCFL objects, projected into the catalogue DB.
+
+Every save is a new OCFL version carrying editor, time and reason. Saves are optimistic: a
+save names the version it was based on and is refused with :class:`CardConflict` (showing
+both sides) when someone saved first. The DB is only a projection: :meth:`Catalogue.rebuild_db`
+recomputes it from OCFL.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+import metadata_schemas
+
+from .card import (
+    CardWarning,
+    FieldChange,
+    card_diff,
+    card_json_bytes,
+    grade_label,
+    identifiers,
+    normalise_card,
+    responsibility_text,
+    title_with_juan,
+)
+from .catalogue_db import (
+    PROJECTION_TABLES,
+    Base,
+    CardIdentifierRow,
+    CardRow,
+    CardVersionRow,
+    EventRow,
+    add_event,
+    create_schema,
+    make_engine,
+    session_factory,
+)
+from .config import Home
+from .ocfl_store import (
+    FixityProblem,
+    ObjectStore,
+    StaleVersionError,
+    StoreError,
+    VersionInfo,
+    check_object_id,
+)
+
+CARD_FILE = "card.json"
+Progress = Callable[[int, int], None]
+
+
+class CardError(StoreError):
+    """A card that cannot be saved as it is; `problems` name the fields."""
+
+    def __init__(self, message: str, problems: list[dict] | None = None):
+        self.problems = problems or []
+        details = "; ".join(f"{p['path']}: {p['message']}" for p in self.problems)
+        super().__init__(f"{message}{': ' + details if details else ''}")
+
+
+class CardNotFound(StoreError):
+    pass
+
+
+class CardConflict(StoreError):
+    """Someone saved the card after the version this edit started from. Nothing was written;
+    `theirs` is the stored card, `ours` the refused edit."""
+
+    def __init__(self, card_id: str, base_version: int, current: StoredCard, ours: dict):
+        self.card_id = card_id
+        self.base_version = base_version
+        self.current = current
+        self.theirs = current.card
+        self.ours = ours
+        self.changes = card_diff(current.card, ours)
+        last = current.versions[-1]
+        super().__init__(
+            f"{card_id}: your edit started from v{base_version}, but {last.editor} saved "
+            f"v{last.number} at {last.created} ({last.reason}). Nothing was overwritten; "
+            f"compare both versions and save again from v{last.number}."
+        )
+
+
+@dataclass
+class StoredCard:
+    id: str
+    version: int
+    card: dict
+    versions: list[VersionInfo]
+
+    @property
+    def head(self) -> int:
+        return self.versions[-1].number
+
+
+@dataclass
+class SaveResult:
+    id: str
+    version: int | None  # None: nothing changed, no version written
+    warnings: list[CardWarning] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.version is not None
+
+
+@dataclass
+class FixityReport:
+    objects: int = 0
+    files: int = 0
+    problems: list[FixityProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def new_card_id() -> str:
+    """An opaque ASCII id: `gj` + 10 characters of Crockford base32."""
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    return "gj" + "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+class Catalogue:
+    """Open with :meth:`Catalogue.open`; `init()` creates a new data home."""
+
+    def __init__(self, home: Home, durable: bool = True):
+        self.home = home
+        self.store = ObjectStore(home, durable=durable)
+        self.engine = make_engine(home.database_url)
+        self.sessions = session_factory(self.engine)
+
+    @classmethod
+    def open(cls, home: Home | str | None = None, durable: bool = True) -> Catalogue:
+        home = home if isinstance(home, Home) else Home.resolve(home)
+        if not home.exists():
+            raise StoreError(f"no Guji data home at {home.root}: run `guji init` first (or set GUJI_HOME)")
+        catalogue = cls(home, durable=durable)
+        create_schema(catalogue.engine)
+        catalogue.recover()
+        return catalogue
+
+    @classmethod
+    def init(cls, home: Home | str | None = None) -> Catalogue:
+        home = home if isinstance(home, Home) else Home.resolve(home)
+        catalogue = cls(home)
+        created = catalogue.store.initialize()
+        create_schema(catalogue.engine)
+        if created:
+            with catalogue.sessions.begin() as session:
+                add_event(session, "init", "system", root=str(home.root))
+        return catalogue
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- crash recovery ------------------------------------------------------------------
+
+    def _mark_projection_pending(self, card_id: str):
+        """Mark that the DB may lag OCFL for `card_id` until the projection is committed."""
+        marker = self.home.journal / f"{card_id}.db"
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        return marker
+
+    def recover(self) -> list[str]:
+        """Finish interrupted OCFL commits and re-project cards whose DB update was lost."""
+        touched = set(self.store.recover())
+        markers = list(self.home.journal.glob("*.db")) if self.home.journal.exists() else []
+        touched.update(marker.stem for marker in markers)
+        for card_id in sorted(touched):
+            with self.sessions.begin() as session:
+                if self.store.exists(card_id):
+                    self._project(session, card_id)
+                add_event(session, "recover", "system", card_id)
+        for marker in markers:
+            marker.unlink(missing_ok=True)
+        return sorted(touched)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def exists(self, card_id: str) -> bool:
+        return self.store.exists(card_id)
+
+    def get(self, card_id: str, version: int | None = None) -> StoredCard:
+        check_object_id(card_id)
+        if not self.store.exists(card_id):
+            raise CardNotFound(f"no card with id {card_id!r}")
+        inventory = self.store.inventory(card_id)
+        versions = self.store.versions(card_id, inventory)
+        number = version if version is not None else versions[-1].number
+        if not 1 <= number <= versions[-1].number:
+            raise CardNotFound(f"{card_id} has no version v{number} (it has v1–v{versions[-1].number})")
+        card = json.loads(self.store.read_bytes(card_id, CARD_FILE, number))
+        return StoredCard(card_id, number, card, versions)
+
+    def resolve(self, reference: str) -> str:
+        """A card id from an id, 索书号, 原索书号, 普查编号 or 名录编号."""
+        reference = reference.strip()
+        with self.sessions() as session:
+            if session.get(CardRow, reference) is not None:
+                return reference
+            rows = session.scalars(
+                select(CardIdentifierRow.card_id).where(CardIdentifierRow.value == reference).distinct()
+            ).all()
+        if len(rows) == 1:
+            return rows[0]
+        if not rows:
+            raise CardNotFound(f"no card with id, 索书号, 原索书号 or 普查编号 {reference!r}")
+        raise CardNotFound(f"{reference!r} matches several cards ({', '.join(rows)}): use the card id")
+
+    def history(self, card_id: str) -> list[VersionInfo]:
+        return self.get(card_id).versions
+
+    def diff(self, card_id: str, version_a: int, version_b: int) -> list[FieldChange]:
+        return card_diff(self.get(card_id, version_a).card, self.get(card_id, version_b).card)
+
+    def list_rows(self, limit: int | None = None) -> list[CardRow]:
+        with self.sessions() as session:
+            query = select(CardRow).order_by(CardRow.call_number, CardRow.id)
+            if limit:
+                query = query.limit(limit)
+            return list(session.scalars(query))
+
+    def count(self) -> int:
+        with self.sessions() as session:
+            return session.query(CardRow).count()
+
+    def find_rows(self, text: str, limit: int = 50) -> list[CardRow]:
+        """Simple lookup by title or any identifier (full search is the search package's job)."""
+        pattern = f"%{text}%"
+        with self.sessions() as session:
+            by_identifier = select(CardIdentifierRow.card_id).where(CardIdentifierRow.value.like(pattern))
+            query = (
+                select(CardRow)
+                .where(or_(CardRow.title.like(pattern), CardRow.id.in_(by_identifier)))
+                .order_by(CardRow.call_number)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
+    def events(self, card_id: str | None = None, limit: int = 100) -> list[EventRow]:
+        with self.sessions() as session:
+            query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+            if card_id:
+                query = query.where(EventRow.object_id == card_id)
+            return list(session.scalars(query))
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def prepare(self, card: dict) -> tuple[dict, list[CardWarning]]:
+        """Normalise and validate a card; raises CardError naming every bad field."""
+        normalised, warnings = normalise_card(card)
+        problems = metadata_schemas.validate_card(normalised)
+        if problems:
+            raise CardError(f"card {card.get('id', '(new)')} is not valid", problems)
+        return normalised, warnings
+
+    def create(self, card: dict, *, editor: str, reason: str, created: datetime | None = None) -> SaveResult:
+        card = dict(card)
+        card.setdefault("id", new_card_id())
+        check_object_id(card["id"])
+        if self.store.exists(card["id"]):
+            raise CardError(f"a card with id {card['id']!r} already exists")
+        return self._save(card, editor=editor, reason=reason, base_version=0, created=created)
+
+    def save(
+        self, card_id: str, card: dict, *, editor: str, reason: str, base_version: int,
+        created: datetime | None = None,
+    ) -> SaveResult:
+        """Save `card` as the next version of `card_id`, if `base_version` is still the head."""
+        card = dict(card)
+        if card.setdefault("id", card_id) != card_id:
+            raise CardError(f"the card says id {card['id']!r} but is being saved as {card_id!r}")
+        return self._save(card, editor=editor, reason=reason, base_version=base_version, created=created)
+
+    def _save(self, card: dict, *, editor: str, reason: str, base_version: int,
+              created: datetime | None, session: Session | None = None) -> SaveResult:
+        card_id = card["id"]
+        if base_version > 0:
+            previous = self.get(card_id, base_version).card
+            card = _keep_former_call_number(previous, card)
+        normalised, warnings = self.prepare(card)
+        marker = self._mark_projection_pending(card_id)
+        try:
+            version = self.store.commit(
+                card_id, {CARD_FILE: card_json_bytes(normalised)}, editor=editor, reason=reason,
+                expected_head=base_version, created=created,
+            )
+        except StaleVersionError:
+            marker.unlink(missing_ok=True)
+            raise CardConflict(card_id, base_version, self.get(card_id), normalised) from None
+        if version is None:
+            marker.unlink(missing_ok=True)
+            return SaveResult(card_id, None, warnings)
+        event = dict(version=version.number, reason=reason, warnings=[str(w) for w in warnings])
+        kind = "create" if base_version == 0 else "edit"
+        if session is None:
+            with self.sessions.begin() as own_session:
+                self._project(own_session, card_id)
+                add_event(own_session, kind, editor, card_id, **event)
+            marker.unlink(missing_ok=True)
+        else:
+            # The caller commits the session, then removes the markers (see save_many).
+            self._project(session, card_id)
+            add_event(session, kind, editor, card_id, **event)
+        return SaveResult(card_id, version.number, warnings)
+
+    def save_many(
+        self,
+        work: Iterable[tuple[dict, int]],
+        *,
+        editor: str,
+        reason_of: Callable[[dict], str],
+        progress: Progress | None = None,
+        total: int = 0,
+    ) -> list[SaveResult]:
+        """Save many cards (base_version 0 = create) with the DB projection in one transaction.
+
+        Each card still gets its own OCFL version. If the process dies part-way, the OCFL
+        objects already written are re-projected by :meth:`recover` on the next open, and
+        re-running the same import skips cards that are already identical.
+        """
+        results = []
+        try:
+            with self.sessions.begin() as session:
+                for done, (card, base_version) in enumerate(work, start=1):
+                    results.append(
+                        self._save(card, editor=editor, reason=reason_of(card), base_version=base_version,
+                                   created=None, session=session)
+                    )
+                    if progress:
+                        progress(done, total)
+        except BaseException:
+            self.recover()  # the DB transaction rolled back: re-project what OCFL already holds
+            raise
+        for result in results:
+            (self.home.journal / f"{result.id}.db").unlink(missing_ok=True)
+        return results
+
+    # ---- projection ------------------------------------------------------------------------
+
+    def _project(self, session: Session, card_id: str) -> None:
+        """Replace the DB rows of one card with what OCFL holds."""
+        stored = self.get(card_id)
+        card = stored.card
+        _, warnings = normalise_card(card)
+        edition = card.get("edition") or {}
+        copy_part = card.get("copy") or {}
+        date = (edition.get("publication") or {}).get("date") or {}
+        session.execute(delete(CardIdentifierRow).where(CardIdentifierRow.card_id == card_id))
+        session.execute(delete(CardVersionRow).where(CardVersionRow.card_id == card_id))
+        session.merge(
+            CardRow(
+                id=card_id,
+                record_type=card.get("record_type", "guji"),
+                title=edition.get("title", ""),
+                title_with_juan=title_with_juan(card),
+                responsibility=responsibility_text(card),
+                edition_statement=edition.get("edition_statement", ""),
+                edition_type=edition.get("edition_type"),
+                date_start=date.get("start"),
+                date_end=date.get("end"),
+                call_number=copy_part.get("call_number"),
+                census_number=copy_part.get("census_number"),
+                classification_code=(edition.get("classification") or {}).get("code"),
+                grade=grade_label(card),
+                extant_juan=(copy_part.get("extant_juan") or {}).get("raw", ""),
+                head_version=stored.version,
+                created=stored.versions[0].created,
+                updated=stored.versions[-1].created,
+                updated_by=stored.versions[-1].editor,
+                card_json=json.dumps(card, ensure_ascii=False, sort_keys=True),
+                warnings_json=json.dumps([str(w) for w in warnings], ensure_ascii=False),
+            )
+        )
+        session.flush()
+        for kind, value in sorted(identifiers(card)):
+            session.add(CardIdentifierRow(card_id=card_id, kind=kind, value=value))
+        for version in stored.versions:
+            session.add(CardVersionRow(card_id=card_id, number=version.number, created=version.created,
+                                       editor=version.editor, reason=version.reason))
+
+    def rebuild_db(self, progress: Progress | None = None, actor: str = "system") -> int:
+        """Drop and recompute the projection tables from OCFL (users and events are kept)."""
+        Base.metadata.drop_all(self.engine, tables=list(reversed(PROJECTION_TABLES)))
+        create_schema(self.engine)
+        card_ids = self.store.object_ids()
+        with self.sessions.begin() as session:
+            for done, card_id in enumerate(card_ids, start=1):
+                self._project(session, card_id)
+                if progress:
+                    progress(done, len(card_ids))
+            add_event(session, "rebuild-db", actor, cards=len(card_ids))
+        return len(card_ids)
+
+    def fixity(self, progress: Progress | None = None, actor: str = "system") -> FixityReport:
+        """Re-read every stored file and compare it with its recorded digests."""
+        report = FixityReport()
+        card_ids = self.store.object_ids()
+        for done, card_id in enumerate(card_ids, start=1):
+            checked, problems = self.store.fixity(card_id)
+            report.objects += 1
+            report.files += checked
+            report.problems.extend(problems)
+            if progress:
+                progress(done, len(card_ids))
+        with self.sessions.begin() as session:
+            add_event(session, "fixity", actor, objects=report.objects, files=report.files,
+                      problems=[str(p) for p in report.problems])
+            for problem in report.problems:
+                add_event(session, "fixity-failure", actor, problem.object_id, detail=str(problem))
+        return report
+
+    def record_event(self, kind: str, actor: str, object_id: str | None = None, **detail) -> None:
+        with self.sessions.begin() as session:
+            add_event(session, kind, actor, object_id, **detail)
+
+
+def _keep_former_call_number(previous: dict, card: dict) -> dict:
+    """A changed 索书号 moves the old one into 原索书号, so it stays findable."""
+    old = (previous.get("copy") or {}).get("call_number")
+    new_copy = card.get("copy") or {}
+    if old and new_copy.get("call_number") != old:
+        former = list(new_copy.get("former_call_numbers") or [])
+        if old not in former:
+            former.append(old)
+        card = {**card, "copy": {**new_copy, "former_call_numbers": former}}
+    return card

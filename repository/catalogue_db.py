@@ -1,0 +1,159 @@
+"""The catalogue database (SQLAlchemy 2; SQLite by default).
+
+Two kinds of tables live here:
+
+* the **projection** of OCFL — `cards`, `card_identifiers`, `card_versions` — the current state
+  of every card for listing and lookup. It is derived only from what OCFL holds, so
+  `guji rebuild-db` can drop and recompute it with identical results;
+* what OCFL does not hold — `users` and the append-only `events` (PREMIS-like audit log:
+  create, edit, import, rebuild, fixity …). SQLite triggers refuse UPDATE and DELETE on events.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CardRow(Base):
+    """Current state of one catalogue card (projection of the head OCFL version)."""
+
+    __tablename__ = "cards"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    title_with_juan: Mapped[str] = mapped_column(Text)  # 题名卷数, as printed on a card
+    responsibility: Mapped[str] = mapped_column(Text, default="")  # 著者 as （清）冒襄撰
+    edition_statement: Mapped[str] = mapped_column(Text, default="")  # 版本
+    edition_type: Mapped[str | None] = mapped_column(String(32))  # 版本类型
+    date_start: Mapped[int | None] = mapped_column(Integer)
+    date_end: Mapped[int | None] = mapped_column(Integer)
+    call_number: Mapped[str | None] = mapped_column(String(64), index=True)  # 索书号
+    census_number: Mapped[str | None] = mapped_column(String(32), index=True)  # 普查编号
+    classification_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    grade: Mapped[str | None] = mapped_column(String(16))  # e.g. 二级乙等
+    extant_juan: Mapped[str] = mapped_column(Text, default="")  # 存卷 raw
+    head_version: Mapped[int] = mapped_column(Integer)
+    created: Mapped[str] = mapped_column(String(32))
+    updated: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(Text)
+    card_json: Mapped[str] = mapped_column(Text)
+    warnings_json: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class CardIdentifierRow(Base):
+    """Every number a card can be found by: 索书号, 原索书号, 普查编号, 名录编号."""
+
+    __tablename__ = "card_identifiers"
+
+    card_id: Mapped[str] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+    __table_args__ = (Index("ix_card_identifiers_value", "value"),)
+
+
+class CardVersionRow(Base):
+    """One OCFL version of a card: who, when, why."""
+
+    __tablename__ = "card_versions"
+
+    card_id: Mapped[str] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created: Mapped[str] = mapped_column(String(32))
+    editor: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # cataloguer | admin
+    password_hash: Mapped[str] = mapped_column(Text)
+    created: Mapped[str] = mapped_column(String(32))
+    disabled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventRow(Base):
+    """Append-only audit log."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    object_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(Text)
+    detail_json: Mapped[str] = mapped_column(Text, default="{}")
+
+
+PROJECTION_TABLES = (CardRow.__table__, CardIdentifierRow.__table__, CardVersionRow.__table__)
+
+_APPEND_ONLY_TRIGGERS = [
+    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+]
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            for statement in _APPEND_ONLY_TRIGGERS:
+                connection.execute(text(statement))
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_event(session: Session, kind: str, actor: str, object_id: str | None = None, **detail) -> None:
+    session.add(
+        EventRow(
+            time=now_iso(),
+            kind=kind,
+            object_id=object_id,
+            actor=actor,
+            detail_json=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        )
+    )

@@ -1,0 +1,59 @@
+"""Where a Guji installation keeps its data (the *data home*) and its settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = "guji-data"
+
+
+@dataclass(frozen=True)
+class Home:
+    """The data home: OCFL storage root, catalogue database and working folders.
+
+    Layout::
+
+        guji-data/
+          ocfl/            OCFL storage root (source of truth)
+          catalogue.sqlite catalogue DB (a projection of OCFL + users + events)
+          staging/         versions being assembled before they are moved into ocfl/
+          journal/         write intents, replayed after a crash
+          locks/           one lock file per object (ocfl-py itself has no locking)
+    """
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+        """`--home` wins, then `GUJI_HOME`, then `./guji-data`."""
+        chosen = home or os.environ.get("GUJI_HOME") or DEFAULT_HOME
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def ocfl_root(self) -> Path:
+        return self.root / "ocfl"
+
+    @property
+    def database_path(self) -> Path:
+        return self.root / "catalogue.sqlite"
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get("GUJI_DATABASE_URL") or f"sqlite:///{self.database_path}"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    def exists(self) -> bool:
+        return (self.ocfl_root / "0=ocfl_1.1").exists()

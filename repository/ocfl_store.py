@@ -1,0 +1,499 @@
+"""The OCFL object store: one book (or one local document) = one OCFL object.
+
+ocfl-py builds inventories and versions; this module adds what ocfl-py leaves to its caller:
+
+* **locking** — writes to one object are serialised with an exclusive `flock` on
+  `locks/<id>.lock` (ocfl-py has no locking);
+* **optimistic concurrency** — a commit names the head version it was based on and is refused
+  with :class:`StaleVersionError` if someone else committed first;
+* **crash safety** — a new version is assembled completely in `staging/` (content, inventory,
+  sidecar), then moved into the object with one `rename`; only then is the root inventory
+  replaced. A `journal/<id>.ocfl` file marks a commit in flight, and :meth:`ObjectStore.recover`
+  finishes or discards it after a crash, so the object is always either at the old or at the new
+  version and `ocfl-validate.py` passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import ocfl
+
+from .config import Home
+
+OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+LAYOUT = "0002-flat-direct-storage-layout"
+INVENTORY = "inventory.json"
+SIDECAR = "inventory.json.sha512"
+OBJECT_DECLARATION = "0=ocfl_object_1.1"
+
+
+class StoreError(Exception):
+    """A problem with the object store that a person can act on."""
+
+
+class StaleVersionError(StoreError):
+    """The object moved on since the version a change was based on."""
+
+    def __init__(self, object_id: str, expected: int, current: int):
+        super().__init__(
+            f"{object_id}: this change was based on version v{expected}, but the object is now at "
+            f"v{current} (someone else saved first). Nothing was written; reload and redo the change."
+        )
+        self.object_id = object_id
+        self.expected = expected
+        self.current = current
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """Who changed an object, when and why (one OCFL version)."""
+
+    number: int
+    created: str
+    editor: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}"
+
+
+@dataclass(frozen=True)
+class FixityProblem:
+    object_id: str
+    path: str
+    kind: str  # "missing" or "<algorithm> mismatch"
+    expected: str
+    actual: str
+
+    def __str__(self) -> str:
+        if self.kind == "missing":
+            return f"{self.object_id}/{self.path}: file is missing"
+        return (f"{self.object_id}/{self.path}: {self.kind} — recorded {self.expected[:16]}…, "
+                f"file now has {self.actual[:16]}…; restore this file from a backup")
+
+
+def check_object_id(object_id: str) -> str:
+    if not isinstance(object_id, str) or not OBJECT_ID_PATTERN.match(object_id):
+        raise StoreError(
+            f"invalid id {object_id!r}: use 1–64 ASCII letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return object_id
+
+
+def version_number(label: str) -> int:
+    return int(label.lstrip("v"))
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes, durable: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class ObjectStore:
+    """An OCFL 1.1 storage root holding one object per catalogue record."""
+
+    def __init__(self, home: Home, durable: bool = True):
+        self.home = home
+        self.root = home.ocfl_root
+        # fsync every file and directory of a commit (survives a power cut). Benchmarks may
+        # turn this off to measure the rest.
+        self.durable = durable
+
+    # ---- storage root -------------------------------------------------------------------
+
+    def initialize(self) -> bool:
+        """Create the storage root if it does not exist. Returns True if it was created."""
+        for folder in (self.home.staging, self.home.journal, self.home.locks):
+            folder.mkdir(parents=True, exist_ok=True)
+        if (self.root / "0=ocfl_1.1").exists():
+            return False
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        ocfl.StorageRoot(root=str(self.root), layout_name=LAYOUT).initialize()
+        return True
+
+    def object_path(self, object_id: str) -> Path:
+        return self.root / check_object_id(object_id)
+
+    def exists(self, object_id: str) -> bool:
+        return (self.object_path(object_id) / OBJECT_DECLARATION).exists()
+
+    def object_ids(self) -> list[str]:
+        """Every object in the storage root, sorted."""
+        if not self.root.exists():
+            return []
+        return sorted(
+            entry.name
+            for entry in os.scandir(self.root)
+            if entry.is_dir() and (Path(entry.path) / OBJECT_DECLARATION).exists()
+        )
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def inventory(self, object_id: str) -> dict:
+        path = self.object_path(object_id) / INVENTORY
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"no object {object_id!r} in {self.root}") from None
+
+    def head(self, object_id: str) -> int:
+        """The current version number, 0 if the object does not exist."""
+        if not self.exists(object_id):
+            return 0
+        return version_number(self.inventory(object_id)["head"])
+
+    def versions(self, object_id: str, inventory: dict | None = None) -> list[VersionInfo]:
+        inventory = inventory or self.inventory(object_id)
+        result = []
+        for label, version in sorted(inventory["versions"].items(), key=lambda kv: version_number(kv[0])):
+            result.append(
+                VersionInfo(
+                    number=version_number(label),
+                    created=version.get("created", ""),
+                    editor=(version.get("user") or {}).get("name", ""),
+                    reason=version.get("message", ""),
+                )
+            )
+        return result
+
+    def _state(self, inventory: dict, version: int | None) -> dict[str, str]:
+        """Logical path → digest for one version (default: head)."""
+        label = f"v{version}" if version is not None else inventory["head"]
+        if label not in inventory["versions"]:
+            raise StoreError(f"{inventory['id']} has no version {label} (head is {inventory['head']})")
+        return {
+            logical: digest
+            for digest, paths in inventory["versions"][label]["state"].items()
+            for logical in paths
+        }
+
+    def logical_paths(self, object_id: str, version: int | None = None) -> list[str]:
+        return sorted(self._state(self.inventory(object_id), version))
+
+    def content_path(self, object_id: str, logical_path: str, version: int | None = None) -> Path:
+        """The file on disk that holds `logical_path` in `version` (default: head)."""
+        inventory = self.inventory(object_id)
+        state = self._state(inventory, version)
+        if logical_path not in state:
+            raise StoreError(f"{object_id} has no file {logical_path!r} in that version")
+        relative = inventory["manifest"][state[logical_path]][0]
+        return self.object_path(object_id) / relative
+
+    def read_bytes(self, object_id: str, logical_path: str, version: int | None = None) -> bytes:
+        return self.content_path(object_id, logical_path, version).read_bytes()
+
+    def digests(self, object_id: str, version: int | None = None) -> dict[str, str]:
+        """Logical path → sha512 for one version."""
+        return self._state(self.inventory(object_id), version)
+
+    # ---- writing ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, object_id: str) -> Iterator[None]:
+        """Exclusive, cross-process lock on one object."""
+        self.home.locks.mkdir(parents=True, exist_ok=True)
+        with open(self.home.locks / f"{check_object_id(object_id)}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def commit(
+        self,
+        object_id: str,
+        files: Mapping[str, bytes | Path],
+        *,
+        editor: str,
+        reason: str,
+        expected_head: int | None,
+        deletions: tuple[str, ...] = (),
+        created: datetime | None = None,
+    ) -> VersionInfo | None:
+        """Write a new version with `files` (logical path → bytes or a file to copy) added or
+        replaced and `deletions` removed. Unchanged files are not copied again.
+
+        `expected_head` is the version the change was based on (0 for a new object); `None`
+        skips the check (callers that hold the lock and re-read, e.g. ingest). Returns the
+        new version, or None when nothing differs from the head.
+        """
+        check_object_id(object_id)
+        if not reason or not reason.strip():
+            raise StoreError("every change needs a reason (修改原因)")
+        if not editor or not editor.strip():
+            raise StoreError("every change needs an editor (修改人)")
+        with self.lock(object_id):
+            current = self.head(object_id)
+            if expected_head is not None and expected_head != current:
+                raise StaleVersionError(object_id, expected_head, current)
+            work = self.home.staging / f"{object_id}.{uuid.uuid4().hex[:12]}"
+            try:
+                return self._commit_locked(
+                    object_id, files, deletions, editor, reason, created, current, work
+                )
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+    def _commit_locked(self, object_id, files, deletions, editor, reason, created, current, work):
+        sources = work / "src"
+        sources.mkdir(parents=True)
+        # Source paths are given to ocfl-py relative to "/" so that masters can be read where
+        # they lie, without a second copy.
+        source_of: dict[str, str] = {}
+        for index, (logical, data) in enumerate(sorted(files.items())):
+            _check_logical_path(logical)
+            if isinstance(data, bytes):
+                source = sources / str(index)
+                source.write_bytes(data)
+            else:
+                source = Path(data).resolve()
+            source_of[logical] = str(source).lstrip("/")
+
+        when = (created or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if current == 0:
+            new_version = ocfl.NewVersion.first_version(srcdir="/", identifier=object_id)
+            existing: dict[str, str] = {}
+        else:
+            new_version = ocfl.Object().start_new_version(
+                objdir=str(self.object_path(object_id)), srcdir="/", carry_content_forward=True
+            )
+            existing = {
+                logical: digest
+                for digest, paths in new_version.inventory.current_version.state.items()
+                for logical in paths
+            }
+        head_label = new_version.inventory.head
+        changed = False
+        for logical in deletions:
+            if logical in existing:
+                new_version.delete(logical)
+                changed = True
+        for logical, source in source_of.items():
+            digest = _sha512(Path("/" + source))
+            if existing.get(logical) == digest:
+                continue
+            if logical in existing:
+                new_version.delete(logical)
+            new_version.add(source, logical, content_path=f"{head_label}/content/{logical}")
+            changed = True
+        if not changed and current > 0:
+            return None
+
+        new_version.created = when
+        new_version.message = reason.strip()
+        new_version.user_name = editor.strip()
+        new_version.user_address = "urn:guji:user:" + quote(editor.strip(), safe="")
+        inventory_bytes = _inventory_bytes(new_version.inventory)
+
+        # Assemble the complete version directory in staging.
+        staged_version = work / head_label
+        for source, content_path in new_version.files_to_copy.items():
+            target = work / content_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.startswith(str(sources).lstrip("/")):
+                os.replace("/" + source, target)
+            else:
+                shutil.copyfile("/" + source, target)
+            if self.durable:
+                _fsync_file(target)
+        self._write_inventory(staged_version, inventory_bytes)
+
+        if current == 0:
+            return self._create_object(object_id, work, staged_version, inventory_bytes, new_version)
+        return self._add_version(object_id, staged_version, inventory_bytes, new_version)
+
+    def _write_inventory(self, directory: Path, inventory_bytes: bytes) -> None:
+        _write_durably(directory / INVENTORY, inventory_bytes, self.durable)
+        sidecar = f"{hashlib.sha512(inventory_bytes).hexdigest()} {INVENTORY}\n".encode()
+        _write_durably(directory / SIDECAR, sidecar, self.durable)
+
+    def _create_object(self, object_id, work, staged_version, inventory_bytes, new_version):
+        staged_object = work / "object"
+        staged_object.mkdir()
+        (staged_object / OBJECT_DECLARATION).write_text("ocfl_object_1.1\n")
+        os.replace(staged_version, staged_object / staged_version.name)
+        self._write_inventory(staged_object, inventory_bytes)
+        if self.durable:
+            _fsync_dir(staged_object)
+        # One rename makes the whole object appear at once.
+        os.rename(staged_object, self.object_path(object_id))
+        if self.durable:
+            _fsync_dir(self.root)
+        return self._version_info(new_version)
+
+    def _add_version(self, object_id, staged_version, inventory_bytes, new_version):
+        object_dir = self.object_path(object_id)
+        journal = self.home.journal / f"{object_id}.ocfl"
+        _write_durably(journal, staged_version.name.encode(), self.durable)
+        os.rename(staged_version, object_dir / staged_version.name)
+        self._promote_head_inventory(object_dir, staged_version.name)
+        journal.unlink()
+        return self._version_info(new_version)
+
+    def _promote_head_inventory(self, object_dir: Path, head_label: str) -> None:
+        """Make the root inventory and sidecar identical to those of version `head_label`."""
+        for name in (INVENTORY, SIDECAR):
+            temporary = self.home.staging / f"{object_dir.name}.{uuid.uuid4().hex[:8]}.{name}"
+            shutil.copyfile(object_dir / head_label / name, temporary)
+            if self.durable:
+                _fsync_file(temporary)
+            os.replace(temporary, object_dir / name)
+        if self.durable:
+            _fsync_dir(object_dir)
+
+    @staticmethod
+    def _version_info(new_version) -> VersionInfo:
+        return VersionInfo(
+            number=version_number(new_version.inventory.head),
+            created=new_version.created,
+            editor=new_version.user_name,
+            reason=new_version.message,
+        )
+
+    # ---- recovery -----------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Finish commits interrupted by a crash and clear stale staging files.
+
+        A version directory that reached the object is complete (it was moved in whole), so
+        the interrupted commit is finished by promoting its inventory; otherwise the object
+        was never touched. Returns the ids of objects that had a commit in flight.
+        """
+        touched = []
+        if self.home.journal.exists():
+            for journal in sorted(self.home.journal.glob("*.ocfl")):
+                object_id = journal.stem
+                with self.lock(object_id):
+                    if journal.exists():
+                        self._repair(object_id)
+                        journal.unlink()
+                        touched.append(object_id)
+        if self.home.staging.exists():
+            for leftover in self.home.staging.iterdir():
+                object_id = leftover.name.split(".")[0]
+                with self.lock(object_id):
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover, ignore_errors=True)
+                    else:
+                        leftover.unlink(missing_ok=True)
+        return touched
+
+    def _repair(self, object_id: str) -> None:
+        object_dir = self.object_path(object_id)
+        labels = [p.name for p in object_dir.glob("v*") if p.is_dir() and p.name[1:].isdigit()]
+        if not labels:
+            return
+        newest = max(labels, key=version_number)
+        staged = object_dir / newest
+        inventory_bytes = (staged / INVENTORY).read_bytes()
+        recorded = (staged / SIDECAR).read_text().split()[0]
+        if hashlib.sha512(inventory_bytes).hexdigest() != recorded:  # pragma: no cover - never moved in half
+            shutil.rmtree(staged)
+            return
+        root_bytes = (object_dir / INVENTORY).read_bytes()
+        root_sidecar = (object_dir / SIDECAR).read_bytes()
+        if root_bytes != inventory_bytes or root_sidecar != (staged / SIDECAR).read_bytes():
+            self._promote_head_inventory(object_dir, newest)
+
+    # ---- checking -----------------------------------------------------------------------
+
+    def fixity(self, object_id: str) -> tuple[int, list[FixityProblem]]:
+        """Re-compute every content file's digests (sha512 and any extra fixity digests such as a
+        vendor's md5) and compare. Returns (files checked, problems)."""
+        inventory = self.inventory(object_id)
+        object_dir = self.object_path(object_id)
+        expected: dict[str, dict[str, str]] = {}
+        for digest, paths in inventory["manifest"].items():
+            for path in paths:
+                expected.setdefault(path, {})[inventory.get("digestAlgorithm", "sha512")] = digest
+        for algorithm, block in (inventory.get("fixity") or {}).items():
+            for digest, paths in block.items():
+                for path in paths:
+                    expected.setdefault(path, {})[algorithm] = digest
+        problems = []
+        for path, digests in sorted(expected.items()):
+            target = object_dir / path
+            if not target.is_file():
+                problems.append(FixityProblem(object_id, path, "missing", "", ""))
+                continue
+            hashers = {name: hashlib.new(name) for name in digests}
+            with open(target, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    for hasher in hashers.values():
+                        hasher.update(block)
+            for name, hasher in hashers.items():
+                if hasher.hexdigest() != digests[name].lower():
+                    problems.append(FixityProblem(object_id, path, f"{name} mismatch", digests[name],
+                                                  hasher.hexdigest()))
+        return len(expected), problems
+
+    def validate(self, object_id: str | None = None, check_digests: bool = True) -> list[str]:
+        """Run ocfl-py's validator on one object or on the whole root; returns error messages."""
+        if object_id is not None:
+            validator = ocfl.validator.Validator(check_digests=check_digests)
+            if validator.validate_object(str(self.object_path(object_id))):
+                return []
+            return [f"{object_id}: {line}" for line in str(validator).splitlines() if line.strip()]
+        root = ocfl.StorageRoot(root=str(self.root))
+        root.open_root_fs()
+        root.check_root_structure()
+        _, _, errors = root.validate_hierarchy(check_digests=check_digests)
+        return [f"{path}: {message}" for path, message in errors]
+
+
+def _check_logical_path(logical: str) -> None:
+    parts = logical.split("/")
+    if not logical or logical.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise StoreError(f"invalid file name in object: {logical!r}")
+
+
+def _sha512(path: Path) -> str:
+    digest = hashlib.sha512()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _inventory_bytes(inventory) -> bytes:
+    """Serialise exactly as ocfl-py does, so the root and version copies are byte-identical."""
+    import io
+
+    buffer = io.StringIO()
+    inventory.write_json(buffer)
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,1 @@
+"""search package (built in a later issue)."""

@@ -1,0 +1,28 @@
+"""`guji serve`, registered into the repository CLI through the `guji.commands` entry point."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+import uvicorn
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+        port: int = typer.Option(8000, help="Port to listen on."),
+        workers: int = typer.Option(2, help="Uvicorn worker processes."),
+    ) -> None:
+        """Serve the web site and API."""
+        from repository import Home
+
+        home = Home.resolve((ctx.obj or {}).get("home"))
+        if not home.exists():
+            typer.echo(f"error: no Guji data home at {home.root}: run `guji init` first", err=True)
+            raise typer.Exit(1)
+        # Workers are separate processes: they find the data home through the environment.
+        os.environ["GUJI_HOME"] = str(home.root)
+        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers)
