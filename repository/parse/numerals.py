@@ -39,10 +39,10 @@ _DIGITS.update({chr(0xFF10 + d): d for d in range(10)})  # full-width ０-９
 _UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 _MYRIADS = {"萬": 10_000, "万": 10_000, "億": 100_000_000, "亿": 100_000_000}
 # 廿 = 二十, 卅 = 三十, 卌 = 四十 (old contracted forms, common in dates: 廿四年)
-_CONTRACTED_TENS = {"廿": 20, "念": 20, "卅": 30, "卌": 40}
+_CONTRACTED_TENS = {"廿": 20, "卅": 30, "卌": 40}
 
 #: Every character `chinese_to_int` reads; other parsers build their number patterns from it.
-NUMERAL_CHARACTERS = "".join(sorted(set(_DIGITS) | set(_UNITS) | set(_MYRIADS) | set(_CONTRACTED_TENS) - {"念"}))
+NUMERAL_CHARACTERS = "".join(sorted(set(_DIGITS) | set(_UNITS) | set(_MYRIADS) | set(_CONTRACTED_TENS)))
 
 
 def _fail(text: str) -> ParseError:
@@ -59,9 +59,6 @@ def chinese_to_int(text: str) -> int:
         raise _fail(str(text))
     stripped = text.strip()
     if not stripped:
-        raise _fail(text)
-    # 念 means 20 only in dates and is an ordinary word elsewhere; accept it only as in 念四.
-    if stripped[0] == "念" and len(stripped) == 1:
         raise _fail(text)
     if any(ch not in _DIGITS and ch not in _UNITS and ch not in _MYRIADS and ch not in _CONTRACTED_TENS
            for ch in stripped):
@@ -81,16 +78,13 @@ def chinese_to_int(text: str) -> int:
     digit: int | None = None  # a digit waiting for its unit
     last_unit = 10**9  # units inside a section must decrease: 千 > 百 > 十
     last_myriad = 10**12
-    zero_seen = False
     for ch in stripped:
         if ch in _DIGITS:
+            if _DIGITS[ch] == 0:
+                continue  # 一百零八: 零 only marks a skipped place
             if digit is not None:
                 raise _fail(text)  # two digits in a row in a unit numeral (二三十)
-            value = _DIGITS[ch]
-            if value == 0:
-                zero_seen = True  # 一百零八: 零 only marks a skipped place
-                continue
-            digit = value
+            digit = _DIGITS[ch]
         elif ch in _CONTRACTED_TENS:
             if digit is not None or last_unit <= 10:
                 raise _fail(text)
@@ -100,30 +94,21 @@ def chinese_to_int(text: str) -> int:
             unit = _UNITS[ch]
             if unit >= last_unit:
                 raise _fail(text)  # 十百, 百百
-            if digit is None:
-                if section or total or zero_seen:
-                    # 一百十 is read as 一百一十; but 零十 is not a number
-                    if zero_seen and unit != 10:
-                        raise _fail(text)
-                digit = 1
-            section += digit * unit
+            section += (1 if digit is None else digit) * unit  # 十 = 一十, 一百十 = 一百一十
             digit = None
             last_unit = unit
         else:  # 萬 / 億
             myriad = _MYRIADS[ch]
             if myriad >= last_myriad:
                 raise _fail(text)
-            if digit is not None:
-                section += digit
-                digit = None
+            section += digit or 0
+            digit = None
             if section == 0:
                 raise _fail(text)  # 萬 with nothing before it
             total += section * myriad
             section = 0
             last_unit = 10**9
             last_myriad = myriad
-        if ch not in _DIGITS or _DIGITS.get(ch) != 0:
-            zero_seen = zero_seen and ch in _DIGITS
     if digit is not None:
         section += digit
     return total + section

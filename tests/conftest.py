@@ -1,0 +1,31 @@
+"""Shared fixtures: a fresh data home per test, and the sample cards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from repository import Catalogue, Home
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home.resolve(tmp_path / "guji-data")
+
+
+@pytest.fixture
+def catalogue(home: Home):
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    yield catalogue
+    catalogue.close()
+
+
+@pytest.fixture
+def sample_cards() -> list[dict]:
+    return json.loads((ROOT / "samples" / "cards.json").read_text(encoding="utf-8"))

@@ -1,0 +1,183 @@
+"""Cards in the catalogue: saves, warnings, conflicts, history, former call numbers, rebuild."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+
+import pytest
+from test_ocfl_store import ocfl_validate
+
+from repository import Catalogue, CardConflict, CardError, CardNotFound
+
+
+def minimal_card(**copy_fields) -> dict:
+    card = {
+        "id": "yingmeian",
+        "record_type": "local_document",
+        "edition": {
+            "title": "影梅庵憶語",
+            "juan": {"raw": "一卷"},
+            "responsibility_raw": "（清）冒襄撰",
+            "edition_type": "刻本",
+            "edition_statement": "清道光刻本",
+            "layout": {"raw": "半葉九行行二十字白口左右雙邊單黑魚尾"},
+        },
+        "copy": {"call_number": "善000301", "volumes": 1, **copy_fields},
+        "local_document": {"author": "冒襄", "place": "如皋", "type": "地方著述"},
+    }
+    return card
+
+
+def test_save_fills_parsed_parts_and_keeps_raw_strings(catalogue):
+    result = catalogue.create(minimal_card(extant_juan={"raw": "存卷一至五、卷八"}), editor="张三", reason="新编")
+    assert result.version == 1
+    card = catalogue.get("yingmeian").card
+    assert card["edition"]["layout"]["raw"] == "半葉九行行二十字白口左右雙邊單黑魚尾"
+    layout = card["edition"]["layout"]["parsed"]
+    assert layout["lines_per_half_leaf"] == {"min": 9, "max": 9}
+    assert layout["borders"] == "左右双边"
+    assert card["edition"]["responsibilities"] == [{"dynasty": "清", "name": "冒襄", "role": "撰"}]
+    assert card["edition"]["juan"]["count"] == 1
+    assert card["edition"]["publication"]["date"]["start"] == 1821  # 清道光, from the 版本 statement
+    assert card["edition"]["publication"]["date"]["end"] == 1850
+    assert card["copy"]["extant_juan"]["count"] == 6
+    assert card["copy"]["extant_juan"]["raw"] == "存卷一至五、卷八"
+
+
+def test_an_unreadable_raw_string_is_a_warning_not_a_failed_save(catalogue):
+    card = minimal_card()
+    card["edition"]["layout"] = {"raw": "版式待考"}
+    result = catalogue.create(card, editor="张三", reason="新编")
+    assert result.version == 1
+    assert [w.field for w in result.warnings] == ["edition.layout"]
+    assert "行款版式" in str(result.warnings[0])
+    stored = catalogue.get("yingmeian").card
+    assert stored["edition"]["layout"] == {"raw": "版式待考"}
+
+
+def test_an_invalid_card_is_refused_naming_the_field_and_nothing_is_stored(catalogue):
+    card = minimal_card(census_number="3200-01-1")
+    with pytest.raises(CardError) as refused:
+        catalogue.create(card, editor="张三", reason="新编")
+    assert any(p["path"] == "copy.census_number" for p in refused.value.problems)
+    assert not catalogue.exists("yingmeian")
+    assert catalogue.count() == 0
+
+
+def test_history_and_field_level_diff(catalogue):
+    catalogue.create(minimal_card(extant_juan={"raw": "存卷一至五"}), editor="张三", reason="新编")
+    card = catalogue.get("yingmeian").card
+    card["copy"]["extant_juan"] = {"raw": "存卷一至八"}
+    catalogue.save("yingmeian", card, editor="李四", reason="专家审校后补正存卷", base_version=1)
+    history = catalogue.history("yingmeian")
+    assert [(v.number, v.editor, v.reason) for v in history] == [
+        (1, "张三", "新编"), (2, "李四", "专家审校后补正存卷")]
+    changes = {c.path: (c.old, c.new) for c in catalogue.diff("yingmeian", 1, 2)}
+    assert changes["copy.extant_juan.raw"] == ("存卷一至五", "存卷一至八")
+    assert changes["copy.extant_juan.count"] == (5, 8)
+    assert "edition.title" not in changes
+    assert next(c for c in catalogue.diff("yingmeian", 1, 2) if c.path == "copy.extant_juan.raw").label.startswith("存卷")
+
+
+def test_a_stale_save_is_refused_showing_both_sides(catalogue):
+    catalogue.create(minimal_card(), editor="张三", reason="新编")
+    first = catalogue.get("yingmeian")
+    theirs = copy.deepcopy(first.card)
+    theirs["copy"]["volumes"] = 2
+    catalogue.save("yingmeian", theirs, editor="李四", reason="核对册数", base_version=1)
+    ours = copy.deepcopy(first.card)
+    ours["copy"]["binding"] = "线装"
+    with pytest.raises(CardConflict) as conflict:
+        catalogue.save("yingmeian", ours, editor="王五", reason="补装帧", base_version=1)
+    assert conflict.value.theirs["copy"]["volumes"] == 2
+    assert conflict.value.ours["copy"]["binding"] == "线装"
+    assert "李四" in str(conflict.value) and "v2" in str(conflict.value)
+    stored = catalogue.get("yingmeian")
+    assert stored.version == 2 and "binding" not in stored.card["copy"]
+
+
+def test_former_call_numbers_stay_findable(catalogue):
+    catalogue.create(minimal_card(), editor="张三", reason="新编")
+    card = catalogue.get("yingmeian").card
+    card["copy"]["call_number"] = "地000012"
+    catalogue.save("yingmeian", card, editor="张三", reason="改入地方文献专藏", base_version=1)
+    stored = catalogue.get("yingmeian").card
+    assert stored["copy"]["former_call_numbers"] == ["善000301"]
+    assert catalogue.resolve("善000301") == "yingmeian"
+    assert catalogue.resolve("地000012") == "yingmeian"
+    with pytest.raises(CardNotFound):
+        catalogue.resolve("善999999")
+
+
+def dump_projection(catalogue: Catalogue) -> dict:
+    connection = sqlite3.connect(catalogue.home.database_path)
+    try:
+        return {
+            table: connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in ("cards", "card_identifiers", "card_versions")
+        }
+    finally:
+        connection.close()
+
+
+def test_rebuild_db_gives_identical_results_and_keeps_events(catalogue, sample_cards):
+    for card in sample_cards:
+        catalogue.create(card, editor="张三", reason="导入示例")
+    card = catalogue.get(sample_cards[0]["id"]).card
+    card["copy"]["call_number"] = "善新001"
+    catalogue.save(card["id"], card, editor="李四", reason="改号", base_version=1)
+    before = dump_projection(catalogue)
+    events_before = len(catalogue.events(limit=1000))
+    assert len(before["cards"]) == len(sample_cards)
+    assert catalogue.rebuild_db() == len(sample_cards)
+    assert dump_projection(catalogue) == before
+    assert len(catalogue.events(limit=1000)) == events_before + 1
+
+
+def test_events_are_append_only(catalogue):
+    catalogue.create(minimal_card(), editor="张三", reason="新编")
+    connection = sqlite3.connect(catalogue.home.database_path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        connection.execute("UPDATE events SET actor = 'someone else'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        connection.execute("DELETE FROM events")
+    connection.close()
+    kinds = [e.kind for e in catalogue.events("yingmeian")]
+    assert kinds == ["create"]
+    assert json.loads(catalogue.events("yingmeian")[0].detail_json)["reason"] == "新编"
+
+
+def test_ocfl_stays_valid_after_a_series_of_edits(catalogue, sample_cards):
+    for card in sample_cards:
+        catalogue.create(card, editor="张三", reason="导入示例")
+    for round_number in range(3):
+        for card in sample_cards:
+            stored = catalogue.get(card["id"])
+            edited = copy.deepcopy(stored.card)
+            edited.setdefault("edition", {})["notes"] = f"第{round_number + 1}次审校"
+            catalogue.save(card["id"], edited, editor="李四", reason=f"审校 {round_number}", base_version=stored.version)
+    result = ocfl_validate(catalogue.store.root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert catalogue.fixity().ok
+    assert all(catalogue.get(c["id"]).version == 4 for c in sample_cards)
+
+
+def test_lost_db_update_is_reprojected_on_open(home, catalogue):
+    catalogue.create(minimal_card(), editor="张三", reason="新编")
+    card = catalogue.get("yingmeian").card
+    card["copy"]["volumes"] = 3
+    # Simulate a crash between the OCFL commit and the DB update.
+    catalogue._project = lambda session, card_id: (_ for _ in ()).throw(KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        catalogue.save("yingmeian", card, editor="张三", reason="册数", base_version=1)
+    assert (home.journal / "yingmeian.db").exists()
+    reopened = Catalogue.open(home)
+    try:
+        row = reopened.list_rows()[0]
+        assert row.head_version == 2
+        assert json.loads(row.card_json)["copy"]["volumes"] == 3
+        assert not (home.journal / "yingmeian.db").exists()
+    finally:
+        reopened.close()

@@ -1,0 +1,108 @@
+"""The `guji` command line, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GUJI = Path(sys.executable).parent / "guji"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def guji(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GUJI_HOME": str(home), "GUJI_EDITOR": "测试员", "COLUMNS": "200"}
+    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"guji {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def data_home(tmp_path) -> Path:
+    home = tmp_path / "data"
+    guji(home, "init")
+    guji(home, "cards", "import", str(ROOT / "samples" / "cards.json"))
+    return home
+
+
+def _commands(group, prefix=()):
+    import typer.main
+
+    command = typer.main.get_command(group)
+    for name, sub in command.commands.items():
+        if hasattr(sub, "commands"):
+            for inner in sub.commands:
+                yield (*prefix, name, inner)
+        else:
+            yield (*prefix, name)
+
+
+def test_every_command_has_help(tmp_path):
+    from repository.cli import _register_plugins, app
+
+    _register_plugins()
+    commands = list(_commands(app))
+    assert {("cards", "import"), ("history",), ("diff",), ("rebuild-db",), ("fixity",), ("serve",)} <= set(commands)
+    for command in commands:
+        result = guji(tmp_path, *command, "--help")
+        assert "Usage" in result.stdout and "--help" in result.stdout
+
+
+def test_edit_history_diff_show(data_home):
+    export = json.loads(guji(data_home, "cards", "export").stdout)
+    card_id = export[0]["id"]
+    call_number = export[0]["copy"]["call_number"]
+    guji(data_home, "cards", "edit", call_number, "--reason", "审校：存卷更正", "--set", "copy.extant_juan.raw=存卷一至三")
+    history = guji(data_home, "history", card_id).stdout
+    assert "审校：存卷更正" in history and "测试员" in history and "v2" in history
+    diff = guji(data_home, "diff", card_id, "v1", "v2").stdout
+    assert "存卷一至三" in diff and "copy.extant_juan.raw" in diff
+    shown = json.loads(guji(data_home, "cards", "show", card_id, "--json").stdout)
+    assert shown["copy"]["extant_juan"]["raw"] == "存卷一至三"
+    old = json.loads(guji(data_home, "cards", "show", card_id, "--version", "1", "--json").stdout)
+    assert old == {k: v for k, v in export[0].items() if k != "version"}
+
+
+def test_stale_edit_is_a_conflict_and_exit_code_1(data_home):
+    card_id = json.loads(guji(data_home, "cards", "export").stdout)[0]["id"]
+    guji(data_home, "cards", "edit", card_id, "--reason", "a", "--set", "edition.notes=甲")
+    result = guji(data_home, "cards", "edit", card_id, "--reason", "b", "--set", "edition.notes=乙",
+                  "--base-version", "1", check=False)
+    assert result.returncode == 1
+    assert "conflict" in result.stderr and "甲" in result.stderr and "乙" in result.stderr
+
+
+def test_import_refusal_names_rows_and_exit_code(data_home, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("索书号,题名,普查编号\n新001,某書,12\n", encoding="utf-8")
+    result = guji(data_home, "cards", "import", str(bad), check=False)
+    assert result.returncode == 1
+    assert "第2行「普查编号」列" in result.stderr and "nothing was imported" in result.stderr
+
+
+def test_fixity_rebuild_and_unknown_card(data_home):
+    assert "0 problems" in guji(data_home, "fixity", "--ocfl").stdout
+    assert "rebuilt" in guji(data_home, "rebuild-db").stdout
+    missing = guji(data_home, "history", "nonesuch", check=False)
+    assert missing.returncode == 1 and "nonesuch" in missing.stderr and "Traceback" not in missing.stderr
+    victim = next((data_home / "ocfl").glob("*/v1/content/card.json"))
+    victim.write_bytes(victim.read_bytes().replace(b"}", b"} ", 1))
+    failed = guji(data_home, "fixity", check=False)
+    assert failed.returncode == 1 and "card.json" in failed.stderr
+
+
+def test_missing_data_home_says_what_to_do(tmp_path):
+    result = guji(tmp_path / "nowhere", "cards", "list", check=False)
+    assert result.returncode == 1 and "guji init" in result.stderr
+
+
+def test_export_xlsx_and_csv(data_home, tmp_path):
+    guji(data_home, "cards", "export", "--format", "xlsx", "-o", str(tmp_path / "c.xlsx"))
+    guji(data_home, "cards", "export", "--format", "csv", "-o", str(tmp_path / "c.csv"), "--headers", "en")
+    header = (tmp_path / "c.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("id,version,call_number")

@@ -1,0 +1,170 @@
+"""The OCFL object store: versions, optimistic locking, fixity, crash recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from repository.ocfl_store import ObjectStore, StaleVersionError, StoreError
+
+OCFL_VALIDATE = Path(sys.executable).parent / "ocfl-validate.py"
+
+
+def ocfl_validate(root: Path) -> subprocess.CompletedProcess:
+    """ocfl-py's own command-line validator, as a library's IT person would run it."""
+    return subprocess.run([sys.executable, str(OCFL_VALIDATE), str(root)], capture_output=True, text=True)
+
+
+@pytest.fixture
+def store(home) -> ObjectStore:
+    store = ObjectStore(home)
+    store.initialize()
+    return store
+
+
+def test_versions_record_editor_time_and_reason(store):
+    assert store.commit("b1", {"card.json": b"one"}, editor="张三", reason="新建", expected_head=0).number == 1
+    assert store.commit("b1", {"card.json": b"two"}, editor="李四", reason="改存卷", expected_head=1).number == 2
+    versions = store.versions("b1")
+    assert [(v.number, v.editor, v.reason) for v in versions] == [(1, "张三", "新建"), (2, "李四", "改存卷")]
+    assert all(v.created.endswith("Z") for v in versions)
+    assert store.read_bytes("b1", "card.json", 1) == b"one"
+    assert store.read_bytes("b1", "card.json") == b"two"
+    result = ocfl_validate(store.root)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unchanged_content_writes_no_version(store):
+    store.commit("b1", {"card.json": b"same"}, editor="a", reason="r", expected_head=0)
+    assert store.commit("b1", {"card.json": b"same"}, editor="a", reason="again", expected_head=1) is None
+    assert store.head("b1") == 1
+
+
+def test_unchanged_master_is_not_copied_again(store, tmp_path):
+    scan = tmp_path / "0001.tif"
+    scan.write_bytes(b"II*\x00" + b"\x01" * 1000)
+    store.commit("b1", {"masters/0001.tif": scan, "card.json": b"a"}, editor="a", reason="r", expected_head=0)
+    store.commit("b1", {"masters/0001.tif": scan, "card.json": b"b"}, editor="a", reason="r", expected_head=1)
+    assert not (store.object_path("b1") / "v2" / "content" / "masters").exists()
+    assert store.read_bytes("b1", "masters/0001.tif", 2) == scan.read_bytes()
+
+
+def test_stale_commit_is_refused_and_changes_nothing(store):
+    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+    store.commit("b1", {"card.json": b"two"}, editor="b", reason="r", expected_head=1)
+    before = (store.object_path("b1") / "inventory.json").read_bytes()
+    with pytest.raises(StaleVersionError) as refused:
+        store.commit("b1", {"card.json": b"three"}, editor="c", reason="r", expected_head=1)
+    assert "v1" in str(refused.value) and "v2" in str(refused.value)
+    assert (store.object_path("b1") / "inventory.json").read_bytes() == before
+    assert store.read_bytes("b1", "card.json") == b"two"
+
+
+def test_concurrent_writers_based_on_the_same_version_cannot_both_win(store):
+    store.commit("b1", {"card.json": b"base"}, editor="a", reason="r", expected_head=0)
+    outcomes = []
+    barrier = threading.Barrier(4)
+
+    def write(n):
+        barrier.wait()
+        try:
+            store.commit("b1", {"card.json": f"edit {n}".encode()}, editor=f"e{n}", reason="r", expected_head=1)
+            outcomes.append("saved")
+        except StaleVersionError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "conflict", "conflict", "saved"]
+    assert store.head("b1") == 2
+    assert ocfl_validate(store.root).returncode == 0
+
+
+@pytest.mark.parametrize("bad_id", ["", "../etc", "a/b", "with space", "中文", "-lead", "x" * 65])
+def test_bad_object_ids_are_refused(store, bad_id):
+    with pytest.raises(StoreError, match="invalid id"):
+        store.commit(bad_id, {"card.json": b"x"}, editor="a", reason="r", expected_head=0)
+
+
+@pytest.mark.parametrize("bad_path", ["../card.json", "/abs", "a//b", "a/./b"])
+def test_bad_logical_paths_are_refused(store, bad_path):
+    with pytest.raises(StoreError, match="invalid file name"):
+        store.commit("b1", {bad_path: b"x"}, editor="a", reason="r", expected_head=0)
+    assert not store.exists("b1")
+
+
+def test_a_change_needs_a_reason_and_an_editor(store):
+    with pytest.raises(StoreError, match="reason"):
+        store.commit("b1", {"card.json": b"x"}, editor="a", reason="  ", expected_head=0)
+    with pytest.raises(StoreError, match="editor"):
+        store.commit("b1", {"card.json": b"x"}, editor="", reason="r", expected_head=0)
+
+
+def test_fixity_names_the_file_whose_bytes_changed(store):
+    store.commit("b1", {"card.json": b"good", "text/0001.txt": b"abc"}, editor="a", reason="r", expected_head=0)
+    checked, problems = store.fixity("b1")
+    assert (checked, problems) == (2, [])
+    stored = store.content_path("b1", "text/0001.txt")
+    stored.write_bytes(b"abd")  # one flipped byte
+    checked, problems = store.fixity("b1")
+    assert [(p.path, p.kind) for p in problems] == [("v1/content/text/0001.txt", "sha512 mismatch")]
+    assert "text/0001.txt" in str(problems[0]) and "backup" in str(problems[0])
+    stored.unlink()
+    assert [p.kind for p in store.fixity("b1")[1]] == ["missing"]
+
+
+def test_commit_interrupted_before_root_inventory_is_finished_by_recover(store, monkeypatch):
+    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(store, "_promote_head_inventory", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.commit("b1", {"card.json": b"two"}, editor="a", reason="r", expected_head=1)
+    monkeypatch.undo()
+    assert (store.home.journal / "b1.ocfl").exists()
+    assert store.recover() == ["b1"]
+    assert store.head("b1") == 2 and store.read_bytes("b1", "card.json") == b"two"
+    assert ocfl_validate(store.root).returncode == 0
+    assert list(store.home.staging.iterdir()) == []
+
+
+WRITER = """
+import sys
+from repository.config import Home
+from repository.ocfl_store import ObjectStore
+store = ObjectStore(Home.resolve(sys.argv[1]))
+store.initialize()
+head = store.head("b1")
+for n in range(head + 1, head + 400):
+    store.commit("b1", {"card.json": f"edit {n}".encode() * 50, f"text/{n % 7}.txt": str(n).encode()},
+                 editor="writer", reason=f"edit {n}", expected_head=n - 1)
+    print(n, flush=True)
+"""
+
+
+def test_sigkill_during_commits_leaves_a_valid_resumable_object(store):
+    store.commit("b1", {"card.json": b"start"}, editor="a", reason="r", expected_head=0)
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(store.home.root)], stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    for _ in range(25):  # wait (by reading its output) until it is well into its commits
+        assert process.stdout.readline(), "writer stopped early"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    store.recover()
+    result = ocfl_validate(store.root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    head = store.head("b1")
+    assert head >= 26
+    assert store.commit("b1", {"card.json": b"after"}, editor="a", reason="r", expected_head=head).number == head + 1
+    assert ocfl_validate(store.root).returncode == 0
