@@ -249,7 +249,8 @@ def field_label(path: str) -> str:
     """The Chinese title of a field path (`copy.extant_juan.raw` → 存卷), from the schema."""
     node = _schema()
     titles: list[str] = []
-    for part in path.replace("]", "").replace("[", ".").split("."):
+    parts = path.replace("]", "").replace("[", ".").split(".")
+    for depth, part in enumerate(parts):
         node = _resolve(node)
         if part.isdigit():
             node = node.get("items", {})
@@ -259,6 +260,7 @@ def field_label(path: str) -> str:
         if node is None:
             break
         title = _resolve(node).get("title") or node.get("title")
-        if title and part not in ("raw",):
+        # The 版本层/复本层 group names add nothing to a field's own name.
+        if title and part != "raw" and not (depth == 0 and len(parts) > 1):
             titles.append(title)
     return " · ".join(titles[-2:]) if titles else path

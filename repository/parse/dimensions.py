@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .numerals import ParseError
+from .numerals import ParseError, unify_ideographs
 
 __all__ = ["parse_dimensions"]
 
@@ -35,7 +35,6 @@ _PAIR = re.compile(
 )
 # Words that only say what is measured: 版框, 半框, 框, 开本, 书高 …
 _LABELS = re.compile(r"半?版?框|开本|书|约|各|为|是|均|:|：")
-_IGNORABLE = set(" \u3000,;.()")
 
 
 def _to_cm(value: str, unit: str | None) -> float:
@@ -50,7 +49,7 @@ def parse_dimensions(raw: str) -> dict:
 
     A missing width (or height) is kept as None with a warning; ParseError if neither is found.
     """
-    text = (raw or "").translate(_FOLD)
+    text = unify_ideographs(raw or "").translate(_FOLD)
     warnings: list[str] = []
     height = width = None
     height_unit = width_unit = None
@@ -93,17 +92,12 @@ def parse_dimensions(raw: str) -> dict:
     if height is None:
         warnings.append(f"尺寸「{raw}」未见高度，只记宽度：高度请写成 高19.4厘米（height missing）")
 
-    # Report what else was written (a second measurement, a note …).
-    covered = [False] * len(text)
+    # Report what else was written (a second measurement, a note …), quoted from the raw string.
+    remaining = list(raw or "")
     for start, end in used:
-        covered[start:end] = [True] * (end - start)
-    for match in _LABELS.finditer(text):
-        covered[match.start():match.end()] = [True] * (match.end() - match.start())
-    leftover = "".join(
-        raw[index] if not covered[index] and text[index] not in _IGNORABLE else " " for index in range(len(text))
-    ).split()
-    for piece in leftover:
-        if re.fullmatch(_unit("u"), piece.translate(_FOLD)):
-            continue  # a repeated unit: 框高19.4厘米、宽13.2厘米 is fully read already
-        warnings.append(f"尺寸中未能识别：「{piece}」")
+        remaining[start:end] = [","] * (end - start)
+    for piece in re.split(r"[\s,;，；、。]+", "".join(remaining)):
+        bare = _LABELS.sub("", piece.translate(_FOLD))
+        if bare and not re.fullmatch(_unit("u"), bare):
+            warnings.append(f"尺寸中另有「{piece}」未计入（not read）")
     return result

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import re
 
-from .numerals import NUMERAL_CHARACTERS, ParseError, chinese_to_int
+from .numerals import NUMERAL_CHARACTERS, ParseError, chinese_to_int, unify_ideographs
 
 __all__ = ["parse_extant_juan", "juan_set"]
 
 _NUMBER = rf"[{NUMERAL_CHARACTERS}]+"
 _FOLD = str.maketrans({
-    "（": "(", "）": ")", "［": "(", "］": ")", "[": "(", "]": ")", "〔": "(", "〕": ")", "【": "(", "】": ")",
+    "（": "(", "）": ")", "［": "(", "］": ")", "[": "(", "]": ")",
+    "〔": "(", "〕": ")", "【": "(", "】": ")",
     "，": ",", "、": ",", "；": ",", ";": ",", "及": ",", "和": ",", "又": ",",
     "～": "至", "~": "至", "〜": "至", "-": "至", "－": "至", "—": "至", "–": "至", "到": "至",
 })
@@ -38,7 +39,14 @@ _ENTRY = re.compile(
     rf"(?:至(?:(?P=section1)|(?P=section2))?卷?(?:[上中下])?(?P<end>{_NUMBER}))?"
     rf"(?P<part>[上中下])?$"
 )
-_LABEL = re.compile(r"^卷?(?P<label>[^\d\s,()至]+)$")
+# A named piece (Chinese characters only): anything written with 卷 in front (卷首, 卷末), or one
+# of these words (目錄, 附錄 …) without it.
+_LABEL_WORDS = (
+    "首", "末", "目錄", "目录", "總目", "总目", "附錄", "附录", "序", "跋", "凡例",
+    "補遺", "补遗", "拾遺", "拾遗", "年譜", "年谱", "圖", "图", "考證", "考证",
+    "校勘記", "校勘记", "札記", "札记", "提要", "外集", "別集", "别集",
+)
+_LABEL = re.compile(r"^卷?(?P<label>[\u3400-\u9fff\U00020000-\U0002ffff]{1,6})$")  # CJK blocks
 
 
 def _entry(piece: str, section_before: str | None) -> dict:
@@ -53,16 +61,19 @@ def _entry(piece: str, section_before: str | None) -> dict:
         label = match.group("part")  # 卷一上: the upper half of juan 1
         return {"section": section, "start": start, "end": end, "label": label}
     label = _LABEL.match(piece)
-    if label and not re.search(rf"[{NUMERAL_CHARACTERS}]", label.group("label")):
+    if label and not re.search(rf"[{NUMERAL_CHARACTERS}]", label.group("label")) \
+            and (piece.startswith("卷") or label.group("label").startswith(_LABEL_WORDS)):
         return {"section": None, "start": None, "end": None, "label": label.group("label")}
     raise ParseError(f"未能识别存卷中的「{piece}」", piece)
 
 
 def parse_extant_juan(raw: str) -> dict:
     """Read a 存卷 statement: ``{"count", "ranges": [{section, start, end, label}], "warnings"}``."""
-    original = (raw or "").strip()
+    original = unify_ideographs((raw or "").strip())
     if not original:
-        raise ParseError("存卷为空：请写成 存十卷（卷一至十） 或 存卷一至五、卷八（empty extant-juan statement）", raw)
+        raise ParseError(
+            "存卷为空：请写成 存十卷（卷一至十） 或 存卷一至五、卷八（empty extant-juan statement）", raw
+        )
     text = original.translate(_FOLD)
     head = _HEAD.match(text)
     assert head is not None  # every part of _HEAD is optional
@@ -88,8 +99,8 @@ def parse_extant_juan(raw: str) -> dict:
             continue
         try:
             entry = _entry(piece, section)
-        except ParseError:
-            warnings.append(f"存卷中未能识别：「{piece}」")
+        except ParseError as error:
+            warnings.append(str(error) if "颠倒" in str(error) else f"存卷中未能识别：「{piece}」")
             continue
         # A section carries on to the numbers after it: 前集卷一至十、十二 → both in 前集.
         if entry["start"] is not None:
@@ -97,8 +108,9 @@ def parse_extant_juan(raw: str) -> dict:
         ranges.append(entry)
 
     if stated is None and not ranges:
+        details = "；".join(warnings) + "。" if warnings else ""
         raise ParseError(
-            f"未能识别存卷「{original}」：请写成 存十卷（卷一至十）、存卷一至五、卷八 或 存63卷"
+            f"未能识别存卷「{original}」：{details}请写成 存十卷（卷一至十）、存卷一至五、卷八 或 存63卷"
             "（could not read which juan survive）",
             raw,
         )

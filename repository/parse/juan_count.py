@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .numerals import NUMERAL_CHARACTERS, ParseError, chinese_to_int
+from .numerals import NUMERAL_CHARACTERS, ParseError, chinese_to_int, unify_ideographs
 
 __all__ = ["parse_juan_count"]
 
@@ -47,7 +47,7 @@ def parse_juan_count(raw: str) -> dict:
 
     Returns ``{"count", "unknown", "undivided", "supplements": [{"label", "count"}], "warnings"}``.
     """
-    text = (raw or "").strip()
+    text = unify_ideographs((raw or "").strip())
     if not text:
         raise ParseError("卷数为空：请写成 二十卷、不分卷 或 □卷（empty juan count）", raw)
     if text.startswith("存") or text.startswith("殘存") or text.startswith("残存"):

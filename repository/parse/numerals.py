@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ParseError", "chinese_to_int", "int_to_chinese", "NUMERAL_CHARACTERS"]
+import unicodedata
+
+__all__ = ["ParseError", "chinese_to_int", "int_to_chinese", "unify_ideographs", "NUMERAL_CHARACTERS"]
 
 
 class ParseError(ValueError):
@@ -19,6 +21,19 @@ class ParseError(ValueError):
     def __init__(self, message: str, raw: str | None = None) -> None:
         super().__init__(message)
         self.raw = raw
+
+
+def unify_ideographs(text: str) -> str:
+    """CJK compatibility ideographs → the unified ones they stand for (NFC), one for one.
+
+    Real catalogues carry them: Kanripo writes 乾隆 with 隆 U+F9DC and 余祐 with 祐 U+FA4F. Each maps
+    to a single character, so positions in the result are positions in `text`.
+    """
+    return "".join(
+        unicodedata.normalize("NFC", ch) if "\uf900" <= ch <= "\ufaff" or "\U0002f800" <= ch <= "\U0002fa1f"
+        else ch
+        for ch in text
+    )
 
 
 _DIGITS = {
@@ -57,7 +72,7 @@ def chinese_to_int(text: str) -> int:
     """The value of a Chinese (or Arabic, or full-width) numeral: 二十四 → 24, 一〇八 → 108."""
     if not isinstance(text, str):
         raise _fail(str(text))
-    stripped = text.strip()
+    stripped = unify_ideographs(text.strip())
     if not stripped:
         raise _fail(text)
     if any(ch not in _DIGITS and ch not in _UNITS and ch not in _MYRIADS and ch not in _CONTRACTED_TENS

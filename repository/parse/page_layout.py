@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from .numerals import NUMERAL_CHARACTERS, ParseError, chinese_to_int
+from .numerals import NUMERAL_CHARACTERS, ParseError, chinese_to_int, unify_ideographs
 
 __all__ = ["parse_page_layout"]
 
@@ -41,7 +41,7 @@ def _range(name: str) -> str:
 # 小字 (commentary): 小字雙行同, 小字雙行28字, 小字雙行，行二十八字, 注文小字雙行字數同, 小字單行.
 _SMALL = re.compile(
     r"(?:注文?|夹注)?小(?:字|注)\s*(?P<columns>双行|单行)?[，,、\s]*"
-    rf"(?:(?:每?行)?\s*{_range('small')}\s*字\s*(?P<small_irregular>不等)?"
+    rf"(?:(?:每?行)?\s*{_range('small')}\s*字\s*(?:不等)?"
     r"|(?P<same>(?:字数|行款)?(?:相?同|同正文|与正文同|与大字同)))?"
 )
 # Lines per half leaf: 半葉十行, 每半叶八行, 十行, 12行, 九至十行.
@@ -72,17 +72,26 @@ def _read_pair(low_text: str, high_text: str | None) -> tuple[int, int]:
     if high_text is not None:
         low, high = chinese_to_int(low_text), chinese_to_int(high_text)
         return (low, high) if low <= high else (high, low)
+    digits = "一二三四五六七八九"
+    # 二十七八 = 27 or 28: the last digit is shared out (before 二十七 + 八 is read as 二十 + 七八).
+    if len(low_text) >= 3 and low_text[-1] in digits and low_text[-2] in digits \
+            and digits.index(low_text[-1]) == digits.index(low_text[-2]) + 1:
+        try:
+            return chinese_to_int(low_text[:-1]), chinese_to_int(low_text[:-2] + low_text[-1])
+        except ParseError:
+            pass
     try:
         value = chinese_to_int(low_text)
         return value, value
     except ParseError:
         pass
+    # 十九二十 = 19 to 20: two numbers written one after the other.
     for cut in range(1, len(low_text)):
         try:
             low, high = chinese_to_int(low_text[:cut]), chinese_to_int(low_text[cut:])
         except ParseError:
             continue
-        if low < high:
+        if low < high <= low + 10:
             return low, high
     raise ParseError(f"「{low_text}」不是数目", low_text)
 
@@ -94,7 +103,7 @@ def parse_page_layout(raw: str) -> dict:
     None, "small_chars": {double_column, same_as_main, chars_per_line} | None, "mouth", "borders",
     "fish_tail", "warnings"}``.
     """
-    text = (raw or "").translate(_FOLD)
+    text = unify_ideographs(raw or "").translate(_FOLD)  # one character for one: positions hold
     result: dict = {
         "lines_per_half_leaf": None,
         "chars_per_line": None,
@@ -151,7 +160,8 @@ def parse_page_layout(raw: str) -> dict:
     if chars:
         value = safe(lambda: _value_range(chars, "chars"), chars.group(0))
         if value is not None:
-            result["chars_per_line"] = {**value, "irregular": bool(chars.group("chars_irregular") or irregular)}
+            irregular_count = bool(chars.group("chars_irregular") or irregular)
+            result["chars_per_line"] = {**value, "irregular": irregular_count}
     elif irregular:
         result["chars_per_line"] = {"min": None, "max": None, "irregular": True}
 
@@ -187,6 +197,5 @@ def parse_page_layout(raw: str) -> dict:
             raw,
         )
     for piece in pieces:
-        # A bare 半葉 / 每半葉 whose count was not found is not worth a separate complaint.
         result["warnings"].append(f"未能识别：「{piece}」")
     return result
