@@ -3,10 +3,10 @@ revision history and the `guji` CLI. Imports none of ingest, iiif, search or web
 
 from .card import CardWarning, FieldChange, card_diff, normalise_card
 from .catalogue import (
-    Catalogue,
     CardConflict,
     CardError,
     CardNotFound,
+    Catalogue,
     SaveResult,
     StoredCard,
 )

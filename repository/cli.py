@@ -28,7 +28,7 @@ from .card_import import (
     plan_import,
     write_rejects,
 )
-from .catalogue import Catalogue, CardConflict
+from .catalogue import CardConflict, Catalogue
 from .config import Home
 from .grading import suggest_grade
 from .ocfl_store import StoreError
@@ -186,7 +186,7 @@ def cards_show(
         if as_json:
             sys.stdout.write(card_json_bytes(stored.card).decode())
             return
-        from .card import flatten, field_label
+        from .card import field_label, flatten
 
         table = Table(title=f"{stored.id}  v{stored.version} of v{stored.head}", show_header=False)
         for path, value in flatten(stored.card).items():

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from test_ocfl_store import ocfl_validate
 
-from repository import Catalogue, CardConflict, CardError, CardNotFound
+from repository import CardConflict, CardError, CardNotFound, Catalogue
 
 
 def minimal_card(**copy_fields) -> dict:
@@ -78,7 +78,8 @@ def test_history_and_field_level_diff(catalogue):
     assert changes["copy.extant_juan.raw"] == ("存卷一至五", "存卷一至八")
     assert changes["copy.extant_juan.count"] == (5, 8)
     assert "edition.title" not in changes
-    assert next(c for c in catalogue.diff("yingmeian", 1, 2) if c.path == "copy.extant_juan.raw").label.startswith("存卷")
+    raw_change = next(c for c in catalogue.diff("yingmeian", 1, 2) if c.path == "copy.extant_juan.raw")
+    assert raw_change.label.startswith("存卷")
 
 
 def test_a_stale_save_is_refused_showing_both_sides(catalogue):
@@ -157,7 +158,8 @@ def test_ocfl_stays_valid_after_a_series_of_edits(catalogue, sample_cards):
             stored = catalogue.get(card["id"])
             edited = copy.deepcopy(stored.card)
             edited.setdefault("edition", {})["notes"] = f"第{round_number + 1}次审校"
-            catalogue.save(card["id"], edited, editor="李四", reason=f"审校 {round_number}", base_version=stored.version)
+            catalogue.save(card["id"], edited, editor="李四", reason=f"审校 {round_number}",
+                           base_version=stored.version)
     result = ocfl_validate(catalogue.store.root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert catalogue.fixity().ok

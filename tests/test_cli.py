@@ -57,7 +57,8 @@ def test_edit_history_diff_show(data_home):
     export = json.loads(guji(data_home, "cards", "export").stdout)
     card_id = export[0]["id"]
     call_number = export[0]["copy"]["call_number"]
-    guji(data_home, "cards", "edit", call_number, "--reason", "审校：存卷更正", "--set", "copy.extant_juan.raw=存卷一至三")
+    guji(data_home, "cards", "edit", call_number, "--reason", "审校：存卷更正",
+         "--set", "copy.extant_juan.raw=存卷一至三")
     history = guji(data_home, "history", card_id).stdout
     assert "审校：存卷更正" in history and "测试员" in history and "v2" in history
     diff = guji(data_home, "diff", card_id, "v1", "v2").stdout

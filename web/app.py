@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from repository import Catalogue, CardNotFound, Home
+from repository import CardNotFound, Catalogue, Home
 from repository.card import field_label, flatten, title_with_juan
 from repository.grading import suggest_grade
 
