@@ -254,7 +254,8 @@ def field_label(path: str) -> str:
         node = _resolve(node)
         if part.isdigit():
             node = node.get("items", {})
-            titles.append(str(int(part) + 1))
+            number = str(int(part) + 1)
+            titles[-1:] = [f"{titles[-1]} {number}" if titles else number]
             continue
         node = (node.get("properties") or {}).get(part)
         if node is None:

@@ -1,0 +1,33 @@
+"""The minimal web front over the catalogue (the full site is a later issue)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from web import create_app
+
+
+def test_home_record_and_api(catalogue, sample_cards):
+    for card in sample_cards:
+        catalogue.create(card, editor="张三", reason="导入示例")
+    client = TestClient(create_app(catalogue.home))
+    home = client.get("/")
+    assert home.status_code == 200
+    for card in sample_cards:
+        assert f'/books/{card["id"]}' in home.text
+    first = sample_cards[0]
+    record = client.get(f"/books/{first['id']}")
+    assert record.status_code == 200 and first["edition"]["title"] in record.text and "导入示例" in record.text
+    api = client.get(f"/api/cards/{first['id']}").json()
+    assert api["version"] == 1 and api["card"]["edition"]["title"] == first["edition"]["title"]
+    assert client.get("/api/cards").json()["total"] == len(sample_cards)
+    assert client.get("/books/nonesuch").status_code == 404
+    assert client.get("/api/cards/nonesuch").status_code == 404
+
+
+def test_card_text_is_escaped(catalogue, sample_cards):
+    card = dict(sample_cards[0], id="xss")
+    card["edition"] = {**card["edition"], "title": "<script>alert(1)</script>"}
+    catalogue.create(card, editor="张三", reason="测试")
+    page = TestClient(create_app(catalogue.home)).get("/books/xss").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
