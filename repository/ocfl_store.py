@@ -261,7 +261,7 @@ class ObjectStore:
             current = self.head(object_id)
             if expected_head is not None and expected_head != current:
                 raise StaleVersionError(object_id, expected_head, current)
-            work = self.home.staging / f"{object_id}.{uuid.uuid4().hex[:12]}"
+            work = self.home.staging / f"{object_id}~{uuid.uuid4().hex[:12]}"
             try:
                 return self._commit_locked(
                     object_id, files, deletions, editor, reason, created, current, work
@@ -368,7 +368,7 @@ class ObjectStore:
     def _promote_head_inventory(self, object_dir: Path, head_label: str) -> None:
         """Make the root inventory and sidecar identical to those of version `head_label`."""
         for name in (INVENTORY, SIDECAR):
-            temporary = self.home.staging / f"{object_dir.name}.{uuid.uuid4().hex[:8]}.{name}"
+            temporary = self.home.staging / f"{object_dir.name}~{uuid.uuid4().hex[:8]}.{name}"
             shutil.copyfile(object_dir / head_label / name, temporary)
             if self.durable:
                 _fsync_file(temporary)
@@ -405,7 +405,7 @@ class ObjectStore:
                         touched.append(object_id)
         if self.home.staging.exists():
             for leftover in self.home.staging.iterdir():
-                object_id = leftover.name.split(".")[0]
+                object_id = leftover.name.split("~")[0]  # "~" never occurs in an id
                 with self.lock(object_id):
                     if leftover.is_dir():
                         shutil.rmtree(leftover, ignore_errors=True)
