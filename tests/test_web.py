@@ -18,6 +18,7 @@ def test_home_record_and_api(catalogue, sample_cards):
     first = sample_cards[0]
     record = client.get(f"/books/{first['id']}")
     assert record.status_code == 200 and first["edition"]["title"] in record.text and "导入示例" in record.text
+    assert f'索书号 {first["copy"]["call_number"]}' in record.text
     api = client.get(f"/api/cards/{first['id']}").json()
     assert api["version"] == 1 and api["card"]["edition"]["title"] == first["edition"]["title"]
     assert client.get("/api/cards").json()["total"] == len(sample_cards)
