@@ -304,12 +304,12 @@ class Catalogue:
         kind = "create" if base_version == 0 else "edit"
         if session is None:
             with self.sessions.begin() as own_session:
-                self._project(own_session, card_id)
+                self._project(own_session, card_id, (normalised, warnings))
                 add_event(own_session, kind, editor, card_id, **event)
             marker.unlink(missing_ok=True)
         else:
             # The caller commits the session, then removes the markers (see save_many).
-            self._project(session, card_id)
+            self._project(session, card_id, (normalised, warnings))
             add_event(session, kind, editor, card_id, **event)
         return SaveResult(card_id, version.number, warnings)
 
@@ -347,11 +347,17 @@ class Catalogue:
 
     # ---- projection ------------------------------------------------------------------------
 
-    def _project(self, session: Session, card_id: str) -> None:
-        """Replace the DB rows of one card with what OCFL holds."""
-        stored = self.get(card_id)
-        card = stored.card
-        _, warnings = normalise_card(card)
+    def _project(self, session: Session, card_id: str, saved: tuple[dict, list[CardWarning]] | None = None) -> None:
+        """Replace the DB rows of one card with what OCFL holds. `saved` is the (card, warnings)
+        just committed as the head version, which spares reading and parsing it again."""
+        if saved is None:
+            stored = self.get(card_id)
+            card = stored.card
+            _, warnings = normalise_card(card)
+        else:
+            card, warnings = saved
+            versions = self.store.versions(card_id)
+            stored = StoredCard(card_id, versions[-1].number, card, versions)
         edition = card.get("edition") or {}
         copy_part = card.get("copy") or {}
         date = (edition.get("publication") or {}).get("date") or {}
