@@ -28,6 +28,7 @@ from .card_import import (
     plan_import,
     write_rejects,
 )
+from .card_table import get_path, set_path
 from .catalogue import CardConflict, Catalogue
 from .config import Home
 from .grading import suggest_grade
@@ -219,15 +220,10 @@ def _assign(card: dict, assignment: str) -> None:
             value.lstrip("-").isdigit() else value
     except json.JSONDecodeError:
         parsed = value
-    node = card
     keys = path.strip().split(".")
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-    if parsed is None:
-        node.pop(keys[-1], None)
-    else:
-        node[keys[-1]] = parsed
-    if keys[-1] == "raw":  # a new raw string: parsed parts are recomputed on save
+    set_path(card, ".".join(keys), parsed)
+    node = get_path(card, ".".join(keys[:-1])) if len(keys) > 1 else card
+    if keys[-1] == "raw" and isinstance(node, dict):  # a new raw string: parsed parts are recomputed on save
         for key in list(node):
             if key != "raw":
                 node.pop(key)
