@@ -27,6 +27,7 @@ from .parse import (
     parse_reign_date,
     parse_responsibility,
 )
+from .parse.seals import parse_seals
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,12 @@ def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
             warnings.append(CardWarning("edition.responsibility_raw", str(error)))
     elif edition.get("responsibilities"):
         edition["responsibility_raw"] = format_responsibility(edition["responsibilities"])
+
+    if isinstance(copy_part, dict) and str(copy_part.get("seals_raw") or "").strip():
+        try:
+            copy_part["seals"] = parse_seals(copy_part["seals_raw"])
+        except ParseError as error:
+            warnings.append(CardWarning("copy.seals_raw", str(error)))
 
     _canonicalise(edition, "edition_type", "edition_type", "edition.edition_type", warnings)
     if isinstance(copy_part, dict):

@@ -18,7 +18,7 @@ from typing import Any
 import metadata_schemas
 
 from .parse import ParseError, chinese_to_int
-from .parse.seals import format_seals, parse_seals
+from .parse.seals import format_seals
 
 LIST_SEPARATOR = re.compile(r"[；;\n]+")
 CLEAR_MARK = "<清空>"  # a cell holding exactly this clears the field in a batch revision
@@ -181,13 +181,6 @@ def _read_lists(text: str) -> list[dict]:
     return entries
 
 
-def _read_seals(text: str) -> list[dict]:
-    try:
-        return parse_seals(text)
-    except ParseError as error:
-        raise CellError(str(error)) from None
-
-
 def _read_annotations(text: str) -> list[dict]:
     found = []
     for part in _read_list(text):
@@ -226,7 +219,6 @@ _READERS = {
     "classification": _read_classification,
     "record_type": _read_record_type,
     "lists": _read_lists,
-    "seals": _read_seals,
     "annotations": _read_annotations,
     "damage": _read_damage,
 }
@@ -315,6 +307,8 @@ def format_cell(column: Column, card: dict, version: int | None = None) -> Any:
     if column.path is None:
         return None
     value = get_path(card, column.path)
+    if value is None and column.type == "seals" and get_path(card, "copy.seals"):
+        return format_seals(get_path(card, "copy.seals"))  # seals entered as structure, not typed
     if value is None:
         return None
     if column.type == "list":
@@ -328,8 +322,6 @@ def format_cell(column: Column, card: dict, version: int | None = None) -> Any:
         return labels.get(value, value)
     if column.type == "lists":
         return "；".join(f"{v.get('scope', '')}第{v.get('batch', '')}批{v.get('number', '')}" for v in value)
-    if column.type == "seals":
-        return format_seals(value)
     if column.type == "annotations":
         return "；".join(v.get("text", "") for v in value)
     if column.type == "damage":
