@@ -29,6 +29,7 @@ from .card_table import (
     cell_text,
     column_for_header,
     column_for_path,
+    format_cell,
     read_cell,
     split_title_with_juan,
 )
@@ -241,7 +242,14 @@ def _plan_row(catalogue: Catalogue, item: PlanItem, default_reason: str) -> None
         ))
         item.action = "bad"
         return
-    item.card = apply_row(stored.card, values)
+    # A cell still showing what export wrote leaves its field alone: some cells (批校题跋, 破损)
+    # show a structured field in a shorter form than the card holds.
+    unchanged = {
+        column for column in values
+        if column.path and cell_text(item.source[headers_of[column]])
+        == cell_text(format_cell(column, stored.card, stored.version))
+    }
+    item.card = apply_row(stored.card, {c: v for c, v in values.items() if c not in unchanged})
     _settle_revision(item, stored.card, reason)
 
 

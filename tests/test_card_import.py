@@ -202,3 +202,24 @@ def test_json_round_trip_keeps_ids_and_changes_nothing(catalogue, sample_cards, 
     assert sorted(card["id"] for card in data) == sorted(card["id"] for card in sample_cards)
     assert all(card["version"] == 1 for card in data)
     assert plan_import(catalogue, exported).count("unchanged") == len(sample_cards)
+
+
+def test_spreadsheet_round_trip_of_every_sample_changes_nothing(catalogue, sample_cards, tmp_path):
+    for card in sample_cards:
+        catalogue.create(card, editor="张三", reason="导入示例")
+    for format in ("xlsx", "csv"):
+        exported = tmp_path / f"all.{format}"
+        export_cards(catalogue, format, exported)
+        plan = plan_import(catalogue, exported)
+        assert not plan.bad, [str(p) for p in plan.problems]
+        assert plan.count("unchanged") == len(sample_cards), [(i.card_id, i.changes) for i in plan.items]
+
+
+def test_seals_typed_in_one_cell_are_kept_and_split(catalogue, tmp_path):
+    cell = "“鐵琴銅劍樓”朱文長方印（卷端）；瞿氏秘笈白文方印"
+    path = write_table(tmp_path / "seals.csv", ["索书号", "题名", "钤印"], [["善1", "某書", cell]])
+    apply_plan(catalogue, plan_import(catalogue, path), editor="张三")
+    card = catalogue.get(catalogue.resolve("善1")).card
+    assert card["copy"]["seals_raw"] == cell
+    assert [(s["text"], s["style"], s["shape"]) for s in card["copy"]["seals"]] == [
+        ("鐵琴銅劍樓", "朱文", "长方形"), ("瞿氏秘笈", "白文", "方形")]

@@ -107,3 +107,15 @@ def test_export_xlsx_and_csv(data_home, tmp_path):
     guji(data_home, "cards", "export", "--format", "csv", "-o", str(tmp_path / "c.csv"), "--headers", "en")
     header = (tmp_path / "c.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header.startswith("id,version,call_number")
+
+
+def test_dry_run_shows_field_changes_and_writes_nothing(data_home, tmp_path):
+    export = json.loads(guji(data_home, "cards", "export").stdout)
+    revision = [{**export[0], "修改原因": "审校"}]
+    revision[0]["copy"] = {**revision[0]["copy"], "volumes": 7}
+    path = tmp_path / "revision.json"
+    path.write_text(json.dumps(revision, ensure_ascii=False), encoding="utf-8")
+    result = guji(data_home, "cards", "import", str(path), "--dry-run")
+    assert "→ 7" in result.stdout and "nothing written" in result.stdout
+    assert "v1" in guji(data_home, "history", export[0]["id"]).stdout
+    assert "v2" not in guji(data_home, "history", export[0]["id"]).stdout
