@@ -21,6 +21,7 @@ class Home:
           staging/         versions being assembled before they are moved into ocfl/
           journal/         write intents, replayed after a crash
           locks/           one lock file per object (ocfl-py itself has no locking)
+          derivatives/     IIIF tiles and thumbnails per object (rebuildable from masters)
     """
 
     root: Path
@@ -42,6 +43,11 @@ class Home:
     @property
     def database_url(self) -> str:
         return os.environ.get("GUJI_DATABASE_URL") or f"sqlite:///{self.database_path}"
+
+    @property
+    def derivatives(self) -> Path:
+        """IIIF tiles and thumbnails, rebuildable from the masters in OCFL."""
+        return self.root / "derivatives"
 
     @property
     def staging(self) -> Path:
