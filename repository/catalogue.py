@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -312,6 +313,26 @@ class Catalogue:
             self._project(session, card_id, (normalised, warnings))
             add_event(session, kind, editor, card_id, **event)
         return SaveResult(card_id, version.number, warnings)
+
+    def commit_files(
+        self, card_id: str, files: dict[str, bytes | Path], *, editor: str, reason: str,
+        event: str, expected_head: int | None = None, **detail,
+    ) -> VersionInfo | None:
+        """Add or replace files other than the card (masters, structure.json, text …) as one new
+        version of the book's object, keep the DB's version history in step, and record `event`.
+        Returns the new version, or None if nothing differed."""
+        if not self.store.exists(card_id):
+            raise CardNotFound(f"no card with id {card_id!r}: create the card before adding files")
+        if CARD_FILE in files:
+            raise CardError("the card itself is saved with save(), which validates it")
+        marker = self._mark_projection_pending(card_id)
+        version = self.store.commit(card_id, files, editor=editor, reason=reason, expected_head=expected_head)
+        with self.sessions.begin() as session:
+            if version is not None:
+                self._project(session, card_id)
+            add_event(session, event, editor, card_id, version=version.number if version else None, **detail)
+        marker.unlink(missing_ok=True)
+        return version
 
     def save_many(
         self,

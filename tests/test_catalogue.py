@@ -183,3 +183,18 @@ def test_lost_db_update_is_reprojected_on_open(home, catalogue):
         assert not (home.journal / "yingmeian.db").exists()
     finally:
         reopened.close()
+
+
+def test_commit_files_keeps_db_history_in_step_and_protects_the_card(catalogue):
+    catalogue.create(minimal_card(), editor="张三", reason="新编")
+    version = catalogue.commit_files("yingmeian", {"text/0001.txt": "影梅庵憶語".encode()}, editor="李四",
+                                     reason="导入全文", event="text-import", pages=1)
+    assert version.number == 2
+    assert catalogue.list_rows()[0].head_version == 2
+    assert catalogue.events("yingmeian")[0].kind == "text-import"
+    assert catalogue.commit_files("yingmeian", {"text/0001.txt": "影梅庵憶語".encode()}, editor="李四",
+                                  reason="again", event="text-import") is None
+    with pytest.raises(CardError):
+        catalogue.commit_files("yingmeian", {"card.json": b"{}"}, editor="a", reason="r", event="x")
+    with pytest.raises(CardNotFound):
+        catalogue.commit_files("nonesuch", {"a.txt": b"x"}, editor="a", reason="r", event="x")

@@ -1,0 +1,147 @@
+"""`guji ingest` and `guji tiles rebuild`, registered through the `guji.commands` entry point."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+errors = Console(stderr=True)
+console = Console()
+
+
+class PagesPerMinute(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed * 60:.1f} pages/min" if speed else "– pages/min")
+
+
+@contextmanager
+def _progress(description: str):
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), PagesPerMinute(),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=errors,
+        transient=not errors.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def _catalogue(ctx: typer.Context):
+    from repository import Catalogue, Home, StoreError
+
+    from .pages import BookRefused
+
+    try:
+        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+    except StoreError as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    try:
+        yield catalogue
+    except BookRefused as refused:
+        errors.print("[red]refused:[/red] ", end="")
+        errors.print(str(refused), highlight=False, markup=False)
+        if refused.report_path:
+            errors.print(f"report: {refused.report_path}", highlight=False)
+        raise typer.Exit(1) from None
+    except (StoreError, OSError) as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        catalogue.close()
+
+
+def register(app: typer.Typer) -> None:
+    tiles_app = typer.Typer(help="IIIF tiles and other derivatives.", no_args_is_help=True)
+    app.add_typer(tiles_app, name="tiles")
+
+    @app.command()
+    def ingest(
+        ctx: typer.Context,
+        book_dir: Path = typer.Argument(..., help="Folder with the page scans of one book (TIFF, JPEG, PNG)."),
+        card_id: str = typer.Option(..., "--id", help="Id of the book's catalogue card (must exist)."),
+        workers: int = typer.Option(None, "--workers", help="Parallel processes (default: number of cores)."),
+        pixel_limit: float = typer.Option(300, "--pixel-limit", help="Refuse pages larger than this (megapixels)."),
+        editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
+    ) -> None:
+        """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
+        from repository.cli import default_editor
+
+        from .pipeline import ingest_book
+
+        with _catalogue(ctx) as catalogue:
+            with _progress(f"ingest {card_id}") as update:
+                report = ingest_book(catalogue, book_dir, card_id, editor or default_editor(), workers=workers,
+                                     progress=update, pixel_limit=int(pixel_limit * 1_000_000))
+            for warning in report.warnings:
+                errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            stored = f"stored as v{report.version}" if report.version else "nothing new to store"
+            console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
+                          f"({report.seconds:.1f} s)", highlight=False)
+            console.print(f"report: {report.path}", highlight=False)
+
+    @app.command()
+    def watch(
+        ctx: typer.Context,
+        incoming: Path = typer.Argument(..., help="Hot folder: one sub-folder per book, ingested once READY appears."),
+        interval: float = typer.Option(10, "--interval", help="Seconds between looks at the folder."),
+        once: bool = typer.Option(False, "--once", help="Look once, ingest what is ready, and stop."),
+        workers: int = typer.Option(None, "--workers", help="Parallel processes (default: number of cores)."),
+        pixel_limit: float = typer.Option(300, "--pixel-limit", help="Refuse pages larger than this (megapixels)."),
+        editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
+    ) -> None:
+        """Ingest book folders dropped into INCOMING once they hold a READY file; move them to done/ or failed/."""
+        from repository.cli import default_editor
+
+        from .watch import watch as watch_folder
+
+        def announce(outcome) -> None:
+            colour = "green" if outcome.status == "done" else "red"
+            console.print(f"[{colour}]{outcome.status}[/{colour}] ", end="")
+            console.print(f"{outcome.folder} → {outcome.card_id}: {outcome.message} ({outcome.moved_to})",
+                          highlight=False, markup=False)
+
+        with _catalogue(ctx) as catalogue:
+            if not incoming.is_dir():
+                errors.print(f"[red]error:[/red] no folder {incoming}", highlight=False)
+                raise typer.Exit(1)
+            try:
+                outcomes = watch_folder(catalogue, incoming, editor or default_editor(), interval=interval,
+                                        once=once, workers=workers, pixel_limit=int(pixel_limit * 1_000_000),
+                                        announce=announce)
+            except KeyboardInterrupt:
+                raise typer.Exit(0) from None
+        if once and any(outcome.status == "failed" for outcome in outcomes):
+            raise typer.Exit(1)
+
+    @tiles_app.command("rebuild")
+    def tiles_rebuild(
+        ctx: typer.Context,
+        card_id: str = typer.Argument(None, help="Object id (default: every object)."),
+        workers: int = typer.Option(None, "--workers", help="Parallel processes (default: number of cores)."),
+    ) -> None:
+        """Rebuild tiles, sizes and thumbnails from the stored masters."""
+        from .pipeline import rebuild_tiles
+
+        with _catalogue(ctx) as catalogue:
+            with _progress("rebuilding tiles") as update:
+                pages = rebuild_tiles(catalogue, card_id, workers=workers, progress=update)
+            console.print(f"rebuilt derivatives of {pages} pages", highlight=False)

@@ -1,0 +1,341 @@
+"""Find the page scans in a book folder and refuse bad input before anything is stored.
+
+The checks here are the cheap ones, run on every file before any work starts: zero-byte files,
+files that are not TIFF/JPEG/PNG images, headers that cannot be read, decompression bombs
+(more pixels than the limit), duplicate page numbers, a `structure.json` that names missing
+files, and a vendor checksum file that lists missing files. Decoding every pixel (corrupt or
+truncated images) and comparing vendor checksums happen while the pages are processed, still
+before anything is stored (see :mod:`ingest.pipeline`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PIXEL_LIMIT = 300_000_000  # 300 megapixels
+
+IGNORED_NAMES = {"thumbs.db", ".ds_store", "desktop.ini"}
+SILENTLY_IGNORED = {"READY"}  # the hot folder's marker (ingest.watch)
+STRUCTURE_FILE = "structure.json"
+CHECKSUM_NAMES = {"md5sums.txt", "manifest-md5.txt", "sha256sums.txt", "manifest-sha256.txt",
+                  "sha512sums.txt", "manifest-sha512.txt", "checksums.md5", "checksums.sha256"}
+CHECKSUM_SUFFIXES = {".md5": "md5", ".sha256": "sha256", ".sha512": "sha512"}
+DIGEST_LENGTHS = {32: "md5", 64: "sha256", 128: "sha512"}
+
+# Recognised by content, not by name.
+SIGNATURES = [
+    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"II+\x00", "TIFF"), (b"MM\x00+", "TIFF"),
+    (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"),
+]
+OTHER_FORMATS = [
+    (b"GIF8", "GIF"), (b"BM", "BMP"), (b"%PDF", "PDF"), (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"), (b"RIFF", "RIFF/WebP"), (b"PK\x03\x04", "ZIP"),
+]
+EXTENSIONS = {".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
+
+
+class BookRefused(Exception):
+    """The book folder cannot be ingested as it is. `problems` name each file and the reason;
+    nothing was stored."""
+
+    def __init__(self, book_dir: Path, problems: list[str], report_path: Path | None = None):
+        self.book_dir = book_dir
+        self.problems = problems
+        self.report_path = report_path
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{book_dir}: refused, nothing was stored ({len(problems)} problem"
+                         f"{'s' if len(problems) != 1 else ''}):\n{lines}")
+
+
+@dataclass(frozen=True)
+class PageScan:
+    """One page scan in the book folder, in reading order."""
+
+    number: int  # 1, 2, 3 … in reading order
+    path: Path
+    size: int  # bytes
+    format: str  # TIFF, JPEG or PNG
+    width: int
+    height: int
+    bands: int
+    sample_format: str  # libvips band format: uchar, ushort …
+    vendor_digests: dict[str, str] = field(default_factory=dict)  # algorithm → hex, from a checksum file
+
+    @property
+    def page(self) -> str:
+        """The page folder name in the derivatives: 0001, 0002 …"""
+        return f"{self.number:04d}"
+
+    @property
+    def master(self) -> str:
+        """Logical path of the master in the OCFL object (original extension, lower case)."""
+        return f"masters/{self.page}{self.path.suffix.lower()}"
+
+
+@dataclass
+class BookScan:
+    book_dir: Path
+    pages: list[PageScan]
+    warnings: list[str]
+    structure: dict | None  # the book folder's own structure.json, if any
+    checksum_files: list[str]
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders 1.png, 2.png, 10.png; equal keys mean the same page number
+    (0001.tif and 0001.jpg, or 1.png and 001.png)."""
+    stem = name.rsplit(".", 1)[0].lower()
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", stem) if part)
+
+
+def sniff_format(path: Path) -> tuple[str | None, str | None]:
+    """(supported format, other known format) from the first bytes of the file."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    for signature, name in SIGNATURES:
+        if head.startswith(signature):
+            return name, None
+    for signature, name in OTHER_FORMATS:
+        if head.startswith(signature):
+            return None, name
+    return None, None
+
+
+def read_checksum_file(path: Path) -> tuple[str | None, dict[str, str], list[str]]:
+    """Parse an `md5sum`/`sha256sum` style file: (algorithm, name → digest, problems)."""
+    algorithm = CHECKSUM_SUFFIXES.get(path.suffix.lower())
+    for name in ("md5", "sha256", "sha512"):
+        if algorithm is None and name in path.name.lower():
+            algorithm = name
+    digests: dict[str, str] = {}
+    problems = []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return None, {}, [f"{path.name}: checksum file is not UTF-8 text"]
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.match(r"^([0-9a-fA-F]+)\s+\*?(.+?)\s*$", line)
+        if not match or len(match.group(1)) not in DIGEST_LENGTHS:
+            problems.append(f"{path.name} line {line_number}: not '<digest>  <file name>': {line[:80]!r}")
+            continue
+        digest, name = match.group(1).lower(), match.group(2)
+        name = name[2:] if name.startswith("./") else name
+        line_algorithm = DIGEST_LENGTHS[len(digest)]
+        if algorithm is None:
+            algorithm = line_algorithm
+        elif line_algorithm != algorithm:
+            problems.append(f"{path.name} line {line_number}: a {line_algorithm} digest in a {algorithm} file")
+            continue
+        digests[name] = digest
+    return algorithm, digests, problems
+
+
+def is_bag(book_dir: Path) -> bool:
+    return (Path(book_dir) / "bagit.txt").is_file()
+
+
+def open_bag(bag_dir: Path) -> tuple[Path, dict[str, dict[str, str]]]:
+    """Validate a BagIt bag (every payload file against its manifests) and return its payload
+    folder and the manifest digests (file name in the payload → algorithm → digest)."""
+    import bagit
+
+    try:
+        bag = bagit.Bag(str(bag_dir))
+        bag.validate()
+    except bagit.BagValidationError as error:
+        details = [str(detail) for detail in (error.details or [])]
+        if not details:  # e.g. Payload-Oxum: bagit stops before naming the file; find it
+            details = [str(error), *_bag_file_problems(bag_dir, bag)]
+        raise BookRefused(bag_dir, [f"BagIt: {detail}" for detail in details]) from None
+    except bagit.BagError as error:
+        raise BookRefused(bag_dir, [f"BagIt: {error}"]) from None
+    digests: dict[str, dict[str, str]] = {}
+    for path, by_algorithm in bag.payload_entries().items():
+        relative = path.split("/", 1)[1] if path.startswith("data/") else path
+        if "/" not in relative:
+            digests[relative] = {alg: d.lower() for alg, d in by_algorithm.items() if alg in ("md5", "sha256",
+                                                                                             "sha512", "sha1")}
+    return Path(bag_dir) / "data", digests
+
+
+def _bag_file_problems(bag_dir: Path, bag) -> list[str]:
+    import hashlib
+
+    problems = []
+    for path, by_algorithm in sorted(bag.payload_entries().items()):
+        target = Path(bag_dir) / path
+        if not target.is_file():
+            problems.append(f"{path} is in the manifest but missing")
+            continue
+        for algorithm, expected in by_algorithm.items():
+            digest = hashlib.new(algorithm)
+            with open(target, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023
+                    digest.update(block)
+            if digest.hexdigest() != expected.lower():
+                problems.append(f"{path} {algorithm} validation failed: expected={expected} found={digest.hexdigest()}")
+    return problems
+
+
+def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookScan:
+    """List and check the page scans of `book_dir` (a folder or a BagIt bag); raises
+    :class:`BookRefused` naming every bad file."""
+    import pyvips
+
+    book_dir = Path(book_dir)
+    if not book_dir.is_dir():
+        raise BookRefused(book_dir, [f"{book_dir}: no such folder"])
+    bag_digests: dict[str, dict[str, str]] = {}
+    if is_bag(book_dir):
+        book_dir, bag_digests = open_bag(book_dir)
+    warnings: list[str] = []
+    problems: list[str] = []
+    candidates: list[tuple[Path, str]] = []
+    checksum_files: list[Path] = []
+    structure_file: Path | None = None
+    for entry in sorted(book_dir.iterdir(), key=lambda p: natural_key(p.name)):
+        name = entry.name
+        if name in SILENTLY_IGNORED:
+            continue
+        if name.lower() in IGNORED_NAMES or name.startswith(".") or name.startswith("._"):
+            warnings.append(f"{name}: skipped (system or hidden file, not a page)")
+            continue
+        if entry.is_dir():
+            warnings.append(f"{name}/: skipped (sub-folders are not read)")
+            continue
+        if name == STRUCTURE_FILE:
+            structure_file = entry
+            continue
+        if name.lower() in CHECKSUM_NAMES or entry.suffix.lower() in CHECKSUM_SUFFIXES:
+            checksum_files.append(entry)
+            continue
+        size = entry.stat().st_size
+        if size == 0:
+            problems.append(f"{name}: zero-byte file (the scan was not copied completely); copy it again")
+            continue
+        found, other = sniff_format(entry)
+        if found is None:
+            if other:
+                problems.append(f"{name}: unsupported format ({other}); deliver pages as TIFF, JPEG or PNG")
+            else:
+                problems.append(f"{name}: not an image (not TIFF, JPEG or PNG); remove it from the folder")
+            continue
+        named = EXTENSIONS.get(entry.suffix.lower())
+        if named != found:
+            problems.append(f"{name}: the file is a {found} image but its name says "
+                            f"{named or repr(entry.suffix)}; rename it to the right extension")
+            continue
+        candidates.append((entry, found))
+
+    # Duplicate page numbers: two files whose names give the same number.
+    by_key: dict[tuple, list[str]] = {}
+    for path, _ in candidates:
+        by_key.setdefault(natural_key(path.name), []).append(path.name)
+    for names in by_key.values():
+        if len(names) > 1:
+            problems.append(f"{' and '.join(names)}: duplicate page number; keep only one of them")
+
+    # Vendor checksum files.
+    vendor: dict[str, dict[str, str]] = {}
+    for checksum_file in checksum_files:
+        algorithm, digests, checksum_problems = read_checksum_file(checksum_file)
+        problems.extend(checksum_problems)
+        for name, digest in digests.items():
+            if not (book_dir / name).is_file():
+                problems.append(f"{name}: listed in {checksum_file.name} but not in the folder")
+            elif algorithm:
+                vendor.setdefault(name, {})[algorithm] = digest
+
+    # Headers: size, pixel limit.
+    headers: dict[str, tuple[int, int, int, str]] = {}
+    for path, found in candidates:
+        try:
+            image = pyvips.Image.new_from_file(str(path), access="sequential")
+        except pyvips.Error as error:
+            problems.append(f"{path.name}: corrupt {found} image, its header cannot be read "
+                            f"({_first_line(error)}); scan or copy it again")
+            continue
+        pixels = image.width * image.height
+        if pixels > pixel_limit:
+            problems.append(
+                f"{path.name}: {image.width}×{image.height} = {pixels / 1e6:.0f} megapixels is over the "
+                f"limit of {pixel_limit / 1e6:g} megapixels (decompression bomb?); check the scan or raise "
+                "--pixel-limit")
+            continue
+        headers[path.name] = (image.width, image.height, image.bands, image.format)
+
+    if checksum_files:
+        for path, _ in candidates:
+            if path.name not in vendor:
+                warnings.append(f"{path.name}: not listed in {', '.join(f.name for f in checksum_files)}")
+
+    ordered = [path for path, _ in candidates]
+    structure = None
+    if structure_file is not None:
+        structure, structure_problems = read_structure(structure_file, [p.name for p in ordered])
+        problems.extend(structure_problems)
+        if not structure_problems:
+            position = {entry["file"]: index for index, entry in enumerate(structure["pages"])}
+            ordered.sort(key=lambda p: position[p.name])
+
+    if not candidates and not problems:
+        problems.append(f"{book_dir}: no page scans (TIFF, JPEG or PNG) found")
+    if problems:
+        raise BookRefused(book_dir, problems)
+
+    for name, digests in bag_digests.items():
+        vendor.setdefault(name, {}).update(digests)
+    formats = dict((path.name, found) for path, found in candidates)
+    pages = []
+    for number, path in enumerate(ordered, start=1):
+        width, height, bands, sample_format = headers[path.name]
+        pages.append(PageScan(number, path, path.stat().st_size, formats[path.name], width, height, bands,
+                              sample_format, vendor.get(path.name, {})))
+    checksum_names = [f.name for f in checksum_files] + (["BagIt manifest"] if bag_digests else [])
+    return BookScan(book_dir, pages, warnings, structure, checksum_names)
+
+
+def read_structure(path: Path, scan_names: list[str]) -> tuple[dict | None, list[str]]:
+    """Light validation of a book folder's own structure.json:
+    `{"pages": [{"file": "1.tif", "label": "封面"}, …], "ranges": [{"label": "卷一", "files": [...]}]}`
+    — every scan listed exactly once, every listed file present."""
+    try:
+        structure = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, [f"{path.name}: not valid JSON ({error})"]
+    if not isinstance(structure, dict) or not isinstance(structure.get("pages"), list):
+        return None, [f'{path.name}: must be an object with a "pages" list']
+    problems = []
+    seen: set[str] = set()
+    for index, entry in enumerate(structure["pages"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+            problems.append(f'{path.name}: pages[{index}] needs a "file" name')
+            continue
+        if entry["file"] not in scan_names:
+            problems.append(f"{path.name}: pages[{index}] names {entry['file']!r}, which is not a scan in the folder")
+        if entry["file"] in seen:
+            problems.append(f"{path.name}: {entry['file']!r} is listed twice")
+        seen.add(entry["file"])
+    for name in scan_names:
+        if name not in seen:
+            problems.append(f"{path.name}: the scan {name!r} is not listed in pages")
+    for index, entry in enumerate(structure.get("ranges") or []):
+        files = entry.get("files") if isinstance(entry, dict) else None
+        if not isinstance(files, list) or not isinstance(entry.get("label"), str):
+            problems.append(f'{path.name}: ranges[{index}] needs a "label" and a "files" list')
+            continue
+        for name in files:
+            if name not in scan_names:
+                problems.append(f"{path.name}: ranges[{index}] names {name!r}, which is not a scan in the folder")
+    return structure, problems
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    meaningful = [line for line in lines if not line.startswith("unable to call")]
+    return "; ".join(meaningful or lines)[:200]

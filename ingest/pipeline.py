@@ -1,0 +1,378 @@
+"""Ingest one book folder: page scans → masters in the book's OCFL object + IIIF derivatives.
+
+Order of work, and why it is safe to kill at any moment:
+
+1. **check** every file (:func:`ingest.pages.scan_book`) — bad input is refused before any work;
+2. **per page, in parallel processes**: digests (sha512, plus the vendor's md5/sha256), vendor
+   checksum comparison, then the derivatives, decoded fully with ``fail_on="error"`` (a corrupt or
+   truncated scan is refused here). Derivatives go to ``derivatives/<ID>/.pending/`` — a hidden
+   folder that is never served — each page renamed into place whole;
+3. if any page failed: refuse; nothing is stored and nothing served changes;
+4. **one OCFL version** with the masters that changed, ``structure.json`` and the run's report
+   (``reports/ingest-<time>.json``); the store's commit is crash-safe on its own;
+5. **publish**: each page folder is renamed from ``.pending/`` to ``derivatives/<ID>/<0001>/``.
+
+A killed run leaves at most hidden ``.pending`` folders; the next run reuses those whose master
+digest matches, skips pages already stored and published, and finishes the rest. Tiles are only
+published for masters already stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+from repository import Catalogue, StoreError
+
+from .derivatives import DEFAULT_SIZES, build_page, clean_leftovers, publish, read_source
+from .pages import DEFAULT_PIXEL_LIMIT, STRUCTURE_FILE, BookRefused, BookScan, PageScan, _first_line, scan_book
+
+PENDING = ".pending"
+Progress = Callable[[int, int], None]
+
+
+class IngestError(StoreError):
+    """An ingest that cannot start (no such card, another ingest running …); nothing was changed."""
+
+
+@dataclass
+class PageTask:
+    object_id: str
+    page: str
+    source: str
+    source_name: str
+    format: str
+    master: str
+    published_dir: str
+    pending_dir: str
+    vendor_digests: dict[str, str] = field(default_factory=dict)
+    stored_digest: str | None = None
+    known_digest: str | None = None  # skip hashing (rebuild from a stored master)
+    force: bool = False
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+
+
+@dataclass
+class PageResult:
+    page: str
+    file: str
+    master: str
+    bytes: int = 0
+    digests: dict[str, str] = field(default_factory=dict)
+    width: int = 0
+    height: int = 0
+    seconds: float = 0.0
+    action: str = ""  # built, reused (from .pending), unchanged (already stored and published)
+    ready: str | None = None  # finished page folder waiting in .pending
+    problem: str | None = None
+
+
+@dataclass
+class IngestReport:
+    object_id: str
+    path: Path  # the JSON report staff can open
+    version: int | None  # the OCFL version written, None when nothing was new
+    pages: list[PageResult]
+    warnings: list[str]
+    seconds: float
+
+    @property
+    def built(self) -> int:
+        return sum(1 for page in self.pages if page.action == "built")
+
+
+def hash_file(path: Path, algorithms: list[str]) -> dict[str, str]:
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            for hasher in hashers.values():
+                hasher.update(block)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def process_page(task: PageTask) -> PageResult:
+    """Digest, checksum comparison and derivatives of one page (runs in a worker process)."""
+    import pyvips
+
+    quiet_libvips()
+    started = time.monotonic()
+    source = Path(task.source)
+    result = PageResult(task.page, task.source_name, task.master, bytes=source.stat().st_size)
+    if task.known_digest:
+        result.digests = {"sha512": task.known_digest}
+    else:
+        result.digests = hash_file(source, ["sha512", *sorted(task.vendor_digests)])
+    for algorithm, expected in task.vendor_digests.items():
+        if result.digests[algorithm] != expected.lower():
+            result.problem = (f"{task.source_name}: {algorithm} checksum mismatch — the vendor's checksum file "
+                              f"says {expected}, the file has {result.digests[algorithm]}; copy the file again")
+            return result
+    digest = result.digests["sha512"]
+    published = read_source(Path(task.published_dir))
+    if not task.force and task.stored_digest == digest and published and published.get("sha512") == digest:
+        result.action = "unchanged"
+        record = published
+    else:
+        ready = Path(task.pending_dir) / f"{task.page}.{digest[:24]}"
+        record = read_source(ready)
+        if not task.force and record and record.get("sha512") == digest:
+            result.action = "reused"
+        else:
+            try:
+                record = build_page(source, ready, object_id=task.object_id, page=task.page, digest=digest,
+                                    source_name=task.source_name, sizes=task.sizes)
+            except pyvips.Error as error:
+                result.problem = (f"{task.source_name}: corrupt or truncated {task.format} image "
+                                  f"({_first_line(error)}); scan or copy it again")
+                return result
+            result.action = "built"
+        result.ready = str(ready)
+    result.width, result.height = record["width"], record["height"]
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _worker_init(concurrency: int) -> None:
+    # libvips reads this when it starts; each worker gets its share of the cores.
+    os.environ["VIPS_CONCURRENCY"] = str(concurrency)
+    quiet_libvips()
+
+
+def quiet_libvips() -> None:
+    """libvips logs every tile error and deprecation at INFO/WARNING; the pipeline reports problems itself."""
+    logging.getLogger("pyvips").setLevel(logging.ERROR)
+
+
+def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = None) -> list[PageResult]:
+    """Process pages in parallel processes (spawned: forking after libvips started is unsafe)."""
+    workers = max(1, min(workers, len(tasks) or 1))
+    results: list[PageResult] = []
+    if progress:
+        progress(0, len(tasks))
+    if workers == 1:
+        for task in tasks:
+            results.append(process_page(task))
+            if progress:
+                progress(len(results), len(tasks))
+        return results
+    concurrency = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_worker_init, initargs=(concurrency,)) as pool:
+        futures = [pool.submit(process_page, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                results.append(future.result())
+                if progress:
+                    progress(len(results), len(tasks))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return sorted(results, key=lambda r: r.page)
+
+
+@contextlib.contextmanager
+def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
+    """One ingest or rebuild per object at a time (the store's own lock covers single commits)."""
+    catalogue.home.locks.mkdir(parents=True, exist_ok=True)
+    with open(catalogue.home.locks / f"{object_id}.ingest.lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestError(f"{object_id}: another ingest or tile rebuild of this book is running; "
+                              "wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build_structure(scan: BookScan) -> dict:
+    """structure.json: reading order, leaves with a/b sides (page 1 → 1a, 2 → 1b, 3 → 2a …),
+    labels and ranges (册/卷) from the book folder's own structure.json when it has one."""
+    given = {entry["file"]: entry for entry in (scan.structure or {}).get("pages", [])}
+    page_of = {page.path.name: page.page for page in scan.pages}
+    pages = []
+    for page in scan.pages:
+        leaf = f"{(page.number + 1) // 2}{'a' if page.number % 2 else 'b'}"
+        entry = {"page": page.page, "master": page.master, "file": page.path.name, "leaf": leaf, "label": leaf}
+        extra = {k: v for k, v in given.get(page.path.name, {}).items() if k not in ("page", "master", "file")}
+        entry.update(extra)
+        pages.append(entry)
+    ranges = []
+    for item in (scan.structure or {}).get("ranges", []):
+        converted = {k: v for k, v in item.items() if k != "files"}
+        converted["pages"] = [page_of[name] for name in item["files"]]
+        ranges.append(converted)
+    return {"viewingDirection": (scan.structure or {}).get("viewingDirection", "right-to-left"),
+            "pages": pages, "ranges": ranges}
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _write_staff_report(catalogue: Catalogue, object_id: str, stamp: str, report: dict) -> Path:
+    path = catalogue.home.root / "reports" / object_id / f"ingest-{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def ingest_book(
+    catalogue: Catalogue,
+    book_dir: Path | str,
+    card_id: str,
+    editor: str,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT,
+    sizes: tuple[int, ...] = DEFAULT_SIZES,
+) -> IngestReport:
+    """Ingest the page scans of `book_dir` into the object of card `card_id` (one OCFL version).
+
+    Raises :class:`BookRefused` (every bad file named; nothing stored) or :class:`IngestError`.
+    """
+    started = time.monotonic()
+    book_dir = Path(book_dir).resolve()
+    workers = workers or os.cpu_count() or 1
+    if not catalogue.exists(card_id):
+        raise IngestError(f"no card with id {card_id!r}: create the card first (guji cards import …), "
+                          "then ingest its scans")
+    stamp = _timestamp()
+    store = catalogue.store
+    with ingest_lock(catalogue, card_id):
+        base = {"object": card_id, "book_dir": str(book_dir), "started": stamp, "editor": editor}
+        try:
+            scan = scan_book(book_dir, pixel_limit)
+        except BookRefused as refused:
+            refused.report_path = _write_staff_report(catalogue, card_id, stamp, {
+                **base, "status": "refused", "problems": refused.problems})
+            raise
+
+        stored = store.digests(card_id)
+        new_masters = {page.master for page in scan.pages}
+        stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
+        if stale:
+            problems = [f"{path}: stored in {card_id} but this folder has no scan for it (the folder must hold "
+                        "the whole book; nothing was changed)" for path in stale]
+            raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
+                **base, "status": "refused", "problems": problems}))
+
+        derivatives = catalogue.home.derivatives / card_id
+        pending = derivatives / PENDING
+        pending.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(pending)
+        clean_leftovers(derivatives)
+        tasks = [
+            PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
+                     str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
+                     sizes=sizes)
+            for page in scan.pages
+        ]
+        results = run_pages(tasks, workers, progress)
+        problems = [result.problem for result in results if result.problem]
+        if problems:
+            raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
+                **base, "status": "refused", "problems": problems,
+                "pages": [asdict(r) for r in results if not r.problem]}))
+
+        structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
+        changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
+        structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
+        report = {**base, "status": "stored" if (changed or structure_changed) else "unchanged",
+                  "pages": [_page_report(r, _scan_of(scan, r.page)) for r in results],
+                  "new_or_changed_masters": changed, "warnings": scan.warnings,
+                  "checksum_files": scan.checksum_files}
+        version = None
+        if changed or structure_changed:
+            report["seconds"] = round(time.monotonic() - started, 3)
+            report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
+            files: dict[str, bytes | Path] = {r.master: Path(_scan_of(scan, r.page).path) for r in results}
+            files[STRUCTURE_FILE] = structure_bytes
+            files[f"reports/ingest-{stamp}.json"] = report_bytes
+            reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
+                      f"from {book_dir.name}")
+            info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
+                                          pages=len(results), changed=len(changed), book_dir=str(book_dir))
+            version = info.number if info else None
+        else:
+            catalogue.record_event("ingest", editor, card_id, version=None, pages=len(results), changed=0,
+                                   book_dir=str(book_dir))
+
+        # Publish only now that the masters are stored.
+        for result in results:
+            if result.ready:
+                publish(Path(result.ready), derivatives / result.page)
+        shutil.rmtree(pending, ignore_errors=True)  # leftovers of earlier refused or killed runs
+        report["version"] = version
+        report["seconds"] = round(time.monotonic() - started, 3)
+        path = _write_staff_report(catalogue, card_id, stamp, report)
+        return IngestReport(card_id, path, version, results, scan.warnings, report["seconds"])
+
+
+def _scan_of(scan: BookScan, page: str) -> PageScan:
+    return scan.pages[int(page) - 1]
+
+
+def _page_report(result: PageResult, page: PageScan) -> dict:
+    return {"page": result.page, "file": result.file, "master": result.master, "bytes": result.bytes,
+            "digests": result.digests, "width": result.width, "height": result.height,
+            "bits": 16 if page.sample_format == "ushort" else 8, "bands": page.bands,
+            "seconds": result.seconds, "derivatives": result.action}
+
+
+def rebuild_tiles(
+    catalogue: Catalogue, object_id: str | None = None, workers: int | None = None,
+    progress: Progress | None = None, sizes: tuple[int, ...] = DEFAULT_SIZES,
+) -> int:
+    """Rebuild the derivatives of one object (or all) from the stored masters. Returns pages built."""
+    workers = workers or os.cpu_count() or 1
+    store = catalogue.store
+    object_ids = [object_id] if object_id else store.object_ids()
+    if object_id and not store.exists(object_id):
+        raise IngestError(f"no object with id {object_id!r}")
+    built = 0
+    for current in object_ids:
+        with ingest_lock(catalogue, current):
+            digests = store.digests(current)
+            masters = sorted(path for path in digests if path.startswith("masters/"))
+            derivatives = catalogue.home.derivatives / current
+            pending = derivatives / PENDING
+            if masters:
+                pending.mkdir(parents=True, exist_ok=True)
+                clean_leftovers(pending)
+            tasks = []
+            for master in masters:
+                page = Path(master).stem
+                tasks.append(PageTask(current, page, str(store.content_path(current, master)), master,
+                                      Path(master).suffix.lstrip(".").upper(), master, str(derivatives / page),
+                                      str(pending), stored_digest=digests[master], known_digest=digests[master],
+                                      force=True, sizes=sizes))
+            results = run_pages(tasks, workers, progress) if tasks else []
+            problems = [r.problem for r in results if r.problem]
+            if problems:
+                raise IngestError(f"{current}: " + "; ".join(problems))
+            for result in results:
+                publish(Path(result.ready), derivatives / result.page)
+            shutil.rmtree(pending, ignore_errors=True)
+            built += len(results)
+            keep = {Path(master).stem for master in masters}
+            if derivatives.is_dir():
+                for entry in derivatives.iterdir():
+                    if not entry.name.startswith(".") and entry.is_dir() and entry.name not in keep:
+                        shutil.rmtree(entry)  # a page folder with no stored master
+            catalogue.record_event("tiles-rebuild", "system", current, pages=len(results))
+    return built
