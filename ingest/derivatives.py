@@ -63,6 +63,16 @@ def _open(source: Path):
     return pyvips.Image.new_from_file(str(source), access="sequential", fail_on="error")
 
 
+def _shrink(source: Path, base, width: int, height: int):
+    """The page at exactly `width`×`height`, in memory: from `base` (an in-memory copy at least that
+    large) when there is one, else shrunk from the master in one sequential pass."""
+    if base is not None and base.width >= width and base.height >= height:
+        image = base
+    else:
+        image = to_display(_open(source))
+    return image.thumbnail_image(width, height=height, size="force").copy_memory()
+
+
 def build_page(
     source: Path,
     target: Path,
@@ -96,22 +106,31 @@ def build_page(
 
         import pyvips
 
+        # Listed sizes and the thumbnail: the largest size is shrunk once from the master (one
+        # sequential decode, no second full-size JPEG decode), the smaller ones and the thumbnail
+        # from that small in-memory copy. Their pixel sizes are what vips_thumbnail gives for the
+        # full page, computed lazily on a placeholder image of the page's size.
+        page_shape = pyvips.Image.black(width, height)
         listed = []
-        for width_wanted in sorted(set(sizes)):
-            if width_wanted >= width:
-                continue
-            small = pyvips.Image.thumbnail(str(full_max), width_wanted, height=10 * height, size="down").copy_memory()
+        base = None
+        for width_wanted in sorted({w for w in sizes if w < width}, reverse=True):
+            goal = page_shape.thumbnail_image(width_wanted, height=10 * height, size="down")
+            small = _shrink(source, base, goal.width, goal.height)
+            if base is None:
+                base = small
             for name in (f"{small.width},", f"{small.width},{small.height}"):
                 path = out / "full" / name / "0" / "default.jpg"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 small.jpegsave(str(path), Q=JPEG_QUALITY, keep="none")
             listed.append({"width": small.width, "height": small.height})
+        listed.reverse()
         full_sized = out / "full" / f"{width},{height}" / "0" / "default.jpg"
         full_sized.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(full_max, full_sized)
         listed.append({"width": width, "height": height})
-        pyvips.Image.thumbnail(str(full_max), THUMBNAIL_BOX[0], height=THUMBNAIL_BOX[1], size="down").jpegsave(
-            str(out / "thumbnail.jpg"), Q=JPEG_QUALITY, keep="none")
+        goal = page_shape.thumbnail_image(THUMBNAIL_BOX[0], height=THUMBNAIL_BOX[1], size="down")
+        _shrink(source, base, goal.width, goal.height).jpegsave(str(out / "thumbnail.jpg"), Q=JPEG_QUALITY,
+                                                                keep="none")
 
         info_path = out / "info.json"
         info = json.loads(info_path.read_text(encoding="utf-8"))
