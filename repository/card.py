@@ -16,6 +16,7 @@ from typing import Any
 
 import metadata_schemas
 
+from .card_table import get_path
 from .parse import (
     ParseError,
     find_reign_date,
@@ -62,15 +63,6 @@ def card_json_bytes(card: dict) -> bytes:
 # ---- normalisation ---------------------------------------------------------------------------
 
 
-def _get(card: dict, path: str) -> Any:
-    node: Any = card
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def _fill(
     card: dict,
     path: str,
@@ -79,7 +71,7 @@ def _fill(
     warnings: list[CardWarning],
 ) -> None:
     """Parse `<path>.raw` and let `place` put the result into the field."""
-    field = _get(card, path)
+    field = get_path(card, path)
     if not isinstance(field, dict) or not str(field.get("raw") or "").strip():
         return
     try:
@@ -147,16 +139,17 @@ def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
         except ParseError as error:
             warnings.append(CardWarning("copy.seals_raw", str(error)))
 
-    _canonicalise(edition, "edition_type", "edition_type", "edition.edition_type", warnings)
+    _canonicalise(edition, "edition_type", "edition_type")
     if isinstance(copy_part, dict):
-        _canonicalise(copy_part, "binding", "binding", "copy.binding", warnings)
-        for index, seal in enumerate(copy_part.get("seals") or []):
-            _canonicalise(seal, "style", "seal_style", f"copy.seals[{index}].style", warnings)
-            _canonicalise(seal, "shape", "seal_shape", f"copy.seals[{index}].shape", warnings)
+        _canonicalise(copy_part, "binding", "binding")
+        for seal in copy_part.get("seals") or []:
+            _canonicalise(seal, "style", "seal_style")
+            _canonicalise(seal, "shape", "seal_shape")
     return card, warnings
 
 
-def _canonicalise(node: dict, key: str, vocabulary: str, path: str, warnings: list[CardWarning]) -> None:
+def _canonicalise(node: dict, key: str, vocabulary: str) -> None:
+    """Map an alias (刊本, 寫本 …) to its canonical term; unknown terms are left for the schema to refuse."""
     value = node.get(key)
     if not value:
         return

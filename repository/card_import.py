@@ -29,6 +29,7 @@ from .card_table import (
     cell_text,
     column_for_header,
     column_for_path,
+    columns,
     format_cell,
     read_cell,
     split_title_with_juan,
@@ -298,8 +299,6 @@ def _settle_revision(item: PlanItem, stored_card: dict, reason: str | None) -> N
 
 
 def _column(key: str) -> Column:
-    from .card_table import columns
-
     return next(c for c in columns() if c.key == key)
 
 

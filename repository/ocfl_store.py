@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -492,8 +493,6 @@ def _sha512(path: Path) -> str:
 
 def _inventory_bytes(inventory) -> bytes:
     """Serialise exactly as ocfl-py does, so the root and version copies are byte-identical."""
-    import io
-
     buffer = io.StringIO()
     inventory.write_json(buffer)
     return buffer.getvalue().encode("utf-8")
