@@ -7,10 +7,25 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export GUJI_HOME ?= $(CURDIR)/guji-data
 
-.PHONY: install run test lint bench clean
+.PHONY: install system run test lint bench clean
 
-## install: virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
-install: $(VENV)/.installed
+# Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+
+## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
+install: system $(VENV)/.installed
+
+## system: apt-get install what is missing of SYSTEM_PACKAGES (needs root; otherwise says what to install)
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages:" $$missing "— run: sudo apt-get install" $$missing; exit 1; \
+	  fi; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -10,7 +10,7 @@ from .catalogue import (
     SaveResult,
     StoredCard,
 )
-from .config import Home
+from .config import Home, public_url
 from .ocfl_store import ObjectStore, StaleVersionError, StoreError, VersionInfo
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "VersionInfo",
     "card_diff",
     "normalise_card",
+    "public_url",
 ]

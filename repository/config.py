@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = "guji-data"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def public_url() -> str:
+    """The base URL the public reaches this site at (`GUJI_PUBLIC_URL`, no trailing slash).
+
+    Every absolute URL Guji writes — IIIF ids, OAI identifiers, permalinks — starts with it;
+    nothing stored on disk contains it, so a site can move host without rebuilding anything.
+    """
+    return (os.environ.get("GUJI_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
 @dataclass(frozen=True)
