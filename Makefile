@@ -44,8 +44,11 @@ test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
+## bench: the benchmarks (each prints a table and writes bench/results/*.json)
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/cards.py
+	$(PY) bench/ingest.py
 
 clean:
 	rm -rf $(VENV) guji-data .pytest_cache

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from .config import Home
 from .ocfl_store import (
     FixityProblem,
     ObjectStore,
+    PreparedFile,
     StaleVersionError,
     StoreError,
     VersionInfo,
@@ -315,18 +316,20 @@ class Catalogue:
         return SaveResult(card_id, version.number, warnings)
 
     def commit_files(
-        self, card_id: str, files: dict[str, bytes | Path], *, editor: str, reason: str,
-        event: str, expected_head: int | None = None, **detail,
+        self, card_id: str, files: Mapping[str, bytes | Path | PreparedFile], *, editor: str, reason: str,
+        event: str, expected_head: int | None = None, deletions: tuple[str, ...] = (), **detail,
     ) -> VersionInfo | None:
-        """Add or replace files other than the card (masters, structure.json, text …) as one new
-        version of the book's object, keep the DB's version history in step, and record `event`.
+        """Add or replace files other than the card (masters, structure.json, text …) and remove
+        `deletions` (they stay in earlier versions) as one new version of the book's object, keep
+        the DB's version history in step, and record `event`.
         Returns the new version, or None if nothing differed."""
         if not self.store.exists(card_id):
             raise CardNotFound(f"no card with id {card_id!r}: create the card before adding files")
-        if CARD_FILE in files:
+        if CARD_FILE in files or CARD_FILE in deletions:
             raise CardError("the card itself is saved with save(), which validates it")
         marker = self._mark_projection_pending(card_id)
-        version = self.store.commit(card_id, files, editor=editor, reason=reason, expected_head=expected_head)
+        version = self.store.commit(card_id, files, editor=editor, reason=reason, expected_head=expected_head,
+                                    deletions=deletions)
         with self.sessions.begin() as session:
             if version is not None:
                 self._project(session, card_id)
