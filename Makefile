@@ -37,6 +37,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(GUJI) init
 	$(GUJI) cards import samples/cards.json --editor samples --reason "示例数据导入"
+	for book in samples/scans/*/; do $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --editor samples; done
 	$(GUJI) serve --host $(HOST) --port $(PORT)
 
 ## test: lint and the whole test suite

@@ -487,3 +487,20 @@ def test_watch_ingests_ready_folders_and_moves_them(catalogue, home, card, tmp_p
         assert reopened.store.head(card) == 2
     finally:
         reopened.close()
+
+
+def test_the_sample_collection_ingests_as_make_run_does(catalogue, home, sample_cards):
+    """`make run` ingests every folder of samples/scans into the card of the same id."""
+    for card in sample_cards:
+        catalogue.create(card, editor="samples", reason="示例数据导入")
+    folders = sorted(p for p in (ROOT / "samples" / "scans").iterdir() if p.is_dir())
+    assert folders, "samples/scans has no book"
+    for folder in folders:
+        report = ingest_book(catalogue, folder, folder.name, "samples", workers=2)
+        structure = json.loads(catalogue.store.read_bytes(folder.name, "structure.json"))
+        assert len(structure["pages"]) == len(report.pages) == len(list(folder.glob("*.png")))
+        assert structure["viewingDirection"] == "right-to-left"
+    structure = json.loads(catalogue.store.read_bytes("qizheng-tuibu", "structure.json"))
+    assert [p["leaf"] for p in structure["pages"][:3]] == ["1a", "1b", "2a"]
+    assert structure["ranges"] == [{"label": "卷二", "juan": 2, "pages": [f"{n:04d}" for n in range(1, 10)]}]
+    assert ocfl_validate(catalogue.store.root).returncode == 0
