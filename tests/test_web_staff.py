@@ -380,3 +380,15 @@ def test_staff_pages_escape_what_users_typed(cataloguer, samples):
         page = cataloguer.get(path).text
         assert "<script>alert('notes')</script>" not in page and "<img src=x" not in page, path
     assert re.search(r"&lt;img src=x", cataloguer.get(f"/staff/cards/{CARD}/history").text)
+
+
+def test_line_breaks_from_a_browser_textarea_are_stored_as_typed(cataloguer, samples):
+    action, values = edit_form(cataloguer, "yingmeian-yiyu")
+    values["edition.notes"] = ["第一行\r\n第二行"]  # browsers submit textarea line breaks as CRLF
+    values["reason"] = ["补附注"]
+    assert cataloguer.post(action, data=values, follow_redirects=False).status_code == 303
+    assert samples.get("yingmeian-yiyu").card["edition"]["notes"] == "第一行\n第二行"
+    action, values = edit_form(cataloguer, "yingmeian-yiyu")
+    values["edition.notes"] = [values["edition.notes"][0].replace("\n", "\r\n")]
+    values["reason"] = ["再存一次"]
+    assert "没有改动任何字段" in cataloguer.post(action, data=values).text

@@ -200,7 +200,8 @@ class FormValues:
 
     def get(self, name: str) -> str:
         value = self.form.get(name)
-        return value.strip() if isinstance(value, str) else ""
+        # browsers send a textarea's line breaks as CRLF
+        return value.replace("\r\n", "\n").strip() if isinstance(value, str) else ""
 
     def getlist(self, name: str) -> list[str]:
         if hasattr(self.form, "getlist"):

@@ -67,11 +67,12 @@ def session_key(home: Home) -> bytes:
                 fh.write(secrets.token_hex(32))
                 fh.flush()
                 os.fsync(fh.fileno())
-    key = Path(path).read_text().strip()
-    while not key:  # another worker is writing it this very moment
-        time.sleep(0.01)
+    for _ in range(500):  # another worker may be writing it this very moment
         key = Path(path).read_text().strip()
-    return key.encode()
+        if key:
+            return key.encode()
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it and start again (a new key signs everybody out)")
 
 
 class Guard:
