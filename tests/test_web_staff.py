@@ -392,3 +392,17 @@ def test_line_breaks_from_a_browser_textarea_are_stored_as_typed(cataloguer, sam
     values["edition.notes"] = [values["edition.notes"][0].replace("\n", "\r\n")]
     values["reason"] = ["再存一次"]
     assert "没有改动任何字段" in cataloguer.post(action, data=values).text
+
+
+def test_malformed_edit_forms_are_refused_with_a_message(cataloguer, samples):
+    action, values = edit_form(cataloguer)
+    values["reason"] = ["x"]
+    stale_base = cataloguer.post(action, data={**values, "base_version": ["99"]})
+    assert stale_base.status_code == 400 and "基于版本" in stale_base.text
+    checked = cataloguer.post("/staff/api/check", data={**values, "base_version": ["99"]})
+    assert checked.status_code == 200
+    _, new = form_values(cataloguer.get("/staff/cards/new").text, "#card-form")
+    new.update({"new_id": ["../etc"], "edition.title": ["某書"], "reason": ["新编"]})
+    bad_id = cataloguer.post("/staff/cards/new", data=new)
+    assert bad_id.status_code == 422 and "invalid id" in bad_id.text
+    assert samples.get(CARD).version == 1 and samples.count() == 5

@@ -108,6 +108,10 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         if card_id and stored is None:
             return _not_found(request, card_id)
         form, base_version, reason, read = await submitted(request, stored)
+        if stored is not None and not 1 <= base_version <= stored.head:
+            return staff_render(request, "staff/refused.html", {
+                "status": 400, "message": "表单不完整（没有有效的基于版本），请重新打开编辑页", "values": {}},
+                status_code=400)
         card = read.card
         reason_error = None
         if not reason:
@@ -125,8 +129,8 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                 result = catalogue.save(stored.id, card, editor=user.name, reason=reason, base_version=base_version)
         except CardConflict as conflict:
             return conflict_page(request, conflict, base_version, card, reason)
-        except CardError as error:
-            problems = error.problems or [{"path": "", "message": str(error)}]
+        except StoreError as error:  # CardError names fields; a bad new id is a plain StoreError
+            problems = getattr(error, "problems", None) or [{"path": "", "message": str(error)}]
             return edit_page(request, stored=stored, card=card, base_version=base_version, reason=reason,
                              problems=problems, read=read, status_code=422)
         if not result.changed:
@@ -166,7 +170,8 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             {"name": item.name, "error": item.error, "warnings": item.warnings}
             for item in card_form._all_leaves(fields) if item.error or item.warnings
         ]
-        base_card = catalogue.get(stored.id, base_version).card if stored else {}
+        base_card = catalogue.get(stored.id, base_version if 1 <= base_version <= stored.head else None).card \
+            if stored else {}
         changes = card_diff(base_card, normalise_card(read.card)[0]) if stored else []
         return {"fields": placed, "unplaced": unplaced, "changes": _changes_view(changes),
                 "reason_missing": not reason, "head": stored.head if stored else 0}
