@@ -321,6 +321,12 @@ class Bound:
     items: list[list[Bound]] | None = None  # a list's entries (existing + one blank)
     blank: list[Bound] | None = None  # the blank entry, index __i__, for "add another"
 
+    @property
+    def has_messages(self) -> bool:
+        """This field or one inside it has an error or a warning (so it is shown open)."""
+        inner = [*(self.children or []), *(entry for item in self.items or [] for entry in item)]
+        return bool(self.error or self.warnings) or any(item.has_messages for item in inner)
+
 
 def _display(item: FormField, value: Any) -> Any:
     if item.widget == "raw":

@@ -70,7 +70,11 @@ function setupChecks(form) {
     for (const element of form.querySelectorAll(".field.has-error")) element.classList.remove("has-error");
     for (const field of result.fields) {
       const error = byName(form, "data-error-for", field.name);
-      if (error && field.error) { error.textContent = field.error; error.closest(".field")?.classList.add("has-error"); }
+      if (error && field.error) {
+        error.textContent = field.error;
+        error.closest(".field")?.classList.add("has-error");
+        error.closest("details")?.setAttribute("open", "");
+      }
       const warnings = byName(form, "data-warnings-for", field.name);
       if (warnings) {
         for (const text of field.warnings) { const li = document.createElement("li"); li.textContent = text; warnings.append(li); }
@@ -103,7 +107,7 @@ function setupChecks(form) {
 function setupLists(form) {
   for (const button of form.querySelectorAll("[data-add]")) {
     button.addEventListener("click", () => {
-      const fieldset = button.closest("fieldset");
+      const fieldset = button.closest("[data-list]");
       const items = fieldset.querySelector(".items");
       const template = byName(fieldset, "data-blank-for", button.dataset.add);
       const index = items.children.length;
