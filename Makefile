@@ -34,10 +34,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## run: install, load the sample collection, serve on http://$(HOST):$(PORT)
+## (the first run creates the staff account `admin` and prints its generated password once)
 run: install
 	$(GUJI) init
 	$(GUJI) cards import samples/cards.json --editor samples --reason "示例数据导入"
 	for book in samples/scans/*/; do $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --editor samples; done
+	$(GUJI) users add admin --role admin --generate-password --if-missing
 	$(GUJI) serve --host $(HOST) --port $(PORT)
 
 ## test: lint and the whole test suite
