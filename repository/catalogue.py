@@ -316,17 +316,18 @@ class Catalogue:
 
     def commit_files(
         self, card_id: str, files: dict[str, bytes | Path], *, editor: str, reason: str,
-        event: str, expected_head: int | None = None, **detail,
+        event: str, expected_head: int | None = None, deletions: tuple[str, ...] = (), **detail,
     ) -> VersionInfo | None:
         """Add or replace files other than the card (masters, structure.json, text …) as one new
-        version of the book's object, keep the DB's version history in step, and record `event`.
-        Returns the new version, or None if nothing differed."""
+        version of the book's object (removing `deletions`), keep the DB's version history in step,
+        and record `event`. Returns the new version, or None if nothing differed."""
         if not self.store.exists(card_id):
             raise CardNotFound(f"no card with id {card_id!r}: create the card before adding files")
         if CARD_FILE in files:
             raise CardError("the card itself is saved with save(), which validates it")
         marker = self._mark_projection_pending(card_id)
-        version = self.store.commit(card_id, files, editor=editor, reason=reason, expected_head=expected_head)
+        version = self.store.commit(card_id, files, editor=editor, reason=reason, expected_head=expected_head,
+                                    deletions=deletions)
         with self.sessions.begin() as session:
             if version is not None:
                 self._project(session, card_id)

@@ -13,6 +13,8 @@ from repository import CardNotFound, Catalogue, Home
 from repository.card import field_label, flatten, title_with_juan
 from repository.grading import suggest_grade
 
+from . import search_pages
+
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -29,6 +31,8 @@ def create_app(home: Home | str | None = None) -> FastAPI:
             return catalogue.get(card_id)
         except CardNotFound:
             raise HTTPException(404, f"no card {card_id!r}") from None
+
+    app.include_router(search_pages.router(catalogue))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home_page(request: Request):
