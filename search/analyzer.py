@@ -41,7 +41,11 @@ _DROPPED_CATEGORIES = ("P", "Z", "Cc", "Cf", "Cs", "Mn", "Me", "Sk", "Sm")
 
 # &KR0518; — a Kanripo gaiji; [門@里] or [孑*(焉-正+?)] — a character described by its parts
 # (only CJK parts and the operators * - + @ ? ( ), so that ordinary [bracketed words] stay text).
-_MARKUP = re.compile(r"&KR(\d{1,6});|\[([\u2e80-\u9fff\U00020000-\U0003ffff*+@?()\-]{3,24})\]|<[^<>\n]{0,200}>")
+_MARKUP = re.compile(
+    r"&KR(\d{1,6});"
+    r"|\[((?=[^\]]*[*+@?\-])[\u2e80-\u9fff\U00020000-\U0003ffff*+@?()\-]{3,24})\]"
+    r"|<[^<>\n]{0,200}>"
+)
 _GAIJI_BASE = 0xF0000  # Supplementary Private Use Area-A: one code point per KR gaiji number
 _DESCRIBED_BASE = 0x100000  # Supplementary Private Use Area-B: described characters, by checksum
 

@@ -171,8 +171,7 @@ class WhooshBackend:
             stored = json.loads(fields.get("stored_json") or "{}")
             score = hit.score if isinstance(hit.score, (int, float)) else 0.0
             hits.append(Hit(fields["book_id"], fields.get("page"), float(score), stored))
-        return Hits(len(results) if results.has_exact_length() or limit is None else results.estimated_length(),
-                    hits)
+        return Hits(len(results), hits)
 
     def facets(self, query: Query, *, kind: Kind, fields: Sequence[str], book_ids: Collection[str] | None = None,
                filters: Mapping[str, str] | None = None) -> dict[str, dict[str, int]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import typer
 import uvicorn
@@ -15,6 +17,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="Port to listen on."),
         workers: int = typer.Option(2, help="Uvicorn worker processes."),
+        indexer: bool = typer.Option(True, "--indexer/--no-indexer", help="Also run the search indexer."),
     ) -> None:
         """Serve the web site and API."""
         from repository import Home
@@ -25,4 +28,14 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
-        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers)
+        # The search index has one writer: the indexer, run beside the (read-only) web workers.
+        side = subprocess.Popen([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
+        try:
+            uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers)
+        finally:
+            if side is not None:
+                side.terminate()
+                try:
+                    side.wait(10)
+                except subprocess.TimeoutExpired:
+                    side.kill()
