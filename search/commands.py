@@ -75,9 +75,9 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2) from None
             finally:
                 searcher.close()
-            from .indexer import last_event_id
+            from .indexer import events_behind
 
-            behind = last_event_id(catalogue) - int(searcher.state().get("last_event", 0))
+            behind = events_behind(catalogue, int(searcher.state().get("last_event", 0)))
         if as_json:
             sys.stdout.write(json.dumps(results.to_json(), ensure_ascii=False, indent=1) + "\n")
             return

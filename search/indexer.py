@@ -53,6 +53,15 @@ def last_event_id(catalogue: Catalogue) -> int:
         return session.scalar(select(func.max(EventRow.id))) or 0
 
 
+def events_behind(catalogue: Catalogue, last_event: int) -> int:
+    """How many events after `last_event` change what the index holds."""
+    with catalogue.sessions() as session:
+        return session.scalar(
+            select(func.count(EventRow.id)).where(EventRow.id > last_event, EventRow.object_id.is_not(None),
+                                                  EventRow.kind.not_in(IGNORED_EVENTS))
+        ) or 0
+
+
 class Indexer:
     def __init__(self, catalogue: Catalogue, backend: str | None = None):
         self.catalogue = catalogue
@@ -68,9 +77,8 @@ class Indexer:
         return int(read_state(self.directory).get("last_event", 0))
 
     def behind(self) -> int:
-        """How many events the index has not seen yet."""
-        with self.catalogue.sessions() as session:
-            return session.scalar(select(func.count(EventRow.id)).where(EventRow.id > self.last_event)) or 0
+        """How many events that change the index it has not applied yet."""
+        return events_behind(self.catalogue, self.last_event)
 
     def run_once(self) -> Pass:
         """Apply every event newer than the last one applied."""

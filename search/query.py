@@ -144,12 +144,12 @@ def parse_query(text: str) -> Query:
     pending_or = False
     for index, token in enumerate(tokens):
         if token.kind == "or":
+            if index > 0 and tokens[index - 1].negated:
+                raise QueryError(f"'OR' at position {token.position + 1} follows an excluded word: an excluded word "
+                                 "cannot be one side of OR")
             if not groups or pending_or or index == len(tokens) - 1:
                 raise QueryError(f"'OR' at position {token.position + 1} needs a word on both sides, "
                                  "e.g. 后妃 OR 夫人")
-            if tokens[index - 1].negated:
-                raise QueryError(f"'OR' at position {token.position + 1} follows an excluded word: an excluded word "
-                                 "cannot be one side of OR")
             pending_or = True
             continue
         key = fold(token.text)

@@ -137,7 +137,10 @@ class WhooshBackend:
                 self._checked = now
             elif now - self._checked > REFRESH_SECONDS:
                 self._checked = now
-                self._searcher = self._searcher.refresh()
+                if not self._searcher.up_to_date():
+                    # a fresh searcher, not refresh(): whoosh's refresh fails on a reader of an empty index
+                    stale, self._searcher = self._searcher, index.searcher()
+                    stale.close()
             return self._searcher
 
     def generation(self) -> int:

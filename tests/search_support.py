@@ -70,6 +70,7 @@ def brute_force(catalogue: Catalogue, book_ids: list[str], key: str) -> set[tupl
                 elif entry["continues"].get(name) and runs and index + 1 < len(pages) and folded[index + 1][name]:
                     left = runs[-1][-REACH:]
                     right = folded[index + 1][name][0][:REACH]
-                    if any(left.endswith(key[:split]) and right.startswith(key[split:]) for split in range(1, len(key))):
+                    splits = range(1, len(key))
+                    if any(left.endswith(key[:cut]) and right.startswith(key[cut:]) for cut in splits):
                         found.add((book_id, entry["page"]))
     return found

@@ -7,6 +7,7 @@ import random
 import re
 
 import pytest
+from search_support import TEXTS
 
 from search.analyzer import (
     PARAGRAPH_BREAK,
@@ -18,8 +19,6 @@ from search.analyzer import (
     phrase_bigrams,
     unigrams,
 )
-
-from .search_support import TEXTS
 
 VARIANTS = json.loads(VARIANTS_FILE.read_text(encoding="utf-8"))
 

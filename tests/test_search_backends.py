@@ -7,6 +7,8 @@ import random
 
 import opencc
 import pytest
+from conftest import ROOT
+from search_support import brute_force, folded_fields, load_fixture_books, stored_pages
 
 from repository import Catalogue, Home
 from search.analyzer import fold
@@ -14,8 +16,6 @@ from search.backend import SearchBackend, open_backend
 from search.indexer import Indexer
 from search.query import parse_query
 from search.service import Searcher
-
-from .search_support import brute_force, folded_fields, load_fixture_books, stored_pages
 
 BOOKS = ["maoshi-zhushu", "jingchuan-wenji", "yingmeian-yiyu", "maoshi-lushu"]
 
@@ -25,8 +25,6 @@ def library(tmp_path_factory):
     home = Home.resolve(tmp_path_factory.mktemp("search") / "guji-data")
     Catalogue.init(home).close()
     catalogue = Catalogue.open(home)
-    from .conftest import ROOT
-
     load_fixture_books(catalogue, json.loads((ROOT / "samples" / "cards.json").read_text(encoding="utf-8")))
     for name in ("whoosh", "tantivy"):
         indexer = Indexer(catalogue, name)

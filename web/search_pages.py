@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from iiif.content_search import search_v1, search_v2
 from repository import Catalogue
+from search.backend import SearchError
 from search.fields import BY_NAME, FACETS
 from search.query import QueryError
 from search.service import SORTS, Searcher
@@ -62,6 +63,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             return run(request).to_json()
         except QueryError as error:
             return JSONResponse({"error": str(error), "parameter": "q"}, status_code=400)
+        except SearchError as error:
+            return JSONResponse({"error": f"search is unavailable: {error}"}, status_code=503)
 
     @routes.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
@@ -74,6 +77,9 @@ def router(catalogue: Catalogue) -> APIRouter:
         except QueryError as error:
             context["error"] = str(error)
             return templates.TemplateResponse(request, "search.html", context, status_code=400)
+        except SearchError as error:
+            context["error"] = f"检索暂不可用 search is unavailable: {error}"
+            return templates.TemplateResponse(request, "search.html", context, status_code=503)
 
         def link(**changes) -> str:
             params = {"q": query, "sort": results.sort, "page": results.page}
@@ -94,6 +100,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             answer = build(searcher, book_id, request.query_params.get("q", ""), ignored)
         except QueryError as error:
             return JSONResponse({"error": str(error), "parameter": "q"}, status_code=400)
+        except SearchError as error:
+            return JSONResponse({"error": f"search is unavailable: {error}"}, status_code=503)
         return JSONResponse(answer, headers={"Access-Control-Allow-Origin": "*"})
 
     @routes.get("/iiif/search/{book_id}/v2", tags=["iiif"])
