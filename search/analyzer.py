@@ -26,7 +26,8 @@ import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from itertools import compress
 from pathlib import Path
 
 import opencc
@@ -119,48 +120,64 @@ def fold(text: str) -> str:
     return text.translate(_TABLE)
 
 
+class _KeepMask(dict):
+    """str.translate table: "\x01" for a character that has a key character, "\x00" for one dropped."""
+
+    def __missing__(self, code: int) -> str:
+        mark = "\x01" if _TABLE[code] else "\x00"
+        self[code] = mark
+        return mark
+
+
+_MASK = _KeepMask()
+
+
 @dataclass(frozen=True)
 class Key:
     """A text's key with, for every key character, the span of the original text it came from."""
 
     text: str  # the original
     key: str
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
+    starts: list[int]
+    ends: list[int] | None  # None: every key character came from one original character
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) covering key characters [start, end)."""
-        return self.starts[start], self.ends[end - 1]
+        last = self.ends[end - 1] if self.ends is not None else self.starts[end - 1] + 1
+        return self.starts[start], last
 
 
+def _kept_positions(text: str, start: int, end: int) -> list[int]:
+    mask = text[start:end].translate(_MASK).encode("latin-1")
+    return list(compress(range(start, end), mask))
+
+
+@lru_cache(maxsize=4096)
 def analyze(text: str) -> Key:
-    """The key of `text` with its offset map back to the original."""
-    key_chars: list[str] = []
+    """The key of `text` with its offset map back to the original (cached: pages are shown often)."""
+    if not ("&" in text or "[" in text or "<" in text) or not _MARKUP.search(text):
+        return Key(text, text.translate(_TABLE), _kept_positions(text, 0, len(text)), None)
+    key_parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     position = 0
-    pieces: list[tuple[int, int, str | None]] = []  # (start, end, replacement or None = fold chars)
-    if "&" in text or "[" in text or "<" in text:
-        for match in _MARKUP.finditer(text):
-            if match.start() > position:
-                pieces.append((position, match.start(), None))
-            pieces.append((match.start(), match.end(), markup_char(match)))
-            position = match.end()
-    pieces.append((position, len(text), None))
-    for start, end, replacement in pieces:
-        if replacement is not None:
-            if replacement:
-                key_chars.append(replacement)
-                starts.append(start)
-                ends.append(end)
-            continue
-        for index in range(start, end):
-            folded = _TABLE[ord(text[index])]
-            if folded:
-                key_chars.append(folded)
-                starts.append(index)
-                ends.append(index + 1)
-    return Key(text, "".join(key_chars), tuple(starts), tuple(ends))
+    for match in _MARKUP.finditer(text):
+        if match.start() > position:
+            kept = _kept_positions(text, position, match.start())
+            key_parts.append(text[position:match.start()].translate(_TABLE))
+            starts.extend(kept)
+            ends.extend(index + 1 for index in kept)
+        replacement = markup_char(match)
+        if replacement:
+            key_parts.append(replacement)
+            starts.append(match.start())
+            ends.append(match.end())
+        position = match.end()
+    kept = _kept_positions(text, position, len(text))
+    key_parts.append(text[position:].translate(_TABLE))
+    starts.extend(kept)
+    ends.extend(index + 1 for index in kept)
+    return Key(text, "".join(key_parts), starts, ends)
 
 
 def runs(key: str) -> list[str]:

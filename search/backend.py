@@ -30,10 +30,11 @@ from .query import Query, Term
 
 Kind = Literal["book", "page"]
 BookEntry = tuple[BookDocument, list[PageDocument]]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BACKENDS = ("whoosh", "tantivy")
 DEFAULT_BACKEND = "whoosh"
 META = "meta"  # catch-all of every book field (a word typed without a field name)
+PAGE_BOOK = "page_book"  # the book of a page document (book documents do not have it)
 
 
 class SearchError(StoreError):
@@ -162,7 +163,7 @@ class QueryBuilder(Protocol[Q]):
     def any_of(self, queries: list[Q]) -> Q: ...
     def all_of(self, must: list[Q], must_not: list[Q]) -> Q: ...
     def nothing(self) -> Q: ...
-    def book_in(self, book_ids: Collection[str]) -> Q: ...
+    def book_in(self, field: str, book_ids: Collection[str]) -> Q: ...
 
 
 class Compiler(Generic[Q]):
@@ -201,7 +202,7 @@ class Compiler(Generic[Q]):
                 return self.phrase(term.field, term.key)
             return self.builder.nothing()
         if term.field is not None and BY_NAME[term.field].kind == "book":
-            return self.builder.book_in(self.books_matching(term))
+            return self.builder.book_in(PAGE_BOOK, self.books_matching(term))
         names = PAGE_FIELDS if term.field is None else (term.field,)
         alternatives = [self.phrase(name, term.key) for name in names]
         alternatives += [q for q in (self.bridge(name, term.key) for name in names) if q is not None]
@@ -209,7 +210,10 @@ class Compiler(Generic[Q]):
 
     def compile(self, query: Query, kind: Kind, book_ids: Collection[str] | None,
                 filters: Mapping[str, str] | None) -> Q:
-        must = [self.builder.term("kind", kind)]
+        # Every field a query touches belongs to one kind of document (a page's book is `page_book`,
+        # which book documents lack), so no clause on `kind` is needed: it would make every query walk
+        # the posting list of all pages.
+        must = []
         for group in query.required:
             must.append(self.builder.any_of([self.term(term, kind) for term in group]))
         must_not = []
@@ -222,5 +226,5 @@ class Compiler(Generic[Q]):
                 raise SearchError(f"cannot filter by {name!r}: filters are {', '.join(FACETS)}")
             must.append(self.builder.term(f"facet_{name}", value))
         if book_ids is not None:
-            must.append(self.builder.book_in(book_ids))
+            must.append(self.builder.book_in(PAGE_BOOK if kind == "page" else "book_id", book_ids))
         return self.builder.all_of(must, must_not)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from .analyzer import PARAGRAPH_BREAK, analyze, find_all, merge_spans
+from .analyzer import PARAGRAPH_BREAK, analyze, find_all, fold, merge_spans
 
+_cached_fold = lru_cache(maxsize=4096)(fold)
 CONTEXT_BEFORE = 18
 CONTEXT_AFTER = 36
 MAX_SNIPPETS = 3
@@ -62,6 +64,9 @@ def page_matches(stored: dict, keys: dict[str, list[str]]) -> list[Match]:
             continue
         own = entry["text"]
         combined = own + following.get(name, "")
+        quick = _cached_fold(combined)  # a quick look before the offset map is built
+        if not any(key in quick for key in wanted):
+            continue
         folded = analyze(combined)
         own_length = len(own)
         spans = []

@@ -17,6 +17,7 @@ import tantivy
 from .analyzer import PARAGRAPH_BREAK, bigrams
 from .backend import (
     META,
+    PAGE_BOOK,
     BookEntry,
     Compiler,
     Hit,
@@ -41,6 +42,7 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("doc_id", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("kind", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("book_id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field(PAGE_BOOK, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("page", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("seq", stored=True, fast=True, indexed=True)
     builder.add_text_field("stored_json", stored=True, tokenizer_name="raw", index_option="basic")
@@ -55,7 +57,7 @@ def _schema() -> tantivy.Schema:
 
 
 def _schema_signature() -> str:
-    return json.dumps({"fields": [*BOOK_FIELDS, META, *PAGE_FIELDS, *FACETS], "version": 1})
+    return json.dumps({"fields": [*BOOK_FIELDS, META, *PAGE_FIELDS, *FACETS, PAGE_BOOK], "version": 2})
 
 
 class _Builder:
@@ -80,10 +82,10 @@ class _Builder:
     def nothing(self):
         return tantivy.Query.empty_query()
 
-    def book_in(self, book_ids):
+    def book_in(self, field, book_ids):
         if not book_ids:
             return tantivy.Query.empty_query()
-        return tantivy.Query.term_set_query(self.schema, "book_id", sorted(book_ids))
+        return tantivy.Query.term_set_query(self.schema, field, sorted(book_ids))
 
 
 def _register(index: tantivy.Index) -> None:
@@ -208,6 +210,7 @@ class TantivyBackend:
         yield document
         for page in pages:
             document = tantivy.Document(doc_id=f"p:{book.book_id}:{page.page}", kind="page", book_id=book.book_id,
+                                        **{PAGE_BOOK: book.book_id},
                                         page=page.page, seq=page.seq,
                                         stored_json=json.dumps(page_stored(page), ensure_ascii=False), **facets)
             for name in PAGE_FIELDS:

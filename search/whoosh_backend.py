@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from whoosh import fields as wf
 from whoosh import index as windex
 from whoosh import query as wq
-from whoosh import sorting
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.writing import CLEAR, LockError
 
 from .backend import (
     META,
+    PAGE_BOOK,
     BookEntry,
     Compiler,
     Hit,
@@ -46,6 +48,7 @@ def schema() -> wf.Schema:
         "doc_id": wf.ID(unique=True),
         "kind": wf.ID(),
         "book_id": wf.ID(stored=True, sortable=True),
+        PAGE_BOOK: wf.ID(),
         "page": wf.STORED(),
         "seq": wf.NUMERIC(sortable=True, stored=True),
         "stored_json": wf.STORED(),
@@ -60,6 +63,12 @@ def schema() -> wf.Schema:
     return wf.Schema(**spec)
 
 
+class _Union(wq.Or):
+    """An OR that walks its parts as a tree of unions (whoosh's array union allocates per query)."""
+
+    matcher_type = wq.Or.DEFAULT_MATCHER
+
+
 class _Builder:
     def term(self, field, token):
         return wq.Term(field, token)
@@ -69,22 +78,22 @@ class _Builder:
         return wq.Phrase(field, words)
 
     def any_of(self, queries):
-        return queries[0] if len(queries) == 1 else wq.Or(queries)
+        return queries[0] if len(queries) == 1 else _Union(queries)
 
     def all_of(self, must, must_not):
         query = wq.And(must) if len(must) > 1 else must[0]
         if must_not:
-            query = wq.AndNot(query, wq.Or(must_not))
+            query = wq.AndNot(query, _Union(must_not))
         return query
 
     def nothing(self):
         return wq.NullQuery
 
-    def book_in(self, book_ids):
+    def book_in(self, field, book_ids):
         ids = sorted(book_ids)
         if not ids:
             return wq.NullQuery
-        return wq.Or([wq.Term("book_id", book_id) for book_id in ids])
+        return _Union([wq.Term(field, book_id) for book_id in ids])
 
 
 def _all_tokens_phrase(compiler: Compiler) -> Compiler:
@@ -110,6 +119,8 @@ class WhooshBackend:
         self._searcher = None
         self._checked = 0.0
         self._books: tuple[int, dict[str, dict]] | None = None
+        self._column_cache: tuple[int, dict[str, list]] | None = None
+        self._page_cache: dict[tuple, tuple[list[int], dict[str, list[int]]]] = {}
         self._lock = threading.Lock()
         self.compiler = _all_tokens_phrase(Compiler(_Builder(), self._books_matching))
         if writable:
@@ -155,25 +166,71 @@ class WhooshBackend:
     def _compile(self, query, kind, book_ids, filters):
         return self.compiler.compile(query, kind, book_ids, filters)
 
+    def _columns(self, searcher, names: Sequence[str]) -> dict[str, list]:
+        """Per-document values of sortable fields (book_id, seq, facets), read once per index generation."""
+        generation = searcher.ixreader.generation()
+        if self._column_cache is None or self._column_cache[0] != generation:
+            self._column_cache = (generation, {})
+        cache = self._column_cache[1]
+        for name in names:
+            if name not in cache:
+                cache[name] = list(searcher.ixreader.column_reader(name))
+        return cache
+
+    def _docnums(self, searcher, compiled) -> list[int]:
+        docnums = searcher.docs_for_query(compiled)
+        reader = searcher.ixreader
+        if reader.has_deletions():
+            return [docnum for docnum in docnums if not reader.is_deleted(docnum)]
+        return list(docnums)
+
+    def _page_docnums(self, searcher, query: Query, book_ids, filters) -> list[int]:
+        """Matching page documents. A collection search asks for the same query's pages several times
+        (counts per book, then each shown book's first pages): it runs once and is kept (last 8)."""
+        key = (searcher.ixreader.generation(), query, tuple(sorted((filters or {}).items())))
+        cached = self._page_cache.get(key)
+        if cached is None:
+            docnums = self._docnums(searcher, self._compile(query, "page", None, filters))
+            book_of = self._columns(searcher, ["book_id"])["book_id"]
+            by_book: dict[str, list[int]] = {}
+            for docnum in docnums:
+                by_book.setdefault(book_of[docnum], []).append(docnum)
+            cached = (docnums, by_book)
+            self._page_cache[key] = cached
+            while len(self._page_cache) > 8:
+                self._page_cache.pop(next(iter(self._page_cache)))
+        docnums, by_book = cached
+        if book_ids is None:
+            return docnums
+        return [docnum for book_id in book_ids for docnum in by_book.get(book_id, [])]
+
     def search(self, query: Query, *, kind: Kind, book_ids: Collection[str] | None = None,
                filters: Mapping[str, str] | None = None, limit: int | None = 10, offset: int = 0) -> Hits:
         searcher = self.searcher()
         if searcher is None:
             return Hits(0, [])
-        compiled = self._compile(query, kind, book_ids, filters)
         wanted = None if limit is None else offset + limit
         if kind == "page":
-            results = searcher.search(compiled, limit=wanted, sortedby=["book_id", "seq"])
-        else:
-            results = searcher.search(compiled, limit=wanted)
+            # reading order (book, seq) from the columns, without scoring every match
+            docnums = self._page_docnums(searcher, query, book_ids, filters)
+            columns = self._columns(searcher, ["book_id", "seq"])
+            book_of, seq_of = columns["book_id"], columns["seq"]
+            order = lambda docnum: (book_of[docnum], seq_of[docnum])  # noqa: E731
+            chosen = sorted(docnums, key=order) if wanted is None else heapq.nsmallest(wanted, docnums, key=order)
+            hits = []
+            for docnum in chosen[offset:]:
+                fields = searcher.stored_fields(docnum)
+                hits.append(Hit(fields["book_id"], fields.get("page"), 0.0,
+                                json.loads(fields.get("stored_json") or "{}")))
+            return Hits(len(docnums), hits)
+        results = searcher.search(self._compile(query, kind, book_ids, filters), limit=wanted)
         hits = []
         for rank, hit in enumerate(results):
             if rank < offset:
                 continue
             fields = hit.fields()
             stored = json.loads(fields.get("stored_json") or "{}")
-            score = hit.score if isinstance(hit.score, (int, float)) else 0.0
-            hits.append(Hit(fields["book_id"], fields.get("page"), float(score), stored))
+            hits.append(Hit(fields["book_id"], fields.get("page"), float(hit.score or 0.0), stored))
         return Hits(len(results), hits)
 
     def facets(self, query: Query, *, kind: Kind, fields: Sequence[str], book_ids: Collection[str] | None = None,
@@ -181,15 +238,17 @@ class WhooshBackend:
         searcher = self.searcher()
         if searcher is None:
             return {name: {} for name in fields}
-        compiled = self._compile(query, kind, book_ids, filters)
-        facet_fields = {name: sorting.FieldFacet(name if name == "book_id" else f"facet_{name}", maptype=sorting.Count)
-                        for name in fields}
-        results = searcher.search(compiled, limit=1, groupedby=facet_fields, scored=False)
+        if kind == "page":
+            docnums = self._page_docnums(searcher, query, book_ids, filters)
+        else:
+            docnums = self._docnums(searcher, self._compile(query, kind, book_ids, filters))
+        column_names = {name: name if name == "book_id" else f"facet_{name}" for name in fields}
+        columns = self._columns(searcher, list(column_names.values()))
         counts = {}
-        for name in fields:
-            groups = results.groups(name)
-            counts[name] = {value if isinstance(value, str) else value.decode() if isinstance(value, bytes) else
-                            str(value): count for value, count in groups.items() if value not in (None, "", b"")}
+        for name, column in column_names.items():
+            values = columns[column]
+            counted = Counter(map(values.__getitem__, docnums))
+            counts[name] = {value: count for value, count in counted.items() if value}
         return counts
 
     def books(self) -> dict[str, dict]:
@@ -232,6 +291,7 @@ class WhooshBackend:
         yield document
         for page in pages:
             document = {"doc_id": f"p:{book.book_id}:{page.page}", "kind": "page", "book_id": book.book_id,
+                        PAGE_BOOK: book.book_id,
                         "page": page.page, "seq": page.seq,
                         "stored_json": json.dumps(page_stored(page), ensure_ascii=False), **facets}
             for name in PAGE_FIELDS:
