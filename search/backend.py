@@ -118,6 +118,14 @@ def read_state(directory: Path) -> dict:
         return {}
 
 
+def check_schema(directory: Path) -> None:
+    """Refuse an index written by another version of Guji's index layout (it must be rebuilt)."""
+    built = read_state(directory).get("schema")
+    if built is not None and built != SCHEMA_VERSION:
+        raise SearchError(f"the search index in {directory} has layout {built}, this Guji needs layout "
+                          f"{SCHEMA_VERSION}: run `guji reindex`")
+
+
 def write_state(directory: Path, **state) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     merged = {**read_state(directory), **state, "schema": SCHEMA_VERSION}

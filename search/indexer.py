@@ -21,7 +21,16 @@ from sqlalchemy import func, select
 from repository import Catalogue
 from repository.catalogue_db import CardRow, EventRow
 
-from .backend import BookEntry, SearchBackend, backend_name, index_dir, open_backend, read_state, write_state
+from .backend import (
+    BookEntry,
+    SearchBackend,
+    backend_name,
+    check_schema,
+    index_dir,
+    open_backend,
+    read_state,
+    write_state,
+)
 from .documents import book_document, page_documents
 
 PAGES_FILE = "text/pages.json"
@@ -82,6 +91,7 @@ class Indexer:
 
     def run_once(self) -> Pass:
         """Apply every event newer than the last one applied."""
+        check_schema(self.directory)
         total = Pass(0, 0, 0, self.last_event)
         while True:
             with self.catalogue.sessions() as session:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from repository import Home
 
-from .backend import SearchBackend, backend_name, index_dir, open_backend, read_state
+from .backend import SearchBackend, backend_name, check_schema, index_dir, open_backend, read_state
 from .fields import BY_NAME, FACETS
 from .query import Query, QueryError, parse_query
 from .snippets import Match, Snippet, highlight, page_matches, snippets
@@ -131,6 +131,7 @@ class Searcher:
     def search(self, text: str, *, filters: dict[str, str] | None = None, sort: str = "relevance", page: int = 1,
                per_page: int = 10, pages_per_book: int = 3) -> SearchResults:
         """Search the whole collection; raises QueryError for a bad query or parameter."""
+        check_schema(index_dir(self.home, self.backend_name))
         with self.lock:
             return self._search(text, filters, sort, page, per_page, pages_per_book)
 
@@ -198,6 +199,7 @@ class Searcher:
     def matching_pages(self, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
         """Every (book id, page) whose text matches, in reading order."""
         query = parse_query(text)
+        check_schema(index_dir(self.home, self.backend_name))
         if not has_page_terms(query):
             return []
         with self.lock:
@@ -207,6 +209,7 @@ class Searcher:
     def search_book(self, book_id: str, text: str, limit: int | None = None) -> tuple[Query, list[PageHit]]:
         """Every matching page of one book, with every match located (for IIIF Content Search)."""
         query = parse_query(text)
+        check_schema(index_dir(self.home, self.backend_name))
         if not has_page_terms(query):
             return query, []
         with self.lock:

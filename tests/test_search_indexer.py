@@ -153,3 +153,21 @@ def test_a_card_edit_is_searchable_within_seconds_on_a_running_site(books, home)
         log.close()
         print((home.root / "serve.log").read_text(errors="replace")[-2000:])
     assert server.returncode is not None
+
+
+def test_an_index_of_another_layout_asks_for_a_reindex(books, home):
+    indexer = Indexer(books, "tantivy")
+    indexer.run_once()
+    from search.backend import STATE_FILE
+
+    state = json.loads((indexer.directory / STATE_FILE).read_text())
+    (indexer.directory / STATE_FILE).write_text(json.dumps({**state, "schema": 0}))
+    with pytest.raises(Exception, match="run `guji reindex`"):
+        indexer.run_once()
+    searcher = Searcher(books.home, "tantivy")
+    with pytest.raises(Exception, match="run `guji reindex`"):
+        searcher.search("影梅庵")
+    indexer.rebuild()
+    assert [b.book_id for b in searcher.search("影梅庵").books] == ["yingmeian-yiyu"]
+    searcher.close()
+    indexer.close()
