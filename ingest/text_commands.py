@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
                 errors.print(f"  {problem}", highlight=False, markup=False)
             raise typer.Exit(1) from None
         except StoreError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False, markup=False)
+            errors.print("[red]error:[/red] ", end="")
+            errors.print(str(error), highlight=False, markup=False)
             raise typer.Exit(1) from None
         finally:
             catalogue.close()
@@ -78,7 +79,8 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
             document = json.loads(catalogue.store.read_bytes(book_id, PAGES_FILE))
         except StoreError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False, markup=False)
+            errors.print("[red]error:[/red] ", end="")
+            errors.print(str(error), highlight=False, markup=False)
             raise typer.Exit(1) from None
         table = Table("page", "label", "正文 / 夹注", title=f"{book_id} ({document['format']})")
         for entry in document["pages"]:

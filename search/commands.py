@@ -25,7 +25,8 @@ def _catalogue(ctx: typer.Context):
     try:
         catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
     except StoreError as error:
-        errors.print(f"[red]error:[/red] {error}", highlight=False, markup=False)
+        errors.print("[red]error:[/red] ", end="")
+        errors.print(str(error), highlight=False, markup=False)
         raise typer.Exit(1) from None
     try:
         yield catalogue
