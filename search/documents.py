@@ -14,7 +14,7 @@ from repository.parse import parse_reign_date
 
 from .analyzer import PARAGRAPH_BREAK, fold
 
-BRIDGE_REACH = 31  # key characters on each side of a page break that a phrase may run across
+BRIDGE_REACH = 15  # key characters on each side of a page break that a phrase may run across
 RECORD_TYPE_LABELS = {"guji": "古籍", "local_document": "地方文献"}
 
 
@@ -64,9 +64,12 @@ class PageDocument:
     texts: dict[str, FieldText]  # "text" (正文), "note" (夹注)
     boxes: list[list[int] | None]  # per page line: [x, y, w, h] or None
     following: dict[str, str] = field(default_factory=dict)  # field → start of the next page's text
+    _keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def key(self, name: str) -> str:
-        return fold(self.texts[name].text) if name in self.texts else ""
+        if name not in self._keys:
+            self._keys[name] = fold(self.texts[name].text) if name in self.texts else ""
+        return self._keys[name]
 
     def bridge_sides(self, name: str) -> tuple[str, str] | None:
         """(end of this page's key, start of the next page's key) when the text runs on."""

@@ -20,7 +20,7 @@ from .fields import BY_NAME, field_named
 
 MAX_QUERY_CHARS = 256
 MAX_TERMS = 16
-MAX_TERM_CHARS = 60  # a phrase longer than this is refused (it also bounds phrases across page breaks)
+MAX_TERM_CHARS = 60  # a phrase longer than this is refused
 _COLONS = ":："
 _QUOTES = '"“”＂'
 

@@ -192,7 +192,7 @@ class TantivyBackend:
             raise SearchError("this search index was opened for reading only")
         index = self._open()
         try:
-            return index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            return index.writer(heap_size=WRITER_HEAP, num_threads=0)
         except ValueError as error:
             raise SearchError(f"another process is writing the search index {self.directory} (the indexer, or a "
                               f"reindex): wait for it or stop it ({error})") from None

@@ -16,6 +16,7 @@ from whoosh import fields as wf
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.analysis import SpaceSeparatedTokenizer
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import CLEAR, LockError
 
 from .backend import (
@@ -269,10 +270,12 @@ class WhooshBackend:
         if not self.writable:
             raise SearchError("this search index was opened for reading only")
         try:
+            # uncompressed posting blocks: a quarter faster to write, a tenth larger
+            codec = W3Codec(compression=0)
             if processes > 1:
                 return self._open().writer(procs=processes, limitmb=WRITER_MEMORY_MB, multisegment=True,
-                                           timeout=5.0)
-            return self._open().writer(limitmb=WRITER_MEMORY_MB, timeout=5.0)
+                                           timeout=5.0, codec=codec)
+            return self._open().writer(limitmb=WRITER_MEMORY_MB, timeout=5.0, codec=codec)
         except LockError:
             raise SearchError(f"another process is writing the search index {self.directory} (the indexer, or a "
                               "reindex): wait for it or stop it") from None

@@ -14,7 +14,7 @@ from repository import Catalogue
 from search.analyzer import PARAGRAPH_BREAK, fold
 
 TEXTS = Path(__file__).parent / "fixtures" / "texts"
-REACH = 31  # key characters each side of a page break that a phrase may run across (documented limit)
+REACH = 15  # key characters each side of a page break that a phrase may run across (documented limit)
 LUSHU_CARD = {"id": "maoshi-lushu", "record_type": "guji",
               "edition": {"title": "毛詩陸疏校正", "responsibility_raw": "（清）丁晏撰"}}
 
