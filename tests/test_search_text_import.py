@@ -58,13 +58,15 @@ def test_kanripo_pages_lines_and_notes(books):
 
 def test_a_marker_in_the_middle_of_a_line_splits_the_line(books, tmp_path):
     source = tmp_path / "KR1c0001_001.txt"
-    source.write_text("#+TITLE: 毛詩\n<pb:KR1c0001_tls_001-3a>\n窈窕淑女，¶\n君子好逑！<pb:KR1c0001_tls_001-4a>¶\n"
-                      "# src: SHI 001.2\n參差荇菜，¶\n", encoding="utf-8")
+    source.write_text("#+TITLE: 毛詩\n<pb:KR1c0001_tls_001-3a>\n** 1 國風周南第一\n窈窕淑女，¶\n君子好逑！"
+                      "<pb:KR1c0001_tls_001-4a>¶\n# src: SHI 001.2\n:PROPERTIES:\n:KR_ID: KR1c0001\n:END:\n"
+                      "參差荇菜，¶\n", encoding="utf-8")
     import_text(books, "maoshi-zhushu", [source], editor="test")
     pages = stored_pages(books, "maoshi-zhushu")
     assert [p["label"] for p in pages] == ["001-3a", "001-4a"]
-    assert [line["pieces"] for line in pages[0]["lines"]] == [[["text", "窈窕淑女，"]], [["text", "君子好逑！"]]]
-    assert [line["pieces"] for line in pages[1]["lines"]] == [[["text", "參差荇菜，"]]]
+    assert pages[0]["lines"][0] == {"pieces": [["text", "1 國風周南第一"]], "role": "heading"}
+    assert [line["pieces"] for line in pages[0]["lines"][1:]] == [[["text", "窈窕淑女，"]], [["text", "君子好逑！"]]]
+    assert [line["pieces"] for line in pages[1]["lines"]] == [[["text", "參差荇菜，"]]]  # comment, drawer skipped
 
 
 def test_gaiji_and_described_characters_are_kept(books):
