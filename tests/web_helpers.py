@@ -49,9 +49,16 @@ def staff_client(catalogue, name: str = "张三", role: str = "cataloguer") -> T
     return client
 
 
+# The web tests' expected figures and lists were counted by hand from these five sample cards;
+# samples added later (e.g. 七政推步 with its scans) do not change them.
+WEB_SAMPLE_IDS = ("maoshi-zhushu", "jingchuan-wenji", "lidai-shizuan-zuobian", "yingmeian-yiyu",
+                  "pingyang-xianzhi-longqing")
+
+
 def load_samples(catalogue, sample_cards) -> None:
     for card in sample_cards:
-        catalogue.create(card, editor="示例", reason="导入示例")
+        if card["id"] in WEB_SAMPLE_IDS:
+            catalogue.create(card, editor="示例", reason="导入示例")
 
 
 def ingest_fixture_scans(catalogue, card_id: str, folder: Path, ranges: list[dict] | None = None) -> Path:
