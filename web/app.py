@@ -13,6 +13,8 @@ from repository import CardNotFound, Catalogue, Home
 from repository.card import field_label, flatten, title_with_juan
 from repository.grading import suggest_grade
 
+from . import oai
+
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -23,6 +25,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     app = FastAPI(title="Guji", description="古籍与地方文献数字化典藏", version="0.1.0")
     app.state.catalogue = catalogue
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(oai.router(catalogue))
 
     def _stored(card_id: str):
         try:
