@@ -21,10 +21,10 @@ from .dublin_core import dc_element
 from .marc import marc_record
 from .mods import NAMESPACES as MODS_NAMESPACES
 from .mods import mods_element
-from .safe_xml import MODS_NS
+from .safe_xml import DC_RECORDS_NS, MODS_NS, SCHEMA_LOCATIONS
 from .selection import CurrentCard, current_cards
 
-DC_COLLECTION_NS = "urn:guji:export:dc"  # a plain wrapper: Dublin Core has no collection element
+XSI_LOCATION = "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation"
 MEDIA_TYPES = {"mods": "application/mods+xml", "dc": "application/xml", "marcxml": "application/marcxml+xml",
                "marc": "application/marc"}
 SUFFIXES = {"mods": ".mods.xml", "dc": ".dc.xml", "marcxml": ".marc.xml", "marc": ".mrc"}
@@ -43,11 +43,11 @@ def _binary(output: Path | IO[bytes]):
         yield getattr(output, "buffer", output)
 
 
-def _write_xml_collection(output, root_tag: str, nsmap: dict, elements) -> int:
+def _write_xml_collection(output, root_tag: str, nsmap: dict, elements, attributes: dict | None = None) -> int:
     count = 0
     with _binary(output) as handle, etree.xmlfile(handle, encoding="utf-8") as xml:
         xml.write_declaration()
-        with xml.element(root_tag, nsmap=nsmap):
+        with xml.element(root_tag, attributes or {}, nsmap=nsmap):
             for element in elements:
                 xml.write(element, pretty_print=True)
                 count += 1
@@ -57,13 +57,15 @@ def _write_xml_collection(output, root_tag: str, nsmap: dict, elements) -> int:
 def write_mods(catalogue: Catalogue, output: Path | IO[bytes], card_ids: list[str] | None = None) -> int:
     """A ``<modsCollection>`` of MODS 3.6 records."""
     elements = (mods_element(record, root_attributes=False) for record in _records(catalogue, card_ids))
-    return _write_xml_collection(output, f"{{{MODS_NS}}}modsCollection", MODS_NAMESPACES, elements)
+    return _write_xml_collection(output, f"{{{MODS_NS}}}modsCollection", MODS_NAMESPACES, elements,
+                                 {XSI_LOCATION: f"{MODS_NS} {SCHEMA_LOCATIONS[MODS_NS]}"})
 
 
 def write_dc(catalogue: Catalogue, output: Path | IO[bytes], card_ids: list[str] | None = None) -> int:
-    """``<records xmlns="urn:guji:export:dc">`` holding one ``<oai_dc:dc>`` per card."""
+    """``<records xmlns="urn:guji:export:dc">`` holding one ``<oai_dc:dc>`` per card (Dublin Core has no
+    collection element of its own)."""
     elements = (dc_element(record) for record in _records(catalogue, card_ids))
-    return _write_xml_collection(output, f"{{{DC_COLLECTION_NS}}}records", {None: DC_COLLECTION_NS}, elements)
+    return _write_xml_collection(output, f"{{{DC_RECORDS_NS}}}records", {None: DC_RECORDS_NS}, elements)
 
 
 def write_marcxml(catalogue: Catalogue, output: Path | IO[bytes], card_ids: list[str] | None = None) -> int:
