@@ -10,13 +10,19 @@ from repository.card import responsibility_text, title_with_juan
 from repository.parse import int_to_chinese
 
 __all__ = [
+    "annotation_text",
+    "annotations_text",
     "call_number",
     "census_number",
+    "damage_text",
+    "damages_text",
     "edition_text",
     "extant_juan_text",
     "extant_and_missing_text",
     "missing_juan_count",
     "responsibility_text",
+    "seal_text",
+    "seals_text",
     "title_with_juan",
     "volumes_text",
 ]
@@ -77,3 +83,39 @@ def volumes_text(card: dict) -> str:
     if copy_part.get("cases"):
         parts.append(f"{copy_part['cases']}函")
     return " ".join(parts)
+
+
+def annotation_text(annotation: dict) -> str:
+    """One 批校题跋: （清）黃丕烈跋：… （卷末）."""
+    dynasty = f"（{annotation['dynasty']}）" if annotation.get("dynasty") else ""
+    text = f"：{annotation['text']}" if annotation.get("text") else ""
+    location = f"（{annotation['location']}）" if annotation.get("location") else ""
+    return f"{dynasty}{annotation.get('person') or ''}{annotation.get('type') or ''}{text}{location}"
+
+
+def annotations_text(card: dict) -> str:
+    return "；".join(annotation_text(a) for a in _copy(card).get("annotations") or [])
+
+
+def seal_text(seal: dict) -> str:
+    """One 钤印 from its parts: 「示例圖書/館藏書印」朱文方形印（卷一卷端）."""
+    position = f"（{seal['position']}）" if seal.get("position") else ""
+    return f"「{seal.get('text', '')}」{seal.get('style') or ''}{seal.get('shape') or ''}印{position}"
+
+
+def seals_text(card: dict) -> str:
+    """钤印 as the cataloguer typed them, else composed from the parsed seals."""
+    copy_part = _copy(card)
+    if copy_part.get("seals_raw"):
+        return copy_part["seals_raw"]
+    return "；".join(seal_text(s) for s in copy_part.get("seals") or [])
+
+
+def damage_text(damage: dict) -> str:
+    """One 破损 entry: 第1册 四级破损 虫蛀、水渍 书口下端虫蛀."""
+    parts = (damage.get("volume"), damage.get("level"), "、".join(damage.get("types") or []), damage.get("description"))
+    return " ".join(part for part in parts if part)
+
+
+def damages_text(card: dict) -> str:
+    return "；".join(damage_text(d) for d in _copy(card).get("damage") or [])

@@ -139,7 +139,8 @@ def register(app: typer.Typer) -> None:
         reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
         format: str = typer.Option("docx", "--format", "-f", help="docx or pdf."),
         output: Path = typer.Option(..., "--output", "-o", help="File to write."),
-        scope: str = typer.Option("provincial", "--list", help="provincial (省级, 一至三级) or national (国家, 一、二级)."),
+        scope: str = typer.Option("provincial", "--list",
+                                  help="provincial (省级, 一至三级) or national (国家, 一、二级)."),
         pages: str = typer.Option(None, "--pages", help="书影 pages chosen by staff, e.g. 0001,0003 "
                                                         "(default: the first 卷端 pages)."),
         count: int = typer.Option(None, "--count", min=1, help="How many 书影 by default ($GUJI_DOSSIER_PAGES, 2)."),
@@ -161,7 +162,8 @@ def register(app: typer.Typer) -> None:
                                   applicant=applicant)
             _warn(built.warnings)
             if strict and built.warnings:
-                errors.print(f"[red]refused (--strict):[/red] {len(built.warnings)} pre-flight warnings; nothing written")
+                errors.print(f"[red]refused (--strict):[/red] {len(built.warnings)} pre-flight warnings; "
+                             "nothing written")
                 raise typer.Exit(1)
             write_dossier(built, output, format)
             console.print(f"{built.scope_label} dossier for {card_id} v{built.version} with {len(built.pages)} 书影: "

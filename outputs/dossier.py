@@ -61,27 +61,6 @@ def setting(name: str, default: int) -> int:
 # ---- field formatters (the `compose` names of dossier.json) -------------------------------------
 
 
-def _annotations(card: dict) -> str:
-    items = (card.get("copy") or {}).get("annotations") or []
-    return "；".join(
-        "".join(part for part in (f"（{a['dynasty']}）" if a.get("dynasty") else "", a.get("person"), a.get("type"),
-                                  f"：{a['text']}" if a.get("text") else "", f"（{a['location']}）"
-                                  if a.get("location") else "") if part)
-        for a in items
-    )
-
-
-def _seals(card: dict) -> str:
-    copy_part = card.get("copy") or {}
-    if copy_part.get("seals_raw"):
-        return copy_part["seals_raw"]
-    return "；".join(
-        f"「{s.get('text', '')}」{s.get('style') or ''}{s.get('shape') or ''}印" + (f"（{s['position']}）"
-                                                                                  if s.get("position") else "")
-        for s in copy_part.get("seals") or []
-    )
-
-
 def _grade(card: dict) -> str:
     grade = (card.get("copy") or {}).get("grade") or {}
     label = grade_label(card)
@@ -92,22 +71,14 @@ def _grade(card: dict) -> str:
     return f"{label}（{details}）" if details else label
 
 
-def _damage(card: dict) -> str:
-    return "；".join(
-        " ".join(part for part in (d.get("volume"), d.get("level"), "、".join(d.get("types") or []), d.get("description"))
-                 if part)
-        for d in (card.get("copy") or {}).get("damage") or []
-    )
-
-
 COMPOSERS: dict[str, Callable[[dict], str]] = {
     "title_with_juan": card_text.title_with_juan,
     "extant_and_missing": card_text.extant_and_missing_text,
     "volumes": card_text.volumes_text,
-    "annotations": _annotations,
-    "seals": _seals,
+    "annotations": card_text.annotations_text,
+    "seals": card_text.seals_text,
     "grade": _grade,
-    "damage": _damage,
+    "damage": card_text.damages_text,
 }
 
 
@@ -162,8 +133,8 @@ def preflight(card: dict, fields: list[DossierField], scope: str) -> list[str]:
     total = ((card.get("edition") or {}).get("juan") or {}).get("count")
     missing = card_text.missing_juan_count(card)
     if total and missing is not None and missing * 2 > total:
-        warnings.append(f"存卷: {missing} of {total} juan are missing (缺{int_to_chinese(missing)}卷, more than half) — "
-                        f"lists rarely accept a copy this incomplete")
+        warnings.append(f"存卷: {missing} of {total} juan are missing (缺{int_to_chinese(missing)}卷, more than "
+                        "half) — lists rarely accept a copy this incomplete")
     if card.get("status") == "withdrawn":
         warnings.append("the card is withdrawn (记录状态 已撤销)")
     return warnings

@@ -102,17 +102,31 @@ def _covered(path: Path, index: int) -> frozenset[int]:
         font.close()
 
 
+class GlyphCoverage:
+    """Which characters the main and fallback faces can show (cmaps read once)."""
+
+    def __init__(self) -> None:
+        faces = [main_face(), fallback_face()]
+        self._covered = [_covered(face.path, face.index) for face in faces if face is not None]
+        self._known: dict[str, bool] = {}
+
+    def missing(self, text: str) -> list[str]:
+        """Characters of `text` that neither face has (spaces and control characters aside)."""
+        missing = []
+        for character in dict.fromkeys(text):
+            shown = self._known.get(character)
+            if shown is None:
+                shown = (character.isspace() or not character.isprintable()
+                         or any(ord(character) in cmap for cmap in self._covered))
+                self._known[character] = shown
+            if not shown:
+                missing.append(character)
+        return missing
+
+
 def missing_characters(text: str) -> list[str]:
     """Characters of `text` that neither the main nor the fallback face can show."""
-    faces = [main_face(), fallback_face()]
-    covered = [_covered(face.path, face.index) for face in faces if face is not None]
-    missing = []
-    for character in dict.fromkeys(text):
-        if character.isspace() or not character.isprintable():
-            continue
-        if not any(ord(character) in cmap for cmap in covered):
-            missing.append(character)
-    return missing
+    return GlyphCoverage().missing(text)
 
 
 def quiet_subsetter() -> None:

@@ -22,7 +22,7 @@ from fpdf.enums import WrapMode
 from repository import Catalogue
 
 from . import card_text
-from .fonts import MAIN_FAMILY, add_cjk_fonts, missing_characters
+from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts
 from .selection import CurrentCard, current_cards
 
 Progress = Callable[[int, int], None]
@@ -98,6 +98,7 @@ class GuideCardSheet:
         self.pdf.set_title("导卡 guide cards")
         add_cjk_fonts(self.pdf)
         self.printed_on = printed_on
+        self.coverage = GlyphCoverage()
         self.count = 0
         self.warnings: list[str] = []
 
@@ -110,7 +111,7 @@ class GuideCardSheet:
         y = MARGIN_Y + (slot // COLUMNS) * CARD_HEIGHT
         self._card(card, x, y)
         self.count += 1
-        missing = missing_characters("".join(text for _, text, _ in card.body()) + card.call_number)
+        missing = self.coverage.missing("".join(text for _, text, _ in card.body()) + card.call_number)
         if missing:
             shown = "、".join(f"「{c}」U+{ord(c):04X}" for c in missing)
             self.warnings.append(f"{card.id}: no font has {shown}; printed as blank space")
@@ -171,6 +172,8 @@ class GuideCardSheet:
 
     def _wrap(self, text: str, width: float, size: float) -> list[str]:
         self.pdf.set_font(MAIN_FAMILY, size=size)
+        if self.pdf.get_string_width(text) <= width:
+            return [text]  # one line: no need for the (slower) dry-run layout
         return self.pdf.multi_cell(width, size * POINT, text, dry_run=True, output="LINES",
                                    wrapmode=WrapMode.CHAR, align="L")
 

@@ -98,17 +98,11 @@ def marc_record(record: CurrentCard) -> Record:
         _field("305", "  ", ("a", "。".join(part for part in (edition.get("edition_type"), layout, frame) if part))),
     ]
     copy_notes = [("a", card_text.extant_juan_text(card))]
-    for annotation in copy_part.get("annotations") or []:
-        copy_notes.append(("a", "".join(p for p in (annotation.get("person"), annotation.get("type"), "：",
-                                                   annotation.get("text"), f"（{annotation['location']}）"
-                                                   if annotation.get("location") else "") if p)))
-    for damage in copy_part.get("damage") or []:
-        copy_notes.append(("a", " ".join(p for p in (damage.get("volume"), damage.get("level"),
-                                                     "、".join(damage.get("types") or []), damage.get("description"))
-                                         if p)))
+    copy_notes += [("a", card_text.annotation_text(a)) for a in copy_part.get("annotations") or []]
+    copy_notes += [("a", card_text.damage_text(d)) for d in copy_part.get("damage") or []]
     if any(value for _, value in copy_notes):
         fields.append(_field("316", "  ", *copy_notes, ("5", holding)))
-    provenance = [("a", copy_part.get("seals_raw")), ("a", copy_part.get("provenance"))]
+    provenance = [("a", card_text.seals_text(card)), ("a", copy_part.get("provenance"))]
     if any(value for _, value in provenance):
         fields.append(_field("317", "  ", *provenance, ("5", holding)))
     for part in edition.get("contents") or []:

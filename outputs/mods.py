@@ -85,9 +85,7 @@ def _physical(root: etree._Element, card: dict) -> None:
     _note(physical, (edition.get("layout") or {}).get("raw"), "layout", "行款版式")
     _note(physical, (edition.get("frame_size") or {}).get("raw"), "dimensions", "版框")
     for damage in copy_part.get("damage") or []:
-        text = " ".join(part for part in (damage.get("volume"), damage.get("level"),
-                                          "、".join(damage.get("types") or []), damage.get("description")) if part)
-        _note(physical, text, "condition", "破损")
+        _note(physical, card_text.damage_text(damage), "condition", "破损")
     if not len(physical):
         root.remove(physical)
 
@@ -96,15 +94,12 @@ def _copy_notes(root: etree._Element, card: dict) -> None:
     copy_part = card.get("copy") or {}
     _note(root, card_text.extant_juan_text(card), "extent", "存卷")
     for annotation in copy_part.get("annotations") or []:
-        text = " ".join(part for part in (annotation.get("dynasty"), annotation.get("person"), annotation.get("type"),
-                                          annotation.get("text"), annotation.get("location")) if part)
-        _note(root, text, "annotation", "批校题跋")
+        _note(root, card_text.annotation_text(annotation), "annotation", "批校题跋")
     if copy_part.get("seals_raw"):
         _note(root, copy_part["seals_raw"], "ownership", "钤印")
     else:
         for seal in copy_part.get("seals") or []:
-            _note(root, " ".join(p for p in (seal.get("text"), seal.get("style"), seal.get("shape"),
-                                             seal.get("position")) if p), "ownership", "钤印")
+            _note(root, card_text.seal_text(seal), "ownership", "钤印")
     _note(root, copy_part.get("provenance"), "acquisition", "入藏来源")
     _note(root, copy_part.get("cataloguing_basis"), "source note", "著录依据")
     grade = copy_part.get("grade") or {}

@@ -11,7 +11,8 @@
   (card ``status: withdrawn``, saved as a new version, never removed from OCFL) is reported with
   ``<header status="deleted">`` and the datestamp of the withdrawing version.
 * **Paging**: ``GUJI_OAI_PAGE_SIZE`` records per response (default 100). A resumptionToken carries
-  the request, the ``until`` frozen at the first page and the last (datestamp, id) delivered;
+  the request, the ``until`` frozen at the first page (one second before its responseDate, so
+  nothing saved during the harvest can come twice) and the last (datestamp, id) delivered;
   the next page continues after that key. A card edited mid-harvest moves past the frozen
   ``until``, so no record is delivered twice or skipped while unchanged, and the edited one comes
   with the next incremental harvest (``from`` = this harvest's first responseDate). Tokens do not
@@ -26,7 +27,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -356,8 +357,10 @@ class OAIRepository:
                                               "seconds)")
             if since and until and since > until:
                 raise OAIError("badArgument", f"from={values['from']} is later than until={values['until']}")
-            request = ListRequest(values["metadataPrefix"], values.get("set"), since, min(until or stamp(now),
-                                                                                         stamp(now)))
+            # Freeze the list at the second before this response: a record saved in this very second or
+            # later belongs to the next harvest (from = this responseDate), never to this one twice.
+            latest = stamp(now - timedelta(seconds=1))
+            request = ListRequest(values["metadataPrefix"], values.get("set"), since, min(until or latest, latest))
         if request.set_spec is not None and not self.settings.sets:
             raise OAIError("noSetHierarchy", "this repository does not offer sets (GUJI_OAI_SETS=off)")
         return request
