@@ -47,6 +47,7 @@ test: install
 
 bench: install
 	$(PY) bench/cards.py
+	$(PY) bench/print.py
 
 clean:
 	rm -rf $(VENV) guji-data .pytest_cache

@@ -107,27 +107,36 @@ def free_port() -> int:
 
 
 class Server:
-    """`guji serve` in a subprocess on a free port, polled until it answers."""
+    """`guji serve` in a subprocess on a free port, polled until it answers. A port taken by someone
+    else between choosing and binding it (other test runs share the machine) means another try."""
 
-    def __init__(self, home: Path, env: dict | None = None, workers: int = 2):
+    def __init__(self, home: Path, env: dict | None = None, workers: int = 2, attempts: int = 3):
+        for _ in range(attempts):
+            if self._start(home, env or {}, workers):
+                return
+        raise AssertionError(f"guji serve did not start: {self.failure}")
+
+    def _start(self, home: Path, env: dict, workers: int) -> bool:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": self.url, **(env or {})}
+        full_env = {**os.environ, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": self.url, **env}
         self.process = subprocess.Popen(
             [str(GUJI), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
             env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"guji serve exited: {self.process.stderr.read().decode()[-2000:]}")
+                self.failure = self.process.stderr.read().decode()[-2000:]
+                return False
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return True
             except httpx.HTTPError:
                 time.sleep(0.1)  # polling a starting server: there is nothing else to wait on
         self.stop()
-        raise AssertionError("guji serve did not answer within 60 s")
+        self.failure = "no answer on /healthz within 120 s"
+        return False
 
     def stop(self) -> None:
         self.process.terminate()

@@ -259,3 +259,14 @@ def test_an_external_dtd_is_never_fetched():
         server.shutdown()
         thread.join()
     assert requests == []
+
+
+def test_withdraw_and_reinstate_cli(data_home):
+    withdrawn = guji(data_home, "cards", "withdraw", "示善0003", "--reason", "与他条重复")
+    assert "lidai-shizuan-zuobian withdrawn (v2)" in withdrawn.stdout
+    again = guji(data_home, "cards", "withdraw", "示善0003", "--reason", "再次")
+    assert "already withdrawn; no new version" in again.stdout
+    reinstated = guji(data_home, "cards", "withdraw", "示善0003", "--reason", "误撤销", "--reinstate")
+    assert "reinstated (v3)" in reinstated.stdout
+    history = guji(data_home, "history", "示善0003").stdout
+    assert "与他条重复" in history and "误撤销" in history

@@ -132,3 +132,11 @@ def test_thousands_of_cards_in_one_run(catalogue):
     assert result.cards == 60 and result.sheets == 15
     assert seen[-1] == (60, 60) and len(seen) == 60
     assert len(pypdf.PdfReader(io.BytesIO(result.pdf)).pages) == 15
+
+
+def test_a_missing_font_is_a_clear_error(loaded, monkeypatch):
+    from outputs.fonts import FontMissing
+
+    monkeypatch.setenv("GUJI_CJK_FONT", "/nowhere/font.ttc")
+    with pytest.raises(FontMissing, match="GUJI_CJK_FONT=/nowhere/font.ttc: no such font file"):
+        print_guide_cards(loaded)
