@@ -236,7 +236,8 @@ def test_sickle_harvests_every_record_from_a_real_server(tmp_path):
             assert {r.header.identifier.rsplit(":", 1)[1] for r in records} == expected
             assert all(r.header.identifier.startswith("oai:127.0.0.1:") for r in records)
             assert [r.header.identifier for r in records if r.header.deleted] == ["oai:127.0.0.1:gen-0001"]
-        dublin = next(Sickle(f"{server.url}/oai", http_method="POST").ListRecords(metadataPrefix="oai_dc"))
+        dublin = Sickle(f"{server.url}/oai", http_method="POST").GetRecord(
+            identifier="oai:127.0.0.1:maoshi-zhushu", metadataPrefix="oai_dc")
         assert dublin.metadata["title"] == ["毛詩注疏三十卷首一卷", "毛詩正義"]
         identify = Sickle(f"{server.url}/oai").Identify()
         assert identify.baseURL == f"{server.url}/oai"
