@@ -90,6 +90,9 @@ def write_marc(catalogue: Catalogue, output: Path | IO[bytes], card_ids: list[st
     return count
 
 
+write_marc.needs_file = True  # binary: `guji cards export --format marc` wants -o FILE
+
+
 def record_bytes(record: CurrentCard, format: str) -> bytes:
     """One card as a standalone document: ``<mods>``, ``<oai_dc:dc>``, MARCXML ``<record>`` or ISO 2709."""
     if format == "mods":

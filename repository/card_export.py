@@ -34,7 +34,8 @@ BUILT_IN_FORMATS = ("json", "csv", "xlsx")
 
 def extra_formats() -> dict[str, Callable[..., int]]:
     """Formats other packages add through the `guji.card_formats` entry-point group (MODS, Dublin
-    Core, MARCXML …): name → writer(catalogue, output, card_ids) returning the count."""
+    Core, MARCXML …): name → writer(catalogue, output, card_ids) returning the count. A writer whose
+    output is binary says so with a `needs_file = True` attribute (no stdout then)."""
     return {entry.name: entry.load() for entry in entry_points(group="guji.card_formats")}
 
 

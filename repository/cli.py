@@ -162,11 +162,12 @@ def cards_export(
     headers: str = typer.Option("zh", "--headers", help="Spreadsheet headers: zh (索书号 …) or en (call_number …)."),
 ) -> None:
     """Export cards (each with its id and version) as JSON, CSV or XLSX, or MODS, DC, MARCXML, MARC."""
-    known = (*BUILT_IN_FORMATS, *extra_formats())
+    plugged = extra_formats()
+    known = (*BUILT_IN_FORMATS, *plugged)
     if format not in known:
         errors.print(f"[red]error:[/red] unknown format {format!r}: use {', '.join(known)}")
         raise typer.Exit(2)
-    if format in ("csv", "xlsx", "marc") and output is None:
+    if (format in ("csv", "xlsx") or getattr(plugged.get(format), "needs_file", False)) and output is None:
         errors.print(f"[red]error:[/red] {format} export needs -o FILE")
         raise typer.Exit(2)
     with _catalogue(ctx) as catalogue:
