@@ -9,8 +9,9 @@ export GUJI_HOME ?= $(CURDIR)/guji-data
 
 .PHONY: install system run test lint bench clean
 
-# Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
+# Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
+# fonts-arphic-uming is the TrueType face embedded in PDFs, see outputs/fonts.py).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming
 
 ## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
 install: system $(VENV)/.installed
@@ -52,6 +53,7 @@ bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/cards.py
 	$(PY) bench/ingest.py
+	$(PY) bench/print.py
 
 clean:
 	rm -rf $(VENV) guji-data .pytest_cache

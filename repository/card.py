@@ -139,6 +139,7 @@ def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
         except ParseError as error:
             warnings.append(CardWarning("copy.seals_raw", str(error)))
 
+    _canonicalise(card, "status", "record_status")
     _canonicalise(edition, "edition_type", "edition_type")
     if isinstance(copy_part, dict):
         _canonicalise(copy_part, "binding", "binding")

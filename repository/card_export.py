@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +29,16 @@ def _cards(catalogue: Catalogue, card_ids: list[str] | None) -> Iterator[StoredC
         yield catalogue.get(card_id)
 
 
+BUILT_IN_FORMATS = ("json", "csv", "xlsx")
+
+
+def extra_formats() -> dict[str, Callable[..., int]]:
+    """Formats other packages add through the `guji.card_formats` entry-point group (MODS, Dublin
+    Core, MARCXML …): name → writer(catalogue, output, card_ids) returning the count. A writer whose
+    output is binary says so with a `needs_file = True` attribute (no stdout then)."""
+    return {entry.name: entry.load() for entry in entry_points(group="guji.card_formats")}
+
+
 def export_cards(
     catalogue: Catalogue,
     format: str,
@@ -36,6 +47,11 @@ def export_cards(
     headers: str = "zh",
 ) -> int:
     """Write cards to `output` (a path, or a text stream for JSON). Returns the count."""
+    if format not in BUILT_IN_FORMATS:
+        writer = extra_formats().get(format)
+        if writer is None:
+            raise ValueError(f"unknown export format {format!r}")
+        return writer(catalogue, output, card_ids)
     cards = list(_cards(catalogue, card_ids))
     if format == "json":
         data = [{**stored.card, "id": stored.id, "version": stored.version} for stored in cards]

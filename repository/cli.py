@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .card import card_json_bytes
-from .card_export import export_cards
+from .card_export import BUILT_IN_FORMATS, export_cards, extra_formats
 from .card_import import (
     ImportRefused,
     UnreadableFile,
@@ -155,16 +155,19 @@ def cards_import(
 @cards_app.command("export")
 def cards_export(
     ctx: typer.Context,
-    format: str = typer.Option("json", "--format", "-f", help="json, csv or xlsx."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output file (JSON goes to stdout without it)."),
+    format: str = typer.Option("json", "--format", "-f",
+                               help="json, csv, xlsx, or a plugged-in format (mods, dc, marcxml, marc)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output file (JSON and XML go to stdout without it)."),
     ids: list[str] = typer.Option(None, "--id", help="Only these cards (id, 索书号 or 普查编号); repeatable."),
     headers: str = typer.Option("zh", "--headers", help="Spreadsheet headers: zh (索书号 …) or en (call_number …)."),
 ) -> None:
-    """Export cards (each with its id and version) as JSON, CSV or XLSX."""
-    if format not in ("json", "csv", "xlsx"):
-        errors.print(f"[red]error:[/red] unknown format {format!r}: use json, csv or xlsx")
+    """Export cards (each with its id and version) as JSON, CSV or XLSX, or MODS, DC, MARCXML, MARC."""
+    plugged = extra_formats()
+    known = (*BUILT_IN_FORMATS, *plugged)
+    if format not in known:
+        errors.print(f"[red]error:[/red] unknown format {format!r}: use {', '.join(known)}")
         raise typer.Exit(2)
-    if format != "json" and output is None:
+    if (format in ("csv", "xlsx") or getattr(plugged.get(format), "needs_file", False)) and output is None:
         errors.print(f"[red]error:[/red] {format} export needs -o FILE")
         raise typer.Exit(2)
     with _catalogue(ctx) as catalogue:

@@ -1,0 +1,213 @@
+"""CLI of the outputs package, registered through the ``guji.commands`` entry point:
+
+``guji cards print | register | withdraw``, ``guji dossier``, ``guji export bag``, ``guji validate-xml``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+errors = Console(stderr=True)
+console = Console()
+
+
+@contextmanager
+def _catalogue(ctx: typer.Context):
+    from repository import Catalogue, Home, StoreError
+
+    from .fonts import FontMissing
+    from .safe_xml import XMLRefused
+    from .selection import SelectionError
+
+    try:
+        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+    except StoreError as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    try:
+        yield catalogue
+    except (StoreError, SelectionError, FontMissing, XMLRefused, ValueError, OSError) as error:
+        errors.print("[red]error:[/red] ", end="")
+        errors.print(str(error), highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        catalogue.close()
+
+
+@contextmanager
+def _progress(description: str, unit: str):
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(f"{{task.speed}} {unit}/s"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=not errors.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+IdsOption = typer.Option(None, "--ids", help="Cards by id, 索书号 or 普查编号: comma-separated and/or repeated.")
+
+
+def _warn(messages: list[str]) -> None:
+    for message in messages:
+        errors.print("[yellow]warning:[/yellow] ", end="")
+        errors.print(message, highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    from repository.cli import cards_app
+
+    export_app = typer.Typer(help="Transfer packages: BagIt bags of OCFL versions.", no_args_is_help=True)
+    app.add_typer(export_app, name="export")
+
+    @cards_app.command("print")
+    def cards_print(
+        ctx: typer.Context,
+        output: Path = typer.Option(..., "--output", "-o", help="PDF file to write, e.g. cards.pdf."),
+        ids: list[str] = IdsOption,
+        changed_since: str = typer.Option(None, "--changed-since",
+                                          help="Only cards whose card.json changed since DATE (2024-05-10 or ISO)."),
+    ) -> None:
+        """Print guide cards (导卡, 12.5 × 7.5 cm, four per A4 sheet with cut marks) in 索书号 order."""
+        from .guide_cards import print_guide_cards
+        from .selection import parse_since, select_cards, split_references
+
+        with _catalogue(ctx) as catalogue:
+            since = parse_since(changed_since) if changed_since else None
+            card_ids = select_cards(catalogue, split_references(ids), since)
+            if not card_ids:
+                errors.print("nothing to print: no card matches" + (f" --changed-since {changed_since}" if since
+                                                                     else ""))
+                raise typer.Exit(1)
+            with _progress("printing guide cards", "cards") as update:
+                result = print_guide_cards(catalogue, card_ids, output=output, progress=update)
+            _warn(result.warnings)
+            console.print(f"printed {result.cards} guide cards on {result.sheets} A4 sheets: {output}", highlight=False)
+
+    @cards_app.command("register")
+    def cards_register(
+        ctx: typer.Context,
+        output: Path = typer.Option(..., "--output", "-o", help="XLSX file to write, e.g. 登记目录.xlsx."),
+        ids: list[str] = IdsOption,
+    ) -> None:
+        """登记目录 rows (普查编号, 索书号, 题名卷数, 著者, 版本, 册数, 存缺卷数) as XLSX."""
+        from .register import write_register
+        from .selection import resolve_references, split_references
+
+        with _catalogue(ctx) as catalogue:
+            references = split_references(ids)
+            count = write_register(catalogue, output, resolve_references(catalogue, references) if references else None)
+            console.print(f"wrote {count} 登记目录 rows to {output}", highlight=False)
+
+    @cards_app.command("withdraw")
+    def cards_withdraw(
+        ctx: typer.Context,
+        reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
+        reason: str = typer.Option(..., "--reason", "-r", help="Why the record is withdrawn (recorded in history)."),
+        reinstate: bool = typer.Option(False, "--reinstate", help="Undo: make a withdrawn card active again."),
+        editor: str = typer.Option(None, "--editor", help="Who makes the change (default: $GUJI_EDITOR or login)."),
+    ) -> None:
+        """Withdraw a card (status withdrawn: kept in OCFL, OAI-PMH reports it as deleted), or --reinstate it."""
+        from repository.cli import default_editor
+
+        with _catalogue(ctx) as catalogue:
+            stored = catalogue.get(catalogue.resolve(reference))
+            card = dict(stored.card)
+            if reinstate:
+                card.pop("status", None)
+            else:
+                card["status"] = "withdrawn"
+            result = catalogue.save(stored.id, card, editor=editor or default_editor(), reason=reason,
+                                    base_version=stored.version)
+            state = "reinstated" if reinstate else "withdrawn"
+            if result.changed:
+                console.print(f"{stored.id} {state} (v{result.version})", highlight=False)
+            else:
+                console.print(f"{stored.id} was already {state}; no new version", highlight=False)
+
+    @app.command()
+    def dossier(
+        ctx: typer.Context,
+        reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
+        format: str = typer.Option("docx", "--format", "-f", help="docx or pdf."),
+        output: Path = typer.Option(..., "--output", "-o", help="File to write."),
+        scope: str = typer.Option("provincial", "--list",
+                                  help="provincial (省级, 一至三级) or national (国家, 一、二级)."),
+        pages: str = typer.Option(None, "--pages", help="书影 pages chosen by staff, e.g. 0001,0003 "
+                                                        "(default: the first 卷端 pages)."),
+        count: int = typer.Option(None, "--count", min=1, help="How many 书影 by default ($GUJI_DOSSIER_PAGES, 2)."),
+        width: int = typer.Option(None, "--width", min=100,
+                                  help="书影 width in pixels ($GUJI_DOSSIER_IMAGE_WIDTH, 1200)."),
+        applicant: str = typer.Option(None, "--applicant", help="申报单位, if not the card's 收藏单位."),
+        strict: bool = typer.Option(False, "--strict", help="Write nothing and exit 1 if pre-flight warns."),
+    ) -> None:
+        """Precious-books list dossier (珍贵古籍名录申报书): fields, pre-flight warnings, 书影; DOCX or PDF."""
+        from .dossier import build_dossier, write_dossier
+
+        if format not in ("docx", "pdf"):
+            errors.print(f"[red]error:[/red] --format {format!r}: use docx or pdf")
+            raise typer.Exit(2)
+        with _catalogue(ctx) as catalogue:
+            card_id = catalogue.resolve(reference)
+            page_list = [p for p in (pages or "").replace("，", ",").split(",") if p.strip()] or None
+            built = build_dossier(catalogue, card_id, scope=scope, pages=page_list, count=count, width=width,
+                                  applicant=applicant)
+            _warn(built.warnings)
+            if strict and built.warnings:
+                errors.print(f"[red]refused (--strict):[/red] {len(built.warnings)} pre-flight warnings; "
+                             "nothing written")
+                raise typer.Exit(1)
+            write_dossier(built, output, format)
+            console.print(f"{built.scope_label} dossier for {card_id} v{built.version} with {len(built.pages)} 书影: "
+                          f"{output}", highlight=False)
+
+    @export_app.command("bag")
+    def export_bag_command(
+        ctx: typer.Context,
+        reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
+        output: Path = typer.Option(..., "--output", "-o", help="New folder for the bag."),
+        version: int = typer.Option(None, "--version", "-v", help="OCFL version (default: the current one)."),
+    ) -> None:
+        """Write one OCFL version of a book as a BagIt bag (sha512 manifests, checked against OCFL)."""
+        from .bag import export_bag
+
+        with _catalogue(ctx) as catalogue:
+            card_id = catalogue.resolve(reference)
+            with _progress(f"bagging {card_id}", "files") as update:
+                result = export_bag(catalogue, card_id, output, version=version, progress=update)
+            console.print(f"bag of {card_id} v{result.version}: {result.files} files, {result.bytes:,} bytes → "
+                          f"{result.path}", highlight=False)
+
+    @app.command("validate-xml")
+    def validate_xml(
+        file: Path = typer.Argument(..., help="A MODS, oai_dc or OAI-PMH response file."),
+        schema: str = typer.Option("auto", "--schema",
+                                   help="auto (from the root element), mods, oai_dc, dc-records or oai."),
+    ) -> None:
+        """Check an XML file against the MODS 3.6 / oai_dc / OAI-PMH 2.0 schemas (no DTDs or entities read)."""
+        from .safe_xml import XMLRefused, parse_xml, schema_for, validate
+
+        try:
+            tree = parse_xml(file.read_bytes(), str(file))
+        except (XMLRefused, OSError) as error:
+            errors.print("[red]refused:[/red] ", end="")
+            errors.print(str(error), highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        name = schema_for(tree) if schema == "auto" else schema
+        if name not in ("mods", "oai_dc", "dc-records", "oai"):
+            errors.print(f"[red]error:[/red] {file}: cannot tell the schema from the root element; give --schema")
+            raise typer.Exit(2)
+        problems = validate(tree, name)
+        for problem in problems:
+            errors.print(f"{file} {problem}", highlight=False, markup=False)
+        if problems:
+            raise typer.Exit(1)
+        console.print(f"{file}: valid {name}", highlight=False)
