@@ -10,7 +10,7 @@ export GUJI_HOME ?= $(CURDIR)/guji-data
 .PHONY: install system run test lint bench clean
 
 # Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
-# fonts-arphic-uming is the TrueType face embedded in PDFs, see outputs/fonts.py).
+# fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py).
 SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming
 
 ## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)

@@ -68,8 +68,18 @@ def assert_valid(document: bytes | etree._Element, name: str) -> etree._Element:
     return root
 
 
-def sample_cards() -> list[dict]:
+# The expected outputs in these tests were worked out from these five sample cards; samples added
+# later (七政推步 with its scans) are checked by the tests that take every sample (all_sample_cards).
+PINNED_SAMPLES = ("maoshi-zhushu", "jingchuan-wenji", "lidai-shizuan-zuobian", "yingmeian-yiyu",
+                  "pingyang-xianzhi-longqing")
+
+
+def all_sample_cards() -> list[dict]:
     return json.loads((ROOT / "samples" / "cards.json").read_text("utf-8"))
+
+
+def sample_cards() -> list[dict]:
+    return [card for card in all_sample_cards() if card["id"] in PINNED_SAMPLES]
 
 
 def more_cards(count: int) -> list[dict]:
