@@ -125,6 +125,16 @@ def test_record_page_embeds_the_viewer_and_lists_juan_with_jump_links(client):
     assert citation.endswith("]. http://127.0.0.1:8000/books/jingchuan-wenji.")
 
 
+def test_a_page_link_opens_the_embedded_viewer_at_that_page(client):
+    def viewer_src(query: str) -> str:
+        document = lxml.html.fromstring(client.get("/books/jingchuan-wenji" + query).text)
+        return document.cssselect("iframe.viewer")[0].get("src")
+
+    assert viewer_src("?page=0003") == "/books/jingchuan-wenji/viewer?page=0003"  # as search hits link
+    assert viewer_src("?page=0099") == "/books/jingchuan-wenji/viewer"  # no such page: the first one
+    assert viewer_src("?page=%22%3E%3Cscript%3E") == "/books/jingchuan-wenji/viewer"
+
+
 def test_a_book_without_scans_has_a_note_instead_of_the_viewer(client):
     html = client.get("/books/yingmeian-yiyu").text
     document = lxml.html.fromstring(html)

@@ -87,13 +87,15 @@ def router(catalogue: Catalogue) -> APIRouter:
         })
 
     @api.get("/books/{card_id}")
-    def record(request: Request, card_id: str):
+    def record(request: Request, card_id: str, page: str | None = None):
+        """`?page=0003` (as search hits link) opens the embedded viewer at that page."""
         stored = stored_or_none(catalogue, card_id)
         if stored is None:
             return not_found(request, "没有标识为「{id}」的藏品", id=card_id)
+        book = book_record(catalogue, stored)
         return render(request, "record.html", {
-            "book": book_record(catalogue, stored), "fields": record_fields(stored.card),
-            "versions": stored.versions,
+            "book": book, "fields": record_fields(stored.card), "versions": stored.versions,
+            "start_page": page if page in {entry.page for entry in book.pages} else None,
         })
 
     @api.get("/lang")
