@@ -13,6 +13,8 @@ from repository import CardNotFound, Catalogue, Home
 from repository.card import field_label, flatten, title_with_juan
 from repository.grading import suggest_grade
 
+from . import iiif_routes
+
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -73,6 +75,8 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     def api_history(card_id: str):
         stored = _stored(card_id)
         return [vars(v) | {"version": v.number} for v in stored.versions]
+
+    app.include_router(iiif_routes.router(catalogue))
 
     @app.get("/healthz", include_in_schema=False)
     def health():
