@@ -83,6 +83,13 @@ class ImageRequest:
         return f"{region}/{size}/{rotation}/{quality}.{self.format}"
 
 
+    def file_name(self) -> str:
+        """The name a pre-built tile of this request would have: like the canonical form but with
+        the size always as w,h (pyvips dzsave names its tiles `x,y,w,h/w,h/0/default.jpg`)."""
+        region, _, rest = self.canonical().partition("/")
+        return f"{region}/{self.width},{self.height}/{rest.partition('/')[2]}"
+
+
 def _region(value: str, width: int, height: int) -> tuple[int, int, int, int]:
     if not REGION.match(value):
         raise ImageRequestError("region", value, "use full, square, x,y,w,h or pct:x,y,w,h")

@@ -66,7 +66,8 @@ def remote_service(remote: dict) -> list:
     kind = service.get("type") or "ImageService2"
     if kind == "ImageService3":
         return [prezi.ServiceV3(id=service["id"], type=kind, profile=service.get("profile") or "level0")]
-    return [prezi.ServiceV2(**{"@id": service["id"], "@type": kind, "profile": service.get("profile") or "level0"})]
+    profile = service.get("profile") or "http://iiif.io/api/image/2/level0.json"
+    return [prezi.ServiceV2(**{"@id": service["id"], "@type": kind, "profile": profile})]
 
 
 def _thumbnail(book: str, image: PageImage) -> list:
@@ -87,16 +88,19 @@ def _add_canvas(manifest: prezi.Manifest, book: str, image: PageImage) -> None:
     canvas = manifest.make_canvas(id=ids.canvas(book, image.page), label=chinese(image.label),
                                   width=image.width, height=image.height)
     if image.remote:
+        # The other library's image, at the size its manifest gave (if any), and its service.
         body_id = image.remote["image"]
         body_format = image.remote.get("format") or "image/jpeg"
+        body_size = (image.remote.get("width"), image.remote.get("height"))
         service = remote_service(image.remote)
     else:
         body_id = ids.image(book, image.page)
         body_format = "image/jpeg"
+        body_size = (image.width, image.height)
         service = [image_service(book, image.page)]
     canvas.add_image(body_id, anno_id=ids.painting_annotation(book, image.page),
                      anno_page_id=ids.annotation_page(book, image.page), format=body_format,
-                     width=image.width, height=image.height, service=service or None)
+                     width=body_size[0], height=body_size[1], service=service or None)
     thumbnail = _thumbnail(book, image)
     if thumbnail:
         canvas.thumbnail = thumbnail

@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="Port to listen on."),
         workers: int = typer.Option(2, help="Uvicorn worker processes."),
+        access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the web site and API."""
         from repository import Home
@@ -25,4 +26,4 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
-        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, access_log=access_log)
