@@ -79,8 +79,7 @@ class ImageRequest:
         else:
             size = f"{'^' if upscaled else ''}{self.width},{self.height}"
         rotation = f"{'!' if self.mirror else ''}{self.rotation}"
-        quality = "default" if self.quality == "color" else self.quality
-        return f"{region}/{size}/{rotation}/{quality}.{self.format}"
+        return f"{region}/{size}/{rotation}/{self.quality}.{self.format}"
 
 
     def file_name(self) -> str:

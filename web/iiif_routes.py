@@ -245,7 +245,7 @@ def router(catalogue: Catalogue) -> APIRouter:
         canonical = wanted.canonical()
         # 2. The pre-built file for an equivalent request (0,0,512,512/512,/0/default.jpg → …/512,512/…).
         name = wanted.file_name()
-        if name != "/".join(segments) and not wanted.mirror and wanted.quality in ("default", "color"):
+        if name != "/".join(segments) and not wanted.mirror and wanted.quality == "default":
             static = await static_response(request, folder.joinpath(*name.split("/")), book, page, canonical)
             if static is not None:
                 return static
