@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import pyvips
 from fastapi.testclient import TestClient
-from iiif_fixtures import BOOK, PUBLIC, TEST_BOOK, TEST_IMAGE, iiif_home, public_url  # noqa: F401 (fixtures)
+from iiif_fixtures import BOOK, PUBLIC, TEST_BOOK, TEST_IMAGE
 
 from iiif.image_api import ImageRequestError, parse_request
 from web import create_app
 
+pytest_plugins = ["iiif_fixtures"]  # iiif_home, public_url
 W, H = 1000, 800  # a page for the parser tests
 
 
@@ -187,7 +188,7 @@ def test_dynamic_request_builds_the_pyramid_once(client, iiif_home):
     (f"{BOOK}/0001/5000,0,10,10/max/0/default.jpg", 400),
     (f"{BOOK}/9999/full/max/0/default.jpg", 404),
     (f"{BOOK}/0001/a/b/full/max/0/default.jpg", 404),
-    (f"no-such-book/0001/info.json", 404),
+    ("no-such-book/0001/info.json", 404),
     (f"{BOOK}/0001/source.json", 404),
     (f"{BOOK}/.pending/info.json", 404),
     (f"{BOOK}/0001/../0002/max/0/default.jpg", 404),  # the client resolves "..": 5 segments

@@ -7,24 +7,15 @@ import json
 import pytest
 import pyvips
 from fastapi.testclient import TestClient
-from iiif_fixtures import (  # noqa: F401 (fixtures)
-    BOOK,
-    ORDER,
-    PUBLIC,
-    SCANS,
-    TEST_BOOK,
-    all_ids,
-    iiif_catalogue,
-    iiif_home,
-    public_url,
-    schema_errors,
-)
+from iiif_fixtures import BOOK, ORDER, PUBLIC, SCANS, TEST_BOOK, all_ids, schema_errors
 
 from iiif import ids
 from iiif.collections import UnknownCollection, build_collection
 from iiif.manifest import NoPageImages, build_manifest
 from repository import CardNotFound
 from web import create_app
+
+pytest_plugins = ["iiif_fixtures"]  # iiif_home, iiif_catalogue, public_url
 
 
 @pytest.fixture
@@ -46,9 +37,11 @@ def test_every_id_is_built_from_the_public_url(manifest):
 
 
 def test_label_and_metadata_in_both_scripts(manifest):
-    assert manifest["label"] == {"zh-Hant": ["重刊荊川先生文集十七卷外集三卷"], "zh-Hans": ["重刊荆川先生文集十七卷外集三卷"]}
+    assert manifest["label"] == {"zh-Hant": ["重刊荊川先生文集十七卷外集三卷"],
+                                 "zh-Hans": ["重刊荆川先生文集十七卷外集三卷"]}
     pairs = {pair["label"]["zh-Hant"][0]: pair for pair in manifest["metadata"]}
-    assert list(pairs) == ["題名卷數", "著者", "版本", "存卷", "行款版式", "四部分類", "索書號", "普查編號", "定級", "名錄"]
+    assert list(pairs) == ["題名卷數", "著者", "版本", "存卷", "行款版式", "四部分類", "索書號", "普查編號", "定級",
+                           "名錄"]
     assert pairs["著者"]["label"] == {"zh-Hant": ["著者"], "zh-Hans": ["著者"], "en": ["Author"]}
     assert pairs["著者"]["value"] == {"zh-Hant": ["（明）唐順之撰"], "zh-Hans": ["（明）唐顺之撰"]}
     assert pairs["索書號"]["label"]["zh-Hans"] == ["索书号"]
@@ -171,8 +164,9 @@ def test_local_documents_collection(tmp_path, public_url):
     from iiif_fixtures import build_home
 
     home = build_home(tmp_path)
-    from iiif.importer import import_manifest
     from iiif_fixtures import IIIF
+
+    from iiif.importer import import_manifest
     from repository import Catalogue
 
     catalogue = Catalogue.open(home)
