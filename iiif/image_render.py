@@ -39,7 +39,9 @@ logging.getLogger("pyvips").setLevel(logging.ERROR)
 def _open(path: str, page: int, modified: int):
     import pyvips
 
-    return pyvips.Image.new_from_file(path, page=page, access="random", fail_on="none")
+    if path.lower().endswith((".tif", ".tiff")):
+        return pyvips.Image.new_from_file(path, page=page, access="random", fail_on="none")
+    return pyvips.Image.new_from_file(path, access="random", fail_on="none")  # a single image (JPEG)
 
 
 @lru_cache(maxsize=256)

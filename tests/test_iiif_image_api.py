@@ -223,3 +223,18 @@ def test_hidden_folders_are_never_served(client, iiif_home):
     (hidden / "info.json").write_text('{"width": 1, "height": 1}')
     assert client.get(f"/iiif/image/{BOOK}/.pending/full/max/0/default.jpg").status_code == 404
     assert client.get(f"/iiif/image/{BOOK}/.pending/info.json").status_code == 404
+
+
+def test_render_from_a_single_image_when_there_is_no_pyramid(iiif_home):
+    """The fallback source (the page's full/max JPEG) gives the same pixels as the pyramid."""
+    from iiif.image_render import render
+
+    folder = iiif_home.derivatives / TEST_BOOK / "0001"
+    request = parse_request("300,500,200,100", "100,", "0", "default.png", 1000, 1000)
+    from_jpeg = pyvips.Image.new_from_buffer(render(folder / "full" / "max" / "0" / "default.jpg", request, 1000,
+                                                    1000), "")
+    master = pyvips.Image.new_from_file(str(TEST_IMAGE)).extract_band(0, n=3)
+    assert (from_jpeg.width, from_jpeg.height) == (100, 50)
+    expected = [master.crop(310, 510, 80, 80).extract_band(b).avg() for b in range(3)]
+    got = [from_jpeg.crop(5, 5, 40, 40).extract_band(b).avg() for b in range(3)]
+    assert all(abs(e - g) < 6 for e, g in zip(expected, got, strict=True)), (expected, got)
