@@ -72,13 +72,13 @@ def iiif_home(tmp_path_factory) -> Home:
 
 
 @pytest.fixture
-def public_url(monkeypatch) -> str:
+def iiif_public_url(monkeypatch) -> str:
     monkeypatch.setenv("GUJI_PUBLIC_URL", PUBLIC)
     return PUBLIC
 
 
 @pytest.fixture
-def iiif_catalogue(iiif_home, public_url):
+def iiif_catalogue(iiif_home, iiif_public_url):
     catalogue = Catalogue.open(iiif_home)
     yield catalogue
     catalogue.close()

@@ -10,7 +10,6 @@ from iiif_fixtures import BOOK, PUBLIC, TEST_BOOK, TEST_IMAGE
 from iiif.image_api import ImageRequestError, parse_request
 from web import create_app
 
-pytest_plugins = ["iiif_fixtures"]  # iiif_home, public_url
 W, H = 1000, 800  # a page for the parser tests
 
 
@@ -90,7 +89,7 @@ def test_canonical_form():
 
 
 @pytest.fixture
-def client(iiif_home, public_url):
+def client(iiif_home, iiif_public_url):
     return TestClient(create_app(iiif_home))
 
 

@@ -18,14 +18,13 @@ from iiif import ids
 from iiif.importer import ImportRefused, import_manifest
 from iiif.manifest import build_manifest
 
-pytest_plugins = ["iiif_fixtures"]  # iiif_home, iiif_catalogue, public_url
 NPM = IIIF / "npm_P1528_siku_jianming_mulu_manifest_v2.json"  # Presentation 2, sizes as strings, left-to-right
 KYOTO = IIIF / "kyoto_toho_A049_manifest_v3.json"  # Presentation 3
 GUJI = Path(sys.executable).parent / "guji"
 
 
 @pytest.fixture
-def library(catalogue, public_url):
+def library(catalogue, iiif_public_url):
     return catalogue
 
 

@@ -15,8 +15,6 @@ from iiif.manifest import NoPageImages, build_manifest
 from repository import CardNotFound
 from web import create_app
 
-pytest_plugins = ["iiif_fixtures"]  # iiif_home, iiif_catalogue, public_url
-
 
 @pytest.fixture
 def manifest(iiif_catalogue) -> dict:
@@ -57,7 +55,7 @@ def test_label_and_metadata_in_both_scripts(manifest):
     assert manifest["rights"] == "http://creativecommons.org/publicdomain/mark/1.0/"
 
 
-def test_english_label_where_the_card_has_one(iiif_catalogue, public_url):
+def test_english_label_where_the_card_has_one(iiif_catalogue, iiif_public_url):
     stored = iiif_catalogue.get("maoshi-zhushu")
     card = json.loads(json.dumps(stored.card))
     card["edition"]["other_titles"].append({"type": "并列题名", "title": "Mao's Book of Songs, annotated"})
@@ -118,7 +116,7 @@ def test_a_book_without_scans_has_no_manifest(iiif_catalogue):
         build_manifest(iiif_catalogue, "no-such-book")
 
 
-def test_manifest_over_http(iiif_home, public_url):
+def test_manifest_over_http(iiif_home, iiif_public_url):
     client = TestClient(create_app(iiif_home))
     response = client.get(f"/iiif/{BOOK}/manifest")
     assert response.status_code == 200
@@ -160,7 +158,7 @@ def test_collections(iiif_catalogue):
         build_collection(iiif_catalogue, "nonesuch")
 
 
-def test_local_documents_collection(tmp_path, public_url):
+def test_local_documents_collection(tmp_path, iiif_public_url):
     from iiif_fixtures import build_home
 
     home = build_home(tmp_path)
