@@ -338,7 +338,7 @@ def router(catalogue: Catalogue) -> APIRouter:
                                               status_code=404)
         return templates.TemplateResponse(request, "viewer.html", {
             "book": book, "manifest": ids.manifest(book), "language": LOCALES.get(lang, "zh-TW"),
-            "canvas": ids.canvas(book, canvas) if canvas and canvas.isdigit() else None, "query": q,
+            "canvas": ids.canvas(book, f"{int(canvas):04d}") if canvas and canvas.isdigit() else None, "query": q,
             "missing": None,
         })
 
