@@ -14,8 +14,9 @@ One scan-like page (bench/ingest.py's generator, 600 dpi, default 5000×7000) is
   is answered from a cache of finished images; warmed up on other regions of the same list;
 - **dynamic tiles** — the page's 256 px tile grid at scale factors 1–16 (none pre-built: the
   static tiles are 512 px), shuffled and repeated — a viewer on a level-2 service; here both
-  servers' caches of decoded (iipsrv also: encoded) tiles and our cache of rendered images
-  take part, as they would for readers.
+  servers' caches of decoded tiles and our cache of finished images take part, as they would
+  for readers; a second guji server with that cache off (``GUJI_RENDER_CACHE_MB=0``) shows
+  what rendering alone sustains.
 
 Dynamic requests go to ``guji serve`` (pyvips from the pyramid) and to iipsrv (FastCGI behind
 lighttpd, ``max-procs`` = the worker count) reading the **same** pyramid.tif through its IIIF
@@ -145,8 +146,8 @@ def grid_tiles(width: int, height: int) -> list[str]:
 # ---------------------------------------------------------------- servers
 
 
-def start_guji(home: Path, port: int, workers: int, env: dict) -> subprocess.Popen:
-    run_env = {**env, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+def start_guji(home: Path, port: int, workers: int, env: dict, **settings: str) -> subprocess.Popen:
+    run_env = {**env, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{port}", **settings}
     process = subprocess.Popen([str(BIN / "guji"), "serve", "--port", str(port), "--workers", str(workers),
                                 "--no-access-log"], env=run_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -270,11 +271,14 @@ def main() -> None:
 
     rows = []
     for workers in [int(w) for w in args.workers.split(",")]:
-        guji_port, light_port = free_port(), free_port()
+        guji_port, uncached_port, light_port = free_port(), free_port(), free_port()
         guji_server = start_guji(home, guji_port, workers, env)
+        # The same server without its cache of finished images: what rendering alone sustains.
+        uncached = start_guji(home, uncached_port, workers, env, GUJI_RENDER_CACHE_MB="0")
         light = start_lighttpd(home, light_port, workers)
         try:
             guji_base, light_base = f"http://127.0.0.1:{guji_port}", f"http://127.0.0.1:{light_port}"
+            uncached_base = f"http://127.0.0.1:{uncached_port}"
             check(guji_base + ours_static[0], "guji static")
             check(light_base + ours_static[0], "lighttpd static")
             check(guji_base + ours(regions)[0], "guji dynamic")
@@ -285,6 +289,7 @@ def main() -> None:
                 ("dynamic regions", "guji serve (pyvips)", guji_base, ours(regions)),
                 ("dynamic regions", "iipsrv (FastCGI, lighttpd)", light_base, iipsrv(regions)),
                 ("dynamic tiles", "guji serve (pyvips)", guji_base, ours(grid)),
+                ("dynamic tiles", "guji serve, no image cache", uncached_base, ours(grid)),
                 ("dynamic tiles", "iipsrv (FastCGI, lighttpd)", light_base, iipsrv(grid)),
             ]
             for kind, server, base, paths in runs:
@@ -299,6 +304,7 @@ def main() -> None:
                       f"p99 {measured['p99_ms']:7.1f} ms  non-2xx {measured['non_2xx']}", flush=True)
         finally:
             stop(guji_server)
+            stop(uncached)
             stop(light)
 
     print()
