@@ -38,7 +38,7 @@ class NoPageImages(LookupError):
 
 @dataclass(frozen=True)
 class RangeNode:
-    kind: str  # 册, 卷 or another division
+    kind: str  # 册 (a bound volume) or 卷
     label: str
     pages: tuple[str, ...]
     slug: str
@@ -197,9 +197,10 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
         raise NoPageImages(f"{book} has no page images yet: ingest its scans (guji ingest BOOK_DIR --id {book}) "
                            f"or import a manifest (guji iiif import FILE --id {book})")
     direction = structure.get("viewingDirection")
+    label = book_label(card)
     manifest = prezi.Manifest(
         id=ids.manifest(book),
-        label=book_label(card),
+        label=label,
         viewingDirection=direction if direction in VIEWING_DIRECTIONS else "right-to-left",
         behavior=_behavior(structure, images),
     )
@@ -215,7 +216,6 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
     card_rights = rights(card)
     if card_rights:
         manifest.rights = card_rights
-    label = book_label(card)
     manifest.homepage = [prezi.Homepage(id=ids.record_page(book), type="Text", format="text/html", label=label)]
     manifest.seeAlso = [prezi.LinkedResource(id=ids.card_json(book), type="Dataset", format="application/json",
                                              label={"zh-Hant": ["編目卡片"], "zh-Hans": ["编目卡片"],
