@@ -42,9 +42,12 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## run: install, load the sample collection, serve on http://$(HOST):$(PORT)
+## (the first run creates the staff account `admin` and prints its generated password once)
 run: install
 	$(GUJI) init
 	$(GUJI) cards import samples/cards.json --editor samples --reason "示例数据导入"
+	for book in samples/scans/*/; do $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --editor samples; done
+	$(GUJI) users add admin --role admin --generate-password --if-missing
 	$(GUJI) serve --host $(HOST) --port $(PORT)
 
 ## test: lint and the whole test suite
@@ -52,8 +55,11 @@ test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
+## bench: the benchmarks (each prints a table and writes bench/results/*.json)
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/cards.py
+	$(PY) bench/ingest.py
 
 clean:
 	rm -rf $(VENV) guji-data .pytest_cache

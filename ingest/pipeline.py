@@ -3,13 +3,16 @@
 Order of work, and why it is safe to kill at any moment:
 
 1. **check** every file (:func:`ingest.pages.scan_book`) — bad input is refused before any work;
-2. **per page, in parallel processes**: digests (sha512, plus the vendor's md5/sha256), vendor
-   checksum comparison, then the derivatives, decoded fully with ``fail_on="error"`` (a corrupt or
-   truncated scan is refused here). Derivatives go to ``derivatives/<ID>/.pending/`` — a hidden
-   folder that is never served — each page renamed into place whole;
+2. **per page, in parallel processes**: the master is copied into ``derivatives/<ID>/.pending/``
+   — a hidden folder that is never served — and hashed in the same read (sha512, plus the vendor's
+   md5/sha256) and fsynced; the vendor checksum is compared; then the derivatives are made, decoded
+   fully with ``fail_on="error"`` (a corrupt or truncated scan is refused here), into the same
+   hidden folder, each page renamed into place whole;
 3. if any page failed: refuse; nothing is stored and nothing served changes;
 4. **one OCFL version** with the masters that changed, ``structure.json`` and the run's report
-   (``reports/ingest-<time>.json``); the store's commit is crash-safe on its own;
+   (``reports/ingest-<time>.json``). The copies made in step 2 are moved into the version with
+   their digests (:class:`repository.PreparedFile`), so the parent reads no master again; the
+   store's commit is crash-safe on its own;
 5. **publish**: each page folder is renamed from ``.pending/`` to ``derivatives/<ID>/<0001>/``.
 
 A killed run leaves at most hidden ``.pending`` folders; the next run reuses those whose master
@@ -27,6 +30,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -34,7 +38,7 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import Catalogue, StoreError
+from repository import Catalogue, PreparedFile, StoreError
 
 from .derivatives import DEFAULT_SIZES, build_page, clean_leftovers, publish, read_source
 from .pages import DEFAULT_PIXEL_LIMIT, STRUCTURE_FILE, BookRefused, BookScan, PageScan, _first_line, scan_book
@@ -62,6 +66,7 @@ class PageTask:
     known_digest: str | None = None  # skip hashing (rebuild from a stored master)
     force: bool = False
     sizes: tuple[int, ...] = DEFAULT_SIZES
+    durable: bool = True  # fsync the staged master copy
 
 
 @dataclass
@@ -76,6 +81,7 @@ class PageResult:
     seconds: float = 0.0
     action: str = ""  # built, reused (from .pending), unchanged (already stored and published)
     ready: str | None = None  # finished page folder waiting in .pending
+    staged_master: str | None = None  # fsynced copy of a new or changed master waiting in .pending
     problem: str | None = None
 
 
@@ -93,13 +99,50 @@ class IngestReport:
         return sum(1 for page in self.pages if page.action == "built")
 
 
-def hash_file(path: Path, algorithms: list[str]) -> dict[str, str]:
+def hash_file(path: Path, algorithms: list[str], copy_to: Path | None = None, durable: bool = True) -> dict[str, str]:
+    """Digests of `path`; with `copy_to`, the file is also copied there in the same read (and
+    fsynced when `durable`)."""
     hashers = {name: hashlib.new(name) for name in algorithms}
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, (open(copy_to, "wb") if copy_to else contextlib.nullcontext()) as out:
         for block in iter(lambda: fh.read(1 << 20), b""):
             for hasher in hashers.values():
                 hasher.update(block)
+            if out:
+                out.write(block)
+        if out and durable:
+            out.flush()
+            os.fsync(out.fileno())
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def _staged_master(task: PageTask, digest: str) -> Path:
+    return Path(task.pending_dir) / f"{task.page}.{digest[:24]}.master"
+
+
+def _copy_to_pending(task: PageTask, algorithms: list[str], digest: str | None = None) -> dict[str, str]:
+    """Copy the scan into `.pending` (hashing it in the same read unless `digest` is known)."""
+    partial = Path(task.pending_dir) / f".{task.page}.tmp-{uuid.uuid4().hex[:12]}"  # see clean_leftovers
+    digests = hash_file(Path(task.source), algorithms, copy_to=partial, durable=task.durable)
+    os.rename(partial, _staged_master(task, digest or digests["sha512"]))
+    return digests
+
+
+def stage_master(task: PageTask, algorithms: list[str]) -> tuple[dict[str, str], Path | None]:
+    """Digests of the scan and, unless it is the master already stored, an fsynced copy of it in
+    the hidden `.pending` folder, named by its digest so that a killed run's copy is found again.
+
+    A new page (the usual case) is read once: hashed while it is copied. A page already stored, or
+    one an interrupted run may have copied, is hashed first and copied only if still needed."""
+    if task.stored_digest is None and not any(Path(task.pending_dir).glob(f"{task.page}.*.master")):
+        digests = _copy_to_pending(task, algorithms)
+        return digests, _staged_master(task, digests["sha512"])
+    digests = hash_file(Path(task.source), algorithms)
+    if digests["sha512"] == task.stored_digest:
+        return digests, None
+    staged = _staged_master(task, digests["sha512"])
+    if not (staged.exists() and staged.stat().st_size == Path(task.source).stat().st_size):
+        _copy_to_pending(task, [], digest=digests["sha512"])
+    return digests, staged
 
 
 def process_page(task: PageTask) -> PageResult:
@@ -113,11 +156,13 @@ def process_page(task: PageTask) -> PageResult:
     if task.known_digest:
         result.digests = {"sha512": task.known_digest}
     else:
-        result.digests = hash_file(source, ["sha512", *sorted(task.vendor_digests)])
+        result.digests, staged = stage_master(task, ["sha512", *sorted(task.vendor_digests)])
+        result.staged_master = str(staged) if staged else None
     for algorithm, expected in task.vendor_digests.items():
         if result.digests[algorithm] != expected.lower():
             result.problem = (f"{task.source_name}: {algorithm} checksum mismatch — the vendor's checksum file "
                               f"says {expected}, the file has {result.digests[algorithm]}; copy the file again")
+            _discard(result)
             return result
     digest = result.digests["sha512"]
     published = read_source(Path(task.published_dir))
@@ -136,6 +181,7 @@ def process_page(task: PageTask) -> PageResult:
             except pyvips.Error as error:
                 result.problem = (f"{task.source_name}: corrupt or truncated {task.format} image "
                                   f"({_first_line(error)}); scan or copy it again")
+                _discard(result)
                 return result
             result.action = "built"
         result.ready = str(ready)
@@ -144,9 +190,19 @@ def process_page(task: PageTask) -> PageResult:
     return result
 
 
-def _worker_init(concurrency: int) -> None:
-    # libvips reads this when it starts; each worker gets its share of the cores.
-    os.environ["VIPS_CONCURRENCY"] = str(concurrency)
+def _discard(result: PageResult) -> None:
+    """A refused page keeps nothing, not even its staged copy."""
+    if result.staged_master:
+        Path(result.staged_master).unlink(missing_ok=True)
+        result.staged_master = None
+
+
+def _worker_init() -> None:
+    # One worker = one core: pages run in parallel, each with a single libvips thread. Pages are
+    # independent, so this scales with the cores far better than libvips threads within a page.
+    import pyvips
+
+    pyvips.concurrency_set(1)
     quiet_libvips()
 
 
@@ -156,20 +212,17 @@ def quiet_libvips() -> None:
 
 
 def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = None) -> list[PageResult]:
-    """Process pages in parallel processes (spawned: forking after libvips started is unsafe)."""
+    """Process pages in `workers` parallel processes, one page and one core each (spawned: forking
+    after libvips started is unsafe)."""
     workers = max(1, min(workers, len(tasks) or 1))
     results: list[PageResult] = []
     if progress:
         progress(0, len(tasks))
-    if workers == 1:
-        for task in tasks:
-            results.append(process_page(task))
-            if progress:
-                progress(len(results), len(tasks))
-        return results
-    concurrency = max(1, (os.cpu_count() or 1) // workers)
+    # glibc gives every thread that allocates its own malloc arena; libvips' threads then leave
+    # each worker holding ~100 MB more than it uses. Two arenas keep a worker near 150 MB.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_worker_init, initargs=(concurrency,)) as pool:
+                             initializer=_worker_init) as pool:
         futures = [pool.submit(process_page, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -240,17 +293,31 @@ def ingest_book(
     progress: Progress | None = None,
     pixel_limit: int = DEFAULT_PIXEL_LIMIT,
     sizes: tuple[int, ...] = DEFAULT_SIZES,
+    card: dict | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Ingest the page scans of `book_dir` into the object of card `card_id` (one OCFL version).
+
+    `card`: create the catalogue card first if there is none with that id (after the folder has
+    been checked). `replace`: the folder replaces the book's pages — stored masters it has no scan
+    for are removed from the new version (earlier versions keep them); without it they are refused.
 
     Raises :class:`BookRefused` (every bad file named; nothing stored) or :class:`IngestError`.
     """
     started = time.monotonic()
     book_dir = Path(book_dir).resolve()
     workers = workers or os.cpu_count() or 1
+    if card is not None:
+        if catalogue.exists(card_id):
+            raise IngestError(f"a card with id {card_id!r} exists already: leave out the card file, or change "
+                              "the card with guji cards edit")
+        if card.get("id", card_id) != card_id:
+            raise IngestError(f"the card file is for id {card.get('id')!r}, not {card_id!r}")
+        scan_book(book_dir, pixel_limit)  # refuse a bad folder before creating anything
+        catalogue.create({**card, "id": card_id}, editor=editor, reason="入藏影像时新建 card created at ingest")
     if not catalogue.exists(card_id):
-        raise IngestError(f"no card with id {card_id!r}: create the card first (guji cards import …), "
-                          "then ingest its scans")
+        raise IngestError(f"no card with id {card_id!r}: create the card first (guji cards import …, or "
+                          "guji ingest --card FILE), then ingest its scans")
     stamp = _timestamp()
     store = catalogue.store
     with ingest_lock(catalogue, card_id):
@@ -265,9 +332,10 @@ def ingest_book(
         stored = store.digests(card_id)
         new_masters = {page.master for page in scan.pages}
         stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
-        if stale:
+        if stale and not replace:
             problems = [f"{path}: stored in {card_id} but this folder has no scan for it (the folder must hold "
-                        "the whole book; nothing was changed)" for path in stale]
+                        "the whole book, or use --replace to remove the page; nothing was changed)"
+                        for path in stale]
             raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
                 **base, "status": "refused", "problems": problems}))
 
@@ -279,7 +347,7 @@ def ingest_book(
         tasks = [
             PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
                      str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
-                     sizes=sizes)
+                     sizes=sizes, durable=store.durable)
             for page in scan.pages
         ]
         results = run_pages(tasks, workers, progress)
@@ -292,30 +360,38 @@ def ingest_book(
         structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
         changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
         structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
-        report = {**base, "status": "stored" if (changed or structure_changed) else "unchanged",
+        report = {**base, "status": "stored" if (changed or structure_changed or stale) else "unchanged",
                   "pages": [_page_report(r, _scan_of(scan, r.page)) for r in results],
-                  "new_or_changed_masters": changed, "warnings": scan.warnings,
+                  "new_or_changed_masters": changed, "removed_masters": stale, "warnings": scan.warnings,
                   "checksum_files": scan.checksum_files}
         version = None
-        if changed or structure_changed:
+        if changed or structure_changed or stale:
             report["seconds"] = round(time.monotonic() - started, 3)
             report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
-            files: dict[str, bytes | Path] = {r.master: Path(_scan_of(scan, r.page).path) for r in results}
+            # Only new or changed masters: the rest carry forward from the previous version.
+            files: dict[str, bytes | Path | PreparedFile] = {
+                r.master: PreparedFile(Path(r.staged_master), r.digests["sha512"])
+                for r in results if r.master in changed}
             files[STRUCTURE_FILE] = structure_bytes
             files[f"reports/ingest-{stamp}.json"] = report_bytes
             reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
-                      f"from {book_dir.name}")
+                      f"from {book_dir.name}" + (f", {len(stale)} page(s) removed" if stale else ""))
             info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
-                                          pages=len(results), changed=len(changed), book_dir=str(book_dir))
+                                          deletions=tuple(stale), pages=len(results), changed=len(changed),
+                                          removed=len(stale), book_dir=str(book_dir))
             version = info.number if info else None
         else:
             catalogue.record_event("ingest", editor, card_id, version=None, pages=len(results), changed=0,
                                    book_dir=str(book_dir))
 
-        # Publish only now that the masters are stored.
+        # Publish only now that the masters are stored; unpublish pages that were removed.
         for result in results:
             if result.ready:
                 publish(Path(result.ready), derivatives / result.page)
+        kept = {result.page for result in results}
+        for path in stale:
+            if Path(path).stem not in kept:
+                shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
         shutil.rmtree(pending, ignore_errors=True)  # leftovers of earlier refused or killed runs
         report["version"] = version
         report["seconds"] = round(time.monotonic() - started, 3)

@@ -11,7 +11,7 @@ from .catalogue import (
     StoredCard,
 )
 from .config import Home, public_url
-from .ocfl_store import ObjectStore, StaleVersionError, StoreError, VersionInfo
+from .ocfl_store import ObjectStore, PreparedFile, StaleVersionError, StoreError, VersionInfo
 
 __all__ = [
     "Catalogue",
@@ -22,6 +22,7 @@ __all__ = [
     "FieldChange",
     "Home",
     "ObjectStore",
+    "PreparedFile",
     "SaveResult",
     "StaleVersionError",
     "StoreError",

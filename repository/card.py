@@ -178,6 +178,19 @@ def responsibility_text(card: dict) -> str:
     return ""
 
 
+def edition_dynasty(card: dict) -> str | None:
+    """版本朝代: the dynasty the edition was made in (明萬曆元年 → 明), from the 出版时间 raw string."""
+    date = ((card.get("edition") or {}).get("publication") or {}).get("date") or {}
+    if date.get("dynasty"):
+        return date["dynasty"]
+    if not str(date.get("raw") or "").strip():
+        return None
+    try:
+        return parse_reign_date(date["raw"]).get("dynasty")
+    except ParseError:
+        return None
+
+
 def grade_label(card: dict) -> str | None:
     grade = (card.get("copy") or {}).get("grade")
     if not grade or not grade.get("level"):

@@ -8,9 +8,10 @@ recomputes it from OCFL.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from .card import (
     FieldChange,
     card_diff,
     card_json_bytes,
+    edition_dynasty,
     grade_label,
     identifiers,
     normalise_card,
@@ -41,12 +43,14 @@ from .catalogue_db import (
     add_event,
     create_schema,
     make_engine,
+    missing_projection_columns,
     session_factory,
 )
 from .config import Home
 from .ocfl_store import (
     FixityProblem,
     ObjectStore,
+    PreparedFile,
     StaleVersionError,
     StoreError,
     VersionInfo,
@@ -54,6 +58,7 @@ from .ocfl_store import (
 )
 
 CARD_FILE = "card.json"
+STRUCTURE_FILE = "structure.json"  # page order, labels and 卷/册 ranges, written by ingest
 Progress = Callable[[int, int], None]
 
 
@@ -145,8 +150,23 @@ class Catalogue:
             raise StoreError(f"no Guji data home at {home.root}: run `guji init` first (or set GUJI_HOME)")
         catalogue = cls(home, durable=durable)
         create_schema(catalogue.engine)
+        catalogue._upgrade_projection()
         catalogue.recover()
         return catalogue
+
+    def _upgrade_projection(self) -> None:
+        """A data home made by an older Guji lacks newer projection columns: recompute the
+        projection from OCFL (once; other processes opening at the same time wait for it)."""
+        if not missing_projection_columns(self.engine):
+            return
+        self.home.locks.mkdir(parents=True, exist_ok=True)
+        with open(self.home.locks / "rebuild-db.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                if missing_projection_columns(self.engine):
+                    self.rebuild_db(actor="upgrade")
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     @classmethod
     def init(cls, home: Home | str | None = None) -> Catalogue:
@@ -315,18 +335,20 @@ class Catalogue:
         return SaveResult(card_id, version.number, warnings)
 
     def commit_files(
-        self, card_id: str, files: dict[str, bytes | Path], *, editor: str, reason: str,
-        event: str, expected_head: int | None = None, **detail,
+        self, card_id: str, files: Mapping[str, bytes | Path | PreparedFile], *, editor: str, reason: str,
+        event: str, expected_head: int | None = None, deletions: tuple[str, ...] = (), **detail,
     ) -> VersionInfo | None:
-        """Add or replace files other than the card (masters, structure.json, text …) as one new
-        version of the book's object, keep the DB's version history in step, and record `event`.
+        """Add or replace files other than the card (masters, structure.json, text …) and remove
+        `deletions` (they stay in earlier versions) as one new version of the book's object, keep
+        the DB's version history in step, and record `event`.
         Returns the new version, or None if nothing differed."""
         if not self.store.exists(card_id):
             raise CardNotFound(f"no card with id {card_id!r}: create the card before adding files")
-        if CARD_FILE in files:
+        if CARD_FILE in files or CARD_FILE in deletions:
             raise CardError("the card itself is saved with save(), which validates it")
         marker = self._mark_projection_pending(card_id)
-        version = self.store.commit(card_id, files, editor=editor, reason=reason, expected_head=expected_head)
+        version = self.store.commit(card_id, files, editor=editor, reason=reason, expected_head=expected_head,
+                                    deletions=deletions)
         with self.sessions.begin() as session:
             if version is not None:
                 self._project(session, card_id)
@@ -381,6 +403,7 @@ class Catalogue:
             stored = StoredCard(card_id, versions[-1].number, card, versions)
         edition = card.get("edition") or {}
         copy_part = card.get("copy") or {}
+        local = card.get("local_document") or {}
         date = (edition.get("publication") or {}).get("date") or {}
         session.execute(delete(CardIdentifierRow).where(CardIdentifierRow.card_id == card_id))
         session.execute(delete(CardVersionRow).where(CardVersionRow.card_id == card_id))
@@ -400,6 +423,12 @@ class Catalogue:
                 classification_code=(edition.get("classification") or {}).get("code"),
                 grade=grade_label(card),
                 extant_juan=(copy_part.get("extant_juan") or {}).get("raw", ""),
+                dynasty=edition_dynasty(card),
+                volumes=copy_part.get("volumes"),
+                local_type=local.get("type"),
+                local_author=local.get("author"),
+                local_place=local.get("place"),
+                page_count=self._page_count(card_id),
                 head_version=stored.version,
                 created=stored.versions[0].created,
                 updated=stored.versions[-1].created,
@@ -414,6 +443,13 @@ class Catalogue:
         for version in stored.versions:
             session.add(CardVersionRow(card_id=card_id, number=version.number, created=version.created,
                                        editor=version.editor, reason=version.reason))
+
+    def _page_count(self, card_id: str) -> int:
+        """Pages listed in the object's structure.json (0 when no scans were ingested)."""
+        if STRUCTURE_FILE not in self.store.digests(card_id):
+            return 0
+        structure = json.loads(self.store.read_bytes(card_id, STRUCTURE_FILE))
+        return len(structure.get("pages") or [])
 
     def rebuild_db(self, progress: Progress | None = None, actor: str = "system") -> int:
         """Drop and recompute the projection tables from OCFL (users and events are kept)."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Engine
@@ -51,6 +52,12 @@ class CardRow(Base):
     classification_code: Mapped[str | None] = mapped_column(String(32), index=True)
     grade: Mapped[str | None] = mapped_column(String(16))  # e.g. 二级乙等
     extant_juan: Mapped[str] = mapped_column(Text, default="")  # 存卷 raw
+    dynasty: Mapped[str | None] = mapped_column(String(16), index=True)  # 版本朝代, from 出版时间
+    volumes: Mapped[int | None] = mapped_column(Integer)  # 册数
+    local_type: Mapped[str | None] = mapped_column(String(16), index=True)  # 地方文献类型
+    local_author: Mapped[str | None] = mapped_column(Text, index=True)  # 地方人士
+    local_place: Mapped[str | None] = mapped_column(Text)  # 地域
+    page_count: Mapped[int] = mapped_column(Integer, default=0)  # pages in structure.json (0: no scans)
     head_version: Mapped[int] = mapped_column(Integer)
     created: Mapped[str] = mapped_column(String(32))
     updated: Mapped[str] = mapped_column(String(32))
@@ -91,6 +98,39 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created: Mapped[str] = mapped_column(String(32))
     disabled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobRow(Base):
+    """A long-running job started from the staff workspace (ingest), with its progress."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # ingest
+    object_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(Text, default="")  # e.g. the book folder
+    actor: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | done | failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    result_json: Mapped[str] = mapped_column(Text, default="{}")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[str] = mapped_column(String(32))
+    started: Mapped[str | None] = mapped_column(String(32))
+    finished: Mapped[str | None] = mapped_column(String(32))
+
+
+class LoginAttemptRow(Base):
+    """Staff sign-in attempts, for throttling repeated failures (who, from where, when)."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(Text, index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class EventRow(Base):
@@ -137,6 +177,18 @@ def create_schema(engine: Engine) -> None:
         with engine.begin() as connection:
             for statement in _APPEND_ONLY_TRIGGERS:
                 connection.execute(text(statement))
+
+
+def missing_projection_columns(engine: Engine) -> list[str]:
+    """Columns the model has but the stored projection tables lack (a data home made by an older Guji)."""
+    inspector = inspect(engine)
+    missing = []
+    for table in PROJECTION_TABLES:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing.extend(f"{table.name}.{column.name}" for column in table.columns if column.name not in present)
+    return missing
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,12 +10,16 @@ ocfl-py builds inventories and versions; this module adds what ocfl-py leaves to
   sidecar), then moved into the object with one `rename`; only then is the root inventory
   replaced. A `journal/<id>.ocfl` file marks a commit in flight, and :meth:`ObjectStore.recover`
   finishes or discards it after a crash, so the object is always either at the old or at the new
-  version and `ocfl-validate.py` passes.
+  version and `ocfl-validate.py` passes;
+* **no second read of large files** — a caller that already copied and hashed a file next to the
+  store (ingest does, in its worker processes) hands it over as a :class:`PreparedFile`: the commit
+  moves it into the version and trusts its digest instead of reading gigabytes of masters again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -23,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import ocfl
+import ocfl.new_version
 
 from .config import Home
 
@@ -39,6 +45,35 @@ LAYOUT = "0002-flat-direct-storage-layout"
 INVENTORY = "inventory.json"
 SIDECAR = "inventory.json.sha512"
 OBJECT_DECLARATION = "0=ocfl_object_1.1"
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """A file the caller has already copied onto the store's file system, fsynced, and hashed.
+
+    :meth:`ObjectStore.commit` moves it into the new version (no copy) and uses `sha512` instead
+    of reading the file again; the file is consumed. Only give the store files it may take.
+    """
+
+    path: Path
+    sha512: str
+
+
+# ocfl-py reads every file it adds to compute its digest. For PreparedFiles the digest is known;
+# this table (per thread: commits of different objects may run in parallel threads) lets
+# ocfl-py's NewVersion.add use it. Any path not in the table is hashed by ocfl-py as usual.
+_known_digests = threading.local()
+_ocfl_file_digest = ocfl.new_version.file_digest
+
+
+def _file_digest_or_known(filename, digest_type="sha512", fs=None):
+    known = getattr(_known_digests, "table", None) or {}
+    if digest_type == "sha512" and filename in known:
+        return known[filename]
+    return _ocfl_file_digest(filename, digest_type, fs=fs)
+
+
+ocfl.new_version.file_digest = _file_digest_or_known
 
 
 class StoreError(Exception):
@@ -238,7 +273,7 @@ class ObjectStore:
     def commit(
         self,
         object_id: str,
-        files: Mapping[str, bytes | Path],
+        files: Mapping[str, bytes | Path | PreparedFile],
         *,
         editor: str,
         reason: str,
@@ -246,8 +281,9 @@ class ObjectStore:
         deletions: tuple[str, ...] = (),
         created: datetime | None = None,
     ) -> VersionInfo | None:
-        """Write a new version with `files` (logical path → bytes or a file to copy) added or
-        replaced and `deletions` removed. Unchanged files are not copied again.
+        """Write a new version with `files` (logical path → bytes, a file to copy, or a
+        :class:`PreparedFile` to move in) added or replaced and `deletions` removed. Unchanged
+        files are not copied again.
 
         `expected_head` is the version the change was based on (0 for a new object); `None`
         skips the check (callers that hold the lock and re-read, e.g. ingest). Returns the
@@ -276,11 +312,15 @@ class ObjectStore:
         # Source paths are given to ocfl-py relative to "/" so that masters can be read where
         # they lie, without a second copy.
         source_of: dict[str, str] = {}
+        known: dict[str, str] = {}  # source → sha512, for PreparedFiles (moved in, not read again)
         for index, (logical, data) in enumerate(sorted(files.items())):
             _check_logical_path(logical)
             if isinstance(data, bytes):
                 source = sources / str(index)
                 source.write_bytes(data)
+            elif isinstance(data, PreparedFile):
+                source = Path(data.path).resolve()
+                known[str(source).lstrip("/")] = data.sha512
             else:
                 source = Path(data).resolve()
             source_of[logical] = str(source).lstrip("/")
@@ -304,14 +344,18 @@ class ObjectStore:
             if logical in existing:
                 new_version.delete(logical)
                 changed = True
-        for logical, source in source_of.items():
-            digest = _sha512(Path("/" + source))
-            if existing.get(logical) == digest:
-                continue
-            if logical in existing:
-                new_version.delete(logical)
-            new_version.add(source, logical, content_path=f"{head_label}/content/{logical}")
-            changed = True
+        _known_digests.table = known
+        try:
+            for logical, source in source_of.items():
+                digest = known.get(source) or _sha512(Path("/" + source))
+                if existing.get(logical) == digest:
+                    continue
+                if logical in existing:
+                    new_version.delete(logical)
+                new_version.add(source, logical, content_path=f"{head_label}/content/{logical}")
+                changed = True
+        finally:
+            _known_digests.table = None
         if not changed and current > 0:
             return None
 
@@ -326,8 +370,8 @@ class ObjectStore:
         for source, content_path in new_version.files_to_copy.items():
             target = work / content_path
             target.parent.mkdir(parents=True, exist_ok=True)
-            if source.startswith(str(sources).lstrip("/")):
-                os.replace("/" + source, target)
+            if source.startswith(str(sources).lstrip("/")) or source in known:
+                _move("/" + source, target)
             else:
                 shutil.copyfile("/" + source, target)
             if self.durable:
@@ -475,6 +519,16 @@ class ObjectStore:
         root.check_root_structure()
         _, _, errors = root.validate_hierarchy(check_digests=check_digests)
         return [f"{path}: {message}" for path, message in errors]
+
+
+def _move(source: str, target: Path) -> None:
+    try:
+        os.replace(source, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(source, target)  # another file system: copy, then drop the original
+        os.unlink(source)
 
 
 def _check_logical_path(logical: str) -> None:

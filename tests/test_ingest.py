@@ -302,6 +302,42 @@ def test_a_changed_page_makes_a_new_version_and_old_pages_are_not_copied(catalog
     assert source["sha512"] == hashlib.sha512((book / "2.png").read_bytes()).hexdigest()
 
 
+def test_a_page_missing_from_the_folder_is_refused_unless_replace(catalogue, home, card, book):
+    ingest_book(catalogue, book, card, EDITOR, workers=1)
+    (book / "10.png").unlink()  # page 0003; v01_024.jpg becomes page 0003 as a .jpg
+    with pytest.raises(BookRefused) as refused:
+        ingest_book(catalogue, book, card, EDITOR, workers=1)
+    assert any(p.startswith("masters/0004.jpg:") and "--replace" in p for p in refused.value.problems)
+    assert catalogue.store.head(card) == 2
+
+    report = ingest_book(catalogue, book, card, EDITOR, workers=1, replace=True)
+    assert report.version == 3
+    masters = [p for p in catalogue.store.logical_paths(card) if p.startswith("masters/")]
+    assert masters == ["masters/0001.png", "masters/0002.png", "masters/0003.jpg"]
+    assert catalogue.store.read_bytes(card, "masters/0003.jpg") == (book / "v01_024.jpg").read_bytes()
+    assert catalogue.store.read_bytes(card, "masters/0003.png", version=2) == (SCANS / "10.png").read_bytes()
+    assert _published_pages(home, card) == ["0001", "0002", "0003"]
+    assert _size(home.derivatives / card / "0003" / "full" / "max" / "0" / "default.jpg") == _size(book / "v01_024.jpg")
+    assert ocfl_validate(catalogue.store.root).returncode == 0
+
+
+def test_card_file_creates_the_card_at_ingest(catalogue, sample_cards, book, tmp_path):
+    card = next(c for c in sample_cards if c["id"] == CARD)
+    report = ingest_book(catalogue, book, "new-book", EDITOR, workers=1, card={**card, "id": "new-book"})
+    assert report.version == 2
+    assert catalogue.get("new-book").card["edition"]["title"] == card["edition"]["title"]
+    assert [v.reason for v in catalogue.history("new-book")][0].startswith("入藏影像时新建")
+    with pytest.raises(IngestError, match="exists already"):
+        ingest_book(catalogue, book, "new-book", EDITOR, workers=1, card=card)
+
+
+def test_card_file_with_a_bad_folder_creates_nothing(catalogue, sample_cards, book):
+    (book / "2.png").write_bytes(b"")
+    with pytest.raises(BookRefused):
+        ingest_book(catalogue, book, "new-book", EDITOR, workers=1, card={**sample_cards[0], "id": "new-book"})
+    assert not catalogue.exists("new-book")
+
+
 def test_tiles_rebuild_from_stored_masters(catalogue, home, card, book):
     ingest_book(catalogue, book, card, EDITOR, workers=1)
     shutil.rmtree(home.derivatives / card / "0003")
@@ -346,7 +382,8 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            if pending.is_dir() and any(not p.name.startswith(".") for p in pending.iterdir()):
+            # a finished page folder (staged master copies appear before it)
+            if pending.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in pending.iterdir()):
                 break
             assert process.poll() is None, "ingest finished before it could be killed"
             time.sleep(0.02)
@@ -380,6 +417,52 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
         reopened.close()
 
 
+def test_sigkill_during_the_ocfl_commit_leaves_old_or_new_version(catalogue, home, card, book, tmp_path):
+    """Kill the ingest while the store moves the version in (the slowest moment of the commit is
+    fsyncing the masters in staging): the object is at v1 or v2, never in between."""
+    scans = tmp_path / "many"
+    scans.mkdir()
+    base = pyvips.Image.new_from_file(str(SCANS / "1.png"))
+    for number in range(1, 31):
+        base.embed(number, 0, base.width + 40, base.height).pngsave(str(scans / f"{number:04d}.png"), compression=1)
+    process = subprocess.Popen(
+        [str(GUJI), "ingest", str(scans), "--id", card, "--workers", "2"],
+        env={**os.environ, "GUJI_HOME": str(home.root), "GUJI_EDITOR": EDITOR},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:  # the commit has started once a version is being staged
+            if home.staging.is_dir() and any(p.name.startswith(f"{card}~") for p in home.staging.iterdir()):
+                break
+            assert process.poll() is None, "ingest finished before it could be killed"
+            time.sleep(0.005)
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+
+    catalogue.close()
+    from repository import Catalogue
+    reopened = Catalogue.open(home)  # runs recovery
+    try:
+        assert reopened.store.head(card) in (1, 2)
+        result = ocfl_validate(reopened.store.root)
+        assert result.returncode == 0, result.stdout + result.stderr
+        if reopened.store.head(card) == 1:
+            assert _published_pages(home, card) == []
+    finally:
+        reopened.close()
+    rerun = guji(home, "ingest", str(scans), "--id", card, "--workers", "2")
+    assert rerun.returncode == 0, rerun.stderr
+    reopened = Catalogue.open(home)
+    try:
+        assert reopened.store.head(card) == 2
+        assert reopened.store.read_bytes(card, "masters/0030.png") == (scans / "0030.png").read_bytes()
+        assert _published_pages(home, card) == [f"{n:04d}" for n in range(1, 31)]
+    finally:
+        reopened.close()
+
+
 def test_watch_ingests_ready_folders_and_moves_them(catalogue, home, card, tmp_path):
     incoming = tmp_path / "incoming"
     for name in ("a-good", "b-bad", "c-not-ready"):
@@ -404,3 +487,20 @@ def test_watch_ingests_ready_folders_and_moves_them(catalogue, home, card, tmp_p
         assert reopened.store.head(card) == 2
     finally:
         reopened.close()
+
+
+def test_the_sample_collection_ingests_as_make_run_does(catalogue, home, sample_cards):
+    """`make run` ingests every folder of samples/scans into the card of the same id."""
+    for card in sample_cards:
+        catalogue.create(card, editor="samples", reason="示例数据导入")
+    folders = sorted(p for p in (ROOT / "samples" / "scans").iterdir() if p.is_dir())
+    assert folders, "samples/scans has no book"
+    for folder in folders:
+        report = ingest_book(catalogue, folder, folder.name, "samples", workers=2)
+        structure = json.loads(catalogue.store.read_bytes(folder.name, "structure.json"))
+        assert len(structure["pages"]) == len(report.pages) == len(list(folder.glob("*.png")))
+        assert structure["viewingDirection"] == "right-to-left"
+    structure = json.loads(catalogue.store.read_bytes("qizheng-tuibu", "structure.json"))
+    assert [p["leaf"] for p in structure["pages"][:3]] == ["1a", "1b", "2a"]
+    assert structure["ranges"] == [{"label": "卷二", "juan": 2, "pages": [f"{n:04d}" for n in range(1, 10)]}]
+    assert ocfl_validate(catalogue.store.root).returncode == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from repository.ocfl_store import ObjectStore, StaleVersionError, StoreError
+from repository.ocfl_store import ObjectStore, PreparedFile, StaleVersionError, StoreError
 
 OCFL_VALIDATE = Path(sys.executable).parent / "ocfl-validate.py"
 
@@ -53,6 +54,45 @@ def test_unchanged_master_is_not_copied_again(store, tmp_path):
     store.commit("b1", {"masters/0001.tif": scan, "card.json": b"b"}, editor="a", reason="r", expected_head=1)
     assert not (store.object_path("b1") / "v2" / "content" / "masters").exists()
     assert store.read_bytes("b1", "masters/0001.tif", 2) == scan.read_bytes()
+
+
+def test_prepared_file_is_moved_in_with_its_digest_not_read_again(store, home, monkeypatch):
+    home.staging.mkdir(parents=True, exist_ok=True)
+    staged = home.root / "pending-0001.tif"
+    content = b"II*\x00" + os.urandom(4096)
+    staged.write_bytes(content)
+    digest = hashlib.sha512(content).hexdigest()
+
+    opened = []
+    real_open = open
+
+    def watching_open(path, *args, **kwargs):
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    import builtins
+    monkeypatch.setattr(builtins, "open", watching_open)
+    version = store.commit("b1", {"masters/0001.tif": PreparedFile(staged, digest), "card.json": b"a"},
+                           editor="a", reason="r", expected_head=0)
+    monkeypatch.undo()
+
+    assert version.number == 1
+    assert not staged.exists()  # moved, not copied
+    assert not any(path.endswith("pending-0001.tif") for path in opened)  # and not read to hash it
+    assert store.read_bytes("b1", "masters/0001.tif") == content
+    assert store.inventory("b1")["manifest"][digest] == ["v1/content/masters/0001.tif"]
+    result = ocfl_validate(store.root)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unchanged_prepared_file_writes_no_version_and_is_left_to_the_caller(store, home):
+    content = b"same scan"
+    store.commit("b1", {"masters/0001.tif": content}, editor="a", reason="r", expected_head=0)
+    staged = home.root / "again.tif"
+    staged.write_bytes(content)
+    prepared = PreparedFile(staged, hashlib.sha512(content).hexdigest())
+    assert store.commit("b1", {"masters/0001.tif": prepared}, editor="a", reason="r", expected_head=1) is None
+    assert staged.exists()
 
 
 def test_stale_commit_is_refused_and_changes_nothing(store):

@@ -1,22 +1,18 @@
-"""FastAPI application: catalogue pages and a JSON API over the catalogue DB."""
+"""FastAPI application: the public collection, the staff workspace and a JSON API over the catalogue."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, HTTPException
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
-from repository import CardNotFound, Catalogue, Home
-from repository.card import field_label, flatten, title_with_juan
-from repository.grading import suggest_grade
+from repository import Catalogue, Home, StoreError
 
-from . import iiif_routes
+from . import iiif_routes, public_api, public_pages, staff
+from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
 
 
 def create_app(home: Home | str | None = None) -> FastAPI:
@@ -25,30 +21,15 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     app = FastAPI(title="Guji", description="古籍与地方文献数字化典藏", version="0.1.0")
     app.state.catalogue = catalogue
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(public_pages.router(catalogue))
+    app.include_router(public_api.router(catalogue))
+    app.include_router(staff.router(catalogue))
 
     def _stored(card_id: str):
         try:
             return catalogue.get(card_id)
-        except CardNotFound:
+        except StoreError:  # no such card, or a malformed id
             raise HTTPException(404, f"no card {card_id!r}") from None
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home_page(request: Request):
-        rows = catalogue.list_rows()
-        return templates.TemplateResponse(request, "home.html", {"rows": rows, "count": len(rows)})
-
-    @app.get("/books/{card_id}", response_class=HTMLResponse, include_in_schema=False)
-    def record_page(request: Request, card_id: str):
-        stored = _stored(card_id)
-        fields = [
-            (field_label(path), value)
-            for path, value in flatten(stored.card).items()
-            if value not in (None, "", [], {}) and not path.startswith(("edition.layout.parsed", "id"))
-        ]
-        return templates.TemplateResponse(request, "record.html", {
-            "stored": stored, "card": stored.card, "title": title_with_juan(stored.card),
-            "fields": fields, "suggestion": suggest_grade(stored.card),
-        })
 
     @app.get("/api/cards", tags=["cards"])
     def api_cards(limit: int = 100, offset: int = 0):
@@ -67,7 +48,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     def api_card(card_id: str, version: int | None = None):
         try:
             stored = catalogue.get(card_id, version)
-        except CardNotFound as error:
+        except StoreError as error:
             raise HTTPException(404, str(error)) from None
         return {"id": stored.id, "version": stored.version, "card": stored.card}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import typer
@@ -26,4 +27,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
-        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, access_log=access_log)
+        options = {}
+        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+            # a worker on a busy machine may need more than uvicorn's 5 s to start the app
+            options["timeout_worker_healthcheck"] = 60
+        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, access_log=access_log,
+                    **options)

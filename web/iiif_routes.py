@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import json
 import logging
 import os
@@ -328,9 +329,12 @@ def router(catalogue: Catalogue) -> APIRouter:
     api.add_route("/iiif/image/{rest:path}", image_endpoint, methods=["GET", "HEAD"], include_in_schema=False)
 
     @api.get("/books/{book}/viewer", response_class=HTMLResponse, include_in_schema=False)
-    def viewer(request: Request, book: str, lang: str = "zh-TW", canvas: str | None = None, q: str | None = None):
+    def viewer(request: Request, book: str, lang: str = "zh-TW", canvas: str | None = None, page: str | None = None,
+               q: str | None = None):
+        """Mirador on the book; `page` (or `canvas`) = the page to open, e.g. 0005; `q` a search."""
+        canvas = canvas or page
         if not valid_book(book) or not catalogue.exists(book):
-            return HTMLResponse(f"<p>沒有這部書 / no book {book!r}</p>", status_code=404)
+            return HTMLResponse(f"<p>沒有這部書 / no book {html.escape(book)!r}</p>", status_code=404)
         try:
             manifests.get(book)
         except NoPageImages as missing:

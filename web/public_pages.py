@@ -1,0 +1,106 @@
+"""The public online collection: home, browse, record page, language toggle (HTML)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+
+from repository import CardNotFound, Catalogue, StoredCard, StoreError
+from repository.card import field_label, flatten
+
+from . import collection, i18n
+from .record import book_record
+from .templating import render
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site (`/…`), never `//host` or a full URL: no open redirects."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def stored_or_none(catalogue: Catalogue, card_id: str) -> StoredCard | None:
+    try:
+        return catalogue.get(card_id)
+    except (CardNotFound, StoreError):
+        return None
+
+
+def not_found(request: Request, message: str, **values):
+    """A 404 page; `message` is Chinese interface text with `{placeholders}` filled from `values`."""
+    return render(request, "not_found.html", {"message": message, "values": values}, status_code=404)
+
+
+def browse_filters(
+    classification: str | None = Query(None, alias="class", max_length=16, description="四部分类号: 部 2 or 类 2.07"),
+    dynasty: str | None = Query(None, max_length=16, description="版本朝代, e.g. 明"),
+    edition_type: str | None = Query(None, max_length=16, description="版本类型, e.g. 刻本"),
+    record_type: str | None = Query(None, max_length=32, description="guji or local_document"),
+    local_type: str | None = Query(None, max_length=16, description="地方文献类型: 地方志, 地方著述, 家谱"),
+    local_author: str | None = Query(None, max_length=64, description="地方人士"),
+    place: str | None = Query(None, max_length=64, description="地域, e.g. 如皋"),
+) -> collection.Filters:
+    return collection.Filters(classification, dynasty, edition_type, record_type, local_type, local_author, place)
+
+
+def record_fields(card: dict) -> list[tuple[str, object]]:
+    """Every filled field of the card with its Chinese label, leaving out parser bookkeeping."""
+    return [
+        (field_label(path), value)
+        for path, value in flatten(card).items()
+        if value not in (None, "", [], {})
+        and not path.startswith(("edition.layout.parsed", "id"))
+        and ".warnings" not in path
+    ]
+
+
+def router(catalogue: Catalogue) -> APIRouter:
+    api = APIRouter(include_in_schema=False)
+
+    @api.get("/")
+    def home(request: Request):
+        return render(request, "home.html", {
+            "figures": collection.figures(catalogue),
+            "recent": collection.recent(catalogue),
+            "facets": collection.facets(catalogue, collection.Filters()),
+        })
+
+    @api.get("/browse")
+    def browse(request: Request, page: int = Query(1, ge=1, le=100_000),
+               filters: collection.Filters = Depends(browse_filters)):
+        result = collection.browse(catalogue, filters, page)
+        chosen = filters.query_items()
+
+        def link(**changes) -> str:
+            """This browse page with some filters changed (None removes one)."""
+            items = {**chosen, **changes}
+            items = {key: value for key, value in items.items() if value}
+            return "/browse" + ("?" + urlencode(items) if items else "")
+
+        return render(request, "browse.html", {
+            "result": result, "chosen": [(key, value, collection.filter_label(key, value))
+                                         for key, value in chosen.items()],
+            "link": link,
+        })
+
+    @api.get("/books/{card_id}")
+    def record(request: Request, card_id: str):
+        stored = stored_or_none(catalogue, card_id)
+        if stored is None:
+            return not_found(request, "没有标识为「{id}」的藏品", id=card_id)
+        return render(request, "record.html", {
+            "book": book_record(catalogue, stored), "fields": record_fields(stored.card),
+            "versions": stored.versions,
+        })
+
+    @api.get("/lang")
+    def choose_language(to: str = "zh", next: str | None = None):
+        response = RedirectResponse(safe_next(next), status_code=303)
+        if to in i18n.LANGUAGES:
+            response.set_cookie(i18n.COOKIE, to, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+        return response
+
+    return api

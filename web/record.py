@@ -1,0 +1,213 @@
+"""One book's public record: the card as a Chinese catalogue prints it, its 卷 contents and pages,
+a permalink and a citation.
+
+A printed catalogue card (卡片目录, 善本书目) reads, line by line::
+
+    重刊荊川先生文集十七卷外集三卷        题名卷数
+    （明）唐順之撰                        （朝代）著者 著作方式
+    明萬曆元年純白齋刻本                  版本
+    半葉十行行二十字 框高20.1、宽14.2厘米 行款版式, 版框
+    八册一函 线装                         册数, 函数, 装帧
+    存十七卷（卷一至十七）                存卷
+    钤印 …                                钤印
+    索书号 示善0002 · 普查编号 …
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import iiif.ids
+import metadata_schemas
+from repository import Catalogue, StoredCard, public_url
+from repository.card import responsibility_text, title_with_juan
+from repository.catalogue import STRUCTURE_FILE
+from repository.parse import int_to_chinese
+
+
+@dataclass
+class CardLine:
+    key: str  # which part of the printed card: title, responsibility, edition …
+    label: str  # Chinese label, as on a card form
+    text: str
+
+
+@dataclass
+class Section:
+    """One entry of the 卷 contents: a range of structure.json and where it starts."""
+
+    label: str
+    first_page: str | None
+    pages: int
+    children: list[Section] = field(default_factory=list)
+
+
+@dataclass
+class PageEntry:
+    page: str  # 0001
+    label: str  # 1a, 卷一 葉一a …
+
+
+@dataclass
+class BookRecord:
+    id: str
+    version: int
+    card: dict
+    title: str  # 题名卷数
+    lines: list[CardLine]
+    call_number: str | None
+    census_number: str | None
+    former_call_numbers: list[str]
+    pages: list[PageEntry]
+    contents: list[Section]
+    viewing_direction: str | None
+    classification: dict | None
+    rights: str | None
+    rights_label: str | None
+
+    @property
+    def has_pages(self) -> bool:
+        return bool(self.pages)
+
+    # ---- links -------------------------------------------------------------------------
+
+    @property
+    def permalink(self) -> str:
+        return f"{public_url()}/books/{self.id}"
+
+    @property
+    def manifest_url(self) -> str:
+        return iiif.ids.manifest(self.id)
+
+    def viewer_path(self, page: str | None = None) -> str:
+        return f"/books/{self.id}/viewer" + (f"?page={page}" if page else "")
+
+    def image_path(self, page: str) -> str:
+        """The whole page as JPEG (Image API `full/max`), for download."""
+        return f"/iiif/image/{self.id}/{page}/full/max/0/default.jpg"
+
+    def thumbnail_path(self, page: str) -> str:
+        return f"/iiif/image/{self.id}/{page}/full/300,/0/default.jpg"
+
+    def citation(self, today: datetime | None = None) -> str:
+        """A citation after GB/T 7714-2015 (electronic monograph [M/OL]) with the permalink."""
+        holding = self.card.get("copy") or {}
+        edition = self.card.get("edition") or {}
+        date = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
+        parts = []
+        responsibility = responsibility_text(self.card)
+        if responsibility:
+            parts.append(responsibility)
+        parts.append(f"{self.title}[M/OL]")
+        if edition.get("edition_statement"):
+            parts.append(edition["edition_statement"])
+        where = holding.get("holding_institution") or ""
+        if self.call_number:
+            where = f"{where}{'，' if where else ''}索书号 {self.call_number}"
+        parts.append(f"{where} [{date}]" if where else f"[{date}]")
+        parts.append(self.permalink)
+        return ". ".join(parts) + "."
+
+
+def _volumes_text(holding: dict) -> str:
+    parts = []
+    if holding.get("volumes"):
+        parts.append(f"{int_to_chinese(holding['volumes'])}册")
+    if holding.get("cases"):
+        parts.append(f"{int_to_chinese(holding['cases'])}函")
+    text = "".join(parts)
+    if holding.get("binding"):
+        text = f"{text} {holding['binding']}" if text else holding["binding"]
+    return text
+
+
+def _seals_text(holding: dict) -> str:
+    if holding.get("seals_raw"):
+        return holding["seals_raw"]
+    seals = holding.get("seals") or []
+    return "；".join(
+        f"“{seal.get('text', '')}”{seal.get('style', '')}{(seal.get('shape') or '').replace('形', '')}印"
+        + (f"（{seal['position']}）" if seal.get("position") else "")
+        for seal in seals
+    )
+
+
+def _annotations_text(holding: dict) -> str:
+    return "；".join(
+        "".join(filter(None, [note.get("dynasty") and f"（{note['dynasty']}）", note.get("person"),
+                              note.get("type"), note.get("text") and f"：{note['text']}"]))
+        for note in holding.get("annotations") or []
+    )
+
+
+def card_lines(card: dict) -> list[CardLine]:
+    """The printed card, line by line; lines with nothing to say are left out."""
+    edition = card.get("edition") or {}
+    holding = card.get("copy") or {}
+    layout = " ".join(filter(None, [(edition.get("layout") or {}).get("raw"),
+                                    (edition.get("frame_size") or {}).get("raw")]))
+    local = card.get("local_document") or {}
+    lines = [
+        CardLine("title", "题名卷数", title_with_juan(card)),
+        CardLine("responsibility", "著者", responsibility_text(card)),
+        CardLine("edition", "版本", edition.get("edition_statement") or edition.get("edition_type") or ""),
+        CardLine("layout", "行款版式", layout),
+        CardLine("volumes", "册数", _volumes_text(holding)),
+        CardLine("extant_juan", "存卷", (holding.get("extant_juan") or {}).get("raw", "")),
+        CardLine("seals", "钤印", _seals_text(holding)),
+        CardLine("annotations", "批校题跋", _annotations_text(holding)),
+        CardLine("series", "丛编", edition.get("series") or ""),
+        CardLine("notes", "附注", edition.get("notes") or ""),
+        CardLine("local", "地方文献",
+                 " · ".join(filter(None, [local.get("type"), local.get("place"), local.get("author")]))),
+    ]
+    return [line for line in lines if line.text]
+
+
+def read_structure(catalogue: Catalogue, card_id: str) -> dict | None:
+    """The object's structure.json (page order, labels, ranges), or None if no scans were ingested."""
+    if STRUCTURE_FILE not in catalogue.store.digests(card_id):
+        return None
+    try:
+        structure = json.loads(catalogue.store.read_bytes(card_id, STRUCTURE_FILE))
+    except (ValueError, UnicodeDecodeError):
+        return None  # fixity and ingest report this; the record page still shows the card
+    return structure if isinstance(structure, dict) else None
+
+
+def _sections(ranges: list, known_pages: set[str]) -> list[Section]:
+    sections = []
+    for item in ranges or []:
+        if not isinstance(item, dict):
+            continue
+        pages = [str(page) for page in item.get("pages") or [] if str(page) in known_pages]
+        children = _sections(item.get("ranges") or item.get("items") or [], known_pages)
+        first = pages[0] if pages else (children[0].first_page if children else None)
+        count = len(pages) + sum(child.pages for child in children)
+        sections.append(Section(str(item.get("label") or "—"), first, count, children))
+    return sections
+
+
+def book_record(catalogue: Catalogue, stored: StoredCard) -> BookRecord:
+    card = stored.card
+    holding = card.get("copy") or {}
+    structure = read_structure(catalogue, stored.id) or {}
+    pages = [
+        PageEntry(str(page["page"]), str(page.get("label") or page["page"]))
+        for page in structure.get("pages") or [] if isinstance(page, dict) and page.get("page")
+    ]
+    code = ((card.get("edition") or {}).get("classification") or {}).get("code")
+    rights = card.get("rights")
+    rights_labels = metadata_schemas.vocabulary("rights").get("x-labels") or {}
+    return BookRecord(
+        id=stored.id, version=stored.version, card=card, title=title_with_juan(card),
+        lines=card_lines(card),
+        call_number=holding.get("call_number"), census_number=holding.get("census_number"),
+        former_call_numbers=list(holding.get("former_call_numbers") or []),
+        pages=pages, contents=_sections(structure.get("ranges") or [], {p.page for p in pages}),
+        viewing_direction=structure.get("viewingDirection"),
+        classification=metadata_schemas.classification_by_code(code) if code else None,
+        rights=rights, rights_label=rights_labels.get(rights) if rights else None,
+    )

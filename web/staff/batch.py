@@ -1,0 +1,151 @@
+"""Batch revision: upload a revision spreadsheet → preview every change → apply.
+
+The planning is `repository.card_import` — the same as `guji cards import --dry-run`: rows that
+match existing cards (by 记录号 or 索书号) and carry a 修改原因 become one new version per changed
+card with that reason; a file with any bad row cannot be applied. The upload is kept in
+``<data home>/uploads/`` between preview and apply; apply plans the file again and refuses if the
+plan is no longer the one previewed (someone changed a card meanwhile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+
+from repository import Catalogue
+from repository.card_import import ImportPlan, ImportRefused, UnreadableFile, apply_plan, plan_import
+
+from .card_form import in_form_order
+from .common import staff_render
+
+SUFFIXES = (".xlsx", ".csv", ".json")
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class UploadRefused(ValueError):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _uploads(catalogue: Catalogue) -> Path:
+    return catalogue.home.root / "uploads"
+
+
+def check_upload(name: str, data: bytes, limit: int) -> str:
+    """The file's suffix, if it is an allowed spreadsheet of allowed size; else UploadRefused."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UploadRefused(f"{name}: 只接受 .xlsx、.csv 或 .json 文件（上传的是 {suffix or '无扩展名的文件'}）", 415)
+    if not data:
+        raise UploadRefused(f"{name}: 文件是空的")
+    if len(data) > limit:
+        raise UploadRefused(f"{name}: 文件过大（{len(data) / 1048576:.1f} MB），上限 {limit // 1048576} MB", 413)
+    if suffix == ".xlsx" and not data.startswith(b"PK\x03\x04"):
+        raise UploadRefused(f"{name}: 不是 Excel 工作簿（.xlsx 文件应是 zip 格式）；请在 Excel 中另存为 .xlsx", 415)
+    if suffix in (".csv", ".json") and b"\x00" in data:
+        raise UploadRefused(f"{name}: 不是文本文件（含有二进制内容）；CSV 请存为 UTF-8 或 GBK 文本", 415)
+    return suffix
+
+
+def fingerprint(plan: ImportPlan) -> str:
+    """What applying the plan would do, as a digest: it must not change between preview and apply."""
+    summary = [
+        [item.row, item.action, item.card_id, item.base_version, item.reason,
+         [[change.path, change.old, change.new] for change in item.changes]]
+        for item in plan.items
+    ]
+    return hashlib.sha256(json.dumps(summary, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def router(catalogue: Catalogue, route_class, upload_limit: int) -> APIRouter:
+    api = APIRouter(route_class=route_class)
+
+    def batch_page(request: Request, *, error: str | None = None, status_code: int = 200):
+        return staff_render(request, "staff/batch.html", {"error": error, "limit_mb": upload_limit // 1048576},
+                            status_code=status_code)
+
+    def stored_upload(token: str, user: str) -> tuple[Path, dict] | None:
+        if not TOKEN.match(token):
+            return None
+        meta_path = _uploads(catalogue) / f"{token}.meta.json"
+        if not meta_path.is_file():
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("owner") != user:
+            return None
+        return _uploads(catalogue) / f"{token}{meta['suffix']}", meta
+
+    def plan_of(path: Path, meta: dict) -> ImportPlan:
+        return plan_import(catalogue, path, default_reason=f"导入 {meta['name']}")
+
+    def preview_page(request: Request, token: str, meta: dict, plan: ImportPlan, notice: str | None = None,
+                     status_code: int = 200):
+        return staff_render(request, "staff/batch_preview.html", {
+            "token": token, "meta": meta, "plan": plan, "fingerprint": fingerprint(plan), "notice": notice,
+            "counts": {action: plan.count(action) for action in ("create", "revise", "unchanged")},
+            "in_form_order": in_form_order,
+        }, status_code=status_code)
+
+    @api.get("/batch")
+    def batch(request: Request):
+        return batch_page(request)
+
+    @api.post("/batch")
+    async def upload(request: Request):
+        form = await request.form()
+        upload_file = form.get("file")
+        if not isinstance(upload_file, UploadFile) or not upload_file.filename:
+            return batch_page(request, error="请选择要上传的修订表（.xlsx、.csv 或 .json）", status_code=400)
+        name = Path(upload_file.filename).name[:200]
+        data = await upload_file.read(upload_limit + 1)
+        try:
+            suffix = check_upload(name, data, upload_limit)
+        except UploadRefused as refused:
+            return batch_page(request, error=str(refused), status_code=refused.status)
+        token = secrets.token_hex(16)
+        folder = _uploads(catalogue)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{token}{suffix}"
+        path.write_bytes(data)
+        meta = {"owner": request.state.staff_user.name, "name": name, "suffix": suffix}
+        (folder / f"{token}.meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        try:
+            plan = plan_of(path, meta)
+        except UnreadableFile as error:
+            path.unlink(missing_ok=True)
+            (folder / f"{token}.meta.json").unlink(missing_ok=True)
+            return batch_page(request, error=str(error).replace(path.name, name), status_code=400)
+        return preview_page(request, token, meta, plan)
+
+    @api.post("/batch/apply")
+    async def apply(request: Request):
+        form = await request.form()
+        user = request.state.staff_user
+        token = str(form.get("token") or "")
+        found = stored_upload(token, user.name)
+        if found is None:
+            return batch_page(request, error="找不到这次上传（可能已经应用过）；请重新上传修订表", status_code=404)
+        path, meta = found
+        plan = plan_of(path, meta)
+        if fingerprint(plan) != str(form.get("fingerprint") or ""):
+            return preview_page(request, token, meta, plan, status_code=409,
+                                notice="预览之后目录有了变动，下面是按现在的目录重新生成的预览，请再核对一遍")
+        try:
+            results = apply_plan(catalogue, plan, editor=user.name)
+        except ImportRefused:
+            return preview_page(request, token, meta, plan, status_code=422,
+                                notice="修订表中有错误行，未做任何修改；请改正后重新上传")
+        path.unlink(missing_ok=True)
+        (path.parent / f"{token}.meta.json").unlink(missing_ok=True)
+        return staff_render(request, "staff/batch_done.html", {
+            "meta": meta, "results": [result for result in results if result.changed], "plan": plan,
+        })
+
+    return api

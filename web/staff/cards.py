@@ -1,0 +1,267 @@
+"""Cataloguing: find cards, edit them in the schema-generated form, live checks, history with a
+side-by-side diff, and the conflict page when someone else saved first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+import metadata_schemas
+from repository import CardConflict, CardError, CardNotFound, Catalogue, StoredCard, StoreError
+from repository.card import FieldChange, card_diff, field_label, normalise_card
+from repository.catalogue import new_card_id
+from repository.grading import suggest_grade
+
+from . import card_form
+from .common import staff_render
+from .guard import current_user
+from .parse_preview import PREVIEWS, preview
+
+REASON_FIELD = "reason"  # 修改原因
+REASON_LIMIT = 500
+
+
+def _stored(catalogue: Catalogue, card_id: str) -> StoredCard | None:
+    try:
+        return catalogue.get(card_id)
+    except (CardNotFound, StoreError):
+        return None
+
+
+def _not_found(request: Request, card_id: str):
+    return staff_render(request, "staff/refused.html", {
+        "status": 404, "message": "没有标识为「{id}」的卡片", "values": {"id": card_id}}, status_code=404)
+
+
+def _warnings(card: dict) -> list[tuple[str, str]]:
+    _, warnings = normalise_card(card)
+    return [(warning.field, str(warning)) for warning in warnings]
+
+
+def _changes_view(changes: list[FieldChange]) -> list[dict]:
+    return [{"label": change.label, "path": change.path, "old": _shown(change.old), "new": _shown(change.new)}
+            for change in card_form.in_form_order(changes)]
+
+
+def _shown(value) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def router(catalogue: Catalogue, route_class) -> APIRouter:
+    api = APIRouter(route_class=route_class)
+
+    def edit_page(request: Request, *, stored: StoredCard | None, card: dict, base_version: int,
+                  reason: str = "", problems: list[dict] | None = None, read: card_form.FormReading | None = None,
+                  notice: str | None = None, status_code: int = 200, reason_error: str | None = None):
+        warnings = _warnings(card)
+        fields, unplaced = card_form.bind(card, problems, warnings, read.typed if read else None,
+                                          read.problems if read else None)
+        return staff_render(request, "staff/edit.html", {
+            "stored": stored, "card": card, "fields": fields, "unplaced": unplaced,
+            "base_version": base_version, "reason": reason, "reason_error": reason_error, "notice": notice,
+            "suggestion": suggest_grade(card) if stored else None,
+            "new_id": "" if stored else card.get("id", ""),
+            "problem_count": len(problems or []) + len(read.problems if read else {}),
+        }, status_code=status_code)
+
+    # ---- finding ------------------------------------------------------------------------------
+
+    @api.get("/cards")
+    def cards(request: Request, q: str = Query("", max_length=100)):
+        rows = catalogue.find_rows(q.strip(), limit=200) if q.strip() else catalogue.list_rows(limit=200)
+        return staff_render(request, "staff/cards.html", {"rows": rows, "q": q, "total": catalogue.count()})
+
+    # ---- editing ------------------------------------------------------------------------------
+
+    @api.get("/cards/new")
+    def new_card(request: Request):
+        card = {"record_type": "guji", "edition": {}}
+        return edit_page(request, stored=None, card=card, base_version=0, reason="新编卡片")
+
+    @api.get("/cards/{card_id}/edit")
+    def edit(request: Request, card_id: str):
+        stored = _stored(catalogue, card_id)
+        if stored is None:
+            return _not_found(request, card_id)
+        return edit_page(request, stored=stored, card=stored.card, base_version=stored.version)
+
+    async def submitted(request: Request, stored: StoredCard | None):
+        form = await request.form()
+        base_version = _int(form.get("base_version"), stored.version if stored else 0)
+        reason = str(form.get(REASON_FIELD) or "").strip()
+        base_card = catalogue.get(stored.id, base_version).card if stored and 0 < base_version <= stored.head \
+            else (stored.card if stored else None)
+        read = card_form.read_form(form, base_card)
+        if not stored:
+            wanted = str(form.get("new_id") or "").strip()
+            read.card["id"] = wanted or new_card_id()
+        return form, base_version, reason, read
+
+    async def save(request: Request, card_id: str | None):
+        user = current_user(request)
+        stored = _stored(catalogue, card_id) if card_id else None
+        if card_id and stored is None:
+            return _not_found(request, card_id)
+        form, base_version, reason, read = await submitted(request, stored)
+        if stored is not None and not 1 <= base_version <= stored.head:
+            return staff_render(request, "staff/refused.html", {
+                "status": 400, "message": "表单不完整（没有有效的基于版本），请重新打开编辑页", "values": {}},
+                status_code=400)
+        card = read.card
+        reason_error = None
+        if not reason:
+            reason_error = "请填写修改原因：说明为什么修改（如「据原书卷端核对」），它会记入修订记录"
+        elif len(reason) > REASON_LIMIT:
+            reason_error = f"修改原因过长（{len(reason)} 字），请控制在 {REASON_LIMIT} 字以内"
+        if reason_error or read.problems:  # show every problem at once, the card's own ones too
+            problems = metadata_schemas.validate_card(normalise_card(card)[0])
+            return edit_page(request, stored=stored, card=card, base_version=base_version, reason=reason, read=read,
+                             problems=problems, reason_error=reason_error, status_code=422)
+        try:
+            if stored is None:
+                result = catalogue.create(card, editor=user.name, reason=reason)
+            else:
+                result = catalogue.save(stored.id, card, editor=user.name, reason=reason, base_version=base_version)
+        except CardConflict as conflict:
+            return conflict_page(request, conflict, base_version, card, reason)
+        except StoreError as error:  # CardError names fields; a bad new id is a plain StoreError
+            problems = getattr(error, "problems", None) or [{"path": "", "message": str(error)}]
+            return edit_page(request, stored=stored, card=card, base_version=base_version, reason=reason,
+                             problems=problems, read=read, status_code=422)
+        if not result.changed:
+            return edit_page(request, stored=stored, card=stored.card, base_version=stored.version, reason=reason,
+                             notice="没有改动任何字段，未生成新版本")
+        return RedirectResponse(f"/staff/cards/{result.id}/history?saved={result.version}", status_code=303)
+
+    @api.post("/cards/new")
+    async def create(request: Request):
+        return await save(request, None)
+
+    @api.post("/cards/{card_id}/edit")
+    async def update(request: Request, card_id: str):
+        return await save(request, card_id)
+
+    # ---- live checks (JSON) ---------------------------------------------------------------------
+
+    @api.get("/api/parse")
+    def parse(kind: str = Query(..., max_length=32), text: str = Query("", max_length=2000)):
+        if kind not in PREVIEWS:
+            return JSONResponse({"detail": f"unknown kind {kind!r}: use one of {', '.join(PREVIEWS)}"},
+                                status_code=400)
+        return asdict(preview(kind, text))
+
+    @api.post("/api/check")
+    async def check(request: Request):
+        """What a save of this form would say: problems and warnings per field, and the changes."""
+        form = await request.form()
+        card_id = str(form.get("card_id") or "")
+        stored = _stored(catalogue, card_id) if card_id else None
+        if card_id and stored is None:
+            return JSONResponse({"detail": f"no card {card_id!r}"}, status_code=404)
+        _, base_version, reason, read = await submitted(request, stored)
+        problems = metadata_schemas.validate_card(normalise_card(read.card)[0])
+        fields, unplaced = card_form.bind(read.card, problems, _warnings(read.card), read.typed, read.problems)
+        placed = [
+            {"name": item.name, "error": item.error, "warnings": item.warnings}
+            for item in card_form._all_leaves(fields) if item.error or item.warnings
+        ]
+        base_card = catalogue.get(stored.id, base_version if 1 <= base_version <= stored.head else None).card \
+            if stored else {}
+        changes = card_diff(base_card, normalise_card(read.card)[0]) if stored else []
+        return {"fields": placed, "unplaced": unplaced, "changes": _changes_view(changes),
+                "reason_missing": not reason, "head": stored.head if stored else 0}
+
+    # ---- history ------------------------------------------------------------------------------
+
+    @api.get("/cards/{card_id}/history")
+    def history(request: Request, card_id: str, a: int | None = Query(None, ge=1), b: int | None = Query(None, ge=1),
+                saved: int | None = None):
+        stored = _stored(catalogue, card_id)
+        if stored is None:
+            return _not_found(request, card_id)
+        head = stored.head
+        b = min(b or head, head)
+        a = min(a if a is not None else max(1, b - 1), head)
+        old, new = catalogue.get(card_id, a).card, catalogue.get(card_id, b).card
+        changes = card_diff(old, new) if a != b else []
+        return staff_render(request, "staff/history.html", {
+            "stored": stored, "a": a, "b": b, "changes": _changes_view(changes), "saved": saved,
+            "version_a": stored.versions[a - 1], "version_b": stored.versions[b - 1],
+        })
+
+    # ---- conflicts ----------------------------------------------------------------------------
+
+    def conflict_page(request: Request, conflict: CardConflict, base_version: int, mine: dict, reason: str):
+        base = catalogue.get(conflict.card_id, base_version).card if base_version else {}
+        theirs = conflict.theirs
+        units = card_form.merge_units(base, theirs, mine)
+        since = conflict.current.versions[base_version:]
+        return staff_render(request, "staff/conflict.html", {
+            "conflict": conflict, "card_id": conflict.card_id, "base_version": base_version,
+            "head": conflict.current.head, "since": since, "reason": reason,
+            "units": [{"path": unit.path, "label": unit.field.title, "conflict": unit.conflict,
+                       "theirs_changed": unit.theirs_changed, "mine_changed": unit.mine_changed,
+                       "base": _unit_text(unit.base), "theirs": _unit_text(unit.theirs), "mine": _unit_text(unit.mine)}
+                      for unit in units],
+            "mine_json": json.dumps(mine, ensure_ascii=False, sort_keys=True),
+            "label": field_label,
+        }, status_code=409)
+
+    @api.post("/cards/{card_id}/merge")
+    async def merge(request: Request, card_id: str):
+        """Save the three-way merge chosen on the conflict page, based on the head it showed."""
+        user = current_user(request)
+        stored = _stored(catalogue, card_id)
+        if stored is None:
+            return _not_found(request, card_id)
+        form = await request.form()
+        origin = _int(form.get("origin_version"), 0)
+        head = _int(form.get("head_version"), 0)
+        reason = str(form.get(REASON_FIELD) or "").strip()
+        try:
+            mine = json.loads(str(form.get("mine_json") or ""))
+        except ValueError:
+            mine = None
+        if not isinstance(mine, dict) or not 1 <= origin <= stored.head or not 1 <= head <= stored.head:
+            return staff_render(request, "staff/refused.html", {
+                "status": 400, "message": "合并表单不完整，请回到编辑页重新保存", "values": {}}, status_code=400)
+        mine["id"] = card_id
+        if not reason:
+            reason = "合并修改"
+        base = catalogue.get(card_id, origin).card
+        theirs = catalogue.get(card_id, head).card
+        choices = {key[len("choice."):]: str(value) for key, value in form.items() if key.startswith("choice.")}
+        merged = card_form.merge(base, theirs, mine, choices)
+        try:
+            result = catalogue.save(card_id, merged, editor=user.name, reason=reason, base_version=head)
+        except CardConflict as conflict:  # someone saved yet again: merge against the newest version
+            return conflict_page(request, conflict, origin, mine, reason)
+        except CardError as error:
+            return edit_page(request, stored=catalogue.get(card_id), card=merged, base_version=head, reason=reason,
+                             problems=error.problems or [{"path": "", "message": str(error)}], status_code=422)
+        if not result.changed:
+            return RedirectResponse(f"/staff/cards/{card_id}/history", status_code=303)
+        return RedirectResponse(f"/staff/cards/{card_id}/history?saved={result.version}", status_code=303)
+
+    return api
+
+
+def _unit_text(value: dict) -> str:
+    main = value.get("main")
+    if isinstance(main, dict) and "raw" in main:
+        return main["raw"]
+    if isinstance(main, dict) and "code" in main:
+        return " ".join(filter(None, [main.get("code"), main.get("bu"), main.get("lei"), main.get("shu")]))
+    return _shown(main)
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,136 @@
+"""`guji users add/list/disable/enable/passwd`, registered through the `guji.commands` entry point."""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    users_app = typer.Typer(help="Staff accounts for the web workspace (/staff).", no_args_is_help=True)
+    app.add_typer(users_app, name="users")
+
+    def _accounts(ctx: typer.Context):
+        from repository import Catalogue, Home, StoreError
+
+        from .accounts import Accounts
+
+        try:
+            catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+        except StoreError as error:
+            errors.print(f"[red]error:[/red] {error}", highlight=False)
+            raise typer.Exit(1) from None
+        return catalogue, Accounts(catalogue)
+
+    def _actor() -> str:
+        from repository.cli import default_editor
+
+        return default_editor()
+
+    def _password(given: str | None, generate: bool) -> tuple[str, bool]:
+        if given and generate:
+            errors.print("[red]error:[/red] give --password or --generate-password, not both")
+            raise typer.Exit(2)
+        if generate:
+            from .accounts import generate_password
+
+            return generate_password(), True
+        if given:
+            return given, False
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            errors.print("[red]error:[/red] the two passwords differ; nothing was changed")
+            raise typer.Exit(1)
+        return first, False
+
+    @users_app.command("add")
+    def add(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help="User name (also recorded as the editor of their saves)."),
+        role: str = typer.Option(..., "--role", help="cataloguer (edits cards) or admin (also users and ingest)."),
+        password: str = typer.Option(None, "--password", help="The password (asked for when not given)."),
+        generate: bool = typer.Option(False, "--generate-password", help="Make up a password and print it once."),
+        if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing (exit 0) if the user exists."),
+    ) -> None:
+        """Add a staff account."""
+        from .accounts import AccountError
+
+        catalogue, accounts = _accounts(ctx)
+        try:
+            if if_missing and accounts.get(name.strip()) is not None:
+                console.print(f"user {name} exists (new password: guji users passwd {name} --generate-password)",
+                              highlight=False)
+                return
+            secret, generated = _password(password, generate)
+            user = accounts.add(name, role, secret, actor=_actor())
+        except AccountError as error:
+            errors.print(f"[red]error:[/red] {error}", highlight=False)
+            raise typer.Exit(1) from None
+        finally:
+            catalogue.close()
+        console.print(f"added {user.role} {user.name}", highlight=False)
+        if generated:
+            console.print(f"password for {user.name}: {secret}  (shown once; sign in at /staff/login)",
+                          highlight=False)
+
+    @users_app.command("list")
+    def list_users(ctx: typer.Context) -> None:
+        """List staff accounts."""
+        catalogue, accounts = _accounts(ctx)
+        table = Table("name", "role", "created", "status")
+        for user in accounts.list():
+            table.add_row(user.name, user.role, user.created, "disabled" if user.disabled else "active")
+        catalogue.close()
+        console.print(table)
+
+    def _set_disabled(ctx: typer.Context, name: str, disabled: bool) -> None:
+        from .accounts import AccountError
+
+        catalogue, accounts = _accounts(ctx)
+        try:
+            accounts.set_disabled(name, disabled, actor=_actor())
+        except AccountError as error:
+            errors.print(f"[red]error:[/red] {error}", highlight=False)
+            raise typer.Exit(1) from None
+        finally:
+            catalogue.close()
+        console.print(f"{'disabled' if disabled else 'enabled'} {name}", highlight=False)
+
+    @users_app.command("disable")
+    def disable(ctx: typer.Context, name: str = typer.Argument(..., help="User name.")) -> None:
+        """Disable an account: it can no longer sign in, and its open sessions end."""
+        _set_disabled(ctx, name, True)
+
+    @users_app.command("enable")
+    def enable(ctx: typer.Context, name: str = typer.Argument(..., help="User name.")) -> None:
+        """Enable a disabled account again."""
+        _set_disabled(ctx, name, False)
+
+    @users_app.command("passwd")
+    def passwd(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help="User name."),
+        password: str = typer.Option(None, "--password", help="The new password (asked for when not given)."),
+        generate: bool = typer.Option(False, "--generate-password", help="Make up a password and print it once."),
+    ) -> None:
+        """Set a new password (ends the user's open sessions)."""
+        from .accounts import AccountError
+
+        catalogue, accounts = _accounts(ctx)
+        try:
+            secret, generated = _password(password, generate)
+            accounts.set_password(name, secret, actor=_actor())
+        except AccountError as error:
+            errors.print(f"[red]error:[/red] {error}", highlight=False)
+            raise typer.Exit(1) from None
+        finally:
+            catalogue.close()
+        console.print(f"new password set for {name}", highlight=False)
+        if generated:
+            console.print(f"password for {name}: {secret}  (shown once)", highlight=False)

@@ -1,0 +1,235 @@
+"""Who may use the staff workspace: signed session cookies, CSRF tokens, roles.
+
+Every route of the staff router is a :class:`StaffRoute`, which checks — before the route's own
+code runs — that the request carries a valid session of an enabled user (only the sign-in page
+is open) and, for every POST, a valid CSRF token. So a new staff route cannot forget either.
+
+* The session is a cookie signed with itsdangerous (HttpOnly, SameSite=Lax, path /staff, Secure
+  when the public URL is https). The signing key is kept in the data home
+  (``secrets/session.key``, mode 0600), shared by all worker processes. A session ends after
+  :data:`IDLE_LIMIT` without use, when the user is disabled, or when their password changes.
+* The CSRF token is an HMAC of the user's name and password hash (before sign-in: of a random
+  nonce in the session): every form carries it, and it stays valid when a session is renewed by
+  signing in again in another tab, so a form being edited is never lost to an expired session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from repository import Home, public_url
+
+from ..templating import render
+from .accounts import Accounts, StaffUser
+
+COOKIE = "guji_staff"
+COOKIE_PATH = "/staff"
+IDLE_LIMIT = 12 * 3600  # seconds a session lives without use
+RENEW_AFTER = 15 * 60  # re-sign the cookie at most this often (sliding expiry)
+OPEN_PATHS = {"/staff/login"}  # reachable without a session
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class LoginRequired(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    def __init__(self, message: str = "此功能仅限管理员使用"):
+        super().__init__(message)
+
+
+def session_key(home: Home) -> bytes:
+    """The data home's session signing key, created on first use (readable by its owner only)."""
+    path = home.root / "secrets" / "session.key"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another worker made it first
+        else:
+            with os.fdopen(descriptor, "w") as fh:
+                fh.write(secrets.token_hex(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+    for _ in range(500):  # another worker may be writing it this very moment
+        key = Path(path).read_text().strip()
+        if key:
+            return key.encode()
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it and start again (a new key signs everybody out)")
+
+
+class Guard:
+    """Sessions and CSRF for one data home."""
+
+    def __init__(self, home: Home, accounts: Accounts):
+        self.accounts = accounts
+        self.key = session_key(home)
+        self.serializer = URLSafeTimedSerializer(self.key, salt="guji-staff-session")
+        self.secure = public_url().startswith("https://")
+
+    # ---- the cookie ----------------------------------------------------------------------
+
+    def read(self, request: Request) -> dict:
+        cookie = request.cookies.get(COOKIE)
+        if not cookie:
+            return {}
+        try:
+            data = self.serializer.loads(cookie, max_age=IDLE_LIMIT)
+        except BadSignature:  # also SignatureExpired
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write(self, response: Response, data: dict) -> None:
+        data = {**data, "t": int(time.time())}
+        response.set_cookie(COOKIE, self.serializer.dumps(data), max_age=IDLE_LIMIT, path=COOKIE_PATH,
+                            httponly=True, samesite="lax", secure=self.secure)
+
+    def clear(self, response: Response) -> None:
+        response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=self.secure)
+
+    def _fingerprint(self, user: StaffUser) -> str:
+        """Changes when the password does, which ends every session of that user."""
+        return hmac.new(self.key, f"pw|{user.password_hash}".encode(), hashlib.sha256).hexdigest()[:16]
+
+    def sign_in(self, response: Response, user: StaffUser) -> None:
+        self.write(response, {"user": user.name, "pw": self._fingerprint(user)})
+
+    def user_of(self, request: Request) -> StaffUser | None:
+        data = self.read(request)
+        name = data.get("user")
+        if not isinstance(name, str):
+            return None
+        user = self.accounts.get(name)
+        if user is None or user.disabled or data.get("pw") != self._fingerprint(user):
+            return None
+        return user
+
+    def anonymous_nonce(self, request: Request) -> str | None:
+        nonce = self.read(request).get("nonce")
+        return nonce if isinstance(nonce, str) else None
+
+    # ---- CSRF ----------------------------------------------------------------------------
+
+    def csrf_token(self, user: StaffUser | None = None, nonce: str | None = None) -> str:
+        subject = f"user|{user.name}|{user.password_hash}" if user else f"anon|{nonce}"
+        return hmac.new(self.key, f"csrf|{subject}".encode(), hashlib.sha256).hexdigest()
+
+    async def csrf_ok(self, request: Request, user: StaffUser | None) -> bool:
+        sent = request.headers.get(CSRF_HEADER)
+        if not sent:
+            content_type = request.headers.get("content-type", "")
+            if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+                sent = (await request.form()).get(CSRF_FIELD)
+        if not isinstance(sent, str) or not sent:
+            return False
+        if user is not None:
+            expected = self.csrf_token(user)
+        else:
+            nonce = self.anonymous_nonce(request)
+            if not nonce:
+                return False
+            expected = self.csrf_token(nonce=nonce)
+        return hmac.compare_digest(sent, expected)
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/staff/api/")
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/staff/login?next={quote(here)}", status_code=303)
+
+
+def staff_route_class(guard: Guard, upload_limit: int) -> type[APIRoute]:
+    """The route class of the staff router: sign-in and CSRF are checked for every route."""
+
+    class StaffRoute(APIRoute):
+        def get_route_handler(self) -> Callable:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Request) -> Response:
+                open_route = request.url.path in OPEN_PATHS
+                user = guard.user_of(request)
+                request.state.staff_user = user
+                request.state.guard = guard
+                if user is None and not open_route:
+                    if is_api(request):
+                        return JSONResponse({"detail": "请先登录 (sign in first)"}, status_code=401)
+                    return login_redirect(request)
+                if request.method not in SAFE_METHODS:
+                    if not await _body_within(request, upload_limit):
+                        return _refuse(request, 413, "上传内容过大：上限 {limit} MB",
+                                       limit=upload_limit // (1024 * 1024))
+                    if not await guard.csrf_ok(request, user):
+                        return _refuse(request, 403, "表单已失效（CSRF 校验失败）：请刷新页面后重试")
+                try:
+                    response = await handler(request)
+                except Forbidden as denied:
+                    return _refuse(request, 403, str(denied))
+                if user is not None and time.time() - guard.read(request).get("t", 0) > RENEW_AFTER \
+                        and COOKIE not in response.headers.get("set-cookie", ""):
+                    guard.sign_in(response, user)
+                return response
+
+            return guarded
+
+    return StaffRoute
+
+
+async def _body_within(request: Request, limit: int) -> bool:
+    """Refuse bodies over `limit` before parsing them: by Content-Length, or — for a chunked
+    body — by reading at most `limit` bytes (kept on the request for the form parser)."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.isdigit() and int(length) <= limit
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return False
+    request._body = bytes(body)  # Starlette reads a cached body instead of the consumed stream
+    return True
+
+
+def _refuse(request: Request, status: int, message: str, **values) -> Response:
+    if is_api(request):
+        return JSONResponse({"detail": message.format(**values)}, status_code=status)
+    return render(request, "staff/refused.html", {"status": status, "message": message, "values": values},
+                  status_code=status)
+
+
+def require_admin(request: Request) -> StaffUser:
+    """A dependency for admin-only routes (raises Forbidden, shown as a 403 page)."""
+    user: StaffUser | None = request.state.staff_user
+    if user is None or not user.is_admin:
+        raise Forbidden()
+    return user
+
+
+def current_user(request: Request) -> StaffUser:
+    """The signed-in user (the route class has already refused requests without one)."""
+    return request.state.staff_user
+
+
+def csrf_for(request: Request) -> str:
+    guard: Guard = request.state.guard
+    user = request.state.staff_user
+    return guard.csrf_token(user) if user else guard.csrf_token(nonce=guard.anonymous_nonce(request) or "")

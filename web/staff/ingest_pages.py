@@ -1,0 +1,55 @@
+"""Ingest jobs (admin): start one on a book folder of the incoming directory, watch its progress."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from repository import Catalogue
+
+from . import jobs
+from .common import staff_render
+from .guard import require_admin
+
+
+def router(catalogue: Catalogue, route_class) -> APIRouter:
+    api = APIRouter(route_class=route_class, dependencies=[Depends(require_admin)])
+
+    def ingest_page(request: Request, *, error: str | None = None, folder: str = "", card_id: str = "",
+                    status_code: int = 200):
+        return staff_render(request, "staff/ingest.html", {
+            "incoming": jobs.incoming_dir(catalogue.home), "folders": jobs.book_folders(catalogue.home),
+            "cards": catalogue.list_rows(), "jobs": jobs.jobs(catalogue), "error": error,
+            "folder": folder, "card_id": card_id,
+        }, status_code=status_code)
+
+    @api.get("/ingest")
+    def ingest(request: Request):
+        return ingest_page(request)
+
+    @api.post("/ingest")
+    async def start(request: Request):
+        form = await request.form()
+        folder, card_id = str(form.get("folder") or ""), str(form.get("card_id") or "").strip()
+        try:
+            job_id = jobs.start_ingest(catalogue, folder, card_id, request.state.staff_user.name)
+        except jobs.JobError as error:
+            return ingest_page(request, error=str(error), folder=folder, card_id=card_id, status_code=400)
+        return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
+
+    @api.get("/ingest/{job_id}")
+    def job_page(request: Request, job_id: int):
+        row = jobs.job(catalogue, job_id)
+        if row is None:
+            return staff_render(request, "staff/refused.html", {
+                "status": 404, "message": "没有编号为 {id} 的任务", "values": {"id": job_id}}, status_code=404)
+        return staff_render(request, "staff/job.html", {"job": jobs.status(row)})
+
+    @api.get("/api/jobs/{job_id}")
+    def job_status(job_id: int):
+        row = jobs.job(catalogue, job_id)
+        if row is None:
+            return JSONResponse({"detail": f"no job {job_id}"}, status_code=404)
+        return jobs.status(row)
+
+    return api

@@ -1,0 +1,176 @@
+"""Ingest jobs started from the staff workspace, run in a background process.
+
+An admin picks a book folder inside the incoming directory (``GUJI_INCOMING``, default
+``<data home>/incoming``) and the card it belongs to. :func:`start_ingest` records a job in the
+catalogue DB's ``jobs`` table and starts ``python -m web.staff.jobs HOME JOB`` in its own
+process session, which runs :func:`ingest.pipeline.ingest_book` and writes its progress (pages
+done of total) and its outcome back into the row; the job page polls that row as JSON. A job
+whose process has died is shown as failed. The process's output goes to
+``<data home>/jobs/<job>.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from repository import Catalogue, Home, StoreError
+from repository.catalogue_db import JobRow, now_iso
+
+ACTIVE = ("queued", "running")
+FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
+
+
+class JobError(ValueError):
+    """A job that cannot be started as asked; nothing was started."""
+
+
+def incoming_dir(home: Home) -> Path:
+    """Where book folders wait to be ingested (`GUJI_INCOMING`, default `<home>/incoming`)."""
+    configured = os.environ.get("GUJI_INCOMING")
+    return Path(configured).expanduser().resolve() if configured else home.root / "incoming"
+
+
+def book_folders(home: Home) -> list[str]:
+    """The book folders in the incoming directory (sub-folders, not hidden, not done/failed)."""
+    root = incoming_dir(home)
+    if not root.is_dir():
+        return []
+    return sorted(entry.name for entry in root.iterdir()
+                  if entry.is_dir() and FOLDER_NAME.match(entry.name) and entry.name not in ("done", "failed"))
+
+
+def log_path(home: Home, job_id: int) -> Path:
+    return home.root / "jobs" / f"{job_id}.log"
+
+
+def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) -> int:
+    """Record an ingest job and start its process; returns the job id."""
+    if folder not in book_folders(catalogue.home):
+        raise JobError(f"「{folder}」不是收件目录 {incoming_dir(catalogue.home)} 中的书籍文件夹")
+    if not catalogue.exists(card_id):
+        raise JobError(f"没有标识为「{card_id}」的卡片：请先建卡片，再入藏影像")
+    with catalogue.sessions.begin() as session:
+        busy = session.scalar(select(JobRow.id).where(JobRow.object_id == card_id, JobRow.status.in_(ACTIVE)))
+        if busy is not None and _alive(session.get(JobRow, busy)):
+            raise JobError(f"「{card_id}」已有入藏任务 #{busy} 在进行，请等它结束")
+        row = JobRow(kind="ingest", object_id=card_id, source=folder, actor=actor, status="queued",
+                     created=now_iso())
+        session.add(row)
+        session.flush()
+        job_id = row.id
+    log = log_path(catalogue.home, job_id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "web.staff.jobs", str(catalogue.home.root), str(job_id)],
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "GUJI_HOME": str(catalogue.home.root)},
+        )
+    with catalogue.sessions.begin() as session:
+        session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.pid.is_(None)).values(pid=process.pid))
+    threading.Thread(target=process.wait, daemon=True).start()  # reap it, so it leaves no zombie
+    return job_id
+
+
+def _alive(row: JobRow | None) -> bool:
+    if row is None or row.pid is None:
+        return row is not None  # queued, its process is starting
+    try:
+        os.kill(row.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def job(catalogue: Catalogue, job_id: int) -> JobRow | None:
+    """One job; an active job whose process is gone is marked failed first."""
+    with catalogue.sessions.begin() as session:
+        row = session.get(JobRow, job_id)
+        if row is not None and row.status in ACTIVE and row.pid is not None and not _alive(row):
+            session.refresh(row)
+            if row.status in ACTIVE:
+                row.status, row.finished = "failed", now_iso()
+                row.message = f"任务进程意外结束（进程 {row.pid}），详见 jobs/{row.id}.log；可重新开始"
+        return row
+
+
+def jobs(catalogue: Catalogue, limit: int = 50) -> list[JobRow]:
+    with catalogue.sessions() as session:
+        ids = list(session.scalars(select(JobRow.id).order_by(JobRow.id.desc()).limit(limit)))
+    return [row for job_id in ids if (row := job(catalogue, job_id)) is not None]
+
+
+def status(row: JobRow) -> dict:
+    """The job as the job page polls it."""
+    return {
+        "id": row.id, "kind": row.kind, "object_id": row.object_id, "source": row.source, "actor": row.actor,
+        "status": row.status, "done": row.done, "total": row.total, "message": row.message,
+        "result": json.loads(row.result_json or "{}"), "created": row.created, "started": row.started,
+        "finished": row.finished, "finished_ok": row.status == "done",
+    }
+
+
+# ---- the job process ------------------------------------------------------------------------
+
+
+def _set(catalogue: Catalogue, job_id: int, **values) -> None:
+    with catalogue.sessions.begin() as session:
+        session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+
+
+def run(home: Home, job_id: int) -> int:
+    """Run one queued ingest job (in its own process); returns the process exit code."""
+    from ingest.pages import BookRefused
+    from ingest.pipeline import ingest_book
+
+    catalogue = Catalogue.open(home)
+    try:
+        with catalogue.sessions() as session:
+            row = session.get(JobRow, job_id)
+        if row is None or row.status != "queued":
+            return 1
+        _set(catalogue, job_id, status="running", started=now_iso(), pid=os.getpid(), message="正在检查文件…")
+
+        def progress(done: int, total: int) -> None:
+            _set(catalogue, job_id, done=done, total=total, message=f"已处理 {done} / {total} 页")
+
+        folder = incoming_dir(home) / row.source
+        workers = int(os.environ.get("GUJI_INGEST_WORKERS") or 0) or None
+        try:
+            report = ingest_book(catalogue, folder, row.object_id, row.actor, workers=workers, progress=progress)
+        except BookRefused as refused:
+            _set(catalogue, job_id, status="failed", finished=now_iso(), message=str(refused),
+                 result_json=json.dumps({"problems": refused.problems,
+                                         "report": str(refused.report_path or "")}, ensure_ascii=False))
+            return 1
+        except StoreError as error:
+            _set(catalogue, job_id, status="failed", finished=now_iso(), message=str(error))
+            return 1
+        stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
+        _set(catalogue, job_id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
+             message=f"{len(report.pages)} 页，{stored}（{report.seconds:.1f} 秒）",
+             result_json=json.dumps({"version": report.version, "pages": len(report.pages), "built": report.built,
+                                     "warnings": report.warnings, "report": str(report.path)}, ensure_ascii=False))
+        return 0
+    except Exception as error:  # the job page must say what happened; the log has the traceback
+        traceback.print_exc()
+        _set(catalogue, job_id, status="failed", finished=now_iso(),
+             message=f"内部错误：{type(error).__name__}: {error}（详见 jobs/{job_id}.log）")
+        return 1
+    finally:
+        catalogue.close()
+
+
+if __name__ == "__main__":  # python -m web.staff.jobs HOME JOB
+    sys.exit(run(Home.resolve(sys.argv[1]), int(sys.argv[2])))
