@@ -32,6 +32,7 @@ class Home:
           journal/         write intents, replayed after a crash
           locks/           one lock file per object (ocfl-py itself has no locking)
           derivatives/     IIIF tiles and thumbnails per object (rebuildable from masters)
+          index/           full-text search index (rebuildable from OCFL + DB)
     """
 
     root: Path
@@ -58,6 +59,11 @@ class Home:
     def derivatives(self) -> Path:
         """IIIF tiles and thumbnails, rebuildable from the masters in OCFL."""
         return self.root / "derivatives"
+
+    @property
+    def index(self) -> Path:
+        """The search index, rebuildable from OCFL and the catalogue DB (`guji reindex`)."""
+        return self.root / "index"
 
     @property
     def staging(self) -> Path:

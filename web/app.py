@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from repository import Catalogue, Home, StoreError
 
-from . import iiif_routes, public_api, public_pages, staff
+from . import iiif_routes, public_api, public_pages, search_pages, staff
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
 HERE = Path(__file__).parent
@@ -24,6 +24,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     app.include_router(public_pages.router(catalogue))
     app.include_router(public_api.router(catalogue))
     app.include_router(staff.router(catalogue))
+    app.include_router(search_pages.router(catalogue))
 
     def _stored(card_id: str):
         try:

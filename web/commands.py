@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import subprocess
+import sys
 
 import typer
 import uvicorn
@@ -16,6 +18,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="Port to listen on."),
         workers: int = typer.Option(2, help="Uvicorn worker processes."),
+        indexer: bool = typer.Option(True, "--indexer/--no-indexer", help="Also run the search indexer."),
         access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the web site and API."""
@@ -31,5 +34,15 @@ def register(app: typer.Typer) -> None:
         if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
             # a worker on a busy machine may need more than uvicorn's 5 s to start the app
             options["timeout_worker_healthcheck"] = 60
-        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, access_log=access_log,
-                    **options)
+        # The search index has one writer: the indexer, run beside the (read-only) web workers.
+        side = subprocess.Popen([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
+        try:
+            uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers,
+                        access_log=access_log, **options)
+        finally:
+            if side is not None:
+                side.terminate()
+                try:
+                    side.wait(10)
+                except subprocess.TimeoutExpired:
+                    side.kill()

@@ -1,0 +1,104 @@
+"""IIIF Content Search inside one book: API 1.0 (what Mirador 4 reads) and 2.0.
+
+Hits come from `search.service.Searcher.search_book` — the same Chinese key as collection search,
+so simplified, traditional and variant forms all match. Every match becomes one annotation per
+page line it covers, targeting the canvas of the manifest (ids from `iiif.ids`), with ``#xywh=``
+when the transcription carries line coordinates (PAGE-XML, hOCR); otherwise the whole canvas.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from search.service import PageHit, Searcher
+
+from . import ids
+
+V1_CONTEXT = ["http://iiif.io/api/presentation/2/context.json", "http://iiif.io/api/search/1/context.json"]
+V2_CONTEXT = "http://iiif.io/api/search/2/context.json"
+CONTEXT_CHARS = 12
+MAX_PAGES = 2000
+
+
+def _targets(book_id: str, hit: PageHit, lines: list[int]) -> list[str]:
+    canvas = ids.canvas(book_id, hit.page)
+    boxes = [hit.boxes[line] for line in lines if line < len(hit.boxes) and hit.boxes[line]]
+    if not boxes:
+        return [canvas]
+    return [f"{canvas}#xywh={x},{y},{w},{h}" for x, y, w, h in boxes]
+
+
+def match_context(hit: PageHit, match) -> tuple[str, str]:
+    """Text just before and after a match (for the hit's before/after)."""
+    text = hit.texts.get(match.field, "")
+    before = text[max(0, match.start - CONTEXT_CHARS):match.start].replace("\n", "").replace("\u2029", " ")
+    after = (text[match.end:match.end + CONTEXT_CHARS] or match.runs_on).replace("\n", "").replace("\u2029", " ")
+    return before, after
+
+
+def _self_id(base: str, query: str, extra: dict[str, str]) -> str:
+    return f"{base}?{urlencode({'q': query, **extra})}"
+
+
+def _matches(searcher: Searcher, book_id: str, query: str):
+    _, pages = searcher.search_book(book_id, query, limit=MAX_PAGES)
+    for hit in pages:
+        for number, match in enumerate(hit.matches, start=1):
+            yield hit, number, match
+
+
+def search_v1(searcher: Searcher, book_id: str, query: str, ignored: list[str] | None = None) -> dict:
+    """A Content Search 1.0 ``sc:AnnotationList`` with ``resources`` and ``hits``."""
+    service = ids.search_service(book_id)
+    resources, hits = [], []
+    for hit, number, match in _matches(searcher, book_id, query):
+        annotation_ids = []
+        for index, target in enumerate(_targets(book_id, hit, match.lines), start=1):
+            annotation_id = f"{service}/annotation/{hit.page}-{number}-{index}"
+            annotation_ids.append(annotation_id)
+            resources.append({"@id": annotation_id, "@type": "oa:Annotation", "motivation": "sc:painting",
+                              "resource": {"@type": "cnt:ContentAsText", "chars": match.text + match.runs_on},
+                              "on": target, "label": hit.label})
+        before, after = match_context(hit, match)
+        hits.append({"@type": "search:Hit", "annotations": annotation_ids, "match": match.text + match.runs_on,
+                     "before": before, "after": after})
+    answer = {"@context": V1_CONTEXT, "@id": _self_id(service, query, {}), "@type": "sc:AnnotationList",
+              "within": {"@type": "sc:Layer", "total": len(hits)}, "resources": resources, "hits": hits}
+    if ignored:
+        answer["within"]["ignored"] = ignored
+    return answer
+
+
+def search_v2(searcher: Searcher, book_id: str, query: str, ignored: list[str] | None = None) -> dict:
+    """A Content Search 2.0 ``AnnotationPage`` of highlighting annotations (+ TextQuoteSelector context)."""
+    service = ids.search_service_v2(book_id)
+    items, contexts = [], []
+    for hit, number, match in _matches(searcher, book_id, query):
+        before, after = match_context(hit, match)
+        for index, target in enumerate(_targets(book_id, hit, match.lines), start=1):
+            annotation_id = f"{service}/annotation/{hit.page}-{number}-{index}"
+            canvas, _, fragment = target.partition("#")
+            source = {"id": canvas, "type": "Canvas",
+                      "partOf": [{"id": ids.manifest(book_id), "type": "Manifest"}]}
+            if fragment:
+                target_value = {"type": "SpecificResource", "source": source,
+                                "selector": [{"type": "FragmentSelector", "conformsTo":
+                                              "http://www.w3.org/TR/media-frags/", "value": fragment}]}
+            else:
+                target_value = {"type": "SpecificResource", "source": source}
+            items.append({"id": annotation_id, "type": "Annotation", "motivation": "highlighting",
+                          "label": {"none": [hit.label]},
+                          "body": {"type": "TextualBody", "value": match.text + match.runs_on,
+                                   "format": "text/plain"},
+                          "target": target_value})
+            contexts.append({"id": f"{annotation_id}/context", "type": "Annotation", "motivation": "contextualizing",
+                             "target": {"type": "SpecificResource", "source": {"id": annotation_id,
+                                                                                "type": "Annotation"},
+                                        "selector": [{"type": "TextQuoteSelector", "prefix": before,
+                                                      "exact": match.text + match.runs_on, "suffix": after}]}})
+    answer = {"@context": V2_CONTEXT, "id": _self_id(service, query, {}), "type": "AnnotationPage", "items": items}
+    if contexts:
+        answer["annotations"] = [{"type": "AnnotationPage", "items": contexts}]
+    if ignored:
+        answer["ignored"] = ignored
+    return answer

@@ -1,0 +1,93 @@
+"""`guji text import` and `guji text show`, registered through the `guji.commands` entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+errors = Console(stderr=True)
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    text_app = typer.Typer(help="Transcriptions (full text) of books: import, show.", no_args_is_help=True)
+    app.add_typer(text_app, name="text")
+
+    @text_app.command("import")
+    def text_import(
+        ctx: typer.Context,
+        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
+        files: list[Path] = typer.Argument(..., help="Text files in reading order (Kanripo, plain UTF-8, "
+                                                      "PAGE-XML, hOCR)."),
+        text_format: str = typer.Option(None, "--format", help="kanripo, plain, page-xml or hocr "
+                                                               "(default: recognised from each file)."),
+        reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
+        editor: str = typer.Option(None, "--editor", help="Who imports (default: $GUJI_EDITOR or login name)."),
+    ) -> None:
+        """Store a book's transcription, aligned to its scanned pages (one new version)."""
+        from repository import Catalogue, Home, StoreError
+        from repository.cli import default_editor
+
+        from .text_import import import_text
+        from .text_model import TextRefused
+
+        try:
+            catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+        except StoreError as error:
+            errors.print(f"[red]error:[/red] {error}", highlight=False)
+            raise typer.Exit(1) from None
+        try:
+            book_id = catalogue.resolve(book)
+            report = import_text(catalogue, book_id, files, editor=editor or default_editor(), reason=reason,
+                                 text_format=text_format)
+        except TextRefused as refused:
+            errors.print("[red]refused[/red] (nothing was stored):", highlight=False)
+            for problem in refused.problems:
+                errors.print(f"  {problem}", highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        except StoreError as error:
+            errors.print("[red]error:[/red] ", end="")
+            errors.print(str(error), highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        finally:
+            catalogue.close()
+        for warning in report.warnings:
+            errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        stored = f"stored as v{report.version}" if report.version else "the same text was already stored"
+        console.print(f"{book_id}: {report.pages} pages of {report.format} text, {stored}", highlight=False)
+
+    @text_app.command("show")
+    def text_show(
+        ctx: typer.Context,
+        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
+        page: str = typer.Option(None, "--page", help="Only this page (0001 …)."),
+    ) -> None:
+        """Show the stored transcription page by page."""
+        from repository import Catalogue, Home, StoreError
+
+        from .text_model import PAGES_FILE
+
+        try:
+            catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+            book_id = catalogue.resolve(book)
+            if PAGES_FILE not in catalogue.store.logical_paths(book_id):
+                errors.print(f"{book_id} has no transcription: import one with `guji text import {book_id} FILE…`")
+                raise typer.Exit(1)
+            document = json.loads(catalogue.store.read_bytes(book_id, PAGES_FILE))
+        except StoreError as error:
+            errors.print("[red]error:[/red] ", end="")
+            errors.print(str(error), highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        table = Table("page", "label", "正文 / 夹注", title=f"{book_id} ({document['format']})")
+        for entry in document["pages"]:
+            if page and entry["page"] != page:
+                continue
+            lines = []
+            for line in entry["lines"]:
+                lines.append("".join(text if kind == "text" else f"({text})" for kind, text in line["pieces"]))
+            table.add_row(entry["page"], entry.get("label") or "", "\n".join(lines))
+        console.print(table)

@@ -1,0 +1,170 @@
+"""`guji text import`: transcriptions into a book's OCFL object, aligned to its scanned pages.
+
+Every file is read and checked before anything is stored; a bad file refuses the whole import
+(naming file and line) and leaves the object as it was. One import is one OCFL version holding
+``text/pages.json`` (see :mod:`ingest.text_model`) and the files as given (``text/source/…``);
+it replaces any earlier transcription of the book. The search indexer picks the new version up
+from the ``text-import`` event.
+
+Alignment: when the object has a ``structure.json`` (the book was ingested), the n-th page of
+the text is its n-th scanned page — a PAGE-XML or hOCR page whose image file name is one of the
+scans goes to that scan instead. Without scans the text's own pages are numbered 0001, 0002 ….
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from repository import CardNotFound, Catalogue
+
+from .text_kanripo import looks_like_kanripo, parse_kanripo
+from .text_model import PAGES_FILE, SOURCE_DIR, TEXT_DIR, TextPage, TextRefused, pages_json_bytes
+from .text_ocr import looks_like_hocr, looks_like_page_xml, parse_hocr, parse_page_xml
+from .text_plain import parse_plain
+
+FORMATS = ("kanripo", "plain", "page-xml", "hocr")
+STRUCTURE_FILE = "structure.json"
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class TextImportReport:
+    book_id: str
+    format: str
+    pages: int
+    version: int | None  # None: the stored text was already the same
+    warnings: list[str]
+
+
+def detect_format(path: Path, data: bytes) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".xml" or looks_like_page_xml(data):
+        return "page-xml" if looks_like_page_xml(data) else "hocr" if looks_like_hocr(data) else "page-xml"
+    if suffix in (".hocr", ".html", ".htm", ".xhtml") or looks_like_hocr(data[:20000]):
+        return "hocr"
+    return "kanripo" if looks_like_kanripo(data[:1_000_000].decode("utf-8", "ignore")) else "plain"
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise TextRefused([f"{path.name} line {line}: not UTF-8 (byte {error.start}); save the file as UTF-8"]) \
+            from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise TextRefused([f"{path.name} line {line}: a NUL character — this is not a text file"])
+    return text.lstrip("\ufeff")
+
+
+def read_pages(files: list[Path], text_format: str | None = None) -> tuple[str, list[TextPage]]:
+    """Parse every file (in the order given) into pages; raises TextRefused listing every bad file."""
+    problems: list[str] = []
+    pages: list[TextPage] = []
+    formats: set[str] = set()
+    names = [path.name for path in files]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"{name}: given twice (file names must differ: they are stored under text/source/)")
+    for path in files:
+        try:
+            if not path.is_file():
+                raise TextRefused([f"{path}: no such file"])
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise TextRefused([f"{path.name}: larger than {MAX_FILE_BYTES // 2**20} MB; split it"])
+            data = path.read_bytes()
+            chosen = text_format or detect_format(path, data)
+            if chosen not in FORMATS:
+                raise TextRefused([f"unknown text format {chosen!r}: use one of {', '.join(FORMATS)}"])
+            formats.add(chosen)
+            if chosen == "page-xml":
+                found = parse_page_xml(data, path.name)
+            elif chosen == "hocr":
+                found = parse_hocr(data, path.name)
+            elif chosen == "kanripo":
+                found = parse_kanripo(_decode(path, data), path.name)
+            else:
+                found = parse_plain(_decode(path, data), path.name)
+            if not found or all(page.is_empty() for page in found):
+                raise TextRefused([f"{path.name}: no text found in it"])
+            pages.extend(found)
+        except TextRefused as refused:
+            problems.extend(refused.problems)
+        except OSError as error:
+            problems.append(f"{path}: cannot be read ({error.strerror})")
+    if len(formats) > 1 and not problems:
+        problems.append(f"the files mix formats ({', '.join(sorted(formats))}): import one format at a time")
+    if problems:
+        raise TextRefused(problems)
+    return formats.pop(), pages
+
+
+def align(pages: list[TextPage], structure: dict | None, warnings: list[str]) -> None:
+    """Give every text page its page number ("0001") in the book."""
+    if not structure or not structure.get("pages"):
+        for number, page in enumerate(pages, start=1):
+            page.page = f"{number:04d}"
+        return
+    scans = structure["pages"]
+    by_image = {}
+    for entry in scans:
+        for name in (entry.get("file"), entry.get("master")):
+            if name:
+                by_image[Path(name).name] = entry["page"]
+                by_image[Path(name).stem] = entry["page"]
+    if all(page.image and (page.image in by_image or Path(page.image).stem in by_image) for page in pages):
+        for page in pages:
+            page.page = by_image.get(page.image) or by_image[Path(page.image).stem]
+        numbers = [page.page for page in pages]
+        duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+        if duplicates:
+            raise TextRefused([f"several text pages describe scan page {', '.join(duplicates)}"])
+        pages.sort(key=lambda page: page.page)
+        return
+    if len(pages) > len(scans):
+        last = pages[len(scans)]
+        raise TextRefused([f"the text has {len(pages)} pages but the book has {len(scans)} scanned pages: "
+                           f"page {len(scans) + 1} of the text ({last.source} line {last.source_line}"
+                           f"{', ' + last.marker if last.marker else ''}) has no scan. Ingest the missing scans "
+                           "first, or import only the files that match them"])
+    if len(pages) < len(scans):
+        warnings.append(f"the text covers the first {len(pages)} of the book's {len(scans)} scanned pages")
+    for page, entry in zip(pages, scans, strict=False):
+        page.page = entry["page"]
+        if not page.label and entry.get("label"):
+            page.label = entry["label"]
+
+
+def _continues(page: TextPage, following: TextPage | None) -> dict[str, bool]:
+    """Whether the page's 正文 and 夹注 run on onto the next page (same file, consecutive pages)."""
+    if following is None or following.source != page.source or following.image or page.image:
+        return {"text": False, "note": False}
+    return {"text": True, "note": page.last_kind() == "note" and following.first_kind() == "note"}
+
+
+def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor: str,
+                reason: str | None = None, text_format: str | None = None) -> TextImportReport:
+    """Import transcription files into book `book_id` (one new OCFL version)."""
+    if not files:
+        raise TextRefused(["no files given: name one or more text files"])
+    if not catalogue.exists(book_id):
+        raise CardNotFound(f"no card with id {book_id!r}: create the card first, then import its text")
+    chosen, pages = read_pages([Path(f) for f in files], text_format)
+    store = catalogue.store
+    stored = set(store.logical_paths(book_id))
+    structure = json.loads(store.read_bytes(book_id, STRUCTURE_FILE)) if STRUCTURE_FILE in stored else None
+    warnings: list[str] = []
+    align(pages, structure, warnings)
+    entries = [page.to_json(_continues(page, pages[i + 1] if i + 1 < len(pages) else None))
+               for i, page in enumerate(pages)]
+    sources = [Path(f).name for f in files]
+    new_files: dict[str, bytes | Path] = {PAGES_FILE: pages_json_bytes(chosen, sources, entries)}
+    for path in files:
+        new_files[f"{SOURCE_DIR}/{Path(path).name}"] = Path(path)
+    deletions = tuple(sorted(p for p in stored if p.startswith(TEXT_DIR + "/") and p not in new_files))
+    reason = reason or f"导入全文 import {chosen} text: {len(pages)} pages from {', '.join(sources)}"
+    version = catalogue.commit_files(book_id, new_files, editor=editor, reason=reason, event="text-import",
+                                     deletions=deletions, format=chosen, pages=len(pages), sources=sources)
+    return TextImportReport(book_id, chosen, len(pages), version.number if version else None, warnings)

@@ -1,0 +1,154 @@
+"""`guji search`, `guji indexer` and `guji reindex`, registered through the `guji.commands` entry point."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+errors = Console(stderr=True)
+console = Console()
+
+BackendOption = typer.Option(None, "--backend", help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")
+
+
+@contextmanager
+def _catalogue(ctx: typer.Context):
+    from repository import Catalogue, Home, StoreError
+
+    try:
+        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+    except StoreError as error:
+        errors.print("[red]error:[/red] ", end="")
+        errors.print(str(error), highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    try:
+        yield catalogue
+    except StoreError as error:
+        errors.print(f"error: {error}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        catalogue.close()
+
+
+def _snippet_text(snippet) -> Text:
+    text = Text()
+    for part, marked in snippet.parts:
+        text.append(part, style="bold red" if marked else None)
+    return text
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def search(
+        ctx: typer.Context,
+        query: str = typer.Argument(..., help='What to find, e.g. 后妃之德, 著者:冒襄, "影梅 庵", -關雎.'),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+        page: int = typer.Option(1, "--page", help="Page of results."),
+        per_page: int = typer.Option(10, "--per-page", help="Books per page of results."),
+        sort: str = typer.Option("relevance", "--sort", help="relevance, title, date or call_number."),
+        filters: list[str] = typer.Option(None, "--filter", help="FACET=VALUE, e.g. sibu=经部 (repeatable)."),
+        backend: str = BackendOption,
+    ) -> None:
+        """Search catalogue records and full text (simplified, traditional and variant forms alike)."""
+        from .query import QueryError
+        from .service import Searcher
+
+        chosen = {}
+        for item in filters or []:
+            if "=" not in item:
+                errors.print(f"error: --filter {item!r}: write FACET=VALUE, e.g. sibu=经部", markup=False)
+                raise typer.Exit(2)
+            name, value = item.split("=", 1)
+            chosen[name.strip()] = value
+        with _catalogue(ctx) as catalogue:
+            searcher = Searcher(catalogue.home, backend)
+            try:
+                results = searcher.search(query, filters=chosen, sort=sort, page=page, per_page=per_page)
+            except QueryError as error:
+                errors.print(f"bad query: {error}", highlight=False, markup=False)
+                raise typer.Exit(2) from None
+            finally:
+                searcher.close()
+            from .indexer import events_behind
+
+            behind = events_behind(catalogue, int(searcher.state().get("last_event", 0)))
+        if as_json:
+            sys.stdout.write(json.dumps(results.to_json(), ensure_ascii=False, indent=1) + "\n")
+            return
+        table = Table("book", "题名", "著者", "版本", "pages", "snippets", title=f"{results.total_books} books, "
+                      f"{results.total_pages} pages — {query}", show_lines=True)
+        for hit in results.books:
+            lines = Text()
+            for page_hit in hit.pages:
+                for snippet in page_hit.snippets:
+                    lines.append(f"{page_hit.page} ({page_hit.label}): ")
+                    lines.append_text(_snippet_text(snippet))
+                    lines.append("\n")
+            table.add_row(hit.book_id, _snippet_text(hit.title) if hit.title else hit.book["title"],
+                          hit.book.get("responsibility") or "", hit.book.get("edition") or "", str(hit.page_count),
+                          lines)
+        console.print(table)
+        for name, values in results.facets.items():
+            from .fields import BY_NAME
+
+            console.print(f"{BY_NAME[name].label}: " + "  ".join(f"{v} ({c})" for v, c in values), highlight=False)
+        if behind > 0:
+            errors.print(f"note: the index has not yet seen the last {behind} catalogue events; "
+                         "start `guji indexer` (or `guji serve`), or run `guji indexer --once`", highlight=False)
+
+    @app.command()
+    def indexer(
+        ctx: typer.Context,
+        once: bool = typer.Option(False, "--once", help="Apply the waiting events once and stop."),
+        interval: float = typer.Option(1.0, "--interval", help="Seconds between looks at the event log."),
+        backend: str = BackendOption,
+    ) -> None:
+        """Keep the search index up to date with the catalogue (the one process that writes it)."""
+        from .indexer import Indexer
+
+        with _catalogue(ctx) as catalogue:
+            worker = Indexer(catalogue, backend)
+            try:
+                if once:
+                    done = worker.run_once()
+                    console.print(f"indexer: {done.events} events, {done.indexed} books indexed, {done.deleted} "
+                                  f"removed (last event {done.last_event})", highlight=False)
+                    return
+                stopping = []
+                signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+
+                def announce(done) -> None:
+                    console.print(f"indexer: {done.events} events → {done.indexed} books indexed, "
+                                  f"{done.deleted} removed", highlight=False)
+
+                try:
+                    worker.run(interval, stop=lambda: bool(stopping), announce=announce)
+                except KeyboardInterrupt:
+                    pass
+            finally:
+                worker.close()
+
+    @app.command()
+    def reindex(ctx: typer.Context, backend: str = BackendOption) -> None:
+        """Rebuild the search index from OCFL and the catalogue DB."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from .indexer import Indexer
+
+        with _catalogue(ctx) as catalogue:
+            worker = Indexer(catalogue, backend)
+            try:
+                with Progress(TextColumn("reindexing"), BarColumn(), MofNCompleteColumn(), console=errors,
+                              transient=not errors.is_terminal) as bar:
+                    task = bar.add_task("reindex", total=None)
+                    count = worker.rebuild(lambda done, total: bar.update(task, completed=done, total=total))
+            finally:
+                worker.close()
+        console.print(f"reindexed {count} books ({worker.backend_name})", highlight=False)

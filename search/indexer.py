@@ -1,0 +1,145 @@
+"""The one writer of the search index.
+
+The catalogue DB's append-only ``events`` table is the queue: card creations and edits, ingests
+and text imports are all events naming the object they changed. The indexer remembers the last
+event id it has applied (in the index folder) and, on every pass, reindexes each object named
+by a newer event from what the repository holds now — the card from the catalogue DB (the
+projection of OCFL, updated in the same transaction as the event) and the text from OCFL — or
+removes it when it is gone. `guji indexer` runs passes every second; `guji reindex` rebuilds the
+whole index from OCFL + DB.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from repository import Catalogue
+from repository.catalogue_db import CardRow, EventRow
+
+from .backend import (
+    BookEntry,
+    SearchBackend,
+    backend_name,
+    check_schema,
+    index_dir,
+    open_backend,
+    read_state,
+    write_state,
+)
+from .documents import book_document, page_documents
+
+PAGES_FILE = "text/pages.json"
+# Events that change nothing the index holds.
+IGNORED_EVENTS = frozenset({"fixity", "fixity-failure", "tiles-rebuild", "login", "logout", "init", "rebuild-db",
+                            "reindex"})
+BATCH = 500
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Pass:
+    events: int  # events read
+    indexed: int  # books (re)indexed
+    deleted: int
+    last_event: int
+
+
+def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
+    card = json.loads(row.card_json)
+    pages = []
+    if PAGES_FILE in catalogue.store.logical_paths(row.id):
+        pages = page_documents(row.id, json.loads(catalogue.store.read_bytes(row.id, PAGES_FILE)))
+    return book_document(card), pages
+
+
+def last_event_id(catalogue: Catalogue) -> int:
+    with catalogue.sessions() as session:
+        return session.scalar(select(func.max(EventRow.id))) or 0
+
+
+def events_behind(catalogue: Catalogue, last_event: int) -> int:
+    """How many events after `last_event` change what the index holds."""
+    with catalogue.sessions() as session:
+        return session.scalar(
+            select(func.count(EventRow.id)).where(EventRow.id > last_event, EventRow.object_id.is_not(None),
+                                                  EventRow.kind.not_in(IGNORED_EVENTS))
+        ) or 0
+
+
+class Indexer:
+    def __init__(self, catalogue: Catalogue, backend: str | None = None):
+        self.catalogue = catalogue
+        self.backend_name = backend_name(backend)
+        self.directory = index_dir(catalogue.home, self.backend_name)
+        self.backend: SearchBackend = open_backend(catalogue.home, self.backend_name, writable=True)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    @property
+    def last_event(self) -> int:
+        return int(read_state(self.directory).get("last_event", 0))
+
+    def behind(self) -> int:
+        """How many events that change the index it has not applied yet."""
+        return events_behind(self.catalogue, self.last_event)
+
+    def run_once(self) -> Pass:
+        """Apply every event newer than the last one applied."""
+        check_schema(self.directory)
+        total = Pass(0, 0, 0, self.last_event)
+        while True:
+            with self.catalogue.sessions() as session:
+                events = session.execute(
+                    select(EventRow.id, EventRow.kind, EventRow.object_id)
+                    .where(EventRow.id > total.last_event).order_by(EventRow.id).limit(BATCH)
+                ).all()
+            if not events:
+                return total
+            touched = sorted({object_id for _, kind, object_id in events
+                              if object_id and kind not in IGNORED_EVENTS})
+            indexed, deleted = self.reindex_books(touched)
+            total = Pass(total.events + len(events), total.indexed + indexed, total.deleted + deleted, events[-1][0])
+            write_state(self.directory, last_event=total.last_event, backend=self.backend_name)
+
+    def reindex_books(self, book_ids: list[str]) -> tuple[int, int]:
+        if not book_ids:
+            return 0, 0
+        with self.catalogue.sessions() as session:
+            rows = {row.id: row for row in session.scalars(select(CardRow).where(CardRow.id.in_(book_ids)))}
+        gone = [book_id for book_id in book_ids if book_id not in rows]
+        if rows:
+            self.backend.index(book_entry(self.catalogue, rows[book_id]) for book_id in book_ids if book_id in rows)
+        if gone:
+            self.backend.delete(gone)
+        return len(rows), len(gone)
+
+    def run(self, interval: float = 1.0, stop: Callable[[], bool] = lambda: False,
+            announce: Callable[[Pass], None] | None = None) -> None:
+        """Apply events as they come, every `interval` seconds, until `stop()` says so."""
+        while not stop():
+            done = self.run_once()
+            if announce and done.events:
+                announce(done)
+            time.sleep(interval)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Rebuild the whole index from the catalogue DB and OCFL."""
+        since = last_event_id(self.catalogue)
+        rows = self.catalogue.list_rows()
+
+        def entries() -> Iterator[BookEntry]:
+            for done, row in enumerate(rows, start=1):
+                yield book_entry(self.catalogue, row)
+                if progress:
+                    progress(done, len(rows))
+
+        count = self.backend.rebuild(entries())
+        write_state(self.directory, last_event=since, backend=self.backend_name)
+        self.catalogue.record_event("reindex", "system", books=count, backend=self.backend_name)
+        return count

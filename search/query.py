@@ -1,0 +1,178 @@
+"""The query language, parsed once and executed the same way by every backend.
+
+    后妃之德                 a phrase (every word is a phrase: no word segmentation for 文言)
+    后妃 關雎                both (AND)
+    "后妃 之德"              a quoted phrase (spaces and punctuation inside do not matter)
+    后妃 OR 夫人             either
+    -關雎                    not this
+    著者:冒襄  题名:"影梅"    a field (names in simplified, traditional or English; ':' or '：')
+
+A bad query raises :class:`QueryError` with a message saying what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from .analyzer import fold
+from .fields import BY_NAME, field_named
+
+MAX_QUERY_CHARS = 256
+MAX_TERMS = 16
+MAX_TERM_CHARS = 60  # a phrase longer than this is refused
+_COLONS = ":："
+_QUOTES = '"“”＂'
+
+
+class QueryError(ValueError):
+    """A query that cannot be run; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Term:
+    key: str  # the search key of the phrase
+    written: str  # as typed (for messages and display)
+    field: str | None = None  # internal field name, None = anywhere
+    negated: bool = False
+
+    @property
+    def kind(self) -> str | None:
+        """'book', 'page', or None (both)."""
+        return BY_NAME[self.field].kind if self.field else None
+
+    def __str__(self) -> str:
+        prefix = "-" if self.negated else ""
+        where = f"{BY_NAME[self.field].label}:" if self.field else ""
+        return f'{prefix}{where}"{self.written}"'
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    required: tuple[tuple[Term, ...], ...]  # every group must match; a group matches if any term does
+    excluded: tuple[Term, ...] = ()
+
+    def terms(self) -> list[Term]:
+        return [term for group in self.required for term in group] + list(self.excluded)
+
+    def page_keys(self) -> list[str]:
+        """Keys of the wanted phrases that can occur in page text (for highlighting)."""
+        return sorted({term.key for group in self.required for term in group if term.kind in (None, "page")},
+                      key=len, reverse=True)
+
+
+@dataclass
+class _Token:
+    kind: str  # word | phrase | or
+    text: str
+    position: int
+    negated: bool = False
+    field: str | None = None
+
+
+def _check_characters(text: str) -> None:
+    for position, char in enumerate(text):
+        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+            raise QueryError(f"the query has a control character U+{ord(char):04X} at position {position + 1}; "
+                             "remove it and search again")
+
+
+def _lex(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if char.isspace():
+            index += 1
+            continue
+        start = index
+        negated = False
+        if char in "-－":
+            negated = True
+            index += 1
+            if index >= length or text[index].isspace():
+                raise QueryError(f"a lone '-' at position {start + 1}: write it directly before the word to "
+                                 "leave out, e.g. -關雎")
+        # a field name before a colon
+        field = None
+        scan = index
+        while scan < length and not text[scan].isspace() and text[scan] not in _COLONS and text[scan] not in _QUOTES:
+            scan += 1
+        if scan < length and text[scan] in _COLONS and scan > index:
+            named = field_named(text[index:scan])
+            if named is not None:
+                field = named.name
+                index = scan + 1
+                if index >= length or text[index].isspace():
+                    raise QueryError(f"'{text[start:index]}' at position {start + 1} names a field but no words: "
+                                     f"write e.g. {text[start:index]}冒襄")
+        if index < length and text[index] in _QUOTES:
+            close = next((i for i in range(index + 1, length) if text[i] in _QUOTES), -1)
+            if close == -1:
+                raise QueryError(f"the quote at position {index + 1} is never closed: add a closing \" or remove it")
+            tokens.append(_Token("phrase", text[index + 1:close], start, negated, field))
+            index = close + 1
+            continue
+        end = index
+        while end < length and not text[end].isspace():
+            if text[end] in _QUOTES:
+                raise QueryError(f"a quote at position {end + 1} inside a word: put quotes around the whole "
+                                 'phrase, e.g. "后妃之德"')
+            end += 1
+        word = text[index:end]
+        if word == "OR" and not negated and field is None:
+            tokens.append(_Token("or", word, start))
+        else:
+            tokens.append(_Token("word", word, start, negated, field))
+        index = end
+    return tokens
+
+
+def parse_query(text: str) -> Query:
+    """Parse a user's query; raises QueryError with an actionable message."""
+    if text is None or not text.strip():
+        raise QueryError("the query is empty: type a word or phrase, e.g. 后妃之德")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query has {len(text):,} characters; at most {MAX_QUERY_CHARS} are allowed — "
+                         "search for a shorter phrase")
+    _check_characters(text)
+    tokens = _lex(text)
+    groups: list[list[Term]] = []
+    excluded: list[Term] = []
+    pending_or = False
+    for index, token in enumerate(tokens):
+        if token.kind == "or":
+            if index > 0 and tokens[index - 1].negated:
+                raise QueryError(f"'OR' at position {token.position + 1} follows an excluded word: an excluded word "
+                                 "cannot be one side of OR")
+            if not groups or pending_or or index == len(tokens) - 1:
+                raise QueryError(f"'OR' at position {token.position + 1} needs a word on both sides, "
+                                 "e.g. 后妃 OR 夫人")
+            pending_or = True
+            continue
+        key = fold(token.text)
+        if not key.replace("\u2029", ""):
+            raise QueryError(f"'{token.text}' at position {token.position + 1} has nothing to search for "
+                             "(only punctuation or spaces): use characters of the text")
+        key = key.replace("\u2029", "")
+        if len(key) > MAX_TERM_CHARS:
+            raise QueryError(f"the phrase at position {token.position + 1} has {len(key)} characters; at most "
+                             f"{MAX_TERM_CHARS} are allowed — search for a shorter phrase")
+        term = Term(key, token.text, token.field, token.negated)
+        if term.negated:
+            if pending_or:
+                raise QueryError(f"'{token.text}' at position {token.position + 1} is excluded: an excluded word "
+                                 "cannot be one side of OR")
+            excluded.append(term)
+        elif pending_or:
+            groups[-1].append(term)
+            pending_or = False
+        else:
+            groups.append([term])
+    if not groups:
+        raise QueryError("the query only excludes words: add at least one word to find, e.g. 后妃 -關雎")
+    if len(groups) + len(excluded) + sum(len(g) - 1 for g in groups) > MAX_TERMS:
+        raise QueryError(f"the query has more than {MAX_TERMS} words and phrases: use fewer")
+    return Query(text, tuple(tuple(group) for group in groups), tuple(excluded))

@@ -1,0 +1,225 @@
+"""Collection search and search inside one book: the one code path behind `guji search`,
+``/api/search``, the ``/search`` page and IIIF Content Search.
+
+A hit is either a book's catalogue record or a page of its text; every wanted word must occur
+in the same record or the same page (a field word such as 著者:冒襄 narrows pages to that
+author's books). Books are ranked: matching records first, then by how many pages match.
+Facets count matching books.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from repository import Home
+
+from .backend import SearchBackend, backend_name, check_schema, index_dir, open_backend, read_state
+from .fields import BY_NAME, FACETS
+from .query import Query, QueryError, parse_query
+from .snippets import Match, Snippet, highlight, page_matches, snippets
+
+SORTS = ("relevance", "title", "date", "call_number")
+MAX_PER_PAGE = 100
+MAX_PAGE = 1000
+
+
+@dataclass
+class PageHit:
+    book_id: str
+    page: str
+    label: str
+    snippets: list[Snippet]
+    matches: list[Match]
+    boxes: list = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # field → the page's stored text
+
+    def to_json(self) -> dict:
+        return {"page": self.page, "label": self.label, "url": f"/books/{self.book_id}?page={self.page}",
+                "snippets": [s.to_json() for s in self.snippets]}
+
+
+@dataclass
+class BookHit:
+    book: dict  # BookDocument.display()
+    record_match: bool
+    page_count: int
+    pages: list[PageHit]
+    title: Snippet | None = None
+
+    @property
+    def book_id(self) -> str:
+        return self.book["id"]
+
+    def to_json(self) -> dict:
+        return {**self.book, "url": f"/books/{self.book_id}", "record_match": self.record_match,
+                "title_html": self.title.html() if self.title else None,
+                "page_count": self.page_count, "pages": [page.to_json() for page in self.pages]}
+
+
+@dataclass
+class SearchResults:
+    query: str
+    books: list[BookHit]
+    total_books: int
+    total_pages: int
+    facets: dict[str, list[tuple[str, int]]]
+    filters: dict[str, str]
+    sort: str
+    page: int
+    per_page: int
+    backend: str
+    milliseconds: float
+
+    def to_json(self) -> dict:
+        return {
+            "query": self.query, "backend": self.backend, "sort": self.sort, "page": self.page,
+            "per_page": self.per_page, "total_books": self.total_books, "total_pages": self.total_pages,
+            "filters": self.filters, "milliseconds": round(self.milliseconds, 2),
+            "facets": {name: {"label": BY_NAME[name].label, "values": [{"value": v, "count": c} for v, c in values]}
+                       for name, values in self.facets.items()},
+            "books": [book.to_json() for book in self.books],
+        }
+
+
+def has_page_terms(query: Query) -> bool:
+    """Whether the query asks for text at all (著者:冒襄 alone finds records, not pages)."""
+    return any(term.kind in (None, "page") for group in query.required for term in group)
+
+
+def _page_keys(query: Query) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {"text": [], "note": []}
+    for group in query.required:
+        for term in group:
+            for name in ("text", "note"):
+                if term.field in (None, name) and term.key not in keys[name]:
+                    keys[name].append(term.key)
+    return {name: sorted(values, key=len, reverse=True) for name, values in keys.items()}
+
+
+class Searcher:
+    """Read-only searching over one data home's index (safe to share between requests)."""
+
+    def __init__(self, home: Home, backend: str | None = None):
+        self.home = home
+        self.backend_name = backend_name(backend)
+        self.backend: SearchBackend = open_backend(home, self.backend_name)
+        self.lock = threading.Lock()  # whoosh readers are not thread-safe; web requests share a Searcher
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def state(self) -> dict:
+        return read_state(index_dir(self.home, self.backend_name))
+
+    @staticmethod
+    def parse(text: str) -> Query:
+        return parse_query(text)
+
+    def _check_filters(self, filters: dict[str, str] | None) -> dict[str, str]:
+        checked = {}
+        for name, value in (filters or {}).items():
+            if name not in FACETS:
+                raise QueryError(f"cannot filter by {name!r}: filter by one of {', '.join(FACETS)}")
+            if not isinstance(value, str) or not value.strip() or len(value) > 64:
+                raise QueryError(f"the filter {name} needs a value of 1–64 characters")
+            checked[name] = value.strip()
+        return checked
+
+    def search(self, text: str, *, filters: dict[str, str] | None = None, sort: str = "relevance", page: int = 1,
+               per_page: int = 10, pages_per_book: int = 3) -> SearchResults:
+        """Search the whole collection; raises QueryError for a bad query or parameter."""
+        check_schema(index_dir(self.home, self.backend_name))
+        with self.lock:
+            return self._search(text, filters, sort, page, per_page, pages_per_book)
+
+    def _search(self, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
+        started = time.perf_counter()
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+        if not 1 <= page <= MAX_PAGE:
+            raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        query = parse_query(text)
+        filters = self._check_filters(filters)
+        backend = self.backend
+        record_hits = {hit.book_id: hit.score for hit in
+                       backend.search(query, kind="book", filters=filters, limit=None).hits}
+        page_counts = {}
+        if has_page_terms(query):
+            page_counts = backend.facets(query, kind="page", fields=["book_id"], filters=filters)["book_id"]
+        books = backend.books()
+        matched = [book_id for book_id in set(record_hits) | set(page_counts) if book_id in books]
+        facet_counts = {name: Counter() for name in FACETS}
+        for book_id in matched:
+            for name, value in (books[book_id].get("facets") or {}).items():
+                if name in facet_counts:
+                    facet_counts[name][value] += 1
+        ordered = self._order(matched, books, record_hits, page_counts, sort)
+        shown = ordered[(page - 1) * per_page: page * per_page]
+        keys = _page_keys(query)
+        title_keys = sorted({t.key for g in query.required for t in g if t.field in (None, "title")}, key=len,
+                            reverse=True)
+        hits = []
+        for book_id in shown:
+            pages = []
+            if page_counts.get(book_id) and pages_per_book:
+                found = backend.search(query, kind="page", book_ids=[book_id], filters=filters, limit=pages_per_book)
+                for hit in found.hits:
+                    matches = page_matches(hit.stored, keys)
+                    pages.append(PageHit(book_id, hit.page, hit.stored.get("label") or hit.page,
+                                         snippets(hit.stored, matches), matches, hit.stored.get("boxes") or []))
+            book = books[book_id]
+            hits.append(BookHit(book, book_id in record_hits, page_counts.get(book_id, 0), pages,
+                                highlight(book["title"], title_keys) if title_keys else None))
+        facets = {name: sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+                  for name, counts in facet_counts.items() if counts}
+        return SearchResults(text, hits, len(ordered), sum(page_counts.get(b, 0) for b in matched), facets, filters,
+                             sort, page, per_page, self.backend_name, (time.perf_counter() - started) * 1000)
+
+    @staticmethod
+    def _order(matched, books, record_hits, page_counts, sort) -> list[str]:
+        def title(book_id):
+            return books[book_id].get("sort_title") or books[book_id]["title"]
+
+        if sort == "title":
+            return sorted(matched, key=lambda b: (books[b]["title"], b))
+        if sort == "date":
+            return sorted(matched, key=lambda b: (books[b].get("year") is None, books[b].get("year") or 0,
+                                                  books[b]["title"], b))
+        if sort == "call_number":
+            return sorted(matched, key=lambda b: (not books[b].get("call_number"), books[b].get("call_number") or "",
+                                                  b))
+        return sorted(matched, key=lambda b: (b not in record_hits, -page_counts.get(b, 0),
+                                              -record_hits.get(b, 0.0), title(b), b))
+
+    def matching_pages(self, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
+        """Every (book id, page) whose text matches, in reading order."""
+        query = parse_query(text)
+        check_schema(index_dir(self.home, self.backend_name))
+        if not has_page_terms(query):
+            return []
+        with self.lock:
+            hits = self.backend.search(query, kind="page", book_ids=book_ids, limit=None)
+        return [(hit.book_id, hit.page) for hit in hits.hits]
+
+    def search_book(self, book_id: str, text: str, limit: int | None = None) -> tuple[Query, list[PageHit]]:
+        """Every matching page of one book, with every match located (for IIIF Content Search)."""
+        query = parse_query(text)
+        check_schema(index_dir(self.home, self.backend_name))
+        if not has_page_terms(query):
+            return query, []
+        with self.lock:
+            hits = self.backend.search(query, kind="page", book_ids=[book_id], limit=limit)
+        keys = _page_keys(query)
+        pages = []
+        for hit in hits.hits:
+            matches = page_matches(hit.stored, keys)
+            pages.append(PageHit(book_id, hit.page, hit.stored.get("label") or hit.page,
+                                 snippets(hit.stored, matches, limit=len(matches) or 1), matches,
+                                 hit.stored.get("boxes") or [],
+                                 {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()}))
+        return query, pages

@@ -1,0 +1,173 @@
+"""The indexer: fed by the catalogue's event log, the one writer; and the search CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import quote
+
+import pytest
+from search_support import TEXTS
+from typer.testing import CliRunner
+
+from ingest.text_import import import_text
+from repository.cli import _register_plugins, app
+from search.indexer import Indexer
+from search.service import Searcher
+
+
+@pytest.fixture
+def books(catalogue, sample_cards):
+    for card in sample_cards:
+        catalogue.create(card, editor="test", reason="fixture")
+    return catalogue
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "tantivy"])
+def test_events_are_applied_in_order_and_only_once(books, backend):
+    indexer = Indexer(books, backend)
+    first = indexer.run_once()
+    assert first.indexed == 5 and indexer.behind() == 0
+    searcher = Searcher(books.home, backend)
+    assert [b.book_id for b in searcher.search("影梅庵").books] == ["yingmeian-yiyu"]
+
+    stored = books.get("yingmeian-yiyu")
+    card = json.loads(json.dumps(stored.card))
+    card["edition"]["title"] = "影梅庵憶語新校本"
+    books.save("yingmeian-yiyu", card, editor="test", reason="题名改正", base_version=stored.version)
+    import_text(books, "maoshi-zhushu", [TEXTS / "KR1c0004_009.txt"], editor="test")
+    books.fixity()
+    assert indexer.behind() == 2  # edit, text import (not fixity, which changes nothing the index holds)
+    second = indexer.run_once()
+    assert second.indexed == 2 and second.events == 3
+    # a reader that was open before looks for the new index generation within a second or so
+    assert _poll(lambda: [b.book_id for b in searcher.search("新校本").books]) == ["yingmeian-yiyu"]
+    assert _poll(lambda: [b.book_id for b in searcher.search("廛本亦作").books]) == ["maoshi-zhushu"]
+    assert indexer.run_once().events == 0
+    searcher.close()
+    indexer.close()
+
+
+def test_rebuild_matches_incremental_indexing(books):
+    import_text(books, "yingmeian-yiyu", [TEXTS / "影梅庵忆语.txt"], editor="test")
+    incremental = Indexer(books, "tantivy")
+    incremental.run_once()
+    searcher = Searcher(books.home, "tantivy")
+    before = searcher.search("冒襄").to_json()
+    incremental.rebuild()
+    after = searcher.search("冒襄").to_json()
+    assert [b["id"] for b in after["books"]] == [b["id"] for b in before["books"]] == ["yingmeian-yiyu"]
+    assert after["total_pages"] == before["total_pages"] == 1
+    assert books.events(limit=1)[0].kind == "reindex"
+    searcher.close()
+    incremental.close()
+
+
+def test_only_one_writer_at_a_time(books):
+    first = Indexer(books, "whoosh")
+    writer = first.backend._writer()  # holds the whoosh lock like a running indexer would
+    try:
+        second = Indexer(books, "whoosh")
+        with pytest.raises(Exception, match="another process is writing the search index"):
+            second.run_once()
+        second.close()
+    finally:
+        writer.cancel()
+        first.close()
+
+
+def test_cli_search_reindex_and_indexer(books, home):
+    _register_plugins()
+    runner = CliRunner()
+    base = ["--home", str(home.root)]
+    assert runner.invoke(app, [*base, "reindex"]).exit_code == 0
+    result = runner.invoke(app, [*base, "search", "著者:冒襄", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [b["id"] for b in json.loads(result.stdout)["books"]] == ["yingmeian-yiyu"]
+    table = runner.invoke(app, [*base, "search", "荊川"])
+    assert table.exit_code == 0 and "2 books, 0 pages" in table.stdout  # 荊川 is in two records
+    assert "四部: 史部 (1)  集部 (1)" in table.stdout
+    bad = runner.invoke(app, [*base, "search", '"荊川'])
+    assert bad.exit_code == 2 and "never closed" in bad.output
+    import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
+    behind = runner.invoke(app, [*base, "search", "游盤山賦"])
+    assert "0 books" in behind.stdout and "has not yet seen the last 1 catalogue events" in behind.output
+    once = runner.invoke(app, [*base, "indexer", "--once"])
+    assert once.exit_code == 0 and "1 books indexed" in once.stdout
+    assert "1 books, 1 pages" in runner.invoke(app, [*base, "search", "游盤山賦"]).stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def _poll(check, timeout: float = 60.0):
+    """Poll `check` until it answers something true (a server starting, an index catching up)."""
+    deadline = time.monotonic() + timeout
+    problem = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except OSError as error:
+            problem = error
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting (last problem: {problem})")
+        time.sleep(0.2)
+
+
+def test_a_card_edit_is_searchable_within_seconds_on_a_running_site(books, home):
+    port = _free_port()
+    env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_EDITOR": "test"}
+    guji = [sys.executable, "-m", "repository.cli"]
+    log = open(home.root / "serve.log", "wb")  # noqa: SIM115 - closed when the server stops
+    server = subprocess.Popen([*guji, "serve", "--port", str(port), "--workers", "1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    try:
+        search = f"http://127.0.0.1:{port}/api/search?q="
+        _poll(lambda: _get_json(search + quote("影梅庵"))["total_books"] == 1)  # the side indexer caught up
+        edit = subprocess.run([*guji, "cards", "edit", "yingmeian-yiyu", "--set", "edition.title=影梅庵憶語重校本",
+                               "--reason", "题名改正"], env=env, capture_output=True, text=True)
+        assert edit.returncode == 0, edit.stderr
+        started = time.monotonic()
+        found = _poll(lambda: _get_json(search + quote("重校本"))["books"])
+        assert [b["id"] for b in found] == ["yingmeian-yiyu"]
+        print(f"edit searchable after {time.monotonic() - started:.1f} s")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+        log.close()
+        print((home.root / "serve.log").read_text(errors="replace")[-2000:])
+    assert server.returncode is not None
+
+
+def test_an_index_of_another_layout_asks_for_a_reindex(books, home):
+    indexer = Indexer(books, "tantivy")
+    indexer.run_once()
+    from search.backend import STATE_FILE
+
+    state = json.loads((indexer.directory / STATE_FILE).read_text())
+    (indexer.directory / STATE_FILE).write_text(json.dumps({**state, "schema": 0}))
+    with pytest.raises(Exception, match="run `guji reindex`"):
+        indexer.run_once()
+    searcher = Searcher(books.home, "tantivy")
+    with pytest.raises(Exception, match="run `guji reindex`"):
+        searcher.search("影梅庵")
+    indexer.rebuild()
+    assert [b.book_id for b in searcher.search("影梅庵").books] == ["yingmeian-yiyu"]
+    searcher.close()
+    indexer.close()

@@ -1,0 +1,185 @@
+"""`guji text import`: formats, alignment to scanned pages, and refusals that store nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from search_support import LUSHU_CARD, TEXTS, stored_pages
+from typer.testing import CliRunner
+
+from ingest.text_import import import_text
+from ingest.text_model import TextRefused
+from repository.cli import _register_plugins, app
+
+
+@pytest.fixture
+def books(catalogue, sample_cards):
+    for card in sample_cards:
+        catalogue.create(card, editor="test", reason="fixture")
+    catalogue.create(LUSHU_CARD, editor="test", reason="fixture")
+    return catalogue
+
+
+def _structure(catalogue, book_id: str, files: list[str]) -> None:
+    pages = [{"page": f"{n:04d}", "master": f"masters/{n:04d}.jpg", "file": name, "leaf": f"{(n + 1) // 2}"
+              f"{'a' if n % 2 else 'b'}", "label": f"{(n + 1) // 2}{'a' if n % 2 else 'b'}"}
+             for n, name in enumerate(files, start=1)]
+    structure = {"viewingDirection": "right-to-left", "pages": pages, "ranges": []}
+    catalogue.commit_files(book_id, {"structure.json": json.dumps(structure).encode()}, editor="test",
+                           reason="scans", event="ingest")
+
+
+def test_kanripo_pages_lines_and_notes(books):
+    report = import_text(books, "maoshi-zhushu", [TEXTS / "KR1c0004_001.txt", TEXTS / "KR1c0004_009.txt"],
+                         editor="test")
+    assert report.format == "kanripo" and report.pages == 38 and report.version == 2
+    pages = stored_pages(books, "maoshi-zhushu")
+    first = pages[0]
+    assert (first["page"], first["marker"], first["juan"], first["leaf"], first["label"]) == \
+        ("0001", "KR1c0004_WYG_001-1a", "001", "1a", "001-1a")
+    assert first["lines"][1] == {"pieces": [["text", "毛詩注疏卷一"]], "indent": 1}
+    assert first["lines"][5]["pieces"] == [["text", "序關雎后妃之徳也音義"],
+                                            ["note", "關雎舊解云三百一十一/篇詩並是作者自為名妃"]]
+    assert not any("¶" in piece for entry in pages for line in entry["lines"] for _, piece in line["pieces"])
+    assert pages[33]["marker"] == "KR1c0004_WYG_009-11b" and pages[33]["source"] == "KR1c0004_009.txt"
+    assert pages[32]["continues"] == {"text": False, "note": False}  # the end of a file ends the text
+    assert pages[0]["continues"]["note"] is True  # 001-1a ends inside a note that goes on on 001-1b
+    text = json.dumps(pages, ensure_ascii=False)
+    assert "𫝊" in text  # a character outside the BMP, kept as written
+    stored = books.store.logical_paths("maoshi-zhushu")
+    assert {"text/pages.json", "text/source/KR1c0004_001.txt", "text/source/KR1c0004_009.txt"} <= set(stored)
+    assert books.store.read_bytes("maoshi-zhushu", "text/source/KR1c0004_001.txt") == \
+        (TEXTS / "KR1c0004_001.txt").read_bytes()
+    event = books.events("maoshi-zhushu", limit=1)[0]
+    assert event.kind == "text-import"
+
+
+def test_a_marker_in_the_middle_of_a_line_splits_the_line(books, tmp_path):
+    source = tmp_path / "KR1c0001_001.txt"
+    source.write_text("#+TITLE: 毛詩\n<pb:KR1c0001_tls_001-3a>\n** 1 國風周南第一\n窈窕淑女，¶\n君子好逑！"
+                      "<pb:KR1c0001_tls_001-4a>¶\n# src: SHI 001.2\n:PROPERTIES:\n:KR_ID: KR1c0001\n:END:\n"
+                      "參差荇菜，¶\n", encoding="utf-8")
+    import_text(books, "maoshi-zhushu", [source], editor="test")
+    pages = stored_pages(books, "maoshi-zhushu")
+    assert [p["label"] for p in pages] == ["001-3a", "001-4a"]
+    assert pages[0]["lines"][0] == {"pieces": [["text", "1 國風周南第一"]], "role": "heading"}
+    assert [line["pieces"] for line in pages[0]["lines"][1:]] == [[["text", "窈窕淑女，"]], [["text", "君子好逑！"]]]
+    assert [line["pieces"] for line in pages[1]["lines"]] == [[["text", "參差荇菜，"]]]  # comment, drawer skipped
+
+
+def test_gaiji_and_described_characters_are_kept(books):
+    import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
+    text = json.dumps(stored_pages(books, "jingchuan-wenji"), ensure_ascii=False)
+    assert "&KR1005;" in text and "[危*臬][危*臬]" in text
+
+
+def test_plain_text_is_one_page(books):
+    report = import_text(books, "yingmeian-yiyu", [TEXTS / "影梅庵忆语.txt"], editor="test")
+    assert report.format == "plain" and report.pages == 1
+    page = stored_pages(books, "yingmeian-yiyu")[0]
+    assert page["page"] == "0001"
+    assert page["lines"][0] == {"pieces": [["text", "《影梅庵忆语》　清 冒襄"]], "indent": 2}
+
+
+def test_page_xml_keeps_line_boxes_notes_and_margins(books):
+    report = import_text(books, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.xml"], editor="test")
+    assert report.format == "page-xml"
+    page = stored_pages(books, "maoshi-lushu")[0]
+    assert page["image"] == "CDF_IHEC_VI111_1_5_0006.jpg"
+    assert page["lines"][0] == {"pieces": [["text", "毛詩陸疏校正"]], "role": "margin", "box": [4522, 662, 164, 773]}
+    assert page["lines"][2] == {"pieces": [["text", "牛舌草可"]], "box": [4364, 665, 158, 787]}
+    assert page["lines"][3]["pieces"] == [["note", "與煮同毛晉陸疏廣要"]]
+
+
+def test_hocr_keeps_line_boxes(books):
+    report = import_text(books, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.hocr"], editor="test")
+    assert report.format == "hocr"
+    page = stored_pages(books, "maoshi-lushu")[0]
+    assert page["lines"][0] == {"pieces": [["text", "牛舌草可"]], "box": [4364, 665, 158, 787]}
+
+
+def test_ocr_pages_go_to_the_scan_they_describe(books):
+    _structure(books, "maoshi-lushu", ["CDF_IHEC_VI111_1_5_0005.jpg", "CDF_IHEC_VI111_1_5_0006.jpg"])
+    import_text(books, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.xml"], editor="test")
+    assert [p["page"] for p in stored_pages(books, "maoshi-lushu")] == ["0002"]
+
+
+def test_kanripo_pages_go_to_the_scans_in_order(books):
+    _structure(books, "jingchuan-wenji", [f"{n}.tif" for n in range(1, 8)])
+    report = import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
+    assert [p["page"] for p in stored_pages(books, "jingchuan-wenji")] == ["0001", "0002", "0003", "0004", "0005"]
+    assert report.warnings == ["the text covers the first 5 of the book's 7 scanned pages"]
+
+
+def _unchanged(catalogue, book_id):
+    return catalogue.store.head(book_id), sorted(catalogue.store.logical_paths(book_id))
+
+
+def test_more_text_pages_than_scans_is_refused(books):
+    _structure(books, "jingchuan-wenji", ["1.tif", "2.tif", "3.tif"])
+    before = _unchanged(books, "jingchuan-wenji")
+    with pytest.raises(TextRefused, match=r"the text has 5 pages but the book has 3 scanned pages: page 4 .*"
+                                          r"KR4e0190_001.txt line \d+, KR4e0190_SBCK_001-2b"):
+        import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
+    assert _unchanged(books, "jingchuan-wenji") == before
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("bad.txt", b"<pb:KR1_A_001-1a>\n\xe5\x90\x8e\n\xff\xfe\n", r"bad.txt line 3: not UTF-8"),
+    ("open.txt", "<pb:KR1c0004_WYG_001-1a>\n正文(夹注¶\n未完¶\n".encode(), r"open.txt line 2: .* never closed"),
+    ("stray.txt", "<pb:KR1c0004_WYG_001-1a>\n正文)¶\n".encode(), r"stray.txt line 2: '\)' at column 3"),
+    ("marker.txt", "<pb:nonsense>\n正文¶\n".encode(), r"marker.txt line 1: page marker <pb:nonsense>"),
+    ("broken.xml", b"<?xml version='1.0'?>\n<PcGts>\n<Page>\n</PcGts>\n", r"broken.xml line \d: not well-formed"),
+    ("empty.txt", b"\n\n", r"empty.txt: no text found"),
+    ("nul.txt", b"abc\n\x00\n", r"nul.txt line 2: a NUL character"),
+])
+def test_bad_files_are_refused_naming_file_and_line(books, tmp_path, name, content, message):
+    good = tmp_path / "KR4e0190_001.txt"
+    good.write_bytes((TEXTS / "KR4e0190_001.txt").read_bytes())
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    before = _unchanged(books, "jingchuan-wenji")
+    with pytest.raises(TextRefused, match=message):
+        import_text(books, "jingchuan-wenji", [good, bad], editor="test")
+    assert _unchanged(books, "jingchuan-wenji") == before
+
+
+def test_xml_entities_are_not_expanded(books, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-CONTENT", encoding="utf-8")
+    page_xml = (TEXTS / "CDF_IHEC_VI111_1_5_0006.xml").read_text(encoding="utf-8")
+    page_xml = page_xml.replace('<?xml version="1.0" ?>',
+                                f'<?xml version="1.0" ?>\n<!DOCTYPE PcGts [<!ENTITY xxe SYSTEM "file://{secret}">]>')
+    page_xml = page_xml.replace("<Unicode>牛舌草可</Unicode>", "<Unicode>牛舌草可&xxe;</Unicode>", 1)
+    attack = tmp_path / "attack.xml"
+    attack.write_text(page_xml, encoding="utf-8")
+    import_text(books, "maoshi-lushu", [attack], editor="test")
+    assert "SECRET" not in books.store.read_bytes("maoshi-lushu", "text/pages.json").decode()
+
+
+def test_a_new_import_replaces_the_old_transcription(books):
+    import_text(books, "maoshi-zhushu", [TEXTS / "KR1c0004_001.txt", TEXTS / "KR1c0004_009.txt"], editor="test")
+    import_text(books, "maoshi-zhushu", [TEXTS / "KR1c0004_009.txt"], editor="test")
+    paths = books.store.logical_paths("maoshi-zhushu")
+    assert "text/source/KR1c0004_001.txt" not in paths and "text/source/KR1c0004_009.txt" in paths
+    assert len(stored_pages(books, "maoshi-zhushu")) == 5
+    again = import_text(books, "maoshi-zhushu", [TEXTS / "KR1c0004_009.txt"], editor="test")
+    assert again.version is None  # the same text: no new version
+
+
+def test_cli_import_and_refusal(books, home):
+    _register_plugins()
+    runner = CliRunner()
+    result = runner.invoke(app, ["--home", str(home.root), "text", "import", "示善0001",
+                                 str(TEXTS / "KR1c0004_009.txt"), "--editor", "cli"])
+    assert result.exit_code == 0, result.output
+    assert "maoshi-zhushu: 5 pages of kanripo text, stored as v2" in result.output
+    bad = Path(home.root) / "bad.txt"
+    bad.write_text("<pb:KR1c0004_WYG_001-1a>\n正文(未完\n", encoding="utf-8")
+    result = runner.invoke(app, ["--home", str(home.root), "text", "import", "maoshi-zhushu", str(bad)])
+    assert result.exit_code == 1
+    assert "nothing was stored" in result.output and "bad.txt line 2" in result.output
+    shown = runner.invoke(app, ["--home", str(home.root), "text", "show", "maoshi-zhushu", "--page", "0001"])
+    assert shown.exit_code == 0 and "009-11b" in shown.output
