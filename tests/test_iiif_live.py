@@ -29,13 +29,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+SEARCH_BOOK = "qizheng-tuibu"  # the sample with scans and a Kanripo transcription (samples/README.md)
+
+
+def _with_text(home, env: dict, folder: Path) -> None:
+    """Ingest the sample 七政推步 scans and the part of its Kanripo text they show, then index it."""
+    text = (ROOT / "samples" / "texts" / "KR3f0006_002.txt").read_text(encoding="utf-8")
+    shown = text[: text.index("<pb:KR3f0006_WYG_002-10a>")]  # the nine scans are pages 1a–9a of the text
+    (folder / "KR3f0006_002.txt").write_text(shown, encoding="utf-8")
+    for command in (["ingest", str(ROOT / "samples" / "scans" / SEARCH_BOOK), "--id", SEARCH_BOOK, "--workers", "1"],
+                    ["text", "import", SEARCH_BOOK, str(folder / "KR3f0006_002.txt")], ["reindex"]):
+        done = subprocess.run([str(BIN / "guji"), *command], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`guji serve` (2 workers) over a data home with the validator image and real scans ingested."""
-    home = build_home(tmp_path_factory.mktemp("live"))
+    folder = tmp_path_factory.mktemp("live")
+    home = build_home(folder)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_PUBLIC_URL": base}
+    env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_PUBLIC_URL": base, "GUJI_EDITOR": "数字化员"}
+    _with_text(home, env, folder)
     process = subprocess.Popen([str(BIN / "guji"), "serve", "--host", "127.0.0.1", "--port", str(port),
                                 "--workers", "2", "--no-access-log"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -147,6 +163,28 @@ def test_viewer_draws_the_book_right_to_left(server, tmp_path):
             page.goto(f"{server}/books/{BOOK}/viewer?lang=zh-CN")
             page.wait_for_selector(".openseadragon-canvas", timeout=30_000)
             assert page.get_by_label("目录").count() > 0  # simplified-Chinese interface
+        finally:
+            browser.close()
+
+
+def test_viewer_searches_inside_the_book(server):
+    """?q= opens Mirador's search panel on the book's Content Search (v1): each hit listed once."""
+    from playwright.sync_api import sync_playwright
+
+    query = "日五星中行"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            searches = []
+            page.on("request", lambda request: searches.append(request.url) if "/iiif/search/" in request.url else None)
+            page.goto(f"{server}/books/{SEARCH_BOOK}/viewer?q={query}")
+            page.get_by_text("日五星中行 零年立成").first.wait_for(timeout=30_000)  # a hit's text, on leaf 2a
+            assert page.get_by_text("1 / 4", exact=True).is_visible()  # four hits, not eight
+            assert [url.split("?")[0] for url in searches] == [f"{server}/iiif/search/{SEARCH_BOOK}"]
+            page.screenshot(path=str(ARTIFACTS / f"viewer-search-{SEARCH_BOOK}.png"))
         finally:
             browser.close()
 
