@@ -10,11 +10,12 @@ export GUJI_HOME ?= $(CURDIR)/guji-data
 .PHONY: install system run test lint bench clean
 
 # Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
-# fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming
+# fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py);
+# lighttpd, iipimage-server and wrk for bench/images.py.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk
 
 ## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
-install: system $(VENV)/.installed
+install: system $(VENV)/.installed node_modules/.installed
 
 ## system: apt-get install what is missing of SYSTEM_PACKAGES (needs root; otherwise says what to install)
 system:
@@ -32,6 +33,13 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Mirador 4 for /books/{id}/viewer, exactly as package-lock.json pins it (never committed).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq npm; } \
+	  || { echo "npm is missing: sudo apt-get install npm"; exit 1; }
+	npm ci --omit=peer --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## run: install, load the sample collection, serve on http://$(HOST):$(PORT)

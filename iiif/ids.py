@@ -50,3 +50,26 @@ def search_service_v2(book: str) -> str:
 
 def collection(name: str) -> str:
     return f"{base()}/collection/{name}"
+
+
+def image_info(book: str, page: str) -> str:
+    return f"{image_service(book, page)}/info.json"
+
+
+def image(book: str, page: str, region: str = "full", size: str = "max") -> str:
+    """An Image API 3 image request (default: the whole page at full size, as JPEG)."""
+    return f"{image_service(book, page)}/{region}/{size}/0/default.jpg"
+
+
+def record_page(book: str) -> str:
+    """The book's record page (/books/{id}), the manifest's `homepage`."""
+    return f"{public_url()}/books/{book}"
+
+
+def viewer(book: str) -> str:
+    return f"{record_page(book)}/viewer"
+
+
+def card_json(book: str) -> str:
+    """The catalogue card as JSON (/api/cards/{id}), the manifest's `seeAlso`."""
+    return f"{public_url()}/api/cards/{book}"

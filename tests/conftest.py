@@ -9,6 +9,8 @@ import pytest
 
 from repository import Catalogue, Home
 
+pytest_plugins = ["iiif_fixtures"]  # iiif_home, iiif_catalogue, iiif_public_url (tests/iiif_fixtures.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from repository import Catalogue, Home, StoreError
 
-from . import oai, public_api, public_pages, search_pages, staff
+from . import iiif_routes, oai, public_api, public_pages, search_pages, staff
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
 HERE = Path(__file__).parent
@@ -58,6 +58,8 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     def api_history(card_id: str):
         stored = _stored(card_id)
         return [vars(v) | {"version": v.number} for v in stored.versions]
+
+    app.include_router(iiif_routes.router(catalogue))
 
     @app.get("/healthz", include_in_schema=False)
     def health():

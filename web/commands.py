@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="Port to listen on."),
         workers: int = typer.Option(2, help="Uvicorn worker processes."),
         indexer: bool = typer.Option(True, "--indexer/--no-indexer", help="Also run the search indexer."),
+        access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the web site and API."""
         from repository import Home
@@ -36,7 +37,8 @@ def register(app: typer.Typer) -> None:
         # The search index has one writer: the indexer, run beside the (read-only) web workers.
         side = subprocess.Popen([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
         try:
-            uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, **options)
+            uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers,
+                        access_log=access_log, **options)
         finally:
             if side is not None:
                 side.terminate()

@@ -1,0 +1,82 @@
+"""`guji iiif import` and `guji iiif pyramids`, registered through the `guji.commands` entry point."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+errors = Console(stderr=True)
+console = Console()
+
+
+@contextmanager
+def _catalogue(ctx: typer.Context):
+    from repository import Catalogue, Home, StoreError
+
+    from .importer import ImportRefused
+
+    try:
+        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+    except StoreError as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    try:
+        yield catalogue
+    except ImportRefused as refused:
+        errors.print(f"[red]refused, nothing stored:[/red] {refused}", highlight=False)
+        raise typer.Exit(1) from None
+    except (StoreError, OSError) as error:
+        errors.print(f"[red]error, nothing stored:[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        catalogue.close()
+
+
+def register(app: typer.Typer) -> None:
+    iiif_app = typer.Typer(help="IIIF: import manifests, prepare images for the Image API.", no_args_is_help=True)
+    app.add_typer(iiif_app, name="iiif")
+
+    @iiif_app.command("import")
+    def import_command(
+        ctx: typer.Context,
+        source: str = typer.Argument(..., help="A IIIF Presentation 2 or 3 manifest: a file or an http(s) URL."),
+        book: str = typer.Option(..., "--id", help="Card id of the book (an existing card is linked, else created)."),
+        record_type: str = typer.Option("guji", "--record-type", help="For a new card: guji or local_document."),
+        viewing_direction: str = typer.Option(None, "--viewing-direction",
+                                              help="Override the manifest's, e.g. right-to-left."),
+        editor: str = typer.Option(None, "--editor", help="Who imports (default: $GUJI_EDITOR or login name)."),
+    ) -> None:
+        """Import an existing IIIF manifest as a book; the images stay on the other library's server."""
+        from repository import public_url
+        from repository.cli import default_editor
+
+        from .importer import import_manifest
+
+        if record_type not in ("guji", "local_document"):
+            errors.print(f"[red]error:[/red] --record-type {record_type!r}: use guji or local_document",
+                         highlight=False)
+            raise typer.Exit(1)
+        with _catalogue(ctx) as catalogue:
+            result = import_manifest(catalogue, source, book, editor=editor or default_editor(),
+                                     record_type=record_type, viewing_direction=viewing_direction)
+            for warning in result.warnings:
+                errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            stored = f"stored as v{result.version}" if result.version else "unchanged, nothing stored"
+            card = "card created" if result.card_created else "linked to the existing card"
+            console.print(f"{book}: {result.pages} pages, {result.ranges} ranges, {card}, {stored}", highlight=False)
+            console.print(f"manifest: {public_url()}/iiif/{book}/manifest", highlight=False)
+
+    @iiif_app.command("pyramids")
+    def pyramids_command(
+        ctx: typer.Context,
+        book: str = typer.Argument(None, help="Book id (default: every book)."),
+        force: bool = typer.Option(False, "--force", help="Rebuild pyramids that exist."),
+    ) -> None:
+        """Build the pyramidal TIFFs the Image API renders dynamic requests from (otherwise built on first use)."""
+        from ingest.pyramid import build_pyramids
+
+        with _catalogue(ctx) as catalogue:
+            built = build_pyramids(catalogue, book, force=force)
+            console.print(f"built {built} pyramid(s)", highlight=False)

@@ -1,0 +1,359 @@
+"""IIIF over HTTP: manifests, collections, the Image API 3 service and the Mirador viewer page.
+
+Routes (see docs/iiif.md):
+
+    /iiif/{id}/manifest                  Presentation 3 manifest (404 while a book has no images)
+    /iiif/collection/{name}              top, jing, shi, zi, ji, cong, local
+    /iiif/image/{id}/{page}              303 → info.json
+    /iiif/image/{id}/{page}/info.json    Image API 3 description, id from GUJI_PUBLIC_URL
+    /iiif/image/{id}/{page}/{region}/{size}/{rotation}/{quality}.{format}
+    /books/{id}/viewer                   Mirador 4, book view, right to left
+    /viewer/mirador.min.js               the Mirador bundle from node_modules (npm ci)
+
+The image route is a plain Starlette endpoint, not a FastAPI operation: a tile request is
+answered from the pre-built static file when one exists under the requested (or canonical)
+name, with nothing but path checks and one `stat` in between, and rendered with pyvips from the
+page's pyramid otherwise (in the thread pool, so one worker renders on several cores).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import json
+import logging
+import os
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse
+
+from iiif import ids
+from iiif.collections import UnknownCollection, build_collection
+from iiif.image_api import (
+    FORMATS,
+    MEDIA_TYPE,
+    PROFILE_URI,
+    ImageRequestError,
+    parse_request,
+    service_info,
+)
+from iiif.image_render import render
+from iiif.manifest import NoPageImages, build_manifest
+from iiif.page_images import page_folder, read_info, valid_book
+from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
+from repository import CardNotFound, Catalogue, public_url
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+templates = Jinja2Templates(directory=HERE / "templates")
+log = logging.getLogger("guji.iiif")
+
+PRESENTATION_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
+CORS = {"Access-Control-Allow-Origin": "*"}
+TILE_CACHE = "public, max-age=604800"  # a week: a re-scanned page keeps its URLs, ETags tell the change
+JSON_CACHE = "public, max-age=300"
+SMALL_FILE = 1 << 20  # files up to 1 MB are read in the event loop (page cache), larger ones streamed
+SEGMENT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz,.:!^")
+LOCALES = {"zh-TW": "zh-TW", "zh-Hant": "zh-TW", "zh-CN": "zh-CN", "zh-Hans": "zh-CN", "en": "en"}
+
+
+# Rendering runs in a few threads of its own (one per core): more renders at once than cores only
+# adds GIL and cache contention (measured: 16 concurrent renders cost 1.6× the CPU per request
+# of one at a time). libvips itself then uses one thread per render.
+RENDER_THREADS = int(os.environ.get("GUJI_RENDER_THREADS") or os.cpu_count() or 2)
+_renderers: ThreadPoolExecutor | None = None
+
+
+def _render_pool() -> ThreadPoolExecutor:
+    global _renderers
+    if _renderers is None:
+        import pyvips
+
+        pyvips.concurrency_set(1)
+        _renderers = ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="iiif-render")
+    return _renderers
+
+
+def mirador_dir() -> Path:
+    """Where `npm ci` put Mirador's bundle (GUJI_MIRADOR_DIR overrides, e.g. for a packaged install)."""
+    return Path(os.environ.get("GUJI_MIRADOR_DIR") or ROOT / "node_modules" / "mirador" / "dist")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=CORS)
+
+
+def _etag(stat: os.stat_result) -> str:
+    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    given = request.headers.get("if-none-match")
+    return bool(given) and (given.strip() == "*" or etag in [tag.strip() for tag in given.split(",")])
+
+
+class RenderedCache:
+    """Encoded images of dynamic requests, least recently used out first, within a byte budget
+    (``GUJI_RENDER_CACHE_MB``, default 64): many readers of one book ask for the same tiles.
+    Keyed by the source file and its modification time, so a re-ingested page is never served
+    stale. Used from the event loop only."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.used = 0
+        self.entries: OrderedDict[tuple, bytes] = OrderedDict()
+
+    def get(self, key: tuple) -> bytes | None:
+        body = self.entries.get(key)
+        if body is not None:
+            self.entries.move_to_end(key)
+        return body
+
+    def put(self, key: tuple, body: bytes) -> None:
+        if len(body) > self.budget // 8 or key in self.entries:
+            return
+        self.entries[key] = body
+        self.used += len(body)
+        while self.used > self.budget:
+            _, old = self.entries.popitem(last=False)
+            self.used -= len(old)
+
+
+class PageSizes:
+    """info.json's width and height per page folder, re-read when the file changes."""
+
+    def __init__(self):
+        self.entries: dict[Path, tuple[int, int, int]] = {}
+
+    def get(self, folder: Path) -> tuple[int, int] | None:
+        try:
+            modified = (folder / "info.json").stat().st_mtime_ns
+        except OSError:
+            return None
+        found = self.entries.get(folder)
+        if found and found[0] == modified:
+            return found[1], found[2]
+        info = read_info(folder)
+        if info is None:
+            return None
+        if len(self.entries) > 4096:
+            self.entries.clear()
+        self.entries[folder] = (modified, int(info["width"]), int(info["height"]))
+        return int(info["width"]), int(info["height"])
+
+
+class ManifestCache:
+    """Built manifests per process, keyed by what they are made of: the object's inventory (any
+    new version: card edit, ingest) and the derivatives folder (pages published or removed)."""
+
+    def __init__(self, catalogue: Catalogue, size: int = 64):
+        self.catalogue = catalogue
+        self.size = size
+        self.entries: OrderedDict[str, tuple[tuple, bytes, str]] = OrderedDict()
+
+    def _signature(self, book: str) -> tuple:
+        def mtime(path: Path) -> int:
+            try:
+                return path.stat().st_mtime_ns
+            except OSError:
+                return 0
+
+        return (public_url(), mtime(self.catalogue.store.object_path(book) / "inventory.json"),
+                mtime(self.catalogue.home.derivatives / book))
+
+    def get(self, book: str) -> tuple[bytes, str]:
+        signature = self._signature(book)
+        cached = self.entries.get(book)
+        if cached and cached[0] == signature:
+            self.entries.move_to_end(book)
+            return cached[1], cached[2]
+        body = json.dumps(build_manifest(self.catalogue, book), ensure_ascii=False).encode()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        self.entries[book] = (signature, body, etag)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return body, etag
+
+
+def router(catalogue: Catalogue) -> APIRouter:
+    api = APIRouter()
+    manifests = ManifestCache(catalogue)
+    derivatives = catalogue.home.derivatives
+    sizes = PageSizes()
+    rendered = RenderedCache(int(float(os.environ.get("GUJI_RENDER_CACHE_MB", "64")) * 1024 * 1024))
+
+    @api.get("/iiif/{book}/manifest", tags=["iiif"], summary="IIIF Presentation 3 manifest of a book")
+    def manifest(request: Request, book: str):
+        if not valid_book(book):
+            return _error(404, f"no book {book!r}")
+        try:
+            body, etag = manifests.get(book)
+        except CardNotFound:
+            return _error(404, f"no book {book!r}")
+        except NoPageImages as missing:
+            return _error(404, str(missing))
+        headers = {**CORS, "ETag": etag, "Cache-Control": JSON_CACHE}
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=PRESENTATION_TYPE, headers=headers)
+
+    @api.get("/iiif/collection/{name}", tags=["iiif"], summary="IIIF collections: top, 四部 branches, local")
+    def collection(name: str):
+        try:
+            body = build_collection(catalogue, name)
+        except UnknownCollection as unknown:
+            return _error(404, str(unknown))
+        return Response(json.dumps(body, ensure_ascii=False), media_type=PRESENTATION_TYPE,
+                        headers={**CORS, "Cache-Control": JSON_CACHE})
+
+    async def image_endpoint(request: Request):
+        parts = request.path_params["rest"].split("/")
+        if len(parts) not in (2, 3, 6):
+            return _error(404, "not an Image API path: /iiif/image/{id}/{page}/{region}/{size}/{rotation}/"
+                               "{quality}.{format} or /iiif/image/{id}/{page}/info.json")
+        book, page = parts[0], parts[1]
+        folder = page_folder(derivatives, book, page)
+        if folder is None:
+            return _error(404, f"no image {book}/{page}")
+        if len(parts) == 2:
+            return RedirectResponse(ids.image_info(book, page), status_code=303, headers=CORS)
+        if len(parts) == 3:
+            if parts[2] != "info.json":
+                return _error(404, f"no {parts[2]!r} here: ask for info.json or an image request")
+            return info_response(request, book, page, folder)
+        segments = parts[2:]
+        if not all(segment and segment[0] != "." and set(segment) <= SEGMENT_CHARS for segment in segments):
+            return _error(400, "bad image request: " + "/".join(segments))
+        # 1. The pre-built file under the requested name (viewers ask for the tiles info.json lists).
+        static = await static_response(request, folder.joinpath(*segments), book, page, "/".join(segments))
+        if static is not None:
+            return static
+        size = sizes.get(folder)
+        if size is None:
+            return _error(404, f"no image {book}/{page}")
+        width, height = size
+        try:
+            wanted = parse_request(*segments, width, height)
+        except ImageRequestError as error:
+            return _error(400, str(error))
+        canonical = wanted.canonical()
+        # 2. The pre-built file for an equivalent request (0,0,512,512/512,/0/default.jpg → …/512,512/…).
+        name = wanted.file_name()
+        if name != "/".join(segments) and not wanted.mirror and wanted.quality == "default":
+            static = await static_response(request, folder.joinpath(*name.split("/")), book, page, canonical)
+            if static is not None:
+                return static
+        # 3. Rendered from the page's pyramid.
+        return await rendered_response(request, book, page, folder, wanted, width, height, canonical)
+
+    async def static_response(request: Request, path: Path, book: str, page: str, canonical: str):
+        try:
+            stat = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not path.is_file():
+            return None
+        etag = _etag(stat)
+        headers = image_headers(book, page, canonical, etag)
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        media_type = FORMATS.get(path.suffix.lstrip("."), "application/octet-stream")
+        if stat.st_size > SMALL_FILE:
+            return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
+        with open(path, "rb") as handle:
+            return Response(handle.read(), media_type=media_type, headers=headers)
+
+    def pyramid_of(book: str, page: str, folder: Path) -> Path | None:
+        pyramid = folder / PYRAMID_FILE
+        if pyramid.exists():
+            return pyramid
+        try:
+            return ensure_pyramid(catalogue, book, page, folder)
+        except Exception as error:  # a master libvips cannot read: fall back to the full-size JPEG
+            log.warning("%s/%s: no pyramid (%s)", book, page, error)
+            return None
+
+    async def rendered_response(request, book, page, folder, wanted, width, height, canonical):
+        source = folder / PYRAMID_FILE
+        if not source.exists():
+            built = await run_in_threadpool(pyramid_of, book, page, folder)
+            source = built or folder / "full" / "max" / "0" / "default.jpg"
+        try:
+            source_stat = source.stat()
+        except OSError:
+            return _error(404, f"no image {book}/{page}")
+        etag = f'"{hashlib.sha1(f"{source_stat.st_mtime_ns}:{canonical}".encode()).hexdigest()[:24]}"'
+        headers = image_headers(book, page, canonical, etag)
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        key = (str(source), source_stat.st_mtime_ns, canonical)
+        body = rendered.get(key)
+        if body is None:
+            try:
+                body = await asyncio.get_running_loop().run_in_executor(_render_pool(), render, source, wanted, width,
+                                                                        height)
+            except Exception as error:  # pyvips.Error: a damaged derivative; say so rather than 500
+                log.error("%s/%s %s: %s", book, page, canonical, error)
+                return _error(503, f"cannot render {book}/{page} {canonical} now; run `guji tiles rebuild {book}`")
+            rendered.put(key, body)
+        return Response(body, media_type=wanted.media_type, headers=headers)
+
+    def image_headers(book: str, page: str, canonical: str, etag: str) -> dict:
+        link = f'<{ids.image_service(book, page)}/{canonical}>;rel="canonical", <{PROFILE_URI}>;rel="profile"'
+        return {**CORS, "ETag": etag, "Cache-Control": TILE_CACHE, "Link": link}
+
+    def info_response(request: Request, book: str, page: str, folder: Path):
+        path = folder / "info.json"
+        try:
+            stat = path.stat()
+            stored = json.loads(path.read_bytes())
+        except (OSError, json.JSONDecodeError):
+            return _error(404, f"no image {book}/{page}")
+        service_id = ids.image_service(book, page)
+        etag = f'"{stat.st_mtime_ns:x}-{hashlib.sha1(service_id.encode()).hexdigest()[:8]}"'
+        headers = {**CORS, "ETag": etag, "Cache-Control": JSON_CACHE,
+                   "Link": f'<{PROFILE_URI}>;rel="profile"'}
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        accept = request.headers.get("accept", "")
+        media_type = MEDIA_TYPE if "application/ld+json" in accept or "json" not in accept else "application/json"
+        return Response(json.dumps(service_info(stored, service_id)), media_type=media_type, headers=headers)
+
+    api.add_route("/iiif/image/{rest:path}", image_endpoint, methods=["GET", "HEAD"], include_in_schema=False)
+
+    @api.get("/books/{book}/viewer", response_class=HTMLResponse, include_in_schema=False)
+    def viewer(request: Request, book: str, lang: str = "zh-TW", canvas: str | None = None, page: str | None = None,
+               q: str | None = None):
+        """Mirador on the book; `page` (or `canvas`) = the page to open, e.g. 0005; `q` a search."""
+        canvas = canvas or page
+        if not valid_book(book) or not catalogue.exists(book):
+            return HTMLResponse(f"<p>沒有這部書 / no book {html.escape(book)!r}</p>", status_code=404)
+        try:
+            manifests.get(book)
+        except NoPageImages as missing:
+            return templates.TemplateResponse(request, "viewer.html", {"book": book, "missing": str(missing)},
+                                              status_code=404)
+        return templates.TemplateResponse(request, "viewer.html", {
+            "book": book, "manifest": ids.manifest(book), "language": LOCALES.get(lang, "zh-TW"),
+            "canvas": ids.canvas(book, f"{int(canvas):04d}") if canvas and canvas.isdigit() else None, "query": q,
+            "missing": None,
+        })
+
+    @api.get("/viewer/{name}", include_in_schema=False)
+    def viewer_asset(name: str):
+        if name not in ("mirador.min.js", "mirador.min.js.map"):
+            return _error(404, f"no viewer file {name!r}")
+        path = mirador_dir() / name
+        if not path.is_file():
+            return _error(404, "Mirador is not installed: run `make install` (npm ci) first")
+        return FileResponse(path, media_type="text/javascript" if name.endswith(".js") else "application/json",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    return api
