@@ -5,14 +5,14 @@ Order of work, and why it is safe to kill at any moment:
 1. **check** every file (:func:`ingest.pages.scan_book`) — bad input is refused before any work;
 2. **per page, in parallel processes**: the master is copied into ``derivatives/<ID>/.pending/``
    — a hidden folder that is never served — and hashed in the same read (sha512, plus the vendor's
-   md5/sha256) and fsynced; the vendor checksum is compared; then the derivatives are made, decoded
-   fully with ``fail_on="error"`` (a corrupt or truncated scan is refused here), into the same
-   hidden folder, each page renamed into place whole;
+   md5/sha256); the vendor checksum is compared; then the derivatives are made, decoded fully with
+   ``fail_on="error"`` (a corrupt or truncated scan is refused here), into the same hidden
+   folder, each page renamed into place whole;
 3. if any page failed: refuse; nothing is stored and nothing served changes;
 4. **one OCFL version** with the masters that changed, ``structure.json`` and the run's report
    (``reports/ingest-<time>.json``). The copies made in step 2 are moved into the version with
    their digests (:class:`repository.PreparedFile`), so the parent reads no master again; the
-   store's commit is crash-safe on its own;
+   store fsyncs them before the version becomes visible, and its commit is crash-safe on its own;
 5. **publish**: each page folder is renamed from ``.pending/`` to ``derivatives/<ID>/<0001>/``.
 
 A killed run leaves at most hidden ``.pending`` folders; the next run reuses those whose master
@@ -66,7 +66,6 @@ class PageTask:
     known_digest: str | None = None  # skip hashing (rebuild from a stored master)
     force: bool = False
     sizes: tuple[int, ...] = DEFAULT_SIZES
-    durable: bool = True  # fsync the staged master copy
 
 
 @dataclass
@@ -81,7 +80,7 @@ class PageResult:
     seconds: float = 0.0
     action: str = ""  # built, reused (from .pending), unchanged (already stored and published)
     ready: str | None = None  # finished page folder waiting in .pending
-    staged_master: str | None = None  # fsynced copy of a new or changed master waiting in .pending
+    staged_master: str | None = None  # copy of a new or changed master waiting in .pending
     problem: str | None = None
 
 
@@ -99,9 +98,13 @@ class IngestReport:
         return sum(1 for page in self.pages if page.action == "built")
 
 
-def hash_file(path: Path, algorithms: list[str], copy_to: Path | None = None, durable: bool = True) -> dict[str, str]:
-    """Digests of `path`; with `copy_to`, the file is also copied there in the same read (and
-    fsynced when `durable`)."""
+def hash_file(path: Path, algorithms: list[str], copy_to: Path | None = None) -> dict[str, str]:
+    """Digests of `path`; with `copy_to`, the file is also copied there in the same read.
+
+    The copy is not fsynced here: the store fsyncs every file of a version before the version
+    becomes visible. Instead the kernel is asked to start writing the copy out now (and to drop
+    it from the page cache, it is not read again), so the disk works while this worker goes on
+    with the page's derivatives rather than all at once at commit time."""
     hashers = {name: hashlib.new(name) for name in algorithms}
     with open(path, "rb") as fh, (open(copy_to, "wb") if copy_to else contextlib.nullcontext()) as out:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -109,9 +112,9 @@ def hash_file(path: Path, algorithms: list[str], copy_to: Path | None = None, du
                 hasher.update(block)
             if out:
                 out.write(block)
-        if out and durable:
+        if out:
             out.flush()
-            os.fsync(out.fileno())
+            os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
@@ -122,13 +125,13 @@ def _staged_master(task: PageTask, digest: str) -> Path:
 def _copy_to_pending(task: PageTask, algorithms: list[str], digest: str | None = None) -> dict[str, str]:
     """Copy the scan into `.pending` (hashing it in the same read unless `digest` is known)."""
     partial = Path(task.pending_dir) / f".{task.page}.tmp-{uuid.uuid4().hex[:12]}"  # see clean_leftovers
-    digests = hash_file(Path(task.source), algorithms, copy_to=partial, durable=task.durable)
+    digests = hash_file(Path(task.source), algorithms, copy_to=partial)
     os.rename(partial, _staged_master(task, digest or digests["sha512"]))
     return digests
 
 
 def stage_master(task: PageTask, algorithms: list[str]) -> tuple[dict[str, str], Path | None]:
-    """Digests of the scan and, unless it is the master already stored, an fsynced copy of it in
+    """Digests of the scan and, unless it is the master already stored, a complete copy of it in
     the hidden `.pending` folder, named by its digest so that a killed run's copy is found again.
 
     A new page (the usual case) is read once: hashed while it is copied. A page already stored, or
@@ -347,7 +350,7 @@ def ingest_book(
         tasks = [
             PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
                      str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
-                     sizes=sizes, durable=store.durable)
+                     sizes=sizes)
             for page in scan.pages
         ]
         results = run_pages(tasks, workers, progress)
