@@ -293,7 +293,7 @@ class WhooshBackend:
                 document[f"{name}_2"] = key
         yield document
         for page in pages:
-            document = {"doc_id": f"p:{book.book_id}:{page.page}", "kind": "page", "book_id": book.book_id,
+            document = {"doc_id": f"p:{book.book_id}:{page.doc_key}", "kind": "page", "book_id": book.book_id,
                         PAGE_BOOK: book.book_id,
                         "page": page.page, "seq": page.seq,
                         "stored_json": json.dumps(page_stored(page), ensure_ascii=False), **facets}
