@@ -173,9 +173,12 @@ class WhooshBackend:
         if self._column_cache is None or self._column_cache[0] != generation:
             self._column_cache = (generation, {})
         cache = self._column_cache[1]
+        # an index created but never written (the indexer just started) has whoosh's EmptyReader,
+        # which has no columns: it has no documents either
+        empty = searcher.ixreader.doc_count_all() == 0
         for name in names:
             if name not in cache:
-                cache[name] = list(searcher.ixreader.column_reader(name))
+                cache[name] = [] if empty else list(searcher.ixreader.column_reader(name))
         return cache
 
     def _docnums(self, searcher, compiled) -> list[int]:
