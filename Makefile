@@ -6,6 +6,8 @@ GUJI := $(VENV)/bin/guji
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export GUJI_HOME ?= $(CURDIR)/guji-data
+# IIIF ids, permalinks and OAI identifiers start with it: the address `make run` serves at
+export GUJI_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: install system run test lint bench clean
 
@@ -48,6 +50,7 @@ run: install
 	$(GUJI) init
 	$(GUJI) cards import samples/cards.json --editor samples --reason "示例数据导入"
 	for book in samples/scans/*/; do $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --editor samples; done
+	$(GUJI) text import qizheng-tuibu samples/texts/KR3f0006_002.txt --editor samples
 	$(GUJI) users add admin --role admin --generate-password --if-missing
 	$(GUJI) serve --host $(HOST) --port $(PORT)
 

@@ -4,6 +4,7 @@ Hits come from `search.service.Searcher.search_book` — the same Chinese key as
 so simplified, traditional and variant forms all match. Every match becomes one annotation per
 page line it covers, targeting the canvas of the manifest (ids from `iiif.ids`), with ``#xywh=``
 when the transcription carries line coordinates (PAGE-XML, hOCR); otherwise the whole canvas.
+Text whose leaf has no scan (``page`` null in ``text/pages.json``) has no canvas and is left out.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def _self_id(base: str, query: str, extra: dict[str, str]) -> str:
 def _matches(searcher: Searcher, book_id: str, query: str):
     _, pages = searcher.search_book(book_id, query, limit=MAX_PAGES)
     for hit in pages:
+        if hit.page is None:
+            continue  # text whose leaf has no scan: no canvas to point at
         for number, match in enumerate(hit.matches, start=1):
             yield hit, number, match
 

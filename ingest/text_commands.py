@@ -55,10 +55,16 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         finally:
             catalogue.close()
+        for note in report.notes:
+            errors.print(f"note: {note}", highlight=False, markup=False)
         for warning in report.warnings:
-            errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            errors.print("[yellow]warning:[/yellow] ", end="", highlight=False)
+            errors.print(warning, highlight=False, markup=False)
         stored = f"stored as v{report.version}" if report.version else "the same text was already stored"
-        console.print(f"{book_id}: {report.pages} pages of {report.format} text, {stored}", highlight=False)
+        placed = f" ({report.pages - report.unscanned} on scans, {report.unscanned} without a scan)" \
+            if report.unscanned else ""
+        console.print(f"{book_id}: {report.pages} pages of {report.format} text{placed}, {stored}",
+                      highlight=False)
 
     @text_app.command("show")
     def text_show(
@@ -89,5 +95,5 @@ def register(app: typer.Typer) -> None:
             lines = []
             for line in entry["lines"]:
                 lines.append("".join(text if kind == "text" else f"({text})" for kind, text in line["pieces"]))
-            table.add_row(entry["page"], entry.get("label") or "", "\n".join(lines))
+            table.add_row(entry["page"] or "无影像 no scan", entry.get("label") or "", "\n".join(lines))
         console.print(table)

@@ -6,20 +6,28 @@ Every file is read and checked before anything is stored; a bad file refuses the
 it replaces any earlier transcription of the book. The search indexer picks the new version up
 from the ``text-import`` event.
 
-Alignment: when the object has a ``structure.json`` (the book was ingested), the n-th page of
-the text is its n-th scanned page — a PAGE-XML or hOCR page whose image file name is one of the
-scans goes to that scan instead. Without scans the text's own pages are numbered 0001, 0002 ….
+Alignment, when the object has a ``structure.json`` (the book was ingested):
+
+- a PAGE-XML or hOCR page whose image file name is one of the scans goes to that scan;
+- page markers that name a 卷 and leaf (Kanripo ``<pb:…_002-3a>``) go to the scan of that leaf
+  when the scans have leaf labels (:mod:`ingest.text_leaves`); text of leaves without a scan is
+  kept without a page, with a warning;
+- otherwise the n-th page of the text is the n-th scanned page (more text pages than scans is
+  refused).
+
+Without scans the text's own pages are numbered 0001, 0002 ….
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from repository import CardNotFound, Catalogue
 
 from .text_kanripo import looks_like_kanripo, parse_kanripo
+from .text_leaves import align_by_leaf, has_leaves
 from .text_model import PAGES_FILE, SOURCE_DIR, TEXT_DIR, TextPage, TextRefused, pages_json_bytes
 from .text_ocr import looks_like_hocr, looks_like_page_xml, parse_hocr, parse_page_xml
 from .text_plain import parse_plain
@@ -36,6 +44,8 @@ class TextImportReport:
     pages: int
     version: int | None  # None: the stored text was already the same
     warnings: list[str]
+    notes: list[str] = field(default_factory=list)  # how the text was placed, worth knowing
+    unscanned: int = 0  # text pages stored without a page (their leaf has no scan)
 
 
 def detect_format(path: Path, data: bytes) -> str:
@@ -101,8 +111,9 @@ def read_pages(files: list[Path], text_format: str | None = None) -> tuple[str, 
     return formats.pop(), pages
 
 
-def align(pages: list[TextPage], structure: dict | None, warnings: list[str]) -> None:
-    """Give every text page its page number ("0001") in the book."""
+def align(pages: list[TextPage], structure: dict | None, warnings: list[str],
+          notes: list[str] | None = None) -> None:
+    """Give every text page its page number ("0001") in the book, or None when its leaf has no scan."""
     if not structure or not structure.get("pages"):
         for number, page in enumerate(pages, start=1):
             page.page = f"{number:04d}"
@@ -122,6 +133,9 @@ def align(pages: list[TextPage], structure: dict | None, warnings: list[str]) ->
         if duplicates:
             raise TextRefused([f"several text pages describe scan page {', '.join(duplicates)}"])
         pages.sort(key=lambda page: page.page)
+        return
+    if has_leaves(structure) and any(page.leaf for page in pages):
+        align_by_leaf(pages, structure, warnings, notes if notes is not None else [])
         return
     if len(pages) > len(scans):
         last = pages[len(scans)]
@@ -156,7 +170,8 @@ def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor
     stored = set(store.logical_paths(book_id))
     structure = json.loads(store.read_bytes(book_id, STRUCTURE_FILE)) if STRUCTURE_FILE in stored else None
     warnings: list[str] = []
-    align(pages, structure, warnings)
+    notes: list[str] = []
+    align(pages, structure, warnings, notes)
     entries = [page.to_json(_continues(page, pages[i + 1] if i + 1 < len(pages) else None))
                for i, page in enumerate(pages)]
     sources = [Path(f).name for f in files]
@@ -167,4 +182,6 @@ def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor
     reason = reason or f"导入全文 import {chosen} text: {len(pages)} pages from {', '.join(sources)}"
     version = catalogue.commit_files(book_id, new_files, editor=editor, reason=reason, event="text-import",
                                      deletions=deletions, format=chosen, pages=len(pages), sources=sources)
-    return TextImportReport(book_id, chosen, len(pages), version.number if version else None, warnings)
+    unscanned = sum(1 for page in pages if structure and page.page is None)
+    return TextImportReport(book_id, chosen, len(pages), version.number if version else None, warnings, notes,
+                            unscanned)

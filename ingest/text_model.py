@@ -1,6 +1,6 @@
 """The transcription of a book as stored in its OCFL object (``text/pages.json``).
 
-One entry per page, in reading order, aligned to the pages of ``structure.json``::
+One entry per page of the text, in its reading order, aligned to the pages of ``structure.json``::
 
     {"format": "kanripo", "sources": ["KR1c0004_001.txt"], "pages": [
       {"page": "0001", "label": "001-1a", "marker": "KR1c0004_WYG_001-1a", "juan": "001", "leaf": "1a",
@@ -14,6 +14,10 @@ double-column characters; ``/`` divides the right column from the left). A line 
 ``indent`` (full-width spaces at its start), ``role`` (``heading`` — an editor's section title; or
 ``margin`` — 版心, page numbers: shown, not searched) and ``box`` ([x, y, w, h] on the scan, from
 PAGE-XML or hOCR). ``continues`` says whether the page's 正文 / 夹注 runs on onto the next page.
+
+``page`` is null for text whose leaf has no scan (see :mod:`ingest.text_leaves`): it is kept,
+searchable within the book and shown as having no scan. ``covers`` (e.g. ``["0001", "0002"]``)
+says that the text of a whole leaf, stored on its a-half scan, runs over the b-half scan too.
 Characters are stored as written: gaiji (``&KR0518;``), described characters (``[門@里]``) and
 characters outside the BMP are kept.
 """
@@ -72,7 +76,8 @@ class TextPage:
     juan: str | None = None
     leaf: str | None = None
     image: str | None = None  # the scan a PAGE-XML / hOCR page describes
-    page: str | None = None  # "0001": set when aligned to structure.json
+    page: str | None = None  # "0001": set when aligned to structure.json; None: no scan
+    covers: list[str] | None = None  # the scans a whole leaf's text runs over (a-half, b-half)
 
     def is_empty(self) -> bool:
         return not any(piece[1].strip() for line in self.lines for piece in line.pieces)
@@ -91,7 +96,7 @@ class TextPage:
 
     def to_json(self, continues: dict[str, bool]) -> dict:
         out: dict = {"page": self.page}
-        for key in ("label", "marker", "juan", "leaf", "image"):
+        for key in ("label", "marker", "juan", "leaf", "image", "covers"):
             value = getattr(self, key)
             if value:
                 out[key] = value

@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
             lines = Text()
             for page_hit in hit.pages:
                 for snippet in page_hit.snippets:
-                    lines.append(f"{page_hit.page} ({page_hit.label}): ")
+                    lines.append(f"{page_hit.page or 'no scan'} ({page_hit.label}): ")
                     lines.append_text(_snippet_text(snippet))
                     lines.append("\n")
             table.add_row(hit.book_id, _snippet_text(hit.title) if hit.title else hit.book["title"],

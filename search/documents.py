@@ -58,13 +58,18 @@ class FieldText:
 @dataclass
 class PageDocument:
     book_id: str
-    page: str  # "0001"
+    page: str  # "0001"; "" for text whose leaf has no scan (found in the book, shown as 'no scan')
     seq: int  # reading order within the book
     label: str
     texts: dict[str, FieldText]  # "text" (正文), "note" (夹注)
     boxes: list[list[int] | None]  # per page line: [x, y, w, h] or None
     following: dict[str, str] = field(default_factory=dict)  # field → start of the next page's text
     _keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def doc_key(self) -> str:
+        """Unique within the book: the page, or the text's position for text without a scan."""
+        return self.page or f"text-{self.seq:05d}"
 
     def key(self, name: str) -> str:
         if name not in self._keys:
@@ -191,7 +196,8 @@ def page_documents(book_id: str, document: dict) -> list[PageDocument]:
                 if continues.get(name) and texts[seq + 1][name].text:
                     following[name] = texts[seq + 1][name].text[: BRIDGE_REACH * 3]
         pages.append(PageDocument(
-            book_id=book_id, page=entry["page"], seq=seq, label=entry.get("label") or entry["page"],
+            book_id=book_id, page=entry.get("page") or "", seq=seq,
+            label=entry.get("label") or entry.get("page") or f"{seq + 1}",
             texts=texts[seq], boxes=[line.get("box") for line in entry.get("lines") or []], following=following,
         ))
     return pages

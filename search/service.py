@@ -29,15 +29,19 @@ MAX_PAGE = 1000
 @dataclass
 class PageHit:
     book_id: str
-    page: str
+    page: str | None  # None: text whose leaf has no scan (found in the book, no page to open)
     label: str
     snippets: list[Snippet]
     matches: list[Match]
     boxes: list = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # field → the page's stored text
 
+    @property
+    def url(self) -> str:
+        return f"/books/{self.book_id}?page={self.page}" if self.page else f"/books/{self.book_id}"
+
     def to_json(self) -> dict:
-        return {"page": self.page, "label": self.label, "url": f"/books/{self.book_id}?page={self.page}",
+        return {"page": self.page, "label": self.label, "scan": bool(self.page), "url": self.url,
                 "snippets": [s.to_json() for s in self.snippets]}
 
 
@@ -170,7 +174,7 @@ class Searcher:
                 found = backend.search(query, kind="page", book_ids=[book_id], filters=filters, limit=pages_per_book)
                 for hit in found.hits:
                     matches = page_matches(hit.stored, keys)
-                    pages.append(PageHit(book_id, hit.page, hit.stored.get("label") or hit.page,
+                    pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
                                          snippets(hit.stored, matches), matches, hit.stored.get("boxes") or []))
             book = books[book_id]
             hits.append(BookHit(book, book_id in record_hits, page_counts.get(book_id, 0), pages,
@@ -197,17 +201,18 @@ class Searcher:
                                               -record_hits.get(b, 0.0), title(b), b))
 
     def matching_pages(self, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
-        """Every (book id, page) whose text matches, in reading order."""
+        """Every (book id, page) whose text matches, in reading order (text without a scan left out)."""
         query = parse_query(text)
         check_schema(index_dir(self.home, self.backend_name))
         if not has_page_terms(query):
             return []
         with self.lock:
             hits = self.backend.search(query, kind="page", book_ids=book_ids, limit=None)
-        return [(hit.book_id, hit.page) for hit in hits.hits]
+        return [(hit.book_id, hit.page) for hit in hits.hits if hit.page]
 
     def search_book(self, book_id: str, text: str, limit: int | None = None) -> tuple[Query, list[PageHit]]:
-        """Every matching page of one book, with every match located (for IIIF Content Search)."""
+        """Every matching page of one book, with every match located (for IIIF Content Search);
+        text without a scan comes with ``page`` None."""
         query = parse_query(text)
         check_schema(index_dir(self.home, self.backend_name))
         if not has_page_terms(query):
@@ -218,7 +223,7 @@ class Searcher:
         pages = []
         for hit in hits.hits:
             matches = page_matches(hit.stored, keys)
-            pages.append(PageHit(book_id, hit.page, hit.stored.get("label") or hit.page,
+            pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
                                  snippets(hit.stored, matches, limit=len(matches) or 1), matches,
                                  hit.stored.get("boxes") or [],
                                  {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()}))

@@ -209,7 +209,7 @@ class TantivyBackend:
                 document.add_text(f"{name}_2", " ".join(bigrams(key)))
         yield document
         for page in pages:
-            document = tantivy.Document(doc_id=f"p:{book.book_id}:{page.page}", kind="page", book_id=book.book_id,
+            document = tantivy.Document(doc_id=f"p:{book.book_id}:{page.doc_key}", kind="page", book_id=book.book_id,
                                         **{PAGE_BOOK: book.book_id},
                                         page=page.page, seq=page.seq,
                                         stored_json=json.dumps(page_stored(page), ensure_ascii=False), **facets)

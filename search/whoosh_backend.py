@@ -173,9 +173,12 @@ class WhooshBackend:
         if self._column_cache is None or self._column_cache[0] != generation:
             self._column_cache = (generation, {})
         cache = self._column_cache[1]
+        # an index created but never written (the indexer just started) has whoosh's EmptyReader,
+        # which has no columns: it has no documents either
+        empty = searcher.ixreader.doc_count_all() == 0
         for name in names:
             if name not in cache:
-                cache[name] = list(searcher.ixreader.column_reader(name))
+                cache[name] = [] if empty else list(searcher.ixreader.column_reader(name))
         return cache
 
     def _docnums(self, searcher, compiled) -> list[int]:
@@ -293,7 +296,7 @@ class WhooshBackend:
                 document[f"{name}_2"] = key
         yield document
         for page in pages:
-            document = {"doc_id": f"p:{book.book_id}:{page.page}", "kind": "page", "book_id": book.book_id,
+            document = {"doc_id": f"p:{book.book_id}:{page.doc_key}", "kind": "page", "book_id": book.book_id,
                         PAGE_BOOK: book.book_id,
                         "page": page.page, "seq": page.seq,
                         "stored_json": json.dumps(page_stored(page), ensure_ascii=False), **facets}

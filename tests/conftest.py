@@ -9,7 +9,8 @@ import pytest
 
 from repository import Catalogue, Home
 
-pytest_plugins = ["iiif_fixtures"]  # iiif_home, iiif_catalogue, iiif_public_url (tests/iiif_fixtures.py)
+# iiif_home, iiif_catalogue, iiif_public_url (tests/iiif_fixtures.py); browser, page (tests/browser_support.py)
+pytest_plugins = ["iiif_fixtures", "browser_support"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -8,37 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from browser_support import PASSWORD, ROOT, free_port, guji, serving, shot, sign_in
+from playwright.sync_api import Page, expect
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
-ARTIFACTS = ROOT / "test-artifacts"
-GUJI = Path(sys.executable).parent / "guji"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
-PASSWORD = "browser test password"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def guji(env: dict, *args: str) -> str:
-    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, f"guji {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -55,71 +30,14 @@ def site(tmp_path_factory):
         "ranges": [{"label": "卷一", "files": ["1.png", "2.png"]}, {"label": "卷二", "files": ["10.png"]}],
     }, ensure_ascii=False), encoding="utf-8")
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": base, "GUJI_INCOMING": str(incoming),
-           "GUJI_INGEST_WORKERS": "1", "GUJI_EDITOR": "示例"}
+    env = {**os.environ, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "GUJI_INCOMING": str(incoming), "GUJI_INGEST_WORKERS": "1", "GUJI_EDITOR": "示例"}
     guji(env, "init")
     guji(env, "cards", "import", str(ROOT / "samples" / "cards.json"), "--reason", "示例数据导入")
     guji(env, "users", "add", "张三", "--role", "cataloguer", "--password", PASSWORD)
     guji(env, "users", "add", "馆长", "--role", "admin", "--password", PASSWORD)
-    log = open(home.parent / "serve.log", "wb")
-    server = subprocess.Popen([str(GUJI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, (home.parent / "serve.log").read_text()
-            assert time.monotonic() < deadline, "guji serve did not come up within 60 s"
-            time.sleep(0.2)
+    with serving(env, port, home.parent / "serve.log") as base:
         yield base
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and its worker processes, which we started
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run `make install`"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    policy_violations: list[str] = []
-    page.on("console", lambda message: policy_violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    yield page
-    context.close()
-    assert not policy_violations, policy_violations  # no inline script or style slipped into a page
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, site: str, name: str) -> None:
-    page.goto(f"{site}/staff/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    expect(page.locator("h1")).to_have_text("工作台")
 
 
 def test_public_home_browse_and_record_page(page: Page, site: str):

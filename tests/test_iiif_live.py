@@ -3,44 +3,35 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-import pyvips
+from browser_support import (
+    ARTIFACTS,
+    MIRADOR,
+    ROOT,
+    free_port,
+    guji,
+    likeness,
+    serving,
+    viewer_area,
+)
 from iiif_fixtures import BOOK, TEST_BOOK, build_home
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-MIRADOR = ROOT / "node_modules" / "mirador" / "dist" / "mirador.min.js"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 SEARCH_BOOK = "qizheng-tuibu"  # the sample with scans and a Kanripo transcription (samples/README.md)
 
 
-def _with_text(home, env: dict, folder: Path) -> None:
-    """Ingest the sample 七政推步 scans and the part of its Kanripo text they show, then index it."""
-    text = (ROOT / "samples" / "texts" / "KR3f0006_002.txt").read_text(encoding="utf-8")
-    shown = text[: text.index("<pb:KR3f0006_WYG_002-10a>")]  # the nine scans are pages 1a–9a of the text
-    (folder / "KR3f0006_002.txt").write_text(shown, encoding="utf-8")
-    for command in (["ingest", str(ROOT / "samples" / "scans" / SEARCH_BOOK), "--id", SEARCH_BOOK, "--workers", "1"],
-                    ["text", "import", SEARCH_BOOK, str(folder / "KR3f0006_002.txt")], ["reindex"]):
-        done = subprocess.run([str(BIN / "guji"), *command], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+def _with_text(env: dict) -> None:
+    """Ingest the sample 七政推步 scans (葉一a–五a) and its Kanripo text of 卷二 (leaves 1–28, each
+    marker on the scan of its leaf), then index it."""
+    guji(env, "ingest", str(ROOT / "samples" / "scans" / SEARCH_BOOK), "--id", SEARCH_BOOK, "--workers", "1")
+    guji(env, "text", "import", SEARCH_BOOK, str(ROOT / "samples" / "texts" / "KR3f0006_002.txt"))
+    guji(env, "reindex")
 
 
 @pytest.fixture(scope="module")
@@ -48,31 +39,12 @@ def server(tmp_path_factory):
     """`guji serve` (2 workers) over a data home with the validator image and real scans ingested."""
     folder = tmp_path_factory.mktemp("live")
     home = build_home(folder)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_PUBLIC_URL": base, "GUJI_EDITOR": "数字化员"}
-    _with_text(home, env, folder)
-    process = subprocess.Popen([str(BIN / "guji"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                "--workers", "2", "--no-access-log"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode(errors="replace") if process.poll() is not None else ""
-                os.killpg(process.pid, signal.SIGKILL)
-                pytest.fail(f"guji serve did not start on {base}: {output}")
-            time.sleep(0.1)
-    yield base
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    port = free_port()
+    env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "GUJI_EDITOR": "数字化员"}
+    _with_text(env)
+    with serving(env, port, folder / "serve.log", "--no-access-log") as base:
+        yield base
 
 
 def _validate(server: str, *options: str) -> subprocess.CompletedProcess:
@@ -95,98 +67,56 @@ def test_official_validator_mirroring_and_link_headers(server):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _viewer_screenshot(page, url: str, path: Path, wanted: int = 2) -> pyvips.Image:
-    """Open the viewer and poll screenshots of the image area until `wanted` pages are drawn."""
-    page.goto(url)
-    page.wait_for_selector(".openseadragon-canvas", timeout=30_000)
-    box = page.locator(".openseadragon-canvas").first.bounding_box()
-    deadline = time.monotonic() + 30
-    while True:
-        page.screenshot(path=str(path))
-        shot = pyvips.Image.new_from_file(str(path), access="sequential").copy_memory()
-        area = shot.crop(int(box["x"]), int(box["y"]), int(box["width"]), int(box["height"])).colourspace("b-w")
-        halves = [area.crop(0, 0, area.width // 2, area.height), area.crop(area.width // 2, 0, area.width // 2,
-                                                                            area.height)]
-        drawn = sum(1 for half in halves if (half < 100).avg() / 255 > 0.01)  # ink on the half
-        if drawn >= wanted or time.monotonic() > deadline:
-            return area
-        page.wait_for_timeout(200)
-
-
-def _likeness(area: pyvips.Image, page_image: Path) -> float:
-    """Mean difference (0–255) between a screenshot area's drawn content and a page image, both
-    cut to their ink and scaled to 64×96 gray."""
-    def normalise(image):
-        gray = image.colourspace("b-w").extract_band(0)
-        ink = gray < 128
-        left, top, width, height = ink.find_trim(threshold=0, background=[0])
-        return gray.crop(left, top, max(1, width), max(1, height)).thumbnail_image(64, height=96, size="force")
-
-    return (normalise(area) - normalise(pyvips.Image.new_from_file(str(page_image)))).abs().avg()
-
-
-def test_viewer_draws_the_book_right_to_left(server, tmp_path):
-    assert CHROMIUM.exists(), "the browser tests need Debian's chromium: make install"
+def test_viewer_draws_the_book_right_to_left(server, browser, tmp_path):
     assert MIRADOR.exists(), "Mirador is not installed: make install (npm ci)"
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"viewer-{BOOK}.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            failed = []
-            page.on("requestfailed", lambda request: failed.append(request.url))
-            area = _viewer_screenshot(page, f"{server}/books/{BOOK}/viewer?canvas=0002", shot)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        failed = []
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.goto(f"{server}/books/{BOOK}/viewer?canvas=0002")
+        area = viewer_area(page, page.locator(".openseadragon-canvas").first, shot, wanted=2)
 
-            # The page images are drawn: the image area is far from a blank background.
-            assert area.deviate() > 25, f"image area looks blank (see {shot})"
-            # Book view, right to left: leaf 0002 on the right, 0003 on its left (the bottom strip,
-            # where Mirador draws its zoom buttons and the page label, left out).
-            pages = area.crop(0, 0, area.width, int(area.height * 0.85))
-            left, right = pages.crop(0, 0, pages.width // 2, pages.height), pages.crop(pages.width // 2, 0,
-                                                                                       pages.width // 2, pages.height)
-            page_2 = _static(server, "0002", tmp_path)
-            page_3 = _static(server, "0003", tmp_path)
-            assert _likeness(right, page_2) < _likeness(right, page_3), f"right half is not leaf 0002 ({shot})"
-            assert _likeness(left, page_3) < _likeness(left, page_2), f"left half is not leaf 0003 ({shot})"
-            # Traditional-Chinese interface, 卷 as table of contents, the search panel offered.
-            assert page.get_by_role("tab", name="目錄").count() + page.get_by_label("目錄").count() > 0
-            assert page.get_by_text("卷一", exact=True).first.is_visible()
-            assert page.get_by_text("第一册", exact=True).first.is_visible()
-            assert page.get_by_label("搜索").count() > 0
-            assert not [url for url in failed if url.startswith(server)], failed
+        # The page images are drawn: the image area is far from a blank background.
+        assert area.deviate() > 25, f"image area looks blank (see {shot})"
+        # Book view, right to left: leaf 0002 on the right, 0003 on its left (the bottom strip,
+        # where Mirador draws its zoom buttons and the page label, left out).
+        pages = area.crop(0, 0, area.width, int(area.height * 0.85))
+        left, right = pages.crop(0, 0, pages.width // 2, pages.height), pages.crop(pages.width // 2, 0,
+                                                                                   pages.width // 2, pages.height)
+        page_2 = _static(server, "0002", tmp_path)
+        page_3 = _static(server, "0003", tmp_path)
+        assert likeness(right, page_2) < likeness(right, page_3), f"right half is not leaf 0002 ({shot})"
+        assert likeness(left, page_3) < likeness(left, page_2), f"left half is not leaf 0003 ({shot})"
+        # Traditional-Chinese interface, 卷 as table of contents, the search panel offered.
+        assert page.get_by_role("tab", name="目錄").count() + page.get_by_label("目錄").count() > 0
+        assert page.get_by_text("卷一", exact=True).first.is_visible()
+        assert page.get_by_text("第一册", exact=True).first.is_visible()
+        assert page.get_by_label("搜索").count() > 0
+        assert not [url for url in failed if url.startswith(server)], failed
 
-            page.goto(f"{server}/books/{BOOK}/viewer?lang=zh-CN")
-            page.wait_for_selector(".openseadragon-canvas", timeout=30_000)
-            assert page.get_by_label("目录").count() > 0  # simplified-Chinese interface
-        finally:
-            browser.close()
+        page.goto(f"{server}/books/{BOOK}/viewer?lang=zh-CN")
+        page.wait_for_selector(".openseadragon-canvas", timeout=30_000)
+        assert page.get_by_label("目录").count() > 0  # simplified-Chinese interface
+    finally:
+        page.close()
 
 
-def test_viewer_searches_inside_the_book(server):
+def test_viewer_searches_inside_the_book(server, browser):
     """?q= opens Mirador's search panel on the book's Content Search (v1): each hit listed once."""
-    from playwright.sync_api import sync_playwright
-
     query = "日五星中行"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            searches = []
-            page.on("request", lambda request: searches.append(request.url) if "/iiif/search/" in request.url else None)
-            page.goto(f"{server}/books/{SEARCH_BOOK}/viewer?q={query}")
-            page.get_by_text("日五星中行 零年立成").first.wait_for(timeout=30_000)  # a hit's text, on leaf 2a
-            assert page.get_by_text("1 / 4", exact=True).is_visible()  # four hits, not eight
-            assert [url.split("?")[0] for url in searches] == [f"{server}/iiif/search/{SEARCH_BOOK}"]
-            page.screenshot(path=str(ARTIFACTS / f"viewer-search-{SEARCH_BOOK}.png"))
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        searches = []
+        page.on("request", lambda request: searches.append(request.url) if "/iiif/search/" in request.url else None)
+        page.goto(f"{server}/books/{SEARCH_BOOK}/viewer?q={query}")
+        page.get_by_text("日五星中行 零年立成").first.wait_for(timeout=30_000)  # a hit's text, on leaf 3a
+        # leaves 1a, 3a, 5a (each listed once, not twice); 7a has the words but no scan
+        assert page.get_by_text("1 / 3", exact=True).is_visible()
+        assert [url.split("?")[0] for url in searches] == [f"{server}/iiif/search/{SEARCH_BOOK}"]
+        page.screenshot(path=str(ARTIFACTS / f"viewer-search-{SEARCH_BOOK}.png"))
+    finally:
+        page.close()
 
 
 def _static(server: str, page: str, folder: Path) -> Path:

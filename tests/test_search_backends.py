@@ -214,3 +214,24 @@ def test_delete_and_index_again(library, tmp_path):
         assert backend.search(parse_query("影梅庵"), kind="page").total == 1
         backend.close()
         indexer.close()
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "tantivy"])
+def test_an_index_the_indexer_created_but_has_not_written_answers_with_nothing(tmp_path, backend):
+    """`guji serve` starts the indexer and the web workers together: a worker may open the index
+    after the indexer created it and before its first commit. A search then finds nothing — no error."""
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    writer = Indexer(catalogue, backend)  # creates the empty index, writes nothing yet
+    searcher = Searcher(home, backend)
+    try:
+        for query in ("荆川", "著者:唐順之", "之"):
+            results = searcher.search(query)
+            assert (results.total_books, results.books, results.facets) == (0, [], {})
+        assert searcher.matching_pages("荆川") == []
+        assert searcher.search_book("jingchuan-wenji", "荆川")[1] == []
+    finally:
+        searcher.close()
+        writer.close()
+        catalogue.close()

@@ -22,10 +22,13 @@ def books(catalogue, sample_cards):
     return catalogue
 
 
-def _structure(catalogue, book_id: str, files: list[str]) -> None:
+def _structure(catalogue, book_id: str, files: list[str], leaves: bool = True) -> None:
     pages = [{"page": f"{n:04d}", "master": f"masters/{n:04d}.jpg", "file": name, "leaf": f"{(n + 1) // 2}"
               f"{'a' if n % 2 else 'b'}", "label": f"{(n + 1) // 2}{'a' if n % 2 else 'b'}"}
              for n, name in enumerate(files, start=1)]
+    if not leaves:  # e.g. a book imported from a IIIF manifest: labels, no leaves
+        for page in pages:
+            del page["leaf"]
     structure = {"viewingDirection": "right-to-left", "pages": pages, "ranges": []}
     catalogue.commit_files(book_id, {"structure.json": json.dumps(structure).encode()}, editor="test",
                            reason="scans", event="ingest")
@@ -106,8 +109,15 @@ def test_ocr_pages_go_to_the_scan_they_describe(books):
     assert [p["page"] for p in stored_pages(books, "maoshi-lushu")] == ["0002"]
 
 
-def test_kanripo_pages_go_to_the_scans_in_order(books):
+def test_kanripo_pages_go_to_the_scans_of_their_leaves(books):
     _structure(books, "jingchuan-wenji", [f"{n}.tif" for n in range(1, 8)])
+    report = import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
+    assert [p["page"] for p in stored_pages(books, "jingchuan-wenji")] == ["0001", "0002", "0003", "0004", "0005"]
+    assert report.warnings == ["2 scanned pages have no text: 0006–0007 (leaves 3b, 4a)"]
+
+
+def test_kanripo_pages_go_to_the_scans_in_order_without_leaves(books):
+    _structure(books, "jingchuan-wenji", [f"{n}.tif" for n in range(1, 8)], leaves=False)
     report = import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     assert [p["page"] for p in stored_pages(books, "jingchuan-wenji")] == ["0001", "0002", "0003", "0004", "0005"]
     assert report.warnings == ["the text covers the first 5 of the book's 7 scanned pages"]
@@ -117,8 +127,8 @@ def _unchanged(catalogue, book_id):
     return catalogue.store.head(book_id), sorted(catalogue.store.logical_paths(book_id))
 
 
-def test_more_text_pages_than_scans_is_refused(books):
-    _structure(books, "jingchuan-wenji", ["1.tif", "2.tif", "3.tif"])
+def test_more_text_pages_than_scans_without_leaves_is_refused(books):
+    _structure(books, "jingchuan-wenji", ["1.tif", "2.tif", "3.tif"], leaves=False)
     before = _unchanged(books, "jingchuan-wenji")
     with pytest.raises(TextRefused, match=r"the text has 5 pages but the book has 3 scanned pages: page 4 .*"
                                           r"KR4e0190_001.txt line \d+, KR4e0190_SBCK_001-2b"):
