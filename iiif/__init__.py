@@ -16,7 +16,8 @@ from importlib import import_module
 from . import ids
 
 _LAZY = {
-    "build_manifest": "manifest", "NoPageImages": "manifest", "build_collection": "collections",
+    "build_manifest": "manifest", "NoPageImages": "manifest", "BookWithdrawn": "manifest",
+    "build_collection": "collections",
     "UnknownCollection": "collections", "parse_request": "image_api", "ImageRequestError": "image_api",
     "import_manifest": "importer", "ImportRefused": "importer",
 }

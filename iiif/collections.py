@@ -4,7 +4,7 @@
 ``local``. A branch collection lists every book classified under that 部 — 古籍 and 地方文献
 alike (a 地方志 is 史部地理類 like any other) — and ``local`` lists the local documents
 (地方文献) whatever their class. Only books with page images are listed, since a book without
-scans has no manifest.
+scans has no manifest, and withdrawn cards (记录状态 已撤销) are left out.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import iiif_prezi3 as prezi
 
 from repository import Catalogue
+from repository.withdrawal import WITHDRAWN
 
 from . import ids
 from .language import bilingual, book_label
@@ -43,7 +44,7 @@ def collection_for_code(code: str) -> str | None:
 
 
 def _books(catalogue: Catalogue) -> list:
-    return [row for row in catalogue.list_rows() if has_page_images(catalogue, row.id)]
+    return [row for row in catalogue.list_rows() if row.status != WITHDRAWN and has_page_images(catalogue, row.id)]
 
 
 def _manifest_ref(row) -> prezi.ManifestRef:

@@ -7,7 +7,8 @@ page's `info.json`. Every id comes from :mod:`iiif.ids`, so from ``GUJI_PUBLIC_U
 A book without page images has no manifest: Presentation 3 requires at least one canvas in
 `items` (§3 "A Manifest MUST have the items property with at least one item"), and a manifest
 with a blank stand-in page would be cited as if it were the book. :class:`NoPageImages` says
-so, and the web layer answers 404 with that message.
+so, and the web layer answers 404 with that message. A withdrawn card (记录状态 已撤销, `guji cards
+withdraw`) has no manifest either: :class:`BookWithdrawn`, answered with 410 Gone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import iiif_prezi3 as prezi
 
 from repository import CardNotFound, Catalogue
+from repository.withdrawal import is_withdrawn
 
 from . import ids
 from .collections import collection_for_code
@@ -34,6 +36,10 @@ VIEWING_DIRECTIONS = {"right-to-left", "left-to-right", "top-to-bottom", "bottom
 
 class NoPageImages(LookupError):
     """The book exists but has no page images to show."""
+
+
+class BookWithdrawn(LookupError):
+    """The book's card was withdrawn: it is no longer part of the public collection."""
 
 
 @dataclass(frozen=True)
@@ -189,8 +195,12 @@ def _class_collection(card: dict) -> str | None:
 
 
 def build_manifest(catalogue: Catalogue, book: str) -> dict:
-    """The manifest of `book` as a JSON-ready dict. Raises CardNotFound or NoPageImages."""
+    """The manifest of `book` as a JSON-ready dict. Raises CardNotFound, BookWithdrawn or NoPageImages."""
     card = catalogue.get(book).card
+    if is_withdrawn(card):
+        raise BookWithdrawn(f"{book} was withdrawn (记录已撤销): it is no longer part of the public collection "
+                            "and has no manifest; staff can reinstate it (guji cards withdraw "
+                            f"{book} --reinstate --reason …)")
     structure = read_structure(catalogue, book) or {}
     images = page_images(catalogue, book, structure)
     if not images:
@@ -236,4 +246,4 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
     return json.loads(manifest.json())
 
 
-__all__ = ["CardNotFound", "NoPageImages", "build_manifest", "search_services"]
+__all__ = ["BookWithdrawn", "CardNotFound", "NoPageImages", "build_manifest", "search_services"]

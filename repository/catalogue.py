@@ -411,6 +411,7 @@ class Catalogue:
             CardRow(
                 id=card_id,
                 record_type=card.get("record_type", "guji"),
+                status=card.get("status") or "active",
                 title=edition.get("title", ""),
                 title_with_juan=title_with_juan(card),
                 responsibility=responsibility_text(card),

@@ -40,6 +40,8 @@ class CardRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     record_type: Mapped[str] = mapped_column(String(32))
+    # 记录状态: active | withdrawn (withdrawn cards stay in OCFL; the public site, search and IIIF leave them out)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     title: Mapped[str] = mapped_column(Text)
     title_with_juan: Mapped[str] = mapped_column(Text)  # 题名卷数, as printed on a card
     responsibility: Mapped[str] = mapped_column(Text, default="")  # 著者 as （清）冒襄撰

@@ -5,8 +5,9 @@ and text imports are all events naming the object they changed. The indexer reme
 event id it has applied (in the index folder) and, on every pass, reindexes each object named
 by a newer event from what the repository holds now — the card from the catalogue DB (the
 projection of OCFL, updated in the same transaction as the event) and the text from OCFL — or
-removes it when it is gone. `guji indexer` runs passes every second; `guji reindex` rebuilds the
-whole index from OCFL + DB.
+removes it when it is gone or withdrawn (记录状态 已撤销: its book and pages leave the index, and
+come back when it is reinstated — both are edits, so both are events). `guji indexer` runs passes
+every second; `guji reindex` rebuilds the whole index from OCFL + DB.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 
 from repository import Catalogue
 from repository.catalogue_db import CardRow, EventRow
+from repository.withdrawal import WITHDRAWN
 
 from .backend import (
     BookEntry,
@@ -111,7 +113,8 @@ class Indexer:
         if not book_ids:
             return 0, 0
         with self.catalogue.sessions() as session:
-            rows = {row.id: row for row in session.scalars(select(CardRow).where(CardRow.id.in_(book_ids)))}
+            rows = {row.id: row for row in session.scalars(
+                select(CardRow).where(CardRow.id.in_(book_ids), CardRow.status != WITHDRAWN))}
         gone = [book_id for book_id in book_ids if book_id not in rows]
         if rows:
             self.backend.index(book_entry(self.catalogue, rows[book_id]) for book_id in book_ids if book_id in rows)
@@ -131,7 +134,7 @@ class Indexer:
     def rebuild(self, progress: Progress | None = None) -> int:
         """Rebuild the whole index from the catalogue DB and OCFL."""
         since = last_event_id(self.catalogue)
-        rows = self.catalogue.list_rows()
+        rows = [row for row in self.catalogue.list_rows() if row.status != WITHDRAWN]
 
         def entries() -> Iterator[BookEntry]:
             for done, row in enumerate(rows, start=1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import os
 import shutil
@@ -97,6 +98,14 @@ class _Builder:
         return _Union([wq.Term(field, book_id) for book_id in ids])
 
 
+def _signature(fields: wf.Schema) -> list[tuple]:
+    """What makes two schemas the same index layout: each field's name, type and options. (whoosh's
+    own `==` is False for equal fields with sortable columns, whose column objects differ.)"""
+    return [(name, type(field).__name__, field.stored, field.unique, field.column_type is not None,
+             type(getattr(field, "analyzer", None)).__name__, type(field.format).__name__)
+            for name, field in sorted(fields.items())]
+
+
 def _all_tokens_phrase(compiler: Compiler) -> Compiler:
     """whoosh's Phrase needs consecutive positions: give it every overlapping bigram."""
     original = compiler.phrase
@@ -119,6 +128,7 @@ class WhooshBackend:
         self._index = None
         self._searcher = None
         self._checked = 0.0
+        self._readers = itertools.count(1)  # numbers every searcher opened: the caches' key
         self._books: tuple[int, dict[str, dict]] | None = None
         self._column_cache: tuple[int, dict[str, list]] | None = None
         self._page_cache: dict[tuple, tuple[list[int], dict[str, list[int]]]] = {}
@@ -145,19 +155,30 @@ class WhooshBackend:
                 return None
             now = time.monotonic()
             if self._searcher is None:
-                self._searcher = index.searcher()
+                self._searcher = self._new_searcher(index)
                 self._checked = now
             elif now - self._checked > REFRESH_SECONDS:
                 self._checked = now
                 if not self._searcher.up_to_date():
                     # a fresh searcher, not refresh(): whoosh's refresh fails on a reader of an empty index
-                    stale, self._searcher = self._searcher, index.searcher()
+                    stale, self._searcher = self._searcher, self._new_searcher(index)
                     stale.close()
             return self._searcher
 
+    def _new_searcher(self, index):
+        searcher = index.searcher()
+        searcher.guji_reader = next(self._readers)
+        return searcher
+
+    @staticmethod
+    def _reader_key(searcher) -> int:
+        """Which reader the caches were filled from. Not `ixreader.generation()`: a rebuilt index
+        starts again at generation 1, and a multi-segment reader may not report one at all."""
+        return searcher.guji_reader
+
     def generation(self) -> int:
         searcher = self.searcher()
-        return -1 if searcher is None else searcher.ixreader.generation()
+        return -1 if searcher is None else self._reader_key(searcher)
 
     def _books_matching(self, term: Term) -> set[str]:
         hits = self.search(Query(str(term), ((Term(term.key, term.written, term.field),),)), kind="book",
@@ -169,7 +190,7 @@ class WhooshBackend:
 
     def _columns(self, searcher, names: Sequence[str]) -> dict[str, list]:
         """Per-document values of sortable fields (book_id, seq, facets), read once per index generation."""
-        generation = searcher.ixreader.generation()
+        generation = self._reader_key(searcher)
         if self._column_cache is None or self._column_cache[0] != generation:
             self._column_cache = (generation, {})
         cache = self._column_cache[1]
@@ -191,7 +212,7 @@ class WhooshBackend:
     def _page_docnums(self, searcher, query: Query, book_ids, filters) -> list[int]:
         """Matching page documents. A collection search asks for the same query's pages several times
         (counts per book, then each shown book's first pages): it runs once and is kept (last 8)."""
-        key = (searcher.ixreader.generation(), query, tuple(sorted((filters or {}).items())))
+        key = (self._reader_key(searcher), query, tuple(sorted((filters or {}).items())))
         cached = self._page_cache.get(key)
         if cached is None:
             docnums = self._docnums(searcher, self._compile(query, "page", None, filters))
@@ -259,7 +280,7 @@ class WhooshBackend:
         searcher = self.searcher()
         if searcher is None:
             return {}
-        generation = searcher.ixreader.generation()
+        generation = self._reader_key(searcher)
         if self._books is None or self._books[0] != generation:
             books = {}
             for stored in searcher.documents(kind="book"):
@@ -332,7 +353,7 @@ class WhooshBackend:
         writer.commit()
 
     def rebuild(self, entries: Iterable[BookEntry]) -> int:
-        if windex.exists_in(self.directory) and self._open().schema != schema():
+        if windex.exists_in(self.directory) and _signature(self._open().schema) != _signature(schema()):
             # another schema (an older Guji): start afresh rather than mix documents
             self.close()
             shutil.rmtree(self.directory)

@@ -82,6 +82,28 @@ def test_only_one_writer_at_a_time(books):
         first.close()
 
 
+def test_a_whoosh_reader_open_across_a_rebuild_answers_from_the_new_index(books):
+    """A rebuild keeps the index folder (same schema) and its generations go on counting; a reader
+    that cached columns and page hits before the rebuild does not reuse them afterwards."""
+    import_text(books, "yingmeian-yiyu", [TEXTS / "影梅庵忆语.txt"], editor="test")
+    indexer = Indexer(books, "whoosh")
+    indexer.run_once()
+    searcher = Searcher(books.home, "whoosh")
+    assert searcher.search("秦淮佳丽").total_pages == 1  # fills the reader's caches
+    toc_before = sorted(path.name for path in indexer.directory.glob("_MAIN_*.toc"))
+    indexer.rebuild()
+    toc_after = sorted(path.name for path in indexer.directory.glob("_MAIN_*.toc"))
+    assert int(toc_after[-1].split("_")[-1].split(".")[0]) > int(toc_before[-1].split("_")[-1].split(".")[0])
+    books.create({"id": "qinhuai", "record_type": "guji", "edition": {"title": "秦淮佳丽录"}},
+                 editor="test", reason="fixture")
+    indexer.run_once()
+    assert _poll(lambda: sorted(b.book_id for b in searcher.search("秦淮佳丽").books) == ["qinhuai",
+                                                                                          "yingmeian-yiyu"])
+    assert searcher.search("秦淮佳丽").total_pages == 1
+    searcher.close()
+    indexer.close()
+
+
 def test_cli_search_reindex_and_indexer(books, home):
     _register_plugins()
     runner = CliRunner()

@@ -8,8 +8,10 @@ from fastapi import FastAPI, HTTPException
 from fastapi.staticfiles import StaticFiles
 
 from repository import Catalogue, Home, StoreError
+from repository.withdrawal import WITHDRAWN, is_withdrawn
 
 from . import iiif_routes, oai, public_api, public_pages, search_pages, staff
+from .public_pages import withdrawn_message
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
 HERE = Path(__file__).parent
@@ -35,7 +37,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
 
     @app.get("/api/cards", tags=["cards"])
     def api_cards(limit: int = 100, offset: int = 0):
-        rows = catalogue.list_rows()
+        rows = [row for row in catalogue.list_rows() if row.status != WITHDRAWN]
         return {
             "total": len(rows),
             "cards": [
@@ -48,10 +50,13 @@ def create_app(home: Home | str | None = None) -> FastAPI:
 
     @app.get("/api/cards/{card_id}", tags=["cards"])
     def api_card(card_id: str, version: int | None = None):
+        """The card (default: the current version). A withdrawn one answers 410; its older versions stay readable."""
         try:
             stored = catalogue.get(card_id, version)
         except StoreError as error:
             raise HTTPException(404, str(error)) from None
+        if is_withdrawn(stored.card):
+            raise HTTPException(410, withdrawn_message(catalogue, stored))
         return {"id": stored.id, "version": stored.version, "card": stored.card}
 
     @app.get("/api/cards/{card_id}/history", tags=["cards"])

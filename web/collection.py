@@ -1,7 +1,8 @@
 """The online collection as the public sees it: figures, recent items, browsing facets.
 
 Everything here reads the catalogue DB projection (`cards`), so it is as fast as a SQL query and
-always agrees with what `guji rebuild-db` recomputes from OCFL. Browsing facets:
+always agrees with what `guji rebuild-db` recomputes from OCFL. Withdrawn cards (记录状态 已撤销,
+`guji cards withdraw`) are left out of every figure, list and count. Browsing facets:
 
 * 四部 — 部 (code ``1``) and 类 (code ``1.03``) of the card's classification code;
 * 朝代 — the dynasty the edition was made in (版本朝代, from 出版时间);
@@ -21,6 +22,7 @@ from sqlalchemy.sql import Select
 import metadata_schemas
 from repository import Catalogue
 from repository.catalogue_db import CardRow
+from repository.withdrawal import WITHDRAWN
 
 PAGE_SIZE = 20
 UNKNOWN = "未详"  # cards without the facet's value
@@ -84,7 +86,13 @@ class Figures:
     graded: int  # titles with a 定级
 
 
+def public(query: Select) -> Select:
+    """Only cards the public may see (not withdrawn)."""
+    return query.where(CardRow.status != WITHDRAWN)
+
+
 def _apply(query: Select, filters: Filters, skip: str | None = None) -> Select:
+    query = public(query)
     if filters.classification and skip != "class":
         code = filters.classification
         query = query.where(or_(CardRow.classification_code == code, CardRow.classification_code.like(f"{code}.%")))
@@ -99,14 +107,14 @@ def _apply(query: Select, filters: Filters, skip: str | None = None) -> Select:
 
 def figures(catalogue: Catalogue) -> Figures:
     with catalogue.sessions() as session:
-        row = session.execute(select(
+        row = session.execute(public(select(
             func.count(CardRow.id),
             func.sum(case((CardRow.record_type == "local_document", 1), else_=0)),
             func.coalesce(func.sum(CardRow.volumes), 0),
             func.sum(case((CardRow.page_count > 0, 1), else_=0)),
             func.coalesce(func.sum(CardRow.page_count), 0),
             func.sum(case((CardRow.grade.is_not(None), 1), else_=0)),
-        )).one()
+        ))).one()
     titles, local, volumes, digitised, pages, graded = (value or 0 for value in row)
     return Figures(titles, titles - local, local, volumes, digitised, pages, graded)
 
@@ -114,7 +122,7 @@ def figures(catalogue: Catalogue) -> Figures:
 def recent(catalogue: Catalogue, limit: int = 6) -> list[CardRow]:
     """Newest cards first (by the date of their first version)."""
     with catalogue.sessions() as session:
-        query = select(CardRow).order_by(CardRow.created.desc(), CardRow.call_number).limit(limit)
+        query = public(select(CardRow)).order_by(CardRow.created.desc(), CardRow.call_number).limit(limit)
         return list(session.scalars(query))
 
 

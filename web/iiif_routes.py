@@ -2,7 +2,7 @@
 
 Routes (see docs/iiif.md):
 
-    /iiif/{id}/manifest                  Presentation 3 manifest (404 while a book has no images)
+    /iiif/{id}/manifest                  Presentation 3 manifest (404 while a book has no images, 410 withdrawn)
     /iiif/collection/{name}              top, jing, shi, zi, ji, cong, local
     /iiif/image/{id}/{page}              303 → info.json
     /iiif/image/{id}/{page}/info.json    Image API 3 description, id from GUJI_PUBLIC_URL
@@ -45,7 +45,7 @@ from iiif.image_api import (
     service_info,
 )
 from iiif.image_render import render
-from iiif.manifest import NoPageImages, build_manifest
+from iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
 from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
 from repository import CardNotFound, Catalogue, public_url
@@ -197,6 +197,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             body, etag = manifests.get(book)
         except CardNotFound:
             return _error(404, f"no book {book!r}")
+        except BookWithdrawn as withdrawn:
+            return _error(410, str(withdrawn))
         except NoPageImages as missing:
             return _error(404, str(missing))
         headers = {**CORS, "ETag": etag, "Cache-Control": JSON_CACHE}
@@ -337,6 +339,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             return HTMLResponse(f"<p>沒有這部書 / no book {html.escape(book)!r}</p>", status_code=404)
         try:
             manifests.get(book)
+        except BookWithdrawn as withdrawn:
+            return HTMLResponse(f"<p>此記錄已撤銷 / withdrawn: {html.escape(str(withdrawn))}</p>", status_code=410)
         except NoPageImages as missing:
             return templates.TemplateResponse(request, "viewer.html", {"book": book, "missing": str(missing)},
                                               status_code=404)

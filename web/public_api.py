@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 from repository import Catalogue, public_url
 from repository.catalogue_db import CardRow
+from repository.withdrawal import is_withdrawn
 
 from . import collection
-from .public_pages import browse_filters, stored_or_none
+from .public_pages import browse_filters, stored_or_none, withdrawn_message
 from .record import BookRecord, Section, book_record
 
 
@@ -168,11 +169,13 @@ def router(catalogue: Catalogue) -> APIRouter:
         )
 
     @api.get("/books/{card_id}", response_model=BookResponse, summary="One book's record (the /books/{id} page)",
-             responses={404: {"description": "no such book"}})
+             responses={404: {"description": "no such book"}, 410: {"description": "the record was withdrawn"}})
     def book_api(card_id: str):
         stored = stored_or_none(catalogue, card_id)
         if stored is None:
             raise HTTPException(404, f"no book with id {card_id!r}")
+        if is_withdrawn(stored.card):
+            raise HTTPException(410, withdrawn_message(catalogue, stored))
         return book_response(book_record(catalogue, stored))
 
     return api

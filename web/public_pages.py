@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from repository import CardNotFound, Catalogue, StoredCard, StoreError
-from repository.card import field_label, flatten
+from repository.card import field_label, flatten, title_with_juan
+from repository.withdrawal import is_withdrawn, withdrawn_since
 
 from . import collection, i18n
 from .record import book_record
@@ -32,6 +33,23 @@ def stored_or_none(catalogue: Catalogue, card_id: str) -> StoredCard | None:
 def not_found(request: Request, message: str, **values):
     """A 404 page; `message` is Chinese interface text with `{placeholders}` filled from `values`."""
     return render(request, "not_found.html", {"message": message, "values": values}, status_code=404)
+
+
+def withdrawn_page(request: Request, catalogue: Catalogue, stored: StoredCard):
+    """410 Gone: the card was withdrawn (it stays in OCFL and in the staff workspace)."""
+    title = title_with_juan(stored.card) or stored.id
+    return render(request, "withdrawn.html", {
+        "card_id": stored.id, "title": title, "since": withdrawn_since(catalogue, stored),
+        "search_query": urlencode({"q": (stored.card.get("edition") or {}).get("title") or title}),
+    }, status_code=410)
+
+
+def withdrawn_message(catalogue: Catalogue, stored: StoredCard) -> str:
+    """The same note for the JSON API and IIIF."""
+    since = withdrawn_since(catalogue, stored)
+    when = f" in v{since.number} ({since.created})" if since else ""
+    return (f"{stored.id} was withdrawn{when}: the record is no longer part of the public collection "
+            f"(older versions remain in the repository; OAI-PMH reports it as deleted)")
 
 
 def browse_filters(
@@ -92,6 +110,8 @@ def router(catalogue: Catalogue) -> APIRouter:
         stored = stored_or_none(catalogue, card_id)
         if stored is None:
             return not_found(request, "没有标识为「{id}」的藏品", id=card_id)
+        if is_withdrawn(stored.card):
+            return withdrawn_page(request, catalogue, stored)
         book = book_record(catalogue, stored)
         return render(request, "record.html", {
             "book": book, "fields": record_fields(stored.card), "versions": stored.versions,

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from iiif.content_search import search_v1, search_v2
 from repository import Catalogue
+from repository.withdrawal import withdrawn_status
 from search.backend import SearchError
 from search.fields import BY_NAME, FACETS
 from search.query import QueryError
@@ -92,8 +93,12 @@ def router(catalogue: Catalogue) -> APIRouter:
         return render(request, "search.html", context)
 
     def content_search(request: Request, book_id: str, build):
-        if not catalogue.exists(book_id):
+        withdrawn = withdrawn_status(catalogue, book_id)
+        if withdrawn is None:
             return JSONResponse({"error": f"no book {book_id!r}"}, status_code=404)
+        if withdrawn:
+            return JSONResponse({"error": f"{book_id} was withdrawn (记录已撤销): nothing to search"}, status_code=410,
+                                headers={"Access-Control-Allow-Origin": "*"})
         ignored = sorted(set(request.query_params) - CONTENT_SEARCH_PARAMETERS)
         try:
             answer = build(searcher, book_id, request.query_params.get("q", ""), ignored)

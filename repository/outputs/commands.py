@@ -115,23 +115,19 @@ def register(app: typer.Typer) -> None:
         reinstate: bool = typer.Option(False, "--reinstate", help="Undo: make a withdrawn card active again."),
         editor: str = typer.Option(None, "--editor", help="Who makes the change (default: $GUJI_EDITOR or login)."),
     ) -> None:
-        """Withdraw a card (status withdrawn: kept in OCFL, OAI-PMH reports it as deleted), or --reinstate it."""
+        """Withdraw a card (status withdrawn: kept in OCFL; gone from the public site, search and IIIF;
+        OAI-PMH reports it as deleted), or --reinstate it."""
         from repository.cli import default_editor
+        from repository.withdrawal import set_withdrawn
 
         with _catalogue(ctx) as catalogue:
-            stored = catalogue.get(catalogue.resolve(reference))
-            card = dict(stored.card)
-            if reinstate:
-                card.pop("status", None)
-            else:
-                card["status"] = "withdrawn"
-            result = catalogue.save(stored.id, card, editor=editor or default_editor(), reason=reason,
-                                    base_version=stored.version)
+            card_id = catalogue.resolve(reference)
+            result = set_withdrawn(catalogue, card_id, not reinstate, editor=editor or default_editor(), reason=reason)
             state = "reinstated" if reinstate else "withdrawn"
             if result.changed:
-                console.print(f"{stored.id} {state} (v{result.version})", highlight=False)
+                console.print(f"{card_id} {state} (v{result.version})", highlight=False)
             else:
-                console.print(f"{stored.id} was already {state}; no new version", highlight=False)
+                console.print(f"{card_id} was already {state}; no new version", highlight=False)
 
     @app.command()
     def dossier(

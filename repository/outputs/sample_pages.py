@@ -151,6 +151,10 @@ def sample_pages(
         label = _range_label(structure, page) or entry.get("label") or entry.get("leaf") or page
         encoded = _from_derivative(catalogue.home.derivatives / card_id / page, width)
         source = "derivative"
+        if encoded is None and not entry.get("master"):  # an imported manifest's page: another library's image
+            warnings.append(f"page {page} is an image held by another library (imported IIIF manifest): "
+                            "no 书影 from it; choose a page scanned here")
+            continue
         if encoded is None:
             master = catalogue.store.content_path(card_id, entry["master"])
             encoded = _from_master(master, width)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from repository import CardNotFound, Catalogue, StoredCard
 from repository.catalogue_db import CardRow
+from repository.withdrawal import is_withdrawn
 
 CARD_FILE = "card.json"
 
@@ -38,7 +39,7 @@ class CurrentCard:
 
     @property
     def withdrawn(self) -> bool:
-        return self.card.get("status") == "withdrawn"
+        return is_withdrawn(self.card)
 
 
 class SelectionError(ValueError):

@@ -14,6 +14,7 @@ from repository import CardConflict, CardError, CardNotFound, Catalogue, StoredC
 from repository.card import FieldChange, card_diff, field_label, normalise_card
 from repository.catalogue import new_card_id
 from repository.grading import suggest_grade
+from repository.withdrawal import withdrawn_since
 
 from . import card_form
 from .common import staff_render
@@ -65,6 +66,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             "stored": stored, "card": card, "fields": fields, "unplaced": unplaced,
             "base_version": base_version, "reason": reason, "reason_error": reason_error, "notice": notice,
             "suggestion": suggest_grade(card) if stored else None,
+            "withdrawal": withdrawn_since(catalogue, stored) if stored else None,
             "new_id": "" if stored else card.get("id", ""),
             "problem_count": len(problems or []) + len(read.problems if read else {}),
         }, status_code=status_code)
@@ -192,6 +194,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return staff_render(request, "staff/history.html", {
             "stored": stored, "a": a, "b": b, "changes": _changes_view(changes), "saved": saved,
             "version_a": stored.versions[a - 1], "version_b": stored.versions[b - 1],
+            "withdrawal": withdrawn_since(catalogue, stored),
         })
 
     # ---- conflicts ----------------------------------------------------------------------------

@@ -1,0 +1,236 @@
+"""Printed outputs from the staff workspace: guide cards (导卡, PDF), the 登记目录 (XLSX) and a card's
+precious-list dossier (珍贵古籍名录申报书, DOCX or PDF).
+
+The same functions as ``guji cards print``, ``guji cards register`` and ``guji dossier``
+(:mod:`repository.outputs`); the file comes back as a download. Downloads are POSTs (the staff
+route class checks the sign-in and the CSRF token); the dossier page first shows the pre-flight
+warnings for the chosen list, pages and applicant, and its download button sends exactly those
+choices. Withdrawn cards are left out of guide cards and the 登记目录, as on the command line.
+
+    GET  /staff/outputs                    guide cards and 登记目录 for chosen cards or all
+    POST /staff/outputs/guide-cards        → PDF   (ids, references, changed_since)
+    POST /staff/outputs/register           → XLSX  (ids, references; none: every card)
+    GET  /staff/cards/{id}/outputs         the card's outputs: dossier options, warnings, preview
+    POST /staff/cards/{id}/dossier         → DOCX or PDF (format, list, pages, applicant)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData, QueryParams
+
+from repository import CardNotFound, Catalogue, StoreError
+from repository.outputs.dossier import (
+    DEFAULT_IMAGE_WIDTH,
+    DEFAULT_PAGES,
+    build_dossier,
+    dossier_docx,
+    dossier_pdf,
+    scopes,
+    setting,
+)
+from repository.outputs.guide_cards import print_guide_cards
+from repository.outputs.register import write_register
+from repository.outputs.sample_pages import choose_pages, read_structure
+from repository.outputs.selection import SelectionError, parse_since, resolve_references, select_cards, split_references
+from repository.withdrawal import is_withdrawn
+
+from .common import staff_render
+
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = {"docx": DOCX, "pdf": PDF}
+TEXT_LIMIT = 20_000  # characters of typed references
+APPLICANT_LIMIT = 200
+MIN_WIDTH, MAX_WIDTH = 100, 4000
+
+
+def attachment(data: bytes, media_type: str, filename: str, ascii_name: str) -> Response:
+    """A download: `filename` (may be Chinese, RFC 6266 filename*) with an ASCII fallback."""
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(data, media_type=media_type,
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+
+
+def _references(form: FormData) -> list[str]:
+    """Cards ticked on a list (`ids`) and typed ones (`references`: ids, 索书号 or 普查编号)."""
+    typed = str(form.get("references") or "")[:TEXT_LIMIT]
+    ticked = [str(value) for value in form.getlist("ids")]
+    return list(dict.fromkeys(split_references([*ticked, typed.replace("\n", " ")])))
+
+
+@dataclass
+class DossierChoices:
+    """What the dossier page was asked for (query string) or its download button sends (form)."""
+
+    scope: str = "provincial"
+    format: str = "docx"
+    pages: list[str] = field(default_factory=list)  # 书影 chosen by staff; empty: the 卷端 pages
+    width: int | None = None
+    applicant: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, values: QueryParams | FormData) -> DossierChoices:
+        choices = cls()
+        scope = str(values.get("list") or choices.scope)
+        if scope in scopes():
+            choices.scope = scope
+        else:
+            choices.problems.append(f"名录「{scope}」不存在：请选 national（国家）或 provincial（省级）")
+        format_ = str(values.get("format") or choices.format)
+        if format_ in FORMATS:
+            choices.format = format_
+        else:
+            choices.problems.append(f"格式「{format_}」不可用：请选 docx 或 pdf")
+        choices.pages = [str(page).strip() for page in values.getlist("pages") if str(page).strip()][:50]
+        width = str(values.get("width") or "").strip()
+        if width:
+            if width.isdigit() and MIN_WIDTH <= int(width) <= MAX_WIDTH:
+                choices.width = int(width)
+            else:
+                choices.problems.append(f"书影宽度「{width}」应为 {MIN_WIDTH}–{MAX_WIDTH} 之间的整数（像素）")
+        choices.applicant = str(values.get("applicant") or "").strip()[:APPLICANT_LIMIT]
+        return choices
+
+
+def router(catalogue: Catalogue, route_class) -> APIRouter:
+    api = APIRouter(route_class=route_class)
+
+    def outputs_page(request: Request, *, error: str | None = None, references: str = "", changed_since: str = "",
+                     status_code: int = 200):
+        return staff_render(request, "staff/outputs.html", {
+            "error": error, "references": references, "changed_since": changed_since, "total": catalogue.count(),
+        }, status_code=status_code)
+
+    @api.get("/outputs")
+    def outputs(request: Request):
+        return outputs_page(request)
+
+    @api.post("/outputs/guide-cards")
+    async def guide_cards(request: Request):
+        form = await request.form()
+        references = _references(form)
+        changed_since = str(form.get("changed_since") or "").strip()[:40]
+        typed = " ".join(references)
+        try:
+            since = parse_since(changed_since) if changed_since else None
+            card_ids = select_cards(catalogue, references or None, since)
+            if not card_ids:
+                since_note = f"（{changed_since} 以来没有修改过的卡片）" if since else ""
+                raise SelectionError(f"没有符合条件的卡片{since_note}")
+            result = print_guide_cards(catalogue, card_ids)
+        except SelectionError as error:
+            return outputs_page(request, error=str(error), references=typed, changed_since=changed_since,
+                                status_code=422)
+        except ValueError:  # render_guide_cards: every chosen card is withdrawn
+            return outputs_page(request, error="所选卡片都已撤销，没有导卡可打印", references=typed,
+                                changed_since=changed_since, status_code=422)
+        stamp = date.today().strftime("%Y%m%d")
+        response = attachment(result.pdf, PDF, f"导卡-{stamp}.pdf", f"guide-cards-{stamp}.pdf")
+        response.headers["X-Guji-Cards"] = str(result.cards)
+        if result.warnings:
+            response.headers["X-Guji-Warnings"] = str(len(result.warnings))
+        return response
+
+    @api.post("/outputs/register")
+    async def register(request: Request):
+        form = await request.form()
+        references = _references(form)
+        try:
+            card_ids = resolve_references(catalogue, references) if references else None
+        except SelectionError as error:
+            return outputs_page(request, error=str(error), references=" ".join(references), status_code=422)
+        with tempfile.TemporaryDirectory(prefix="guji-register-") as folder:
+            path = Path(folder) / "register.xlsx"
+            rows = write_register(catalogue, path, card_ids)
+            data = path.read_bytes()
+        stamp = date.today().strftime("%Y%m%d")
+        response = attachment(data, XLSX, f"登记目录-{stamp}.xlsx", f"register-{stamp}.xlsx")
+        response.headers["X-Guji-Rows"] = str(rows)
+        return response
+
+    # ---- one card -------------------------------------------------------------------------------
+
+    def _stored(card_id: str):
+        try:
+            return catalogue.get(card_id)
+        except (CardNotFound, StoreError):
+            return None
+
+    def not_found(request: Request, card_id: str):
+        return staff_render(request, "staff/refused.html", {
+            "status": 404, "message": "没有标识为「{id}」的卡片", "values": {"id": card_id}}, status_code=404)
+
+    def card_outputs_page(request: Request, stored, choices: DossierChoices, *, notice: str | None = None,
+                          status_code: int = 200):
+        structure = read_structure(catalogue, stored.id)
+        problems = list(choices.problems)
+        dossier = None
+        if not problems:
+            try:
+                dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
+                                        width=choices.width, applicant=choices.applicant or None)
+            except (StoreError, ValueError) as error:  # pages the book lacks; a bad GUJI_DOSSIER_* setting
+                problems.append(str(error))
+        try:
+            default_pages = choose_pages(structure, None, setting("GUJI_DOSSIER_PAGES", DEFAULT_PAGES))
+        except ValueError:
+            default_pages = []
+        book_pages = [entry for entry in (structure or {}).get("pages") or [] if entry.get("page")]
+        scanned = {entry["page"] for entry in book_pages
+                   if catalogue.home.derivatives.joinpath(stored.id, str(entry["page"])).is_dir()}
+        return staff_render(request, "staff/card_outputs.html", {
+            "stored": stored, "withdrawn": is_withdrawn(stored.card), "choices": choices, "scopes": scopes(),
+            "dossier": dossier, "problems": problems, "notice": notice,
+            "chosen": [page.page for page in dossier.pages] if dossier else (choices.pages or default_pages),
+            "book_pages": book_pages, "scanned": scanned, "default_width": _default_width(),
+        }, status_code=422 if problems else status_code)
+
+    @api.get("/cards/{card_id}/outputs")
+    def card_outputs(request: Request, card_id: str):
+        stored = _stored(card_id)
+        if stored is None:
+            return not_found(request, card_id)
+        return card_outputs_page(request, stored, DossierChoices.read(request.query_params))
+
+    @api.post("/cards/{card_id}/dossier")
+    async def dossier_download(request: Request, card_id: str):
+        stored = _stored(card_id)
+        if stored is None:
+            return not_found(request, card_id)
+        form = await request.form()
+        choices = DossierChoices.read(form)
+        checked = str(form.get("version") or "")
+        if not choices.problems and checked != str(stored.version):
+            # the card changed after its warnings were shown: show the new ones before anything is downloaded
+            return card_outputs_page(request, stored, choices, status_code=409, notice=(
+                f"卡片在检查之后已保存为 v{stored.version}：请核对下面更新后的检查结果，再下载申报书"))
+        try:
+            dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
+                                    width=choices.width, applicant=choices.applicant or None)
+        except (StoreError, ValueError):
+            dossier = None
+        if choices.problems or dossier is None:
+            return card_outputs_page(request, stored, choices)
+        data = dossier_docx(dossier) if choices.format == "docx" else dossier_pdf(dossier)
+        suffix = f".{choices.format}"
+        return attachment(data, FORMATS[choices.format], f"{dossier.scope_label}申报书-{stored.id}{suffix}",
+                          f"dossier-{choices.scope}-{stored.id}{suffix}")
+
+    return api
+
+
+def _default_width() -> int:
+    try:
+        return setting("GUJI_DOSSIER_IMAGE_WIDTH", DEFAULT_IMAGE_WIDTH)
+    except ValueError:
+        return DEFAULT_IMAGE_WIDTH

@@ -1,0 +1,63 @@
+"""Withdrawing a card (撤销) and reinstating it (恢复) from its history page.
+
+Both are a new version of the card with the reason typed (as ``guji cards withdraw REF --reason …
+[--reinstate]``), based on the version the page showed: if someone saved meanwhile, nothing is
+written and the page says so. A withdrawn card leaves the public site, search and IIIF; staff
+still see and edit it here, marked 已撤销.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from repository import CardConflict, CardNotFound, Catalogue, StoreError
+from repository.withdrawal import set_withdrawn
+
+from .cards import REASON_FIELD, REASON_LIMIT
+from .common import staff_render
+from .guard import current_user
+
+
+def router(catalogue: Catalogue, route_class) -> APIRouter:
+    api = APIRouter(route_class=route_class)
+
+    def refused(request: Request, status: int, message: str, **values):
+        return staff_render(request, "staff/refused.html", {"status": status, "message": message, "values": values},
+                            status_code=status)
+
+    async def change(request: Request, card_id: str, withdrawn: bool):
+        try:
+            stored = catalogue.get(card_id)
+        except (CardNotFound, StoreError):
+            return refused(request, 404, "没有标识为「{id}」的卡片", id=card_id)
+        form = await request.form()
+        reason = str(form.get(REASON_FIELD) or "").strip()
+        base = str(form.get("base_version") or "")
+        if not reason or len(reason) > REASON_LIMIT:
+            message = "请填写撤销原因（最多 {limit} 字）：它会记入修订记录" if withdrawn \
+                else "请填写恢复原因（最多 {limit} 字）：它会记入修订记录"
+            return refused(request, 400, message, limit=REASON_LIMIT)
+        if not base.isdigit() or not 1 <= int(base) <= stored.head:
+            return refused(request, 400, "表单不完整（没有有效的基于版本），请重新打开修订记录页")
+        try:
+            result = set_withdrawn(catalogue, card_id, withdrawn, editor=current_user(request).name, reason=reason,
+                                   base_version=int(base))
+        except CardConflict as conflict:
+            last = conflict.current.versions[-1]
+            return refused(request, 409, "{editor} 已在 {time} 保存了 v{version}（{reason}）：什么都没有改动，"
+                                         "请回到修订记录页核对后重试", editor=last.editor, time=last.created,
+                           version=last.number, reason=last.reason)
+        if not result.changed:
+            return RedirectResponse(f"/staff/cards/{card_id}/history", status_code=303)
+        return RedirectResponse(f"/staff/cards/{card_id}/history?saved={result.version}", status_code=303)
+
+    @api.post("/cards/{card_id}/withdraw")
+    async def withdraw(request: Request, card_id: str):
+        return await change(request, card_id, True)
+
+    @api.post("/cards/{card_id}/reinstate")
+    async def reinstate(request: Request, card_id: str):
+        return await change(request, card_id, False)
+
+    return api
