@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import typer
 from rich.console import Console
 
@@ -11,27 +9,12 @@ errors = Console(stderr=True)
 console = Console()
 
 
-@contextmanager
 def _catalogue(ctx: typer.Context):
-    from repository import Catalogue, Home, StoreError
+    from repository.cli import open_catalogue
 
     from .importer import ImportRefused
 
-    try:
-        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
-    except StoreError as error:
-        errors.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
-    try:
-        yield catalogue
-    except ImportRefused as refused:
-        errors.print(f"[red]refused, nothing stored:[/red] {refused}", highlight=False)
-        raise typer.Exit(1) from None
-    except (StoreError, OSError) as error:
-        errors.print(f"[red]error, nothing stored:[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
-    finally:
-        catalogue.close()
+    return open_catalogue(ctx, refusals=(ImportRefused,))
 
 
 def register(app: typer.Typer) -> None:

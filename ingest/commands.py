@@ -43,30 +43,12 @@ def _progress(description: str):
         yield update
 
 
-@contextmanager
 def _catalogue(ctx: typer.Context):
-    from repository import Catalogue, Home, StoreError
+    from repository.cli import open_catalogue
 
     from .pages import BookRefused
 
-    try:
-        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
-    except StoreError as error:
-        errors.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
-    try:
-        yield catalogue
-    except BookRefused as refused:
-        errors.print("[red]refused:[/red] ", end="")
-        errors.print(str(refused), highlight=False, markup=False)
-        if refused.report_path:
-            errors.print(f"report: {refused.report_path}", highlight=False)
-        raise typer.Exit(1) from None
-    except (StoreError, OSError) as error:
-        errors.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
-    finally:
-        catalogue.close()
+    return open_catalogue(ctx, refusals=(BookRefused,))
 
 
 def _read_card_file(path: Path) -> dict:

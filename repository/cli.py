@@ -9,9 +9,11 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -51,19 +53,38 @@ def _home(ctx: typer.Context) -> Home:
     return Home.resolve(ctx.obj.get("home") if ctx.obj else None)
 
 
+def _fail(kind: str, error: Exception) -> NoReturn:
+    errors.print(f"[red]{kind}:[/red] ", end="")
+    errors.print(str(error), highlight=False, markup=False)
+    report = getattr(error, "report_path", None)
+    if report:
+        errors.print(f"report: {report}", highlight=False, markup=False)
+    raise typer.Exit(1) from None
+
+
 @contextmanager
-def _catalogue(ctx: typer.Context):
-    """Open the catalogue; turn every expected failure into a clear message and exit code 1."""
+def open_catalogue(
+    ctx: typer.Context,
+    *,
+    refusals: tuple[type[Exception], ...] = (),
+    failures: tuple[type[Exception], ...] = (),
+) -> Iterator[Catalogue]:
+    """Open the catalogue for a command, and turn every expected failure into a clear message
+    and exit code 1 — never a traceback. Commands of other packages use it too.
+
+    `refusals`: errors meaning the input was refused whole (printed as "refused, nothing stored");
+    `failures`: further errors a person can act on, besides the store's own and OSError.
+    """
     try:
         catalogue = Catalogue.open(_home(ctx))
     except StoreError as error:
-        errors.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from None
+        _fail("error", error)
     try:
         yield catalogue
-    except (StoreError, UnreadableFile) as error:
-        errors.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from None
+    except refusals as refused:
+        _fail("refused, nothing stored", refused)
+    except (StoreError, UnreadableFile, OSError, *failures) as error:
+        _fail("error", error)
     finally:
         catalogue.close()
 
@@ -121,7 +142,7 @@ def cards_import(
 ) -> None:
     """Import cards; rows matching existing cards with a 修改原因 column are a batch revision."""
     editor = editor or default_editor()
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         plan = plan_import(catalogue, file, default_reason=reason)
         if plan.ignored_headers:
             errors.print(f"[yellow]ignored columns:[/yellow] {', '.join(plan.ignored_headers)}")
@@ -170,7 +191,7 @@ def cards_export(
     if (format in ("csv", "xlsx") or getattr(plugged.get(format), "needs_file", False)) and output is None:
         errors.print(f"[red]error:[/red] {format} export needs -o FILE")
         raise typer.Exit(2)
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         card_ids = [catalogue.resolve(i) for i in ids] if ids else None
         count = export_cards(catalogue, format, output or sys.stdout, card_ids=card_ids, headers=headers)
     if output:
@@ -185,7 +206,7 @@ def cards_show(
     as_json: bool = typer.Option(False, "--json", help="Print the stored card JSON."),
 ) -> None:
     """Show one card."""
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         stored = catalogue.get(catalogue.resolve(reference), version)
         if as_json:
             sys.stdout.write(card_json_bytes(stored.card).decode())
@@ -206,7 +227,7 @@ def cards_show(
 @cards_app.command("list")
 def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="At most this many cards.")) -> None:
     """List cards by 索书号."""
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         table = Table("id", "索书号", "题名卷数", "著者", "版本", "v")
         for row in catalogue.list_rows(limit):
             table.add_row(row.id, row.call_number or "", row.title_with_juan, row.responsibility,
@@ -244,7 +265,7 @@ def cards_edit(
 ) -> None:
     """Edit a card (by --set, --from-file, or in $EDITOR); every save is a new version."""
     editor = editor or default_editor()
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         stored = catalogue.get(catalogue.resolve(reference))
         base = base_version or stored.version
         if from_file:
@@ -284,7 +305,7 @@ def _edit_in_editor(card: dict) -> dict:
 @cards_app.command("grade")
 def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="Card id or 索书号.")) -> None:
     """Suggest a grade (定级, advisory) and say which rule of the standard fired."""
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         stored = catalogue.get(catalogue.resolve(reference))
         suggestion = suggest_grade(stored.card)
         if suggestion is None:
@@ -299,7 +320,7 @@ def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="C
 @app.command()
 def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card id, 索书号 or 原索书号.")) -> None:
     """Every version of a card: who, when, why."""
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
         table = Table("version", "time (UTC)", "editor", "reason", title=card_id)
         for version in catalogue.history(card_id):
@@ -322,7 +343,7 @@ def diff(
     version_b: str = typer.Argument(..., help="Newer version, e.g. v3."),
 ) -> None:
     """Field-level differences between two versions (old → new)."""
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
         changes = catalogue.diff(card_id, _version(version_a), _version(version_b))
         table = Table("field", "path", version_a, version_b, title=card_id)
@@ -343,7 +364,7 @@ def _show(value) -> str:
 @app.command("rebuild-db")
 def rebuild_db(ctx: typer.Context) -> None:
     """Recompute the catalogue DB from OCFL (users and the event log are kept)."""
-    with _catalogue(ctx) as catalogue, _progress("rebuilding") as update:
+    with open_catalogue(ctx) as catalogue, _progress("rebuilding") as update:
         count = catalogue.rebuild_db(progress=update, actor=default_editor())
     console.print(f"rebuilt the catalogue DB from {count} OCFL objects")
 
@@ -354,7 +375,7 @@ def fixity(
     ocfl_validate: bool = typer.Option(False, "--ocfl", help="Also run ocfl-py's validator on the whole root."),
 ) -> None:
     """Re-verify every stored file against its digests and report."""
-    with _catalogue(ctx) as catalogue:
+    with open_catalogue(ctx) as catalogue:
         with _progress("checking") as update:
             report = catalogue.fixity(progress=update, actor=default_editor())
         for problem in report.problems:

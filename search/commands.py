@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -18,23 +17,10 @@ console = Console()
 BackendOption = typer.Option(None, "--backend", help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")
 
 
-@contextmanager
 def _catalogue(ctx: typer.Context):
-    from repository import Catalogue, Home, StoreError
+    from repository.cli import open_catalogue
 
-    try:
-        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
-    except StoreError as error:
-        errors.print("[red]error:[/red] ", end="")
-        errors.print(str(error), highlight=False, markup=False)
-        raise typer.Exit(1) from None
-    try:
-        yield catalogue
-    except StoreError as error:
-        errors.print(f"error: {error}", highlight=False, markup=False)
-        raise typer.Exit(1) from None
-    finally:
-        catalogue.close()
+    return open_catalogue(ctx)
 
 
 def _snippet_text(snippet) -> Text:

@@ -16,27 +16,14 @@ errors = Console(stderr=True)
 console = Console()
 
 
-@contextmanager
 def _catalogue(ctx: typer.Context):
-    from repository import Catalogue, Home, StoreError
+    from repository.cli import open_catalogue
 
     from .fonts import FontMissing
     from .safe_xml import XMLRefused
     from .selection import SelectionError
 
-    try:
-        catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
-    except StoreError as error:
-        errors.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
-    try:
-        yield catalogue
-    except (StoreError, SelectionError, FontMissing, XMLRefused, ValueError, OSError) as error:
-        errors.print("[red]error:[/red] ", end="")
-        errors.print(str(error), highlight=False, markup=False)
-        raise typer.Exit(1) from None
-    finally:
-        catalogue.close()
+    return open_catalogue(ctx, failures=(SelectionError, FontMissing, XMLRefused, ValueError))
 
 
 @contextmanager
