@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 
 from ingest.text_import import import_text
-from repository import Catalogue
+from repository import Catalogue, Home
 from search.analyzer import PARAGRAPH_BREAK, fold
 
+ROOT = Path(__file__).resolve().parents[1]
 TEXTS = Path(__file__).parent / "fixtures" / "texts"
 REACH = 15  # key characters each side of a page break that a phrase may run across (documented limit)
 LUSHU_CARD = {"id": "maoshi-lushu", "record_type": "guji",
@@ -29,6 +30,23 @@ def load_fixture_books(catalogue: Catalogue, sample_cards: list[dict]) -> None:
     import_text(catalogue, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     import_text(catalogue, "yingmeian-yiyu", [TEXTS / "影梅庵忆语.txt"], editor="test")
     import_text(catalogue, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.xml"], editor="test")
+
+
+def indexed_library(folder: Path):
+    """A catalogue holding the fixture books, indexed by both backends (for module-scoped fixtures);
+    yields it open and closes it after."""
+    from search.indexer import Indexer
+
+    home = Home.resolve(folder / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    load_fixture_books(catalogue, json.loads((ROOT / "samples" / "cards.json").read_text(encoding="utf-8")))
+    for name in ("whoosh", "tantivy"):
+        indexer = Indexer(catalogue, name)
+        indexer.rebuild()
+        indexer.close()
+    yield catalogue
+    catalogue.close()
 
 
 def stored_pages(catalogue: Catalogue, book_id: str) -> list[dict]:

@@ -7,8 +7,7 @@ import random
 
 import opencc
 import pytest
-from conftest import ROOT
-from search_support import brute_force, folded_fields, load_fixture_books, stored_pages
+from search_support import brute_force, folded_fields, indexed_library, stored_pages
 
 from repository import Catalogue, Home
 from search.analyzer import fold
@@ -22,16 +21,7 @@ BOOKS = ["maoshi-zhushu", "jingchuan-wenji", "yingmeian-yiyu", "maoshi-lushu"]
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    home = Home.resolve(tmp_path_factory.mktemp("search") / "guji-data")
-    Catalogue.init(home).close()
-    catalogue = Catalogue.open(home)
-    load_fixture_books(catalogue, json.loads((ROOT / "samples" / "cards.json").read_text(encoding="utf-8")))
-    for name in ("whoosh", "tantivy"):
-        indexer = Indexer(catalogue, name)
-        indexer.rebuild()
-        indexer.close()
-    yield catalogue
-    catalogue.close()
+    yield from indexed_library(tmp_path_factory.mktemp("search"))
 
 
 @pytest.fixture(params=["whoosh", "tantivy"])

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import ROOT
 from fastapi.testclient import TestClient
-from search_support import load_fixture_books, stored_pages
+from search_support import indexed_library, stored_pages
 
 from iiif import ids
-from repository import Catalogue, Home
-from search.indexer import Indexer
 from web import create_app
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    home = Home.resolve(tmp_path_factory.mktemp("web-search") / "guji-data")
-    Catalogue.init(home).close()
-    catalogue = Catalogue.open(home)
-    load_fixture_books(catalogue, json.loads((ROOT / "samples" / "cards.json").read_text(encoding="utf-8")))
-    for name in ("whoosh", "tantivy"):
-        indexer = Indexer(catalogue, name)
-        indexer.rebuild()
-        indexer.close()
-    yield catalogue
-    catalogue.close()
+    yield from indexed_library(tmp_path_factory.mktemp("web-search"))
 
 
 @pytest.fixture(params=["whoosh", "tantivy"])
