@@ -63,8 +63,10 @@ test: install
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/cards.py
-	$(PY) bench/ingest.py
-	$(PY) bench/print.py
+	$(PY) bench/ingest.py --pages 16 --output ingest-16.json
+	$(PY) bench/search.py
+	$(PY) bench/images.py --duration 20 --connections 16 --workers 1,2
+	$(PY) bench/print.py --cards 2000
 
 clean:
 	rm -rf $(VENV) guji-data .pytest_cache
