@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -16,17 +17,15 @@ def register(app: typer.Typer) -> None:
     users_app = typer.Typer(help="Staff accounts for the web workspace (/staff).", no_args_is_help=True)
     app.add_typer(users_app, name="users")
 
+    @contextmanager
     def _accounts(ctx: typer.Context):
-        from repository import Catalogue, Home, StoreError
+        """The staff accounts of the data home; an AccountError becomes a message and exit code 1."""
+        from repository.cli import open_catalogue
 
-        from .accounts import Accounts
+        from .accounts import AccountError, Accounts
 
-        try:
-            catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
-        except StoreError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False)
-            raise typer.Exit(1) from None
-        return catalogue, Accounts(catalogue)
+        with open_catalogue(ctx, failures=(AccountError,)) as catalogue:
+            yield Accounts(catalogue)
 
     def _actor() -> str:
         from repository.cli import default_editor
@@ -59,21 +58,13 @@ def register(app: typer.Typer) -> None:
         if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing (exit 0) if the user exists."),
     ) -> None:
         """Add a staff account."""
-        from .accounts import AccountError
-
-        catalogue, accounts = _accounts(ctx)
-        try:
+        with _accounts(ctx) as accounts:
             if if_missing and accounts.get(name.strip()) is not None:
                 console.print(f"user {name} exists (new password: guji users passwd {name} --generate-password)",
                               highlight=False)
                 return
             secret, generated = _password(password, generate)
             user = accounts.add(name, role, secret, actor=_actor())
-        except AccountError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False)
-            raise typer.Exit(1) from None
-        finally:
-            catalogue.close()
         console.print(f"added {user.role} {user.name}", highlight=False)
         if generated:
             console.print(f"password for {user.name}: {secret}  (shown once; sign in at /staff/login)",
@@ -82,24 +73,15 @@ def register(app: typer.Typer) -> None:
     @users_app.command("list")
     def list_users(ctx: typer.Context) -> None:
         """List staff accounts."""
-        catalogue, accounts = _accounts(ctx)
         table = Table("name", "role", "created", "status")
-        for user in accounts.list():
-            table.add_row(user.name, user.role, user.created, "disabled" if user.disabled else "active")
-        catalogue.close()
+        with _accounts(ctx) as accounts:
+            for user in accounts.list():
+                table.add_row(user.name, user.role, user.created, "disabled" if user.disabled else "active")
         console.print(table)
 
     def _set_disabled(ctx: typer.Context, name: str, disabled: bool) -> None:
-        from .accounts import AccountError
-
-        catalogue, accounts = _accounts(ctx)
-        try:
+        with _accounts(ctx) as accounts:
             accounts.set_disabled(name, disabled, actor=_actor())
-        except AccountError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False)
-            raise typer.Exit(1) from None
-        finally:
-            catalogue.close()
         console.print(f"{'disabled' if disabled else 'enabled'} {name}", highlight=False)
 
     @users_app.command("disable")
@@ -120,17 +102,9 @@ def register(app: typer.Typer) -> None:
         generate: bool = typer.Option(False, "--generate-password", help="Make up a password and print it once."),
     ) -> None:
         """Set a new password (ends the user's open sessions)."""
-        from .accounts import AccountError
-
-        catalogue, accounts = _accounts(ctx)
-        try:
+        with _accounts(ctx) as accounts:
             secret, generated = _password(password, generate)
             accounts.set_password(name, secret, actor=_actor())
-        except AccountError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False)
-            raise typer.Exit(1) from None
-        finally:
-            catalogue.close()
         console.print(f"new password set for {name}", highlight=False)
         if generated:
             console.print(f"password for {name}: {secret}  (shown once)", highlight=False)
