@@ -44,7 +44,10 @@ def collection_for_code(code: str) -> str | None:
 
 
 def _books(catalogue: Catalogue) -> list:
-    return [row for row in catalogue.list_rows() if row.status != WITHDRAWN and has_page_images(catalogue, row.id)]
+    # page_count (pages in structure.json, imported remote pages included) is in the DB row;
+    # only books that have pages are looked at on disk, for published images.
+    return [row for row in catalogue.list_rows()
+            if row.status != WITHDRAWN and row.page_count and has_page_images(catalogue, row.id)]
 
 
 def _manifest_ref(row) -> prezi.ManifestRef:

@@ -36,11 +36,11 @@ from pathlib import Path
 
 import metadata_schemas
 from repository import Catalogue
+from repository.catalogue import STRUCTURE_FILE
 
 from .language import CJK
 
 SOURCE_FILE = "source/manifest.json"
-STRUCTURE_FILE = "structure.json"
 DIRECTIONS = ("left-to-right", "right-to-left", "top-to-bottom", "bottom-to-top")
 JUAN = re.compile(r"^(?P<title>.+?)[\s\u3000]*(?P<juan>[一二三四五六七八九十百千〇零兩两]+卷.*)$")
 
@@ -414,9 +414,7 @@ def import_manifest(
         SOURCE_FILE: data,
         STRUCTURE_FILE: (json.dumps(structure, ensure_ascii=False, indent=2) + "\n").encode(),
     }
-    stored_structure = None
-    if STRUCTURE_FILE in catalogue.store.digests(book):
-        stored_structure = json.loads(catalogue.store.read_bytes(book, STRUCTURE_FILE))
+    stored_structure = catalogue.structure(book)
     unchanged = (stored_structure is not None and _without_time(stored_structure) == _without_time(structure)
                  and catalogue.store.digests(book).get(SOURCE_FILE) == _sha512(data))
     version = None

@@ -25,7 +25,7 @@ from repository.withdrawal import is_withdrawn
 from . import ids
 from .collections import collection_for_code
 from .language import book_label, chinese, holding_statement, metadata_pairs, rights, simplified
-from .page_images import PageImage, page_images, read_structure
+from .page_images import PageImage, page_images
 
 SEARCH_1_CONTEXT = "http://iiif.io/api/search/1/context.json"
 SEARCH_1_PROFILE = "http://iiif.io/api/search/1/search"
@@ -201,7 +201,7 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
         raise BookWithdrawn(f"{book} was withdrawn (记录已撤销): it is no longer part of the public collection "
                             "and has no manifest; staff can reinstate it (guji cards withdraw "
                             f"{book} --reinstate --reason …)")
-    structure = read_structure(catalogue, book) or {}
+    structure = catalogue.structure(book) or {}
     images = page_images(catalogue, book, structure)
     if not images:
         raise NoPageImages(f"{book} has no page images yet: ingest its scans (guji ingest BOOK_DIR --id {book}) "

@@ -19,10 +19,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repository import Catalogue, StoreError
+from repository import Catalogue
 from repository.ocfl_store import OBJECT_ID_PATTERN
 
-STRUCTURE_FILE = "structure.json"
 PAGE_PATTERN = re.compile(r"^[0-9]{4,6}$")  # 0001 … (ingest numbers pages with at least four digits)
 
 
@@ -62,20 +61,10 @@ def read_info(folder: Path) -> dict | None:
         return None
 
 
-def read_structure(catalogue: Catalogue, book: str) -> dict | None:
-    """The object's structure.json, or None when the book has none (no scans yet)."""
-    try:
-        if STRUCTURE_FILE not in catalogue.store.digests(book):
-            return None
-        return json.loads(catalogue.store.read_bytes(book, STRUCTURE_FILE))
-    except (StoreError, json.JSONDecodeError):
-        return None
-
-
 def page_images(catalogue: Catalogue, book: str, structure: dict | None = None) -> list[PageImage]:
     """The pages of `book` that can be shown, in reading order. Pages listed in structure.json
     whose derivatives are not (yet) published are left out."""
-    structure = structure if structure is not None else read_structure(catalogue, book)
+    structure = structure if structure is not None else catalogue.structure(book)
     if not structure:
         return []
     derivatives = catalogue.home.derivatives
@@ -102,5 +91,5 @@ def has_page_images(catalogue: Catalogue, book: str) -> bool:
     folder = catalogue.home.derivatives / book
     if folder.is_dir() and any(valid_page(entry.name) for entry in folder.iterdir()):
         return True
-    structure = read_structure(catalogue, book)
+    structure = catalogue.structure(book)
     return bool(structure and any(isinstance(p.get("remote"), dict) for p in structure.get("pages") or []))

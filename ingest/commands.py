@@ -51,24 +51,6 @@ def _catalogue(ctx: typer.Context):
     return open_catalogue(ctx, refusals=(BookRefused,))
 
 
-def _read_card_file(path: Path) -> dict:
-    """One card as JSON (an object, or a list holding one), as `guji cards export --format json` writes."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        errors.print(f"[red]error:[/red] {path}: cannot read the card file ({error}); give one card as JSON",
-                     highlight=False)
-        raise typer.Exit(1) from None
-    if isinstance(data, list) and len(data) == 1:
-        data = data[0]
-    if not isinstance(data, dict):
-        errors.print(f"[red]error:[/red] {path}: expected one card (a JSON object)", highlight=False)
-        raise typer.Exit(1)
-    return data
-
-
 def register(app: typer.Typer) -> None:
     tiles_app = typer.Typer(help="IIIF tiles and other derivatives.", no_args_is_help=True)
     app.add_typer(tiles_app, name="tiles")
@@ -78,8 +60,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         book_dir: Path = typer.Argument(..., help="Folder with the page scans of one book (TIFF, JPEG, PNG)."),
         card_id: str = typer.Option(..., "--id", help="Id of the book's catalogue card."),
-        card_file: Path = typer.Option(None, "--card", help="Create the card from this JSON file first "
-                                       "(when no card has that id yet)."),
+        card_file: Path = typer.Option(None, "--card", help="Create the card from this JSON file first (when no "
+                                       "card has that id yet), e.g. one card of guji cards export --format json."),
         replace: bool = typer.Option(False, "--replace", help="The folder replaces the book's pages: remove "
                                      "stored pages it has no scan for (earlier versions keep them)."),
         workers: int = typer.Option(None, "--workers", help="Pages processed in parallel, one core each "
@@ -88,12 +70,13 @@ def register(app: typer.Typer) -> None:
         editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
     ) -> None:
         """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
+        from repository.card_import import read_one_card
         from repository.cli import default_editor
 
         from .pipeline import ingest_book
 
-        card = _read_card_file(card_file) if card_file else None
         with _catalogue(ctx) as catalogue:
+            card = read_one_card(card_file) if card_file else None
             with _progress(f"ingest {card_id}") as update:
                 report = ingest_book(catalogue, book_dir, card_id, editor or default_editor(), workers=workers,
                                      progress=update, pixel_limit=int(pixel_limit * 1_000_000), card=card,

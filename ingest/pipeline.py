@@ -39,9 +39,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from repository import Catalogue, PreparedFile, StoreError
+from repository.catalogue import STRUCTURE_FILE
 
 from .derivatives import DEFAULT_SIZES, build_page, clean_leftovers, publish, read_source
-from .pages import DEFAULT_PIXEL_LIMIT, STRUCTURE_FILE, BookRefused, BookScan, PageScan, _first_line, scan_book
+from .pages import DEFAULT_PIXEL_LIMIT, BookRefused, BookScan, PageScan, _first_line, scan_book
 
 PENDING = ".pending"
 Progress = Callable[[int, int], None]
@@ -200,12 +201,13 @@ def _discard(result: PageResult) -> None:
         result.staged_master = None
 
 
-def _worker_init() -> None:
+def _worker_init(threads: int = 1) -> None:
     # One worker = one core: pages run in parallel, each with a single libvips thread. Pages are
     # independent, so this scales with the cores far better than libvips threads within a page.
+    # A book with fewer pages than workers gives each page the spare cores as libvips threads.
     import pyvips
 
-    pyvips.concurrency_set(1)
+    pyvips.concurrency_set(threads)
     quiet_libvips()
 
 
@@ -217,7 +219,7 @@ def quiet_libvips() -> None:
 def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = None) -> list[PageResult]:
     """Process pages in `workers` parallel processes, one page and one core each (spawned: forking
     after libvips started is unsafe)."""
-    workers = max(1, min(workers, len(tasks) or 1))
+    cores, workers = workers, max(1, min(workers, len(tasks) or 1))
     results: list[PageResult] = []
     if progress:
         progress(0, len(tasks))
@@ -225,7 +227,7 @@ def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = N
     # each worker holding ~100 MB more than it uses. Two arenas keep a worker near 150 MB.
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_worker_init) as pool:
+                             initializer=_worker_init, initargs=(max(1, cores // workers),)) as pool:
         futures = [pool.submit(process_page, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -316,9 +318,7 @@ def ingest_book(
                               "the card with guji cards edit")
         if card.get("id", card_id) != card_id:
             raise IngestError(f"the card file is for id {card.get('id')!r}, not {card_id!r}")
-        scan_book(book_dir, pixel_limit)  # refuse a bad folder before creating anything
-        catalogue.create({**card, "id": card_id}, editor=editor, reason="入藏影像时新建 card created at ingest")
-    if not catalogue.exists(card_id):
+    elif not catalogue.exists(card_id):
         raise IngestError(f"no card with id {card_id!r}: create the card first (guji cards import …, or "
                           "guji ingest --card FILE), then ingest its scans")
     stamp = _timestamp()
@@ -331,6 +331,8 @@ def ingest_book(
             refused.report_path = _write_staff_report(catalogue, card_id, stamp, {
                 **base, "status": "refused", "problems": refused.problems})
             raise
+        if card is not None:  # the folder has been checked: now the card may be created
+            catalogue.create({**card, "id": card_id}, editor=editor, reason="入藏影像时新建 card created at ingest")
 
         stored = store.digests(card_id)
         new_masters = {page.master for page in scan.pages}

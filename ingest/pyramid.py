@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import uuid
 from pathlib import Path
@@ -53,13 +52,8 @@ def master_of(catalogue: Catalogue, book: str, page: str) -> Path | None:
         paths = store.digests(book)
     except StoreError:
         return None
-    logical = None
-    if "structure.json" in paths:
-        try:
-            structure = json.loads(store.read_bytes(book, "structure.json"))
-            logical = next((p.get("master") for p in structure.get("pages") or [] if p.get("page") == page), None)
-        except json.JSONDecodeError:
-            logical = None
+    structure = catalogue.structure(book) or {}
+    logical = next((p.get("master") for p in structure.get("pages") or [] if p.get("page") == page), None)
     if not logical:
         logical = next((p for p in sorted(paths) if p.startswith(f"masters/{page}.")), None)
     if not logical or logical not in paths:

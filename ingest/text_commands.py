@@ -29,32 +29,21 @@ def register(app: typer.Typer) -> None:
         editor: str = typer.Option(None, "--editor", help="Who imports (default: $GUJI_EDITOR or login name)."),
     ) -> None:
         """Store a book's transcription, aligned to its scanned pages (one new version)."""
-        from repository import Catalogue, Home, StoreError
-        from repository.cli import default_editor
+        from repository.cli import default_editor, open_catalogue
 
         from .text_import import import_text
         from .text_model import TextRefused
 
-        try:
-            catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
-        except StoreError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False)
-            raise typer.Exit(1) from None
-        try:
+        with open_catalogue(ctx) as catalogue:
             book_id = catalogue.resolve(book)
-            report = import_text(catalogue, book_id, files, editor=editor or default_editor(), reason=reason,
-                                 text_format=text_format)
-        except TextRefused as refused:
-            errors.print("[red]refused[/red] (nothing was stored):", highlight=False)
-            for problem in refused.problems:
-                errors.print(f"  {problem}", highlight=False, markup=False)
-            raise typer.Exit(1) from None
-        except StoreError as error:
-            errors.print("[red]error:[/red] ", end="")
-            errors.print(str(error), highlight=False, markup=False)
-            raise typer.Exit(1) from None
-        finally:
-            catalogue.close()
+            try:
+                report = import_text(catalogue, book_id, files, editor=editor or default_editor(), reason=reason,
+                                     text_format=text_format)
+            except TextRefused as refused:
+                errors.print("[red]refused[/red] (nothing was stored):", highlight=False)
+                for problem in refused.problems:
+                    errors.print(f"  {problem}", highlight=False, markup=False)
+                raise typer.Exit(1) from None
         for note in report.notes:
             errors.print(f"note: {note}", highlight=False, markup=False)
         for warning in report.warnings:
@@ -73,21 +62,16 @@ def register(app: typer.Typer) -> None:
         page: str = typer.Option(None, "--page", help="Only this page (0001 …)."),
     ) -> None:
         """Show the stored transcription page by page."""
-        from repository import Catalogue, Home, StoreError
+        from repository.cli import open_catalogue
 
         from .text_model import PAGES_FILE
 
-        try:
-            catalogue = Catalogue.open(Home.resolve((ctx.obj or {}).get("home")))
+        with open_catalogue(ctx) as catalogue:
             book_id = catalogue.resolve(book)
             if PAGES_FILE not in catalogue.store.logical_paths(book_id):
                 errors.print(f"{book_id} has no transcription: import one with `guji text import {book_id} FILE…`")
                 raise typer.Exit(1)
             document = json.loads(catalogue.store.read_bytes(book_id, PAGES_FILE))
-        except StoreError as error:
-            errors.print("[red]error:[/red] ", end="")
-            errors.print(str(error), highlight=False, markup=False)
-            raise typer.Exit(1) from None
         table = Table("page", "label", "正文 / 夹注", title=f"{book_id} ({document['format']})")
         for entry in document["pages"]:
             if page and entry["page"] != page:

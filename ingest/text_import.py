@@ -20,7 +20,6 @@ Without scans the text's own pages are numbered 0001, 0002 ….
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,6 @@ from .text_ocr import looks_like_hocr, looks_like_page_xml, parse_hocr, parse_pa
 from .text_plain import parse_plain
 
 FORMATS = ("kanripo", "plain", "page-xml", "hocr")
-STRUCTURE_FILE = "structure.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -168,7 +166,7 @@ def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor
     chosen, pages = read_pages([Path(f) for f in files], text_format)
     store = catalogue.store
     stored = set(store.logical_paths(book_id))
-    structure = json.loads(store.read_bytes(book_id, STRUCTURE_FILE)) if STRUCTURE_FILE in stored else None
+    structure = catalogue.structure(book_id)
     warnings: list[str] = []
     notes: list[str] = []
     align(pages, structure, warnings, notes)

@@ -151,16 +151,35 @@ def _table_rows(path: Path, table: list[tuple[int, list[Any]]]):
     return headers, rows
 
 
-def _read_json(path: Path):
+def _json_cards(path: Path, single: bool = False) -> list[dict]:
+    """The cards of a JSON file: an array, or {"cards": [...]}; with `single` also one card object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UnreadableFile(f"{path.name}: not valid UTF-8 JSON ({error})") from None
     if isinstance(data, dict) and isinstance(data.get("cards"), list):
         data = data["cards"]
+    elif single and isinstance(data, dict):
+        data = [data]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise UnreadableFile(f"{path.name}: expected a JSON array of cards (or {{\"cards\": [...]}})")
-    return [], [(number, item) for number, item in enumerate(data, start=1)]
+    return data
+
+
+def _read_json(path: Path):
+    return [], [(number, item) for number, item in enumerate(_json_cards(path), start=1)]
+
+
+def read_one_card(path: Path) -> dict:
+    """One card from a JSON file — an object, or an array holding one, as `guji cards export
+    --format json` writes it (its `version` and any 修改原因 are dropped: they are not card fields)."""
+    cards = _json_cards(path, single=True)
+    if len(cards) != 1:
+        raise UnreadableFile(f"{path.name}: holds {len(cards)} cards; give a file with exactly one card")
+    card = dict(cards[0])
+    for key in ("version", "修改原因", "reason"):
+        card.pop(key, None)
+    return card
 
 
 # ---- planning ---------------------------------------------------------------------------------

@@ -445,12 +445,18 @@ class Catalogue:
             session.add(CardVersionRow(card_id=card_id, number=version.number, created=version.created,
                                        editor=version.editor, reason=version.reason))
 
+    def structure(self, card_id: str) -> dict | None:
+        """The book's structure.json (page order, leaf labels, 卷/册 ranges) at the head version, or
+        None when no scans were ingested (or the file is unreadable: `guji fixity` reports that)."""
+        try:
+            structure = json.loads(self.store.read_bytes(card_id, STRUCTURE_FILE))
+        except (StoreError, ValueError):
+            return None
+        return structure if isinstance(structure, dict) else None
+
     def _page_count(self, card_id: str) -> int:
         """Pages listed in the object's structure.json (0 when no scans were ingested)."""
-        if STRUCTURE_FILE not in self.store.digests(card_id):
-            return 0
-        structure = json.loads(self.store.read_bytes(card_id, STRUCTURE_FILE))
-        return len(structure.get("pages") or [])
+        return len((self.structure(card_id) or {}).get("pages") or [])
 
     def rebuild_db(self, progress: Progress | None = None, actor: str = "system") -> int:
         """Drop and recompute the projection tables from OCFL (users and events are kept)."""

@@ -49,7 +49,7 @@ OBJECT_DECLARATION = "0=ocfl_object_1.1"
 
 @dataclass(frozen=True)
 class PreparedFile:
-    """A file the caller has already copied onto the store's file system, fsynced, and hashed.
+    """A file the caller has already copied onto the store's file system and hashed.
 
     :meth:`ObjectStore.commit` moves it into the new version (no copy) and uses `sha512` instead
     of reading the file again; the file is consumed. Only give the store files it may take.

@@ -24,9 +24,11 @@ import html
 import json
 import logging
 import os
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from stat import S_ISREG
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -157,6 +159,7 @@ class ManifestCache:
         self.catalogue = catalogue
         self.size = size
         self.entries: OrderedDict[str, tuple[tuple, bytes, str]] = OrderedDict()
+        self.lock = threading.Lock()
 
     def _signature(self, book: str) -> tuple:
         def mtime(path: Path) -> int:
@@ -170,15 +173,17 @@ class ManifestCache:
 
     def get(self, book: str) -> tuple[bytes, str]:
         signature = self._signature(book)
-        cached = self.entries.get(book)
-        if cached and cached[0] == signature:
-            self.entries.move_to_end(book)
-            return cached[1], cached[2]
+        with self.lock:  # the manifest and viewer routes run in FastAPI's thread pool
+            cached = self.entries.get(book)
+            if cached and cached[0] == signature:
+                self.entries.move_to_end(book)
+                return cached[1], cached[2]
         body = json.dumps(build_manifest(self.catalogue, book), ensure_ascii=False).encode()
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        self.entries[book] = (signature, body, etag)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        with self.lock:
+            self.entries[book] = (signature, body, etag)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
         return body, etag
 
 
@@ -260,7 +265,7 @@ def router(catalogue: Catalogue) -> APIRouter:
             stat = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if not path.is_file():
+        if not S_ISREG(stat.st_mode):
             return None
         etag = _etag(stat)
         headers = image_headers(book, page, canonical, etag)

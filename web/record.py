@@ -15,7 +15,6 @@ A printed catalogue card (卡片目录, 善本书目) reads, line by line::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,7 +22,6 @@ import iiif.ids
 import metadata_schemas
 from repository import Catalogue, StoredCard, public_url
 from repository.card import responsibility_text, title_with_juan
-from repository.catalogue import STRUCTURE_FILE
 from repository.parse import int_to_chinese
 
 
@@ -166,17 +164,6 @@ def card_lines(card: dict) -> list[CardLine]:
     return [line for line in lines if line.text]
 
 
-def read_structure(catalogue: Catalogue, card_id: str) -> dict | None:
-    """The object's structure.json (page order, labels, ranges), or None if no scans were ingested."""
-    if STRUCTURE_FILE not in catalogue.store.digests(card_id):
-        return None
-    try:
-        structure = json.loads(catalogue.store.read_bytes(card_id, STRUCTURE_FILE))
-    except (ValueError, UnicodeDecodeError):
-        return None  # fixity and ingest report this; the record page still shows the card
-    return structure if isinstance(structure, dict) else None
-
-
 def _sections(ranges: list, known_pages: set[str]) -> list[Section]:
     sections = []
     for item in ranges or []:
@@ -193,7 +180,7 @@ def _sections(ranges: list, known_pages: set[str]) -> list[Section]:
 def book_record(catalogue: Catalogue, stored: StoredCard) -> BookRecord:
     card = stored.card
     holding = card.get("copy") or {}
-    structure = read_structure(catalogue, stored.id) or {}
+    structure = catalogue.structure(stored.id) or {}
     pages = [
         PageEntry(str(page["page"]), str(page.get("label") or page["page"]))
         for page in structure.get("pages") or [] if isinstance(page, dict) and page.get("page")

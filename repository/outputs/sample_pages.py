@@ -9,7 +9,6 @@ with pyvips. Nothing is ever enlarged.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,6 @@ import pyvips
 
 from repository import Catalogue, StoreError
 
-STRUCTURE_FILE = "structure.json"
 JPEG_QUALITY = 85
 # A JFIF APP0 segment (version 1.01, no density unit, 1:1): the derivatives are written with all
 # metadata stripped, and python-docx only accepts a JPEG that starts with JFIF or Exif.
@@ -39,12 +37,6 @@ class SamplePage:
     width: int
     height: int
     source: str  # "derivative" or "master"
-
-
-def read_structure(catalogue: Catalogue, card_id: str) -> dict | None:
-    if STRUCTURE_FILE not in catalogue.store.logical_paths(card_id):
-        return None
-    return json.loads(catalogue.store.read_bytes(card_id, STRUCTURE_FILE))
 
 
 def _range_label(structure: dict, page: str) -> str | None:
@@ -135,7 +127,7 @@ def sample_pages(
     catalogue: Catalogue, card_id: str, *, pages: list[str] | None = None, count: int = 2, width: int = 1200,
 ) -> tuple[list[SamplePage], list[str]]:
     """The 书影 JPEGs and warnings (no scans stored, fewer 卷端 than asked for …)."""
-    structure = read_structure(catalogue, card_id)
+    structure = catalogue.structure(card_id)
     warnings: list[str] = []
     chosen = choose_pages(structure, pages, count)
     if structure is None:

@@ -38,7 +38,7 @@ from repository.outputs.dossier import (
 )
 from repository.outputs.guide_cards import print_guide_cards
 from repository.outputs.register import write_register
-from repository.outputs.sample_pages import choose_pages, read_structure
+from repository.outputs.sample_pages import choose_pages
 from repository.outputs.selection import SelectionError, parse_since, resolve_references, select_cards, split_references
 from repository.withdrawal import is_withdrawn
 
@@ -172,7 +172,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     def card_outputs_page(request: Request, stored, choices: DossierChoices, *, notice: str | None = None,
                           status_code: int = 200):
-        structure = read_structure(catalogue, stored.id)
+        structure = catalogue.structure(stored.id)
         problems = list(choices.problems)
         dossier = None
         if not problems:
