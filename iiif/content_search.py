@@ -33,7 +33,9 @@ def match_context(hit: PageHit, match) -> tuple[str, str]:
     """Text just before and after a match (for the hit's before/after)."""
     text = hit.texts.get(match.field, "")
     before = text[max(0, match.start - CONTEXT_CHARS):match.start].replace("\n", "").replace("\u2029", " ")
-    after = (text[match.end:match.end + CONTEXT_CHARS] or match.runs_on).replace("\n", "").replace("\u2029", " ")
+    # a phrase that runs onto the next page already holds that part (runs_on) in its match
+    after = "" if match.runs_on else text[match.end:match.end + CONTEXT_CHARS]
+    after = after.replace("\n", "").replace("\u2029", " ")
     return before, after
 
 

@@ -28,7 +28,6 @@ class BookDocument:
     edition: str = ""
     call_number: str = ""
     year: int | None = None
-    sort_title: str = ""
 
     def display(self) -> dict:
         return {"id": self.book_id, "title": self.title, "responsibility": self.responsibility,
@@ -151,7 +150,7 @@ def book_document(card: dict) -> BookDocument:
     return BookDocument(
         book_id=card["id"], fields=fields, facets={k: v for k, v in facets.items() if v},
         title=title, responsibility=responsibility_text(card), edition=edition.get("edition_statement") or "",
-        call_number=copy_part.get("call_number") or "", year=date.get("start"), sort_title=fold(title),
+        call_number=copy_part.get("call_number") or "", year=date.get("start"),
     )
 
 

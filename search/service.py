@@ -186,9 +186,6 @@ class Searcher:
 
     @staticmethod
     def _order(matched, books, record_hits, page_counts, sort) -> list[str]:
-        def title(book_id):
-            return books[book_id].get("sort_title") or books[book_id]["title"]
-
         if sort == "title":
             return sorted(matched, key=lambda b: (books[b]["title"], b))
         if sort == "date":
@@ -198,7 +195,7 @@ class Searcher:
             return sorted(matched, key=lambda b: (not books[b].get("call_number"), books[b].get("call_number") or "",
                                                   b))
         return sorted(matched, key=lambda b: (b not in record_hits, -page_counts.get(b, 0),
-                                              -record_hits.get(b, 0.0), title(b), b))
+                                              -record_hits.get(b, 0.0), books[b]["title"], b))
 
     def matching_pages(self, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
         """Every (book id, page) whose text matches, in reading order (text without a scan left out)."""

@@ -95,7 +95,8 @@ def _apply(query: Select, filters: Filters, skip: str | None = None) -> Select:
     query = public(query)
     if filters.classification and skip != "class":
         code = filters.classification
-        query = query.where(or_(CardRow.classification_code == code, CardRow.classification_code.like(f"{code}.%")))
+        query = query.where(CardRow.classification_code.is_(None) if code == UNKNOWN else
+                            or_(CardRow.classification_code == code, CardRow.classification_code.like(f"{code}.%")))
     for key, column in (("dynasty", CardRow.dynasty), ("edition_type", CardRow.edition_type),
                         ("record_type", CardRow.record_type), ("local_type", CardRow.local_type),
                         ("local_author", CardRow.local_author), ("place", CardRow.local_place)):
@@ -185,7 +186,7 @@ def _classification_facet(catalogue: Catalogue, filters: Filters) -> Facet:
     return Facet("class", "四部分类", values)
 
 
-RECORD_TYPE_LABELS = {"guji": "古籍", "local_document": "地方文献"}
+RECORD_TYPE_LABELS = metadata_schemas.vocabulary("record_type").get("x-labels") or {}
 
 
 def facets(catalogue: Catalogue, filters: Filters) -> list[Facet]:

@@ -7,6 +7,7 @@ query or parameter is answered with HTTP 400 and a message saying what to change
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,7 @@ from search.service import SORTS, Searcher
 
 from .templating import render
 
+logger = logging.getLogger("guji.search")
 CONTENT_SEARCH_PARAMETERS = {"q", "motivation", "date", "user"}
 
 
@@ -78,7 +80,9 @@ def router(catalogue: Catalogue) -> APIRouter:
             context["error"] = str(error)
             return render(request, "search.html", context, status_code=400)
         except SearchError as error:
-            context["error"] = f"检索暂不可用 search is unavailable: {error}"
+            # the reader is told to come back; the details (index path, `guji reindex`) are for the log
+            logger.error("search is unavailable: %s", error)
+            context["unavailable"] = True
             return render(request, "search.html", context, status_code=503)
 
         def link(**changes) -> str:

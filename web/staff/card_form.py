@@ -144,12 +144,13 @@ def _field(path: str, node: dict, required: bool) -> FormField | None:
 
 @cache
 def card_form() -> tuple[FormField, ...]:
-    """The form's top-level fields: 记录类型, 版本层, 复本层, 地方文献, 权利声明 (the id is not editable)."""
+    """The form's top-level fields: 记录类型, 版本层, 复本层, 地方文献, 权利声明. The id is not editable,
+    and 记录状态 changes only through withdraw/reinstate (repository.withdrawal), never the form."""
     schema = metadata_schemas.card_schema()
     required = set(schema.get("required") or [])
     return tuple(
         built for name, node in schema["properties"].items()
-        if name != "id" and (built := _field(name, node, name in required))
+        if name not in ("id", "status") and (built := _field(name, node, name in required))
     )
 
 
