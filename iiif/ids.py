@@ -66,10 +66,6 @@ def record_page(book: str) -> str:
     return f"{public_url()}/books/{book}"
 
 
-def viewer(book: str) -> str:
-    return f"{record_page(book)}/viewer"
-
-
 def card_json(book: str) -> str:
     """The catalogue card as JSON (/api/cards/{id}), the manifest's `seeAlso`."""
     return f"{public_url()}/api/cards/{book}"

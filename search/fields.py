@@ -51,6 +51,3 @@ def field_named(written: str) -> Field | None:
     """The field a user means by `written` (著者, 著者, author …), or None."""
     return _BY_KEY.get(fold(written))
 
-
-def field_names_for_help() -> str:
-    return "、".join(field.label for field in FIELDS)

@@ -53,13 +53,6 @@ class Query:
     required: tuple[tuple[Term, ...], ...]  # every group must match; a group matches if any term does
     excluded: tuple[Term, ...] = ()
 
-    def terms(self) -> list[Term]:
-        return [term for group in self.required for term in group] + list(self.excluded)
-
-    def page_keys(self) -> list[str]:
-        """Keys of the wanted phrases that can occur in page text (for highlighting)."""
-        return sorted({term.key for group in self.required for term in group if term.kind in (None, "page")},
-                      key=len, reverse=True)
 
 
 @dataclass

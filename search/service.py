@@ -118,10 +118,6 @@ class Searcher:
     def state(self) -> dict:
         return read_state(index_dir(self.home, self.backend_name))
 
-    @staticmethod
-    def parse(text: str) -> Query:
-        return parse_query(text)
-
     def _check_filters(self, filters: dict[str, str] | None) -> dict[str, str]:
         checked = {}
         for name, value in (filters or {}).items():

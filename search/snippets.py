@@ -41,9 +41,6 @@ class Snippet:
         return "".join(f"<mark>{html.escape(text)}</mark>" if marked else html.escape(text)
                        for text, marked in self.parts)
 
-    def plain(self, open_mark: str = "[", close_mark: str = "]") -> str:
-        return "".join(f"{open_mark}{text}{close_mark}" if marked else text for text, marked in self.parts)
-
     def to_json(self) -> dict:
         return {"field": self.field, "html": self.html(), "text": "".join(t for t, _ in self.parts),
                 "marks": [t for t, marked in self.parts if marked]}

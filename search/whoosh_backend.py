@@ -176,10 +176,6 @@ class WhooshBackend:
         starts again at generation 1, and a multi-segment reader may not report one at all."""
         return searcher.guji_reader
 
-    def generation(self) -> int:
-        searcher = self.searcher()
-        return -1 if searcher is None else self._reader_key(searcher)
-
     def _books_matching(self, term: Term) -> set[str]:
         hits = self.search(Query(str(term), ((Term(term.key, term.written, term.field),),)), kind="book",
                            limit=None)

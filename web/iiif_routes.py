@@ -307,8 +307,9 @@ def router(catalogue: Catalogue) -> APIRouter:
                 body = await asyncio.get_running_loop().run_in_executor(_render_pool(), render, source, wanted, width,
                                                                         height)
             except Exception as error:  # pyvips.Error: a damaged derivative; say so rather than 500
-                log.error("%s/%s %s: %s", book, page, canonical, error)
-                return _error(503, f"cannot render {book}/{page} {canonical} now; run `guji tiles rebuild {book}`")
+                log.error("%s/%s %s: %s (rebuild with `guji tiles rebuild %s`)", book, page, canonical, error, book)
+                return _error(503, f"cannot render {book}/{page} {canonical} now: an image file on the server is "
+                                   "damaged; the server log names it. Please try again later.")
             rendered.put(key, body)
         return Response(body, media_type=wanted.media_type, headers=headers)
 
@@ -344,10 +345,10 @@ def router(catalogue: Catalogue) -> APIRouter:
             return HTMLResponse(f"<p>沒有這部書 / no book {html.escape(book)!r}</p>", status_code=404)
         try:
             manifests.get(book)
-        except BookWithdrawn as withdrawn:
-            return HTMLResponse(f"<p>此記錄已撤銷 / withdrawn: {html.escape(str(withdrawn))}</p>", status_code=410)
-        except NoPageImages as missing:
-            return templates.TemplateResponse(request, "viewer.html", {"book": book, "missing": str(missing)},
+        except BookWithdrawn:  # readers see a note; the staff hint in the exception is for the JSON API and logs
+            return HTMLResponse("<p>此記錄已撤銷 / this record was withdrawn</p>", status_code=410)
+        except NoPageImages:
+            return templates.TemplateResponse(request, "viewer.html", {"book": book, "missing": True},
                                               status_code=404)
         return templates.TemplateResponse(request, "viewer.html", {
             "book": book, "manifest": ids.manifest(book), "language": LOCALES.get(lang, "zh-TW"),

@@ -60,7 +60,6 @@ class BookRecord:
     former_call_numbers: list[str]
     pages: list[PageEntry]
     contents: list[Section]
-    viewing_direction: str | None
     classification: dict | None
     rights: str | None
     rights_label: str | None
@@ -85,9 +84,6 @@ class BookRecord:
     def image_path(self, page: str) -> str:
         """The whole page as JPEG (Image API `full/max`), for download."""
         return f"/iiif/image/{self.id}/{page}/full/max/0/default.jpg"
-
-    def thumbnail_path(self, page: str) -> str:
-        return f"/iiif/image/{self.id}/{page}/full/300,/0/default.jpg"
 
     def citation(self, today: datetime | None = None) -> str:
         """A citation after GB/T 7714-2015 (electronic monograph [M/OL]) with the permalink."""
@@ -194,7 +190,6 @@ def book_record(catalogue: Catalogue, stored: StoredCard) -> BookRecord:
         call_number=holding.get("call_number"), census_number=holding.get("census_number"),
         former_call_numbers=list(holding.get("former_call_numbers") or []),
         pages=pages, contents=_sections(structure.get("ranges") or [], {p.page for p in pages}),
-        viewing_direction=structure.get("viewingDirection"),
         classification=metadata_schemas.classification_by_code(code) if code else None,
         rights=rights, rights_label=rights_labels.get(rights) if rights else None,
     )

@@ -124,11 +124,6 @@ class GlyphCoverage:
         return missing
 
 
-def missing_characters(text: str) -> list[str]:
-    """Characters of `text` that neither the main nor the fallback face can show."""
-    return GlyphCoverage().missing(text)
-
-
 def quiet_subsetter() -> None:
     """fontTools logs every table it drops while subsetting (UMing's bitmap tables): not news."""
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)

@@ -7,8 +7,6 @@ role, the 版本 as ``originInfo/edition``, 行款版式 / 版框 / 破损 as ph
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from lxml import etree
 
 import metadata_schemas
@@ -185,10 +183,3 @@ def mods_element(record: CurrentCard, *, root_attributes: bool = True) -> etree.
     _sub(cataloguing, "languageTerm", "chi", type="code", authority="iso639-2b")
     return root
 
-
-def mods_collection(records: Iterable[CurrentCard]) -> etree._Element:
-    root = etree.Element(f"{{{MODS_NS}}}modsCollection", nsmap=NAMESPACES)
-    root.set(f"{{{XSI_NS}}}schemaLocation", f"{MODS_NS} {SCHEMA_LOCATIONS[MODS_NS]}")
-    for record in records:
-        root.append(mods_element(record, root_attributes=False))
-    return root

@@ -23,6 +23,7 @@ from .parse_preview import PREVIEWS, preview
 
 REASON_FIELD = "reason"  # 修改原因
 REASON_LIMIT = 500
+CARD_LIST_LIMIT = 200  # the card list shows at most this many; a search narrows it
 
 
 def _stored(catalogue: Catalogue, card_id: str) -> StoredCard | None:
@@ -75,8 +76,10 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     @api.get("/cards")
     def cards(request: Request, q: str = Query("", max_length=100)):
-        rows = catalogue.find_rows(q.strip(), limit=200) if q.strip() else catalogue.list_rows(limit=200)
-        return staff_render(request, "staff/cards.html", {"rows": rows, "q": q, "total": catalogue.count()})
+        rows = (catalogue.find_rows(q.strip(), limit=CARD_LIST_LIMIT) if q.strip()
+                else catalogue.list_rows(limit=CARD_LIST_LIMIT))
+        return staff_render(request, "staff/cards.html", {"rows": rows, "q": q, "total": catalogue.count(),
+                                                          "limit": CARD_LIST_LIMIT})
 
     # ---- editing ------------------------------------------------------------------------------
 

@@ -44,10 +44,6 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-class LoginRequired(Exception):
-    pass
-
-
 class Forbidden(Exception):
     def __init__(self, message: str = "此功能仅限管理员使用"):
         super().__init__(message)
