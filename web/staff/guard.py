@@ -31,6 +31,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from repository import Home, public_url
 
+from ..params import whole_number
 from ..templating import render
 from .accounts import Accounts, StaffUser
 
@@ -195,7 +196,8 @@ async def _body_within(request: Request, limit: int) -> bool:
     body — by reading at most `limit` bytes (kept on the request for the form parser)."""
     length = request.headers.get("content-length")
     if length is not None:
-        return length.isdigit() and int(length) <= limit
+        size = whole_number(length)
+        return size is not None and size <= limit
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

@@ -1,0 +1,137 @@
+"""Hostile and malformed requests: every route answers with a page or JSON that says what is wrong —
+never a 500, a traceback, a server path or raw pydantic JSON on a page for readers.
+
+One data home for the module (the sample cards and a book with four scans, tests/iiif_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from iiif_fixtures import BOOK
+from web_helpers import add_user, sign_in
+
+from repository import Catalogue
+from web import create_app
+
+HUGE = "9" * 23  # more than any database integer (2**63 − 1)
+
+
+@pytest.fixture(scope="module")
+def app(iiif_home):
+    return create_app(iiif_home)
+
+
+@pytest.fixture
+def client(app, iiif_public_url):
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def admin(app, iiif_home):
+    catalogue = Catalogue.open(iiif_home)
+    try:
+        add_user(catalogue, "馆长", "admin")
+    finally:
+        catalogue.close()
+    client = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1:8000")
+    assert sign_in(client, "馆长").status_code == 303
+    return client
+
+
+def page_text(response) -> str:
+    return re.sub(r"<[^>]+>", " ", response.text)
+
+
+def assert_no_server_detail(response) -> None:
+    assert "Traceback" not in response.text and "/tmp/" not in response.text and "site-packages" not in response.text
+
+
+# ---- bad parameters on pages and in the API ------------------------------------------------------
+
+
+def test_a_bad_parameter_on_a_page_is_a_chinese_page_naming_it(client):
+    response = client.get("/browse?page=abc")
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    text = page_text(response)
+    assert "参数「page」" in text and "「abc」" in text and "应为整数" in text, text
+    assert '"detail"' not in response.text  # not pydantic's JSON
+    english = client.get("/browse?page=0&lang=en")
+    assert "The parameter “page”" in page_text(english) and "must not be less than 1" in page_text(english)
+
+
+def test_a_bad_parameter_in_the_api_stays_json(client):
+    response = client.get("/api/browse?page=abc")
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "page"]
+    assert client.get(f"/api/cards?limit={HUGE}").status_code == 422
+
+
+def test_unknown_addresses_are_a_chinese_page_for_readers_and_json_for_programs(client):
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "没有这个页面" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert client.get("/api/no-such-thing").json() == {"detail": "Not Found"}
+    assert client.post("/browse").status_code == 405
+
+
+def test_an_unexpected_error_is_a_plain_page_without_details(client, monkeypatch):
+    from web import collection
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("/srv/guji-data/catalogue.sqlite is locked")
+
+    monkeypatch.setattr(collection, "figures", broken)
+    response = client.get("/")
+    assert response.status_code == 500 and "服务器处理这个请求时出错" in response.text
+    assert "catalogue.sqlite" not in response.text and "RuntimeError" not in response.text
+
+
+# ---- numbers from URLs and forms ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "%D9%A3", HUGE, "-1", "abc", "0002x"])
+def test_the_viewer_opens_the_first_page_for_any_page_it_does_not_have(client, value):
+    for name in ("page", "canvas"):
+        response = client.get(f"/books/{BOOK}/viewer?{name}={value}")
+        assert response.status_code == 200, (name, value, response.text[:200])
+        assert "/canvas/" not in response.text
+
+
+def test_the_viewer_opens_a_page_it_has(client):
+    assert "/canvas/0002" in client.get(f"/books/{BOOK}/viewer?page=2").text
+    assert "/canvas/0003" in client.get(f"/books/{BOOK}/viewer?canvas=0003").text
+    assert "/canvas/" not in client.get(f"/books/{BOOK}/viewer?page=9").text  # the book has four pages
+
+
+def test_numbers_beyond_the_database_are_refused_by_name(admin):
+    job_page = admin.get(f"/staff/ingest/{HUGE}")
+    assert job_page.status_code == 422 and "参数「job_id」" in page_text(job_page)
+    assert "工作台" in job_page.text  # shown in the staff layout
+    job_json = admin.get(f"/staff/api/jobs/{HUGE}")
+    assert job_json.status_code == 422 and job_json.json()["detail"][0]["loc"] == ["path", "job_id"]
+    assert admin.get(f"/staff/audit?before={HUGE}").status_code == 422
+    assert admin.get("/staff/ingest/12345").status_code == 404
+
+
+def test_non_ascii_digits_in_staff_forms_are_reported_not_crashed_on(admin):
+    response = admin.get(f"/staff/cards/{BOOK}/outputs?width=%C2%B2")
+    assert response.status_code == 422 and "书影宽度「²」" in response.text
+
+
+def test_an_impossible_year_or_volume_count_is_refused_and_the_catalogue_still_opens(iiif_home):
+    """A reign year of 20 digits gave a Gregorian year SQLite cannot hold: the card was written to OCFL,
+    its projection failed, and every later open of the catalogue failed with it."""
+    catalogue = Catalogue.open(iiif_home)
+    try:
+        for number, card in enumerate([
+            {"edition": {"title": "某書", "publication": {"date": {"raw": f"清嘉慶{HUGE}年"}}}},
+            {"edition": {"title": "某書"}, "copy": {"volumes": int(HUGE)}},
+        ]):
+            with pytest.raises(Exception, match="maximum"):
+                catalogue.create({"id": f"huge-{number}", "record_type": "guji", **card}, editor="t", reason="t")
+            assert not catalogue.exists(f"huge-{number}")
+    finally:
+        catalogue.close()
+    Catalogue.open(iiif_home).close()
