@@ -265,7 +265,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     async def static_response(request: Request, path: Path, book: str, page: str, canonical: str):
         try:
             stat = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # no such file, or a name too long for the file system: not a pre-built tile
             return None
         if not S_ISREG(stat.st_mode):
             return None
