@@ -135,3 +135,18 @@ def test_an_impossible_year_or_volume_count_is_refused_and_the_catalogue_still_o
     finally:
         catalogue.close()
     Catalogue.open(iiif_home).close()
+
+
+# ---- over-long searches ---------------------------------------------------------------------------
+
+
+def test_a_very_long_search_gets_a_chinese_page(client):
+    """A pasted 10,000 characters: the search boxes keep 1,000 (a 9 KB URL, well inside the 64 KB request
+    line uvicorn's httptools parser accepts); a longer query made by hand (7,000 characters, a 63 KB URL)
+    still gets the reader a Chinese page."""
+    response = client.get("/search", params={"q": "一" * 7_000})
+    assert response.status_code == 400
+    assert "检索词有 7000 个字，最多可用 256 个" in response.text
+    home = client.get("/").text
+    assert home.count('name="q" maxlength="1000"') == 2  # the header box and the home page's
+    assert client.get("/api/search", params={"q": "一" * 7_000}).json()["parameter"] == "q"

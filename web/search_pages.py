@@ -18,7 +18,7 @@ from repository import Catalogue
 from repository.withdrawal import withdrawn_status
 from search.backend import SearchError
 from search.fields import BY_NAME, FACETS
-from search.query import QueryError
+from search.query import MAX_QUERY_CHARS, QueryError
 from search.service import SORTS, Searcher
 
 from .templating import render
@@ -74,6 +74,9 @@ def router(catalogue: Catalogue) -> APIRouter:
         context = {"q": query, "results": None, "error": None, "sorts": SORTS, "labels": BY_NAME}
         if not query.strip():
             return render(request, "search.html", context)
+        if len(query) > MAX_QUERY_CHARS:  # said in Chinese here; the search boxes take at most 1,000 characters
+            context.update(too_long=len(query), limit=MAX_QUERY_CHARS)
+            return render(request, "search.html", context, status_code=400)
         try:
             results = run(request)
         except QueryError as error:
