@@ -13,7 +13,8 @@ from web_helpers import PASSWORD, add_user, csrf_of, sign_in
 
 from repository import Catalogue
 from repository.catalogue_db import LoginThrottleRow, StaffSessionRow
-from repository.cli import _register_plugins, app as cli
+from repository.cli import _register_plugins
+from repository.cli import app as cli
 from web import create_app
 from web.staff import accounts, throttle
 
@@ -124,7 +125,8 @@ def test_guessing_from_many_addresses_slows_new_addresses_not_the_users_own(work
     own = client_of(workers[0], "198.51.100.7")
     assert sign_in(own, "馆长").status_code == 303  # the address 馆长 works from
     for number in range(3):
-        assert sign_in(client_of(workers[0], f"203.0.113.{10 + number}"), "馆长", "wrong wrong wrong").status_code == 401
+        guesser = client_of(workers[0], f"203.0.113.{10 + number}")
+        assert sign_in(guesser, "馆长", "wrong wrong wrong").status_code == 401
     assert sign_in(client_of(workers[0], "203.0.113.50"), "馆长").status_code == 429
     assert sign_in(client_of(workers[1], "198.51.100.7"), "馆长").status_code == 303
 
