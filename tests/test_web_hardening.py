@@ -11,7 +11,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from iiif_fixtures import BOOK
-from web_helpers import add_user, sign_in
+from web_helpers import add_user, csrf_of, sign_in
 
 from repository import Catalogue
 from web import create_app
@@ -120,6 +120,13 @@ def test_non_ascii_digits_in_staff_forms_are_reported_not_crashed_on(admin):
     assert response.status_code == 422 and "书影宽度「²」" in response.text
 
 
+def test_a_merge_form_with_json_nested_too_deep_is_refused(admin):
+    token = csrf_of(admin.get("/staff/").text)
+    response = admin.post(f"/staff/cards/{BOOK}/merge", data={
+        "csrf_token": token, "origin_version": "1", "head_version": "1", "mine_json": "[" * 100_000})
+    assert response.status_code == 400 and "合并表单不完整" in response.text
+
+
 def test_an_impossible_year_or_volume_count_is_refused_and_the_catalogue_still_opens(iiif_home):
     """A reign year of 20 digits gave a Gregorian year SQLite cannot hold: the card was written to OCFL,
     its projection failed, and every later open of the catalogue failed with it."""
@@ -150,3 +157,86 @@ def test_a_very_long_search_gets_a_chinese_page(client):
     home = client.get("/").text
     assert home.count('name="q" maxlength="1000"') == 2  # the header box and the home page's
     assert client.get("/api/search", params={"q": "一" * 7_000}).json()["parameter"] == "q"
+
+
+# ---- every route, hostile values (a cheap fuzz: a few hundred requests) --------------------------------
+
+HOSTILE = ["%00", "%01", "%FF", "%C2%B2", HUGE, "-1", "..", "x" * 300, "%E4%B8%80" * 120, "%2e%2e%2fetc"]
+MANUAL_QUERIES = {  # routes reading request.query_params themselves (no declared parameters)
+    "/search": ["q", "page", "per_page", "f", "sort"], "/api/search": ["q", "page", "per_page", "f", "sort"],
+    "/iiif/search/{book_id}": ["q"], "/iiif/search/{book_id}/v2": ["q"],
+    "/oai": ["verb", "identifier", "set", "from", "resumptionToken"],
+    "/staff/cards/{card_id}/outputs": ["width", "pages", "list", "applicant"],
+}
+VALID = {"card_id": BOOK, "book": BOOK, "book_id": BOOK, "name": "top", "job_id": "1"}
+
+
+def _routes(app):
+    from fastapi.routing import APIRoute
+    from starlette.routing import Route
+
+    def walk(routes, prefix=""):
+        for route in routes:
+            if hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+            elif isinstance(route, Route):
+                declared = []
+                if isinstance(route, APIRoute):
+                    dependant = route.dependant
+                    declared = [p.alias for d in [dependant, *dependant.dependencies] for p in d.query_params]
+                for method in route.methods or ():
+                    yield prefix + route.path, method, declared
+
+    return [(path, method, declared) for path, method, declared in walk(app.routes)
+            if not path.startswith(("/docs", "/redoc", "/openapi", "/static", "/staff/login", "/staff/logout"))]
+
+
+def _fill(path: str, name: str | None = None, value: str = "") -> str:
+    for parameter in re.findall(r"{(\w+)}", path):
+        path = path.replace(f"{{{parameter}}}", value if parameter == name else VALID.get(parameter, "x"))
+    return path
+
+
+def test_no_route_answers_500_to_hostile_values(admin):
+    """Every parameter of every route gets three of the hostile values (taken in turn, so that each
+    value meets many parameters): the whole loop lives in a few hundred in-process requests."""
+    turn = iter(range(10**6))
+
+    def some() -> list[str]:
+        start = next(turn) * 3
+        return [HOSTILE[(start + offset) % len(HOSTILE)] for offset in range(3)]
+
+    requests = []
+    for path, method, declared in _routes(admin.app):
+        if path == "/iiif/image/{rest:path}":
+            for index in range(4):
+                for value in HOSTILE:
+                    segments = ["full", "max", "0", "default.jpg"]
+                    segments[index] = value
+                    requests.append(("GET", f"/iiif/image/{BOOK}/0001/" + "/".join(segments), None))
+            continue
+        names = re.findall(r"{(\w+)}", path)
+        queries = sorted(set(declared) | set(MANUAL_QUERIES.get(path, [])))
+        for name in names:
+            requests += [(method, _fill(path, name, value), None) for value in some()]
+        if method == "GET":
+            requests += [(method, f"{_fill(path)}?{query}={value}", None) for query in queries for value in some()]
+        else:  # every form field the staff workspace reads, at once
+            fields = ["name", "reason", "base_version", "origin_version", "head_version", "ids", "references",
+                      "changed_since", "pages", "width", "format", "version", "folder", "card_id", "action",
+                      "role", "mine_json", "fingerprint", "token", "copy.volumes", "edition.title"]
+            requests += [(method, _fill(path), dict.fromkeys(fields, value)) for value in some()]
+    token = csrf_of(admin.get("/staff/").text)
+    failures = []
+    for method, url, form in requests:
+        if form is not None:
+            form = {key: value.replace("%00", "\x00").replace("%FF", "\udcff".encode("utf-8", "surrogatepass")
+                                                                 .decode("latin-1")) for key, value in form.items()}
+            response = admin.post(url, data={**form, "csrf_token": token}, follow_redirects=False)
+        else:
+            response = admin.request(method, url, follow_redirects=False)
+        if response.status_code >= 500 or "Traceback" in response.text:
+            failures.append((method, url[:120], response.status_code))
+    assert len(requests) > 250  # the walk found the routes
+    assert failures == []
+    assert admin.get("/staff/", follow_redirects=False).status_code == 200  # still signed in: nothing broke
