@@ -240,3 +240,22 @@ def test_no_route_answers_500_to_hostile_values(admin):
     assert len(requests) > 250  # the walk found the routes
     assert failures == []
     assert admin.get("/staff/", follow_redirects=False).status_code == 200  # still signed in: nothing broke
+
+
+def test_search_unavailable_names_no_server_folder(catalogue, monkeypatch):
+    """An index of another layout: the error names the index folder; readers and programs are told to
+    come back later, the log gets the folder and what to do."""
+    import json as json_module
+
+    from search.backend import STATE_FILE, index_dir
+    from search.service import Searcher
+
+    folder = index_dir(catalogue.home, Searcher(catalogue.home).backend_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / STATE_FILE).write_text(json_module.dumps({"schema": -1}), encoding="utf-8")
+    client = TestClient(create_app(catalogue.home))
+    for address in ("/api/search?q=詩", f"/iiif/search/{BOOK}?q=詩", "/search?q=詩"):
+        response = client.get(address)
+        assert response.status_code in (503, 404), address
+        assert str(catalogue.home.root) not in response.text and "guji reindex" not in response.text, address
+    assert client.get("/api/search?q=詩").status_code == 503
