@@ -38,18 +38,19 @@ def register(app: typer.Typer) -> None:
         from .importer import import_manifest
 
         if record_type not in ("guji", "local_document"):
-            errors.print(f"[red]error:[/red] --record-type {record_type!r}: use guji or local_document",
-                         highlight=False)
+            errors.print(f"[red]错误：[/red]--record-type {record_type!r}：请用 guji（古籍）"
+                         "或 local_document（地方文献）", highlight=False)
             raise typer.Exit(1)
         with _catalogue(ctx) as catalogue:
             result = import_manifest(catalogue, source, book, editor=editor or default_editor(),
                                      record_type=record_type, viewing_direction=viewing_direction)
             for warning in result.warnings:
-                errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-            stored = f"stored as v{result.version}" if result.version else "unchanged, nothing stored"
-            card = "card created" if result.card_created else "linked to the existing card"
-            console.print(f"{book}: {result.pages} pages, {result.ranges} ranges, {card}, {stored}", highlight=False)
-            console.print(f"manifest: {public_url()}/iiif/{book}/manifest", highlight=False)
+                errors.print(f"[yellow]提醒：[/yellow]{warning}", highlight=False)
+            stored = f"存为 v{result.version}" if result.version else "没有变化，未存新版本"
+            card = "已建卡片" if result.card_created else "已关联现有卡片"
+            console.print(f"{book}：{result.pages} 页，{result.ranges} 个范围（卷、册），{card}，{stored}",
+                          highlight=False)
+            console.print(f"manifest：{public_url()}/iiif/{book}/manifest", highlight=False)
 
     @iiif_app.command("pyramids")
     def pyramids_command(

@@ -9,7 +9,11 @@ turns the four path segments into an :class:`ImageRequest` in page pixels, or ra
   is cut at the edge, one entirely outside it (or of zero width or height) is an error;
 * size ``max``, ``w,``, ``,h``, ``pct:n``, ``w,h``, ``!w,h``, each optionally prefixed with
   ``^``: without ``^`` a size larger than the region is an error (upscaling must be asked for),
-  with ``^`` it is allowed up to ``maxArea`` (this service: the page's own pixel count);
+  with ``^`` it is allowed up to the service's limits (§5.3 ``maxWidth``, ``maxHeight``,
+  ``maxArea``, advertised in info.json — see :func:`service_limits`: the page's own size, and
+  never more than JPEG's 65,500 pixels a side); ``max`` and ``^max`` are the largest size within
+  them; a size beyond them is an error naming the limit, and so is one beyond what the format
+  can hold (WebP: 16,383 pixels a side);
 * rotation ``0``, ``90``, ``180``, ``270``, with ``!`` in front to mirror first;
 * quality ``default``, ``color``, ``gray``, ``bitonal``; format ``jpg``, ``png``, ``webp``.
 
@@ -35,11 +39,37 @@ FORMATS = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 # rotation by 90s, jpg and png, CORS, the JSON-LD media type and the base URI redirect).
 EXTRA_FEATURES = ["mirroring", "sizeUpscaling", "profileLinkHeader", "canonicalLinkHeader"]
 
-NUMBER = r"\d+(?:\.\d+)?"
-REGION = re.compile(rf"^(?:full|square|\d+,\d+,\d+,\d+|pct:{NUMBER},{NUMBER},{NUMBER},{NUMBER})$")
-SIZE = re.compile(rf"^\^?(?:max|pct:{NUMBER}|\d+,|,\d+|!?\d+,\d+)$")
+# Numbers in requests: at most 10 digits each side of the point (no page has 10**10 pixels; longer
+# numbers would only overflow floats and the database of sizes).
+NUMBER = r"[0-9]{1,10}(?:\.[0-9]{1,10})?"
+INTEGER = r"[0-9]{1,10}"
+REGION = re.compile(rf"^(?:full|square|{INTEGER},{INTEGER},{INTEGER},{INTEGER}"
+                    rf"|pct:{NUMBER},{NUMBER},{NUMBER},{NUMBER})$")
+SIZE = re.compile(rf"^\^?(?:max|pct:{NUMBER}|{INTEGER},|,{INTEGER}|!?{INTEGER},{INTEGER})$")
 ROTATION = re.compile(rf"^!?{NUMBER}$")
 QUALITY_FORMAT = re.compile(r"^([a-z]+)\.([a-z0-9]+)$")
+
+
+# The largest side each format can hold (libjpeg: 65,500; WebP: 16,383; PNG: 2**31 − 1).
+FORMAT_MAX_SIDE = {"jpg": 65_500, "png": 2**31 - 1, "webp": 16_383}
+FORMAT_NAMES = {"jpg": "JPEG", "png": "PNG", "webp": "WebP"}
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Image API 3 §5.3 maxWidth, maxHeight, maxArea of one page's service."""
+
+    max_width: int
+    max_height: int
+    max_area: int
+
+
+def service_limits(width: int, height: int) -> ServiceLimits:
+    """This service's limits for a page of width×height pixels: never more pixels than the page has,
+    in either direction or in all (so ``^`` enlarges a region up to the page's own size, and ``^max``
+    of the whole page is the page), and never more than a JPEG can hold on a side."""
+    max_width, max_height = min(width, FORMAT_MAX_SIDE["jpg"]), min(height, FORMAT_MAX_SIDE["jpg"])
+    return ServiceLimits(max_width, max_height, max_width * max_height)
 
 
 class ImageRequestError(ValueError):
@@ -110,17 +140,25 @@ def _region(value: str, width: int, height: int) -> tuple[int, int, int, int]:
     return x, y, min(w, width - x), min(h, height - y)
 
 
-def _size(value: str, region_width: int, region_height: int, max_area: int) -> tuple[int, int]:
+def _largest(width: int, height: int, limits: ServiceLimits, upscale: bool) -> tuple[int, int]:
+    """A width×height region at the largest size within the service's limits, keeping its shape
+    (``max``: never larger than the region; ``^max``: enlarged as far as the limits allow)."""
+    scale = min(limits.max_width / width, limits.max_height / height, math.sqrt(limits.max_area / (width * height)))
+    if not upscale:
+        scale = min(scale, 1.0)
+    if scale == 1:
+        return width, height
+    return max(1, min(limits.max_width, int(width * scale))), max(1, min(limits.max_height, int(height * scale)))
+
+
+def _size(value: str, region_width: int, region_height: int, limits: ServiceLimits) -> tuple[int, int]:
     if not SIZE.match(value):
         raise ImageRequestError("size", value, "use max, w,, ,h, pct:n, w,h or !w,h (with ^ in front to upscale)")
     upscale = value.startswith("^")
     spec = value[1:] if upscale else value
     if spec == "max":
-        width, height = region_width, region_height
-        if upscale:
-            scale = math.sqrt(max_area / (region_width * region_height))
-            width, height = max(1, int(region_width * scale)), max(1, int(region_height * scale))
-    elif spec.startswith("pct:"):
+        return _largest(region_width, region_height, limits, upscale)
+    if spec.startswith("pct:"):
         percent = float(spec[4:])
         if percent > 100 and not upscale:
             raise ImageRequestError("size", value, "more than 100 percent upscales: write ^pct:n to ask for that")
@@ -145,9 +183,15 @@ def _size(value: str, region_width: int, region_height: int, max_area: int) -> t
     if not upscale and (width > region_width or height > region_height):
         raise ImageRequestError("size", value, f"larger than the region ({region_width}×{region_height}); "
                                 "write ^ in front of the size to upscale")
-    if width * height > max_area:
+    if width > limits.max_width:
+        raise ImageRequestError("size", value, f"{width}×{height} is wider than this service's maxWidth of "
+                                f"{limits.max_width} pixels (see info.json)")
+    if height > limits.max_height:
+        raise ImageRequestError("size", value, f"{width}×{height} is taller than this service's maxHeight of "
+                                f"{limits.max_height} pixels (see info.json)")
+    if width * height > limits.max_area:
         raise ImageRequestError("size", value, f"{width}×{height} is more than this service's maxArea "
-                                f"of {max_area} pixels")
+                                f"of {limits.max_area} pixels (see info.json)")
     return width, height
 
 
@@ -175,14 +219,16 @@ def parse_quality_format(value: str) -> tuple[str, str]:
     return quality, fmt
 
 
-def parse_request(region: str, size: str, rotation: str, quality_format: str, width: int, height: int,
-                  max_area: int | None = None) -> ImageRequest:
+def parse_request(region: str, size: str, rotation: str, quality_format: str, width: int, height: int) -> ImageRequest:
     """Read one image request against a page of `width`×`height` pixels."""
-    max_area = max_area or width * height
     x, y, region_width, region_height = _region(region, width, height)
-    out_width, out_height = _size(size, region_width, region_height, max_area)
+    out_width, out_height = _size(size, region_width, region_height, service_limits(width, height))
     mirror, degrees = _rotation(rotation)
     quality, fmt = parse_quality_format(quality_format)
+    if max(out_width, out_height) > FORMAT_MAX_SIDE[fmt]:
+        raise ImageRequestError("size", size, f"{out_width}×{out_height} is more than a {FORMAT_NAMES[fmt]} image "
+                                f"can hold ({FORMAT_MAX_SIDE[fmt]} pixels a side): ask for a smaller size or "
+                                "another format")
     full = x == 0 and y == 0 and region_width == width and region_height == height
     return ImageRequest(x, y, region_width, region_height, out_width, out_height, mirror, degrees, quality, fmt, full)
 
@@ -190,8 +236,9 @@ def parse_request(region: str, size: str, rotation: str, quality_format: str, wi
 def service_info(stored: dict, service_id: str) -> dict:
     """info.json for one page: the stored description (size, tiles, sizes) with the public id
     and what this service can do beyond the static tiles (level 2, plus mirroring and
-    upscaling up to the page's pixel count)."""
+    upscaling within the limits of :func:`service_limits`)."""
     width, height = int(stored["width"]), int(stored["height"])
+    limits = service_limits(width, height)
     info = {
         "@context": CONTEXT,
         "id": service_id,
@@ -200,7 +247,9 @@ def service_info(stored: dict, service_id: str) -> dict:
         "profile": PROFILE,
         "width": width,
         "height": height,
-        "maxArea": width * height,
+        "maxWidth": limits.max_width,
+        "maxHeight": limits.max_height,
+        "maxArea": limits.max_area,
     }
     if stored.get("sizes"):
         info["sizes"] = stored["sizes"]

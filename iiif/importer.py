@@ -15,10 +15,10 @@ What is stored — one new OCFL version of the book's object:
   card is created from the manifest (title and 卷數 from the label, rights when it is a URI the
   card vocabulary has, 收藏單位 from requiredStatement/attribution, the source in 附注).
 
-Real manifests have quirks; each is handled and reported as a warning:
+The manifest is read and checked by :mod:`iiif.source_manifest` (a broken one is refused naming
+the JSON path of the problem), and the book id is checked, before anything is written. Quirks
+that are kept are reported as warnings:
 
-* widths and heights given as strings (``"612"``) are read as numbers; a canvas without a
-  usable size is refused, naming the canvas;
 * a Chinese book marked ``left-to-right`` is imported as marked (the canvas order may have
   been arranged for it) with a warning; ``--viewing-direction right-to-left`` corrects it;
 * rights that are not an http:// CC or rightsstatements.org URI are kept in the card's 附注,
@@ -35,18 +35,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import metadata_schemas
-from repository import Catalogue
+from repository import CardNotFound, Catalogue, StoreError
 from repository.catalogue import STRUCTURE_FILE
 
 from .language import CJK
+from .source_manifest import DIRECTIONS, ImportRefused, SourceManifest, parse_manifest
 
 SOURCE_FILE = "source/manifest.json"
-DIRECTIONS = ("left-to-right", "right-to-left", "top-to-bottom", "bottom-to-top")
 JUAN = re.compile(r"^(?P<title>.+?)[\s\u3000]*(?P<juan>[一二三四五六七八九十百千〇零兩两]+卷.*)$")
-
-
-class ImportRefused(ValueError):
-    """The manifest cannot be imported; the message names what is wrong. Nothing was stored."""
 
 
 @dataclass
@@ -68,248 +64,15 @@ def read_source(source: str, timeout: float = 30.0) -> tuple[bytes, str]:
             response = httpx.get(source, timeout=timeout, follow_redirects=True,
                                  headers={"Accept": "application/ld+json, application/json"})
         except httpx.HTTPError as error:
-            raise ImportRefused(f"{source}: could not fetch the manifest ({error})") from None
+            raise ImportRefused(f"{source}：无法取得 manifest（{error}）") from None
         if response.status_code != 200:
-            raise ImportRefused(f"{source}: the server answered HTTP {response.status_code}, not a manifest")
+            raise ImportRefused(f"{source}：对方服务器回答 HTTP {response.status_code}，不是 manifest")
         return response.content, source
     path = Path(source)
     try:
         return path.read_bytes(), path.name
     except OSError as error:
-        raise ImportRefused(f"{source}: cannot read the file ({error.strerror})") from None
-
-
-# ---- reading both versions -------------------------------------------------------------
-
-
-def _text(value) -> str:
-    """A label or value of either version as one string (prefers Chinese, then none, then any)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, list):
-        texts = [_text(item) for item in value]
-        chinese = [text for text in texts if CJK.search(text)]
-        return (chinese or [t for t in texts if t] or [""])[0]
-    if isinstance(value, dict):
-        if "@value" in value:
-            return str(value["@value"]).strip()
-        for key in ("zh-Hant", "zh-TW", "zh", "zh-Hans", "zh-CN", "ja", "none"):
-            if value.get(key):
-                return _text(value[key])
-        for values in value.values():
-            if values:
-                return _text(values)
-    return str(value).strip()
-
-
-def _dimension(value, what: str) -> int:
-    """Widths and heights, also when a manifest writes them as strings ("612")."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ImportRefused(f"{what} is {value!r}, not a number of pixels") from None
-    if number <= 0 or number != int(number):
-        raise ImportRefused(f"{what} is {value!r}, not a positive whole number of pixels")
-    return int(number)
-
-
-def _first(value):
-    return value[0] if isinstance(value, list) and value else value
-
-
-def _service(service) -> dict | None:
-    service = _first(service)
-    if not isinstance(service, dict):
-        return None
-    service_id = service.get("id") or service.get("@id")
-    if not service_id:
-        return None
-    kind = service.get("type") or service.get("@type")
-    context = str(service.get("@context") or "")
-    if not kind or kind.startswith("iiif:"):
-        kind = "ImageService3" if "/image/3" in context else "ImageService2"
-    profile = _first(service.get("profile"))
-    return {"id": service_id, "type": kind, "profile": profile if isinstance(profile, str) else None}
-
-
-def _thumbnail(value) -> dict | None:
-    value = _first(value)
-    if isinstance(value, str):
-        return {"id": value}
-    if isinstance(value, dict) and (value.get("id") or value.get("@id")):
-        return {"id": value.get("id") or value.get("@id"), "format": value.get("format")}
-    return None
-
-
-def _strip_fragment(uri: str) -> str:
-    return uri.split("#", 1)[0]
-
-
-@dataclass
-class SourceCanvas:
-    id: str
-    label: str
-    width: int
-    height: int
-    image: str
-    format: str | None
-    image_width: int | None
-    image_height: int | None
-    service: dict | None
-    thumbnail: dict | None
-
-
-def _v3_canvases(manifest: dict) -> list[SourceCanvas]:
-    canvases = []
-    for index, canvas in enumerate(manifest.get("items") or [], start=1):
-        what = f"canvas {index} ({canvas.get('id', 'no id')})"
-        width = _dimension(canvas.get("width"), f"{what}: width")
-        height = _dimension(canvas.get("height"), f"{what}: height")
-        try:
-            body = _first(canvas["items"][0]["items"][0]["body"])
-        except (KeyError, IndexError, TypeError):
-            raise ImportRefused(f"{what}: no painting annotation with an image") from None
-        if isinstance(body, dict) and body.get("type") == "Choice":
-            body = _first(body.get("items"))
-        if not isinstance(body, dict) or not body.get("id"):
-            raise ImportRefused(f"{what}: the painting annotation has no image id")
-        canvases.append(SourceCanvas(
-            canvas.get("id") or "", _text(canvas.get("label")), width, height, body["id"], body.get("format"),
-            _optional_dimension(body.get("width")), _optional_dimension(body.get("height")),
-            _service(body.get("service")), _thumbnail(canvas.get("thumbnail"))))
-    return canvases
-
-
-def _v2_canvases(manifest: dict) -> list[SourceCanvas]:
-    sequences = manifest.get("sequences") or []
-    if not sequences:
-        raise ImportRefused("the manifest has no sequences (a Presentation 2 manifest lists its canvases there)")
-    canvases = []
-    for index, canvas in enumerate(sequences[0].get("canvases") or [], start=1):
-        what = f"canvas {index} ({canvas.get('@id', 'no @id')})"
-        width = _dimension(canvas.get("width"), f"{what}: width")
-        height = _dimension(canvas.get("height"), f"{what}: height")
-        try:
-            resource = canvas["images"][0]["resource"]
-        except (KeyError, IndexError, TypeError):
-            raise ImportRefused(f"{what}: no image") from None
-        if isinstance(resource, dict) and resource.get("@type") == "oa:Choice":
-            resource = resource.get("default") or {}
-        if not isinstance(resource, dict) or not resource.get("@id"):
-            raise ImportRefused(f"{what}: the image has no @id")
-        canvases.append(SourceCanvas(
-            canvas.get("@id") or "", _text(canvas.get("label")), width, height, resource["@id"],
-            resource.get("format"), _optional_dimension(resource.get("width")),
-            _optional_dimension(resource.get("height")), _service(resource.get("service")),
-            _thumbnail(canvas.get("thumbnail"))))
-    return canvases
-
-
-def _optional_dimension(value) -> int | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if number > 0 and number == int(number) else None
-
-
-def _v3_ranges(manifest: dict) -> list[tuple[str, list[str]]]:
-    found: list[tuple[str, list[str]]] = []
-
-    def canvases_of(item) -> list[str]:
-        if isinstance(item, str):
-            return [_strip_fragment(item)]
-        if not isinstance(item, dict):
-            return []
-        kind = item.get("type")
-        if kind == "Canvas":
-            return [_strip_fragment(item.get("id", ""))]
-        if kind == "SpecificResource":
-            source = item.get("source")
-            return [_strip_fragment(source if isinstance(source, str) else (source or {}).get("id", ""))]
-        if kind == "Range":
-            pages = [page for child in item.get("items") or [] for page in canvases_of(child)]
-            label = _text(item.get("label"))
-            if label and "top" not in (item.get("behavior") or []):
-                found.append((label, pages))
-            return pages
-        return []
-
-    for structure in manifest.get("structures") or []:
-        canvases_of(structure)
-    return found
-
-
-def _v2_ranges(manifest: dict) -> list[tuple[str, list[str]]]:
-    by_id = {item.get("@id"): item for item in manifest.get("structures") or [] if isinstance(item, dict)}
-    found = []
-
-    def canvases_of(item: dict, seen: frozenset) -> list[str]:
-        pages = [_strip_fragment(c) for c in item.get("canvases") or [] if isinstance(c, str)]
-        for child in item.get("ranges") or []:
-            if child in by_id and child not in seen:
-                pages.extend(canvases_of(by_id[child], seen | {child}))
-        return pages
-
-    for item in by_id.values():
-        label = _text(item.get("label"))
-        if label and item.get("viewingHint") != "top":
-            found.append((label, canvases_of(item, frozenset({item.get("@id")}))))
-    return found
-
-
-@dataclass
-class SourceManifest:
-    version: int
-    id: str
-    label: str
-    metadata: list[tuple[str, str]]
-    rights: str
-    attribution: str
-    viewing_direction: str | None
-    behavior: str | None
-    canvases: list[SourceCanvas]
-    ranges: list[tuple[str, list[str]]]
-
-
-def parse_manifest(data: bytes, name: str = "manifest") -> SourceManifest:
-    try:
-        manifest = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ImportRefused(f"{name}: not JSON ({error})") from None
-    if not isinstance(manifest, dict):
-        raise ImportRefused(f"{name}: not a IIIF manifest (the JSON is not an object)")
-    context = json.dumps(manifest.get("@context", ""))
-    if manifest.get("type") == "Manifest" or "presentation/3" in context:
-        version = 3
-        canvases = _v3_canvases(manifest)
-        ranges = _v3_ranges(manifest)
-        rights = manifest.get("rights") or ""
-        attribution = _text((manifest.get("requiredStatement") or {}).get("value"))
-        behavior = next((b for b in manifest.get("behavior") or [] if b in ("paged", "individuals", "continuous")),
-                        None)
-        manifest_id = manifest.get("id") or ""
-    elif manifest.get("@type") == "sc:Manifest" or "presentation/2" in context:
-        version = 2
-        canvases = _v2_canvases(manifest)
-        ranges = _v2_ranges(manifest)
-        rights = _text(manifest.get("license"))
-        attribution = _text(manifest.get("attribution"))
-        hint = manifest.get("viewingHint") or ((manifest.get("sequences") or [{}])[0].get("viewingHint"))
-        behavior = hint if hint in ("paged", "individuals", "continuous") else None
-        manifest_id = manifest.get("@id") or ""
-    else:
-        raise ImportRefused(f"{name}: not a IIIF Presentation 2 or 3 manifest (no Manifest type or context)")
-    if not canvases:
-        raise ImportRefused(f"{name}: the manifest has no canvases, so there are no pages to import")
-    metadata = [(_text(pair.get("label")), _text(pair.get("value")))
-                for pair in manifest.get("metadata") or [] if isinstance(pair, dict)]
-    direction = manifest.get("viewingDirection")
-    return SourceManifest(version, manifest_id, _text(manifest.get("label")), [m for m in metadata if m[1]],
-                          str(rights or ""), attribution, direction if direction in DIRECTIONS else None, behavior,
-                          canvases, ranges)
+        raise ImportRefused(f"{source}：无法读取这个文件（{error.strerror}）") from None
 
 
 # ---- what is stored ------------------------------------------------------------------------
@@ -320,12 +83,17 @@ def build_structure(source: SourceManifest, origin: str, viewing_direction: str 
     pages = []
     for number, canvas in enumerate(source.canvases, start=1):
         page = f"{number:04d}"
-        page_of[_strip_fragment(canvas.id)] = page
-        remote = {"canvas": canvas.id, "image": canvas.image, "format": canvas.format or "image/jpeg"}
-        if canvas.image_width and canvas.image_height:
-            remote["width"], remote["height"] = canvas.image_width, canvas.image_height
-        if canvas.service:
-            remote["service"] = canvas.service
+        page_of[canvas.id.split("#", 1)[0]] = page
+        image = canvas.image
+        remote = {"canvas": canvas.id, "image": image.id, "format": image.format or "image/jpeg"}
+        if image.width and image.height:
+            remote["width"], remote["height"] = image.width, image.height
+        if image.service:
+            remote["service"] = image.service
+        if image.selector is not None:  # a SpecificResource: served again with its selector, as given
+            remote["selector"] = image.selector
+            if image.resource_id:
+                remote["resource"] = image.resource_id
         if canvas.thumbnail:
             remote["thumbnail"] = canvas.thumbnail
         pages.append({"page": page, "label": canvas.label or str(number), "width": canvas.width,
@@ -363,8 +131,8 @@ def card_from_manifest(source: SourceManifest, book: str, record_type: str, orig
             rights = canonical
         else:
             notes.append(f"原權利聲明：{source.rights}")
-            warnings.append(f"rights {source.rights!r} is not an http:// Creative Commons or RightsStatements.org "
-                            "URI; kept in the card's 附注, set the card's 权利声明 by hand")
+            warnings.append(f"权利声明 {source.rights!r} 不是 http:// 开头的 Creative Commons 或 RightsStatements.org "
+                            "网址：已记入卡片的附注，请手工填写卡片的权利声明")
     for key, value in source.metadata:
         if key in ("類別", "类别", "部類", "Category") and metadata_schemas.classification_lookup(value):
             edition["classification"] = {"code": metadata_schemas.classification_lookup(value)["code"]}
@@ -388,23 +156,23 @@ def import_manifest(
     repository.CardError for a card the manifest cannot fill validly) naming the problem;
     nothing is stored then."""
     if viewing_direction and viewing_direction not in DIRECTIONS:
-        raise ImportRefused(f"--viewing-direction {viewing_direction!r}: use one of {', '.join(DIRECTIONS)}")
+        raise ImportRefused(f"--viewing-direction {viewing_direction!r}：请用 {'、'.join(DIRECTIONS)} 之一")
+    existing = _existing_book(catalogue, book)
     data, origin = read_source(source)
     parsed = parse_manifest(data, origin)
     warnings = []
     direction = viewing_direction or parsed.viewing_direction
     if not viewing_direction and parsed.viewing_direction == "left-to-right" and CJK.search(parsed.label):
-        warnings.append("the manifest marks this Chinese book left-to-right; imported as marked — if its "
-                        "leaves read right to left, import again with --viewing-direction right-to-left")
+        warnings.append("manifest 把这部中文书标为自左向右（left-to-right），已照原样导入；如果它的书叶是自右向左"
+                        "读的，请加 --viewing-direction right-to-left 再导入一次")
     if not parsed.viewing_direction and not viewing_direction:
-        warnings.append("the manifest gives no viewingDirection; right-to-left assumed")
+        warnings.append("manifest 没有给出阅读方向（viewingDirection），按自右向左（right-to-left）导入")
     structure = build_structure(parsed, origin, direction)
     created = False
-    if catalogue.exists(book):
-        stored = catalogue.store.digests(book)
-        if any(path.startswith("masters/") for path in stored):
-            raise ImportRefused(f"{book} already has ingested scans (masters/…); importing a manifest would hide "
-                                "them — import into a new card id instead")
+    if existing is not None:
+        if any(path.startswith("masters/") for path in existing):
+            raise ImportRefused(f"{book} 已有入藏的扫描影像（masters/…），导入 manifest 会遮住它们："
+                                "请导入到新的卡片标识")
     else:
         card, card_warnings = card_from_manifest(parsed, book, record_type, origin)
         warnings += card_warnings
@@ -423,6 +191,24 @@ def import_manifest(
                                       event="iiif-import", pages=len(parsed.canvases), source=origin)
         version = info.number if info else None
     return ImportResult(book, version, len(parsed.canvases), len(structure["ranges"]), created, warnings)
+
+
+def _existing_book(catalogue: Catalogue, book: str) -> dict[str, str] | None:
+    """The stored files of `book` if it is a Guji card, None if there is no such object yet;
+    refused when the id is malformed or names an OCFL object that is not a Guji card (one another
+    system wrote into the storage root: it has no card.json, and a version written into it could
+    never be shown)."""
+    try:
+        if not catalogue.exists(book):
+            return None
+        catalogue.get(book)
+    except (CardNotFound, StoreError, ValueError) as error:
+        if isinstance(error, StoreError) and "invalid id" in str(error):
+            raise ImportRefused(f"--id {book!r}：卡片标识只能用 1–64 个 ASCII 字母、数字和 . _ -，"
+                                "以字母或数字开头") from None
+        raise ImportRefused(f"{book}：存储中已有这个 OCFL 对象，但它不是 Guji 的卡片（没有可读的 card.json），"
+                            "所以什么都没有写入。请换一个 --id，并请管理员查明这个对象的来历") from None
+    return catalogue.store.digests(book)
 
 
 def _without_time(structure: dict) -> dict:

@@ -243,7 +243,19 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
     if first:
         manifest.thumbnail = first
     _add_structures(manifest, book, range_nodes(structure, {image.page for image in images}))
-    return json.loads(manifest.json())
+    built = json.loads(manifest.json())
+    for canvas, image in zip(built["items"], images, strict=True):
+        if image.remote and image.remote.get("selector") is not None:
+            _as_specific_resource(canvas["items"][0]["items"][0], image.remote)
+    return built
+
+
+def _as_specific_resource(annotation: dict, remote: dict) -> None:
+    """An imported page whose image was a SpecificResource (an image with a selector, e.g. a
+    rotation): served as it was given — the image as its `source`, the selector unchanged."""
+    body = {"id": remote["resource"]} if remote.get("resource") else {}
+    body.update(type="SpecificResource", source=annotation["body"], selector=remote["selector"])
+    annotation["body"] = body
 
 
 __all__ = ["BookWithdrawn", "CardNotFound", "NoPageImages", "build_manifest", "search_services"]

@@ -15,12 +15,17 @@ Folder names are checked against strict patterns before they touch the file syst
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from repository import Catalogue
 from repository.ocfl_store import OBJECT_ID_PATTERN
+
+from .source_manifest import is_web_uri
+
+log = logging.getLogger("guji.iiif")
 
 PAGE_PATTERN = re.compile(r"^[0-9]{4,6}$")  # 0001 … (ingest numbers pages with at least four digits)
 
@@ -74,8 +79,10 @@ def page_images(catalogue: Catalogue, book: str, structure: dict | None = None) 
         label = str(entry.get("label") or entry.get("leaf") or page)
         remote = entry.get("remote")
         if isinstance(remote, dict) and entry.get("width") and entry.get("height"):
-            pages.append(PageImage(page, label, int(entry["width"]), int(entry["height"]), remote=remote,
-                                   entry=entry))
+            remote = _servable(book, page, remote)
+            if remote is not None:
+                pages.append(PageImage(page, label, int(entry["width"]), int(entry["height"]), remote=remote,
+                                       entry=entry))
             continue
         folder = page_folder(derivatives, book, page)
         info = read_info(folder) if folder else None
@@ -84,6 +91,23 @@ def page_images(catalogue: Catalogue, book: str, structure: dict | None = None) 
         sizes = tuple((int(s["width"]), int(s["height"])) for s in info.get("sizes") or [])
         pages.append(PageImage(page, label, int(info["width"]), int(info["height"]), sizes, entry=entry))
     return pages
+
+
+def _servable(book: str, page: str, remote: dict) -> dict | None:
+    """An imported page as far as a viewer can use it. `guji iiif import` refuses images, services
+    and thumbnails that are not http(s) URLs; a page stored before it did is left out (its image)
+    or shown without them (a service, a thumbnail), and the log says so."""
+    if not is_web_uri(remote.get("image")):
+        log.warning("%s/%s: the imported image %r is not a URL; page left out (import the manifest again)",
+                    book, page, remote.get("image"))
+        return None
+    servable = dict(remote)
+    for key in ("service", "thumbnail"):
+        value = servable.get(key)
+        if value is not None and not (isinstance(value, dict) and is_web_uri(value.get("id"))):
+            log.warning("%s/%s: the imported %s %r is not a URL; left out", book, page, key, value)
+            servable.pop(key)
+    return servable
 
 
 def has_page_images(catalogue: Catalogue, book: str) -> bool:

@@ -5,7 +5,8 @@ Two kinds of tables live here:
 * the **projection** of OCFL — `cards`, `card_identifiers`, `card_versions` — the current state
   of every card for listing and lookup. It is derived only from what OCFL holds, so
   `guji rebuild-db` can drop and recompute it with identical results;
-* what OCFL does not hold — `users` and the append-only `events` (PREMIS-like audit log:
+* what OCFL does not hold — `users`, their `staff_sessions` and the `login_throttle` (shared by
+  every web process and node), `jobs`, and the append-only `events` (PREMIS-like audit log:
   create, edit, import, rebuild, fixity …). SQLite triggers refuse UPDATE and DELETE on events.
 """
 
@@ -24,6 +25,7 @@ from sqlalchemy import (
     event,
     inspect,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -123,16 +125,32 @@ class JobRow(Base):
     finished: Mapped[str | None] = mapped_column(String(32))
 
 
-class LoginAttemptRow(Base):
-    """Staff sign-in attempts, for throttling repeated failures (who, from where, when)."""
+class StaffSessionRow(Base):
+    """A staff sign-in, so that it can be ended from any web process or node (sign-out, a new
+    password, a disabled account). The browser holds a random token; only its SHA-256 is kept here."""
 
-    __tablename__ = "login_attempts"
+    __tablename__ = "staff_sessions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    time: Mapped[str] = mapped_column(String(32), index=True)
-    name: Mapped[str] = mapped_column(Text, index=True)
-    address: Mapped[str] = mapped_column(String(64), index=True)
-    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")  # where it was signed in from
+    created: Mapped[str] = mapped_column(String(32))
+    last_seen: Mapped[str] = mapped_column(String(32))
+    expires: Mapped[str] = mapped_column(String(32), index=True)  # moved on while it is used
+    revoked: Mapped[str | None] = mapped_column(String(32))  # when it was ended (None: open)
+
+
+class LoginThrottleRow(Base):
+    """Failed sign-ins counted per key — one name from one address (``pair:``), one address
+    (``address:``), one name from anywhere (``name:``) — and until when the key must wait."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[str] = mapped_column(String(32), index=True)
+    blocked_until: Mapped[str] = mapped_column(String(32), default="")
+    reported: Mapped[int] = mapped_column(Integer, default=0)  # the current wait is in the audit log
 
 
 class EventRow(Base):
@@ -199,6 +217,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def revoke_sessions(session: Session, user: str) -> int:
+    """End every open session of `user` (a new password, a disabled account); returns how many."""
+    result = session.execute(update(StaffSessionRow).where(StaffSessionRow.user == user,
+                                                           StaffSessionRow.revoked.is_(None))
+                             .values(revoked=now_iso()))
+    return result.rowcount or 0
 
 
 def add_event(session: Session, kind: str, actor: str, object_id: str | None = None, **detail) -> None:

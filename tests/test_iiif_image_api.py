@@ -49,7 +49,9 @@ def test_bad_regions(region):
     ("0,0,100,100", "^,150", (150, 150)),
     ("0,0,100,100", "^pct:300", (300, 300)),
     ("0,0,100,50", "^!400,400", (400, 200)),
-    ("0,0,400,200", "^max", (1264, 632)),  # up to maxArea = the page's pixel count
+    ("0,0,400,200", "^max", (1000, 500)),  # up to maxWidth (the page's width)
+    ("0,0,200,400", "^max", (400, 800)),  # up to maxHeight (the page's height)
+    ("full", "^max", (1000, 800)),  # the page itself: the limits are its own size
 ])
 def test_sizes(region, size, expected):
     request = parse(region=region, size=size)
@@ -57,9 +59,11 @@ def test_sizes(region, size, expected):
 
 
 @pytest.mark.parametrize("size", ["1001,", ",801", "pct:101", "!2000,2000", "1000,801", "0,", "pct:0", "full",
-                                  "^5000,5000", "^pct:200", "max,", "^!x,1"])
+                                  "^5000,5000", "^pct:200", "max,", "^!x,1", "^1,99999", "^99999,1", "^1001,",
+                                  "^pct:" + "9" * 400, "9" * 400 + ","])
 def test_bad_sizes(size):
-    """Without ^ nothing may be larger than the region; with ^ not beyond maxArea; `full` is gone in 3.0."""
+    """Without ^ nothing may be larger than the region; with ^ not beyond maxWidth, maxHeight and maxArea
+    (the page's own size); `full` is gone in 3.0."""
     with pytest.raises(ImageRequestError) as error:
         parse(size=size)
     assert error.value.parameter == "size"
@@ -237,3 +241,31 @@ def test_render_from_a_single_image_when_there_is_no_pyramid(iiif_home):
     expected = [master.crop(310, 510, 80, 80).extract_band(b).avg() for b in range(3)]
     got = [from_jpeg.crop(5, 5, 40, 40).extract_band(b).avg() for b in range(3)]
     assert all(abs(e - g) < 6 for e, g in zip(expected, got, strict=True)), (expected, got)
+
+
+def test_limits_are_named_and_agree_with_info_json(client):
+    """^1,99999 passed maxArea (the page's pixel count) and failed in the JPEG encoder (65,500 px), which
+    was answered as a damaged image (503) with a log line telling admins to rebuild tiles."""
+    info = client.get(f"/iiif/image/{TEST_BOOK}/0001/info.json").json()
+    assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (1000, 1000, 1000 * 1000)
+    assert "sizeUpscaling" in info["extraFeatures"]
+    refused = client.get(f"/iiif/image/{TEST_BOOK}/0001/full/^1,99999/0/default.jpg")
+    assert refused.status_code == 400 and "maxHeight of 1000" in refused.json()["error"]
+    # upscaling a region stays within them: the largest a 100×50 region can be is the page's width
+    largest = client.get(f"/iiif/image/{TEST_BOOK}/0001/0,0,100,50/^max/0/default.jpg")
+    assert largest.status_code == 200
+    assert pyvips.Image.new_from_buffer(largest.content, "").width == info["maxWidth"]
+    assert client.get(f"/iiif/image/{TEST_BOOK}/0001/full/^pct:101/0/default.jpg").status_code == 400
+
+
+def test_format_limits_are_named():
+    with pytest.raises(ImageRequestError, match="WebP image can hold.*16383"):
+        parse_request("full", "max", "0", "default.webp", 20_000, 100)
+    request = parse_request("full", "max", "0", "default.jpg", 70_000, 100)  # a long scroll: max fits JPEG
+    assert (request.width, request.height) == (65_500, 93)
+
+
+@pytest.mark.parametrize("segment", ["x" * 3000, "pct:" + "9" * 400 + ",0,1,1", "0,0," + "9" * 400 + ",1"])
+def test_oversized_segments_are_refused_not_crashed_on(client, segment):
+    response = client.get(f"/iiif/image/{TEST_BOOK}/0001/{segment}/max/0/default.jpg")
+    assert response.status_code == 400, response.text

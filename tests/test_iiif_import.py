@@ -17,6 +17,7 @@ from iiif_fixtures import IIIF, PUBLIC, all_ids, schema_errors
 from iiif import ids
 from iiif.importer import ImportRefused, import_manifest
 from iiif.manifest import build_manifest
+from repository import CardNotFound
 
 NPM = IIIF / "npm_P1528_siku_jianming_mulu_manifest_v2.json"  # Presentation 2, sizes as strings, left-to-right
 KYOTO = IIIF / "kyoto_toho_A049_manifest_v3.json"  # Presentation 3
@@ -109,22 +110,21 @@ def _refused(library, path: Path, book: str, match: str) -> None:
 
 
 def test_bad_manifests_are_refused_naming_the_problem(library, tmp_path):
-    _refused(library, IIIF / "LICENSE_toho-html-data", "bad", "not JSON")
-    _refused(library, tmp_path / "missing.json", "bad", "cannot read the file")
+    _refused(library, IIIF / "LICENSE_toho-html-data", "bad", "不是 JSON")
+    _refused(library, tmp_path / "missing.json", "bad", "无法读取这个文件")
     other = tmp_path / "collection.json"
     other.write_text(json.dumps({"@context": "http://iiif.io/api/presentation/3/context.json", "type": "Collection",
                                  "id": "http://x/c", "items": []}))
-    _refused(library, other, "bad", "no canvases")
+    _refused(library, other, "bad", "没有画布")
     broken = json.loads(NPM.read_text(encoding="utf-8"))
     broken["sequences"][0]["canvases"][3]["width"] = "wide"
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
-    _refused(library, path, "bad", r"canvas 4 \(https://digitalarchive.npm.gov.tw/Canvas/C2B000007N000000000PAI\): "
-                                   r"width is 'wide', not a number")
+    _refused(library, path, "bad", r"^sequences\[0\]\.canvases\[3\]\.width：'wide' 不是像素数$")
     imageless = json.loads(KYOTO.read_text(encoding="utf-8"))
     imageless["items"][2]["items"] = []
     path.write_text(json.dumps(imageless, ensure_ascii=False), encoding="utf-8")
-    _refused(library, path, "bad", "canvas 3 .*no painting annotation")
+    _refused(library, path, "bad", r"^items\[2\]：没有带图像的 painting 注释")
 
 
 def test_a_book_with_ingested_scans_is_not_overwritten(library, sample_cards, tmp_path):
@@ -137,7 +137,7 @@ def test_a_book_with_ingested_scans_is_not_overwritten(library, sample_cards, tm
     (book / "1.png").write_bytes((IIIF.parent / "scans" / "1.png").read_bytes())
     ingest_book(library, book, "jingchuan-wenji", "数字化员", workers=1)
     head = library.store.head("jingchuan-wenji")
-    with pytest.raises(ImportRefused, match="already has ingested scans"):
+    with pytest.raises(ImportRefused, match="已有入藏的扫描影像"):
         import_manifest(library, str(KYOTO), "jingchuan-wenji", editor="编目员")
     assert library.store.head("jingchuan-wenji") == head
 
@@ -163,11 +163,144 @@ def test_import_from_a_url_with_the_command(tmp_path, manifest_server):
     done = subprocess.run([str(GUJI), "iiif", "import", url, "--id", "kyoto-a049"], env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
-    assert "kyoto-a049: 17 pages, 0 ranges, card created, stored as v2" in done.stdout
-    assert f"manifest: {PUBLIC}/iiif/kyoto-a049/manifest" in done.stdout
+    assert "kyoto-a049：17 页，0 个范围（卷、册），已建卡片，存为 v2" in done.stdout
+    assert f"manifest：{PUBLIC}/iiif/kyoto-a049/manifest" in done.stdout
     missing = subprocess.run([str(GUJI), "iiif", "import", f"{manifest_server}/nothing.json", "--id", "x"], env=env,
                              capture_output=True, text=True)
     assert missing.returncode == 1 and "HTTP 404" in missing.stderr and "Traceback" not in missing.stderr
     npm = subprocess.run([str(GUJI), "iiif", "import", str(NPM), "--id", "npm-p1528"], env=env, capture_output=True,
                          text=True)
-    assert npm.returncode == 0 and "warning:" in npm.stderr and "left-to-right" in npm.stderr
+    assert npm.returncode == 0 and "提醒：" in npm.stderr and "left-to-right" in npm.stderr
+
+
+# ---- broken and foreign manifests: refused naming the JSON path, nothing stored -------------------
+
+
+def _variant(tmp_path: Path, source: Path, change) -> Path:
+    """A copy of a real manifest broken the way manifests found in the wild are."""
+    manifest = json.loads(source.read_text(encoding="utf-8"))
+    change(manifest)
+    path = tmp_path / f"variant-{source.name}"
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _set(path: str, value):
+    """A change setting the value at `path` (keys and list indexes separated by /)."""
+    def change(manifest):
+        *parents, last = [int(part) if part.isdigit() else part for part in path.split("/")]
+        node = manifest
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return change
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (_set("sequences", 3), r"^sequences：应为列表（JSON 数组），这里是数字 3$"),
+    (_set("sequences", {"1": 2}), r"^sequences：应为列表（JSON 数组），这里是对象$"),
+    (_set("sequences/0/canvases", "canvas"),
+     r"^sequences\[0\]\.canvases：应为列表（JSON 数组），这里是字符串「canvas」$"),
+    (_set("sequences/0/canvases", {"a": 1}), r"^sequences\[0\]\.canvases：应为列表"),
+    (_set("sequences/0/canvases/1", "x"), r"^sequences\[0\]\.canvases\[1\]：应为对象"),
+    (_set("sequences/0/canvases/1/images/0/resource/@id", "asdf"),
+     r"^sequences\[0\]\.canvases\[1\]\.images\[0\]\.resource\.@id：「asdf」不是网址"),
+    (_set("sequences/0/canvases/1/images/0/resource/service/@id", "{{ id.path }}/image"),
+     r"^sequences\[0\]\.canvases\[1\]\.images\[0\]\.resource\.service\.@id：「\{\{ id\.path \}\}/image」不是网址"),
+    (_set("sequences/0/canvases/2/images/0/resource/@type", "dctypes:MovingImage"),
+     r"^sequences\[0\]\.canvases\[2\]\.images\[0\]\.resource：这一页是视频"),
+    (_set("structures", 5), r"^structures：应为列表"),
+    (_set("metadata", "作者"), r"^metadata：应为列表"),
+])
+def test_broken_presentation_2_manifests_are_refused_naming_the_json_path(library, tmp_path, change, message):
+    _refused(library, _variant(tmp_path, NPM, change), "npm-p1528", message)
+
+
+VIDEO = {"id": "https://example.org/iiif/video/1.mp4", "type": "Video", "format": "video/mp4",
+         "width": 640, "height": 480, "duration": 60.0}
+
+
+def _video(manifest):
+    manifest["items"][0]["duration"] = 60.0
+    manifest["items"][0]["items"][0]["items"][0]["body"] = VIDEO
+
+
+def _sound_as_image(manifest):
+    manifest["items"][1]["items"][0]["items"][0]["body"]["format"] = "audio/mp4"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (_set("items", "canvases"), r"^items：应为列表"),
+    (_set("items/0/items/0/items/0/body/id", "{{ id.path }}/body/v0001-image"),
+     r"^items\[0\]\.items\[0\]\.items\[0\]\.body\.id：「\{\{ id\.path \}\}/body/v0001-image」不是网址"),
+    (_set("items/3/thumbnail", [{"id": "thumb.jpg", "type": "Image"}]),
+     r"^items\[3\]\.thumbnail\[0\]\.id：「thumb\.jpg」不是网址"),
+    (_video, r"^items\[0\]\.duration：这一页有时长，是视频或音频的画布"),
+    (_set("items/0/items/0/items/0/body", VIDEO),
+     r"^items\[0\]\.items\[0\]\.items\[0\]\.body：这一页是视频（video/mp4）"),
+    (_sound_as_image, r"^items\[1\]\.items\[0\]\.items\[0\]\.body\.format：格式 'audio/mp4' 不是图像"),
+])
+def test_broken_presentation_3_manifests_and_video_or_sound_are_refused(library, tmp_path, change, message):
+    _refused(library, _variant(tmp_path, KYOTO, change), "kyoto-a049", message)
+
+
+def test_an_image_given_as_a_specific_resource_is_served_as_given(library, tmp_path):
+    """The IIIF Cookbook's rotation recipe paints a SpecificResource: its source image (and the image's
+    service) with an ImageApiSelector. It was re-served with the SpecificResource's id as the image.
+    (The recipe writes the selector's type `iiif:ImageApiSelector` with the annex context; the official
+    schema knows the plain name — either is kept exactly as given.)"""
+    selector = {"type": "ImageApiSelector", "rotation": "90"}
+
+    def rotate_first_page(manifest):
+        annotation = manifest["items"][0]["items"][0]["items"][0]
+        annotation["body"] = {"id": "https://example.org/iiif/body/v0001-image", "type": "SpecificResource",
+                              "source": annotation["body"], "selector": selector}
+
+    path = _variant(tmp_path, KYOTO, rotate_first_page)
+    import_manifest(library, str(path), "kyoto-a049", editor="编目员")
+    manifest = build_manifest(library, "kyoto-a049")
+    assert schema_errors(manifest) == []
+    source = json.loads(KYOTO.read_text(encoding="utf-8"))["items"][0]["items"][0]["items"][0]["body"]
+    body = manifest["items"][0]["items"][0]["items"][0]["body"]
+    assert (body["id"], body["type"], body["selector"]) == ("https://example.org/iiif/body/v0001-image",
+                                                            "SpecificResource", selector)
+    assert body["source"]["id"] == source["id"] and body["source"]["type"] == "Image"
+    assert body["source"]["service"] == source["service"]
+    assert manifest["items"][1]["items"][0]["items"][0]["body"]["type"] == "Image"
+
+
+def test_importing_into_an_object_guji_did_not_write_stores_nothing(library):
+    """An OCFL object another system wrote (no card.json) took a new version and then failed."""
+    library.store.commit("foreign-1", {"data/readme.txt": b"another system"}, editor="other", reason="other",
+                         expected_head=0)
+    head = library.store.head("foreign-1")
+    with pytest.raises(ImportRefused, match="不是 Guji 的卡片"):
+        import_manifest(library, str(KYOTO), "foreign-1", editor="编目员")
+    assert library.store.head("foreign-1") == head
+    assert sorted(library.store.digests("foreign-1")) == ["data/readme.txt"]
+    with pytest.raises(CardNotFound, match="not a Guji card"):  # nor does ingest or text import add to it
+        library.commit_files("foreign-1", {"structure.json": b"{}"}, editor="t", reason="t", event="ingest")
+    assert library.store.head("foreign-1") == head
+    with pytest.raises(ImportRefused, match="卡片标识只能用"):
+        import_manifest(library, str(KYOTO), "../x", editor="编目员")
+
+
+def test_pages_stored_before_imports_were_checked_do_not_break_the_manifest(library):
+    """A structure.json from an earlier import with "asdf" as the image made /iiif/{id}/manifest and
+    the viewer answer 500; such a page is now left out, a service that is not a URL dropped."""
+    from fastapi.testclient import TestClient
+
+    from web import create_app
+
+    import_manifest(library, str(KYOTO), "kyoto-a049", editor="编目员")
+    structure = library.structure("kyoto-a049")
+    structure["pages"][0]["remote"]["image"] = "asdf"
+    structure["pages"][1]["remote"]["service"]["id"] = "asdf"
+    library.commit_files("kyoto-a049", {"structure.json": json.dumps(structure).encode()}, editor="t",
+                         reason="an earlier import", event="iiif-import")
+    manifest = build_manifest(library, "kyoto-a049")
+    assert len(manifest["items"]) == 16 and schema_errors(manifest) == []
+    assert "service" not in manifest["items"][0]["items"][0]["items"][0]["body"]
+    client = TestClient(create_app(library.home))
+    assert client.get("/iiif/kyoto-a049/manifest").status_code == 200
+    assert client.get("/books/kyoto-a049/viewer").status_code == 200

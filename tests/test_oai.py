@@ -135,6 +135,8 @@ def test_a_withdrawn_card_is_a_deleted_record(loaded):
     ((("verb", "ListIdentifiers"), ("metadataPrefix", "mods"), ("until", "2023-12-31")), "noRecordsMatch"),
     ((("verb", "ListIdentifiers"), ("metadataPrefix", "mods"), ("set", "sibu:9")), "noRecordsMatch"),
     ((("verb", "ListIdentifiers"), ("metadataPrefix", "mods"), ("set", "sibu:5")), "noRecordsMatch"),
+    ((("verb", "ListIdentifiers"), ("metadataPrefix", "mods"), ("set", "sibu 5")), "badArgument"),
+    ((("verb", "ListIdentifiers"), ("metadataPrefix", "mo ds")), "badArgument"),
 ])
 def test_error_codes(loaded, pairs, code):
     root = ask(loaded, *pairs)
@@ -243,3 +245,24 @@ def test_sickle_harvests_every_record_from_a_real_server(tmp_path):
         assert identify.baseURL == f"{server.url}/oai"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("raw", ["%00", "%01", "%1F", "%EF%BF%BF", "%FF"])
+def test_control_characters_in_arguments_are_protocol_errors_over_get_and_post(loaded, raw):
+    """A character XML cannot carry, in any argument, is the argument's own OAI error — never a 500."""
+    client = TestClient(create_app(loaded.home), raise_server_exceptions=False)
+    expected = {
+        "verb=ListRecords&metadataPrefix=oai_dc&set=guji{}": "badArgument",
+        "verb=ListRecords&metadataPrefix=oai_dc&from=2024-01-01{}": "badArgument",
+        "verb=ListRecords&resumptionToken=abc{}defgh": "badResumptionToken",
+        "verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:127.0.0.1:maoshi-zhushu{}": "idDoesNotExist",
+        "verb=ListMetadataFormats&identifier={}": "idDoesNotExist",
+    }
+    for template, code in expected.items():
+        query = template.format(raw)
+        for response in (client.get(f"/oai?{query}"),
+                         client.post("/oai", content=query,
+                                     headers={"content-type": "application/x-www-form-urlencoded"})):
+            assert response.status_code == 200, (query, response.text[:300])
+            root = assert_valid(response.content, "oai")
+            assert error_code(root) == code, query

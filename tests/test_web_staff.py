@@ -11,7 +11,8 @@ from starlette.routing import Route
 from web_helpers import PASSWORD, add_user, csrf_of, form_values, load_samples, sign_in, staff_client
 
 from web import create_app
-from web.staff.accounts import FAILURES_PER_NAME, Accounts
+from web.staff.accounts import Accounts
+from web.staff.throttle import FREE_PER_PAIR
 
 CARD = "jingchuan-wenji"
 
@@ -119,15 +120,22 @@ def test_wrong_password_unknown_user_and_redirect_target(samples):
     assert client.post(action, data=values, follow_redirects=False).headers["location"] == "/staff/"
 
 
-def test_repeated_failures_throttle_sign_in_even_with_the_right_password(samples):
+def test_repeated_failures_slow_down_that_address_but_never_lock_out_the_real_user(samples):
+    """Five wrong passwords for 张三 from one address make that address wait (even with the right
+    password); 张三 signing in from another address is not held up."""
     add_user(samples, "张三")
-    client = TestClient(create_app(samples.home), base_url="http://127.0.0.1:8000")
-    for _ in range(FAILURES_PER_NAME):
-        assert sign_in(client, "张三", "guess guess guess").status_code == 401
-    throttled = sign_in(client, "张三")
-    assert throttled.status_code == 429 and "登录失败次数过多" in throttled.text
+    app = create_app(samples.home)
+    guesser = TestClient(app, base_url="http://127.0.0.1:8000", client=("203.0.113.5", 40000))
+    for _ in range(FREE_PER_PAIR):
+        assert sign_in(guesser, "张三", "guess guess guess").status_code == 401
+    throttled = sign_in(guesser, "张三")
+    assert throttled.status_code == 429 and "登录失败次数过多，请 30 秒后再试" in throttled.text
+    assert 1 <= int(throttled.headers["retry-after"]) <= 30
+    assert sign_in(guesser, "张三").status_code == 429
     kinds = [event.kind for event in samples.events(limit=10)]
-    assert kinds.count("login-failed") == FAILURES_PER_NAME and kinds[0] == "login-throttled"
+    assert kinds.count("login-failed") == FREE_PER_PAIR and kinds[:2] == ["login-throttled", "login-failed"]
+    owner = TestClient(app, base_url="http://127.0.0.1:8000", client=("198.51.100.7", 40000))
+    assert sign_in(owner, "张三").status_code == 303
 
 
 def test_disabling_a_user_or_changing_the_password_ends_their_sessions(samples):

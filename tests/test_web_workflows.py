@@ -291,3 +291,25 @@ def test_guji_users_add_list_disable_and_passwd(samples):
     assert sign_in(client, "张三", "a brand new password").status_code == 303
     missing = guji(home, "users", "disable", "nobody", check=False)
     assert missing.returncode == 1 and "no user" in missing.stderr
+
+
+def test_an_unexpected_error_in_a_job_is_reported_without_server_details(samples, monkeypatch, capsys):
+    from ingest import pipeline
+    from repository.catalogue_db import JobRow, now_iso
+    from web.staff import jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"cannot write {samples.home.root}/staging/x.tif")
+
+    monkeypatch.setattr(pipeline, "ingest_book", broken)
+    with samples.sessions.begin() as session:
+        row = JobRow(kind="ingest", object_id="jingchuan-wenji", source="book", actor="馆长", status="queued",
+                     created=now_iso())
+        session.add(row)
+        session.flush()
+        job_id = row.id
+    assert jobs.run(samples.home, job_id) == 1
+    status = jobs.status(jobs.job(samples, job_id))
+    assert status["status"] == "failed" and f"jobs/{job_id}.log" in status["message"]
+    assert str(samples.home.root) not in status["message"] and "RuntimeError" not in status["message"]
+    assert "staging/x.tif" in capsys.readouterr().err  # the traceback goes to the job's log

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.staticfiles import StaticFiles
 
 from repository import Catalogue, Home, StoreError
 from repository.withdrawal import WITHDRAWN, is_withdrawn
 
-from . import iiif_routes, oai, public_api, public_pages, search_pages, staff
+from . import errors, iiif_routes, oai, proxies, public_api, public_pages, search_pages, staff
 from .public_pages import withdrawn_message
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
@@ -22,6 +22,8 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     catalogue = Catalogue.open(home if isinstance(home, Home) else Home.resolve(home))
     app = FastAPI(title="Guji", description="古籍与地方文献数字化典藏", version="0.1.0")
     app.state.catalogue = catalogue
+    errors.install(app)
+    proxies.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(public_pages.router(catalogue))
     app.include_router(public_api.router(catalogue))
@@ -36,7 +38,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
             raise HTTPException(404, f"no card {card_id!r}") from None
 
     @app.get("/api/cards", tags=["cards"])
-    def api_cards(limit: int = 100, offset: int = 0):
+    def api_cards(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
         rows = [row for row in catalogue.list_rows() if row.status != WITHDRAWN]
         return {
             "total": len(rows),
@@ -49,7 +51,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
         }
 
     @app.get("/api/cards/{card_id}", tags=["cards"])
-    def api_card(card_id: str, version: int | None = None):
+    def api_card(card_id: str, version: int | None = Query(None, ge=1)):
         """The card (default: the current version). A withdrawn one answers 410; its older versions stay readable."""
         try:
             stored = catalogue.get(card_id, version)

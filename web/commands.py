@@ -37,8 +37,10 @@ def register(app: typer.Typer) -> None:
         # The search index has one writer: the indexer, run beside the (read-only) web workers.
         side = subprocess.Popen([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
         try:
+            # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1 whoever sent it;
+            # the app believes it from GUJI_TRUSTED_PROXIES only (web/proxies.py)
             uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers,
-                        access_log=access_log, **options)
+                        access_log=access_log, proxy_headers=False, **options)
         finally:
             if side is not None:
                 side.terminate()

@@ -52,6 +52,8 @@ from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
 from repository import CardNotFound, Catalogue, public_url
 
+from .params import whole_number
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -263,7 +265,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     async def static_response(request: Request, path: Path, book: str, page: str, canonical: str):
         try:
             stat = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # no such file, or a name too long for the file system: not a pre-built tile
             return None
         if not S_ISREG(stat.st_mode):
             return None
@@ -352,9 +354,17 @@ def router(catalogue: Catalogue) -> APIRouter:
                                               status_code=404)
         return templates.TemplateResponse(request, "viewer.html", {
             "book": book, "manifest": ids.manifest(book), "language": LOCALES.get(lang, "zh-TW"),
-            "canvas": ids.canvas(book, f"{int(canvas):04d}") if canvas and canvas.isdigit() else None, "query": q,
-            "missing": None,
+            "canvas": start_canvas(book, canvas), "query": q, "missing": None,
         })
+
+    def start_canvas(book: str, wanted: str | None) -> str | None:
+        """The canvas to open: `wanted` (0005, or 5) when the book has that page; otherwise the first."""
+        number = whole_number(wanted) if wanted else None
+        if number is None:
+            return None
+        page = f"{number:04d}"
+        pages = {str(entry.get("page")) for entry in (catalogue.structure(book) or {}).get("pages") or []}
+        return ids.canvas(book, page) if page in pages else None
 
     @api.get("/viewer/{name}", include_in_schema=False)
     def viewer_asset(name: str):

@@ -34,7 +34,7 @@ def router(catalogue: Catalogue) -> APIRouter:
 
     @routes.get("/api/cards/{card_id}/export", tags=["cards"], summary="One card as MODS, DC, MARCXML or MARC")
     def card_export(card_id: str, format: str = Query("mods", description="mods, dc, marcxml or marc"),
-                    version: int | None = Query(None, description="an older version (default: current)")):
+                    version: int | None = Query(None, ge=1, description="an older version (default: current)")):
         if format not in MEDIA_TYPES:
             raise HTTPException(400, f"unknown format {format!r}: use {', '.join(MEDIA_TYPES)}")
         try:

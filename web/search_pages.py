@@ -18,7 +18,7 @@ from repository import Catalogue
 from repository.withdrawal import withdrawn_status
 from search.backend import SearchError
 from search.fields import BY_NAME, FACETS
-from search.query import QueryError
+from search.query import MAX_QUERY_CHARS, QueryError
 from search.service import SORTS, Searcher
 
 from .templating import render
@@ -48,6 +48,13 @@ def _int(request: Request, name: str, default: int) -> int:
         raise QueryError(f"{name}={raw!r} is not a whole number") from None
 
 
+def unavailable(error: SearchError) -> JSONResponse:
+    """503 for programs; the details (the index's folder, `guji reindex`) go to the log, not to the caller."""
+    logger.error("search is unavailable: %s", error)
+    return JSONResponse({"error": "search is unavailable now (检索暂不可用): please try again later"}, status_code=503,
+                        headers={"Access-Control-Allow-Origin": "*", "Retry-After": "60"})
+
+
 def router(catalogue: Catalogue) -> APIRouter:
     routes = APIRouter()
     searcher = Searcher(catalogue.home)
@@ -66,7 +73,7 @@ def router(catalogue: Catalogue) -> APIRouter:
         except QueryError as error:
             return JSONResponse({"error": str(error), "parameter": "q"}, status_code=400)
         except SearchError as error:
-            return JSONResponse({"error": f"search is unavailable: {error}"}, status_code=503)
+            return unavailable(error)
 
     @routes.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
@@ -74,6 +81,9 @@ def router(catalogue: Catalogue) -> APIRouter:
         context = {"q": query, "results": None, "error": None, "sorts": SORTS, "labels": BY_NAME}
         if not query.strip():
             return render(request, "search.html", context)
+        if len(query) > MAX_QUERY_CHARS:  # said in Chinese here; the search boxes take at most 1,000 characters
+            context.update(too_long=len(query), limit=MAX_QUERY_CHARS)
+            return render(request, "search.html", context, status_code=400)
         try:
             results = run(request)
         except QueryError as error:
@@ -109,7 +119,7 @@ def router(catalogue: Catalogue) -> APIRouter:
         except QueryError as error:
             return JSONResponse({"error": str(error), "parameter": "q"}, status_code=400)
         except SearchError as error:
-            return JSONResponse({"error": f"search is unavailable: {error}"}, status_code=503)
+            return unavailable(error)
         return JSONResponse(answer, headers={"Access-Control-Allow-Origin": "*"})
 
     @routes.get("/iiif/search/{book_id}/v2", tags=["iiif"])

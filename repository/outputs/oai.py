@@ -63,6 +63,16 @@ REQUIRED = {"GetRecord": {"identifier", "metadataPrefix"}, "ListIdentifiers": {"
             "ListRecords": {"metadataPrefix"}}
 RECORD_TYPE_SETS = {"guji": ("guji", "古籍"), "local": ("local_document", "地方文献")}
 
+# Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF): an argument
+# holding one can never name anything here, and echoing it would make the response unwritable.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# the error an argument with such a character gets (OAI-PMH 2.0 §3.6: badArgument for illegal syntax,
+# but an identifier is "unknown or illegal" and a token "invalid")
+_ILLEGAL_VALUE = {"identifier": "idDoesNotExist", "resumptionToken": "badResumptionToken"}
+# The syntax the OAI-PMH schema gives setSpec and metadataPrefix: a value outside it is a
+# badArgument (echoing it in <request> would make the response invalid).
+_SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(?::[A-Za-z0-9\-_.!~*'()]+)*")
+_PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -85,7 +95,7 @@ class OAISettings:
     def from_environment(cls) -> OAISettings:
         """``GUJI_OAI_PAGE_SIZE``, ``GUJI_OAI_REPOSITORY_NAME``, ``GUJI_OAI_ADMIN_EMAIL``, ``GUJI_OAI_SETS``."""
         size_text = os.environ.get("GUJI_OAI_PAGE_SIZE") or str(DEFAULT_PAGE_SIZE)
-        if not size_text.isdigit() or int(size_text) < 1:
+        if not re.fullmatch(r"[0-9]{1,9}", size_text) or int(size_text) < 1:
             raise ValueError(f"GUJI_OAI_PAGE_SIZE={size_text!r}: give a whole number of records per page, e.g. 100")
         return cls(
             page_size=int(size_text),
@@ -237,7 +247,7 @@ class OAIRepository:
             for child in list(root)[2:]:
                 root.remove(child)
             element = etree.SubElement(root, f"{{{OAI_NS}}}error", code=error.code)
-            element.text = error.message
+            element.text = _NOT_XML.sub("\ufffd", error.message)
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
     # ---- request checks -----------------------------------------------------------------
@@ -260,11 +270,22 @@ class OAIRepository:
                 raise OAIError("badArgument", f"{verb} does not take the argument {key!r}")
             if key in values:
                 raise OAIError("badArgument", f"the argument {key!r} is repeated")
+            illegal = _NOT_XML.search(value)
+            if illegal:
+                raise OAIError(_ILLEGAL_VALUE.get(key, "badArgument"),
+                               f"the {key} argument holds U+{ord(illegal.group()):04X}, a character no {key} "
+                               "here can contain (a control character?): check how the request was encoded")
             values[key] = value
         if "resumptionToken" in values:
             if len(values) > 1:
                 raise OAIError("badArgument", "resumptionToken is an exclusive argument: send it alone with the verb")
             return verb, values
+        if "set" in values and not _SET_SPEC.fullmatch(values["set"]):
+            raise OAIError("badArgument", f"set={values['set']!r} is not a setSpec (letters, digits and -_.!~*'() "
+                                          "in parts joined by ':', e.g. sibu:4:02); see verb=ListSets")
+        if "metadataPrefix" in values and not _PREFIX.fullmatch(values["metadataPrefix"]):
+            raise OAIError("badArgument", f"metadataPrefix={values['metadataPrefix']!r} is not a metadata prefix: "
+                                          f"use {' or '.join(METADATA_FORMATS)}")
         missing = sorted(REQUIRED.get(verb, set()) - set(values))
         if missing:
             raise OAIError("badArgument", f"{verb} needs the argument(s) {', '.join(missing)}")

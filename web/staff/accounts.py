@@ -5,9 +5,10 @@ Roles:
 * ``cataloguer`` (编目员) — edits cards, runs batch revisions, reads history and the audit log;
 * ``admin`` (管理员) — everything a cataloguer does, plus managing staff accounts and ingest jobs.
 
-Passwords are stored only as argon2id hashes (argon2-cffi). Every sign-in attempt is recorded;
-after too many failures for one name or from one address within a window, sign-in is refused
-for a while without even checking the password.
+Passwords are stored only as argon2id hashes (argon2-cffi). Every sign-in attempt is recorded
+(events ``login``, ``login-failed``, ``login-throttled``); repeated failures are slowed down by
+:mod:`web.staff.throttle`. A new password or a disabled account ends the user's open sessions
+(:mod:`web.staff.sessions`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,24 +16,20 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from repository import Catalogue
-from repository.catalogue_db import LoginAttemptRow, UserRow, add_event, now_iso
+from repository.catalogue_db import UserRow, add_event, now_iso, revoke_sessions
+
+from .throttle import LoginThrottle
 
 ROLES = {"cataloguer": "编目员", "admin": "管理员"}
 MIN_PASSWORD_LENGTH = 10
 NAME_PATTERN = re.compile(r"^[^\s/\\<>\"'&]{1,64}$")
-
-# throttling: this many failures within the window refuse further attempts until it passes
-FAILURES_PER_NAME = 5
-FAILURES_PER_ADDRESS = 20
-THROTTLE_WINDOW = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
 
@@ -71,9 +68,9 @@ class StaffUser:
     def role_label(self) -> str:
         return ROLES.get(self.role, self.role)
 
-
-def _user(row: UserRow) -> StaffUser:
-    return StaffUser(row.name, row.role, row.created, bool(row.disabled), row.password_hash)
+    @classmethod
+    def of(cls, row: UserRow) -> StaffUser:
+        return cls(row.name, row.role, row.created, bool(row.disabled), row.password_hash)
 
 
 def generate_password() -> str:
@@ -106,15 +103,16 @@ class Accounts:
 
     def __init__(self, catalogue: Catalogue):
         self.catalogue = catalogue
+        self.throttle = LoginThrottle(catalogue)
 
     def get(self, name: str) -> StaffUser | None:
         with self.catalogue.sessions() as session:
             row = session.get(UserRow, name)
-            return _user(row) if row else None
+            return StaffUser.of(row) if row else None
 
     def list(self) -> list[StaffUser]:
         with self.catalogue.sessions() as session:
-            return [_user(row) for row in session.scalars(select(UserRow).order_by(UserRow.name))]
+            return [StaffUser.of(row) for row in session.scalars(select(UserRow).order_by(UserRow.name))]
 
     def add(self, name: str, role: str, password: str, *, actor: str) -> StaffUser:
         name, role = check_name(name), check_role(role)
@@ -126,20 +124,23 @@ class Accounts:
             row = UserRow(name=name, role=role, password_hash=_hasher.hash(password), created=now_iso(), disabled=0)
             session.add(row)
             add_event(session, "user-add", actor, None, user=name, role=role)
-            return _user(row)
+            return StaffUser.of(row)
 
     def set_password(self, name: str, password: str, *, actor: str) -> None:
         check_password(password)
         with self.catalogue.sessions.begin() as session:
             row = self._row(session, name)
             row.password_hash = _hasher.hash(password)
-            add_event(session, "user-password", actor, None, user=name)
+            ended = revoke_sessions(session, name)
+            add_event(session, "user-password", actor, None, user=name, sessions_ended=ended)
 
     def set_disabled(self, name: str, disabled: bool, *, actor: str) -> None:
         with self.catalogue.sessions.begin() as session:
             row = self._row(session, name)
             row.disabled = int(disabled)
-            add_event(session, "user-disable" if disabled else "user-enable", actor, None, user=name)
+            ended = revoke_sessions(session, name) if disabled else 0
+            add_event(session, "user-disable" if disabled else "user-enable", actor, None, user=name,
+                      sessions_ended=ended or None)
 
     def set_role(self, name: str, role: str, *, actor: str) -> None:
         check_role(role)
@@ -157,33 +158,30 @@ class Accounts:
 
     # ---- signing in ------------------------------------------------------------------------
 
-    def _recent_failures(self, session, since: str, **where) -> int:
-        query = select(func.count(LoginAttemptRow.id)).where(
-            LoginAttemptRow.time >= since, LoginAttemptRow.succeeded == 0)
-        for key, value in where.items():
-            query = query.where(getattr(LoginAttemptRow, key) == value)
-        return session.scalar(query) or 0
-
     def authenticate(self, name: str, password: str, address: str) -> StaffUser:
         """The user, if `password` is theirs and they may sign in; otherwise LoginRefused."""
         name = name.strip()[:64]
-        since = (datetime.now(UTC) - THROTTLE_WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ")
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        with self.catalogue.sessions() as session:
-            throttled = (self._recent_failures(session, since, name=name) >= FAILURES_PER_NAME
-                         or self._recent_failures(session, since, address=address) >= FAILURES_PER_ADDRESS)
-            row = session.get(UserRow, name)
-            user = _user(row) if row else None
-        if throttled:
-            self.catalogue.record_event("login-throttled", name or "(empty)", None, address=address)
-            raise LoginRefused("登录失败次数过多，请 {minutes} 分钟后再试", throttled=True, minutes=minutes)
+        address = address[:64]
+        wait = self.throttle.wait(name, address)
+        if wait is not None:
+            if wait.first:
+                self.catalogue.record_event("login-throttled", name or "(empty)", None, address=address,
+                                            seconds=wait.seconds)
+            if wait.seconds < 120:
+                raise LoginRefused("登录失败次数过多，请 {seconds} 秒后再试", throttled=True, seconds=wait.seconds)
+            raise LoginRefused("登录失败次数过多，请 {minutes} 分钟后再试", throttled=True,
+                               minutes=-(-wait.seconds // 60), seconds=wait.seconds)
+        user = self.get(name)
         try:
             _hasher.verify(user.password_hash if user else _unknown_user_hash(), password)
             ok = user is not None and not user.disabled
         except (VerificationError, InvalidHashError):
             ok = False
         with self.catalogue.sessions.begin() as session:
-            session.add(LoginAttemptRow(time=now_iso(), name=name, address=address, succeeded=int(ok)))
+            if ok:
+                self.throttle.succeeded(session, name, address)
+            else:
+                self.throttle.failed(session, name, address, account=user is not None)
             add_event(session, "login" if ok else "login-failed", name or "(empty)", None, address=address)
             if ok and _hasher.check_needs_rehash(user.password_hash):
                 self._row(session, name).password_hash = _hasher.hash(password)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from repository import Catalogue
 from repository.catalogue_db import EventRow
 
+from ..params import DB_INT_MAX
 from .common import staff_render
 
 PAGE_SIZE = 100
@@ -66,7 +67,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     @api.get("/audit")
     def audit(request: Request, kind: str = Query("", max_length=32), actor: str = Query("", max_length=64),
               object_id: str = Query("", max_length=64), since: str = Query("", max_length=10),
-              until: str = Query("", max_length=10), before: int | None = Query(None, ge=1)):
+              until: str = Query("", max_length=10), before: int | None = Query(None, ge=1, le=DB_INT_MAX)):
         problems = [f"「{value}」不是日期，请写成 2024-05-10"
                     for value in (since, until) if value and not DAY.match(value)]
         filters = EventFilters(kind, actor.strip(), object_id.strip(),

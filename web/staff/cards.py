@@ -231,7 +231,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         reason = str(form.get(REASON_FIELD) or "").strip()
         try:
             mine = json.loads(str(form.get("mine_json") or ""))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
             mine = None
         if not isinstance(mine, dict) or not 1 <= origin <= stored.head or not 1 <= head <= stored.head:
             return staff_render(request, "staff/refused.html", {

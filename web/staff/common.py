@@ -15,6 +15,3 @@ def staff_render(request: Request, name: str, context: dict | None = None, statu
     response.headers["Cache-Control"] = "no-store"  # staff pages hold unpublished edits
     return response
 
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"

@@ -4,10 +4,12 @@ Every route of the staff router is a :class:`StaffRoute`, which checks — befor
 code runs — that the request carries a valid session of an enabled user (only the sign-in page
 is open) and, for every POST, a valid CSRF token. So a new staff route cannot forget either.
 
-* The session is a cookie signed with itsdangerous (HttpOnly, SameSite=Lax, path /staff, Secure
-  when the public URL is https). The signing key is kept in the data home
+* The session cookie (HttpOnly, SameSite=Lax, path /staff, Secure when the public URL is https)
+  carries a random token, signed with itsdangerous; the session itself is a row of the catalogue
+  DB (:mod:`web.staff.sessions`), so sign-out, a new password or a disabled account end it in
+  every worker process and on every node at once. The signing key is kept in the data home
   (``secrets/session.key``, mode 0600), shared by all worker processes. A session ends after
-  :data:`IDLE_LIMIT` without use, when the user is disabled, or when their password changes.
+  :data:`~web.staff.sessions.IDLE_LIMIT` without use.
 * The CSRF token is an HMAC of the user's name and password hash (before sign-in: of a random
   nonce in the session): every form carries it, and it stays valid when a session is renewed by
   signing in again in another tab, so a form being edited is never lost to an expired session.
@@ -31,13 +33,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from repository import Home, public_url
 
+from ..params import whole_number
+from ..proxies import client_address
 from ..templating import render
 from .accounts import Accounts, StaffUser
+from .sessions import IDLE_LIMIT, StaffSessions
 
 COOKIE = "guji_staff"
 COOKIE_PATH = "/staff"
-IDLE_LIMIT = 12 * 3600  # seconds a session lives without use
-RENEW_AFTER = 15 * 60  # re-sign the cookie at most this often (sliding expiry)
 OPEN_PATHS = {"/staff/login"}  # reachable without a session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -76,6 +79,7 @@ class Guard:
 
     def __init__(self, home: Home, accounts: Accounts):
         self.accounts = accounts
+        self.sessions = StaffSessions(accounts.catalogue)
         self.key = session_key(home)
         self.serializer = URLSafeTimedSerializer(self.key, salt="guji-staff-session")
         self.secure = public_url().startswith("https://")
@@ -87,35 +91,35 @@ class Guard:
         if not cookie:
             return {}
         try:
-            data = self.serializer.loads(cookie, max_age=IDLE_LIMIT)
+            data = self.serializer.loads(cookie, max_age=int(IDLE_LIMIT.total_seconds()))
         except BadSignature:  # also SignatureExpired
             return {}
         return data if isinstance(data, dict) else {}
 
     def write(self, response: Response, data: dict) -> None:
-        data = {**data, "t": int(time.time())}
-        response.set_cookie(COOKIE, self.serializer.dumps(data), max_age=IDLE_LIMIT, path=COOKIE_PATH,
-                            httponly=True, samesite="lax", secure=self.secure)
+        response.set_cookie(COOKIE, self.serializer.dumps(data), max_age=int(IDLE_LIMIT.total_seconds()),
+                            path=COOKIE_PATH, httponly=True, samesite="lax", secure=self.secure)
 
     def clear(self, response: Response) -> None:
         response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=self.secure)
 
-    def _fingerprint(self, user: StaffUser) -> str:
-        """Changes when the password does, which ends every session of that user."""
-        return hmac.new(self.key, f"pw|{user.password_hash}".encode(), hashlib.sha256).hexdigest()[:16]
+    def sign_in(self, request: Request, response: Response, user: StaffUser) -> None:
+        """Start a session for `user` (a new one, also when the browser had one: no session fixation)."""
+        self.write(response, {"session": self.sessions.start(user, client_address(request))})
 
-    def sign_in(self, response: Response, user: StaffUser) -> None:
-        self.write(response, {"user": user.name, "pw": self._fingerprint(user)})
+    def sign_out(self, request: Request, response: Response) -> None:
+        token = self.read(request).get("session")
+        if isinstance(token, str):
+            self.sessions.end(token)
+        self.clear(response)
 
     def user_of(self, request: Request) -> StaffUser | None:
-        data = self.read(request)
-        name = data.get("user")
-        if not isinstance(name, str):
-            return None
-        user = self.accounts.get(name)
-        if user is None or user.disabled or data.get("pw") != self._fingerprint(user):
-            return None
-        return user
+        """The user of the request's open session (None: not signed in). When the session's expiry
+        moved on, `request.state.renew_cookie` says to send the cookie again with a fresh max-age."""
+        token = self.read(request).get("session")
+        found = self.sessions.find(token) if isinstance(token, str) else None
+        request.state.renew_cookie = bool(found and found.renewed)
+        return found.user if found else None
 
     def anonymous_nonce(self, request: Request) -> str | None:
         nonce = self.read(request).get("nonce")
@@ -180,9 +184,8 @@ def staff_route_class(guard: Guard, upload_limit: int) -> type[APIRoute]:
                     response = await handler(request)
                 except Forbidden as denied:
                     return _refuse(request, 403, str(denied))
-                if user is not None and time.time() - guard.read(request).get("t", 0) > RENEW_AFTER \
-                        and COOKIE not in response.headers.get("set-cookie", ""):
-                    guard.sign_in(response, user)
+                if request.state.renew_cookie and COOKIE not in response.headers.get("set-cookie", ""):
+                    guard.write(response, guard.read(request))  # the same session, with a fresh max-age
                 return response
 
             return guarded
@@ -195,7 +198,8 @@ async def _body_within(request: Request, limit: int) -> bool:
     body — by reading at most `limit` bytes (kept on the request for the form parser)."""
     length = request.headers.get("content-length")
     if length is not None:
-        return length.isdigit() and int(length) <= limit
+        size = whole_number(length)
+        return size is not None and size <= limit
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from repository import Catalogue
 
+from ..params import DB_INT_MAX
 from . import jobs
 from .common import staff_render
 from .guard import require_admin
@@ -38,7 +39,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
 
     @api.get("/ingest/{job_id}")
-    def job_page(request: Request, job_id: int):
+    def job_page(request: Request, job_id: int = Path(ge=1, le=DB_INT_MAX)):
         row = jobs.job(catalogue, job_id)
         if row is None:
             return staff_render(request, "staff/refused.html", {
@@ -46,7 +47,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return staff_render(request, "staff/job.html", {"job": jobs.status(row)})
 
     @api.get("/api/jobs/{job_id}")
-    def job_status(job_id: int):
+    def job_status(job_id: int = Path(ge=1, le=DB_INT_MAX)):
         row = jobs.job(catalogue, job_id)
         if row is None:
             return JSONResponse({"detail": f"no job {job_id}"}, status_code=404)

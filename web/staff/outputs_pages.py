@@ -42,6 +42,7 @@ from repository.outputs.sample_pages import choose_pages
 from repository.outputs.selection import SelectionError, parse_since, resolve_references, select_cards, split_references
 from repository.withdrawal import is_withdrawn
 
+from ..params import whole_number
 from .common import staff_render
 
 PDF = "application/pdf"
@@ -94,8 +95,9 @@ class DossierChoices:
         choices.pages = [str(page).strip() for page in values.getlist("pages") if str(page).strip()][:50]
         width = str(values.get("width") or "").strip()
         if width:
-            if width.isdigit() and MIN_WIDTH <= int(width) <= MAX_WIDTH:
-                choices.width = int(width)
+            number = whole_number(width)
+            if number is not None and MIN_WIDTH <= number <= MAX_WIDTH:
+                choices.width = number
             else:
                 choices.problems.append(f"书影宽度「{width}」应为 {MIN_WIDTH}–{MAX_WIDTH} 之间的整数（像素）")
         choices.applicant = str(values.get("applicant") or "").strip()[:APPLICANT_LIMIT]

@@ -7,9 +7,10 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
+from ..proxies import client_address
 from ..public_pages import safe_next
 from .accounts import Accounts, LoginRefused
-from .common import client_address, staff_render
+from .common import staff_render
 from .guard import Guard
 
 
@@ -47,16 +48,20 @@ def router(accounts: Accounts, guard: Guard, route_class) -> APIRouter:
         try:
             user = accounts.authenticate(name, password, client_address(request))
         except LoginRefused as refused:
-            return login_page(request, next_path, error=refused.message, values=refused.values, name=name,
-                              status_code=429 if refused.throttled else 401)
+            response = login_page(request, next_path, error=refused.message, values=refused.values, name=name,
+                                  status_code=429 if refused.throttled else 401)
+            if refused.throttled:
+                response.headers["Retry-After"] = str(refused.values["seconds"])
+            return response
         response = RedirectResponse(next_path, status_code=303)
-        guard.sign_in(response, user)
+        guard.sign_in(request, response, user)
         return response
 
     @api.post("/logout")
     def logout(request: Request):
+        """Sign out: the session ends in the database, so the cookie opens nothing any more."""
         response = RedirectResponse("/staff/login", status_code=303)
-        guard.clear(response)
+        guard.sign_out(request, response)
         if request.state.staff_user is not None:
             accounts.catalogue.record_event("logout", request.state.staff_user.name)
         return response

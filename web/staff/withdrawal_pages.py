@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 from repository import CardConflict, CardNotFound, Catalogue, StoreError
 from repository.withdrawal import set_withdrawn
 
+from ..params import whole_number
 from .cards import REASON_FIELD, REASON_LIMIT
 from .common import staff_render
 from .guard import current_user
@@ -38,11 +39,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             message = "请填写撤销原因（最多 {limit} 字）：它会记入修订记录" if withdrawn \
                 else "请填写恢复原因（最多 {limit} 字）：它会记入修订记录"
             return refused(request, 400, message, limit=REASON_LIMIT)
-        if not base.isdigit() or not 1 <= int(base) <= stored.head:
+        base_version = whole_number(base)
+        if base_version is None or not 1 <= base_version <= stored.head:
             return refused(request, 400, "表单不完整（没有有效的基于版本），请重新打开修订记录页")
         try:
             result = set_withdrawn(catalogue, card_id, withdrawn, editor=current_user(request).name, reason=reason,
-                                   base_version=int(base))
+                                   base_version=base_version)
         except CardConflict as conflict:
             last = conflict.current.versions[-1]
             return refused(request, 409, "{editor} 已在 {time} 保存了 v{version}（{reason}）：什么都没有改动，"
