@@ -22,6 +22,7 @@ from .parse import (
     find_reign_date,
     format_responsibility,
     parse_dimensions,
+    parse_edition_type,
     parse_extant_juan,
     parse_juan_count,
     parse_page_layout,
@@ -141,6 +142,11 @@ def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
 
     _canonicalise(card, "status", "record_status")
     _canonicalise(edition, "edition_type", "edition_type")
+    derived = None if edition.get("edition_type") else derived_edition_type(card)
+    if derived:
+        edition["edition_type_derived"] = derived
+    else:
+        edition.pop("edition_type_derived", None)
     if isinstance(copy_part, dict):
         _canonicalise(copy_part, "binding", "binding")
         for seal in copy_part.get("seals") or []:
@@ -177,6 +183,33 @@ def responsibility_text(card: dict) -> str:
     if edition.get("responsibilities"):
         return format_responsibility(edition["responsibilities"])
     return ""
+
+
+def derived_edition_type(card: dict) -> str | None:
+    """版本类型 read from the 版本 statement (明崇禎毛氏汲古閣刻本 → 刻本), or None."""
+    statement = (card.get("edition") or {}).get("edition_statement")
+    found = parse_edition_type(statement) if isinstance(statement, str) else None
+    return found["edition_type"] if found else None
+
+
+def edition_type_of(card: dict) -> tuple[str | None, bool]:
+    """(版本类型, derived): the cataloguer's 版本类型 when typed (it always wins), else the one
+    read from the 版本 statement — computed afresh, so cards stored before the statement parser
+    existed get it too (the catalogue DB and the browse facet use this)."""
+    edition = card.get("edition") or {}
+    typed = edition.get("edition_type")
+    if isinstance(typed, str) and typed.strip():
+        return metadata_schemas.canonical_term("edition_type", typed) or typed, False
+    derived = derived_edition_type(card)
+    return derived, derived is not None
+
+
+def edition_type_text(card: dict) -> str:
+    """版本类型 as shown to people: 刻本, or 刻本（据版本推定） when read from the 版本 statement."""
+    term, derived = edition_type_of(card)
+    if not term:
+        return ""
+    return f"{term}（据版本推定）" if derived else term
 
 
 def edition_dynasty(card: dict) -> str | None:

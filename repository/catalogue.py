@@ -27,6 +27,7 @@ from .card import (
     card_diff,
     card_json_bytes,
     edition_dynasty,
+    edition_type_of,
     grade_label,
     identifiers,
     normalise_card,
@@ -416,7 +417,7 @@ class Catalogue:
                 title_with_juan=title_with_juan(card),
                 responsibility=responsibility_text(card),
                 edition_statement=edition.get("edition_statement", ""),
-                edition_type=edition.get("edition_type"),
+                edition_type=edition_type_of(card)[0],  # typed, else read from the 版本 statement
                 date_start=date.get("start"),
                 date_end=date.get("end"),
                 call_number=copy_part.get("call_number"),

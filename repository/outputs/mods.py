@@ -10,6 +10,7 @@ from __future__ import annotations
 from lxml import etree
 
 import metadata_schemas
+from repository.card import edition_type_of
 
 from . import card_text
 from .dublin_core import XSI_NS, classification_path, language_code, permalink
@@ -18,7 +19,7 @@ from .selection import CurrentCard
 
 XLINK_NS = "http://www.w3.org/1999/xlink"
 NAMESPACES = {None: MODS_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
-MANUSCRIPT_TYPES = {"写本", "稿本", "抄本", "钞本", "影抄本"}
+MANUSCRIPT_TYPES = {"写本", "稿本", "抄本", "影抄本", "彩绘本"}  # 版本类型 written by hand
 
 
 def _sub(parent: etree._Element, name: str, text: str | None = None, **attributes: str) -> etree._Element:
@@ -155,9 +156,10 @@ def mods_element(record: CurrentCard, *, root_attributes: bool = True) -> etree.
         alternative = _sub(root, "titleInfo", type="alternative", displayLabel=other.get("type"))
         _sub(alternative, "title", other.get("title"))
     _names(root, card)
-    _sub(root, "typeOfResource", "text",
-         manuscript="yes" if edition.get("edition_type") in MANUSCRIPT_TYPES else None)
-    _sub(root, "genre", edition.get("edition_type"), authority="local", displayLabel="版本类型")
+    edition_type, derived = edition_type_of(card)
+    _sub(root, "typeOfResource", "text", manuscript="yes" if edition_type in MANUSCRIPT_TYPES else None)
+    _sub(root, "genre", edition_type, authority="local",
+         displayLabel="版本类型（据版本推定）" if derived else "版本类型")
     _origin(root, card)
     language = _sub(root, "language")
     _sub(language, "languageTerm", language_code(card), type="code", authority="iso639-3")
