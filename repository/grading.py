@@ -167,7 +167,7 @@ def _suggestion(rule: dict, facts: _Facts, preface: str = "") -> GradeSuggestion
         parts.append(f"另有特征标记「{'、'.join(unused)}」，可能支持更高的级别，请定级人斟酌。")
     confirmed = rule["confirmed"]["level"] is not False and rule["confirmed"].get("class") is not False
     if not confirmed:
-        parts.append(f"注意：此条规则的级别或等次未能核对标准原文（{rule.get('note', '')}）")
+        parts.append(f"注意：{rule.get('note', '')}")  # the note says 未经核对 and what the rule was inferred from
     elif rule.get("class") is None and rule["level"] != "四级":
         parts.append("等次由定级人确定。")
     parts.append(ADVISORY)
@@ -214,7 +214,7 @@ def assess_grade(card: dict) -> GradeAssessment:
         raw = f"「{facts.date_raw}」" if facts.date_raw else ""
         return GradeAssessment(
             None,
-            f"出版时间{raw}没有解析出公元年份（edition.publication.date 的 start/end 为空），"
+            f"出版时间{raw}没有解析出公元年份，"
             "也没有可单独据以定级的版本类型或特征标记；请先著录出版时间，如「明嘉靖」「清光緒三年」。",
         )
     return GradeAssessment(None, f"出版时间 {_date_text(facts)} 与版本特征没有适用的定级规则，请定级人直接判断。")
