@@ -235,8 +235,8 @@ class Catalogue:
         if len(rows) == 1:
             return rows[0]
         if not rows:
-            raise CardNotFound(f"no card with id, 索书号, 原索书号 or 普查编号 {reference!r}")
-        raise CardNotFound(f"{reference!r} matches several cards ({', '.join(rows)}): use the card id")
+            raise CardNotFound(f"没有标识符、索书号、原索书号或普查编号为「{reference}」的卡片")
+        raise CardNotFound(f"「{reference}」对应多张卡片（{'、'.join(rows)}）：请用卡片标识符")
 
     def history(self, card_id: str) -> list[VersionInfo]:
         return self.get(card_id).versions
