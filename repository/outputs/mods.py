@@ -10,7 +10,7 @@ from __future__ import annotations
 from lxml import etree
 
 import metadata_schemas
-from repository.card import edition_type_of
+from repository.card import edition_type_of, grade_label
 
 from . import card_text
 from .dublin_core import XSI_NS, classification_path, language_code, permalink
@@ -102,8 +102,8 @@ def _copy_notes(root: etree._Element, card: dict) -> None:
     _note(root, copy_part.get("provenance"), "acquisition", "入藏来源")
     _note(root, copy_part.get("cataloguing_basis"), "source note", "著录依据")
     grade = copy_part.get("grade") or {}
-    if grade.get("level"):
-        label = grade["level"] + (f"{grade['class']}等" if grade.get("class") else "")
+    label = grade_label(card)
+    if label:
         _note(root, f"{label}（{grade['basis']}）" if grade.get("basis") else label, "grade", "定级")
     for listing in copy_part.get("lists") or []:
         scope = "国家珍贵古籍名录" if listing.get("scope") == "国家" else "省级珍贵古籍名录"
