@@ -54,11 +54,11 @@ def _home(ctx: typer.Context) -> Home:
 
 
 def _fail(kind: str, error: Exception) -> NoReturn:
-    errors.print(f"[red]{kind}:[/red] ", end="")
+    errors.print(f"[red]{kind}：[/red]", end="")
     errors.print(str(error), highlight=False, markup=False)
     report = getattr(error, "report_path", None)
     if report:
-        errors.print(f"report: {report}", highlight=False, markup=False)
+        errors.print(f"报告：{report}", highlight=False, markup=False)
     raise typer.Exit(1) from None
 
 
@@ -78,13 +78,13 @@ def open_catalogue(
     try:
         catalogue = Catalogue.open(_home(ctx))
     except StoreError as error:
-        _fail("error", error)
+        _fail("错误", error)
     try:
         yield catalogue
     except refusals as refused:
-        _fail("refused, nothing stored", refused)
+        _fail("拒绝，什么都没有保存", refused)
     except (StoreError, UnreadableFile, OSError, *failures) as error:
-        _fail("error", error)
+        _fail("错误", error)
     finally:
         catalogue.close()
 

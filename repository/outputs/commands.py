@@ -240,16 +240,17 @@ def register(app: typer.Typer) -> None:
         try:
             tree = parse_xml(file.read_bytes(), str(file))
         except (XMLRefused, OSError) as error:
-            errors.print("[red]refused:[/red] ", end="")
+            errors.print("[red]拒绝读取：[/red]", end="")
             errors.print(str(error), highlight=False, markup=False)
             raise typer.Exit(1) from None
         name = schema_for(tree) if schema == "auto" else schema
         if name not in ("mods", "oai_dc", "dc-records", "oai"):
-            errors.print(f"[red]error:[/red] {file}: cannot tell the schema from the root element; give --schema")
+            errors.print(f"[red]错误：[/red]{file}：看不出根元素属于哪种模式，请用 --schema 指定（mods、oai_dc、"
+                         "dc-records 或 oai）", highlight=False)
             raise typer.Exit(2)
         problems = validate(tree, name)
         for problem in problems:
             errors.print(f"{file} {problem}", highlight=False, markup=False)
         if problems:
             raise typer.Exit(1)
-        console.print(f"{file}: valid {name}", highlight=False)
+        console.print(f"{file}：符合 {name} 模式（valid {name}）", highlight=False)
