@@ -186,17 +186,25 @@ def test_an_empty_field_never_claims_none_and_both_formats_are_a4(loaded):
     assert "填表人：张三" in text and "专家（签字）" in text
 
 
-def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(tmp_path):
-    """毛詩注疏 and 歷代史纂左編 in one round: pre-flight per book on stderr first, then one zip."""
-    home = tmp_path / "data"
-    guji(home, "init")
-    guji(home, "cards", "import", str(ROOT / "samples" / "cards.json"))
+def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(loaded, tmp_path):
+    """毛詩注疏 and 歷代史纂左編 in one round: pre-flight per book on stderr first, then one zip (in-process)."""
+    from typer.testing import CliRunner
+
+    from repository.cli import _register_plugins, app
+
+    _register_plugins()
+    runner = CliRunner(env={"COLUMNS": "250"})
+
+    def guji(*args: str):
+        return runner.invoke(app, ["--home", str(loaded.home.root), *args])
+
     output = tmp_path / "第七批.zip"
-    result = guji(home, "dossier-round", "--ids", "lidai-shizuan-zuobian,示善0001", "-o", str(output),
+    result = guji("dossier-round", "--ids", "lidai-shizuan-zuobian,示善0001", "-o", str(output),
                   "--round", "第七批", "--format", "docx", "--preparer", "张三")
-    assert "maoshi-zhushu（毛詩注疏三十卷首一卷）：「定级」未填" in result.stderr
-    assert "lidai-shizuan-zuobian（歷代史纂左編一百四十二卷）：「行款版式」未填" in result.stderr
-    assert "省级珍贵古籍名录第七批申报汇总表：2 部书" in result.stdout
+    assert result.exit_code == 0, result.output
+    assert "maoshi-zhushu（毛詩注疏三十卷首一卷）：「定级」未填" in result.output
+    assert "lidai-shizuan-zuobian（歷代史纂左編一百四十二卷）：「行款版式」未填" in result.output
+    assert "省级珍贵古籍名录第七批申报汇总表：2 部书" in result.output
     archive = zipfile.ZipFile(output)
     assert sorted(archive.namelist()) == [
         "申报书/01-毛詩注疏三十卷首一卷-maoshi-zhushu.docx",
@@ -210,7 +218,7 @@ def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(tmp_path):
     assert round(float(summary.pages[0].mediabox.width)) == 842  # A4 landscape
     first = docx.Document(io.BytesIO(archive.read("申报书/01-毛詩注疏三十卷首一卷-maoshi-zhushu.docx")))
     assert first.paragraphs[1].text == "毛詩注疏三十卷首一卷"
-    strict = guji(home, "dossier-round", "--ids", "示善0001", "-o", str(tmp_path / "x.zip"), "--strict", check=False)
-    assert strict.returncode == 1 and not (tmp_path / "x.zip").exists()
-    unknown = guji(home, "dossier-round", "--ids", "示善9999", "-o", str(tmp_path / "y.zip"), check=False)
-    assert unknown.returncode == 1 and "示善9999" in unknown.stderr and "Traceback" not in unknown.stderr
+    strict = guji("dossier-round", "--ids", "示善0001", "-o", str(tmp_path / "x.zip"), "--strict")
+    assert strict.exit_code == 1 and not (tmp_path / "x.zip").exists()
+    unknown = guji("dossier-round", "--ids", "示善9999", "-o", str(tmp_path / "y.zip"))
+    assert unknown.exit_code == 1 and "示善9999" in unknown.output and "Traceback" not in unknown.output
