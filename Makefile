@@ -9,7 +9,7 @@ export GUJI_HOME ?= $(CURDIR)/guji-data
 # IIIF ids, permalinks and OAI identifiers start with it: the address `make run` serves at
 export GUJI_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: install system run test lint bench clean
+.PHONY: install system run test lint bench variants clean
 
 # Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
 # fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py);
@@ -67,6 +67,13 @@ bench: install
 	$(PY) bench/search.py
 	$(PY) bench/images.py --duration 20 --connections 16 --workers 1,2
 	$(PY) bench/print.py --cards 2000
+
+## variants: regenerate search/variant_table.json (the 異體字 folding of the search key) from Unihan
+## (Debian unicode-data), OpenCC and search/variants.json; commit the result, then `guji reindex`
+variants: $(VENV)/.installed
+	@dpkg -s unicode-data >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq unicode-data; } \
+	  || { echo "Unihan is missing: sudo apt-get install unicode-data"; exit 1; }
+	$(PY) search/build_variants.py
 
 clean:
 	rm -rf $(VENV) guji-data .pytest_cache

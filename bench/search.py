@@ -20,16 +20,20 @@ queries (trigrams): those are counted as unanswered. Prints a table; writes benc
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import random
+import re
 import shutil
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import unicodedata
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +101,156 @@ def make_queries(records, count: int, seed: int) -> list[dict]:
                  "standard": "".join(variants.get(c, c) for c in written)}[form]
         queries.append({"q": query, "length": length, "form": form})
     return queries
+
+
+# ---- variant folding: recall and false merges (key level, no index needed) -------------------------
+
+CLAUSE_END = re.compile(r"[，。、；：！？「」『』《》〈〉（）()“”‘’\s¶]+")
+
+
+def folding_methods() -> dict:
+    """The foldings compared: OpenCC t2s alone; the key before the Unihan table (91 hand-kept pairs,
+    then t2s, repeated); the generated Unihan table (what search uses now)."""
+    import opencc
+
+    from search.analyzer import VARIANTS_FILE, fold
+
+    t2s = opencc.OpenCC("t2s")
+    pairs = json.loads(VARIANTS_FILE.read_text(encoding="utf-8"))["fold"]
+    cache_a: dict[str, str] = {}
+    cache_b: dict[str, str] = {}
+
+    def by_char(cache, rule):
+        def key(text: str) -> str:
+            out = []
+            for char in text:
+                if char not in cache:
+                    cache[char] = rule(char)
+                out.append(cache[char])
+            return "".join(out)
+        return key
+
+    def t2s_char(char: str) -> str:
+        converted = t2s.convert(char)
+        return converted if len(converted) == 1 else char
+
+    def before(char: str) -> str:
+        for _ in range(3):
+            previous, char = char, t2s_char(pairs.get(char, char))
+            if char == previous:
+                break
+        return char
+
+    return {"opencc t2s only": by_char(cache_a, t2s_char), "before: 91 pairs + t2s": by_char(cache_b, before),
+            "Unihan table (now)": fold}
+
+
+def _main_text(path: Path) -> str:
+    """A Kanripo file's main text: markers, comments and (double-column) notes dropped."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"^#.*$", "", text, flags=re.M)
+    text = re.sub(r"<[^>]*>|\([^)]*\)|&KR\d+;|\[[^\]]*\]", "", text)
+    return text
+
+
+def clauses(text: str, shortest: int = 4, longest: int = 10) -> list[str]:
+    found = [c for c in CLAUSE_END.split(text) if shortest <= len(c) <= longest]
+    return list(dict.fromkeys(found))
+
+
+def folding_report(limit_files: int | None = None) -> dict:
+    """Recall of traditional queries on the simplified 影梅庵忆语, of simplified and traditional queries
+    across three editions of 毛詩 (tls, 四部叢刊, 文淵閣四庫), and merges of characters one edition
+    uses side by side (a proxy for false merges), for each folding."""
+    import opencc
+
+    methods = folding_methods()
+    report: dict = {"methods": list(methods)}
+    # 1. traditional → simplified: 影梅庵忆语 (simplified) searched as a reader of a traditional edition types it
+    yingmeian = (CORPUS / "daizhige" / "影梅庵忆语.txt").read_text(encoding="utf-8")
+    sentences = clauses(yingmeian)
+    converters = {name: opencc.OpenCC(name) for name in ("s2t", "s2tw", "s2hk")}
+    queries = [(name, converter.convert(sentence)) for sentence in sentences for name, converter in converters.items()]
+    trad = {}
+    for name, key in methods.items():
+        target = key(yingmeian)
+        found = [query for _, query in queries if key(query) in target]
+        trad[name] = {"queries": len(queries), "found": len(found), "recall": round(len(found) / len(queries), 4)}
+    missed = [q for _, q in queries if methods["Unihan table (now)"](q) not in methods["Unihan table (now)"](yingmeian)]
+    report["traditional_queries_on_simplified_text"] = {
+        "corpus": "daizhige/影梅庵忆语.txt (simplified); queries: its clauses of 4–10 characters in traditional "
+                  "characters by OpenCC s2t, s2tw and s2hk", "results": trad, "still_missed_examples": missed[:10]}
+
+    # 2. the same verses in three editions of 毛詩: tls (standard forms), SBCK, WYG (the editions' own variants)
+    editions = {}
+    for text_id, label in (("KR1c0001", "tls"), ("KR1c0002", "SBCK"), ("KR1c0004", "WYG")):
+        files = sorted((CORPUS / "kanripo" / text_id).glob(f"{text_id}_*.txt"))[:limit_files]
+        editions[label] = "".join(_main_text(path) for path in files)
+    verses = clauses(editions["tls"], 4, 8)
+    to_simplified = opencc.OpenCC("t2s")
+    cross = {}
+    for name, key in methods.items():
+        targets = {label: key(text) for label, text in editions.items() if label != "tls"}
+        row = {}
+        for label, target in targets.items():
+            as_written = sum(1 for verse in verses if key(verse) in target)
+            simplified = sum(1 for verse in verses if key(to_simplified.convert(verse)) in target)
+            row[label] = {"traditional_found": as_written, "simplified_found": simplified}
+        cross[name] = row
+    best = {label: max(cross[name][label]["traditional_found"] for name in methods) for label in ("SBCK", "WYG")}
+    for name in methods:
+        for label in ("SBCK", "WYG"):
+            entry = cross[name][label]
+            entry["traditional_recall"] = round(entry["traditional_found"] / best[label], 4)
+            entry["simplified_recall"] = round(entry["simplified_found"] / best[label], 4)
+    report["verses_across_editions"] = {
+        "corpus": "毛詩: KR1c0001 (tls, standard forms) clauses of 4–8 characters searched in the main text of "
+                  "KR1c0002 (四部叢刊) and KR1c0004 (文淵閣四庫全書), as written and in simplified characters; "
+                  "recall relative to the most any folding finds (verses an edition words differently are found "
+                  "by none)", "verses": len(verses), "results": cross}
+
+    # 3. false merges (proxy): pairs a folding joins though one edition writes both, each ≥ 3 times
+    counts = {label: Counter(text) for label, text in editions.items()}
+    counts["影梅庵忆语"] = Counter(yingmeian)
+    characters = {c for counter in counts.values() for c in counter if unicodedata.category(c) == "Lo"}
+    plain = methods["opencc t2s only"]
+    merges = {}
+    for name, key in methods.items():
+        classes: dict[str, set[str]] = {}
+        for char in characters:
+            classes.setdefault(key(char), set()).add(char)
+        suspect = []
+        for members in classes.values():
+            for first, second in itertools.combinations(sorted(members), 2):
+                if plain(first) == plain(second):
+                    continue  # OpenCC joins them as well: accepted for search
+                side_by_side = max(min(c[first], c[second]) for c in counts.values())
+                if side_by_side >= 3:
+                    suspect.append((side_by_side, first + second))
+        suspect.sort(reverse=True)
+        merges[name] = {"pairs_beyond_opencc_used_side_by_side": len(suspect),
+                        "top": [pair for _, pair in suspect[:40]]}
+    report["merges_of_characters_an_edition_uses_side_by_side"] = {
+        "note": "a proxy for false merges: an edition that writes both forms (each ≥ 3 times) may use them as two "
+                "words — or just mix two forms of one; review the top pairs and add distinct words to "
+                "kept_apart in search/variants.json", "results": merges}
+    return report
+
+
+def print_folding(console, report: dict) -> None:
+    from rich.table import Table
+
+    table = Table("folding", "trad → simp recall (影梅庵)", "毛詩 tls → 四部叢刊", "毛詩 tls → 四庫",
+                  "simp → 四部叢刊", "simp → 四庫", "side-by-side merges",
+                  title="variant folding: recall and merges of characters one edition uses side by side")
+    for name in report["methods"]:
+        cross = report["verses_across_editions"]["results"][name]
+        table.add_row(name, f"{report['traditional_queries_on_simplified_text']['results'][name]['recall']:.2%}",
+                      f"{cross['SBCK']['traditional_recall']:.2%}", f"{cross['WYG']['traditional_recall']:.2%}",
+                      f"{cross['SBCK']['simplified_recall']:.2%}", f"{cross['WYG']['simplified_recall']:.2%}",
+                      str(report["merges_of_characters_an_edition_uses_side_by_side"]["results"][name][
+                          "pairs_beyond_opencc_used_side_by_side"]))
+    console.print(table)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -180,6 +334,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--backends", default="tantivy,whoosh")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "search.json")
+    parser.add_argument("--folding-only", action="store_true",
+                        help="Only the variant-folding measures (no index), written to search-folding.json.")
     args = parser.parse_args()
     if not CORPUS.exists():
         sys.exit(f"no corpus at {CORPUS}")
@@ -187,6 +343,15 @@ def main() -> None:
     from rich.table import Table
 
     console = Console()
+    folding = folding_report(args.limit_files)
+    print_folding(console, folding)
+    if args.folding_only:
+        output = args.output.with_name("search-folding.json") if args.output.name == "search.json" else args.output
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps({"command": " ".join([Path(sys.executable).name, *sys.argv]), **folding},
+                                     ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        console.print(f"wrote {output}", highlight=False)
+        return
     started = time.perf_counter()
     entries, records = load_corpus(args.limit_files)
     prepare = time.perf_counter() - started
@@ -227,7 +392,7 @@ def main() -> None:
         "corpus": {"books": len(entries), "pages": pages, "characters": characters,
                    "limit_files": args.limit_files, "prepare_s": round(prepare, 2)},
         "queries": {"count": len(queries), "lengths": "1-6", "forms": ["as written", "simplified", "standard"]},
-        "results": results, "backends_agree": agreement,
+        "results": results, "backends_agree": agreement, "folding": folding,
         "note": "fts5 answers on the same folded keys; it cannot match 1–2 character queries (trigrams)",
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

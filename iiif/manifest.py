@@ -23,7 +23,7 @@ from repository import CardNotFound, Catalogue
 from repository.withdrawal import is_withdrawn
 
 from . import ids
-from .collections import collection_for_code
+from .collections import collections_of
 from .language import book_label, chinese, holding_statement, metadata_pairs, rights, simplified
 from .page_images import PageImage, page_images
 
@@ -190,10 +190,6 @@ def _behavior(structure: dict, images: list[PageImage]) -> list[str]:
     return ["individuals"] if landscape * 2 > len(images) else ["paged"]
 
 
-def _class_collection(card: dict) -> str | None:
-    return collection_for_code(str(((card.get("edition") or {}).get("classification") or {}).get("code") or ""))
-
-
 def build_manifest(catalogue: Catalogue, book: str) -> dict:
     """The manifest of `book` as a JSON-ready dict. Raises CardNotFound, BookWithdrawn or NoPageImages."""
     card = catalogue.get(book).card
@@ -230,12 +226,9 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
     manifest.seeAlso = [prezi.LinkedResource(id=ids.card_json(book), type="Dataset", format="application/json",
                                              label={"zh-Hant": ["編目卡片"], "zh-Hans": ["编目卡片"],
                                                     "en": ["Catalogue card"]})]
-    collection = _class_collection(card)
-    part_of = [prezi.Class(id=ids.collection(collection), type="Collection")] if collection else []
-    if card.get("record_type") == "local_document":
-        part_of.append(prezi.Class(id=ids.collection("local"), type="Collection"))
-    if part_of:
-        manifest.partOf = part_of
+    classification = (card.get("edition") or {}).get("classification") or {}
+    manifest.partOf = [prezi.Class(id=ids.collection(name), type="Collection")
+                       for name in collections_of(str(classification.get("code") or ""), card.get("record_type"))]
     manifest.service = search_services(book)
     for image in images:
         _add_canvas(manifest, book, image)

@@ -22,6 +22,7 @@ from .parse import (
     find_reign_date,
     format_responsibility,
     parse_dimensions,
+    parse_edition_type,
     parse_extant_juan,
     parse_juan_count,
     parse_page_layout,
@@ -141,6 +142,11 @@ def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
 
     _canonicalise(card, "status", "record_status")
     _canonicalise(edition, "edition_type", "edition_type")
+    derived = None if edition.get("edition_type") else derived_edition_type(card)
+    if derived:
+        edition["edition_type_derived"] = derived
+    else:
+        edition.pop("edition_type_derived", None)
     if isinstance(copy_part, dict):
         _canonicalise(copy_part, "binding", "binding")
         for seal in copy_part.get("seals") or []:
@@ -177,6 +183,33 @@ def responsibility_text(card: dict) -> str:
     if edition.get("responsibilities"):
         return format_responsibility(edition["responsibilities"])
     return ""
+
+
+def derived_edition_type(card: dict) -> str | None:
+    """版本类型 read from the 版本 statement (明崇禎毛氏汲古閣刻本 → 刻本), or None."""
+    statement = (card.get("edition") or {}).get("edition_statement")
+    found = parse_edition_type(statement) if isinstance(statement, str) else None
+    return found["edition_type"] if found else None
+
+
+def edition_type_of(card: dict) -> tuple[str | None, bool]:
+    """(版本类型, derived): the cataloguer's 版本类型 when typed (it always wins), else the one
+    read from the 版本 statement — computed afresh, so cards stored before the statement parser
+    existed get it too (the catalogue DB and the browse facet use this)."""
+    edition = card.get("edition") or {}
+    typed = edition.get("edition_type")
+    if isinstance(typed, str) and typed.strip():
+        return metadata_schemas.canonical_term("edition_type", typed) or typed, False
+    derived = derived_edition_type(card)
+    return derived, derived is not None
+
+
+def edition_type_text(card: dict) -> str:
+    """版本类型 as shown to people: 刻本, or 刻本（据版本推定） when read from the 版本 statement."""
+    term, derived = edition_type_of(card)
+    if not term:
+        return ""
+    return f"{term}（据版本推定）" if derived else term
 
 
 def edition_dynasty(card: dict) -> str | None:
@@ -234,14 +267,58 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def card_diff(old: dict, new: dict) -> list[FieldChange]:
-    """Field-level differences, in the card's own field order."""
+    """Field-level differences, in card order (题名 before 卷数 … before 复本层; see :func:`card_order`)."""
     before, after = flatten(old), flatten(new)
-    order = list(after) + [path for path in before if path not in after]
+    order = sorted(dict.fromkeys([*after, *before]), key=card_order)
     return [
         FieldChange(path, before.get(path), after.get(path))
         for path in order
         if before.get(path) != after.get(path)
     ]
+
+
+def card_order(path: str) -> tuple:
+    """Sort key putting field paths in the order of the card (the schema's property order, which is
+    the order a Chinese catalogue card reads: 题名, 卷数, 著者, 版本 … 起始年 before 终止年), list
+    entries by position; fields the schema does not know go last, by name."""
+    node = _schema()
+    key: list[tuple[int, int | str]] = []
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        node = _resolve(node) if isinstance(node, dict) else {}
+        if part.isdigit():
+            key.append((0, int(part)))
+            node = node.get("items", {})
+            continue
+        properties = list(node.get("properties") or {})
+        key.append((properties.index(part), "") if part in properties else (len(properties), part))
+        node = (node.get("properties") or {}).get(part, {})
+    return tuple(key)
+
+
+# fields whose stored value is a code: shown with the vocabulary's label, 古籍（guji）
+_LABELLED = {"record_type": "record_type", "status": "record_status"}
+
+
+def display_value(value: Any, path: str = "") -> str:
+    """A stored value as staff read it: 是/否 for booleans, lists joined with 、, codes with their
+    label (古籍（guji）), text as typed."""
+    if path in _LABELLED and isinstance(value, str):
+        label = (metadata_schemas.vocabulary(_LABELLED[path]).get("x-labels") or {}).get(value)
+        return f"{label}（{value}）" if label else value
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):
+        return "、".join(str(item) for item in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def card_entries(card: dict) -> list[tuple[str, str, str]]:
+    """Every filled field of a card as (Chinese label, path, value shown), in card order."""
+    flat = flatten(card)
+    return [(field_label(path), path, display_value(flat[path], path)) for path in sorted(flat, key=card_order)
+            if flat[path] not in (None, "", [], {})]
 
 
 @cache
@@ -278,4 +355,7 @@ def field_label(path: str) -> str:
         # The 版本层/复本层 group names add nothing to a field's own name.
         if title and part != "raw" and not (depth == 0 and len(parts) > 1):
             titles.append(title)
-    return " · ".join(titles[-2:]) if titles else path
+    shown = titles[-2:]
+    if len(shown) == 2 and shown[0] == shown[1]:  # 卷数 · 卷数: the parsed count of the 卷数 field
+        shown = [f"{shown[0]}（解析）"]
+    return " · ".join(shown) if shown else path

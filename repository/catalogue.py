@@ -27,6 +27,7 @@ from .card import (
     card_diff,
     card_json_bytes,
     edition_dynasty,
+    edition_type_of,
     grade_label,
     identifiers,
     normalise_card,
@@ -234,8 +235,8 @@ class Catalogue:
         if len(rows) == 1:
             return rows[0]
         if not rows:
-            raise CardNotFound(f"no card with id, 索书号, 原索书号 or 普查编号 {reference!r}")
-        raise CardNotFound(f"{reference!r} matches several cards ({', '.join(rows)}): use the card id")
+            raise CardNotFound(f"没有标识符、索书号、原索书号或普查编号为「{reference}」的卡片")
+        raise CardNotFound(f"「{reference}」对应多张卡片（{'、'.join(rows)}）：请用卡片标识符")
 
     def history(self, card_id: str) -> list[VersionInfo]:
         return self.get(card_id).versions
@@ -419,7 +420,7 @@ class Catalogue:
                 title_with_juan=title_with_juan(card),
                 responsibility=responsibility_text(card),
                 edition_statement=edition.get("edition_statement", ""),
-                edition_type=edition.get("edition_type"),
+                edition_type=edition_type_of(card)[0],  # typed, else read from the 版本 statement
                 date_start=date.get("start"),
                 date_end=date.get("end"),
                 call_number=copy_part.get("call_number"),

@@ -33,7 +33,7 @@ from .card_import import (
 from .card_table import get_path, set_path
 from .catalogue import CardConflict, Catalogue
 from .config import Home
-from .grading import suggest_grade
+from .grading import assess_grade
 from .ocfl_store import StoreError
 
 app = typer.Typer(
@@ -54,11 +54,11 @@ def _home(ctx: typer.Context) -> Home:
 
 
 def _fail(kind: str, error: Exception) -> NoReturn:
-    errors.print(f"[red]{kind}:[/red] ", end="")
+    errors.print(f"[red]{kind}：[/red]", end="")
     errors.print(str(error), highlight=False, markup=False)
     report = getattr(error, "report_path", None)
     if report:
-        errors.print(f"report: {report}", highlight=False, markup=False)
+        errors.print(f"报告：{report}", highlight=False, markup=False)
     raise typer.Exit(1) from None
 
 
@@ -78,13 +78,13 @@ def open_catalogue(
     try:
         catalogue = Catalogue.open(_home(ctx))
     except StoreError as error:
-        _fail("error", error)
+        _fail("错误", error)
     try:
         yield catalogue
     except refusals as refused:
-        _fail("refused, nothing stored", refused)
+        _fail("拒绝，什么都没有保存", refused)
     except (StoreError, UnreadableFile, OSError, *failures) as error:
-        _fail("error", error)
+        _fail("错误", error)
     finally:
         catalogue.close()
 
@@ -195,7 +195,7 @@ def cards_export(
         card_ids = [catalogue.resolve(i) for i in ids] if ids else None
         count = export_cards(catalogue, format, output or sys.stdout, card_ids=card_ids, headers=headers)
     if output:
-        console.print(f"exported {count} cards to {output}")
+        console.print(f"已导出 {count} 张卡片：{output}", highlight=False)
 
 
 @cards_app.command("show")
@@ -211,27 +211,28 @@ def cards_show(
         if as_json:
             sys.stdout.write(card_json_bytes(stored.card).decode())
             return
-        from .card import field_label, flatten
+        from .card import card_entries
 
-        table = Table(title=f"{stored.id}  v{stored.version} of v{stored.head}", show_header=False)
-        for path, value in flatten(stored.card).items():
-            if value not in (None, "", [], {}):
-                table.add_row(field_label(path), path, str(value))
+        title = f"{stored.id}  第 {stored.version} 版（共 {stored.head} 版）"
+        table = Table("字段", "路径（--set 用）", "内容", title=title)
+        for label, path, value in card_entries(stored.card):
+            table.add_row(label, path, value)
         console.print(table)
-        suggestion = suggest_grade(stored.card)
-        if suggestion:
-            console.print(f"grade suggestion (advisory): {suggestion.label} — rule {suggestion.rule_id}: "
-                          f"{suggestion.explanation}")
+        assessment = assess_grade(stored.card)
+        if assessment.suggestion:
+            suggestion = assessment.suggestion
+            console.print(f"定级建议（仅供参考）：{suggestion.label}（规则 {suggestion.rule_id}）"
+                          f"{suggestion.explanation}", highlight=False)
 
 
 @cards_app.command("list")
 def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="At most this many cards.")) -> None:
     """List cards by 索书号."""
     with open_catalogue(ctx) as catalogue:
-        table = Table("id", "索书号", "题名卷数", "著者", "版本", "v")
+        table = Table("标识符", "索书号", "题名卷数", "著者", "版本", "版次")
         for row in catalogue.list_rows(limit):
             table.add_row(row.id, row.call_number or "", row.title_with_juan, row.responsibility,
-                          row.edition_statement, str(row.head_version))
+                          row.edition_statement, f"v{row.head_version}")
         console.print(table)
 
 
@@ -307,11 +308,13 @@ def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="C
     """Suggest a grade (定级, advisory) and say which rule of the standard fired."""
     with open_catalogue(ctx) as catalogue:
         stored = catalogue.get(catalogue.resolve(reference))
-        suggestion = suggest_grade(stored.card)
+        assessment = assess_grade(stored.card)
+        suggestion = assessment.suggestion
         if suggestion is None:
-            console.print("no suggestion: the card lacks a 版本类型 or a date the rules can use")
+            console.print(f"没有定级建议：{assessment.reason}", highlight=False)
             raise typer.Exit(1)
-        console.print(f"{suggestion.label}  (rule {suggestion.rule_id})\n{suggestion.basis}\n{suggestion.explanation}")
+        console.print(f"定级建议：{suggestion.label}（规则 {suggestion.rule_id}）\n依据：{suggestion.basis}\n"
+                      f"说明：{suggestion.explanation}", highlight=False)
 
 
 # ---- history ---------------------------------------------------------------------------------
@@ -322,7 +325,7 @@ def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card 
     """Every version of a card: who, when, why."""
     with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
-        table = Table("version", "time (UTC)", "editor", "reason", title=card_id)
+        table = Table("版次", "时间（UTC）", "修改人", "修改原因", title=card_id)
         for version in catalogue.history(card_id):
             table.add_row(version.label, version.created, version.editor, version.reason)
         console.print(table)
@@ -346,16 +349,16 @@ def diff(
     with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
         changes = catalogue.diff(card_id, _version(version_a), _version(version_b))
-        table = Table("field", "path", version_a, version_b, title=card_id)
+        table = Table("字段", "路径", version_a, version_b, title=card_id)
         for change in changes:
-            table.add_row(change.label, change.path, _show(change.old), _show(change.new))
-        console.print(table if changes else "no differences")
+            table.add_row(change.label, change.path, _show(change.old, change.path), _show(change.new, change.path))
+        console.print(table if changes else f"{card_id}：{version_a} 与 {version_b} 之间没有字段变化")
 
 
-def _show(value) -> str:
-    if value is None:
-        return "—"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def _show(value, path: str = "") -> str:
+    from .card import display_value
+
+    return "—" if value is None else display_value(value, path)
 
 
 # ---- maintenance ----------------------------------------------------------------------------

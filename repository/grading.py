@@ -12,12 +12,15 @@ suggestion repeats that warning.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from metadata_schemas import SCHEMA_DIR, canonical_term
+
+from .card import edition_type_of
 
 __all__ = ["GradeSuggestion", "GradeAssessment", "grading_rules", "assess_grade", "suggest_grade"]
 
@@ -65,6 +68,7 @@ def grading_rules() -> list[dict]:
 @dataclass(frozen=True)
 class _Facts:
     edition_type: str | None
+    edition_type_derived: bool
     distinctions: frozenset[str]
     start: int | None
     end: int | None
@@ -102,11 +106,9 @@ def _facts(card: dict) -> _Facts:
         start = end
     if end is None:
         end = start
-    edition_type = _get(card, "edition", "edition_type")
-    if isinstance(edition_type, str):
-        edition_type = canonical_term("edition_type", edition_type) or edition_type
-    else:
-        edition_type = None
+    edition = _get(card, "edition")
+    # the 版本类型 typed, else the one read from the 版本 statement (明崇禎毛氏汲古閣刻本 → 刻本)
+    edition_type, edition_type_derived = edition_type_of(card) if isinstance(edition, dict) else (None, False)
     distinctions = set()
     for flag in _get(card, "copy", "distinctions") or []:
         if isinstance(flag, str):
@@ -117,6 +119,7 @@ def _facts(card: dict) -> _Facts:
         dynasty = _dynasty_from_raw(raw if isinstance(raw, str) else None)
     return _Facts(
         edition_type=edition_type,
+        edition_type_derived=edition_type_derived,
         distinctions=frozenset(distinctions),
         start=start,
         end=end,
@@ -152,7 +155,8 @@ def _suggestion(rule: dict, facts: _Facts, preface: str = "") -> GradeSuggestion
     used = set(rule["conditions"].get("distinctions_any", []))
     values = {
         "date": _date_text(facts),
-        "edition_type": facts.edition_type or "未详",
+        "edition_type": (f"{facts.edition_type}（据版本推定）" if facts.edition_type_derived else facts.edition_type)
+        or "未详",
         "distinctions": "、".join(sorted(facts.distinctions & used)) or "、".join(sorted(facts.distinctions)),
     }
     parts = [preface + rule["explanation"].format_map(values)]
@@ -163,7 +167,7 @@ def _suggestion(rule: dict, facts: _Facts, preface: str = "") -> GradeSuggestion
         parts.append(f"另有特征标记「{'、'.join(unused)}」，可能支持更高的级别，请定级人斟酌。")
     confirmed = rule["confirmed"]["level"] is not False and rule["confirmed"].get("class") is not False
     if not confirmed:
-        parts.append(f"注意：此条规则的级别或等次未能核对标准原文（{rule.get('note', '')}）")
+        parts.append(f"注意：{rule.get('note', '')}")  # the note says 未经核对 and what the rule was inferred from
     elif rule.get("class") is None and rule["level"] != "四级":
         parts.append("等次由定级人确定。")
     parts.append(ADVISORY)
@@ -197,7 +201,7 @@ def assess_grade(card: dict) -> GradeAssessment:
             return GradeAssessment(suggestion, f"适用规则 {rule['id']}：{suggestion.label}。")
     if facts.start is not None and facts.start != facts.end:
         # a range spanning several bands (「明刻本」): suggest by its latest year, the cautious choice
-        latest = _Facts(facts.edition_type, facts.distinctions, facts.end, facts.end, facts.dynasty, facts.date_raw)
+        latest = dataclasses.replace(facts, start=facts.end)
         for rule in rules:
             if _matches(rule["conditions"], latest):
                 preface = (
@@ -210,7 +214,7 @@ def assess_grade(card: dict) -> GradeAssessment:
         raw = f"「{facts.date_raw}」" if facts.date_raw else ""
         return GradeAssessment(
             None,
-            f"出版时间{raw}没有解析出公元年份（edition.publication.date 的 start/end 为空），"
+            f"出版时间{raw}没有解析出公元年份，"
             "也没有可单独据以定级的版本类型或特征标记；请先著录出版时间，如「明嘉靖」「清光緒三年」。",
         )
     return GradeAssessment(None, f"出版时间 {_date_text(facts)} 与版本特征没有适用的定级规则，请定级人直接判断。")

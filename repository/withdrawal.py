@@ -51,7 +51,7 @@ def set_withdrawn(catalogue: Catalogue, card_id: str, withdrawn: bool, *, editor
     `base_version` (default: the head) is the version the person saw, as for any edit: a card
     saved by someone else meanwhile raises CardConflict."""
     if not reason.strip():
-        raise ValueError("a reason is required to withdraw or reinstate a card (it is recorded in the history)")
+        raise ValueError("撤销或恢复卡片必须写明原因（记入修订记录）")
     stored = catalogue.get(card_id)
     card = dict(stored.card)
     if withdrawn:

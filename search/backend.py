@@ -23,7 +23,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from repository import Home, StoreError
 
-from .analyzer import PARAGRAPH_BREAK, crossing_bigram, fold, phrase_bigrams
+from .analyzer import PARAGRAPH_BREAK, crossing_bigram, fold, key_version, phrase_bigrams
 from .documents import BookDocument, PageDocument
 from .fields import BOOK_FIELDS, BY_NAME, FACETS, PAGE_FIELDS
 from .query import Query, Term
@@ -124,6 +124,21 @@ def check_schema(directory: Path) -> None:
     if built is not None and built != SCHEMA_VERSION:
         raise SearchError(f"the search index in {directory} has layout {built}, this Guji needs layout "
                           f"{SCHEMA_VERSION}: run `guji reindex`")
+
+
+def stale_key(directory: Path) -> str | None:
+    """Why the index's search keys are out of date, or None: an index built with another 異體字
+    table (search/variant_table.json) folds characters differently, so its keys must be rebuilt —
+    the indexer does that by itself, `guji reindex` does it at once."""
+    state = read_state(directory)
+    if not state:
+        return None  # no index yet
+    built, current = state.get("key"), key_version()
+    if built == current:
+        return None
+    return (f"检索索引是用{'异体字表 ' + built + ' ' if built else '更早的检索键'}建的，本版用异体字表 {current}："
+            "异体字的检索结果在索引重建之前可能不全；guji indexer（guji serve 会启动它）会自动重建，"
+            "也可以运行 guji reindex")
 
 
 def write_state(directory: Path, **state) -> None:

@@ -62,9 +62,13 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2) from None
             finally:
                 searcher.close()
+            from .backend import index_dir, stale_key
             from .indexer import events_behind
 
             behind = events_behind(catalogue, int(searcher.state().get("last_event", 0)))
+            stale = stale_key(index_dir(catalogue.home, searcher.backend_name))
+        if stale:
+            errors.print(f"提示：{stale}", highlight=False, markup=False)
         if as_json:
             sys.stdout.write(json.dumps(results.to_json(), ensure_ascii=False, indent=1) + "\n")
             return
@@ -104,6 +108,10 @@ def register(app: typer.Typer) -> None:
             try:
                 if once:
                     done = worker.run_once()
+                    if done.rebuilt:
+                        console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
+                                      highlight=False)
+                        return
                     console.print(f"indexer: {done.events} events, {done.indexed} books indexed, {done.deleted} "
                                   f"removed (last event {done.last_event})", highlight=False)
                     return
@@ -111,6 +119,10 @@ def register(app: typer.Typer) -> None:
                 signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
 
                 def announce(done) -> None:
+                    if done.rebuilt:
+                        console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
+                                      highlight=False)
+                        return
                     console.print(f"indexer: {done.events} events → {done.indexed} books indexed, "
                                   f"{done.deleted} removed", highlight=False)
 

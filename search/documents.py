@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from repository.card import grade_label, responsibility_text, title_with_juan
+from repository.card import edition_type_of, grade_label, responsibility_text, title_with_juan
 from repository.parse import parse_reign_date
 
 from .analyzer import PARAGRAPH_BREAK, fold
@@ -116,6 +116,7 @@ def book_document(card: dict) -> BookDocument:
     people = edition.get("responsibilities") or []
     grade = grade_label(card)
     dynasty = edition_dynasty(card)
+    edition_type = edition_type_of(card)[0]  # typed, else read from the 版本 statement
     record_type = RECORD_TYPE_LABELS.get(card.get("record_type", "guji"), card.get("record_type", ""))
     fields = {
         "title": _texts([edition.get("title"), title_with_juan(card),
@@ -124,14 +125,14 @@ def book_document(card: dict) -> BookDocument:
         "author": _texts([responsibility_text(card), *[p.get("name") for p in people],
                           *[c.get("responsibility") for c in edition.get("contents") or []]]),
         "edition": _texts([edition.get("edition_statement"), publication.get("publisher"), publication.get("place"),
-                           date.get("raw"), edition.get("edition_type")]),
+                           date.get("raw"), edition_type]),
         "call_number": _texts([copy_part.get("call_number"), *(copy_part.get("former_call_numbers") or [])]),
         "census_number": _texts([copy_part.get("census_number")]),
         "list_number": _texts([listing.get("number") for listing in copy_part.get("lists") or []]),
         "sibu": _texts([classification.get("bu"), classification.get("lei"), classification.get("shu"),
                         classification.get("code")]),
         "dynasty": _texts([dynasty]),
-        "edition_type": _texts([edition.get("edition_type")]),
+        "edition_type": _texts([edition_type]),
         "grade": _texts([grade, (copy_part.get("grade") or {}).get("level")]),
         "record_type": _texts([record_type, local.get("type")]),
         "local_author": _texts([local.get("author")]),
@@ -141,7 +142,7 @@ def book_document(card: dict) -> BookDocument:
     facets = {
         "sibu": classification.get("bu"),
         "dynasty": dynasty,
-        "edition_type": edition.get("edition_type"),
+        "edition_type": edition_type,
         "grade": (copy_part.get("grade") or {}).get("level"),
         "record_type": record_type,
         "local_author": local.get("author"),

@@ -23,6 +23,7 @@ from repository import Catalogue
 from repository.catalogue_db import CardRow, EventRow
 from repository.withdrawal import WITHDRAWN
 
+from .analyzer import key_version
 from .backend import (
     BookEntry,
     SearchBackend,
@@ -31,6 +32,7 @@ from .backend import (
     index_dir,
     open_backend,
     read_state,
+    stale_key,
     write_state,
 )
 from .documents import book_document, page_documents
@@ -49,6 +51,7 @@ class Pass:
     indexed: int  # books (re)indexed
     deleted: int
     last_event: int
+    rebuilt: bool = False  # the whole index was rebuilt: it had been built with another search key
 
 
 def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
@@ -92,8 +95,12 @@ class Indexer:
         return events_behind(self.catalogue, self.last_event)
 
     def run_once(self) -> Pass:
-        """Apply every event newer than the last one applied."""
+        """Apply every event newer than the last one applied — or, when the index was built with
+        another search key (a new 異體字 table), rebuild it whole first."""
         check_schema(self.directory)
+        if stale_key(self.directory):
+            count = self.rebuild()
+            return Pass(0, count, 0, self.last_event, rebuilt=True)
         total = Pass(0, 0, 0, self.last_event)
         while True:
             with self.catalogue.sessions() as session:
@@ -107,7 +114,7 @@ class Indexer:
                               if object_id and kind not in IGNORED_EVENTS})
             indexed, deleted = self.reindex_books(touched)
             total = Pass(total.events + len(events), total.indexed + indexed, total.deleted + deleted, events[-1][0])
-            write_state(self.directory, last_event=total.last_event, backend=self.backend_name)
+            write_state(self.directory, last_event=total.last_event, backend=self.backend_name, key=key_version())
 
     def reindex_books(self, book_ids: list[str]) -> tuple[int, int]:
         if not book_ids:
@@ -127,7 +134,7 @@ class Indexer:
         """Apply events as they come, every `interval` seconds, until `stop()` says so."""
         while not stop():
             done = self.run_once()
-            if announce and done.events:
+            if announce and (done.events or done.rebuilt):
                 announce(done)
             time.sleep(interval)
 
@@ -143,6 +150,6 @@ class Indexer:
                     progress(done, len(rows))
 
         count = self.backend.rebuild(entries())
-        write_state(self.directory, last_event=since, backend=self.backend_name)
+        write_state(self.directory, last_event=since, backend=self.backend_name, key=key_version())
         self.catalogue.record_event("reindex", "system", books=count, backend=self.backend_name)
         return count

@@ -198,3 +198,51 @@ def test_commit_files_keeps_db_history_in_step_and_protects_the_card(catalogue):
         catalogue.commit_files("yingmeian", {"card.json": b"{}"}, editor="a", reason="r", event="x")
     with pytest.raises(CardNotFound):
         catalogue.commit_files("nonesuch", {"a.txt": b"x"}, editor="a", reason="r", event="x")
+
+
+def test_edition_type_is_read_from_the_statement_and_a_typed_one_wins(catalogue):
+    card = minimal_card()
+    del card["edition"]["edition_type"]
+    card["edition"]["edition_statement"] = "明崇禎毛氏汲古閣刻本"
+    catalogue.create(card, editor="张三", reason="新编")
+    stored = catalogue.get("yingmeian").card["edition"]
+    assert stored["edition_type_derived"] == "刻本" and "edition_type" not in stored
+    assert catalogue.list_rows()[0].edition_type == "刻本"
+
+    card = catalogue.get("yingmeian").card
+    card["edition"]["edition_type"] = "套印本"  # the cataloguer knows better: the derived value goes
+    catalogue.save("yingmeian", card, editor="张三", reason="改版本类型", base_version=1)
+    stored = catalogue.get("yingmeian").card["edition"]
+    assert stored["edition_type"] == "套印本" and "edition_type_derived" not in stored
+    assert catalogue.list_rows()[0].edition_type == "套印本"
+
+    card = catalogue.get("yingmeian").card
+    del card["edition"]["edition_type"]
+    card["edition"]["edition_statement"] = "清乾隆文淵閣四庫全書本"  # names no type: no value, no warning
+    result = catalogue.save("yingmeian", card, editor="张三", reason="改版本", base_version=2)
+    assert result.warnings == []
+    assert "edition_type_derived" not in catalogue.get("yingmeian").card["edition"]
+    assert catalogue.list_rows()[0].edition_type is None
+
+
+def test_rebuild_db_derives_the_edition_type_of_cards_stored_without_it(catalogue, monkeypatch):
+    """Cards saved before the statement was read keep their stored form; the DB and the facet use the type."""
+    import repository.card
+    from web.collection import Filters, facets
+
+    card = minimal_card()
+    del card["edition"]["edition_type"]
+    card["edition"]["edition_statement"] = "清刻本"
+    with monkeypatch.context() as patch:
+        patch.setattr(repository.card, "derived_edition_type", lambda card: None)  # as an older Guji stored it
+        catalogue.create(card, editor="张三", reason="新编")
+    assert catalogue.list_rows()[0].edition_type is None
+    before = catalogue.get("yingmeian")
+    assert "edition_type_derived" not in before.card["edition"]
+
+    catalogue.rebuild_db()
+    assert catalogue.list_rows()[0].edition_type == "刻本"
+    after = catalogue.get("yingmeian")
+    assert after.version == before.version and after.card == before.card  # nothing rewritten in OCFL
+    edition_types = next(facet for facet in facets(catalogue, Filters()) if facet.key == "edition_type")
+    assert [(value.value, value.count) for value in edition_types.values] == [("刻本", 1)]

@@ -119,3 +119,36 @@ def test_dry_run_shows_field_changes_and_writes_nothing(data_home, tmp_path):
     assert "→ 7" in result.stdout and "nothing written" in result.stdout
     assert "v1" in guji(data_home, "history", export[0]["id"]).stdout
     assert "v2" not in guji(data_home, "history", export[0]["id"]).stdout
+
+
+def test_cards_show_grade_and_diff_speak_chinese_in_card_order(catalogue, sample_cards):
+    """In-process: 起始年 before 终止年, 题名 … 版本 … 复本层 in the order of the card, Chinese labels;
+    the grade suggestion names its rule and says plainly when the rule is unconfirmed."""
+    from typer.testing import CliRunner
+
+    from repository.cli import app
+
+    for card in sample_cards:
+        catalogue.create(card, editor="测试员", reason="导入")
+    runner = CliRunner(env={"COLUMNS": "250"})
+    home = ["--home", str(catalogue.home.root)]
+    shown = runner.invoke(app, [*home, "cards", "show", "jingchuan-wenji"])
+    assert shown.exit_code == 0, shown.output
+    rows = [line.split("│")[1].strip() for line in shown.output.splitlines() if line.count("│") >= 3]
+    order = ["标识符", "记录类型", "题名", "卷数", "责任说明", "版本类型", "版本", "出版项 · 出版时间",
+             "出版时间 · 起始年", "出版时间 · 终止年", "行款版式", "版框", "索书号", "古籍普查编号", "册数", "函数",
+             "装帧", "存卷", "钤印（原文）", "定级 · 级别", "收藏单位", "权利声明"]
+    assert [label for label in rows if label in order] == order
+    assert "古籍（guji）" in shown.output and "│ 卷数 · 卷数 " not in shown.output
+    assert "定级建议（仅供参考）：三级甲等（规则 sanji-jia-wanli-chongzhen）" in shown.output
+    assert "未经核对" in shown.output and "grade suggestion" not in shown.output
+
+    graded = runner.invoke(app, [*home, "cards", "grade", "示地0001"])  # 影梅庵憶語: no date on the card
+    assert graded.exit_code == 1 and graded.output.startswith("没有定级建议：出版时间")
+
+    catalogue.save("jingchuan-wenji", {**sample_cards[1], "copy": {**sample_cards[1]["copy"], "volumes": 9}},
+                   editor="测试员", reason="册数更正", base_version=1)
+    diff = runner.invoke(app, [*home, "diff", "jingchuan-wenji", "v1", "v2"])
+    assert "│ 册数 " in diff.output and "┃ 字段 " in diff.output and "field" not in diff.output
+    same = runner.invoke(app, [*home, "diff", "jingchuan-wenji", "v2", "v2"])
+    assert "没有字段变化" in same.output

@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shutil
+import zipfile
 
 import docx
 import openpyxl
@@ -57,7 +58,8 @@ def test_docx_holds_every_field_and_the_sample_images(scanned):
     document = docx.Document(io.BytesIO(dossier_docx(dossier)))
     rows = {row.cells[0].text: row.cells[1].text for row in document.tables[0].rows}
     assert list(rows) == ["申报单位", "普查编号", "题名卷数", "著者", "版本", "存卷/缺卷", "册数/函数", "装帧", "版框",
-                          "行款版式", "批校题跋", "钤印", "定级", "破损", "入藏来源", "著录依据", "价值说明"]
+                          "行款版式", "批校题跋", "钤印", "定级", "破损", "入藏来源", "著录依据",
+                          "申报理由（价值说明）", "申报单位意见", "专家意见"]
     assert rows["申报单位"] == "Guji 示例馆藏（演示数据）"
     assert rows["普查编号"] == "999999-0001-0000002"
     assert rows["题名卷数"] == "重刊荊川先生文集十七卷外集三卷"
@@ -68,7 +70,9 @@ def test_docx_holds_every_field_and_the_sample_images(scanned):
     assert "朱文方印" in rows["钤印"]
     assert rows["定级"].startswith("三级甲等") and "演示定级员" in rows["定级"]
     assert "虫蛀" in rows["破损"]
-    assert rows["价值说明"] == "明萬曆元年純白齋重刻本，流傳稀少。"
+    assert rows["申报理由（价值说明）"] == "明萬曆元年純白齋重刻本，流傳稀少。"
+    assert "负责人（签字）" in rows["申报单位意见"] and "单位（盖章）" in rows["申报单位意见"]
+    assert "专家（签字）" in rows["专家意见"] and "年\u3000\u3000月\u3000\u3000日" in rows["专家意见"]
     # default 书影: the first page of each 卷 (卷端), at the asked width, from the derivatives
     assert [(p.page, p.label, p.width, p.source) for p in dossier.pages] == [
         ("0002", "卷一", 600, "derivative"), ("0004", "卷二", 600, "derivative")]
@@ -108,20 +112,21 @@ def test_unknown_pages_are_refused_with_the_pages_the_book_has(scanned):
 
 def test_preflight_warnings(loaded):
     national = build_dossier(loaded, "jingchuan-wenji", scope="national")
-    assert any("定级 三级甲等 is outside the scope of the 国家珍贵古籍名录" in w for w in national.warnings)
-    assert any("价值说明 is empty" in w for w in national.warnings)
-    assert any("no page scans stored" in w for w in national.warnings)
+    assert national.warnings == [
+        "「申报理由（价值说明）」未填：国家珍贵古籍名录申报书要求填写",
+        "定级为三级甲等，不在国家珍贵古籍名录的申报范围内（只收一级、二级古籍）",
+        "本书尚未入藏扫描影像，申报书没有书影：请先入藏本书的扫描影像（影像入藏）"]
     provincial = build_dossier(loaded, "jingchuan-wenji", scope="provincial")
-    assert not any("outside the scope" in w for w in provincial.warnings)  # 三级 is fine for a province
+    assert not any("申报范围" in w for w in provincial.warnings)  # 三级 is fine for a province
     # 歷代史纂左編一百四十二卷 with only ten juan left, no grade, no 册数 …
     stored = loaded.get("lidai-shizuan-zuobian")
     card = json.loads(json.dumps(stored.card))
     card["copy"]["extant_juan"] = {"raw": "存十卷（卷一至十）"}
     loaded.save(stored.id, card, editor="t", reason="存卷", base_version=stored.version)
     sparse = build_dossier(loaded, "lidai-shizuan-zuobian")
-    assert any("132 of 142 juan are missing" in w for w in sparse.warnings)
-    empty = {w.split(" is empty")[0] for w in sparse.warnings if " is empty" in w}
-    assert {"定级", "册数/函数", "版框", "行款版式", "价值说明"} <= empty
+    assert "存卷：全书一百四十二卷，缺一百三十二卷，超过一半；残缺过甚的复本一般难以入选名录" in sparse.warnings
+    empty = {w[1:w.index("」")] for w in sparse.warnings if "」未填" in w}
+    assert empty == {"定级", "册数/函数", "版框", "行款版式", "申报理由（价值说明）"}
     assert sparse.value("存卷/缺卷") == "存十卷（卷一至十），缺一百三十二卷"
 
 
@@ -132,13 +137,15 @@ def test_dossier_cli_strict_and_applicant(tmp_path):
     output = tmp_path / "d.docx"
     strict = guji(home, "dossier", "示善0002", "--format", "docx", "-o", str(output), "--list", "national", "--strict",
                   check=False)
-    assert strict.returncode == 1 and "outside the scope" in strict.stderr and not output.exists()
+    assert strict.returncode == 1 and "不在国家珍贵古籍名录的申报范围内" in strict.stderr and not output.exists()
+    assert "--strict" in strict.stderr and "什么都没有写入" in strict.stderr
     result = guji(home, "dossier", "示善0002", "--format", "docx", "-o", str(output), "--applicant", "某某省图书馆")
-    assert "dossier for jingchuan-wenji" in result.stdout and "价值说明 is empty" in result.stderr
+    assert "省级珍贵古籍名录申报书（jingchuan-wenji 第 1 版" in result.stdout
+    assert "「申报理由（价值说明）」未填" in result.stderr and "warning" not in result.stderr
     rows = {r.cells[0].text: r.cells[1].text for r in docx.Document(str(output)).tables[0].rows}
     assert rows["申报单位"] == "某某省图书馆"
     bad = guji(home, "dossier", "示善0002", "--format", "odt", "-o", str(tmp_path / "x.odt"), check=False)
-    assert bad.returncode == 2 and "docx or pdf" in bad.stderr
+    assert bad.returncode == 2 and "请用 docx 或 pdf" in bad.stderr
 
 
 def test_register_xlsx(loaded, tmp_path):
@@ -154,3 +161,64 @@ def test_register_xlsx(loaded, tmp_path):
     assert [row[0] for row in rows[1:4]] == ["999999-0001-0000001", "999999-0001-0000002", "999999-0001-0000003"]
     assert rows[2] == ("999999-0001-0000002", "示善0002", "重刊荊川先生文集二十卷", "（明）唐順之撰",
                        "明萬曆元年純白齋刻本", 8, "存十七卷（卷一至十七），缺三卷")
+
+
+def test_an_empty_field_never_claims_none_and_both_formats_are_a4(loaded):
+    """On an official form 无 would say "none": a required field left empty prints 未填, an optional one blank."""
+    dossier = build_dossier(loaded, "lidai-shizuan-zuobian", preparer="张三", contact="0513-1234567")
+    document = docx.Document(io.BytesIO(dossier_docx(dossier)))
+    rows = {row.cells[0].text: row.cells[1].text for row in document.tables[0].rows}
+    assert rows["定级"] == rows["版框"] == rows["申报理由（价值说明）"] == "未填"  # required
+    assert rows["批校题跋"] == rows["钤印"] == rows["破损"] == ""  # optional
+    assert "无" not in rows.values()
+    [section] = document.sections
+    assert (section.page_width, section.page_height) == (11906 * 635, 16838 * 635)  # A4 in twips, as Word writes it
+    east_asian = document.styles["Normal"].element.rPr.rFonts.get(
+        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia")
+    assert east_asian == "宋体"
+    assert "填表人：张三" in "".join(p.text for p in document.paragraphs)
+    assert section.footer.paragraphs[0].text.startswith("卡片 lidai-shizuan-zuobian 第1版 · 生成于")
+    reader = pypdf.PdfReader(io.BytesIO(dossier_pdf(dossier)))
+    assert [(round(float(page.mediabox.width)), round(float(page.mediabox.height))) for page in reader.pages] == [
+        (595, 842)]  # A4 in points
+    text = re.sub(r"\s+", "", reader.pages[0].extract_text())
+    assert "定级未填" in text and "批校题跋钤印" in text and "无" not in text.replace("演示数据", "")
+    assert "填表人：张三" in text and "专家（签字）" in text
+
+
+def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(loaded, tmp_path):
+    """毛詩注疏 and 歷代史纂左編 in one round: pre-flight per book on stderr first, then one zip (in-process)."""
+    from typer.testing import CliRunner
+
+    from repository.cli import _register_plugins, app
+
+    _register_plugins()
+    runner = CliRunner(env={"COLUMNS": "250"})
+
+    def guji(*args: str):
+        return runner.invoke(app, ["--home", str(loaded.home.root), *args])
+
+    output = tmp_path / "第七批.zip"
+    result = guji("dossier-round", "--ids", "lidai-shizuan-zuobian,示善0001", "-o", str(output),
+                  "--round", "第七批", "--format", "docx", "--preparer", "张三")
+    assert result.exit_code == 0, result.output
+    assert "maoshi-zhushu（毛詩注疏三十卷首一卷）：「定级」未填" in result.output
+    assert "lidai-shizuan-zuobian（歷代史纂左編一百四十二卷）：「行款版式」未填" in result.output
+    assert "省级珍贵古籍名录第七批申报汇总表：2 部书" in result.output
+    archive = zipfile.ZipFile(output)
+    assert sorted(archive.namelist()) == [
+        "申报书/01-毛詩注疏三十卷首一卷-maoshi-zhushu.docx",
+        "申报书/02-歷代史纂左編一百四十二卷-lidai-shizuan-zuobian.docx",
+        "申报汇总表.pdf", "申报汇总表.xlsx", "预检结果.txt"]
+    sheet = openpyxl.load_workbook(io.BytesIO(archive.read("申报汇总表.xlsx"))).active
+    body = [row for row in sheet.iter_rows(values_only=True) if isinstance(row[0], int)]
+    assert [row[:4] for row in body] == [(1, "999999-0001-0000001", "示善0001", "毛詩注疏三十卷首一卷"),
+                                         (2, "999999-0001-0000003", "示善0003", "歷代史纂左編一百四十二卷")]
+    summary = pypdf.PdfReader(io.BytesIO(archive.read("申报汇总表.pdf")))
+    assert round(float(summary.pages[0].mediabox.width)) == 842  # A4 landscape
+    first = docx.Document(io.BytesIO(archive.read("申报书/01-毛詩注疏三十卷首一卷-maoshi-zhushu.docx")))
+    assert first.paragraphs[1].text == "毛詩注疏三十卷首一卷"
+    strict = guji("dossier-round", "--ids", "示善0001", "-o", str(tmp_path / "x.zip"), "--strict")
+    assert strict.exit_code == 1 and not (tmp_path / "x.zip").exists()
+    unknown = guji("dossier-round", "--ids", "示善9999", "-o", str(tmp_path / "y.zip"))
+    assert unknown.exit_code == 1 and "示善9999" in unknown.output and "Traceback" not in unknown.output

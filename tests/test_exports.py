@@ -119,7 +119,7 @@ def test_bulk_export_cli_every_format(data_home, tmp_path):
     for format, name in (("mods", "mods"), ("dc", None), ("marcxml", None)):
         output = tmp_path / f"all.{format}.xml"
         result = guji(data_home, "cards", "export", "--format", format, "-o", str(output))
-        assert f"exported {len(everything)} cards" in result.stdout
+        assert f"已导出 {len(everything)} 张卡片" in result.stdout
         root = etree.parse(str(output)).getroot()
         assert len(root) == len(everything)
         if name:
@@ -202,7 +202,7 @@ def test_bag_refuses_a_used_folder_and_a_missing_version(loaded, tmp_path):
 
 def test_export_bag_cli(data_home, tmp_path):
     result = guji(data_home, "export", "bag", "示善0001", "-o", str(tmp_path / "bag"))
-    assert "bag of maoshi-zhushu v1" in result.stdout
+    assert "maoshi-zhushu 第 1 版的 BagIt 包" in result.stdout
     bagit.Bag(str(tmp_path / "bag")).validate()
 
 
@@ -264,10 +264,10 @@ def test_an_external_dtd_is_never_fetched():
 
 def test_withdraw_and_reinstate_cli(data_home):
     withdrawn = guji(data_home, "cards", "withdraw", "示善0003", "--reason", "与他条重复")
-    assert "lidai-shizuan-zuobian withdrawn (v2)" in withdrawn.stdout
+    assert "lidai-shizuan-zuobian 已撤销（第 2 版）" in withdrawn.stdout
     again = guji(data_home, "cards", "withdraw", "示善0003", "--reason", "再次")
-    assert "already withdrawn; no new version" in again.stdout
+    assert "原已撤销，没有新版本" in again.stdout
     reinstated = guji(data_home, "cards", "withdraw", "示善0003", "--reason", "误撤销", "--reinstate")
-    assert "reinstated (v3)" in reinstated.stdout
+    assert "已恢复（第 3 版）" in reinstated.stdout
     history = guji(data_home, "history", "示善0003").stdout
     assert "与他条重复" in history and "误撤销" in history

@@ -56,8 +56,20 @@ def test_a_jiajing_edition_is_grade_two_with_an_unconfirmed_class():
     assert suggestion.label == "二级乙等"
     assert suggestion.rule_id == "erji-yi-jiajing-longqing"
     assert not suggestion.confirmed  # the 甲/乙 split inside 二级 could not be checked against the standard
-    assert "未能核对" in suggestion.explanation
+    assert "未经核对" in suggestion.explanation
     assert "1522" in suggestion.explanation
+
+
+def test_an_unconfirmed_rule_says_so_plainly_and_names_what_it_rests_on():
+    """Staff read the note: it says 未经核对 and what the rule was inferred from, never "from memory"."""
+    for rule in grading_rules():
+        text = json.dumps(rule, ensure_ascii=False)
+        assert "记忆" not in text, rule["id"]
+        if rule["confirmed"]["level"] is False or rule["confirmed"].get("class") is False:
+            assert rule["note"].count("未经核对") == 1 and "推定" in rule["note"], rule["id"]
+    suggestion = suggest_grade(card(raw="明萬曆元年", start=1573, end=1573))
+    assert suggestion.rule_id == "sanji-jia-wanli-chongzhen"
+    assert "未经核对" in suggestion.explanation and "三性九条" in suggestion.explanation
 
 
 def test_a_qianlong_edition_is_grade_three_without_a_class():

@@ -78,7 +78,7 @@ def test_cli_prints_named_cards(tmp_path):
     guji(home, "cards", "import", str(ROOT / "samples" / "cards.json"))
     output = tmp_path / "cards.pdf"
     result = guji(home, "cards", "print", "--ids", "示善0003,maoshi-zhushu", "-o", str(output))
-    assert "printed 2 guide cards on 1 A4 sheets" in result.stdout
+    assert "已打印 2 张导卡，共 1 页 A4" in result.stdout
     text = _flat(_text(output.read_bytes()))
     assert "歷代史纂左編一百四十二卷" in text and "毛詩注疏三十卷首一卷" in text
     assert "影梅庵憶語" not in text
@@ -119,8 +119,8 @@ def test_long_fields_shrink_and_what_cannot_fit_is_reported():
     cards = [GuideCard("long", 1, "示善0099", title, "（清）紀昀等撰", "清乾隆武英殿刻本", "", "120册", ""),
              GuideCard("rare", 1, "示善0100", "𫝊𠀀", "", "", "", "", "")]
     result = render_guide_cards(cards)
-    assert any("long: 题名卷数 does not fit" in w for w in result.warnings)
-    assert any("rare: no font has" in w and "U+2B74A" in w for w in result.warnings)
+    assert any(w.startswith("long：题名卷数太长，卡片上印不下，印到「欽定") for w in result.warnings), result.warnings
+    assert any(w.startswith("rare：字体中没有") and "U+2B74A" in w and w.endswith("印为空白") for w in result.warnings)
     text = _flat(_text(result.pdf))
     assert "欽定四庫全書總目提要二百卷欽定" in text  # the start is printed
 

@@ -145,8 +145,16 @@ def test_manifest_follows_a_card_edit(iiif_home, iiif_catalogue):
 def test_collections(iiif_catalogue):
     top = build_collection(iiif_catalogue, "top")
     assert schema_errors(top, "collection") == []
-    # jingchuan-wenji is 集部 (4.02.05); iiif-test has no class; no local document has scans.
-    assert [item["id"] for item in top["items"]] == [ids.collection("ji")]
+    # jingchuan-wenji is 集部 (4.02.05); iiif-test has no class: it is reached through 未分類;
+    # no local document has scans.
+    assert [item["id"] for item in top["items"]] == [ids.collection("ji"), ids.collection("unclassified")]
+    unclassified = build_collection(iiif_catalogue, "unclassified")
+    assert schema_errors(unclassified, "collection") == []
+    assert unclassified["label"] == {"zh-Hant": ["未分類"], "zh-Hans": ["未分类"], "en": ["Unclassified"]}
+    assert [item["id"] for item in unclassified["items"]] == [ids.manifest(TEST_BOOK)]
+    assert unclassified["partOf"] == [{"id": ids.collection("top"), "type": "Collection"}]
+    assert build_manifest(iiif_catalogue, TEST_BOOK)["partOf"] == [
+        {"id": ids.collection("unclassified"), "type": "Collection"}]
     ji = build_collection(iiif_catalogue, "ji")
     assert schema_errors(ji, "collection") == []
     assert ji["label"] == {"zh-Hant": ["集部"], "zh-Hans": ["集部"], "en": ["Collected writings (ji)"]}
@@ -154,7 +162,7 @@ def test_collections(iiif_catalogue):
     assert ji["items"][0]["type"] == "Manifest"
     assert build_collection(iiif_catalogue, "shi")["items"] == []
     assert build_collection(iiif_catalogue, "local")["items"] == []
-    with pytest.raises(UnknownCollection, match="the collections are top, jing, shi"):
+    with pytest.raises(UnknownCollection, match="现有集合：top、jing、shi"):
         build_collection(iiif_catalogue, "nonesuch")
 
 
@@ -172,13 +180,26 @@ def test_local_documents_collection(tmp_path, iiif_public_url):
         import_manifest(catalogue, str(IIIF / "kyoto_toho_A049_manifest_v3.json"), "yingmeian-yiyu", editor="t")
         top = build_collection(catalogue, "top")
         assert [item["id"] for item in top["items"]] == [ids.collection("shi"), ids.collection("ji"),
-                                                          ids.collection("local")]
+                                                          ids.collection("unclassified"), ids.collection("local")]
         local = build_collection(catalogue, "local")
         assert [item["id"] for item in local["items"]] == [ids.manifest("yingmeian-yiyu")]
         assert local["items"][0]["label"]["zh-Hans"] == ["影梅庵忆语"]
         manifest = build_manifest(catalogue, "yingmeian-yiyu")
         assert manifest["partOf"] == [{"id": ids.collection("shi"), "type": "Collection"},
                                       {"id": ids.collection("local"), "type": "Collection"}]
+        # a 地方文献 without a 四部 class: reached through both 未分類 and 地方文獻
+        stored = catalogue.get("yingmeian-yiyu")
+        card = json.loads(json.dumps(stored.card))
+        del card["edition"]["classification"]
+        catalogue.save(stored.id, card, editor="t", reason="分类待定", base_version=stored.version)
+        top = build_collection(catalogue, "top")
+        assert [item["id"] for item in top["items"]] == [ids.collection("ji"), ids.collection("unclassified"),
+                                                          ids.collection("local")]
+        assert schema_errors(top, "collection") == []
+        reachable = {item["id"] for name in ("ji", "unclassified", "local")
+                     for item in build_collection(catalogue, name)["items"]}
+        with_pages = {ids.manifest(row.id) for row in catalogue.list_rows() if row.page_count}
+        assert with_pages <= reachable  # every public book with pages can be reached from top
     finally:
         catalogue.close()
     client = TestClient(create_app(home))

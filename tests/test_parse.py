@@ -19,12 +19,14 @@ from repository.parse import (
     int_to_chinese,
     juan_set,
     parse_dimensions,
+    parse_edition_type,
     parse_extant_juan,
     parse_juan_count,
     parse_page_layout,
     parse_reign_date,
     parse_responsibility,
 )
+from repository.parse.edition_type import EDITION_TYPE_PATH
 from repository.parse.reign_era import REIGN_ERAS_PATH
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kanripo_catalog_excerpt.txt"
@@ -684,3 +686,60 @@ def test_kanripo_edition_lines_give_the_right_years() -> None:
         found = find_reign_date(edition)
         expected = KANRIPO_EDITIONS[edition]
         assert (None if found is None else (found["start"], found["end"])) == expected, edition
+
+
+# ---- 版本类型 from the 版本 statement ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("statement, expected", [
+    ("明崇禎毛氏汲古閣刻本", "刻本"),
+    ("清刻本", "刻本"),
+    ("清刻後印本", "刻本"),
+    ("宋刻元明遞修本", "刻本"),  # 递修: still a 刻本, the 修 goes into 版本
+    ("明萬曆刻清修補本", "刻本"),
+    ("寫刻本", "刻本"),  # a 刻本 cut in a calligraphic hand, not a 写本
+    ("明閔齊伋刻朱墨套印本", "套印本"),  # 套印 before 刻
+    ("清乾隆武英殿聚珍版印本", "木活字本"),
+    ("清同治福建重刻武英殿聚珍版書", "刻本"),  # a block-printed copy of the 聚珍 books
+    ("民國上海中華書局聚珍仿宋版印本", "铅印本"),
+    ("清木活字印本", "木活字本"),
+    ("明弘治華氏會通館銅活字印本", "铜活字本"),
+    ("清道光翟氏泥活字印本", "泥活字本"),
+    ("朝鮮活字本", "活字本"),
+    ("影宋鈔本", "影抄本"),
+    ("精鈔本", "抄本"),
+    ("清抄本（據明刻本）", "抄本"),  # the bracketed remark is not the edition
+    ("明刻本（卷一至三配清抄本）", "刻本"),
+    ("清稿本", "稿本"),
+    ("唐寫本", "写本"),
+    ("宋拓本", "拓本"),
+    ("清光緒上海點石齋石印本", "石印本"),
+    ("民國鉛印本", "铅印本"),
+    ("民國十八年上海商務印書館影印明嘉靖刻本", "影印本"),  # a photographic reprint of a 刻本
+    ("明崇禎胡氏十竹齋餖版印本", "饾版印本"),
+])
+def test_edition_type_from_the_statement(statement, expected):
+    assert parse_edition_type(statement)["edition_type"] == expected
+
+
+@pytest.mark.parametrize("statement", ["清乾隆文淵閣四庫全書本", "四部叢刊本", "批校本", "油印本", "", "   "])
+def test_a_statement_that_names_no_type_gives_none(statement):
+    assert parse_edition_type(statement) is None
+
+
+def test_edition_type_from_kanripo_edition_lines():
+    """The :EDITION: lines of the real catalogue excerpt (四部叢刊 base editions)."""
+    lines = catalogue_values("EDITION")
+    assert len(lines) == 8 and "汪閬原覆宋景刊本" in lines  # 景刊 = a facsimile block cutting, still 刊
+    assert {line: parse_edition_type(line)["edition_type"] for line in lines} == dict.fromkeys(lines, "刻本")
+    # other lines of the Kanripo catalogue: 景印 is photographic; 宋本 alone names no type
+    assert parse_edition_type("日本景印舊鈔本及宋刊本")["edition_type"] == "影印本"
+    assert parse_edition_type("中華學藝社借照東京靜嘉堂文庫藏宋本") is None
+
+
+def test_every_derivation_rule_names_a_term_of_the_vocabulary():
+    vocabulary = json.loads(EDITION_TYPE_PATH.read_text(encoding="utf-8"))
+    assert {rule["term"] for rule in vocabulary["x-derive"]} <= set(vocabulary["enum"])
+    for rule in vocabulary["x-derive"]:  # each rule's own example is read by that rule (or an earlier one)
+        example = re.split(r"[、（]", rule["example"])[0]
+        assert parse_edition_type(example)["edition_type"] == rule["term"], example

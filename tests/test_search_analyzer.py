@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 from search_support import TEXTS
 
 from search.analyzer import (
     PARAGRAPH_BREAK,
+    TABLE_FILE,
     VARIANTS_FILE,
     analyze,
     bigrams,
@@ -18,6 +20,7 @@ from search.analyzer import (
     merge_spans,
     phrase_bigrams,
     unigrams,
+    variant_table,
 )
 
 VARIANTS = json.loads(VARIANTS_FILE.read_text(encoding="utf-8"))
@@ -93,3 +96,48 @@ def test_grams_never_cross_a_paragraph_break():
 
 def test_overlapping_and_touching_spans_merge():
     assert merge_spans([(4, 6), (0, 2), (1, 3), (6, 7)]) == [(0, 3), (4, 7)]
+
+
+# ---- the table generated from Unihan (search/build_variants.py) --------------------------------------
+
+EXCERPT = Path(__file__).parent / "fixtures" / "unihan_variants_excerpt.txt"
+
+
+def test_a_traditional_query_finds_the_simplified_text_of_yingmeian_where_opencc_does_not():
+    """影梅庵忆语 opens 「爱生于昵」; a reader of a traditional edition types 愛生於暱 — 暱 is a variant
+    OpenCC's t2s leaves as it is, Unihan links it to 昵."""
+    assert fold("愛生於暱") == fold("爱生于昵")
+    assert fold("啖名") == fold("噉名")  # 「啖名之恶习」 of the same text
+
+
+def test_the_committed_table_follows_the_generators_rules_on_a_unihan_excerpt():
+    from search import build_variants
+
+    with EXCERPT.open(encoding="utf-8") as handle:
+        unihan = build_variants.read_unihan(handle)
+    assert unihan.version == "15.0.0" and unihan.date == "2022-08-01"
+    curated = json.loads(VARIANTS_FILE.read_text(encoding="utf-8"))
+    small, refused = build_variants.build_table(unihan, curated, build_variants.opencc_edges())
+    for character, key in small.items():  # what the excerpt joins, the committed table joins
+        assert fold(character) == fold(key), (character, key)
+    for edge, why in refused:  # what the rules refuse on the excerpt stays apart in the committed table
+        assert fold(edge.first) != fold(edge.second), (edge, why)
+    reasons = {(edge.first, edge.second): why for edge, why in refused}
+    assert reasons[("只", "子")].startswith("two standard characters")  # Unihan: kSemanticVariant <kLau
+    assert reasons[("沈", "沉")] == "kept apart: 沈/沉"
+    document = json.loads(TABLE_FILE.read_text(encoding="utf-8"))
+    assert document["version"] == build_variants.table_version(document["fold"])
+    assert "Unicode 15.0.0" in document["sources"]["unihan"] and document["generated"]
+
+
+def test_folding_is_one_step_and_never_joins_a_kept_apart_pair_through_a_chain():
+    table = variant_table()
+    assert not set(table.values()) & set(table)  # every key is its own key: nothing chains
+    for entry in VARIANTS["kept_apart"]:
+        first, second = entry["pair"]
+        assert fold(first) != fold(second), entry
+    # chains in Unihan that would join distinct words: 子~只~隻, 予~余~餘, 於~亏~虧, 沈~瀋~渖
+    assert len({fold(c) for c in "子只"}) == 2 and fold("隻") == fold("只")
+    assert len({fold(c) for c in "予餘"}) == 2 and fold("餘") == fold("余")
+    assert fold("於") == fold("于") != fold("虧")
+    assert fold("瀋") == fold("沈") != fold("沉")

@@ -193,3 +193,28 @@ def test_an_index_of_another_layout_asks_for_a_reindex(books, home):
     assert [b.book_id for b in searcher.search("影梅庵").books] == ["yingmeian-yiyu"]
     searcher.close()
     indexer.close()
+
+
+def test_an_index_built_with_another_variant_table_is_rebuilt_by_the_indexer(books):
+    """The search key changes with the 異體字 table: the index records the table's version; an index
+    built with another one is reported and rebuilt whole by the indexer, not patched event by event."""
+    from search.analyzer import key_version
+    from search.backend import index_dir, read_state, stale_key, write_state
+
+    import_text(books, "yingmeian-yiyu", [TEXTS / "影梅庵忆语.txt"], editor="test")
+    indexer = Indexer(books, "tantivy")
+    indexer.run_once()
+    directory = index_dir(books.home, "tantivy")
+    assert read_state(directory)["key"] == key_version() and stale_key(directory) is None
+    write_state(directory, key="1-000000000000")  # as an index built with an older table
+    assert "1-000000000000" in stale_key(directory) and "guji reindex" in stale_key(directory)
+    _register_plugins()
+    searched = CliRunner().invoke(app, ["--home", str(books.home.root), "search", "爱生于昵", "--backend", "tantivy"])
+    assert "检索索引是用异体字表 1-000000000000 建的" in searched.output
+    done = indexer.run_once()
+    assert done.rebuilt and done.indexed == 6
+    assert read_state(directory)["key"] == key_version() and stale_key(directory) is None
+    searcher = Searcher(books.home, "tantivy")
+    assert [b.book_id for b in searcher.search("愛生於暱").books] == ["yingmeian-yiyu"]  # 暱 = 昵 (Unihan)
+    searcher.close()
+    indexer.close()

@@ -99,12 +99,32 @@ def test_record_page_prints_the_card_like_a_chinese_catalogue(client):
     assert page.status_code == 200
     lines = texts(page.text, ".catalogue-card .card-line")
     assert lines[:3] == ["重刊荊川先生文集十七卷外集三卷", "著者 （明）唐順之撰", "版本 明萬曆元年純白齋刻本"]
-    assert "行款版式 半葉十行行二十字 框高20.1、宽14.2厘米" in lines
-    assert "册数 八册一函 线装" in lines
+    assert "行款版式 · 版框 半葉十行行二十字 框高20.1、宽14.2厘米" in lines
+    assert "册数/函数 8册 1函" in lines and "装帧 线装" in lines
+    assert "版本类型 刻本" in lines
     assert "存卷 存十七卷（卷一至十七）" in lines
     assert any(line.startswith("钤印 \"示例圖書/館藏書印\"朱文方印") for line in lines)
     assert texts(page.text, ".card-head span") == ["索书号 示善0002", "普查编号 999999-0001-0000002"]
     assert "原索书号 示普0102" in lines
+
+
+def test_every_record_line_is_labelled_for_what_it_holds(client):
+    """毛詩注疏 has a 装帧 but no 册数: 包背装 stands under 装帧, and no 册数 line is printed."""
+    lines = texts(client.get("/books/maoshi-zhushu").text, ".catalogue-card .card-line")
+    assert "装帧 包背装" in lines
+    assert not any(line.startswith(("册数", "函数")) for line in lines)
+    assert "版本类型 写本" in lines and "行款版式 半葉八行行二十一字小字雙行同" in lines
+
+
+def test_a_card_without_edition_type_is_browsed_under_the_type_its_statement_names(collection):
+    collection.create({"id": "jigu-ge", "record_type": "guji",
+                       "edition": {"title": "十三經注疏", "edition_statement": "明崇禎毛氏汲古閣刻本"}},
+                      editor="示例", reason="测试")
+    client = TestClient(create_app(collection.home))
+    lines = texts(client.get("/books/jigu-ge").text, ".catalogue-card .card-line")
+    assert "版本类型 刻本（据版本推定）" in lines
+    browse = client.get("/browse", params={"edition_type": "刻本"})
+    assert "十三經注疏" in texts(browse.text, ".results .title")
 
 
 def test_record_page_embeds_the_viewer_and_lists_juan_with_jump_links(client):

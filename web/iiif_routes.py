@@ -3,7 +3,7 @@
 Routes (see docs/iiif.md):
 
     /iiif/{id}/manifest                  Presentation 3 manifest (404 while a book has no images, 410 withdrawn)
-    /iiif/collection/{name}              top, jing, shi, zi, ji, cong, local
+    /iiif/collection/{name}              top, jing, shi, zi, ji, cong, unclassified, local
     /iiif/image/{id}/{page}              303 → info.json
     /iiif/image/{id}/{page}/info.json    Image API 3 description, id from GUJI_PUBLIC_URL
     /iiif/image/{id}/{page}/{region}/{size}/{rotation}/{quality}.{format}
@@ -213,7 +213,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type=PRESENTATION_TYPE, headers=headers)
 
-    @api.get("/iiif/collection/{name}", tags=["iiif"], summary="IIIF collections: top, 四部 branches, local")
+    @api.get("/iiif/collection/{name}", tags=["iiif"],
+             summary="IIIF collections: top, 四部 branches, unclassified, local")
     def collection(name: str):
         try:
             body = build_collection(catalogue, name)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from repository import CardNotFound, Catalogue, StoredCard, StoreError
-from repository.card import field_label, flatten, title_with_juan
+from repository.card import card_entries, title_with_juan
 from repository.withdrawal import is_withdrawn, withdrawn_since
 
 from . import collection, i18n
@@ -64,14 +64,11 @@ def browse_filters(
     return collection.Filters(classification, dynasty, edition_type, record_type, local_type, local_author, place)
 
 
-def record_fields(card: dict) -> list[tuple[str, object]]:
-    """Every filled field of the card with its Chinese label, leaving out parser bookkeeping."""
+def record_fields(card: dict) -> list[tuple[str, str]]:
+    """Every filled field of the card with its Chinese label, in card order, leaving out parser bookkeeping."""
     return [
-        (field_label(path), value)
-        for path, value in flatten(card).items()
-        if value not in (None, "", [], {})
-        and not path.startswith(("edition.layout.parsed", "id"))
-        and ".warnings" not in path
+        (label, value) for label, path, value in card_entries(card)
+        if not path.startswith(("edition.layout.parsed", "id")) and ".warnings" not in path
     ]
 
 

@@ -7,7 +7,8 @@ A printed catalogue card (卡片目录, 善本书目) reads, line by line::
     （明）唐順之撰                        （朝代）著者 著作方式
     明萬曆元年純白齋刻本                  版本
     半葉十行行二十字 框高20.1、宽14.2厘米 行款版式, 版框
-    八册一函 线装                         册数, 函数, 装帧
+    8册 1函                               册数/函数
+    线装                                  装帧
     存十七卷（卷一至十七）                存卷
     钤印 …                                钤印
     索书号 示善0002 · 普查编号 …
@@ -22,7 +23,7 @@ import iiif.ids
 import metadata_schemas
 from repository import Catalogue, StoredCard, public_url
 from repository.card import responsibility_text, title_with_juan
-from repository.parse import int_to_chinese
+from repository.outputs import card_text
 
 
 @dataclass
@@ -105,59 +106,9 @@ class BookRecord:
         return ". ".join(parts) + "."
 
 
-def _volumes_text(holding: dict) -> str:
-    parts = []
-    if holding.get("volumes"):
-        parts.append(f"{int_to_chinese(holding['volumes'])}册")
-    if holding.get("cases"):
-        parts.append(f"{int_to_chinese(holding['cases'])}函")
-    text = "".join(parts)
-    if holding.get("binding"):
-        text = f"{text} {holding['binding']}" if text else holding["binding"]
-    return text
-
-
-def _seals_text(holding: dict) -> str:
-    if holding.get("seals_raw"):
-        return holding["seals_raw"]
-    seals = holding.get("seals") or []
-    return "；".join(
-        f"“{seal.get('text', '')}”{seal.get('style', '')}{(seal.get('shape') or '').replace('形', '')}印"
-        + (f"（{seal['position']}）" if seal.get("position") else "")
-        for seal in seals
-    )
-
-
-def _annotations_text(holding: dict) -> str:
-    return "；".join(
-        "".join(filter(None, [note.get("dynasty") and f"（{note['dynasty']}）", note.get("person"),
-                              note.get("type"), note.get("text") and f"：{note['text']}"]))
-        for note in holding.get("annotations") or []
-    )
-
-
 def card_lines(card: dict) -> list[CardLine]:
-    """The printed card, line by line; lines with nothing to say are left out."""
-    edition = card.get("edition") or {}
-    holding = card.get("copy") or {}
-    layout = " ".join(filter(None, [(edition.get("layout") or {}).get("raw"),
-                                    (edition.get("frame_size") or {}).get("raw")]))
-    local = card.get("local_document") or {}
-    lines = [
-        CardLine("title", "题名卷数", title_with_juan(card)),
-        CardLine("responsibility", "著者", responsibility_text(card)),
-        CardLine("edition", "版本", edition.get("edition_statement") or edition.get("edition_type") or ""),
-        CardLine("layout", "行款版式", layout),
-        CardLine("volumes", "册数", _volumes_text(holding)),
-        CardLine("extant_juan", "存卷", (holding.get("extant_juan") or {}).get("raw", "")),
-        CardLine("seals", "钤印", _seals_text(holding)),
-        CardLine("annotations", "批校题跋", _annotations_text(holding)),
-        CardLine("series", "丛编", edition.get("series") or ""),
-        CardLine("notes", "附注", edition.get("notes") or ""),
-        CardLine("local", "地方文献",
-                 " · ".join(filter(None, [local.get("type"), local.get("place"), local.get("author")]))),
-    ]
-    return [line for line in lines if line.text]
+    """The printed card, line by line (one formatter for every output: :mod:`repository.outputs.card_text`)."""
+    return [CardLine(key, label, text) for key, label, text in card_text.card_lines(card)]
 
 
 def _sections(ranges: list, known_pages: set[str]) -> list[Section]:

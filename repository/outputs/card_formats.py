@@ -103,4 +103,4 @@ def record_bytes(record: CurrentCard, format: str) -> bytes:
         return b'<?xml version="1.0" encoding="UTF-8"?>\n' + record_to_xml(marc_record(record), namespace=True)
     if format == "marc":
         return marc_record(record).as_marc()
-    raise ValueError(f"unknown format {format!r}: use {', '.join(MEDIA_TYPES)}")
+    raise ValueError(f"导出格式「{format}」不可用：请用 {'、'.join(MEDIA_TYPES)}")

@@ -1,6 +1,7 @@
 """CLI of the outputs package, registered through the ``guji.commands`` entry point:
 
-``guji cards print | register | withdraw``, ``guji dossier``, ``guji export bag``, ``guji validate-xml``.
+``guji cards print | register | withdraw``, ``guji dossier``, ``guji dossier-round``, ``guji export bag``,
+``guji validate-xml``.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ def _progress(description: str, unit: str):
 IdsOption = typer.Option(None, "--ids", help="Cards by id, 索书号 or 普查编号: comma-separated and/or repeated.")
 
 
-def _warn(messages: list[str]) -> None:
+def _warn(messages: list[str], prefix: str = "") -> None:
     for message in messages:
-        errors.print("[yellow]warning:[/yellow] ", end="")
-        errors.print(message, highlight=False, markup=False)
+        errors.print("[yellow]提示：[/yellow]", end="")
+        errors.print(f"{prefix}{message}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -71,13 +72,13 @@ def register(app: typer.Typer) -> None:
             since = parse_since(changed_since) if changed_since else None
             card_ids = select_cards(catalogue, split_references(ids), since)
             if not card_ids:
-                errors.print("nothing to print: no card matches" + (f" --changed-since {changed_since}" if since
-                                                                     else ""))
+                errors.print("没有要打印的卡片" + (f"：{changed_since} 以来没有修改过著录的卡片" if since else ""),
+                             highlight=False)
                 raise typer.Exit(1)
-            with _progress("printing guide cards", "cards") as update:
+            with _progress("打印导卡", "张") as update:
                 result = print_guide_cards(catalogue, card_ids, output=output, progress=update)
             _warn(result.warnings)
-            console.print(f"printed {result.cards} guide cards on {result.sheets} A4 sheets: {output}", highlight=False)
+            console.print(f"已打印 {result.cards} 张导卡，共 {result.sheets} 页 A4：{output}", highlight=False)
 
     @cards_app.command("register")
     def cards_register(
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
         with _catalogue(ctx) as catalogue:
             references = split_references(ids)
             count = write_register(catalogue, output, resolve_references(catalogue, references) if references else None)
-            console.print(f"wrote {count} 登记目录 rows to {output}", highlight=False)
+            console.print(f"登记目录 {count} 条，已写入 {output}", highlight=False)
 
     @cards_app.command("withdraw")
     def cards_withdraw(
@@ -110,11 +111,32 @@ def register(app: typer.Typer) -> None:
         with _catalogue(ctx) as catalogue:
             card_id = catalogue.resolve(reference)
             result = set_withdrawn(catalogue, card_id, not reinstate, editor=editor or default_editor(), reason=reason)
-            state = "reinstated" if reinstate else "withdrawn"
+            state = "恢复" if reinstate else "撤销"
             if result.changed:
-                console.print(f"{card_id} {state} (v{result.version})", highlight=False)
+                console.print(f"{card_id} 已{state}（第 {result.version} 版）", highlight=False)
             else:
-                console.print(f"{card_id} was already {state}; no new version", highlight=False)
+                console.print(f"{card_id} 原已{state}，没有新版本", highlight=False)
+
+    ScopeOption = typer.Option("provincial", "--list",
+                               help="provincial (省级, 一至三级) or national (国家, 一、二级).")
+    ApplicantOption = typer.Option(None, "--applicant", help="申报单位, if not the card's 收藏单位.")
+    PreparerOption = typer.Option(None, "--preparer", help="填表人 printed on the form (else left for handwriting).")
+    ContactOption = typer.Option(None, "--contact", help="联系方式 of the 填表人 (telephone, e-mail).")
+    CountOption = typer.Option(None, "--count", min=1, help="How many 书影 by default ($GUJI_DOSSIER_PAGES, 2).")
+    WidthOption = typer.Option(None, "--width", min=100, help="书影 width in pixels ($GUJI_DOSSIER_IMAGE_WIDTH, 1200).")
+    StrictOption = typer.Option(False, "--strict", help="Write nothing and exit 1 if pre-flight warns.")
+
+    def _check_format(format: str) -> None:
+        from .dossier import FORMATS
+
+        if format not in FORMATS:
+            errors.print(f"[red]错误：[/red]--format {format}：请用 docx 或 pdf", highlight=False)
+            raise typer.Exit(2)
+
+    def _refuse_if_strict(strict: bool, count: int) -> None:
+        if strict and count:
+            errors.print(f"[red]不生成（--strict）：[/red]预检发现 {count} 个问题，什么都没有写入", highlight=False)
+            raise typer.Exit(1)
 
     @app.command()
     def dossier(
@@ -122,35 +144,72 @@ def register(app: typer.Typer) -> None:
         reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
         format: str = typer.Option("docx", "--format", "-f", help="docx or pdf."),
         output: Path = typer.Option(..., "--output", "-o", help="File to write."),
-        scope: str = typer.Option("provincial", "--list",
-                                  help="provincial (省级, 一至三级) or national (国家, 一、二级)."),
+        scope: str = ScopeOption,
         pages: str = typer.Option(None, "--pages", help="书影 pages chosen by staff, e.g. 0001,0003 "
                                                         "(default: the first 卷端 pages)."),
-        count: int = typer.Option(None, "--count", min=1, help="How many 书影 by default ($GUJI_DOSSIER_PAGES, 2)."),
-        width: int = typer.Option(None, "--width", min=100,
-                                  help="书影 width in pixels ($GUJI_DOSSIER_IMAGE_WIDTH, 1200)."),
-        applicant: str = typer.Option(None, "--applicant", help="申报单位, if not the card's 收藏单位."),
-        strict: bool = typer.Option(False, "--strict", help="Write nothing and exit 1 if pre-flight warns."),
+        count: int = CountOption,
+        width: int = WidthOption,
+        applicant: str = ApplicantOption,
+        preparer: str = PreparerOption,
+        contact: str = ContactOption,
+        strict: bool = StrictOption,
     ) -> None:
         """Precious-books list dossier (珍贵古籍名录申报书): fields, pre-flight warnings, 书影; DOCX or PDF."""
         from .dossier import build_dossier, write_dossier
 
-        if format not in ("docx", "pdf"):
-            errors.print(f"[red]error:[/red] --format {format!r}: use docx or pdf")
-            raise typer.Exit(2)
+        _check_format(format)
         with _catalogue(ctx) as catalogue:
             card_id = catalogue.resolve(reference)
             page_list = [p for p in (pages or "").replace("，", ",").split(",") if p.strip()] or None
             built = build_dossier(catalogue, card_id, scope=scope, pages=page_list, count=count, width=width,
-                                  applicant=applicant)
+                                  applicant=applicant, preparer=preparer, contact=contact)
             _warn(built.warnings)
-            if strict and built.warnings:
-                errors.print(f"[red]refused (--strict):[/red] {len(built.warnings)} pre-flight warnings; "
-                             "nothing written")
-                raise typer.Exit(1)
+            _refuse_if_strict(strict, len(built.warnings))
             write_dossier(built, output, format)
-            console.print(f"{built.scope_label} dossier for {card_id} v{built.version} with {len(built.pages)} 书影: "
+            console.print(f"{built.scope_label}申报书（{card_id} 第 {built.version} 版，书影 {len(built.pages)} 幅）："
                           f"{output}", highlight=False)
+
+    @app.command("dossier-round")
+    def dossier_round(
+        ctx: typer.Context,
+        ids: list[str] = IdsOption,
+        output: Path = typer.Option(..., "--output", "-o", help="Zip file to write, e.g. 申报-第七批.zip."),
+        format: str = typer.Option("docx", "--format", "-f", help="docx or pdf, for each book's dossier."),
+        scope: str = ScopeOption,
+        name: str = typer.Option("", "--round", help="The round's name on the summary sheet, e.g. 第七批."),
+        count: int = CountOption,
+        width: int = WidthOption,
+        applicant: str = ApplicantOption,
+        preparer: str = PreparerOption,
+        contact: str = ContactOption,
+        strict: bool = StrictOption,
+    ) -> None:
+        """One application round: the 申报汇总表 (XLSX and PDF) and every chosen book's dossier in one zip,
+        after the pre-flight check of every book."""
+        from .application_round import build_round, round_zip
+        from .selection import resolve_references, split_references
+
+        _check_format(format)
+        references = split_references(ids)
+        if not references:
+            errors.print("[red]错误：[/red]请用 --ids 列出要申报的书（标识符、索书号或普查编号）", highlight=False)
+            raise typer.Exit(2)
+        with _catalogue(ctx) as catalogue:
+            card_ids = resolve_references(catalogue, references)
+            with _progress("预检", "部") as update:
+                application = build_round(catalogue, card_ids, scope=scope, name=name, applicant=applicant,
+                                          preparer=preparer, contact=contact, count=count, width=width,
+                                          progress=update)
+            for book in application.books:
+                _warn(book.dossier.warnings, prefix=f"{book.dossier.card_id}（{book.dossier.title}）：")
+            problems = sum(len(book.dossier.warnings) for book in application.books)
+            _refuse_if_strict(strict, problems)
+            with _progress("生成申报书", "部") as update:
+                data = round_zip(application, format, progress=update)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_bytes(data)
+            console.print(f"{application.title}：{len(application.books)} 部书，汇总表和申报书已写入 {output}"
+                          f"（预检提示 {problems} 条，见压缩包中的 预检结果.txt）", highlight=False)
 
     @export_app.command("bag")
     def export_bag_command(
@@ -164,10 +223,10 @@ def register(app: typer.Typer) -> None:
 
         with _catalogue(ctx) as catalogue:
             card_id = catalogue.resolve(reference)
-            with _progress(f"bagging {card_id}", "files") as update:
+            with _progress(f"打包 {card_id}", "个文件") as update:
                 result = export_bag(catalogue, card_id, output, version=version, progress=update)
-            console.print(f"bag of {card_id} v{result.version}: {result.files} files, {result.bytes:,} bytes → "
-                          f"{result.path}", highlight=False)
+            console.print(f"{card_id} 第 {result.version} 版的 BagIt 包：{result.files} 个文件，"
+                          f"{result.bytes:,} 字节 → {result.path}", highlight=False)
 
     @app.command("validate-xml")
     def validate_xml(
@@ -181,16 +240,17 @@ def register(app: typer.Typer) -> None:
         try:
             tree = parse_xml(file.read_bytes(), str(file))
         except (XMLRefused, OSError) as error:
-            errors.print("[red]refused:[/red] ", end="")
+            errors.print("[red]拒绝读取：[/red]", end="")
             errors.print(str(error), highlight=False, markup=False)
             raise typer.Exit(1) from None
         name = schema_for(tree) if schema == "auto" else schema
         if name not in ("mods", "oai_dc", "dc-records", "oai"):
-            errors.print(f"[red]error:[/red] {file}: cannot tell the schema from the root element; give --schema")
+            errors.print(f"[red]错误：[/red]{file}：看不出根元素属于哪种模式，请用 --schema 指定（mods、oai_dc、"
+                         "dc-records 或 oai）", highlight=False)
             raise typer.Exit(2)
         problems = validate(tree, name)
         for problem in problems:
             errors.print(f"{file} {problem}", highlight=False, markup=False)
         if problems:
             raise typer.Exit(1)
-        console.print(f"{file}: valid {name}", highlight=False)
+        console.print(f"{file}：符合 {name} 模式（valid {name}）", highlight=False)

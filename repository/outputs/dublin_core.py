@@ -10,6 +10,7 @@ from lxml import etree
 
 import metadata_schemas
 from repository import public_url
+from repository.card import edition_type_of
 
 from . import card_text
 from .safe_xml import DC_NS, OAI_DC_NS, SCHEMA_LOCATIONS, xml_text
@@ -100,7 +101,7 @@ def dc_element(record: CurrentCard) -> etree._Element:
     for value in date_values(card):
         _add(root, "date", value)
     _add(root, "type", "Text")
-    _add(root, "type", edition.get("edition_type"))
+    _add(root, "type", edition_type_of(card)[0])
     _add(root, "format", physical_description(card))
     _add(root, "identifier", permalink(record.id))
     _add(root, "identifier", f"索书号：{copy_part['call_number']}" if copy_part.get("call_number") else None)

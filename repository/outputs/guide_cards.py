@@ -75,7 +75,7 @@ class GuideCard:
     def body(self) -> list[tuple[str, str, float]]:
         """(field label, text, point size) of the lines right of the 索书号 column."""
         lines = [("题名卷数", self.title_with_juan, 12.0), ("著者", self.responsibility, 10.0),
-                 ("版本", self.edition, 10.0), ("存卷", self.extant_juan, 10.0), ("册数", self.volumes, 10.0)]
+                 ("版本", self.edition, 10.0), ("存卷", self.extant_juan, 10.0), ("册数/函数", self.volumes, 10.0)]
         return [line for line in lines if line[1]]
 
 
@@ -95,7 +95,7 @@ class GuideCardSheet:
         self.pdf = FPDF(orientation="L", unit="mm", format="A4")
         self.pdf.set_auto_page_break(False)
         self.pdf.set_creator("Guji")
-        self.pdf.set_title("导卡 guide cards")
+        self.pdf.set_title("导卡")
         add_cjk_fonts(self.pdf)
         self.printed_on = printed_on
         self.coverage = GlyphCoverage()
@@ -114,7 +114,7 @@ class GuideCardSheet:
         missing = self.coverage.missing("".join(text for _, text, _ in card.body()) + card.call_number)
         if missing:
             shown = "、".join(f"「{c}」U+{ord(c):04X}" for c in missing)
-            self.warnings.append(f"{card.id}: no font has {shown}; printed as blank space")
+            self.warnings.append(f"{card.id}：字体中没有{shown}，印为空白")
 
     def output(self) -> bytes:
         return bytes(self.pdf.output())
@@ -192,8 +192,7 @@ class GuideCardSheet:
             self.pdf.set_font(MAIN_FAMILY, size=size)
             for index, row in enumerate(rows):
                 if top + line_height > y + height + 0.01:
-                    self.warnings.append(f"{card.id}: {label} does not fit on the card; cut after "
-                                         f"{''.join(rows[:index])!r}")
+                    self.warnings.append(f"{card.id}：{label}太长，卡片上印不下，印到「{''.join(rows[:index])}」为止")
                     return
                 self.pdf.set_xy(x, top)
                 self.pdf.cell(width, line_height, row)
@@ -205,7 +204,7 @@ class GuideCardSheet:
             return
         rows = self._wrap(text, width, size)
         if len(rows) > max_lines:
-            self.warnings.append(f"{card.id}: {label} {text!r} is too long for the card; cut")
+            self.warnings.append(f"{card.id}：{label}「{text}」太长，卡片上只印了前{max_lines}行")
             rows = rows[:max_lines]
         line_height = size * POINT * 1.25
         for index, row in enumerate(rows):
@@ -224,7 +223,7 @@ def render_guide_cards(
         if progress:
             progress(sheet.count, total or sheet.count)
     if sheet.count == 0:
-        raise ValueError("no cards to print")
+        raise ValueError("没有可打印的导卡（所选卡片都已撤销，或没有选卡片）")
     return PrintResult(sheet.output(), sheet.count, sheet.sheets, sheet.warnings)
 
 

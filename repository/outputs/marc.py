@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 
 from pymarc import Field, Indicators, Leader, Record, Subfield
 
+from repository.card import edition_type_of
+
 from . import card_text
+from .mods import MANUSCRIPT_TYPES
 from .safe_xml import xml_text
 from .selection import CurrentCard
 
 # 著作方式 that make a person primarily responsible (701); every other role (注, 疏, 箋, 校 …) → 702
 PRIMARY_ROLES = {"撰", "著", "編", "编", "纂", "輯", "辑", "修", "纂修", "述", "作", "譔", "撰述", "編纂", "编纂"}
-MANUSCRIPT_TYPES = {"写本", "稿本", "抄本", "钞本", "影抄本"}
 
 
 def _field(tag: str, indicators: str, *subfields: tuple[str, str | None]) -> Field | None:
@@ -32,7 +34,7 @@ def _field(tag: str, indicators: str, *subfields: tuple[str, str | None]) -> Fie
 
 def leader(card: dict) -> str:
     """UNIMARC leader: new record, language material (b = manuscript), monograph, full level."""
-    record_type = "b" if (card.get("edition") or {}).get("edition_type") in MANUSCRIPT_TYPES else "a"
+    record_type = "b" if edition_type_of(card)[0] in MANUSCRIPT_TYPES else "a"
     return "00000" + "n" + record_type + "m" + "0" + " " + "22" + "00000" + " " + " " + " " + "450 "
 
 
@@ -95,7 +97,7 @@ def marc_record(record: CurrentCard) -> Record:
                ("c", copy_part.get("binding")), ("d", (copy_part.get("page_size") or {}).get("raw"))),
         _field("225", "2 ", ("a", edition.get("series"))),
         _field("300", "  ", ("a", edition.get("notes"))),
-        _field("305", "  ", ("a", "。".join(part for part in (edition.get("edition_type"), layout, frame) if part))),
+        _field("305", "  ", ("a", "。".join(part for part in (edition_type_of(card)[0], layout, frame) if part))),
     ]
     copy_notes = [("a", card_text.extant_juan_text(card))]
     copy_notes += [("a", card_text.annotation_text(a)) for a in copy_part.get("annotations") or []]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from lxml import etree
 
 import metadata_schemas
+from repository.card import edition_type_of, grade_label
 
 from . import card_text
 from .dublin_core import XSI_NS, classification_path, language_code, permalink
@@ -18,7 +19,7 @@ from .selection import CurrentCard
 
 XLINK_NS = "http://www.w3.org/1999/xlink"
 NAMESPACES = {None: MODS_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
-MANUSCRIPT_TYPES = {"写本", "稿本", "抄本", "钞本", "影抄本"}
+MANUSCRIPT_TYPES = {"写本", "稿本", "抄本", "影抄本", "彩绘本"}  # 版本类型 written by hand
 
 
 def _sub(parent: etree._Element, name: str, text: str | None = None, **attributes: str) -> etree._Element:
@@ -101,8 +102,8 @@ def _copy_notes(root: etree._Element, card: dict) -> None:
     _note(root, copy_part.get("provenance"), "acquisition", "入藏来源")
     _note(root, copy_part.get("cataloguing_basis"), "source note", "著录依据")
     grade = copy_part.get("grade") or {}
-    if grade.get("level"):
-        label = grade["level"] + (f"{grade['class']}等" if grade.get("class") else "")
+    label = grade_label(card)
+    if label:
         _note(root, f"{label}（{grade['basis']}）" if grade.get("basis") else label, "grade", "定级")
     for listing in copy_part.get("lists") or []:
         scope = "国家珍贵古籍名录" if listing.get("scope") == "国家" else "省级珍贵古籍名录"
@@ -155,9 +156,10 @@ def mods_element(record: CurrentCard, *, root_attributes: bool = True) -> etree.
         alternative = _sub(root, "titleInfo", type="alternative", displayLabel=other.get("type"))
         _sub(alternative, "title", other.get("title"))
     _names(root, card)
-    _sub(root, "typeOfResource", "text",
-         manuscript="yes" if edition.get("edition_type") in MANUSCRIPT_TYPES else None)
-    _sub(root, "genre", edition.get("edition_type"), authority="local", displayLabel="版本类型")
+    edition_type, derived = edition_type_of(card)
+    _sub(root, "typeOfResource", "text", manuscript="yes" if edition_type in MANUSCRIPT_TYPES else None)
+    _sub(root, "genre", edition_type, authority="local",
+         displayLabel="版本类型（据版本推定）" if derived else "版本类型")
     _origin(root, card)
     language = _sub(root, "language")
     _sub(language, "languageTerm", language_code(card), type="code", authority="iso639-3")

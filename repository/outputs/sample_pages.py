@@ -73,8 +73,8 @@ def choose_pages(structure: dict | None, requested: list[str] | None, count: int
     chosen = [normalise_page(page) for page in requested]
     unknown = [page for page in chosen if page not in known]
     if unknown:
-        span = f"{known[0]}–{known[-1]}" if known else "none"
-        raise PageChoiceError(f"--pages {', '.join(unknown)}: the book has no such page (its pages are {span})")
+        span = f"第{known[0]}–{known[-1]}页" if known else "没有页面"
+        raise PageChoiceError(f"所选书影页 {'、'.join(unknown)} 本书没有（本书为{span}）：请重新选择书影页")
     return chosen
 
 
@@ -131,11 +131,10 @@ def sample_pages(
     warnings: list[str] = []
     chosen = choose_pages(structure, pages, count)
     if structure is None:
-        warnings.append(f"{card_id} has no page scans stored (no structure.json): the dossier has no 书影; "
-                        "ingest the scans first (guji ingest)")
+        warnings.append("本书尚未入藏扫描影像，申报书没有书影：请先入藏本书的扫描影像（影像入藏）")
         return [], warnings
     if not pages and len(chosen) < count:
-        warnings.append(f"asked for {count} 书影 but the book has only {len(chosen)} 卷端/pages to offer")
+        warnings.append(f"要求 {count} 幅书影，本书只有 {len(chosen)} 个卷端（或页面）可用")
     entries = {entry["page"]: entry for entry in structure.get("pages") or []}
     found = []
     for page in chosen:
@@ -144,8 +143,8 @@ def sample_pages(
         encoded = _from_derivative(catalogue.home.derivatives / card_id / page, width)
         source = "derivative"
         if encoded is None and not entry.get("master"):  # an imported manifest's page: another library's image
-            warnings.append(f"page {page} is an image held by another library (imported IIIF manifest): "
-                            "no 书影 from it; choose a page scanned here")
+            warnings.append(f"第{page}页是其他图书馆的影像（从 IIIF 清单导入），不能作为本馆申报的书影："
+                            "请选择本馆扫描的页面")
             continue
         if encoded is None:
             master = catalogue.store.content_path(card_id, entry["master"])

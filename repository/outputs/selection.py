@@ -55,7 +55,7 @@ def parse_since(text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise SelectionError(
-            f"--changed-since {text!r}: not a date; write 2024-05-10 or 2024-05-10T08:00:00+08:00"
+            f"「{text}」不是日期：请写 2024-05-10 或 2024-05-10T08:00:00+08:00"
         ) from None
     return moment if moment.tzinfo else moment.astimezone()
 
@@ -74,7 +74,7 @@ def resolve_references(catalogue: Catalogue, references: list[str]) -> list[str]
         except CardNotFound as error:
             unknown.append(str(error))
     if unknown:
-        raise SelectionError("; ".join(unknown))
+        raise SelectionError("；".join(unknown))
     return list(dict.fromkeys(found))
 
 

@@ -15,11 +15,13 @@ field                  parser                           example
 版框 / 开本            :func:`parse_dimensions`         框高19.4、宽13.2厘米
 存卷                   :func:`parse_extant_juan`        存十卷（卷一至十）
 责任说明               :func:`parse_responsibility`     （漢）毛亨傳（漢）鄭玄箋
+版本类型 (from 版本)   :func:`parse_edition_type`       明崇禎毛氏汲古閣刻本 → 刻本
 数目                   :func:`chinese_to_int`           一百四十二
 =====================  ===============================  ==========================================
 """
 
 from .dimensions import parse_dimensions
+from .edition_type import parse_edition_type
 from .extant_juan import juan_set, parse_extant_juan
 from .juan_count import parse_juan_count
 from .numerals import ParseError, chinese_to_int, int_to_chinese
@@ -40,4 +42,5 @@ __all__ = [
     "juan_set",
     "parse_responsibility",
     "format_responsibility",
+    "parse_edition_type",
 ]

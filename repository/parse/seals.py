@@ -58,14 +58,22 @@ def parse_seals(raw: str) -> list[dict]:
     return seals
 
 
+# 长方形 → 长方印, 方形 → 方印: the word parse_seals reads back (_SHAPE)
+_SHAPE_IN_TEXT = {"长方形": "长方", "方形": "方", "圆形": "圆", "椭圆形": "椭圆", "葫芦形": "葫芦"}
+
+
+def format_seal(seal: dict) -> str:
+    """One seal as cataloguers write it and :func:`parse_seals` reads it: “鐵琴銅/劍樓”朱文长方印（卷端）.
+
+    The one formatter of a parsed seal: the record page, guide cards, dossiers, exports and the
+    spreadsheet column all use it."""
+    shape = seal.get("shape") or ""
+    shape = _SHAPE_IN_TEXT.get(shape, shape)
+    kind = f"{seal.get('style') or ''}{shape}印" if (seal.get("style") or shape) else ""
+    position = f"（{seal['position']}）" if seal.get("position") else ""
+    return f"\u201c{seal.get('text', '')}\u201d{kind}{position}"
+
+
 def format_seals(seals: list[dict]) -> str:
-    """The one-cell form read by :func:`parse_seals`."""
-    parts = []
-    for seal in seals:
-        shape = {"长方形": "长方", "方形": "方", "圆形": "圆", "椭圆形": "椭圆", "葫芦形": "葫芦"}.get(
-            seal.get("shape", ""), seal.get("shape", "")
-        )
-        kind = f"{seal.get('style', '')}{shape}印" if (seal.get("style") or shape) else ""
-        position = f"（{seal['position']}）" if seal.get("position") else ""
-        parts.append(f"\u201c{seal.get('text', '')}\u201d{kind}{position}")
-    return "；".join(parts)
+    """The one-cell form read by :func:`parse_seals`: seals joined by ；."""
+    return "；".join(format_seal(seal) for seal in seals or [])

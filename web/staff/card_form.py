@@ -10,8 +10,8 @@ its ``description`` as the hint:
 * a list of objects (附属题名, 批校题跋, 破损, 名录 …) is a repeatable group of fields;
 * integers are number inputs, lists of strings (原索书号) one line per entry.
 
-Parsed parts (``warnings``, 著者（解析）, 钤印 split from 钤印（原文）, 部/类/属 of the 分类号) are not
-form fields. A save starts from the stored card and replaces, field by field, what the form
+Parsed parts (``warnings``, 著者（解析）, 钤印 split from 钤印（原文）, 版本类型 read from 版本, 部/类/属 of
+the 分类号) are not form fields. A save starts from the stored card and replaces, field by field, what the form
 holds; a raw string left as it was keeps its parsed parts untouched.
 
 Each top-level form field is also a *unit* of the three-way merge on the conflict page
@@ -46,7 +46,7 @@ COMPANIONS = {
     "edition.responsibility_raw": ("edition.responsibilities",),
     "copy.seals_raw": ("copy.seals",),
 }
-DERIVED = {"edition.responsibilities", "copy.seals"}
+DERIVED = {"edition.responsibilities", "copy.seals", "edition.edition_type_derived"}
 LONG_TEXT = re.compile(r"(^|\.)(notes|provenance|cataloguing_basis|seals_raw|basis|description|text)$")
 VOCABULARY_PREFIX = "urn:guji:vocab:"
 

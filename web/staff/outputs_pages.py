@@ -10,8 +10,10 @@ choices. Withdrawn cards are left out of guide cards and the 登记目录, as on
     GET  /staff/outputs                    guide cards and 登记目录 for chosen cards or all
     POST /staff/outputs/guide-cards        → PDF   (ids, references, changed_since)
     POST /staff/outputs/register           → XLSX  (ids, references; none: every card)
+    POST /staff/outputs/dossier-round/check  an application round: every chosen book's pre-flight check
+    POST /staff/outputs/dossier-round      → ZIP: 申报汇总表 (XLSX, PDF), 预检结果.txt, each book's dossier
     GET  /staff/cards/{id}/outputs         the card's outputs: dossier options, warnings, preview
-    POST /staff/cards/{id}/dossier         → DOCX or PDF (format, list, pages, applicant)
+    POST /staff/cards/{id}/dossier         → DOCX or PDF (format, list, pages, applicant, preparer, contact)
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, QueryParams
 
 from repository import CardNotFound, Catalogue, StoreError
+from repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
 from repository.outputs.dossier import (
     DEFAULT_IMAGE_WIDTH,
     DEFAULT_PAGES,
     build_dossier,
-    dossier_docx,
-    dossier_pdf,
+    dossier_bytes,
     scopes,
     setting,
 )
@@ -51,6 +53,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = {"docx": DOCX, "pdf": PDF}
 TEXT_LIMIT = 20_000  # characters of typed references
 APPLICANT_LIMIT = 200
+PERSON_LIMIT = 100  # 填表人, 联系方式, 批次
+ZIP = "application/zip"
 MIN_WIDTH, MAX_WIDTH = 100, 4000
 
 
@@ -77,6 +81,8 @@ class DossierChoices:
     pages: list[str] = field(default_factory=list)  # 书影 chosen by staff; empty: the 卷端 pages
     width: int | None = None
     applicant: str = ""
+    preparer: str = ""  # 填表人
+    contact: str = ""  # 联系方式
     problems: list[str] = field(default_factory=list)
 
     @classmethod
@@ -100,8 +106,21 @@ class DossierChoices:
                 choices.width = number
             else:
                 choices.problems.append(f"书影宽度「{width}」应为 {MIN_WIDTH}–{MAX_WIDTH} 之间的整数（像素）")
-        choices.applicant = str(values.get("applicant") or "").strip()[:APPLICANT_LIMIT]
+        choices.applicant = _text(values, "applicant", APPLICANT_LIMIT)
+        choices.preparer = _text(values, "preparer", PERSON_LIMIT)
+        choices.contact = _text(values, "contact", PERSON_LIMIT)
         return choices
+
+    @property
+    def people(self) -> dict:
+        """What every dossier of these choices is built with besides the card."""
+        return {"applicant": self.applicant or None, "preparer": self.preparer, "contact": self.contact}
+
+
+def _text(values: QueryParams | FormData, name: str, limit: int) -> str:
+    """A one-line text box: control characters (a pasted line break …) become spaces, cut at `limit`."""
+    text = "".join(" " if not character.isprintable() else character for character in str(values.get(name) or ""))
+    return " ".join(text.split())[:limit]
 
 
 def router(catalogue: Catalogue, route_class) -> APIRouter:
@@ -111,6 +130,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                      status_code: int = 200):
         return staff_render(request, "staff/outputs.html", {
             "error": error, "references": references, "changed_since": changed_since, "total": catalogue.count(),
+            "choices": DossierChoices(), "scopes": scopes(), "name": "",
         }, status_code=status_code)
 
     @api.get("/outputs")
@@ -160,6 +180,53 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         response.headers["X-Guji-Rows"] = str(rows)
         return response
 
+    # ---- an application round (申报批次) ------------------------------------------------------------
+
+    def round_page(request: Request, *, references: list[str], choices: DossierChoices, name: str,
+                   notice: str | None = None, status_code: int = 200):
+        problems = list(choices.problems)
+        application = None
+        if not problems:
+            try:
+                card_ids = resolve_references(catalogue, references)
+                application = build_round(catalogue, card_ids, scope=choices.scope, name=name, width=choices.width,
+                                          **choices.people)
+            except (StoreError, ValueError) as error:  # unknown references (SelectionError), none chosen, too many
+                problems.append(str(error))
+        return staff_render(request, "staff/dossier_round.html", {
+            "application": application, "choices": choices, "scopes": scopes(), "name": name,
+            "references": " ".join(references), "problems": problems, "notice": notice, "max_books": MAX_BOOKS,
+        }, status_code=422 if problems else status_code)
+
+    @api.post("/outputs/dossier-round/check")
+    async def dossier_round_check(request: Request):
+        form = await request.form()
+        return round_page(request, references=_references(form), choices=DossierChoices.read(form),
+                          name=_text(form, "round", PERSON_LIMIT))
+
+    @api.post("/outputs/dossier-round")
+    async def dossier_round(request: Request):
+        form = await request.form()
+        references, choices = _references(form), DossierChoices.read(form)
+        name = _text(form, "round", PERSON_LIMIT)
+        checked = dict(str(value).rpartition(":")[::2] for value in form.getlist("checked"))
+        if choices.problems:
+            return round_page(request, references=references, choices=choices, name=name)
+        try:
+            application = build_round(catalogue, resolve_references(catalogue, references), scope=choices.scope,
+                                      name=name, width=choices.width, **choices.people)
+        except (StoreError, ValueError):
+            return round_page(request, references=references, choices=choices, name=name)
+        versions = {book.dossier.card_id: str(book.dossier.version) for book in application.books}
+        if versions != checked:
+            # a card was saved after the check (or the list changed): show the new check before any download
+            return round_page(request, references=references, choices=choices, name=name, status_code=409,
+                              notice="检查之后有卡片又保存过：请核对下面更新后的预检结果，再下载")
+        data = round_zip(application, choices.format)
+        stamp = date.today().strftime("%Y%m%d")
+        title = f"{application.scope_label}{application.name}申报-{stamp}.zip"
+        return attachment(data, ZIP, title, f"dossier-round-{choices.scope}-{stamp}.zip")
+
     # ---- one card -------------------------------------------------------------------------------
 
     def _stored(card_id: str):
@@ -180,7 +247,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         if not problems:
             try:
                 dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
-                                        width=choices.width, applicant=choices.applicant or None)
+                                        width=choices.width, **choices.people)
             except (StoreError, ValueError) as error:  # pages the book lacks; a bad GUJI_DOSSIER_* setting
                 problems.append(str(error))
         try:
@@ -218,12 +285,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                 f"卡片在检查之后已保存为 v{stored.version}：请核对下面更新后的检查结果，再下载申报书"))
         try:
             dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
-                                    width=choices.width, applicant=choices.applicant or None)
+                                    width=choices.width, **choices.people)
         except (StoreError, ValueError):
             dossier = None
         if choices.problems or dossier is None:
             return card_outputs_page(request, stored, choices)
-        data = dossier_docx(dossier) if choices.format == "docx" else dossier_pdf(dossier)
+        data = dossier_bytes(dossier, choices.format)
         suffix = f".{choices.format}"
         return attachment(data, FORMATS[choices.format], f"{dossier.scope_label}申报书-{stored.id}{suffix}",
                           f"dossier-{choices.scope}-{stored.id}{suffix}")
