@@ -137,40 +137,45 @@ def cards_import(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Import the good rows; write bad ones to a reject file."),
     reject_file: Path = typer.Option(None, "--reject-file", help="Where --skip-bad writes bad rows."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only report what would happen."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave cards already in the catalogue as "
+                                       "they are (even if the file differs); import only the new ones."),
     reason: str = typer.Option(None, "--reason", help="Reason recorded on new cards (default: 导入 FILE)."),
     editor: str = EditorOption,
 ) -> None:
     """Import cards; rows matching existing cards with a 修改原因 column are a batch revision."""
     editor = editor or default_editor()
     with open_catalogue(ctx) as catalogue:
-        plan = plan_import(catalogue, file, default_reason=reason)
+        plan = plan_import(catalogue, file, default_reason=reason, skip_existing=skip_existing)
         if plan.ignored_headers:
-            errors.print(f"[yellow]ignored columns:[/yellow] {', '.join(plan.ignored_headers)}")
+            errors.print(f"[yellow]未识别的列（已忽略）:[/yellow] {'、'.join(plan.ignored_headers)}")
         for item in plan.bad:
             for problem in item.problems:
                 errors.print(f"[red]{file.name} {problem}[/red]")
         for item in plan.items:
             for warning in item.warnings:
                 errors.print(f"[yellow]{file.name} 第{item.row}行 warning: {warning}[/yellow]")
-        summary = (f"{plan.count('create')} new, {plan.count('revise')} revised, "
-                   f"{plan.count('unchanged')} unchanged, {len(plan.bad)} bad")
+        summary = (f"新建 {plan.count('create')} 张，修改 {plan.count('revise')} 张，"
+                   f"无变化 {plan.count('unchanged')} 张，错误 {len(plan.bad)} 行")
+        if plan.count("existing"):
+            summary += f"；{plan.count('existing')} 张卡片已在目录中，保持原样（--skip-existing）"
         if dry_run:
             for item in plan.items:
                 if item.action == "revise":
                     for change in item.changes:
                         console.print(f"{item.card_id} {change.label}: {change.old!r} → {change.new!r}")
-            console.print(f"dry run: {summary}; nothing written")
+            console.print(f"试运行（dry run）：{summary}；什么也没有写入")
             raise typer.Exit(1 if plan.bad else 0)
         try:
             with _progress("importing") as update:
                 apply_plan(catalogue, plan, editor=editor, skip_bad=skip_bad, progress=update)
         except ImportRefused as refused:
-            errors.print(f"[red]refused:[/red] {refused}")
+            errors.print("[red]拒收:[/red] ", end="")
+            errors.print(str(refused), highlight=False, markup=False)
             raise typer.Exit(1) from None
         if plan.bad:
             target = write_rejects(plan, reject_file or default_reject_path(file))
-            errors.print(f"[yellow]{len(plan.bad)} bad rows written to {target}[/yellow]")
-        console.print(f"imported {file.name}: {summary}")
+            errors.print(f"[yellow]{len(plan.bad)} 个错误行已写入 {target}[/yellow]", highlight=False)
+        console.print(f"已导入 {file.name}：{summary}", highlight=False)
 
 
 @cards_app.command("export")
