@@ -11,7 +11,8 @@ from __future__ import annotations
 import fcntl
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,8 +35,6 @@ from .card import (
     title_with_juan,
 )
 from .catalogue_db import (
-    PROJECTION_TABLES,
-    Base,
     CardIdentifierRow,
     CardRow,
     CardVersionRow,
@@ -48,7 +47,9 @@ from .catalogue_db import (
 )
 from .config import Home
 from .ocfl_store import (
+    CARD_FILE,
     FixityProblem,
+    ForeignEntry,
     ObjectStore,
     PreparedFile,
     StaleVersionError,
@@ -56,8 +57,8 @@ from .ocfl_store import (
     VersionInfo,
     check_object_id,
 )
+from .projection_rebuild import RebuildReport, rebuild_projection
 
-CARD_FILE = "card.json"
 STRUCTURE_FILE = "structure.json"  # page order, labels and 卷/册 ranges, written by ingest
 Progress = Callable[[int, int], None]
 
@@ -122,6 +123,7 @@ class FixityReport:
     objects: int = 0
     files: int = 0
     problems: list[FixityProblem] = field(default_factory=list)
+    foreign: list[ForeignEntry] = field(default_factory=list)  # folders of the root that are not Guji's objects
 
     @property
     def ok(self) -> bool:
@@ -159,12 +161,18 @@ class Catalogue:
         projection from OCFL (once; other processes opening at the same time wait for it)."""
         if not missing_projection_columns(self.engine):
             return
+        with self._rebuild_lock():
+            if missing_projection_columns(self.engine):
+                rebuild_projection(self, actor="upgrade")
+
+    @contextmanager
+    def _rebuild_lock(self) -> Iterator[None]:
+        """One projection rebuild at a time, across processes."""
         self.home.locks.mkdir(parents=True, exist_ok=True)
         with open(self.home.locks / "rebuild-db.lock", "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                if missing_projection_columns(self.engine):
-                    self.rebuild_db(actor="upgrade")
+                yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -219,7 +227,14 @@ class Catalogue:
         number = version if version is not None else versions[-1].number
         if not 1 <= number <= versions[-1].number:
             raise CardNotFound(f"{card_id} has no version v{number} (it has v1–v{versions[-1].number})")
-        card = json.loads(self.store.read_bytes(card_id, CARD_FILE, number))
+        try:
+            data = self.store.read_bytes(card_id, CARD_FILE, number)
+        except StoreError:
+            raise CardNotFound(f"{card_id} 不是 Guji 的卡片：这个 OCFL 对象里没有 {CARD_FILE}") from None
+        try:
+            card = json.loads(data)
+        except ValueError:
+            raise StoreError(f"{card_id} v{number} 的 {CARD_FILE} 无法读取（已损坏？）；请运行 guji fixity") from None
         return StoredCard(card_id, number, card, versions)
 
     def resolve(self, reference: str) -> str:
@@ -342,7 +357,7 @@ class Catalogue:
         `deletions` (they stay in earlier versions) as one new version of the book's object, keep
         the DB's version history in step, and record `event`.
         Returns the new version, or None if nothing differed."""
-        if not self.store.exists(card_id):
+        if not self.store.exists(card_id) or CARD_FILE not in self.store.logical_paths(card_id):
             raise CardNotFound(f"no card with id {card_id!r}: create the card before adding files")
         if CARD_FILE in files or CARD_FILE in deletions:
             raise CardError("the card itself is saved with save(), which validates it")
@@ -458,33 +473,29 @@ class Catalogue:
         """Pages listed in the object's structure.json (0 when no scans were ingested)."""
         return len((self.structure(card_id) or {}).get("pages") or [])
 
-    def rebuild_db(self, progress: Progress | None = None, actor: str = "system") -> int:
-        """Drop and recompute the projection tables from OCFL (users and events are kept)."""
-        Base.metadata.drop_all(self.engine, tables=list(reversed(PROJECTION_TABLES)))
-        create_schema(self.engine)
-        card_ids = self.store.object_ids()
-        with self.sessions.begin() as session:
-            for done, card_id in enumerate(card_ids, start=1):
-                self._project(session, card_id)
-                if progress:
-                    progress(done, len(card_ids))
-            add_event(session, "rebuild-db", actor, cards=len(card_ids))
-        return len(card_ids)
+    def rebuild_db(self, progress: Progress | None = None, actor: str = "system") -> RebuildReport:
+        """Recompute the projection tables from OCFL in a staging database and swap them in at
+        the end (users, events and the other tables are kept; see :mod:`.projection_rebuild`).
+        Folders of the storage root that are not Guji's objects are skipped and reported."""
+        with self._rebuild_lock():
+            return rebuild_projection(self, progress, actor)
 
     def fixity(self, progress: Progress | None = None, actor: str = "system") -> FixityReport:
-        """Re-read every stored file and compare it with its recorded digests."""
+        """Re-read every stored file and compare it with its recorded digests — of Guji's objects
+        and of any other OCFL object in the storage root (reported in `foreign`)."""
         report = FixityReport()
-        card_ids = self.store.object_ids()
-        for done, card_id in enumerate(card_ids, start=1):
-            checked, problems = self.store.fixity(card_id)
+        card_ids, report.foreign = self.store.survey()
+        checked_ids = card_ids + [entry.name for entry in report.foreign if entry.kind != "other"]
+        for done, object_id in enumerate(checked_ids, start=1):
+            checked, problems = self.store.fixity(object_id)
             report.objects += 1
             report.files += checked
             report.problems.extend(problems)
             if progress:
-                progress(done, len(card_ids))
+                progress(done, len(checked_ids))
         with self.sessions.begin() as session:
             add_event(session, "fixity", actor, objects=report.objects, files=report.files,
-                      problems=[str(p) for p in report.problems])
+                      problems=[str(p) for p in report.problems], foreign=[str(e) for e in report.foreign])
             for problem in report.problems:
                 add_event(session, "fixity-failure", actor, problem.object_id, detail=str(problem))
         return report

@@ -368,10 +368,16 @@ def _show(value) -> str:
 
 @app.command("rebuild-db")
 def rebuild_db(ctx: typer.Context) -> None:
-    """Recompute the catalogue DB from OCFL (users and the event log are kept)."""
-    with open_catalogue(ctx) as catalogue, _progress("rebuilding") as update:
-        count = catalogue.rebuild_db(progress=update, actor=default_editor())
-    console.print(f"rebuilt the catalogue DB from {count} OCFL objects")
+    """Recompute the catalogue DB from OCFL, swapped in only when complete (users and the event log
+    are kept); folders of the storage root that are not Guji's cards are skipped and named."""
+    with open_catalogue(ctx) as catalogue:
+        with _progress("rebuilding") as update:
+            report = catalogue.rebuild_db(progress=update, actor=default_editor())
+    for entry in report.skipped:
+        errors.print("[yellow]跳过 skipped[/yellow] ", end="")
+        errors.print(str(entry), highlight=False, markup=False)
+    skipped = f"；跳过 {len(report.skipped)} 个不是卡片的目录（见上）" if report.skipped else ""
+    console.print(f"已从 OCFL 重建目录数据库 (rebuilt)：{report.cards} 张卡片{skipped}", highlight=False)
 
 
 @app.command()
@@ -383,9 +389,16 @@ def fixity(
     with open_catalogue(ctx) as catalogue:
         with _progress("checking") as update:
             report = catalogue.fixity(progress=update, actor=default_editor())
+        for entry in report.foreign:
+            errors.print("[yellow]不是 Guji 的对象[/yellow] ", end="")
+            errors.print(str(entry) + ("（已核对它的文件）" if entry.kind == "ocfl" else ""), highlight=False,
+                         markup=False)
         for problem in report.problems:
-            errors.print(f"[red]FAIL[/red] {problem}")
-        console.print(f"fixity: {report.objects} objects, {report.files} files, {len(report.problems)} problems")
+            errors.print("[red]FAIL[/red] ", end="")
+            errors.print(str(problem), highlight=False, markup=False)
+        foreign = f"; {len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
+        console.print(f"fixity: {report.objects} objects, {report.files} files, {len(report.problems)} problems"
+                      f"{foreign}", highlight=False)
         failed = not report.ok
         if ocfl_validate:
             problems = catalogue.store.validate()
