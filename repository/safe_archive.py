@@ -25,7 +25,7 @@ from typing import IO
 MIB = 1024 * 1024
 BLOCK = MIB
 _XML_MEMBER = re.compile(r"\.(xml|rels|vml)$", re.IGNORECASE)
-_DECLARATION = re.compile(rb"<!(doctype|entity)", re.IGNORECASE)
+XML_DECLARATION = re.compile(rb"<!\s*(doctype|entity)", re.IGNORECASE)  # shared with outputs.safe_xml
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def _inflate_counting(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: s
                     break
                 if scan:
                     window = (tail + block).replace(b"\x00", b"")  # UTF-16 XML: look past the zero bytes
-                    match = _DECLARATION.search(window)
+                    match = XML_DECLARATION.search(window)
                     if match:
                         kind = match.group(1).decode().upper()
                         raise ArchiveRefused(

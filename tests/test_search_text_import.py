@@ -156,17 +156,29 @@ def test_bad_files_are_refused_naming_file_and_line(books, tmp_path, name, conte
     assert _unchanged(books, "jingchuan-wenji") == before
 
 
-def test_xml_entities_are_not_expanded(books, tmp_path):
+def test_xml_with_a_doctype_is_refused_naming_file_and_line(books, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("SECRET-CONTENT", encoding="utf-8")
     page_xml = (TEXTS / "CDF_IHEC_VI111_1_5_0006.xml").read_text(encoding="utf-8")
-    page_xml = page_xml.replace('<?xml version="1.0" ?>',
-                                f'<?xml version="1.0" ?>\n<!DOCTYPE PcGts [<!ENTITY xxe SYSTEM "file://{secret}">]>')
-    page_xml = page_xml.replace("<Unicode>牛舌草可</Unicode>", "<Unicode>牛舌草可&xxe;</Unicode>", 1)
-    attack = tmp_path / "attack.xml"
-    attack.write_text(page_xml, encoding="utf-8")
-    import_text(books, "maoshi-lushu", [attack], editor="test")
-    assert "SECRET" not in books.store.read_bytes("maoshi-lushu", "text/pages.json").decode()
+    attack = page_xml.replace('<?xml version="1.0" ?>',
+                              f'<?xml version="1.0" ?>\n<!DOCTYPE PcGts [<!ENTITY xxe SYSTEM "file://{secret}">]>')
+    attack = attack.replace("<Unicode>牛舌草可</Unicode>", "<Unicode>牛舌草可&xxe;</Unicode>", 1)
+    hocr = (TEXTS / "CDF_IHEC_VI111_1_5_0006.hocr").read_text(encoding="utf-8")
+    hocr_attack = hocr.replace('"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">',
+                               '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd" [<!ENTITY x "y">]>')
+    cases = {"attack.xml": attack,  # before: imported, the entity silently dropped
+             "plain-doctype.xml": page_xml.replace("<PcGts", "<!DOCTYPE PcGts>\n<PcGts", 1),
+             "attack.hocr": hocr_attack,  # before: imported, the entity kept as the literal text &x;
+             "utf16.xml": attack}
+    before = _unchanged(books, "maoshi-lushu")
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode("utf-16") if name == "utf16.xml" else text.encode("utf-8"))
+        with pytest.raises(TextRefused, match=rf"{name} 第\d行: 拒收——文件声明了 (DOCTYPE|ENTITY)"):
+            import_text(books, "maoshi-lushu", [path], editor="test")
+    assert _unchanged(books, "maoshi-lushu") == before
+    # hOCR is XHTML: the XHTML DOCTYPE that Tesseract writes (our fixture has it) declares nothing
+    assert import_text(books, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.hocr"], editor="test").pages == 1
 
 
 def test_a_new_import_replaces_the_old_transcription(books):
