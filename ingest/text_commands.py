@@ -26,16 +26,21 @@ def register(app: typer.Typer) -> None:
         text_format: str = typer.Option(None, "--format", help="kanripo, plain, page-xml or hocr "
                                                                "(default: recognised from each file)."),
         reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
+        skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has a "
+                                           "transcription (it would replace it)."),
         editor: str = typer.Option(None, "--editor", help="Who imports (default: $GUJI_EDITOR or login name)."),
     ) -> None:
         """Store a book's transcription, aligned to its scanned pages (one new version)."""
         from repository.cli import default_editor, open_catalogue
 
         from .text_import import import_text
-        from .text_model import TextRefused
+        from .text_model import PAGES_FILE, TextRefused
 
         with open_catalogue(ctx) as catalogue:
             book_id = catalogue.resolve(book)
+            if skip_existing and PAGES_FILE in catalogue.store.logical_paths(book_id):
+                console.print(f"{book_id}: 已有全文，保持原样，未重新导入（--skip-existing）", highlight=False)
+                return
             try:
                 report = import_text(catalogue, book_id, files, editor=editor or default_editor(), reason=reason,
                                      text_format=text_format)
