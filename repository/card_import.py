@@ -392,10 +392,10 @@ def plan_import(
             _plan_json_item(catalogue, item, default_reason, skip_existing)
         else:
             _plan_row(catalogue, item, default_reason, skip_existing)
-        if item.card is not None and item.action not in ("bad", "existing"):
-            _check_duplicates(item, seen)
         if item.action not in ("bad", "existing") and item.card is not None:
             _validate(catalogue, item)
+        if item.card is not None and item.action not in ("bad", "existing"):
+            _check_duplicates(item, seen)  # after _validate: the card's fields have their kinds
         items.append(item)
     return ImportPlan(path, items, table.headers, ignored, name)
 
@@ -488,11 +488,18 @@ def _plan_json_item(catalogue: Catalogue, item: PlanItem, default_reason: str, s
     reason = card.pop("修改原因", None) or card.pop("reason", None)
     based_on = card.pop("version", None)
     existing = None
-    if card.get("id") and catalogue.exists(str(card["id"])):
-        existing = str(card["id"])
-    elif (card.get("copy") or {}).get("call_number"):
+    card_id = card.get("id")
+    copy_part = card.get("copy")
+    call_number = copy_part.get("call_number") if isinstance(copy_part, dict) else None
+    if card_id is not None and not (isinstance(card_id, str) and OBJECT_ID_PATTERN.match(card_id)):
+        item.problems.append(RowProblem(item.row, "id", f"记录号「{card_id}」只能由字母、数字、.、_、- 组成"))
+        item.action = "bad"
+        return
+    if card_id and catalogue.exists(card_id):
+        existing = card_id
+    elif isinstance(call_number, str) and call_number.strip():
         try:
-            existing = catalogue.resolve(card["copy"]["call_number"])
+            existing = catalogue.resolve(call_number)
         except CardNotFound:
             existing = None
     if existing is None:

@@ -293,7 +293,15 @@ class Catalogue:
 
     def prepare(self, card: dict) -> tuple[dict, list[CardWarning]]:
         """Normalise and validate a card; raises CardError naming every bad field."""
-        normalised, warnings = normalise_card(card)
+        if not isinstance(card, dict):
+            raise CardError("not a card", metadata_schemas.validate_card(card))
+        try:
+            normalised, warnings = normalise_card(card)
+        except (AttributeError, TypeError, KeyError, ValueError):
+            # a field of the wrong kind (a number where 版本层 should be an object, a list for 索书号 …)
+            # stops the parsers; the schema names it in the card as given
+            problems = metadata_schemas.validate_card(card) or [{"path": "", "message": "卡片的结构无法读取"}]
+            raise CardError(f"card {card.get('id', '(new)')} is not valid", problems) from None
         problems = metadata_schemas.validate_card(normalised)
         if problems:
             raise CardError(f"card {card.get('id', '(new)')} is not valid", problems)

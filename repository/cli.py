@@ -28,6 +28,7 @@ from .card_import import (
     apply_plan,
     default_reject_path,
     plan_import,
+    read_one_card,
     write_rejects,
 )
 from .card_table import get_path, set_path
@@ -274,7 +275,7 @@ def cards_edit(
         stored = catalogue.get(catalogue.resolve(reference))
         base = base_version or stored.version
         if from_file:
-            card = json.loads(from_file.read_text(encoding="utf-8"))
+            card = read_one_card(from_file)  # as `cards export --format json` writes it
         elif assignments:
             card = json.loads(json.dumps(stored.card))
             for assignment in assignments:
@@ -302,7 +303,7 @@ def _edit_in_editor(card: dict) -> dict:
         fh.write(card_json_bytes(card))
     try:
         subprocess.run([*editor_command.split(), fh.name], check=True)
-        return json.loads(Path(fh.name).read_text(encoding="utf-8"))
+        return read_one_card(Path(fh.name))
     finally:
         os.unlink(fh.name)
 

@@ -206,3 +206,33 @@ def test_skip_existing_leaves_cards_alone_and_creates_only_new_ones(catalogue, s
     assert plan.count("existing") == len(sample_cards) and not plan.bad
     assert apply_plan(catalogue, plan, editor="samples") == []
     assert catalogue.get(edited.id).card["copy"]["volumes"] == 99
+
+
+@pytest.mark.parametrize(("card", "field"), [
+    ({"edition": 5}, "edition"),
+    ({"copy": {"call_number": ["a"]}, "edition": {"title": "某書"}}, "copy.call_number"),
+    ({"edition": {"title": "某書", "publication": {"date": 1596}}}, "edition.publication.date"),
+    ({"edition": {"title": "某書"}, "copy": "善本"}, "copy"),
+    ({"id": "../../etc", "edition": {"title": "某書"}}, "id"),
+])
+def test_a_json_card_of_the_wrong_shape_is_a_bad_row_naming_the_field(catalogue, tmp_path, card, field):
+    path = tmp_path / "cards.json"
+    path.write_text(json.dumps([{"record_type": "guji", **card}], ensure_ascii=False), encoding="utf-8")
+    plan = plan_import(catalogue, path)  # before: AttributeError from the parsers, or the whole file refused
+    assert [(p.row, p.column) for p in plan.problems] == [(1, field)]
+
+
+def test_cards_edit_from_a_file_that_is_not_a_card_says_so(catalogue, sample_cards, tmp_path):
+    from typer.testing import CliRunner
+
+    from repository.cli import app
+
+    catalogue.create(sample_cards[0], editor="张三", reason="导入")
+    for name, text, message in (("broken.json", "{not json", "不是有效的 UTF-8 JSON（第1行第2列"),
+                                ("list.json", "[1, 2]", "应是卡片的 JSON 数组"),
+                                ("shape.json", '{"edition": 5}', "版本层 应为一组字段")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), "cards", "edit", sample_cards[0]["id"],
+                                          "--reason", "试", "--from-file", str(tmp_path / name)])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert catalogue.get(sample_cards[0]["id"]).version == 1
