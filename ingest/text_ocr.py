@@ -72,11 +72,12 @@ def _structure_type(element: etree._Element) -> str:
 
 
 def _box(points: str | None) -> list[int] | None:
-    if not points:
-        return None
+    """The bounding box of a Coords polygon ``x,y x,y …``; None (no box) when it is not one."""
     try:
-        pairs = [tuple(int(float(v)) for v in point.split(",")) for point in points.split()]
-    except ValueError:
+        pairs = [[int(float(v)) for v in point.split(",")] for point in (points or "").split()]
+    except (ValueError, OverflowError):  # not numbers, or inf / 1e400
+        return None
+    if not pairs or any(len(pair) != 2 for pair in pairs):
         return None
     xs = [x for x, _ in pairs]
     ys = [y for _, y in pairs]

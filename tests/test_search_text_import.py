@@ -96,6 +96,17 @@ def test_page_xml_keeps_line_boxes_notes_and_margins(books):
     assert page["lines"][3]["pieces"] == [["note", "與煮同毛晉陸疏廣要"]]
 
 
+def test_page_xml_coords_that_are_not_a_polygon_give_no_box_instead_of_a_crash(books, tmp_path):
+    page_xml = (TEXTS / "CDF_IHEC_VI111_1_5_0006.xml").read_text(encoding="utf-8")
+    page_xml = page_xml.replace('points="4533,668 4686,662 4661,1420 4522,1435 4533,668"', 'points="inf,0 1,1"')
+    page_xml = page_xml.replace('points="4521,2970 4592,2970 4592,3122 4521,3122 4521,2970"', 'points="1,2,3 4,5,6"')
+    odd = tmp_path / "odd-coords.xml"
+    odd.write_text(page_xml, encoding="utf-8")
+    import_text(books, "maoshi-lushu", [odd], editor="test")  # before: OverflowError / ValueError
+    lines = stored_pages(books, "maoshi-lushu")[0]["lines"]
+    assert "box" not in lines[0] and lines[2]["box"] == [4364, 665, 158, 787]
+
+
 def test_hocr_keeps_line_boxes(books):
     report = import_text(books, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.hocr"], editor="test")
     assert report.format == "hocr"
