@@ -271,3 +271,25 @@ def test_withdraw_and_reinstate_cli(data_home):
     assert "reinstated (v3)" in reinstated.stdout
     history = guji(data_home, "history", "示善0003").stdout
     assert "与他条重复" in history and "误撤销" in history
+
+
+def test_an_export_that_fails_half_way_leaves_the_earlier_file_whole(loaded, tmp_path, monkeypatch):
+    from repository.card_export import export_cards
+    from repository.outputs import card_formats
+
+    target = tmp_path / "exports" / "全部.mods.xml"
+    assert export_cards(loaded, "mods", target) > 2
+    before = target.read_bytes()
+    built = []
+
+    def fail_on_the_third(record, **options):
+        built.append(record.id)
+        if len(built) == 3:
+            raise RuntimeError("a card that cannot be written")
+        return mods_element(record, **options)
+
+    monkeypatch.setattr(card_formats, "mods_element", fail_on_the_third)
+    with pytest.raises(RuntimeError):
+        export_cards(loaded, "mods", target)
+    assert target.read_bytes() == before  # before: the file held two records and no closing tag
+    assert [path.name for path in target.parent.iterdir()] == ["全部.mods.xml"]  # no partial file left

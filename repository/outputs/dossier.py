@@ -28,6 +28,7 @@ import metadata_schemas
 from repository import Catalogue
 from repository.card import grade_label
 from repository.card_table import get_path
+from repository.output_file import replaced_when_done
 from repository.parse import int_to_chinese
 
 from . import card_text
@@ -247,6 +248,6 @@ def write_dossier(dossier: Dossier, output: Path, format: str) -> Path:
     if format not in ("docx", "pdf"):
         raise ValueError(f"unknown dossier format {format!r}: use docx or pdf")
     data = dossier_docx(dossier) if format == "docx" else dossier_pdf(dossier)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(data)
+    with replaced_when_done(output) as temporary:
+        temporary.write_bytes(data)
     return output
