@@ -63,6 +63,9 @@ def xml_text(value: object) -> str:
     return _NOT_XML.sub("", str(value))
 
 
+MAX_XML_BYTES = 256 << 20  # a file validate-xml reads whole into memory
+
+
 class XMLRefused(ValueError):
     """An XML document Guji will not read; the message names the file and what to change."""
 
