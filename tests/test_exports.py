@@ -278,6 +278,7 @@ def test_an_export_that_fails_half_way_leaves_the_earlier_file_whole(loaded, tmp
     from repository.outputs import card_formats
 
     target = tmp_path / "exports" / "全部.mods.xml"
+    target.parent.mkdir()
     assert export_cards(loaded, "mods", target) > 2
     before = target.read_bytes()
     built = []
