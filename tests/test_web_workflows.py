@@ -155,6 +155,10 @@ def test_hostile_uploads_are_refused_naming_the_upload_never_a_server_path(sampl
         assert response.status_code == 400 and shown.startswith(name) and reason in shown
         assert str(samples.home.root) not in response.text and "uploads" not in shown
     assert not list((samples.home.root / "uploads").iterdir())  # refused uploads are not kept
+    fixed = upload(client, "目录.csv", UNCLOSED_QUOTE.replace('"测试书乙', "测试书乙").encode())
+    bad_rows = text_of(fixed.text, ".bad-rows li")
+    assert bad_rows[0].startswith("第4行: 有 2 格在表头之外") and bad_rows[1].startswith("第5行「普查编号」列")
+    assert not lxml.html.fromstring(fixed.text).cssselect("form.apply")
     assert all(samples.get(card_id).version == 1 for card_id in ("jingchuan-wenji", "maoshi-zhushu"))
 
 
