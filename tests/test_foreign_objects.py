@@ -16,6 +16,7 @@ from test_catalogue import dump_projection
 
 from repository import CardNotFound, StoreError
 from repository import projection_rebuild as rebuild_module
+from repository.catalogue_db import UserRow
 from repository.outputs.oai import OAIRepository
 
 OCFL_FIXTURES = FIXTURES / "ocfl"
@@ -61,6 +62,31 @@ def test_rebuild_db_skips_and_reports_foreign_objects_and_keeps_every_card(mixed
     assert dump_projection(mixed_root) == before
     event = mixed_root.events(limit=1)[0]
     assert event.kind == "rebuild-db" and len(json.loads(event.detail_json)["skipped"]) == len(NOT_CARDS)
+
+
+def test_rebuild_keeps_what_ocfl_does_not_hold_and_cards_saved_while_it_ran(mixed_root, sample_cards, monkeypatch):
+    with mixed_root.sessions.begin() as session:
+        session.add(UserRow(name="管理员", role="admin", password_hash="x", created="2024-01-01T00:00:00Z"))
+    ids = sorted(card["id"] for card in sample_cards)
+    real_project = mixed_root._project
+
+    def project(session, card_id, saved=None):
+        real_project(session, card_id, saved)
+        if card_id == ids[-1] and session.bind is not mixed_root.engine and not edited:
+            # a cataloguer saves a card the rebuild has already staged
+            edited.append(mixed_root.get(ids[0]))
+            card = json.loads(json.dumps(edited[0].card))
+            card["copy"]["volumes"] = 42
+            mixed_root.save(ids[0], card, editor="王五", reason="重新清点", base_version=edited[0].version)
+
+    edited: list = []
+    monkeypatch.setattr(mixed_root, "_project", project)
+    mixed_root.rebuild_db()
+    assert edited
+    row = next(row for row in mixed_root.list_rows() if row.id == ids[0])
+    assert row.head_version == edited[0].version + 1 and json.loads(row.card_json)["copy"]["volumes"] == 42
+    with mixed_root.sessions() as session:
+        assert session.get(UserRow, "管理员") is not None
 
 
 def test_a_card_that_cannot_be_read_is_skipped_and_the_rest_rebuilt(mixed_root, sample_cards):
