@@ -90,7 +90,8 @@ def register(app: typer.Typer) -> None:
                                      progress=update, pixel_limit=int(pixel_limit * 1_000_000), card=card,
                                      replace=replace)
             for warning in report.warnings:
-                errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+                errors.print("[yellow]warning:[/yellow] ", end="")
+                errors.print(warning, highlight=False, markup=False)  # file names may hold "[…]"
             stored = f"stored as v{report.version}" if report.version else "nothing new to store"
             console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
                           f"({report.seconds:.1f} s)", highlight=False)

@@ -147,14 +147,16 @@ def cards_import(
     editor = editor or default_editor()
     with open_catalogue(ctx) as catalogue:
         plan = plan_import(catalogue, file, default_reason=reason, skip_existing=skip_existing)
+        # cells are printed as they are: a cell holding "[/red]" is text, not rich markup
         if plan.ignored_headers:
-            errors.print(f"[yellow]未识别的列（已忽略）:[/yellow] {'、'.join(plan.ignored_headers)}")
+            errors.print(f"未识别的列（已忽略）: {'、'.join(plan.ignored_headers)}", style="yellow", markup=False)
         for item in plan.bad:
             for problem in item.problems:
-                errors.print(f"[red]{file.name} {problem}[/red]")
+                errors.print(f"{file.name} {problem}", style="red", markup=False, highlight=False)
         for item in plan.items:
             for warning in item.warnings:
-                errors.print(f"[yellow]{file.name} 第{item.row}行 warning: {warning}[/yellow]")
+                errors.print(f"{file.name} 第{item.row}行 warning: {warning}", style="yellow", markup=False,
+                             highlight=False)
         summary = (f"新建 {plan.count('create')} 张，修改 {plan.count('revise')} 张，"
                    f"无变化 {plan.count('unchanged')} 张，错误 {len(plan.bad)} 行")
         if plan.count("existing"):
@@ -163,7 +165,7 @@ def cards_import(
             for item in plan.items:
                 if item.action == "revise":
                     for change in item.changes:
-                        console.print(f"{item.card_id} {change.label}: {change.old!r} → {change.new!r}")
+                        console.print(f"{item.card_id} {change.label}: {change.old!r} → {change.new!r}", markup=False)
             console.print(f"试运行（dry run）：{summary}；什么也没有写入")
             raise typer.Exit(1 if plan.bad else 0)
         try:
@@ -285,12 +287,15 @@ def cards_edit(
         try:
             result = catalogue.save(stored.id, card, editor=editor, reason=reason, base_version=base)
         except CardConflict as conflict:
-            errors.print(f"[red]conflict:[/red] {conflict}")
+            errors.print("[red]conflict:[/red] ", end="")
+            errors.print(str(conflict), markup=False, highlight=False)
             for change in conflict.changes:
-                errors.print(f"  {change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}")
+                errors.print(f"  {change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}",
+                             markup=False, highlight=False)
             raise typer.Exit(1) from None
         for warning in result.warnings:
-            errors.print(f"[yellow]warning:[/yellow] {warning}")
+            errors.print("[yellow]warning:[/yellow] ", end="")
+            errors.print(str(warning), markup=False, highlight=False)
         if result.changed:
             console.print(f"saved {stored.id} v{result.version}")
         else:

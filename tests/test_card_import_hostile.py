@@ -236,3 +236,13 @@ def test_cards_edit_from_a_file_that_is_not_a_card_says_so(catalogue, sample_car
                                           "--reason", "试", "--from-file", str(tmp_path / name)])
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     assert catalogue.get(sample_cards[0]["id"]).version == 1
+
+
+def test_a_cell_that_looks_like_terminal_markup_is_printed_as_text(catalogue, tmp_path):
+    from typer.testing import CliRunner
+
+    from repository.cli import app
+
+    path = csv_file(tmp_path, "索书号,题名,册数\nX1,某書,[/red]\n")
+    result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), "cards", "import", str(path), "--dry-run"])
+    assert result.exit_code == 1 and "「[/red]」不是数目" in result.output  # before: rich's MarkupError
