@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         page: str = typer.Option(None, "--page", help="Only this page (0001 …)."),
     ) -> None:
         """Show the stored transcription page by page."""
-        from repository.cli import open_catalogue
+        from repository.cli import add_plain_row, open_catalogue
 
         from .text_model import PAGES_FILE
 
@@ -84,5 +84,5 @@ def register(app: typer.Typer) -> None:
             lines = []
             for line in entry["lines"]:
                 lines.append("".join(text if kind == "text" else f"({text})" for kind, text in line["pieces"]))
-            table.add_row(entry["page"] or "无影像 no scan", entry.get("label") or "", "\n".join(lines))
+            add_plain_row(table, entry["page"] or "无影像 no scan", entry.get("label") or "", "\n".join(lines))
         console.print(table)

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from .card import card_json_bytes
 from .card_export import BUILT_IN_FORMATS, export_cards, extra_formats
@@ -88,6 +89,12 @@ def open_catalogue(
         _fail("error", error)
     finally:
         catalogue.close()
+
+
+def add_plain_row(table: Table, *values: object) -> None:
+    """A table row of catalogue text (titles, reasons, cells): shown as typed, never read as rich
+    markup — a reason such as "[/b]" would otherwise stop the command with a MarkupError."""
+    table.add_row(*(Text(str(value)) for value in values))
 
 
 @contextmanager
@@ -224,7 +231,7 @@ def cards_show(
         table = Table(title=f"{stored.id}  v{stored.version} of v{stored.head}", show_header=False)
         for path, value in flatten(stored.card).items():
             if value not in (None, "", [], {}):
-                table.add_row(field_label(path), path, str(value))
+                add_plain_row(table, field_label(path), path, value)
         console.print(table)
         suggestion = suggest_grade(stored.card)
         if suggestion:
@@ -238,7 +245,7 @@ def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="At most t
     with open_catalogue(ctx) as catalogue:
         table = Table("id", "索书号", "题名卷数", "著者", "版本", "v")
         for row in catalogue.list_rows(limit):
-            table.add_row(row.id, row.call_number or "", row.title_with_juan, row.responsibility,
+            add_plain_row(table, row.id, row.call_number or "", row.title_with_juan, row.responsibility,
                           row.edition_statement, str(row.head_version))
         console.print(table)
 
@@ -335,7 +342,7 @@ def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card 
         card_id = catalogue.resolve(reference)
         table = Table("version", "time (UTC)", "editor", "reason", title=card_id)
         for version in catalogue.history(card_id):
-            table.add_row(version.label, version.created, version.editor, version.reason)
+            add_plain_row(table, version.label, version.created, version.editor, version.reason)
         console.print(table)
 
 
@@ -359,7 +366,7 @@ def diff(
         changes = catalogue.diff(card_id, _version(version_a), _version(version_b))
         table = Table("field", "path", version_a, version_b, title=card_id)
         for change in changes:
-            table.add_row(change.label, change.path, _show(change.old), _show(change.new))
+            add_plain_row(table, change.label, change.path, _show(change.old), _show(change.new))
         console.print(table if changes else "no differences")
 
 

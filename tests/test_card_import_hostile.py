@@ -246,3 +246,19 @@ def test_a_cell_that_looks_like_terminal_markup_is_printed_as_text(catalogue, tm
     path = csv_file(tmp_path, "索书号,题名,册数\nX1,某書,[/red]\n")
     result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), "cards", "import", str(path), "--dry-run"])
     assert result.exit_code == 1 and "「[/red]」不是数目" in result.output  # before: rich's MarkupError
+
+
+def test_history_show_and_diff_print_a_markup_like_reason_and_field_as_text(catalogue, sample_cards):
+    from typer.testing import CliRunner
+
+    from repository.cli import app
+
+    card = dict(sample_cards[0])
+    catalogue.create(card, editor="张三", reason="导入")
+    edited = json.loads(json.dumps(catalogue.get(card["id"]).card))
+    edited["edition"]["notes"] = "[/b]卷端有跋"
+    catalogue.save(card["id"], edited, editor="张三", reason="[/x]审校", base_version=1)
+    for command in (["history", card["id"]], ["cards", "show", card["id"]], ["diff", card["id"], "v1", "v2"]):
+        result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), *command])
+        assert result.exit_code == 0, result.exception  # before: rich's MarkupError
+        assert "[/x]审校" in result.output or "[/b]卷端有跋" in result.output
