@@ -365,8 +365,11 @@ class Catalogue:
         `deletions` (they stay in earlier versions) as one new version of the book's object, keep
         the DB's version history in step, and record `event`.
         Returns the new version, or None if nothing differed."""
-        if not self.store.exists(card_id) or CARD_FILE not in self.store.logical_paths(card_id):
+        if not self.store.exists(card_id):
             raise CardNotFound(f"no card with id {card_id!r}: create the card before adding files")
+        if CARD_FILE not in self.store.digests(card_id):  # an object another system wrote: never add to it
+            raise CardNotFound(f"{card_id!r} is an OCFL object without {CARD_FILE}, not a Guji card: nothing was "
+                               "written (use another id)")
         if CARD_FILE in files or CARD_FILE in deletions:
             raise CardError("the card itself is saved with save(), which validates it")
         marker = self._mark_projection_pending(card_id)
