@@ -46,11 +46,15 @@ node_modules/.installed: package.json package-lock.json
 
 ## run: install, load the sample collection, serve on http://$(HOST):$(PORT)
 ## (the first run creates the staff account `admin` and prints its generated password once)
+## Safe to run again on a live data home: samples already there (cards, scans, text) are left as
+## they are — edits made since are kept — and each step says so; only what is missing is loaded.
 run: install
 	$(GUJI) init
-	$(GUJI) cards import samples/cards.json --editor samples --reason "示例数据导入"
-	for book in samples/scans/*/; do $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --editor samples; done
-	$(GUJI) text import qizheng-tuibu samples/texts/KR3f0006_002.txt --editor samples
+	@echo "载入示例数据（已载入过的卡片、影像和全文保持原样，不会覆盖之后的修改）"
+	$(GUJI) cards import samples/cards.json --skip-existing --editor samples --reason "示例数据导入"
+	for book in samples/scans/*/; do \
+	  $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --skip-existing --editor samples || exit 1; done
+	$(GUJI) text import qizheng-tuibu samples/texts/KR3f0006_002.txt --skip-existing --editor samples
 	$(GUJI) users add admin --role admin --generate-password --if-missing
 	$(GUJI) serve --host $(HOST) --port $(PORT)
 

@@ -67,6 +67,8 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(None, "--workers", help="Pages processed in parallel, one core each "
                                     "(default: number of cores)."),
         pixel_limit: float = typer.Option(300, "--pixel-limit", help="Refuse pages larger than this (megapixels)."),
+        skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has "
+                                           "page scans (e.g. loading samples again into a live data home)."),
         editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
     ) -> None:
         """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
@@ -76,13 +78,20 @@ def register(app: typer.Typer) -> None:
         from .pipeline import ingest_book
 
         with _catalogue(ctx) as catalogue:
+            if skip_existing and catalogue.exists(card_id):
+                pages = len((catalogue.structure(card_id) or {}).get("pages") or [])
+                if pages:
+                    console.print(f"{card_id}: 已有 {pages} 页影像，保持原样，未重新入藏（--skip-existing）",
+                                  highlight=False)
+                    return
             card = read_one_card(card_file) if card_file else None
             with _progress(f"ingest {card_id}") as update:
                 report = ingest_book(catalogue, book_dir, card_id, editor or default_editor(), workers=workers,
                                      progress=update, pixel_limit=int(pixel_limit * 1_000_000), card=card,
                                      replace=replace)
             for warning in report.warnings:
-                errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+                errors.print("[yellow]warning:[/yellow] ", end="")
+                errors.print(warning, highlight=False, markup=False)  # file names may hold "[…]"
             stored = f"stored as v{report.version}" if report.version else "nothing new to store"
             console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
                           f"({report.seconds:.1f} s)", highlight=False)

@@ -26,16 +26,21 @@ def register(app: typer.Typer) -> None:
         text_format: str = typer.Option(None, "--format", help="kanripo, plain, page-xml or hocr "
                                                                "(default: recognised from each file)."),
         reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
+        skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has a "
+                                           "transcription (it would replace it)."),
         editor: str = typer.Option(None, "--editor", help="Who imports (default: $GUJI_EDITOR or login name)."),
     ) -> None:
         """Store a book's transcription, aligned to its scanned pages (one new version)."""
         from repository.cli import default_editor, open_catalogue
 
         from .text_import import import_text
-        from .text_model import TextRefused
+        from .text_model import PAGES_FILE, TextRefused
 
         with open_catalogue(ctx) as catalogue:
             book_id = catalogue.resolve(book)
+            if skip_existing and PAGES_FILE in catalogue.store.logical_paths(book_id):
+                console.print(f"{book_id}: 已有全文，保持原样，未重新导入（--skip-existing）", highlight=False)
+                return
             try:
                 report = import_text(catalogue, book_id, files, editor=editor or default_editor(), reason=reason,
                                      text_format=text_format)
@@ -62,7 +67,7 @@ def register(app: typer.Typer) -> None:
         page: str = typer.Option(None, "--page", help="Only this page (0001 …)."),
     ) -> None:
         """Show the stored transcription page by page."""
-        from repository.cli import open_catalogue
+        from repository.cli import add_plain_row, open_catalogue
 
         from .text_model import PAGES_FILE
 
@@ -79,5 +84,5 @@ def register(app: typer.Typer) -> None:
             lines = []
             for line in entry["lines"]:
                 lines.append("".join(text if kind == "text" else f"({text})" for kind, text in line["pieces"]))
-            table.add_row(entry["page"] or "无影像 no scan", entry.get("label") or "", "\n".join(lines))
+            add_plain_row(table, entry["page"] or "无影像 no scan", entry.get("label") or "", "\n".join(lines))
         console.print(table)

@@ -105,11 +105,13 @@ def _pieces(segment: str, line: TextLine, in_note: bool, opened_at: int, where: 
     """Split a stretch of one line into 正文 and 夹注 pieces; returns whether a note is still open."""
     buffer: list[str] = []
     index = 0
+    closes = True  # False once no ']' is left: looking again for each '[' would be quadratic
     while index < len(segment):
         char = segment[index]
-        if char == "[":
+        if char == "[" and closes:
             close = segment.find("]", index)
-            if close != -1:  # [門@里]: one character described by its parts, brackets and all
+            closes = close != -1
+            if closes:  # [門@里]: one character described by its parts, brackets and all
                 buffer.append(segment[index:close + 1])
                 index = close + 1
                 continue

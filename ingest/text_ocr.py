@@ -1,7 +1,9 @@
 """OCR and ground-truth transcriptions with line coordinates: PAGE-XML and hOCR.
 
 Both are parsed with lxml with entity expansion, DTD loading and network access switched off,
-so a file cannot make the parser read other files or reach the network.
+so a file cannot make the parser read other files or reach the network, and a file that declares a
+DOCTYPE or entities is refused before parsing (as `guji validate-xml` refuses it; hOCR may carry
+the plain XHTML DOCTYPE, which declares nothing): :func:`repository.outputs.safe_xml.doctype_refusal`.
 
 PAGE-XML (PRImA ``PcGts``): one ``Page`` per file, ``TextLine``s in document order, each with its
 ``Coords`` polygon (its bounding box becomes the line's ``box``). Lines marked as commentary
@@ -17,6 +19,8 @@ from __future__ import annotations
 import re
 
 from lxml import etree, html
+
+from repository.outputs.safe_xml import doctype_refusal
 
 from .text_model import TextLine, TextPage, TextRefused
 
@@ -37,7 +41,14 @@ def _local(tag) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
+def _refuse_declarations(data: bytes, source: str, *, hocr: bool) -> None:
+    refusal = doctype_refusal(data, source, allow_xhtml=hocr)
+    if refusal:
+        raise TextRefused([refusal])
+
+
 def _parse_xml(data: bytes, source: str) -> etree._Element:
+    _refuse_declarations(data, source, hocr=False)
     try:
         return etree.fromstring(data, _xml_parser())
     except etree.XMLSyntaxError as error:
@@ -61,11 +72,12 @@ def _structure_type(element: etree._Element) -> str:
 
 
 def _box(points: str | None) -> list[int] | None:
-    if not points:
-        return None
+    """The bounding box of a Coords polygon ``x,y x,y …``; None (no box) when it is not one."""
     try:
-        pairs = [tuple(int(float(v)) for v in point.split(",")) for point in points.split()]
-    except ValueError:
+        pairs = [[int(float(v)) for v in point.split(",")] for point in (points or "").split()]
+    except (ValueError, OverflowError):  # not numbers, or inf / 1e400
+        return None
+    if not pairs or any(len(pair) != 2 for pair in pairs):
         return None
     xs = [x for x, _ in pairs]
     ys = [y for _, y in pairs]
@@ -110,6 +122,7 @@ def _line_text(line_element: etree._Element) -> str:
 
 
 def parse_hocr(data: bytes, source: str) -> list[TextPage]:
+    _refuse_declarations(data, source, hocr=True)
     try:
         root = etree.fromstring(data, _xml_parser())
     except etree.XMLSyntaxError:

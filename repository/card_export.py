@@ -20,6 +20,7 @@ from openpyxl.styles import Font
 
 from .card_table import export_columns, format_cell
 from .catalogue import Catalogue, StoredCard
+from .output_file import replaced_when_done
 
 
 def _cards(catalogue: Catalogue, card_ids: list[str] | None) -> Iterator[StoredCard]:
@@ -57,7 +58,8 @@ def export_cards(
         data = [{**stored.card, "id": stored.id, "version": stored.version} for stored in cards]
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         if isinstance(output, Path):
-            output.write_text(text, encoding="utf-8")
+            with replaced_when_done(output) as temporary:
+                temporary.write_text(text, encoding="utf-8")
         else:
             output.write(text)
         return len(cards)
@@ -65,22 +67,21 @@ def export_cards(
     header_row = [c.header if headers == "zh" else c.key for c in columns]
     rows = [[format_cell(c, stored.card, stored.version) for c in columns] for stored in cards]
     assert isinstance(output, Path), "CSV and XLSX need an output file"
-    if format == "csv":
-        # UTF-8 with BOM so that Excel on Chinese Windows opens it correctly.
-        with open(output, "w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header_row)
-            writer.writerows([["" if v is None else v for v in row] for row in rows])
-    elif format == "xlsx":
-        workbook = openpyxl.Workbook(write_only=True)
-        sheet = workbook.create_sheet("卡片")
-        sheet.freeze_panes = "A2"
-        sheet.append([_bold(sheet, header) for header in header_row])
-        for row in rows:
-            sheet.append(row)
-        workbook.save(output)
-    else:
-        raise ValueError(f"unknown export format {format!r}")
+    with replaced_when_done(output) as temporary:
+        if format == "csv":
+            # UTF-8 with BOM so that Excel on Chinese Windows opens it correctly.
+            with open(temporary, "w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(header_row)
+                writer.writerows([["" if v is None else v for v in row] for row in rows])
+        else:
+            workbook = openpyxl.Workbook(write_only=True)
+            sheet = workbook.create_sheet("卡片")
+            sheet.freeze_panes = "A2"
+            sheet.append([_bold(sheet, header) for header in header_row])
+            for row in rows:
+                sheet.append(row)
+            workbook.save(temporary)
     return len(cards)
 
 

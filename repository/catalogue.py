@@ -11,7 +11,8 @@ from __future__ import annotations
 import fcntl
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +36,6 @@ from .card import (
     title_with_juan,
 )
 from .catalogue_db import (
-    PROJECTION_TABLES,
-    Base,
     CardIdentifierRow,
     CardRow,
     CardVersionRow,
@@ -49,7 +48,9 @@ from .catalogue_db import (
 )
 from .config import Home
 from .ocfl_store import (
+    CARD_FILE,
     FixityProblem,
+    ForeignEntry,
     ObjectStore,
     PreparedFile,
     StaleVersionError,
@@ -57,8 +58,8 @@ from .ocfl_store import (
     VersionInfo,
     check_object_id,
 )
+from .projection_rebuild import RebuildReport, rebuild_projection
 
-CARD_FILE = "card.json"
 STRUCTURE_FILE = "structure.json"  # page order, labels and 卷/册 ranges, written by ingest
 Progress = Callable[[int, int], None]
 
@@ -123,6 +124,7 @@ class FixityReport:
     objects: int = 0
     files: int = 0
     problems: list[FixityProblem] = field(default_factory=list)
+    foreign: list[ForeignEntry] = field(default_factory=list)  # folders of the root that are not Guji's objects
 
     @property
     def ok(self) -> bool:
@@ -160,12 +162,18 @@ class Catalogue:
         projection from OCFL (once; other processes opening at the same time wait for it)."""
         if not missing_projection_columns(self.engine):
             return
+        with self._rebuild_lock():
+            if missing_projection_columns(self.engine):
+                rebuild_projection(self, actor="upgrade")
+
+    @contextmanager
+    def _rebuild_lock(self) -> Iterator[None]:
+        """One projection rebuild at a time, across processes."""
         self.home.locks.mkdir(parents=True, exist_ok=True)
         with open(self.home.locks / "rebuild-db.lock", "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                if missing_projection_columns(self.engine):
-                    self.rebuild_db(actor="upgrade")
+                yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -220,7 +228,14 @@ class Catalogue:
         number = version if version is not None else versions[-1].number
         if not 1 <= number <= versions[-1].number:
             raise CardNotFound(f"{card_id} has no version v{number} (it has v1–v{versions[-1].number})")
-        card = json.loads(self.store.read_bytes(card_id, CARD_FILE, number))
+        try:
+            data = self.store.read_bytes(card_id, CARD_FILE, number)
+        except StoreError:
+            raise CardNotFound(f"{card_id} 不是 Guji 的卡片：这个 OCFL 对象里没有 {CARD_FILE}") from None
+        try:
+            card = json.loads(data)
+        except ValueError:
+            raise StoreError(f"{card_id} v{number} 的 {CARD_FILE} 无法读取（已损坏？）；请运行 guji fixity") from None
         return StoredCard(card_id, number, card, versions)
 
     def resolve(self, reference: str) -> str:
@@ -279,7 +294,15 @@ class Catalogue:
 
     def prepare(self, card: dict) -> tuple[dict, list[CardWarning]]:
         """Normalise and validate a card; raises CardError naming every bad field."""
-        normalised, warnings = normalise_card(card)
+        if not isinstance(card, dict):
+            raise CardError("not a card", metadata_schemas.validate_card(card))
+        try:
+            normalised, warnings = normalise_card(card)
+        except (AttributeError, TypeError, KeyError, ValueError):
+            # a field of the wrong kind (a number where 版本层 should be an object, a list for 索书号 …)
+            # stops the parsers; the schema names it in the card as given
+            problems = metadata_schemas.validate_card(card) or [{"path": "", "message": "卡片的结构无法读取"}]
+            raise CardError(f"card {card.get('id', '(new)')} is not valid", problems) from None
         problems = metadata_schemas.validate_card(normalised)
         if problems:
             raise CardError(f"card {card.get('id', '(new)')} is not valid", problems)
@@ -462,33 +485,29 @@ class Catalogue:
         """Pages listed in the object's structure.json (0 when no scans were ingested)."""
         return len((self.structure(card_id) or {}).get("pages") or [])
 
-    def rebuild_db(self, progress: Progress | None = None, actor: str = "system") -> int:
-        """Drop and recompute the projection tables from OCFL (users and events are kept)."""
-        Base.metadata.drop_all(self.engine, tables=list(reversed(PROJECTION_TABLES)))
-        create_schema(self.engine)
-        card_ids = self.store.object_ids()
-        with self.sessions.begin() as session:
-            for done, card_id in enumerate(card_ids, start=1):
-                self._project(session, card_id)
-                if progress:
-                    progress(done, len(card_ids))
-            add_event(session, "rebuild-db", actor, cards=len(card_ids))
-        return len(card_ids)
+    def rebuild_db(self, progress: Progress | None = None, actor: str = "system") -> RebuildReport:
+        """Recompute the projection tables from OCFL in a staging database and swap them in at
+        the end (users, events and the other tables are kept; see :mod:`.projection_rebuild`).
+        Folders of the storage root that are not Guji's objects are skipped and reported."""
+        with self._rebuild_lock():
+            return rebuild_projection(self, progress, actor)
 
     def fixity(self, progress: Progress | None = None, actor: str = "system") -> FixityReport:
-        """Re-read every stored file and compare it with its recorded digests."""
+        """Re-read every stored file and compare it with its recorded digests — of Guji's objects
+        and of any other OCFL object in the storage root (reported in `foreign`)."""
         report = FixityReport()
-        card_ids = self.store.object_ids()
-        for done, card_id in enumerate(card_ids, start=1):
-            checked, problems = self.store.fixity(card_id)
+        card_ids, report.foreign = self.store.survey()
+        checked_ids = card_ids + [entry.name for entry in report.foreign if entry.kind != "other"]
+        for done, object_id in enumerate(checked_ids, start=1):
+            checked, problems = self.store.fixity(object_id)
             report.objects += 1
             report.files += checked
             report.problems.extend(problems)
             if progress:
-                progress(done, len(card_ids))
+                progress(done, len(checked_ids))
         with self.sessions.begin() as session:
             add_event(session, "fixity", actor, objects=report.objects, files=report.files,
-                      problems=[str(p) for p in report.problems])
+                      problems=[str(p) for p in report.problems], foreign=[str(e) for e in report.foreign])
             for problem in report.problems:
                 add_event(session, "fixity-failure", actor, problem.object_id, detail=str(problem))
         return report

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from .card import card_json_bytes
 from .card_export import BUILT_IN_FORMATS, export_cards, extra_formats
@@ -28,6 +29,7 @@ from .card_import import (
     apply_plan,
     default_reject_path,
     plan_import,
+    read_one_card,
     write_rejects,
 )
 from .card_table import get_path, set_path
@@ -89,6 +91,12 @@ def open_catalogue(
         catalogue.close()
 
 
+def add_plain_row(table: Table, *values: object) -> None:
+    """A table row of catalogue text (titles, reasons, cells): shown as typed, never read as rich
+    markup — a reason such as "[/b]" would otherwise stop the command with a MarkupError."""
+    table.add_row(*(Text(str(value)) for value in values))
+
+
 @contextmanager
 def _progress(description: str):
     with Progress(
@@ -137,40 +145,47 @@ def cards_import(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Import the good rows; write bad ones to a reject file."),
     reject_file: Path = typer.Option(None, "--reject-file", help="Where --skip-bad writes bad rows."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only report what would happen."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave cards already in the catalogue as "
+                                       "they are (even if the file differs); import only the new ones."),
     reason: str = typer.Option(None, "--reason", help="Reason recorded on new cards (default: 导入 FILE)."),
     editor: str = EditorOption,
 ) -> None:
     """Import cards; rows matching existing cards with a 修改原因 column are a batch revision."""
     editor = editor or default_editor()
     with open_catalogue(ctx) as catalogue:
-        plan = plan_import(catalogue, file, default_reason=reason)
+        plan = plan_import(catalogue, file, default_reason=reason, skip_existing=skip_existing)
+        # cells are printed as they are: a cell holding "[/red]" is text, not rich markup
         if plan.ignored_headers:
-            errors.print(f"[yellow]ignored columns:[/yellow] {', '.join(plan.ignored_headers)}")
+            errors.print(f"未识别的列（已忽略）: {'、'.join(plan.ignored_headers)}", style="yellow", markup=False)
         for item in plan.bad:
             for problem in item.problems:
-                errors.print(f"[red]{file.name} {problem}[/red]")
+                errors.print(f"{file.name} {problem}", style="red", markup=False, highlight=False)
         for item in plan.items:
             for warning in item.warnings:
-                errors.print(f"[yellow]{file.name} 第{item.row}行 warning: {warning}[/yellow]")
-        summary = (f"{plan.count('create')} new, {plan.count('revise')} revised, "
-                   f"{plan.count('unchanged')} unchanged, {len(plan.bad)} bad")
+                errors.print(f"{file.name} 第{item.row}行 warning: {warning}", style="yellow", markup=False,
+                             highlight=False)
+        summary = (f"新建 {plan.count('create')} 张，修改 {plan.count('revise')} 张，"
+                   f"无变化 {plan.count('unchanged')} 张，错误 {len(plan.bad)} 行")
+        if plan.count("existing"):
+            summary += f"；{plan.count('existing')} 张卡片已在目录中，保持原样（--skip-existing）"
         if dry_run:
             for item in plan.items:
                 if item.action == "revise":
                     for change in item.changes:
-                        console.print(f"{item.card_id} {change.label}: {change.old!r} → {change.new!r}")
-            console.print(f"dry run: {summary}; nothing written")
+                        console.print(f"{item.card_id} {change.label}: {change.old!r} → {change.new!r}", markup=False)
+            console.print(f"试运行（dry run）：{summary}；什么也没有写入")
             raise typer.Exit(1 if plan.bad else 0)
         try:
             with _progress("importing") as update:
                 apply_plan(catalogue, plan, editor=editor, skip_bad=skip_bad, progress=update)
         except ImportRefused as refused:
-            errors.print(f"[red]refused:[/red] {refused}")
+            errors.print("[red]拒收:[/red] ", end="")
+            errors.print(str(refused), highlight=False, markup=False)
             raise typer.Exit(1) from None
         if plan.bad:
             target = write_rejects(plan, reject_file or default_reject_path(file))
-            errors.print(f"[yellow]{len(plan.bad)} bad rows written to {target}[/yellow]")
-        console.print(f"imported {file.name}: {summary}")
+            errors.print(f"[yellow]{len(plan.bad)} 个错误行已写入 {target}[/yellow]", highlight=False)
+        console.print(f"已导入 {file.name}：{summary}", highlight=False)
 
 
 @cards_app.command("export")
@@ -216,7 +231,7 @@ def cards_show(
         title = f"{stored.id}  第 {stored.version} 版（共 {stored.head} 版）"
         table = Table("字段", "路径（--set 用）", "内容", title=title)
         for label, path, value in card_entries(stored.card):
-            table.add_row(label, path, value)
+            add_plain_row(table, label, path, value)
         console.print(table)
         assessment = assess_grade(stored.card)
         if assessment.suggestion:
@@ -231,7 +246,7 @@ def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="At most t
     with open_catalogue(ctx) as catalogue:
         table = Table("标识符", "索书号", "题名卷数", "著者", "版本", "版次")
         for row in catalogue.list_rows(limit):
-            table.add_row(row.id, row.call_number or "", row.title_with_juan, row.responsibility,
+            add_plain_row(table, row.id, row.call_number or "", row.title_with_juan, row.responsibility,
                           row.edition_statement, f"v{row.head_version}")
         console.print(table)
 
@@ -270,7 +285,7 @@ def cards_edit(
         stored = catalogue.get(catalogue.resolve(reference))
         base = base_version or stored.version
         if from_file:
-            card = json.loads(from_file.read_text(encoding="utf-8"))
+            card = read_one_card(from_file)  # as `cards export --format json` writes it
         elif assignments:
             card = json.loads(json.dumps(stored.card))
             for assignment in assignments:
@@ -280,12 +295,15 @@ def cards_edit(
         try:
             result = catalogue.save(stored.id, card, editor=editor, reason=reason, base_version=base)
         except CardConflict as conflict:
-            errors.print(f"[red]conflict:[/red] {conflict}")
+            errors.print("[red]conflict:[/red] ", end="")
+            errors.print(str(conflict), markup=False, highlight=False)
             for change in conflict.changes:
-                errors.print(f"  {change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}")
+                errors.print(f"  {change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}",
+                             markup=False, highlight=False)
             raise typer.Exit(1) from None
         for warning in result.warnings:
-            errors.print(f"[yellow]warning:[/yellow] {warning}")
+            errors.print("[yellow]warning:[/yellow] ", end="")
+            errors.print(str(warning), markup=False, highlight=False)
         if result.changed:
             console.print(f"saved {stored.id} v{result.version}")
         else:
@@ -298,7 +316,7 @@ def _edit_in_editor(card: dict) -> dict:
         fh.write(card_json_bytes(card))
     try:
         subprocess.run([*editor_command.split(), fh.name], check=True)
-        return json.loads(Path(fh.name).read_text(encoding="utf-8"))
+        return read_one_card(Path(fh.name))
     finally:
         os.unlink(fh.name)
 
@@ -327,7 +345,7 @@ def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card 
         card_id = catalogue.resolve(reference)
         table = Table("版次", "时间（UTC）", "修改人", "修改原因", title=card_id)
         for version in catalogue.history(card_id):
-            table.add_row(version.label, version.created, version.editor, version.reason)
+            add_plain_row(table, version.label, version.created, version.editor, version.reason)
         console.print(table)
 
 
@@ -351,7 +369,8 @@ def diff(
         changes = catalogue.diff(card_id, _version(version_a), _version(version_b))
         table = Table("字段", "路径", version_a, version_b, title=card_id)
         for change in changes:
-            table.add_row(change.label, change.path, _show(change.old, change.path), _show(change.new, change.path))
+            add_plain_row(table, change.label, change.path, _show(change.old, change.path),
+                          _show(change.new, change.path))
         console.print(table if changes else f"{card_id}：{version_a} 与 {version_b} 之间没有字段变化")
 
 
@@ -366,10 +385,16 @@ def _show(value, path: str = "") -> str:
 
 @app.command("rebuild-db")
 def rebuild_db(ctx: typer.Context) -> None:
-    """Recompute the catalogue DB from OCFL (users and the event log are kept)."""
-    with open_catalogue(ctx) as catalogue, _progress("rebuilding") as update:
-        count = catalogue.rebuild_db(progress=update, actor=default_editor())
-    console.print(f"rebuilt the catalogue DB from {count} OCFL objects")
+    """Recompute the catalogue DB from OCFL, swapped in only when complete (users and the event log
+    are kept); folders of the storage root that are not Guji's cards are skipped and named."""
+    with open_catalogue(ctx) as catalogue:
+        with _progress("rebuilding") as update:
+            report = catalogue.rebuild_db(progress=update, actor=default_editor())
+    for entry in report.skipped:
+        errors.print("[yellow]跳过 skipped[/yellow] ", end="")
+        errors.print(str(entry), highlight=False, markup=False)
+    skipped = f"；跳过 {len(report.skipped)} 个不是卡片的目录（见上）" if report.skipped else ""
+    console.print(f"已从 OCFL 重建目录数据库 (rebuilt)：{report.cards} 张卡片{skipped}", highlight=False)
 
 
 @app.command()
@@ -381,9 +406,16 @@ def fixity(
     with open_catalogue(ctx) as catalogue:
         with _progress("checking") as update:
             report = catalogue.fixity(progress=update, actor=default_editor())
+        for entry in report.foreign:
+            errors.print("[yellow]不是 Guji 的对象[/yellow] ", end="")
+            errors.print(str(entry) + ("（已核对它的文件）" if entry.kind == "ocfl" else ""), highlight=False,
+                         markup=False)
         for problem in report.problems:
-            errors.print(f"[red]FAIL[/red] {problem}")
-        console.print(f"fixity: {report.objects} objects, {report.files} files, {len(report.problems)} problems")
+            errors.print("[red]FAIL[/red] ", end="")
+            errors.print(str(problem), highlight=False, markup=False)
+        foreign = f"; {len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
+        console.print(f"fixity: {report.objects} objects, {report.files} files, {len(report.problems)} problems"
+                      f"{foreign}", highlight=False)
         failed = not report.ok
         if ocfl_validate:
             problems = catalogue.store.validate()

@@ -33,6 +33,7 @@ class Home:
           locks/           one lock file per object (ocfl-py itself has no locking)
           derivatives/     IIIF tiles and thumbnails per object (rebuildable from masters)
           index/           full-text search index (rebuildable from OCFL + DB)
+          rebuild-db/      the projection `guji rebuild-db` stages before swapping it in (transient)
     """
 
     root: Path

@@ -45,6 +45,17 @@ LAYOUT = "0002-flat-direct-storage-layout"
 INVENTORY = "inventory.json"
 SIDECAR = "inventory.json.sha512"
 OBJECT_DECLARATION = "0=ocfl_object_1.1"
+CARD_FILE = "card.json"  # every object Guji writes holds its catalogue card, from v1 on
+# what else the storage root itself holds: its NAMASTE declaration, layout, spec texts, extensions
+ROOT_ENTRIES = {"0=ocfl_1.1", "0=ocfl_1.0", "ocfl_layout.json", "ocfl_1.1.md", "ocfl_1.0.md",
+                "ocfl_extensions_1.0.md", "extensions"}
+# OCFL digest algorithm names → hashlib (a foreign object's fixity block may use any of them)
+_HASHES = {
+    "md5": lambda: hashlib.md5(usedforsecurity=False), "sha1": lambda: hashlib.sha1(usedforsecurity=False),
+    "sha256": hashlib.sha256, "sha512": hashlib.sha512, "sha512/256": lambda: hashlib.new("sha512_256"),
+    "blake2b-512": hashlib.blake2b, "blake2b-160": lambda: hashlib.blake2b(digest_size=20),
+    "blake2b-256": lambda: hashlib.blake2b(digest_size=32), "blake2b-384": lambda: hashlib.blake2b(digest_size=48),
+}
 
 
 @dataclass(frozen=True)
@@ -111,15 +122,29 @@ class VersionInfo:
 class FixityProblem:
     object_id: str
     path: str
-    kind: str  # "missing" or "<algorithm> mismatch"
+    kind: str  # "missing", "unreadable" (actual: why) or "<algorithm> mismatch"
     expected: str
     actual: str
 
     def __str__(self) -> str:
         if self.kind == "missing":
             return f"{self.object_id}/{self.path}: file is missing"
+        if self.kind == "unreadable":
+            return f"{self.object_id}/{self.path}: {self.actual}"
         return (f"{self.object_id}/{self.path}: {self.kind} — recorded {self.expected[:16]}…, "
                 f"file now has {self.actual[:16]}…; restore this file from a backup")
+
+
+@dataclass(frozen=True)
+class ForeignEntry:
+    """A folder of the storage root that is not one of Guji's objects, and why."""
+
+    name: str  # the folder's name in the storage root
+    reason: str
+    kind: str  # "ocfl": an OCFL object of another system; "damaged": unreadable inventory; "other"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
 
 
 def check_object_id(object_id: str) -> str:
@@ -189,14 +214,48 @@ class ObjectStore:
         return (self.object_path(object_id) / OBJECT_DECLARATION).exists()
 
     def object_ids(self) -> list[str]:
-        """Every object in the storage root, sorted."""
+        """Every object Guji wrote in the storage root, sorted (see :meth:`survey`)."""
+        return self.survey()[0]
+
+    def survey(self) -> tuple[list[str], list[ForeignEntry]]:
+        """Guji's objects (sorted ids), and every other folder of the storage root with the reason
+        it is not one: an OCFL object of another system (OCFL 1.0, an id that is not its folder's
+        name, no card.json), an object whose inventory cannot be read, or no OCFL object at all.
+        Commands that walk every object use the first list and report the second."""
         if not self.root.exists():
-            return []
-        return sorted(
-            entry.name
-            for entry in os.scandir(self.root)
-            if entry.is_dir() and (Path(entry.path) / OBJECT_DECLARATION).exists()
-        )
+            return [], []
+        ours, foreign = [], []
+        for entry in sorted(os.scandir(self.root), key=lambda entry: entry.name):
+            if entry.name in ROOT_ENTRIES or not entry.is_dir():
+                continue
+            problem = self._not_ours(Path(entry.path))
+            if problem is None:
+                ours.append(entry.name)
+            else:
+                foreign.append(problem)
+        return ours, foreign
+
+    def _not_ours(self, folder: Path) -> ForeignEntry | None:
+        name = folder.name
+        declarations = sorted(p.name for p in folder.glob("0=ocfl_object_*"))
+        if not declarations:
+            return ForeignEntry(name, "不是 OCFL 对象（没有 0=ocfl_object_… 声明文件）", "other")
+        if declarations != [OBJECT_DECLARATION]:
+            version = declarations[0].removeprefix("0=ocfl_object_")
+            return ForeignEntry(name, f"OCFL {version} 对象，不是 Guji 写的（Guji 只写 OCFL 1.1）", "ocfl")
+        try:
+            inventory = json.loads((folder / INVENTORY).read_bytes())
+            state = self._state(inventory, None)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, StoreError) as error:
+            missing = isinstance(error, FileNotFoundError)
+            reason = "没有 inventory.json" if missing else "inventory.json 无法读取或已损坏"
+            return ForeignEntry(name, f"{reason}；请用 guji fixity --ocfl 检查，并从备份恢复", "damaged")
+        if inventory.get("id") != name or not OBJECT_ID_PATTERN.match(name):
+            shown = str(inventory.get("id"))[:80]
+            return ForeignEntry(name, f"别的系统写的 OCFL 对象（id「{shown}」不是它的目录名）", "ocfl")
+        if CARD_FILE not in state:
+            return ForeignEntry(name, f"OCFL 对象里没有 {CARD_FILE}，不是 Guji 的卡片对象", "ocfl")
+        return None
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -298,6 +357,9 @@ class ObjectStore:
             current = self.head(object_id)
             if expected_head is not None and expected_head != current:
                 raise StaleVersionError(object_id, expected_head, current)
+            if current == 0 and os.path.lexists(self.object_path(object_id)):
+                raise StoreError(f"存储根里已有名为 {object_id} 的目录，但它不是 Guji 的对象（见 guji fixity）；"
+                                 "请换一个记录号")
             work = self.home.staging / f"{object_id}~{uuid.uuid4().hex[:12]}"
             try:
                 return self._commit_locked(
@@ -478,12 +540,19 @@ class ObjectStore:
     # ---- checking -----------------------------------------------------------------------
 
     def fixity(self, object_id: str) -> tuple[int, list[FixityProblem]]:
-        """Re-compute every content file's digests (sha512 and any extra fixity digests such as a
-        vendor's md5) and compare. Returns (files checked, problems)."""
-        inventory = self.inventory(object_id)
-        object_dir = self.object_path(object_id)
+        """Re-compute every content file's digests (the manifest's and any extra fixity digests such
+        as a vendor's md5) and compare. Returns (files checked, problems). `object_id` may also name
+        a folder of another system's OCFL object (from :meth:`survey`)."""
+        if "/" in object_id or object_id in ("", ".", ".."):
+            raise StoreError(f"invalid object folder {object_id!r}")
+        object_dir = self.root / object_id
+        try:
+            inventory = json.loads((object_dir / INVENTORY).read_bytes())
+            manifest = inventory["manifest"].items()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return 0, [FixityProblem(object_id, INVENTORY, "unreadable", "", "inventory.json 无法读取或已损坏")]
         expected: dict[str, dict[str, str]] = {}
-        for digest, paths in inventory["manifest"].items():
+        for digest, paths in manifest:
             for path in paths:
                 expected.setdefault(path, {})[inventory.get("digestAlgorithm", "sha512")] = digest
         for algorithm, block in (inventory.get("fixity") or {}).items():
@@ -496,7 +565,7 @@ class ObjectStore:
             if not target.is_file():
                 problems.append(FixityProblem(object_id, path, "missing", "", ""))
                 continue
-            hashers = {name: hashlib.new(name) for name in digests}
+            hashers = {name: _HASHES[name]() for name in digests if name in _HASHES}  # others cannot be checked
             with open(target, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     for hasher in hashers.values():

@@ -77,7 +77,7 @@ def test_a_file_with_bad_rows_is_refused_whole_with_row_numbers(catalogue, tmp_p
     assert [(p.row, p.column) for p in plan.problems] == [(3, "普查编号"), (5, "册数")]
     with pytest.raises(ImportRefused) as refused:
         apply_plan(catalogue, plan, editor="张三")
-    assert "2 of 5 rows" in str(refused.value)
+    assert "5 行中有 2 行有错" in str(refused.value)
     assert "第3行「普查编号」列" in str(plan.problems[0])
     assert catalogue.count() == 0 and catalogue.store.object_ids() == []
 
@@ -182,13 +182,13 @@ def test_duplicate_call_numbers_in_one_file_are_bad_rows(catalogue, tmp_path):
 
 def test_files_that_cannot_be_read_are_refused_with_the_reason(catalogue, tmp_path):
     (tmp_path / "cards.txt").write_text("x")
-    with pytest.raises(UnreadableFile, match="unsupported file type"):
+    with pytest.raises(UnreadableFile, match="不支持的文件类型"):
         plan_import(catalogue, tmp_path / "cards.txt")
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(UnreadableFile, match="broken.xlsx"):
         plan_import(catalogue, tmp_path / "broken.xlsx")
     write_table(tmp_path / "noheader.csv", ["foo", "bar"], [["1", "2"]])
-    with pytest.raises(UnreadableFile, match="header row"):
+    with pytest.raises(UnreadableFile, match="应是表头"):
         plan_import(catalogue, tmp_path / "noheader.csv")
 
 

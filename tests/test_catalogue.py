@@ -132,7 +132,7 @@ def test_rebuild_db_gives_identical_results_and_keeps_events(catalogue, sample_c
     before = dump_projection(catalogue)
     events_before = len(catalogue.events(limit=1000))
     assert len(before["cards"]) == len(sample_cards)
-    assert catalogue.rebuild_db() == len(sample_cards)
+    assert catalogue.rebuild_db().cards == len(sample_cards)
     assert dump_projection(catalogue) == before
     assert len(catalogue.events(limit=1000)) == events_before + 1
 

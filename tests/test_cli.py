@@ -83,7 +83,7 @@ def test_import_refusal_names_rows_and_exit_code(data_home, tmp_path):
     bad.write_text("索书号,题名,普查编号\n新001,某書,12\n", encoding="utf-8")
     result = guji(data_home, "cards", "import", str(bad), check=False)
     assert result.returncode == 1
-    assert "第2行「普查编号」列" in result.stderr and "nothing was imported" in result.stderr
+    assert "第2行「普查编号」列" in result.stderr and "什么也没有导入" in result.stderr
 
 
 def test_fixity_rebuild_and_unknown_card(data_home):
@@ -116,7 +116,7 @@ def test_dry_run_shows_field_changes_and_writes_nothing(data_home, tmp_path):
     path = tmp_path / "revision.json"
     path.write_text(json.dumps(revision, ensure_ascii=False), encoding="utf-8")
     result = guji(data_home, "cards", "import", str(path), "--dry-run")
-    assert "→ 7" in result.stdout and "nothing written" in result.stdout
+    assert "→ 7" in result.stdout and "什么也没有写入" in result.stdout
     assert "v1" in guji(data_home, "history", export[0]["id"]).stdout
     assert "v2" not in guji(data_home, "history", export[0]["id"]).stdout
 

@@ -271,3 +271,40 @@ def test_withdraw_and_reinstate_cli(data_home):
     assert "已恢复（第 3 版）" in reinstated.stdout
     history = guji(data_home, "history", "示善0003").stdout
     assert "与他条重复" in history and "误撤销" in history
+
+
+def test_an_export_that_fails_half_way_leaves_the_earlier_file_whole(loaded, tmp_path, monkeypatch):
+    from repository.card_export import export_cards
+    from repository.outputs import card_formats
+
+    target = tmp_path / "exports" / "全部.mods.xml"
+    target.parent.mkdir()
+    assert export_cards(loaded, "mods", target) > 2
+    before = target.read_bytes()
+    built = []
+
+    def fail_on_the_third(record, **options):
+        built.append(record.id)
+        if len(built) == 3:
+            raise RuntimeError("a card that cannot be written")
+        return mods_element(record, **options)
+
+    monkeypatch.setattr(card_formats, "mods_element", fail_on_the_third)
+    with pytest.raises(RuntimeError):
+        export_cards(loaded, "mods", target)
+    assert target.read_bytes() == before  # before: the file held two records and no closing tag
+    assert [path.name for path in target.parent.iterdir()] == ["全部.mods.xml"]  # no partial file left
+
+
+def test_validate_xml_refuses_a_file_too_large_to_read_whole(tmp_path):
+    from typer.testing import CliRunner
+
+    from repository.cli import _register_plugins, app
+    from repository.outputs.safe_xml import MAX_XML_BYTES
+
+    huge = tmp_path / "huge.xml"
+    with open(huge, "wb") as handle:
+        handle.truncate(MAX_XML_BYTES + 1)  # sparse: no disk used, no time spent
+    _register_plugins()
+    result = CliRunner().invoke(app, ["validate-xml", str(huge)])
+    assert result.exit_code == 1 and "超过 256 MB" in result.output

@@ -96,6 +96,17 @@ def test_page_xml_keeps_line_boxes_notes_and_margins(books):
     assert page["lines"][3]["pieces"] == [["note", "與煮同毛晉陸疏廣要"]]
 
 
+def test_page_xml_coords_that_are_not_a_polygon_give_no_box_instead_of_a_crash(books, tmp_path):
+    page_xml = (TEXTS / "CDF_IHEC_VI111_1_5_0006.xml").read_text(encoding="utf-8")
+    page_xml = page_xml.replace('points="4533,668 4686,662 4661,1420 4522,1435 4533,668"', 'points="inf,0 1,1"')
+    page_xml = page_xml.replace('points="4521,2970 4592,2970 4592,3122 4521,3122 4521,2970"', 'points="1,2,3 4,5,6"')
+    odd = tmp_path / "odd-coords.xml"
+    odd.write_text(page_xml, encoding="utf-8")
+    import_text(books, "maoshi-lushu", [odd], editor="test")  # before: OverflowError / ValueError
+    lines = stored_pages(books, "maoshi-lushu")[0]["lines"]
+    assert "box" not in lines[0] and lines[2]["box"] == [4364, 665, 158, 787]
+
+
 def test_hocr_keeps_line_boxes(books):
     report = import_text(books, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.hocr"], editor="test")
     assert report.format == "hocr"
@@ -156,17 +167,29 @@ def test_bad_files_are_refused_naming_file_and_line(books, tmp_path, name, conte
     assert _unchanged(books, "jingchuan-wenji") == before
 
 
-def test_xml_entities_are_not_expanded(books, tmp_path):
+def test_xml_with_a_doctype_is_refused_naming_file_and_line(books, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("SECRET-CONTENT", encoding="utf-8")
     page_xml = (TEXTS / "CDF_IHEC_VI111_1_5_0006.xml").read_text(encoding="utf-8")
-    page_xml = page_xml.replace('<?xml version="1.0" ?>',
-                                f'<?xml version="1.0" ?>\n<!DOCTYPE PcGts [<!ENTITY xxe SYSTEM "file://{secret}">]>')
-    page_xml = page_xml.replace("<Unicode>牛舌草可</Unicode>", "<Unicode>牛舌草可&xxe;</Unicode>", 1)
-    attack = tmp_path / "attack.xml"
-    attack.write_text(page_xml, encoding="utf-8")
-    import_text(books, "maoshi-lushu", [attack], editor="test")
-    assert "SECRET" not in books.store.read_bytes("maoshi-lushu", "text/pages.json").decode()
+    attack = page_xml.replace('<?xml version="1.0" ?>',
+                              f'<?xml version="1.0" ?>\n<!DOCTYPE PcGts [<!ENTITY xxe SYSTEM "file://{secret}">]>')
+    attack = attack.replace("<Unicode>牛舌草可</Unicode>", "<Unicode>牛舌草可&xxe;</Unicode>", 1)
+    hocr = (TEXTS / "CDF_IHEC_VI111_1_5_0006.hocr").read_text(encoding="utf-8")
+    hocr_attack = hocr.replace('"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">',
+                               '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd" [<!ENTITY x "y">]>')
+    cases = {"attack.xml": attack,  # before: imported, the entity silently dropped
+             "plain-doctype.xml": page_xml.replace("<PcGts", "<!DOCTYPE PcGts>\n<PcGts", 1),
+             "attack.hocr": hocr_attack,  # before: imported, the entity kept as the literal text &x;
+             "utf16.xml": attack}
+    before = _unchanged(books, "maoshi-lushu")
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode("utf-16") if name == "utf16.xml" else text.encode("utf-8"))
+        with pytest.raises(TextRefused, match=rf"{name} 第\d行: 拒收——文件声明了 (DOCTYPE|ENTITY)"):
+            import_text(books, "maoshi-lushu", [path], editor="test")
+    assert _unchanged(books, "maoshi-lushu") == before
+    # hOCR is XHTML: the XHTML DOCTYPE that Tesseract writes (our fixture has it) declares nothing
+    assert import_text(books, "maoshi-lushu", [TEXTS / "CDF_IHEC_VI111_1_5_0006.hocr"], editor="test").pages == 1
 
 
 def test_a_new_import_replaces_the_old_transcription(books):

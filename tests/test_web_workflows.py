@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import lxml.html
@@ -121,12 +122,44 @@ def test_uploads_are_type_and_size_checked(samples, monkeypatch):
     empty = upload(client, "empty.csv", b"")
     assert empty.status_code == 400
     headless = upload(client, "nohead.csv", "甲,乙\n1,2\n".encode())
-    assert headless.status_code == 400 and "nohead.csv" in headless.text and "header row" in headless.text
+    assert headless.status_code == 400 and "nohead.csv" in headless.text and "应是表头" in headless.text
     monkeypatch.setenv("GUJI_UPLOAD_LIMIT_MB", "0.01")  # 10 KB
     small = staff_client(samples, "李四")
     too_big = upload(small, "big.csv", b"a" * 20_000)
     assert too_big.status_code == 413 and "上限" in too_big.text
     assert not list((samples.home.root / "uploads").glob("*.csv"))
+
+
+def test_hostile_uploads_are_refused_naming_the_upload_never_a_server_path(samples, tmp_path):
+    from test_card_import_hostile import UNCLOSED_QUOTE
+    from zip_bombs import xlsx_bomb
+
+    client = staff_client(samples)
+    bomb = upload(client, "修订表.xlsx", xlsx_bomb(tmp_path / "bomb.xlsx", mib=300).read_bytes())
+    quote = upload(client, "目录.csv", UNCLOSED_QUOTE.encode())
+    sheet = openpyxl.Workbook()
+    sheet.active.append(["索书号", "题名"])
+    buffer = io.BytesIO()
+    sheet.save(buffer)
+    with zipfile.ZipFile(buffer) as source, io.BytesIO() as attack:
+        with zipfile.ZipFile(attack, "w") as out:
+            for info in source.infolist():
+                data = source.read(info.filename)
+                if info.filename.endswith("sheet1.xml"):
+                    data = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + data
+                out.writestr(info.filename, data)
+        xxe = upload(client, "实体.xlsx", attack.getvalue())
+    for response, name, reason in ((bomb, "修订表.xlsx", "压缩炸弹"), (quote, "目录.csv 第3行", "引号"),
+                                   (xxe, "实体.xlsx", "DOCTYPE")):
+        [shown] = text_of(response.text, ".notice.error")
+        assert response.status_code == 400 and shown.startswith(name) and reason in shown
+        assert str(samples.home.root) not in response.text and "uploads" not in shown
+    assert not list((samples.home.root / "uploads").iterdir())  # refused uploads are not kept
+    fixed = upload(client, "目录.csv", UNCLOSED_QUOTE.replace('"测试书乙', "测试书乙").encode())
+    bad_rows = text_of(fixed.text, ".bad-rows li")
+    assert bad_rows[0].startswith("第4行: 有 2 格在表头之外") and bad_rows[1].startswith("第5行「普查编号」列")
+    assert not lxml.html.fromstring(fixed.text).cssselect("form.apply")
+    assert all(samples.get(card_id).version == 1 for card_id in ("jingchuan-wenji", "maoshi-zhushu"))
 
 
 def test_one_staff_member_cannot_apply_anothers_upload(samples):

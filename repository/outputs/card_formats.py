@@ -16,6 +16,7 @@ from lxml import etree
 from pymarc import XMLWriter, record_to_xml
 
 from repository import Catalogue
+from repository.output_file import replaced_when_done
 
 from .dublin_core import dc_element
 from .marc import marc_record
@@ -37,8 +38,8 @@ def _records(catalogue: Catalogue, card_ids: list[str] | None) -> Iterator[Curre
 @contextlib.contextmanager
 def _binary(output: Path | IO[bytes]):
     if isinstance(output, Path):
-        with open(output, "wb") as handle:
-            yield handle
+        with replaced_when_done(output) as temporary, open(temporary, "wb") as handle:
+            yield handle  # a record that fails half way leaves any earlier export as it was
     else:
         yield getattr(output, "buffer", output)
 

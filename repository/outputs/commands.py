@@ -235,9 +235,11 @@ def register(app: typer.Typer) -> None:
                                    help="auto (from the root element), mods, oai_dc, dc-records or oai."),
     ) -> None:
         """Check an XML file against the MODS 3.6 / oai_dc / OAI-PMH 2.0 schemas (no DTDs or entities read)."""
-        from .safe_xml import XMLRefused, parse_xml, schema_for, validate
+        from .safe_xml import MAX_XML_BYTES, XMLRefused, parse_xml, schema_for, validate
 
         try:
+            if file.is_file() and file.stat().st_size > MAX_XML_BYTES:
+                raise XMLRefused(f"{file}: 文件超过 {MAX_XML_BYTES >> 20} MB，不予校验；请分成几个文件")
             tree = parse_xml(file.read_bytes(), str(file))
         except (XMLRefused, OSError) as error:
             errors.print("[red]拒绝读取：[/red]", end="")

@@ -34,6 +34,7 @@ import metadata_schemas
 from repository import Catalogue
 from repository.card import grade_label
 from repository.card_table import get_path
+from repository.output_file import replaced_when_done
 from repository.parse import int_to_chinese
 
 from . import card_text
@@ -403,6 +404,6 @@ def dossier_bytes(dossier: Dossier, format: str) -> bytes:
 
 def write_dossier(dossier: Dossier, output: Path, format: str) -> Path:
     data = dossier_bytes(dossier, format)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(data)
+    with replaced_when_done(output) as temporary:
+        temporary.write_bytes(data)
     return output

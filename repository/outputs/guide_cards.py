@@ -20,6 +20,7 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 
 from repository import Catalogue
+from repository.output_file import replaced_when_done
 
 from . import card_text
 from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts
@@ -251,7 +252,7 @@ def print_guide_cards(
         total=len(cards), progress=progress,
     )
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(result.pdf)
+        with replaced_when_done(output) as temporary:
+            temporary.write_bytes(result.pdf)
         result.path = output
     return result

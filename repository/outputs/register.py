@@ -13,6 +13,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from repository import Catalogue
+from repository.output_file import replaced_when_done
 
 from . import card_text
 from .selection import current_cards
@@ -50,6 +51,6 @@ def write_register(catalogue: Catalogue, output: Path, card_ids: list[str] | Non
     sheet.append(header)
     for row in rows:
         sheet.append(row)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(output)
+    with replaced_when_done(output) as temporary:
+        workbook.save(temporary)
     return len(rows)

@@ -1,9 +1,13 @@
 """Reading XML safely, and the XML Schemas Guji's exports are checked against.
 
-Every XML document Guji reads goes through :func:`parse_xml`: lxml with entity resolution, DTD
-loading and network access off, and any ``<!DOCTYPE …>`` refused outright — MODS, Dublin Core,
-MARCXML and OAI-PMH never need one, and a DOCTYPE is how XXE ("external entity") and entity
-expansion ("billion laughs") attacks come in.
+Every XML document Guji reads from a person is parsed by lxml with entity resolution, DTD loading
+and network access off, and any ``<!DOCTYPE …>`` or ``<!ENTITY …>`` is refused outright, naming
+the file and line (:func:`doctype_refusal`) — a DOCTYPE is how XXE ("external entity") and entity
+expansion ("billion laughs") attacks come in, and MODS, Dublin Core, MARCXML, OAI-PMH, PAGE-XML
+and the XML inside an .xlsx never need one. The one exception is hOCR, which is XHTML: its files
+(Tesseract's among them) begin with the XHTML DOCTYPE, which declares nothing and is accepted —
+with no internal subset. :func:`parse_xml` reads MODS, Dublin Core and OAI-PMH;
+``ingest.text_ocr`` PAGE-XML and hOCR; ``repository.safe_archive`` checks the parts of an .xlsx.
 
 The schemas (OAI-PMH 2.0, oai_dc, Simple DC, MODS 3.6, xlink, xml.xsd) ship in
 ``metadata_schemas/xsd/`` (origins in its SOURCES.md). Their imports name the published URLs;
@@ -20,6 +24,7 @@ from pathlib import Path
 from lxml import etree
 
 import metadata_schemas
+from repository.safe_archive import XML_DECLARATION
 
 XSD_DIR = Path(metadata_schemas.SCHEMA_DIR) / "xsd"
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -58,8 +63,30 @@ def xml_text(value: object) -> str:
     return _NOT_XML.sub("", str(value))
 
 
+MAX_XML_BYTES = 256 << 20  # a file validate-xml reads whole into memory
+
+
 class XMLRefused(ValueError):
     """An XML document Guji will not read; the message names the file and what to change."""
+
+
+# the DOCTYPE of XHTML (hOCR): a public identifier and system URL, or none (HTML5), no internal subset
+_XHTML_DOCTYPE = re.compile(rb'<!DOCTYPE\s+html(\s+PUBLIC\s+"-//W3C//DTD XHTML[^"]*"(\s+"[^"\[\]]*")?)?\s*>',
+                            re.IGNORECASE)
+
+
+def doctype_refusal(data: bytes, source: str, *, allow_xhtml: bool = False) -> str | None:
+    """Why `data` is refused for a DOCTYPE or entity declaration (in Chinese, naming `source` and
+    the line), or None. `allow_xhtml` accepts the plain XHTML DOCTYPE hOCR files start with."""
+    plain = data.replace(b"\x00", b"")  # UTF-16 text: find the declaration between the zero bytes
+    for match in XML_DECLARATION.finditer(plain):
+        if allow_xhtml and match.group(1).upper() == b"DOCTYPE" and _XHTML_DOCTYPE.match(plain, match.start()):
+            continue
+        line = plain.count(b"\n", 0, match.start()) + 1
+        shown = plain[match.start():match.start() + 60].split(b">")[0].decode("utf-8", "replace")
+        return (f"{source} 第{line}行: 拒收——文件声明了 {match.group(1).decode().upper()}（{shown}…）。Guji 从不读取 "
+                "DTD 和实体声明（这是 XXE 攻击的写法），这种文件也用不着它：请删去 <!DOCTYPE …> 一段后再试")
+    return None
 
 
 class LocalSchemas(etree.Resolver):
@@ -86,17 +113,17 @@ def parse_xml(data: bytes, source: str = "XML") -> etree._ElementTree:
     """Parse untrusted XML. Raises :class:`XMLRefused` for a DOCTYPE or malformed input."""
     if isinstance(data, str):
         data = data.encode("utf-8")
+    refusal = doctype_refusal(data, source)
+    if refusal:
+        raise XMLRefused(refusal)
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as error:
-        raise XMLRefused(f"{source}: not well-formed XML ({error}); nothing was read") from None
+        raise XMLRefused(f"{source} 第{error.lineno}行: 不是格式正确的 XML（{error.msg}）；什么也没有读取") from None
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
-        raise XMLRefused(
-            f"{source}: refused — the document declares a DOCTYPE ({tree.docinfo.doctype or 'internal subset'}). "
-            "Guji never reads DTDs or entity declarations (they are how XXE attacks work); MODS, Dublin Core, "
-            "MARCXML and OAI-PMH need none: remove the <!DOCTYPE …> block and try again"
-        )
+        raise XMLRefused(f"{source}: 拒收——文件声明了 DOCTYPE（{tree.docinfo.doctype or '内部子集'}）；"
+                         "请删去 <!DOCTYPE …> 一段后再试")  # an encoding the byte scan above cannot read
     return tree
 
 

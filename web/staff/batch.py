@@ -83,7 +83,8 @@ def router(catalogue: Catalogue, route_class, upload_limit: int) -> APIRouter:
         return _uploads(catalogue) / f"{token}{meta['suffix']}", meta
 
     def plan_of(path: Path, meta: dict) -> ImportPlan:
-        return plan_import(catalogue, path, default_reason=f"导入 {meta['name']}")
+        # messages name the file as uploaded, never the path it is kept at on the server
+        return plan_import(catalogue, path, default_reason=f"导入 {meta['name']}", name=meta["name"])
 
     def preview_page(request: Request, token: str, meta: dict, plan: ImportPlan, notice: str | None = None,
                      status_code: int = 200):
@@ -121,7 +122,7 @@ def router(catalogue: Catalogue, route_class, upload_limit: int) -> APIRouter:
         except UnreadableFile as error:
             path.unlink(missing_ok=True)
             (folder / f"{token}.meta.json").unlink(missing_ok=True)
-            return batch_page(request, error=str(error).replace(path.name, name), status_code=400)
+            return batch_page(request, error=str(error), status_code=400)
         return preview_page(request, token, meta, plan)
 
     @api.post("/batch/apply")
