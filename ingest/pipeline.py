@@ -40,6 +40,7 @@ from pathlib import Path
 
 from repository import Catalogue, PreparedFile, StoreError
 from repository.catalogue import STRUCTURE_FILE
+from repository.process_tree import die_with_parent
 
 from .derivatives import DEFAULT_SIZES, build_page, clean_leftovers, publish, read_source
 from .pages import DEFAULT_PIXEL_LIMIT, BookRefused, BookScan, PageScan, _first_line, scan_book
@@ -201,12 +202,21 @@ def _discard(result: PageResult) -> None:
         result.staged_master = None
 
 
-def _worker_init(threads: int = 1) -> None:
+_worker_lock = None  # in a worker process: its shared lock on the object's workers lock file
+
+
+def _worker_init(threads: int = 1, parent: int | None = None, workers_lock: str | None = None) -> None:
     # One worker = one core: pages run in parallel, each with a single libvips thread. Pages are
     # independent, so this scales with the cores far better than libvips threads within a page.
     # A book with fewer pages than workers gives each page the spare cores as libvips threads.
+    global _worker_lock
     import pyvips
 
+    if parent is not None:  # a worker of a killed run must not go on writing into .pending
+        die_with_parent(parent)
+    if workers_lock is not None:  # held until this process ends (see ingest_lock)
+        _worker_lock = open(workers_lock, "a")  # noqa: SIM115
+        fcntl.flock(_worker_lock, fcntl.LOCK_SH)
     pyvips.concurrency_set(threads)
     quiet_libvips()
 
@@ -216,9 +226,12 @@ def quiet_libvips() -> None:
     logging.getLogger("pyvips").setLevel(logging.ERROR)
 
 
-def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = None) -> list[PageResult]:
+def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = None,
+              workers_lock: Path | None = None) -> list[PageResult]:
     """Process pages in `workers` parallel processes, one page and one core each (spawned: forking
-    after libvips started is unsafe)."""
+    after libvips started is unsafe). The workers end with this process (SIGKILL when it is gone:
+    started from this thread, which must be one that lives as long as the process — the main
+    thread), and each holds a shared lock on `workers_lock` while it lives."""
     cores, workers = workers, max(1, min(workers, len(tasks) or 1))
     results: list[PageResult] = []
     if progress:
@@ -226,8 +239,9 @@ def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = N
     # glibc gives every thread that allocates its own malloc arena; libvips' threads then leave
     # each worker holding ~100 MB more than it uses. Two arenas keep a worker near 150 MB.
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_worker_init, initargs=(max(1, cores // workers),)) as pool:
+    lock = str(workers_lock) if workers_lock else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                             initargs=(max(1, cores // workers), os.getpid(), lock)) as pool:
         futures = [pool.submit(process_page, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -241,9 +255,16 @@ def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = N
     return sorted(results, key=lambda r: r.page)
 
 
+def workers_lock_path(catalogue: Catalogue, object_id: str) -> Path:
+    return catalogue.home.locks / f"{object_id}.workers.lock"
+
+
 @contextlib.contextmanager
 def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
-    """One ingest or rebuild per object at a time (the store's own lock covers single commits)."""
+    """One ingest or rebuild per object at a time (the store's own lock covers single commits).
+
+    Granted only once no page worker of an earlier run is alive: a run killed with SIGKILL releases
+    its lock at once, while its workers take a moment longer to die (they hold the workers lock)."""
     catalogue.home.locks.mkdir(parents=True, exist_ok=True)
     with open(catalogue.home.locks / f"{object_id}.ingest.lock", "a") as fh:
         try:
@@ -252,6 +273,8 @@ def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
             raise IngestError(f"{object_id}: another ingest or tile rebuild of this book is running; "
                               "wait for it to finish") from None
         try:
+            with open(workers_lock_path(catalogue, object_id), "a") as workers:
+                fcntl.flock(workers, fcntl.LOCK_EX)  # waits for leftover workers to end
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -355,7 +378,7 @@ def ingest_book(
                      sizes=sizes)
             for page in scan.pages
         ]
-        results = run_pages(tasks, workers, progress)
+        results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, card_id))
         problems = [result.problem for result in results if result.problem]
         if problems:
             raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
@@ -442,7 +465,7 @@ def rebuild_tiles(
                                       Path(master).suffix.lstrip(".").upper(), master, str(derivatives / page),
                                       str(pending), stored_digest=digests[master], known_digest=digests[master],
                                       force=True, sizes=sizes))
-            results = run_pages(tasks, workers, progress) if tasks else []
+            results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current)) if tasks else []
             problems = [r.problem for r in results if r.problem]
             if problems:
                 raise IngestError(f"{current}: " + "; ".join(problems))

@@ -35,6 +35,7 @@ from .catalogue import CardConflict, Catalogue
 from .config import Home
 from .grading import suggest_grade
 from .ocfl_store import StoreError
+from .process_tree import hold_lifeline
 
 app = typer.Typer(
     help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
@@ -398,6 +399,7 @@ def _register_plugins() -> None:
 
 
 def main() -> None:
+    hold_lifeline()  # started by another Guji process (the indexer `guji serve` runs): end with it
     _register_plugins()
     app()
 

@@ -9,11 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import pyvips
+from process_support import descendants, wait_until_gone
 
 from ingest import BookRefused, IngestError, ingest_book, rebuild_tiles
 from ingest.pages import natural_key
@@ -387,10 +389,13 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
                 break
             assert process.poll() is None, "ingest finished before it could be killed"
             time.sleep(0.02)
-        os.killpg(process.pid, signal.SIGKILL)  # the command and its worker processes
+        workers = descendants(process.pid)
+        assert workers, "the page workers"
+        os.kill(process.pid, signal.SIGKILL)  # the command only: its page workers must end with it
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL
+    wait_until_gone(workers)  # not left finishing pages (for minutes, holding hundreds of MB)
 
     # Killed mid-run: nothing visible changed and the repository is valid.
     catalogue.close()
@@ -415,6 +420,34 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
         assert "reused" in {p["derivatives"] for p in report["pages"]}
     finally:
         reopened.close()
+
+
+def test_a_new_run_waits_until_the_page_workers_of_a_killed_run_are_gone(catalogue, card):
+    """A killed run's lock is free at once, while its workers take a moment longer to die: the next run
+    must not start cleaning `.pending` while one of them may still write there."""
+    from ingest.pipeline import ingest_lock, workers_lock_path
+
+    catalogue.home.locks.mkdir(parents=True, exist_ok=True)
+    leftover = subprocess.Popen(  # holds the lock a page worker holds while it lives
+        [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_SH); "
+         "print('working', flush=True); sys.stdin.read()", str(workers_lock_path(catalogue, card))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert leftover.stdout.readline().strip() == "working"
+    entered = threading.Event()
+
+    def next_run() -> None:
+        with ingest_lock(catalogue, card):
+            entered.set()
+
+    thread = threading.Thread(target=next_run)
+    thread.start()
+    try:
+        assert not entered.wait(0.3), "the next run started while a worker of the killed run was alive"
+    finally:
+        leftover.kill()
+        leftover.wait()
+    thread.join(30)
+    assert entered.is_set()
 
 
 def test_sigkill_during_the_ocfl_commit_leaves_old_or_new_version(catalogue, home, card, book, tmp_path):
