@@ -8,7 +8,8 @@ Order of work, and why it is safe to kill at any moment:
    md5/sha256); the vendor checksum is compared; then the derivatives are made, decoded fully with
    ``fail_on="error"`` (a corrupt or truncated scan is refused here), into the same hidden
    folder, each page renamed into place whole;
-3. if any page failed: refuse; nothing is stored and nothing served changes;
+3. if any page failed: refuse; nothing is stored, nothing served changes, and the run's work in
+   ``.pending/`` is removed (a card given with ``--card`` is only created after this point);
 4. **one OCFL version** with the masters that changed, ``structure.json`` and the run's report
    (``reports/ingest-<time>.json``). The copies made in step 2 are moved into the version with
    their digests (:class:`repository.PreparedFile`), so the parent reads no master again; the
@@ -354,10 +355,7 @@ def ingest_book(
             refused.report_path = _write_staff_report(catalogue, card_id, stamp, {
                 **base, "status": "refused", "problems": refused.problems})
             raise
-        if card is not None:  # the folder has been checked: now the card may be created
-            catalogue.create({**card, "id": card_id}, editor=editor, reason="入藏影像时新建 card created at ingest")
-
-        stored = store.digests(card_id)
+        stored = {} if card is not None else store.digests(card_id)
         new_masters = {page.master for page in scan.pages}
         stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
         if stale and not replace:
@@ -368,63 +366,86 @@ def ingest_book(
                 **base, "status": "refused", "problems": problems}))
 
         derivatives = catalogue.home.derivatives / card_id
-        pending = derivatives / PENDING
-        pending.mkdir(parents=True, exist_ok=True)
-        clean_leftovers(pending)
-        clean_leftovers(derivatives)
-        tasks = [
-            PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
-                     str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
-                     sizes=sizes)
-            for page in scan.pages
-        ]
-        results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, card_id))
-        problems = [result.problem for result in results if result.problem]
-        if problems:
-            raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
-                **base, "status": "refused", "problems": problems,
-                "pages": [asdict(r) for r in results if not r.problem]}))
+        with pending_work(derivatives) as pending:
+            tasks = [
+                PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
+                         str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
+                         sizes=sizes)
+                for page in scan.pages
+            ]
+            results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, card_id))
+            problems = [result.problem for result in results if result.problem]
+            if problems:
+                raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
+                    **base, "status": "refused", "problems": problems,
+                    "pages": [asdict(r) for r in results if not r.problem]}))
+            if card is not None:  # every page has been checked: now the card may be created
+                catalogue.create({**card, "id": card_id}, editor=editor,
+                                 reason="入藏影像时新建 card created at ingest")
 
-        structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
-        changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
-        structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
-        report = {**base, "status": "stored" if (changed or structure_changed or stale) else "unchanged",
-                  "pages": [_page_report(r, _scan_of(scan, r.page)) for r in results],
-                  "new_or_changed_masters": changed, "removed_masters": stale, "warnings": scan.warnings,
-                  "checksum_files": scan.checksum_files}
-        version = None
-        if changed or structure_changed or stale:
-            report["seconds"] = round(time.monotonic() - started, 3)
-            report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
-            # Only new or changed masters: the rest carry forward from the previous version.
-            files: dict[str, bytes | Path | PreparedFile] = {
-                r.master: PreparedFile(Path(r.staged_master), r.digests["sha512"])
-                for r in results if r.master in changed}
-            files[STRUCTURE_FILE] = structure_bytes
-            files[f"reports/ingest-{stamp}.json"] = report_bytes
-            reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
-                      f"from {book_dir.name}" + (f", {len(stale)} page(s) removed" if stale else ""))
-            info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
-                                          deletions=tuple(stale), pages=len(results), changed=len(changed),
-                                          removed=len(stale), book_dir=str(book_dir))
-            version = info.number if info else None
-        else:
-            catalogue.record_event("ingest", editor, card_id, version=None, pages=len(results), changed=0,
-                                   book_dir=str(book_dir))
+            structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
+            changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
+            structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
+            report = {**base, "status": "stored" if (changed or structure_changed or stale) else "unchanged",
+                      "pages": [_page_report(r, _scan_of(scan, r.page)) for r in results],
+                      "new_or_changed_masters": changed, "removed_masters": stale, "warnings": scan.warnings,
+                      "checksum_files": scan.checksum_files}
+            version = None
+            if changed or structure_changed or stale:
+                report["seconds"] = round(time.monotonic() - started, 3)
+                report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
+                # Only new or changed masters: the rest carry forward from the previous version.
+                files: dict[str, bytes | Path | PreparedFile] = {
+                    r.master: PreparedFile(Path(r.staged_master), r.digests["sha512"])
+                    for r in results if r.master in changed}
+                files[STRUCTURE_FILE] = structure_bytes
+                files[f"reports/ingest-{stamp}.json"] = report_bytes
+                reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
+                          f"from {book_dir.name}" + (f", {len(stale)} page(s) removed" if stale else ""))
+                info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
+                                              deletions=tuple(stale), pages=len(results), changed=len(changed),
+                                              removed=len(stale), book_dir=str(book_dir))
+                version = info.number if info else None
+            else:
+                catalogue.record_event("ingest", editor, card_id, version=None, pages=len(results), changed=0,
+                                       book_dir=str(book_dir))
 
-        # Publish only now that the masters are stored; unpublish pages that were removed.
-        for result in results:
-            if result.ready:
-                publish(Path(result.ready), derivatives / result.page)
-        kept = {result.page for result in results}
-        for path in stale:
-            if Path(path).stem not in kept:
-                shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
-        shutil.rmtree(pending, ignore_errors=True)  # leftovers of earlier refused or killed runs
+            # Publish only now that the masters are stored; unpublish pages that were removed.
+            for result in results:
+                if result.ready:
+                    publish(Path(result.ready), derivatives / result.page)
+            kept = {result.page for result in results}
+            for path in stale:
+                if Path(path).stem not in kept:
+                    shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
         report["version"] = version
         report["seconds"] = round(time.monotonic() - started, 3)
         path = _write_staff_report(catalogue, card_id, stamp, report)
         return IngestReport(card_id, path, version, results, scan.warnings, report["seconds"])
+
+
+@contextlib.contextmanager
+def pending_work(derivatives: Path) -> Iterator[Path]:
+    """The book's hidden `.pending` folder for one run (what a killed run left there is reused).
+
+    A run that ends — stored, unchanged, refused or failed — leaves none behind, nor an empty
+    book folder; only a run killed or interrupted (Ctrl-C) keeps it, for the next run to reuse."""
+    pending = derivatives / PENDING
+    pending.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(pending)
+    clean_leftovers(derivatives)
+    try:
+        yield pending
+    except Exception:
+        _remove_pending(derivatives)
+        raise
+    _remove_pending(derivatives)
+
+
+def _remove_pending(derivatives: Path) -> None:
+    shutil.rmtree(derivatives / PENDING, ignore_errors=True)
+    with contextlib.suppress(OSError):  # only when nothing was ever published there
+        derivatives.rmdir()
 
 
 def _scan_of(scan: BookScan, page: str) -> PageScan:
@@ -454,24 +475,24 @@ def rebuild_tiles(
             digests = store.digests(current)
             masters = sorted(path for path in digests if path.startswith("masters/"))
             derivatives = catalogue.home.derivatives / current
-            pending = derivatives / PENDING
-            if masters:
-                pending.mkdir(parents=True, exist_ok=True)
-                clean_leftovers(pending)
-            tasks = []
-            for master in masters:
-                page = Path(master).stem
-                tasks.append(PageTask(current, page, str(store.content_path(current, master)), master,
-                                      Path(master).suffix.lstrip(".").upper(), master, str(derivatives / page),
-                                      str(pending), stored_digest=digests[master], known_digest=digests[master],
-                                      force=True, sizes=sizes))
-            results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current)) if tasks else []
-            problems = [r.problem for r in results if r.problem]
-            if problems:
-                raise IngestError(f"{current}: " + "; ".join(problems))
-            for result in results:
-                publish(Path(result.ready), derivatives / result.page)
-            shutil.rmtree(pending, ignore_errors=True)
+            if not masters:
+                _remove_pending(derivatives)
+                results = []
+            else:
+                with pending_work(derivatives) as pending:
+                    tasks = []
+                    for master in masters:
+                        page = Path(master).stem
+                        tasks.append(PageTask(current, page, str(store.content_path(current, master)), master,
+                                              Path(master).suffix.lstrip(".").upper(), master,
+                                              str(derivatives / page), str(pending), stored_digest=digests[master],
+                                              known_digest=digests[master], force=True, sizes=sizes))
+                    results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current))
+                    problems = [r.problem for r in results if r.problem]
+                    if problems:
+                        raise IngestError(f"{current}: " + "; ".join(problems))
+                    for result in results:
+                        publish(Path(result.ready), derivatives / result.page)
             built += len(results)
             keep = {Path(master).stem for master in masters}
             if derivatives.is_dir():

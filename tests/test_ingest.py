@@ -252,6 +252,27 @@ def test_bad_input_is_refused_naming_the_file(catalogue, home, card, book, spoil
     assert refused.value.report_path and refused.value.report_path.exists()
 
 
+def test_a_refused_ingest_leaves_no_pending_work_behind(catalogue, home, card, book, sample_cards):
+    """Pages made before the refusal (copies of masters, tiles) are removed with it: only a killed run
+    leaves `.pending` (for the next run to reuse); a book refused on its first ingest leaves no folder."""
+    _truncate(book / "10.png")  # found while the pages are made: the other pages are done by then
+    with pytest.raises(BookRefused):
+        ingest_book(catalogue, book, card, EDITOR, workers=2)
+    assert not (home.derivatives / card).exists()
+    new_card = {**next(c for c in sample_cards if c["id"] == "yingmeian-yiyu"), "id": "new-book"}
+    with pytest.raises(BookRefused):  # the card is not created either
+        ingest_book(catalogue, book, "new-book", EDITOR, workers=1, card=new_card)
+    assert not (home.derivatives / "new-book").exists()
+
+    shutil.copy(SCANS / "10.png", book / "10.png")
+    ingest_book(catalogue, book, card, EDITOR, workers=2)
+    (book / "2.png").write_bytes((book / "2.png").read_bytes()[:5000])  # a changed page, truncated
+    with pytest.raises(BookRefused):
+        ingest_book(catalogue, book, card, EDITOR, workers=1)
+    assert sorted(p.name for p in (home.derivatives / card).iterdir()) == ["0001", "0002", "0003", "0004"]
+    assert catalogue.store.head(card) == 2
+
+
 def test_decompression_bomb_over_the_pixel_limit(catalogue, home, card, book):
     with pytest.raises(BookRefused) as refused:
         ingest_book(catalogue, book, card, EDITOR, workers=1, pixel_limit=3_000_000)
