@@ -80,6 +80,9 @@ def open_catalogue(
         catalogue = Catalogue.open(_home(ctx))
     except StoreError as error:
         _fail("error", error)
+    if catalogue.recovered:
+        errors.print(f"note: finished {len(catalogue.recovered)} save(s) that a crash had interrupted: "
+                     + ", ".join(catalogue.recovered), highlight=False, markup=False)
     try:
         yield catalogue
     except refusals as refused:
@@ -390,6 +393,21 @@ def fixity(
             console.print(f"OCFL validation: {'passed' if not problems else f'{len(problems)} errors'}")
             failed = failed or bool(problems)
     if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def recover(ctx: typer.Context) -> None:
+    """Finish saves a crash interrupted, in every object. Run it before copying the data home for a
+    backup, and on a copy or a restored backup (docs/storage.md)."""
+    with open_catalogue(ctx) as catalogue:
+        repaired, problems = catalogue.repair()
+        for problem in problems:
+            errors.print(f"[red]FAIL[/red] {problem}")
+        finished = sorted(set(catalogue.recovered) | set(repaired))
+        console.print(f"recover: {len(catalogue.store.object_ids())} objects checked, {len(finished)} interrupted "
+                      "save(s) finished" + (f": {', '.join(finished)}" if finished else ""), highlight=False)
+    if problems:
         raise typer.Exit(1)
 
 
