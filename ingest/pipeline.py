@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import Catalogue, PreparedFile, StoreError
+from repository import Catalogue, PreparedFile, StoreError, atomic_files
 from repository.catalogue import STRUCTURE_FILE
 from repository.process_tree import die_with_parent
 
@@ -308,8 +308,7 @@ def _timestamp() -> str:
 
 def _write_staff_report(catalogue: Catalogue, object_id: str, stamp: str, report: dict) -> Path:
     path = catalogue.home.root / "reports" / object_id / f"ingest-{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    atomic_files.write_text(path, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     return path
 
 

@@ -15,7 +15,7 @@ from typing import IO
 from lxml import etree
 from pymarc import XMLWriter, record_to_xml
 
-from repository import Catalogue
+from repository import Catalogue, atomic_files
 
 from .dublin_core import dc_element
 from .marc import marc_record
@@ -37,7 +37,7 @@ def _records(catalogue: Catalogue, card_ids: list[str] | None) -> Iterator[Curre
 @contextlib.contextmanager
 def _binary(output: Path | IO[bytes]):
     if isinstance(output, Path):
-        with open(output, "wb") as handle:
+        with atomic_files.replacing(output) as temporary, open(temporary, "wb") as handle:
             yield handle
     else:
         yield getattr(output, "buffer", output)

@@ -25,7 +25,7 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 
 import metadata_schemas
-from repository import Catalogue
+from repository import Catalogue, atomic_files
 from repository.card import grade_label
 from repository.card_table import get_path
 from repository.parse import int_to_chinese
@@ -247,6 +247,5 @@ def write_dossier(dossier: Dossier, output: Path, format: str) -> Path:
     if format not in ("docx", "pdf"):
         raise ValueError(f"unknown dossier format {format!r}: use docx or pdf")
     data = dossier_docx(dossier) if format == "docx" else dossier_pdf(dossier)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(data)
+    atomic_files.write_bytes(output, data)
     return output

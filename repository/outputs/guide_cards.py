@@ -19,7 +19,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 
-from repository import Catalogue
+from repository import Catalogue, atomic_files
 
 from . import card_text
 from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts
@@ -252,7 +252,6 @@ def print_guide_cards(
         total=len(cards), progress=progress,
     )
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(result.pdf)
+        atomic_files.write_bytes(output, result.pdf)
         result.path = output
     return result
