@@ -52,6 +52,8 @@ from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
 from repository import CardNotFound, Catalogue, public_url
 
+from .file_stream import FileStream
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -262,20 +264,29 @@ def router(catalogue: Catalogue) -> APIRouter:
 
     async def static_response(request: Request, path: Path, book: str, page: str, canonical: str):
         try:
-            stat = os.stat(path)
+            fd = os.open(path, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if not S_ISREG(stat.st_mode):
-            return None
-        etag = _etag(stat)
-        headers = image_headers(book, page, canonical, etag)
-        if _not_modified(request, etag):
-            return Response(status_code=304, headers=headers)
-        media_type = FORMATS.get(path.suffix.lstrip("."), "application/octet-stream")
-        if stat.st_size > SMALL_FILE:
-            return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
-        with open(path, "rb") as handle:
-            return Response(handle.read(), media_type=media_type, headers=headers)
+        streamed = False
+        try:
+            stat = os.fstat(fd)
+            if not S_ISREG(stat.st_mode):
+                return None
+            etag = _etag(stat)
+            headers = image_headers(book, page, canonical, etag)
+            if _not_modified(request, etag):
+                return Response(status_code=304, headers=headers)
+            media_type = FORMATS.get(path.suffix.lstrip("."), "application/octet-stream")
+            if stat.st_size <= SMALL_FILE:
+                with open(fd, "rb", closefd=False) as handle:
+                    return Response(handle.read(), media_type=media_type, headers=headers)
+            if "range" in request.headers:
+                return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
+            streamed = True
+            return FileStream(fd, stat.st_size, media_type, headers)  # a full-size page: see web/file_stream.py
+        finally:
+            if not streamed:
+                os.close(fd)
 
     def pyramid_of(book: str, page: str, folder: Path) -> Path | None:
         pyramid = folder / PYRAMID_FILE
