@@ -164,16 +164,23 @@ def test_fixity_names_the_file_whose_bytes_changed(store):
     assert [p.kind for p in store.fixity("b1")[1]] == ["missing"]
 
 
-def test_commit_interrupted_before_root_inventory_is_finished_by_recover(store, monkeypatch):
-    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+def interrupted_between_the_renames(monkeypatch, save) -> None:
+    """Run `save` and stop it (as a power cut would) after its version directory has been renamed into
+    the object, before the root inventory is replaced."""
 
     def crash(*_args, **_kwargs):
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(store, "_install_root_inventory", crash)
+    monkeypatch.setattr(ObjectStore, "_install_root_inventory", crash)
     with pytest.raises(KeyboardInterrupt):
-        store.commit("b1", {"card.json": b"two"}, editor="a", reason="r", expected_head=1)
+        save()
     monkeypatch.undo()
+
+
+def test_commit_interrupted_before_root_inventory_is_finished_by_recover(store, monkeypatch):
+    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+    interrupted_between_the_renames(monkeypatch, lambda: store.commit("b1", {"card.json": b"two"}, editor="a",
+                                                                      reason="r", expected_head=1))
     assert (store.home.journal / "b1.ocfl").exists()
     assert store.recover() == ["b1"]
     assert store.head("b1") == 2 and store.read_bytes("b1", "card.json") == b"two"
@@ -213,14 +220,8 @@ def test_a_copy_taken_during_a_save_is_repaired_without_a_journal(store, monkeyp
     the version from the version's own inventory, as `guji recover` does on the copy."""
     store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
     store.commit("b2", {"card.json": b"other"}, editor="a", reason="r", expected_head=0)
-
-    def crash(*_args, **_kwargs):
-        raise KeyboardInterrupt("the copy was taken here")
-
-    monkeypatch.setattr(store, "_install_root_inventory", crash)
-    with pytest.raises(KeyboardInterrupt):
-        store.commit("b1", {"card.json": b"two"}, editor="a", reason="r", expected_head=1)
-    monkeypatch.undo()
+    interrupted_between_the_renames(monkeypatch, lambda: store.commit("b1", {"card.json": b"two"}, editor="a",
+                                                                      reason="r", expected_head=1))
     (store.home.journal / "b1.ocfl").unlink()  # the copy has only ocfl/
     assert "E046b" in ocfl_validate(store.root).stdout
     assert store.recover() == []  # recovery at open goes by the journal
@@ -279,15 +280,9 @@ def test_guji_recover_finishes_an_interrupted_save_and_says_so(catalogue, sample
 
     card = sample_cards[0]
     catalogue.create(card, editor="a", reason="r")
-
-    def crash(*_args, **_kwargs):
-        raise KeyboardInterrupt("power cut")
-
-    monkeypatch.setattr(ObjectStore, "_install_root_inventory", crash)
-    with pytest.raises(KeyboardInterrupt):
-        catalogue.save(card["id"], {**card, "rights": "http://rightsstatements.org/vocab/NoC-NC/1.0/"}, editor="a",
-                       reason="r", base_version=1)
-    monkeypatch.undo()
+    edited = {**card, "rights": "http://rightsstatements.org/vocab/NoC-NC/1.0/"}
+    interrupted_between_the_renames(monkeypatch, lambda: catalogue.save(card["id"], edited, editor="a", reason="r",
+                                                                        base_version=1))
     (catalogue.home.journal / f"{card['id']}.ocfl").unlink()  # as in a copy of the data home without journal/
     home = ["--home", str(catalogue.home.root)]
     first = CliRunner().invoke(app, [*home, "recover"])
