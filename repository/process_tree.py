@@ -14,6 +14,8 @@ races with the next run. Two ways to tie a child to its parent, both surviving S
   write end only the parent holds; :func:`hold_lifeline`, called early in the child, watches it
   and sends the child SIGTERM when the pipe closes, i.e. when the parent process is gone however
   it ended. Any thread of the parent may start such a child (a web request starting an ingest job).
+  The write end is closed on exec, but a plain `fork` of the parent (no exec) would hold it too:
+  start other children with spawn or subprocess, as Guji does.
 """
 
 from __future__ import annotations
