@@ -13,7 +13,7 @@ export GUJI_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 # Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
 # fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py);
-# lighttpd, iipimage-server and wrk for bench/images.py.
+# lighttpd, iipimage-server and wrk for bench/images.py (wrk also for bench/load.py).
 SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk
 
 ## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
@@ -71,6 +71,7 @@ bench: install
 	$(PY) bench/search.py
 	$(PY) bench/images.py --duration 20 --connections 16 --workers 1,2
 	$(PY) bench/print.py --cards 2000
+	$(PY) bench/load.py --duration 60 --connections 64 --workers 1,2
 
 ## variants: regenerate search/variant_table.json (the 異體字 folding of the search key) from Unihan
 ## (Debian unicode-data), OpenCC and search/variants.json; commit the result, then `guji reindex`

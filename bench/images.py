@@ -153,7 +153,11 @@ def start_guji(home: Path, port: int, workers: int, env: dict, **settings: str) 
     process = subprocess.Popen([str(BIN / "guji"), "serve", "--port", str(port), "--workers", str(workers),
                                 "--no-access-log"], env=run_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_for(f"http://127.0.0.1:{port}/healthz")
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+    except BaseException:  # a server that did not come up is not left running
+        stop(process)
+        raise
     return process
 
 
@@ -186,7 +190,11 @@ fastcgi.server = ("/fcgi-bin/iipsrv.fcgi" => ((
 """, encoding="utf-8")
     process = subprocess.Popen(["lighttpd", "-D", "-f", str(config)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_for(f"http://127.0.0.1:{port}/iiif/image/{CARD}/{PAGE}/info.json")
+    try:
+        wait_for(f"http://127.0.0.1:{port}/iiif/image/{CARD}/{PAGE}/info.json")
+    except BaseException:
+        stop(process)
+        raise
     return process
 
 

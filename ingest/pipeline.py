@@ -8,7 +8,8 @@ Order of work, and why it is safe to kill at any moment:
    md5/sha256); the vendor checksum is compared; then the derivatives are made, decoded fully with
    ``fail_on="error"`` (a corrupt or truncated scan is refused here), into the same hidden
    folder, each page renamed into place whole;
-3. if any page failed: refuse; nothing is stored and nothing served changes;
+3. if any page failed: refuse; nothing is stored, nothing served changes, and the run's work in
+   ``.pending/`` is removed (a card given with ``--card`` is only created after this point);
 4. **one OCFL version** with the masters that changed, ``structure.json`` and the run's report
    (``reports/ingest-<time>.json``). The copies made in step 2 are moved into the version with
    their digests (:class:`repository.PreparedFile`), so the parent reads no master again; the
@@ -38,8 +39,9 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import Catalogue, PreparedFile, StoreError
+from repository import Catalogue, PreparedFile, StoreError, atomic_files
 from repository.catalogue import STRUCTURE_FILE
+from repository.process_tree import die_with_parent
 
 from .derivatives import DEFAULT_SIZES, build_page, clean_leftovers, publish, read_source
 from .pages import DEFAULT_PIXEL_LIMIT, BookRefused, BookScan, PageScan, _first_line, scan_book
@@ -201,12 +203,21 @@ def _discard(result: PageResult) -> None:
         result.staged_master = None
 
 
-def _worker_init(threads: int = 1) -> None:
+_worker_lock = None  # in a worker process: its shared lock on the object's workers lock file
+
+
+def _worker_init(threads: int = 1, parent: int | None = None, workers_lock: str | None = None) -> None:
     # One worker = one core: pages run in parallel, each with a single libvips thread. Pages are
     # independent, so this scales with the cores far better than libvips threads within a page.
     # A book with fewer pages than workers gives each page the spare cores as libvips threads.
+    global _worker_lock
     import pyvips
 
+    if parent is not None:  # a worker of a killed run must not go on writing into .pending
+        die_with_parent(parent)
+    if workers_lock is not None:  # held until this process ends (see ingest_lock)
+        _worker_lock = open(workers_lock, "a")  # noqa: SIM115
+        fcntl.flock(_worker_lock, fcntl.LOCK_SH)
     pyvips.concurrency_set(threads)
     quiet_libvips()
 
@@ -216,9 +227,12 @@ def quiet_libvips() -> None:
     logging.getLogger("pyvips").setLevel(logging.ERROR)
 
 
-def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = None) -> list[PageResult]:
+def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = None,
+              workers_lock: Path | None = None) -> list[PageResult]:
     """Process pages in `workers` parallel processes, one page and one core each (spawned: forking
-    after libvips started is unsafe)."""
+    after libvips started is unsafe). The workers end with this process (SIGKILL when it is gone:
+    started from this thread, which must be one that lives as long as the process — the main
+    thread), and each holds a shared lock on `workers_lock` while it lives."""
     cores, workers = workers, max(1, min(workers, len(tasks) or 1))
     results: list[PageResult] = []
     if progress:
@@ -226,8 +240,9 @@ def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = N
     # glibc gives every thread that allocates its own malloc arena; libvips' threads then leave
     # each worker holding ~100 MB more than it uses. Two arenas keep a worker near 150 MB.
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_worker_init, initargs=(max(1, cores // workers),)) as pool:
+    lock = str(workers_lock) if workers_lock else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                             initargs=(max(1, cores // workers), os.getpid(), lock)) as pool:
         futures = [pool.submit(process_page, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -241,9 +256,16 @@ def run_pages(tasks: list[PageTask], workers: int, progress: Progress | None = N
     return sorted(results, key=lambda r: r.page)
 
 
+def workers_lock_path(catalogue: Catalogue, object_id: str) -> Path:
+    return catalogue.home.locks / f"{object_id}.workers.lock"
+
+
 @contextlib.contextmanager
 def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
-    """One ingest or rebuild per object at a time (the store's own lock covers single commits)."""
+    """One ingest or rebuild per object at a time (the store's own lock covers single commits).
+
+    Granted only once no page worker of an earlier run is alive: a run killed with SIGKILL releases
+    its lock at once, while its workers take a moment longer to die (they hold the workers lock)."""
     catalogue.home.locks.mkdir(parents=True, exist_ok=True)
     with open(catalogue.home.locks / f"{object_id}.ingest.lock", "a") as fh:
         try:
@@ -252,6 +274,8 @@ def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
             raise IngestError(f"{object_id}: another ingest or tile rebuild of this book is running; "
                               "wait for it to finish") from None
         try:
+            with open(workers_lock_path(catalogue, object_id), "a") as workers:
+                fcntl.flock(workers, fcntl.LOCK_EX)  # waits for leftover workers to end
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -284,8 +308,7 @@ def _timestamp() -> str:
 
 def _write_staff_report(catalogue: Catalogue, object_id: str, stamp: str, report: dict) -> Path:
     path = catalogue.home.root / "reports" / object_id / f"ingest-{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    atomic_files.write_text(path, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     return path
 
 
@@ -331,10 +354,7 @@ def ingest_book(
             refused.report_path = _write_staff_report(catalogue, card_id, stamp, {
                 **base, "status": "refused", "problems": refused.problems})
             raise
-        if card is not None:  # the folder has been checked: now the card may be created
-            catalogue.create({**card, "id": card_id}, editor=editor, reason="入藏影像时新建 card created at ingest")
-
-        stored = store.digests(card_id)
+        stored = {} if card is not None else store.digests(card_id)
         new_masters = {page.master for page in scan.pages}
         stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
         if stale and not replace:
@@ -345,63 +365,86 @@ def ingest_book(
                 **base, "status": "refused", "problems": problems}))
 
         derivatives = catalogue.home.derivatives / card_id
-        pending = derivatives / PENDING
-        pending.mkdir(parents=True, exist_ok=True)
-        clean_leftovers(pending)
-        clean_leftovers(derivatives)
-        tasks = [
-            PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
-                     str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
-                     sizes=sizes)
-            for page in scan.pages
-        ]
-        results = run_pages(tasks, workers, progress)
-        problems = [result.problem for result in results if result.problem]
-        if problems:
-            raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
-                **base, "status": "refused", "problems": problems,
-                "pages": [asdict(r) for r in results if not r.problem]}))
+        with pending_work(derivatives) as pending:
+            tasks = [
+                PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
+                         str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
+                         sizes=sizes)
+                for page in scan.pages
+            ]
+            results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, card_id))
+            problems = [result.problem for result in results if result.problem]
+            if problems:
+                raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
+                    **base, "status": "refused", "problems": problems,
+                    "pages": [asdict(r) for r in results if not r.problem]}))
+            if card is not None:  # every page has been checked: now the card may be created
+                catalogue.create({**card, "id": card_id}, editor=editor,
+                                 reason="入藏影像时新建 card created at ingest")
 
-        structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
-        changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
-        structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
-        report = {**base, "status": "stored" if (changed or structure_changed or stale) else "unchanged",
-                  "pages": [_page_report(r, _scan_of(scan, r.page)) for r in results],
-                  "new_or_changed_masters": changed, "removed_masters": stale, "warnings": scan.warnings,
-                  "checksum_files": scan.checksum_files}
-        version = None
-        if changed or structure_changed or stale:
-            report["seconds"] = round(time.monotonic() - started, 3)
-            report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
-            # Only new or changed masters: the rest carry forward from the previous version.
-            files: dict[str, bytes | Path | PreparedFile] = {
-                r.master: PreparedFile(Path(r.staged_master), r.digests["sha512"])
-                for r in results if r.master in changed}
-            files[STRUCTURE_FILE] = structure_bytes
-            files[f"reports/ingest-{stamp}.json"] = report_bytes
-            reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
-                      f"from {book_dir.name}" + (f", {len(stale)} page(s) removed" if stale else ""))
-            info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
-                                          deletions=tuple(stale), pages=len(results), changed=len(changed),
-                                          removed=len(stale), book_dir=str(book_dir))
-            version = info.number if info else None
-        else:
-            catalogue.record_event("ingest", editor, card_id, version=None, pages=len(results), changed=0,
-                                   book_dir=str(book_dir))
+            structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
+            changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
+            structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
+            report = {**base, "status": "stored" if (changed or structure_changed or stale) else "unchanged",
+                      "pages": [_page_report(r, _scan_of(scan, r.page)) for r in results],
+                      "new_or_changed_masters": changed, "removed_masters": stale, "warnings": scan.warnings,
+                      "checksum_files": scan.checksum_files}
+            version = None
+            if changed or structure_changed or stale:
+                report["seconds"] = round(time.monotonic() - started, 3)
+                report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
+                # Only new or changed masters: the rest carry forward from the previous version.
+                files: dict[str, bytes | Path | PreparedFile] = {
+                    r.master: PreparedFile(Path(r.staged_master), r.digests["sha512"])
+                    for r in results if r.master in changed}
+                files[STRUCTURE_FILE] = structure_bytes
+                files[f"reports/ingest-{stamp}.json"] = report_bytes
+                reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
+                          f"from {book_dir.name}" + (f", {len(stale)} page(s) removed" if stale else ""))
+                info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
+                                              deletions=tuple(stale), pages=len(results), changed=len(changed),
+                                              removed=len(stale), book_dir=str(book_dir))
+                version = info.number if info else None
+            else:
+                catalogue.record_event("ingest", editor, card_id, version=None, pages=len(results), changed=0,
+                                       book_dir=str(book_dir))
 
-        # Publish only now that the masters are stored; unpublish pages that were removed.
-        for result in results:
-            if result.ready:
-                publish(Path(result.ready), derivatives / result.page)
-        kept = {result.page for result in results}
-        for path in stale:
-            if Path(path).stem not in kept:
-                shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
-        shutil.rmtree(pending, ignore_errors=True)  # leftovers of earlier refused or killed runs
+            # Publish only now that the masters are stored; unpublish pages that were removed.
+            for result in results:
+                if result.ready:
+                    publish(Path(result.ready), derivatives / result.page)
+            kept = {result.page for result in results}
+            for path in stale:
+                if Path(path).stem not in kept:
+                    shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
         report["version"] = version
         report["seconds"] = round(time.monotonic() - started, 3)
         path = _write_staff_report(catalogue, card_id, stamp, report)
         return IngestReport(card_id, path, version, results, scan.warnings, report["seconds"])
+
+
+@contextlib.contextmanager
+def pending_work(derivatives: Path) -> Iterator[Path]:
+    """The book's hidden `.pending` folder for one run (what a killed run left there is reused).
+
+    A run that ends — stored, unchanged, refused or failed — leaves none behind, nor an empty
+    book folder; only a run killed or interrupted (Ctrl-C) keeps it, for the next run to reuse."""
+    pending = derivatives / PENDING
+    pending.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(pending)
+    clean_leftovers(derivatives)
+    try:
+        yield pending
+    except Exception:
+        _remove_pending(derivatives)
+        raise
+    _remove_pending(derivatives)
+
+
+def _remove_pending(derivatives: Path) -> None:
+    shutil.rmtree(derivatives / PENDING, ignore_errors=True)
+    with contextlib.suppress(OSError):  # only when nothing was ever published there
+        derivatives.rmdir()
 
 
 def _scan_of(scan: BookScan, page: str) -> PageScan:
@@ -431,24 +474,24 @@ def rebuild_tiles(
             digests = store.digests(current)
             masters = sorted(path for path in digests if path.startswith("masters/"))
             derivatives = catalogue.home.derivatives / current
-            pending = derivatives / PENDING
-            if masters:
-                pending.mkdir(parents=True, exist_ok=True)
-                clean_leftovers(pending)
-            tasks = []
-            for master in masters:
-                page = Path(master).stem
-                tasks.append(PageTask(current, page, str(store.content_path(current, master)), master,
-                                      Path(master).suffix.lstrip(".").upper(), master, str(derivatives / page),
-                                      str(pending), stored_digest=digests[master], known_digest=digests[master],
-                                      force=True, sizes=sizes))
-            results = run_pages(tasks, workers, progress) if tasks else []
-            problems = [r.problem for r in results if r.problem]
-            if problems:
-                raise IngestError(f"{current}: " + "; ".join(problems))
-            for result in results:
-                publish(Path(result.ready), derivatives / result.page)
-            shutil.rmtree(pending, ignore_errors=True)
+            if not masters:
+                _remove_pending(derivatives)
+                results = []
+            else:
+                with pending_work(derivatives) as pending:
+                    tasks = []
+                    for master in masters:
+                        page = Path(master).stem
+                        tasks.append(PageTask(current, page, str(store.content_path(current, master)), master,
+                                              Path(master).suffix.lstrip(".").upper(), master,
+                                              str(derivatives / page), str(pending), stored_digest=digests[master],
+                                              known_digest=digests[master], force=True, sizes=sizes))
+                    results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current))
+                    problems = [r.problem for r in results if r.problem]
+                    if problems:
+                        raise IngestError(f"{current}: " + "; ".join(problems))
+                    for result in results:
+                        publish(Path(result.ready), derivatives / result.page)
             built += len(results)
             keep = {Path(master).stem for master in masters}
             if derivatives.is_dir():

@@ -18,9 +18,9 @@ import openpyxl
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from . import atomic_files
 from .card_table import export_columns, format_cell
 from .catalogue import Catalogue, StoredCard
-from .output_file import replaced_when_done
 
 
 def _cards(catalogue: Catalogue, card_ids: list[str] | None) -> Iterator[StoredCard]:
@@ -58,7 +58,7 @@ def export_cards(
         data = [{**stored.card, "id": stored.id, "version": stored.version} for stored in cards]
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         if isinstance(output, Path):
-            with replaced_when_done(output) as temporary:
+            with atomic_files.replacing(output) as temporary:
                 temporary.write_text(text, encoding="utf-8")
         else:
             output.write(text)
@@ -67,7 +67,7 @@ def export_cards(
     header_row = [c.header if headers == "zh" else c.key for c in columns]
     rows = [[format_cell(c, stored.card, stored.version) for c in columns] for stored in cards]
     assert isinstance(output, Path), "CSV and XLSX need an output file"
-    with replaced_when_done(output) as temporary:
+    with atomic_files.replacing(output) as temporary:
         if format == "csv":
             # UTF-8 with BOM so that Excel on Chinese Windows opens it correctly.
             with open(temporary, "w", encoding="utf-8-sig", newline="") as fh:

@@ -145,6 +145,7 @@ class Catalogue:
         self.store = ObjectStore(home, durable=durable)
         self.engine = make_engine(home.database_url)
         self.sessions = session_factory(self.engine)
+        self.recovered: list[str] = []  # objects whose interrupted save `open` finished
 
     @classmethod
     def open(cls, home: Home | str | None = None, durable: bool = True) -> Catalogue:
@@ -154,7 +155,7 @@ class Catalogue:
         catalogue = cls(home, durable=durable)
         create_schema(catalogue.engine)
         catalogue._upgrade_projection()
-        catalogue.recover()
+        catalogue.recovered = catalogue.recover()
         return catalogue
 
     def _upgrade_projection(self) -> None:
@@ -205,14 +206,24 @@ class Catalogue:
         touched = set(self.store.recover())
         markers = list(self.home.journal.glob("*.db")) if self.home.journal.exists() else []
         touched.update(marker.stem for marker in markers)
-        for card_id in sorted(touched):
+        self._reproject(touched)
+        for marker in markers:
+            marker.unlink(missing_ok=True)
+        return sorted(touched)
+
+    def repair(self) -> tuple[list[str], list[str]]:
+        """`guji recover`: finish interrupted commits in every object, journal or not (a copy of the
+        storage root taken during a save has none); returns the objects repaired and the problems."""
+        repaired, problems = self.store.repair_all()
+        self._reproject(repaired)
+        return repaired, problems
+
+    def _reproject(self, card_ids) -> None:
+        for card_id in sorted(card_ids):
             with self.sessions.begin() as session:
                 if self.store.exists(card_id):
                     self._project(session, card_id)
                 add_event(session, "recover", "system", card_id)
-        for marker in markers:
-            marker.unlink(missing_ok=True)
-        return sorted(touched)
 
     # ---- reading -------------------------------------------------------------------------
 

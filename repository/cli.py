@@ -37,6 +37,7 @@ from .catalogue import CardConflict, Catalogue
 from .config import Home
 from .grading import assess_grade
 from .ocfl_store import StoreError
+from .process_tree import hold_lifeline
 
 app = typer.Typer(
     help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
@@ -81,6 +82,9 @@ def open_catalogue(
         catalogue = Catalogue.open(_home(ctx))
     except StoreError as error:
         _fail("错误", error)
+    if catalogue.recovered:
+        errors.print(f"提示：已补完 {len(catalogue.recovered)} 次被中断的保存：" + "、".join(catalogue.recovered),
+                     highlight=False, markup=False)
     try:
         yield catalogue
     except refusals as refused:
@@ -427,12 +431,28 @@ def fixity(
         raise typer.Exit(1)
 
 
+@app.command()
+def recover(ctx: typer.Context) -> None:
+    """Finish saves a crash interrupted, in every object. Run it before copying the data home for a
+    backup, and on a copy or a restored backup (docs/storage.md)."""
+    with open_catalogue(ctx) as catalogue:
+        repaired, problems = catalogue.repair()
+        for problem in problems:
+            errors.print(f"[red]FAIL[/red] {problem}")
+        finished = sorted(set(catalogue.recovered) | set(repaired))
+        console.print(f"recover: {len(catalogue.store.object_ids())} objects checked, {len(finished)} interrupted "
+                      "save(s) finished" + (f": {', '.join(finished)}" if finished else ""), highlight=False)
+    if problems:
+        raise typer.Exit(1)
+
+
 def _register_plugins() -> None:
     for entry in entry_points(group="guji.commands"):
         entry.load()(app)
 
 
 def main() -> None:
+    hold_lifeline()  # started by another Guji process (the indexer `guji serve` runs): end with it
     _register_plugins()
     app()
 

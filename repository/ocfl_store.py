@@ -8,9 +8,11 @@ ocfl-py builds inventories and versions; this module adds what ocfl-py leaves to
   with :class:`StaleVersionError` if someone else committed first;
 * **crash safety** — a new version is assembled completely in `staging/` (content, inventory,
   sidecar), then moved into the object with one `rename`; only then is the root inventory
-  replaced. A `journal/<id>.ocfl` file marks a commit in flight, and :meth:`ObjectStore.recover`
-  finishes or discards it after a crash, so the object is always either at the old or at the new
-  version and `ocfl-validate.py` passes;
+  replaced (by a second `rename`: the new root inventory is ready and fsynced before the first).
+  A `journal/<id>.ocfl` file marks a commit in flight, and :meth:`ObjectStore.recover` finishes
+  or discards it after a crash, so the object is always either at the old or at the new version
+  and `ocfl-validate.py` passes; :meth:`ObjectStore.repair_all` does the same without a journal
+  (a copy of the storage root taken during a save);
 * **no second read of large files** — a caller that already copied and hashed a file next to the
   store (ingest does, in its worker processes) hands it over as a :class:`PreparedFile`: the commit
   moves it into the version and trusts its digest instead of reading gigabytes of masters again.
@@ -464,24 +466,45 @@ class ObjectStore:
         return self._version_info(new_version)
 
     def _add_version(self, object_id, staged_version, inventory_bytes, new_version):
+        """Move the version in and make it the head. Between the version directory's `rename` and the
+        root inventory's, the object has a version its inventory does not list (`ocfl-validate`
+        E046b); the root inventory and sidecar are therefore written and fsynced beforehand, so
+        that this window holds nothing but the renames themselves."""
         object_dir = self.object_path(object_id)
         journal = self.home.journal / f"{object_id}.ocfl"
+        prepared = self._prepare_root_inventory(staged_version.parent, staged_version)
         _write_durably(journal, staged_version.name.encode(), self.durable)
         os.rename(staged_version, object_dir / staged_version.name)
-        self._promote_head_inventory(object_dir, staged_version.name)
+        self._install_root_inventory(object_dir, prepared)
         journal.unlink()
         return self._version_info(new_version)
 
-    def _promote_head_inventory(self, object_dir: Path, head_label: str) -> None:
-        """Make the root inventory and sidecar identical to those of version `head_label`."""
+    def _prepare_root_inventory(self, work: Path, version_dir: Path) -> list[tuple[Path, str]]:
+        """Copies of a version's inventory and sidecar, fsynced in `work` (on the store's file
+        system), ready to be renamed over the object's root inventory."""
+        prepared = []
         for name in (INVENTORY, SIDECAR):
-            temporary = self.home.staging / f"{object_dir.name}~{uuid.uuid4().hex[:8]}.{name}"
-            shutil.copyfile(object_dir / head_label / name, temporary)
+            temporary = work / f"root-{name}"
+            shutil.copyfile(version_dir / name, temporary)
             if self.durable:
                 _fsync_file(temporary)
+            prepared.append((temporary, name))
+        return prepared
+
+    def _install_root_inventory(self, object_dir: Path, prepared: list[tuple[Path, str]]) -> None:
+        for temporary, name in prepared:
             os.replace(temporary, object_dir / name)
         if self.durable:
             _fsync_dir(object_dir)
+
+    def _promote_head_inventory(self, object_dir: Path, head_label: str) -> None:
+        """Make the root inventory and sidecar identical to those of version `head_label`."""
+        work = self.home.staging / f"{object_dir.name}~{uuid.uuid4().hex[:12]}"
+        work.mkdir(parents=True)
+        try:
+            self._install_root_inventory(object_dir, self._prepare_root_inventory(work, object_dir / head_label))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     @staticmethod
     def _version_info(new_version) -> VersionInfo:
@@ -507,7 +530,10 @@ class ObjectStore:
                 object_id = journal.stem
                 with self.lock(object_id):
                     if journal.exists():
-                        self._repair(object_id)
+                        try:
+                            self._repair(object_id)
+                        except StoreError:
+                            continue  # damaged: left for `guji recover` and `guji fixity` to report
                         journal.unlink()
                         touched.append(object_id)
         if self.home.staging.exists():
@@ -520,22 +546,53 @@ class ObjectStore:
                         leftover.unlink(missing_ok=True)
         return touched
 
-    def _repair(self, object_id: str) -> None:
+    def repair_all(self) -> tuple[list[str], list[str]]:
+        """Finish, in every object, a commit whose version directory is in the object but not yet
+        in its root inventory — with or without a journal entry: a copy of the storage root taken
+        during a save, or restored from such a copy, has none. Returns the ids of the objects
+        repaired, and the problems found in others (nothing is deleted)."""
+        repaired, problems = [], []
+        for object_id in self.object_ids():
+            with self.lock(object_id):  # a save in progress finishes first
+                try:
+                    if self._repair(object_id):
+                        repaired.append(object_id)
+                except StoreError as error:
+                    problems.append(str(error))
+                    continue
+                (self.home.journal / f"{object_id}.ocfl").unlink(missing_ok=True)
+        return repaired, problems
+
+    def _repair(self, object_id: str) -> bool:
+        """Make the newest version directory's inventory the root inventory, if it is not. Never
+        deletes: a version directory whose inventory does not match its own sidecar is reported."""
         object_dir = self.object_path(object_id)
         labels = [p.name for p in object_dir.glob("v*") if p.is_dir() and p.name[1:].isdigit()]
         if not labels:
-            return
+            return False
         newest = max(labels, key=version_number)
         staged = object_dir / newest
-        inventory_bytes = (staged / INVENTORY).read_bytes()
-        recorded = (staged / SIDECAR).read_text().split()[0]
-        if hashlib.sha512(inventory_bytes).hexdigest() != recorded:  # pragma: no cover - never moved in half
-            shutil.rmtree(staged)
-            return
-        root_bytes = (object_dir / INVENTORY).read_bytes()
-        root_sidecar = (object_dir / SIDECAR).read_bytes()
-        if root_bytes != inventory_bytes or root_sidecar != (staged / SIDECAR).read_bytes():
-            self._promote_head_inventory(object_dir, newest)
+        try:
+            inventory_bytes = (staged / INVENTORY).read_bytes()
+            sidecar_bytes = (staged / SIDECAR).read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"{object_id}/{newest}: the version has no inventory; restore the object from a "
+                             "backup") from None
+        if hashlib.sha512(inventory_bytes).hexdigest() != sidecar_bytes.split()[0].decode():
+            raise StoreError(f"{object_id}/{newest}: the version's inventory does not match its sidecar "
+                             f"({SIDECAR}); restore the object from a backup")
+        try:
+            root_bytes = (object_dir / INVENTORY).read_bytes()
+            root_sidecar = (object_dir / SIDECAR).read_bytes()
+        except FileNotFoundError:
+            root_bytes = root_sidecar = b""
+        if root_bytes == inventory_bytes and root_sidecar == sidecar_bytes:
+            return False
+        if root_bytes and version_number(json.loads(root_bytes).get("head", "v0")) > version_number(newest):
+            raise StoreError(f"{object_id}: the root inventory names a version newer than {newest}, which is "
+                             "missing; restore the object from a backup")
+        self._promote_head_inventory(object_dir, newest)
+        return True
 
     # ---- checking -----------------------------------------------------------------------
 

@@ -126,8 +126,12 @@ def register(app: typer.Typer) -> None:
                     console.print(f"indexer: {done.events} events → {done.indexed} books indexed, "
                                   f"{done.deleted} removed", highlight=False)
 
+                def waiting() -> None:
+                    errors.print("indexer: another indexer of this index is running; waiting for it to stop",
+                                 highlight=False)
+
                 try:
-                    worker.run(interval, stop=lambda: bool(stopping), announce=announce)
+                    worker.run(interval, stop=lambda: bool(stopping), announce=announce, waiting=waiting)
                 except KeyboardInterrupt:
                     pass
             finally:

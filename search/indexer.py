@@ -12,6 +12,7 @@ every second; `guji reindex` rebuilds the whole index from OCFL + DB.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -130,13 +131,29 @@ class Indexer:
         return len(rows), len(gone)
 
     def run(self, interval: float = 1.0, stop: Callable[[], bool] = lambda: False,
-            announce: Callable[[Pass], None] | None = None) -> None:
-        """Apply events as they come, every `interval` seconds, until `stop()` says so."""
-        while not stop():
-            done = self.run_once()
-            if announce and (done.events or done.rebuilt):
-                announce(done)
-            time.sleep(interval)
+            announce: Callable[[Pass], None] | None = None, waiting: Callable[[], None] | None = None) -> None:
+        """Apply events as they come, every `interval` seconds, until `stop()` says so.
+
+        One indexer per index: a second one (a restarted server's, while the old server's indexer
+        still finishes its pass) waits until the first has ended — `waiting()` is called once —
+        rather than fight it for the index's write lock."""
+        self.catalogue.home.locks.mkdir(parents=True, exist_ok=True)
+        with open(self.catalogue.home.locks / f"indexer-{self.backend_name}.lock", "a") as sole:
+            sole_indexer = told = False
+            while not stop():
+                if not sole_indexer:
+                    try:
+                        fcntl.flock(sole, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        sole_indexer = True
+                    except BlockingIOError:
+                        if waiting and not told:
+                            waiting()
+                            told = True
+                if sole_indexer:
+                    done = self.run_once()
+                    if announce and (done.events or done.rebuilt):
+                        announce(done)
+                time.sleep(interval)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Rebuild the whole index from the catalogue DB and OCFL."""

@@ -9,9 +9,13 @@ Facets count matching books.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from repository import Home
@@ -104,16 +108,49 @@ def _page_keys(query: Query) -> dict[str, list[str]]:
 
 
 class Searcher:
-    """Read-only searching over one data home's index (safe to share between requests)."""
+    """Read-only searching over one data home's index, safe to share between threads (the web
+    requests of a process share one).
+
+    tantivy's searchers are thread-safe: one backend serves every thread at once. A whoosh reader
+    is not (its searcher reads files through one shared position), so each search takes a whoosh
+    backend of its own from a small pool — up to `READERS` searches run at once, each with its own
+    reader and caches — instead of all searches of a process waiting for one lock."""
+
+    READERS = max(2, os.cpu_count() or 1)
 
     def __init__(self, home: Home, backend: str | None = None):
         self.home = home
         self.backend_name = backend_name(backend)
         self.backend: SearchBackend = open_backend(home, self.backend_name)
-        self.lock = threading.Lock()  # whoosh readers are not thread-safe; web requests share a Searcher
+        self._shared = self.backend_name == "tantivy"
+        self._idle: queue.LifoQueue[SearchBackend] = queue.LifoQueue()  # the most recently used (warm) first
+        self._idle.put(self.backend)
+        self._opened = [self.backend]
+        self._opening = threading.Lock()
 
     def close(self) -> None:
-        self.backend.close()
+        for backend in self._opened:
+            backend.close()
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[SearchBackend]:
+        if self._shared:
+            yield self.backend
+            return
+        try:
+            backend = self._idle.get_nowait()
+        except queue.Empty:
+            with self._opening:
+                fresh = len(self._opened) < self.READERS
+                if fresh:
+                    backend = open_backend(self.home, self.backend_name)
+                    self._opened.append(backend)
+            if not fresh:
+                backend = self._idle.get()
+        try:
+            yield backend
+        finally:
+            self._idle.put(backend)
 
     def state(self) -> dict:
         return read_state(index_dir(self.home, self.backend_name))
@@ -132,10 +169,10 @@ class Searcher:
                per_page: int = 10, pages_per_book: int = 3) -> SearchResults:
         """Search the whole collection; raises QueryError for a bad query or parameter."""
         check_schema(index_dir(self.home, self.backend_name))
-        with self.lock:
-            return self._search(text, filters, sort, page, per_page, pages_per_book)
+        with self._reader() as backend:
+            return self._search(backend, text, filters, sort, page, per_page, pages_per_book)
 
-    def _search(self, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
+    def _search(self, backend, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
             raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
@@ -145,7 +182,6 @@ class Searcher:
             raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
         query = parse_query(text)
         filters = self._check_filters(filters)
-        backend = self.backend
         record_hits = {hit.book_id: hit.score for hit in
                        backend.search(query, kind="book", filters=filters, limit=None).hits}
         page_counts = {}
@@ -199,8 +235,8 @@ class Searcher:
         check_schema(index_dir(self.home, self.backend_name))
         if not has_page_terms(query):
             return []
-        with self.lock:
-            hits = self.backend.search(query, kind="page", book_ids=book_ids, limit=None)
+        with self._reader() as backend:
+            hits = backend.search(query, kind="page", book_ids=book_ids, limit=None)
         return [(hit.book_id, hit.page) for hit in hits.hits if hit.page]
 
     def search_book(self, book_id: str, text: str, limit: int | None = None) -> tuple[Query, list[PageHit]]:
@@ -210,8 +246,8 @@ class Searcher:
         check_schema(index_dir(self.home, self.backend_name))
         if not has_page_terms(query):
             return query, []
-        with self.lock:
-            hits = self.backend.search(query, kind="page", book_ids=[book_id], limit=limit)
+        with self._reader() as backend:
+            hits = backend.search(query, kind="page", book_ids=[book_id], limit=limit)
         keys = _page_keys(query)
         pages = []
         for hit in hits.hits:

@@ -20,6 +20,8 @@ from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import CLEAR, LockError
 
+from repository.process_tree import die_with_parent
+
 from .backend import (
     META,
     PAGE_BOOK,
@@ -41,6 +43,20 @@ WRITER_MEMORY_MB = 256
 # A rebuild writes with one process per core (each its own segment, kept as it is: no merge pass).
 WRITER_PROCESSES = max(1, min(int(os.environ.get("GUJI_WHOOSH_PROCS") or (os.cpu_count() or 1)), 4))
 REFRESH_SECONDS = 0.5  # readers look for a newer index at most this often
+_forking_pid = 0  # 0: forks are not tied to this process yet
+
+
+def _remember_forking_process() -> None:
+    global _forking_pid
+    _forking_pid = os.getpid()
+
+
+def _forks_end_with_this_process() -> None:
+    """whoosh's multi-process writer forks sub-writers that wait on their job queue for ever once
+    this process is gone (killed during a rebuild): have every fork of this process end with it."""
+    if not _forking_pid:
+        _remember_forking_process()
+        os.register_at_fork(before=_remember_forking_process, after_in_child=lambda: die_with_parent(_forking_pid))
 
 
 def schema() -> wf.Schema:
@@ -293,6 +309,7 @@ class WhooshBackend:
             # uncompressed posting blocks: a quarter faster to write, a tenth larger
             codec = W3Codec(compression=0)
             if processes > 1:
+                _forks_end_with_this_process()
                 return self._open().writer(procs=processes, limitmb=WRITER_MEMORY_MB, multisegment=True,
                                            timeout=5.0, codec=codec)
             return self._open().writer(limitmb=WRITER_MEMORY_MB, timeout=5.0, codec=codec)

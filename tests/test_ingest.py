@@ -9,11 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import pyvips
+from process_support import descendants, wait_until_gone
 
 from ingest import BookRefused, IngestError, ingest_book, rebuild_tiles
 from ingest.pages import natural_key
@@ -27,7 +29,10 @@ EDITOR = "数字化员"
 
 
 def ocfl_validate(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(OCFL_VALIDATE), str(root)], capture_output=True, text=True)
+    """ocfl-validate.py on the storage root and on each object (given only a root, ocfl-py 2.1 exits 0
+    however invalid its objects are)."""
+    objects = sorted(str(declaration.parent) for declaration in root.glob("*/0=ocfl_object_1.1"))
+    return subprocess.run([sys.executable, str(OCFL_VALIDATE), str(root), *objects], capture_output=True, text=True)
 
 
 @pytest.fixture
@@ -250,6 +255,27 @@ def test_bad_input_is_refused_naming_the_file(catalogue, home, card, book, spoil
     assert refused.value.report_path and refused.value.report_path.exists()
 
 
+def test_a_refused_ingest_leaves_no_pending_work_behind(catalogue, home, card, book, sample_cards):
+    """Pages made before the refusal (copies of masters, tiles) are removed with it: only a killed run
+    leaves `.pending` (for the next run to reuse); a book refused on its first ingest leaves no folder."""
+    _truncate(book / "10.png")  # found while the pages are made: the other pages are done by then
+    with pytest.raises(BookRefused):
+        ingest_book(catalogue, book, card, EDITOR, workers=2)
+    assert not (home.derivatives / card).exists()
+    new_card = {**next(c for c in sample_cards if c["id"] == "yingmeian-yiyu"), "id": "new-book"}
+    with pytest.raises(BookRefused):  # the card is not created either
+        ingest_book(catalogue, book, "new-book", EDITOR, workers=1, card=new_card)
+    assert not (home.derivatives / "new-book").exists()
+
+    shutil.copy(SCANS / "10.png", book / "10.png")
+    ingest_book(catalogue, book, card, EDITOR, workers=2)
+    (book / "2.png").write_bytes((book / "2.png").read_bytes()[:5000])  # a changed page, truncated
+    with pytest.raises(BookRefused):
+        ingest_book(catalogue, book, card, EDITOR, workers=1)
+    assert sorted(p.name for p in (home.derivatives / card).iterdir()) == ["0001", "0002", "0003", "0004"]
+    assert catalogue.store.head(card) == 2
+
+
 def test_decompression_bomb_over_the_pixel_limit(catalogue, home, card, book):
     with pytest.raises(BookRefused) as refused:
         ingest_book(catalogue, book, card, EDITOR, workers=1, pixel_limit=3_000_000)
@@ -387,10 +413,13 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
                 break
             assert process.poll() is None, "ingest finished before it could be killed"
             time.sleep(0.02)
-        os.killpg(process.pid, signal.SIGKILL)  # the command and its worker processes
+        workers = descendants(process.pid)
+        assert workers, "the page workers"
+        os.kill(process.pid, signal.SIGKILL)  # the command only: its page workers must end with it
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL
+    wait_until_gone(workers)  # not left finishing pages (for minutes, holding hundreds of MB)
 
     # Killed mid-run: nothing visible changed and the repository is valid.
     catalogue.close()
@@ -415,6 +444,34 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
         assert "reused" in {p["derivatives"] for p in report["pages"]}
     finally:
         reopened.close()
+
+
+def test_a_new_run_waits_until_the_page_workers_of_a_killed_run_are_gone(catalogue, card):
+    """A killed run's lock is free at once, while its workers take a moment longer to die: the next run
+    must not start cleaning `.pending` while one of them may still write there."""
+    from ingest.pipeline import ingest_lock, workers_lock_path
+
+    catalogue.home.locks.mkdir(parents=True, exist_ok=True)
+    leftover = subprocess.Popen(  # holds the lock a page worker holds while it lives
+        [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_SH); "
+         "print('working', flush=True); sys.stdin.read()", str(workers_lock_path(catalogue, card))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert leftover.stdout.readline().strip() == "working"
+    entered = threading.Event()
+
+    def next_run() -> None:
+        with ingest_lock(catalogue, card):
+            entered.set()
+
+    thread = threading.Thread(target=next_run)
+    thread.start()
+    try:
+        assert not entered.wait(0.3), "the next run started while a worker of the killed run was alive"
+    finally:
+        leftover.kill()
+        leftover.wait()
+    thread.join(30)
+    assert entered.is_set()
 
 
 def test_sigkill_during_the_ocfl_commit_leaves_old_or_new_version(catalogue, home, card, book, tmp_path):

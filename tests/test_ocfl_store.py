@@ -18,8 +18,10 @@ OCFL_VALIDATE = Path(sys.executable).parent / "ocfl-validate.py"
 
 
 def ocfl_validate(root: Path) -> subprocess.CompletedProcess:
-    """ocfl-py's own command-line validator, as a library's IT person would run it."""
-    return subprocess.run([sys.executable, str(OCFL_VALIDATE), str(root)], capture_output=True, text=True)
+    """ocfl-py's own command-line validator, as a library's IT person would run it, on the storage root
+    and on each object in it: given only a storage root, ocfl-py 2.1 exits 0 however invalid its objects."""
+    objects = sorted(str(declaration.parent) for declaration in root.glob("*/0=ocfl_object_1.1"))
+    return subprocess.run([sys.executable, str(OCFL_VALIDATE), str(root), *objects], capture_output=True, text=True)
 
 
 @pytest.fixture
@@ -162,21 +164,82 @@ def test_fixity_names_the_file_whose_bytes_changed(store):
     assert [p.kind for p in store.fixity("b1")[1]] == ["missing"]
 
 
-def test_commit_interrupted_before_root_inventory_is_finished_by_recover(store, monkeypatch):
-    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+def interrupted_between_the_renames(monkeypatch, save) -> None:
+    """Run `save` and stop it (as a power cut would) after its version directory has been renamed into
+    the object, before the root inventory is replaced."""
 
     def crash(*_args, **_kwargs):
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(store, "_promote_head_inventory", crash)
+    monkeypatch.setattr(ObjectStore, "_install_root_inventory", crash)
     with pytest.raises(KeyboardInterrupt):
-        store.commit("b1", {"card.json": b"two"}, editor="a", reason="r", expected_head=1)
+        save()
     monkeypatch.undo()
+
+
+def test_commit_interrupted_before_root_inventory_is_finished_by_recover(store, monkeypatch):
+    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+    interrupted_between_the_renames(monkeypatch, lambda: store.commit("b1", {"card.json": b"two"}, editor="a",
+                                                                      reason="r", expected_head=1))
     assert (store.home.journal / "b1.ocfl").exists()
     assert store.recover() == ["b1"]
     assert store.head("b1") == 2 and store.read_bytes("b1", "card.json") == b"two"
     assert ocfl_validate(store.root).returncode == 0
     assert list(store.home.staging.iterdir()) == []
+
+
+def test_while_a_version_is_moved_in_nothing_but_renames_happen(store, monkeypatch):
+    """Between the version directory's rename and the root inventory's, the object lists a version
+    directory its inventory does not (ocfl-validate E046b); a backup taken then copies an invalid
+    object. Everything the second step needs is written and fsynced before the first."""
+    import shutil
+
+    from repository import ocfl_store
+
+    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+    done = []
+    for module, name in ((os, "rename"), (os, "replace"), (shutil, "copyfile"), (ocfl_store, "_fsync_file"),
+                         (ocfl_store, "_fsync_dir"), (ocfl_store, "_write_durably")):
+        original = getattr(module, name)
+
+        def recorded(*args, _original=original, _name=name, **kwargs):
+            done.append((_name, Path(args[1] if _name in ("rename", "replace") else args[0])))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, recorded)
+    store.commit("b1", {"card.json": b"two"}, editor="a", reason="r", expected_head=1)
+    monkeypatch.undo()
+    moved_in = done.index(("rename", store.object_path("b1") / "v2"))
+    assert done[moved_in + 1:moved_in + 3] == [("replace", store.object_path("b1") / "inventory.json"),
+                                               ("replace", store.object_path("b1") / "inventory.json.sha512")]
+    assert store.head("b1") == 2 and ocfl_validate(store.root).returncode == 0
+
+
+def test_a_copy_taken_during_a_save_is_repaired_without_a_journal(store, monkeypatch):
+    """A copy of the storage root (no journal/) caught between the two renames: `repair_all` finishes
+    the version from the version's own inventory, as `guji recover` does on the copy."""
+    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+    store.commit("b2", {"card.json": b"other"}, editor="a", reason="r", expected_head=0)
+    interrupted_between_the_renames(monkeypatch, lambda: store.commit("b1", {"card.json": b"two"}, editor="a",
+                                                                      reason="r", expected_head=1))
+    (store.home.journal / "b1.ocfl").unlink()  # the copy has only ocfl/
+    assert "E046b" in ocfl_validate(store.root).stdout
+    assert store.recover() == []  # recovery at open goes by the journal
+    assert store.repair_all() == (["b1"], [])
+    assert store.head("b1") == 2 and store.read_bytes("b1", "card.json") == b"two"
+    assert ocfl_validate(store.root).returncode == 0
+    assert store.repair_all() == ([], [])
+
+
+def test_repair_reports_a_damaged_version_inventory_and_deletes_nothing(store):
+    store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
+    store.commit("b1", {"card.json": b"two"}, editor="a", reason="r", expected_head=1)
+    inventory = store.object_path("b1") / "v2" / "inventory.json"
+    inventory.write_bytes(inventory.read_bytes().replace(b'"two"', b'"tw0"', 1) + b" ")
+    repaired, problems = store.repair_all()
+    assert repaired == [] and len(problems) == 1
+    assert "b1/v2" in problems[0] and "sidecar" in problems[0] and "backup" in problems[0]
+    assert (store.object_path("b1") / "v2").is_dir()
 
 
 WRITER = """
@@ -208,3 +271,23 @@ def test_sigkill_during_commits_leaves_a_valid_resumable_object(store):
     assert head >= 26
     assert store.commit("b1", {"card.json": b"after"}, editor="a", reason="r", expected_head=head).number == head + 1
     assert ocfl_validate(store.root).returncode == 0
+
+
+def test_guji_recover_finishes_an_interrupted_save_and_says_so(catalogue, sample_cards, monkeypatch):
+    from typer.testing import CliRunner
+
+    from repository.cli import app
+
+    card = sample_cards[0]
+    catalogue.create(card, editor="a", reason="r")
+    edited = {**card, "rights": "http://rightsstatements.org/vocab/NoC-NC/1.0/"}
+    interrupted_between_the_renames(monkeypatch, lambda: catalogue.save(card["id"], edited, editor="a", reason="r",
+                                                                        base_version=1))
+    (catalogue.home.journal / f"{card['id']}.ocfl").unlink()  # as in a copy of the data home without journal/
+    home = ["--home", str(catalogue.home.root)]
+    first = CliRunner().invoke(app, [*home, "recover"])
+    assert first.exit_code == 0, first.output
+    assert f"1 interrupted save(s) finished: {card['id']}" in first.output
+    assert catalogue.get(card["id"]).version == 2
+    again = CliRunner().invoke(app, [*home, "recover"])
+    assert again.exit_code == 0 and "0 interrupted save(s) finished" in again.output

@@ -225,3 +225,36 @@ def test_an_index_the_indexer_created_but_has_not_written_answers_with_nothing(t
         searcher.close()
         writer.close()
         catalogue.close()
+
+
+def test_searches_of_one_process_run_at_once_and_agree_with_one_at_a_time(searcher, monkeypatch):
+    """The web requests of a process share a Searcher: two searches must not wait for each other (a
+    whoosh search takes a reader of its own), and answers under concurrency are the answers alone."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["后妃之德", "影梅庵", "關雎", "冒襄", "詩", "之", "著者:冒襄", "荆川"]
+
+    def answer(query):
+        results = searcher.search(query, per_page=5)
+        return [(b.book_id, b.page_count, [(p.page, [s.to_json() for s in p.snippets]) for p in b.pages])
+                for b in results.books], results.facets
+
+    alone = {query: answer(query) for query in queries}
+    together = threading.Barrier(2, timeout=20)
+    first_call = threading.local()
+    backend_class = type(searcher.backend)
+    original = backend_class.search
+
+    def meet_then_search(self, *args, **kwargs):
+        if not getattr(first_call, "done", False):  # each of the two searches waits here for the other
+            first_call.done = True
+            together.wait()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(backend_class, "search", meet_then_search)
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(answer, queries[:2])) == [alone[q] for q in queries[:2]]
+    monkeypatch.undo()
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(answer, queries * 4)) == [alone[q] for q in queries * 4]

@@ -82,6 +82,23 @@ def test_only_one_writer_at_a_time(books):
         first.close()
 
 
+def test_a_second_indexer_waits_for_the_first_to_end(books):
+    """A restarted server's indexer must not fight the old one (still finishing its pass) for the index."""
+    import fcntl
+
+    books.home.locks.mkdir(parents=True, exist_ok=True)
+    with open(books.home.locks / "indexer-whoosh.lock", "a") as first:  # held as a running indexer holds it
+        fcntl.flock(first, fcntl.LOCK_EX)
+        second = Indexer(books, "whoosh")
+        waited, loops = [], iter(range(3))
+        second.run(0, stop=lambda: next(loops, None) is None, waiting=lambda: waited.append(True))
+        assert waited == [True] and second.last_event == 0  # told once, indexed nothing
+    loops = iter(range(1))
+    second.run(0, stop=lambda: next(loops, None) is None)
+    assert second.last_event > 0 and second.behind() == 0
+    second.close()
+
+
 def test_a_whoosh_reader_open_across_a_rebuild_answers_from_the_new_index(books):
     """A rebuild keeps the index folder (same schema) and its generations go on counting; a reader
     that cached columns and page hits before the rebuild does not reuse them afterwards."""

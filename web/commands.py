@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import inspect
 import os
-import subprocess
+import signal
 import sys
 
 import typer
 import uvicorn
+
+SERVE_PID = "GUJI_SERVE_PID"  # the `guji serve` process, for its uvicorn workers
+
+
+def worker_app():
+    """The app as uvicorn builds it in each worker: a worker process ends with `guji serve`."""
+    from repository.process_tree import die_with_parent
+
+    from .app import create_app
+
+    serve_pid = int(os.environ.get(SERVE_PID) or 0)
+    if serve_pid and serve_pid != os.getpid():  # a worker process (with --workers 1 the app runs in serve itself)
+        die_with_parent(serve_pid, signal.SIGTERM)  # SIGTERM: uvicorn finishes the requests in flight
+    return create_app()
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    # uvicorn (one worker, in this process) shuts down on SIGTERM and then raises it again; end with
+    # an exception rather than the default action, so that the indexer is stopped below.
+    raise SystemExit(128 + signum)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +43,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the web site and API."""
         from repository import Home
+        from repository.process_tree import Child, stop_child
 
         home = Home.resolve((ctx.obj or {}).get("home"))
         if not home.exists():
@@ -30,21 +51,20 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
+        os.environ[SERVE_PID] = str(os.getpid())
         options = {}
         if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
             # a worker on a busy machine may need more than uvicorn's 5 s to start the app
             options["timeout_worker_healthcheck"] = 60
-        # The search index has one writer: the indexer, run beside the (read-only) web workers.
-        side = subprocess.Popen([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        # The search index has one writer: the indexer, run beside the (read-only) web workers. It
+        # ends with this process even when this process is killed (its lifeline, see process_tree).
+        side = Child([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
         try:
             # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1 whoever sent it;
             # the app believes it from GUJI_TRUSTED_PROXIES only (web/proxies.py)
-            uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers,
+            uvicorn.run("web.commands:worker_app", factory=True, host=host, port=port, workers=workers,
                         access_log=access_log, proxy_headers=False, **options)
         finally:
             if side is not None:
-                side.terminate()
-                try:
-                    side.wait(10)
-                except subprocess.TimeoutExpired:
-                    side.kill()
+                stop_child(side)

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from repository import CardNotFound, Catalogue, StoreError
 from repository.outputs.card_formats import MEDIA_TYPES, SUFFIXES, record_bytes
@@ -30,7 +31,8 @@ def router(catalogue: Catalogue) -> APIRouter:
     async def oai_post(request: Request) -> Response:
         body = (await request.body()).decode("utf-8", errors="replace")
         pairs = parse_qsl(body, keep_blank_values=True)
-        return Response(repository.respond(pairs), media_type="text/xml; charset=utf-8")
+        answer = await run_in_threadpool(repository.respond, pairs)  # DB queries: not in the event loop
+        return Response(answer, media_type="text/xml; charset=utf-8")
 
     @routes.get("/api/cards/{card_id}/export", tags=["cards"], summary="One card as MODS, DC, MARCXML or MARC")
     def card_export(card_id: str, format: str = Query("mods", description="mods, dc, marcxml or marc"),

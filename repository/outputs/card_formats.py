@@ -15,8 +15,7 @@ from typing import IO
 from lxml import etree
 from pymarc import XMLWriter, record_to_xml
 
-from repository import Catalogue
-from repository.output_file import replaced_when_done
+from repository import Catalogue, atomic_files
 
 from .dublin_core import dc_element
 from .marc import marc_record
@@ -38,8 +37,8 @@ def _records(catalogue: Catalogue, card_ids: list[str] | None) -> Iterator[Curre
 @contextlib.contextmanager
 def _binary(output: Path | IO[bytes]):
     if isinstance(output, Path):
-        with replaced_when_done(output) as temporary, open(temporary, "wb") as handle:
-            yield handle  # a record that fails half way leaves any earlier export as it was
+        with atomic_files.replacing(output) as temporary, open(temporary, "wb") as handle:
+            yield handle
     else:
         yield getattr(output, "buffer", output)
 

@@ -31,10 +31,9 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 
 import metadata_schemas
-from repository import Catalogue
+from repository import Catalogue, atomic_files
 from repository.card import grade_label
 from repository.card_table import get_path
-from repository.output_file import replaced_when_done
 from repository.parse import int_to_chinese
 
 from . import card_text
@@ -404,6 +403,5 @@ def dossier_bytes(dossier: Dossier, format: str) -> bytes:
 
 def write_dossier(dossier: Dossier, output: Path, format: str) -> Path:
     data = dossier_bytes(dossier, format)
-    with replaced_when_done(output) as temporary:
-        temporary.write_bytes(data)
+    atomic_files.write_bytes(output, data)
     return output

@@ -19,8 +19,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 
-from repository import Catalogue
-from repository.output_file import replaced_when_done
+from repository import Catalogue, atomic_files
 
 from . import card_text
 from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts
@@ -252,7 +251,6 @@ def print_guide_cards(
         total=len(cards), progress=progress,
     )
     if output is not None:
-        with replaced_when_done(output) as temporary:
-            temporary.write_bytes(result.pdf)
+        atomic_files.write_bytes(output, result.pdf)
         result.path = output
     return result

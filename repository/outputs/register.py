@@ -12,8 +12,7 @@ import openpyxl
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from repository import Catalogue
-from repository.output_file import replaced_when_done
+from repository import Catalogue, atomic_files
 
 from . import card_text
 from .selection import current_cards
@@ -51,6 +50,6 @@ def write_register(catalogue: Catalogue, output: Path, card_ids: list[str] | Non
     sheet.append(header)
     for row in rows:
         sheet.append(row)
-    with replaced_when_done(output) as temporary:
+    with atomic_files.replacing(output) as temporary:
         workbook.save(temporary)
     return len(rows)

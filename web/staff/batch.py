@@ -15,14 +15,14 @@ import re
 import secrets
 from pathlib import Path
 
-from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import FormData, UploadFile
 
 from repository import Catalogue
 from repository.card_import import ImportPlan, ImportRefused, UnreadableFile, apply_plan, plan_import
 
 from .card_form import in_form_order
-from .common import staff_render
+from .common import posted_form, staff_render
 
 SUFFIXES = (".xlsx", ".csv", ".json")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -99,13 +99,12 @@ def router(catalogue: Catalogue, route_class, upload_limit: int) -> APIRouter:
         return batch_page(request)
 
     @api.post("/batch")
-    async def upload(request: Request):
-        form = await request.form()
+    def upload(request: Request, form: FormData = Depends(posted_form)):
         upload_file = form.get("file")
         if not isinstance(upload_file, UploadFile) or not upload_file.filename:
             return batch_page(request, error="请选择要上传的修订表（.xlsx、.csv 或 .json）", status_code=400)
         name = Path(upload_file.filename).name[:200]
-        data = await upload_file.read(upload_limit + 1)
+        data = upload_file.file.read(upload_limit + 1)
         try:
             suffix = check_upload(name, data, upload_limit)
         except UploadRefused as refused:
@@ -126,8 +125,7 @@ def router(catalogue: Catalogue, route_class, upload_limit: int) -> APIRouter:
         return preview_page(request, token, meta, plan)
 
     @api.post("/batch/apply")
-    async def apply(request: Request):
-        form = await request.form()
+    def apply(request: Request, form: FormData = Depends(posted_form)):
         user = request.state.staff_user
         token = str(form.get("token") or "")
         found = stored_upload(token, user.name)

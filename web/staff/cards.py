@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.datastructures import FormData
 
 import metadata_schemas
 from repository import CardConflict, CardError, CardNotFound, Catalogue, StoredCard, StoreError
@@ -17,7 +18,7 @@ from repository.grading import suggest_grade
 from repository.withdrawal import withdrawn_since
 
 from . import card_form
-from .common import staff_render
+from .common import posted_form, staff_render
 from .guard import current_user
 from .parse_preview import PREVIEWS, preview
 
@@ -95,8 +96,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             return _not_found(request, card_id)
         return edit_page(request, stored=stored, card=stored.card, base_version=stored.version)
 
-    async def submitted(request: Request, stored: StoredCard | None):
-        form = await request.form()
+    def submitted(form: FormData, stored: StoredCard | None):
         base_version = _int(form.get("base_version"), stored.version if stored else 0)
         reason = str(form.get(REASON_FIELD) or "").strip()
         base_card = catalogue.get(stored.id, base_version).card if stored and 0 < base_version <= stored.head \
@@ -107,12 +107,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             read.card["id"] = wanted or new_card_id()
         return form, base_version, reason, read
 
-    async def save(request: Request, card_id: str | None):
+    def save(request: Request, form: FormData, card_id: str | None):
         user = current_user(request)
         stored = _stored(catalogue, card_id) if card_id else None
         if card_id and stored is None:
             return _not_found(request, card_id)
-        form, base_version, reason, read = await submitted(request, stored)
+        form, base_version, reason, read = submitted(form, stored)
         if stored is not None and not 1 <= base_version <= stored.head:
             return staff_render(request, "staff/refused.html", {
                 "status": 400, "message": "表单不完整（没有有效的基于版本），请重新打开编辑页", "values": {}},
@@ -144,12 +144,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return RedirectResponse(f"/staff/cards/{result.id}/history?saved={result.version}", status_code=303)
 
     @api.post("/cards/new")
-    async def create(request: Request):
-        return await save(request, None)
+    def create(request: Request, form: FormData = Depends(posted_form)):
+        return save(request, form, None)
 
     @api.post("/cards/{card_id}/edit")
-    async def update(request: Request, card_id: str):
-        return await save(request, card_id)
+    def update(request: Request, card_id: str, form: FormData = Depends(posted_form)):
+        return save(request, form, card_id)
 
     # ---- live checks (JSON) ---------------------------------------------------------------------
 
@@ -161,14 +161,13 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return asdict(preview(kind, text))
 
     @api.post("/api/check")
-    async def check(request: Request):
+    def check(request: Request, form: FormData = Depends(posted_form)):
         """What a save of this form would say: problems and warnings per field, and the changes."""
-        form = await request.form()
         card_id = str(form.get("card_id") or "")
         stored = _stored(catalogue, card_id) if card_id else None
         if card_id and stored is None:
             return JSONResponse({"detail": f"no card {card_id!r}"}, status_code=404)
-        _, base_version, reason, read = await submitted(request, stored)
+        _, base_version, reason, read = submitted(form, stored)
         problems = metadata_schemas.validate_card(normalise_card(read.card)[0])
         fields, unplaced = card_form.bind(read.card, problems, _warnings(read.card), read.typed, read.problems)
         placed = [
@@ -219,13 +218,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         }, status_code=409)
 
     @api.post("/cards/{card_id}/merge")
-    async def merge(request: Request, card_id: str):
+    def merge(request: Request, card_id: str, form: FormData = Depends(posted_form)):
         """Save the three-way merge chosen on the conflict page, based on the head it showed."""
         user = current_user(request)
         stored = _stored(catalogue, card_id)
         if stored is None:
             return _not_found(request, card_id)
-        form = await request.form()
         origin = _int(form.get("origin_version"), 0)
         head = _int(form.get("head_version"), 0)
         reason = str(form.get(REASON_FIELD) or "").strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.datastructures import FormData
 
 from ..templating import render
 from .guard import CSRF_FIELD, csrf_for
@@ -14,4 +15,12 @@ def staff_render(request: Request, name: str, context: dict | None = None, statu
     response = render(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"  # staff pages hold unpublished edits
     return response
+
+
+async def posted_form(request: Request) -> FormData:
+    """The form of a POST, as a dependency (`form: FormData = Depends(posted_form)`) of a route written
+    as a plain `def`: FastAPI runs such routes in its thread pool, so what they do — saving a version,
+    hashing a password, making a PDF — never holds up the event loop that answers every other request
+    of the process (tiles, search). The route class has read the form already for its CSRF check."""
+    return await request.form()
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.datastructures import FormData
 
 from repository import Catalogue
 
 from ..params import DB_INT_MAX
 from . import jobs
-from .common import staff_render
+from .common import posted_form, staff_render
 from .guard import require_admin
 
 
@@ -29,8 +30,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return ingest_page(request)
 
     @api.post("/ingest")
-    async def start(request: Request):
-        form = await request.form()
+    def start(request: Request, form: FormData = Depends(posted_form)):
         folder, card_id = str(form.get("folder") or ""), str(form.get("card_id") or "").strip()
         try:
             job_id = jobs.start_ingest(catalogue, folder, card_id, request.state.staff_user.name)

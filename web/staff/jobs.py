@@ -3,7 +3,8 @@
 An admin picks a book folder inside the incoming directory (``GUJI_INCOMING``, default
 ``<data home>/incoming``) and the card it belongs to. :func:`start_ingest` records a job in the
 catalogue DB's ``jobs`` table and starts ``python -m web.staff.jobs HOME JOB`` in its own
-process session, which runs :func:`ingest.pipeline.ingest_book` and writes its progress (pages
+process session (tied to the web process by a lifeline: it ends when the server stops or is
+killed, and its page workers with it), which runs :func:`ingest.pipeline.ingest_book` and writes its progress (pages
 done of total) and its outcome back into the row; the job page polls that row as JSON. A job
 whose process has died is shown as failed. The process's output goes to
 ``<data home>/jobs/<job>.log``.
@@ -24,6 +25,7 @@ from sqlalchemy import select, update
 
 from repository import Catalogue, Home, StoreError
 from repository.catalogue_db import JobRow, now_iso
+from repository.process_tree import Child, hold_lifeline
 
 ACTIVE = ("queued", "running")
 FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
@@ -70,14 +72,14 @@ def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) ->
     log = log_path(catalogue.home, job_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
-        process = subprocess.Popen(
+        process = Child(
             [sys.executable, "-m", "web.staff.jobs", str(catalogue.home.root), str(job_id)],
             stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "GUJI_HOME": str(catalogue.home.root)},
         )
     with catalogue.sessions.begin() as session:
         session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.pid.is_(None)).values(pid=process.pid))
-    threading.Thread(target=process.wait, daemon=True).start()  # reap it, so it leaves no zombie
+    threading.Thread(target=process.wait, daemon=True).start()  # reap it (no zombie) and drop its lifeline
     return job_id
 
 
@@ -173,4 +175,5 @@ def run(home: Home, job_id: int) -> int:
 
 
 if __name__ == "__main__":  # python -m web.staff.jobs HOME JOB
+    hold_lifeline()  # SIGTERM when the web process that started the job is gone
     sys.exit(run(Home.resolve(sys.argv[1]), int(sys.argv[2])))

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, QueryParams
 
@@ -45,7 +45,7 @@ from repository.outputs.selection import SelectionError, parse_since, resolve_re
 from repository.withdrawal import is_withdrawn
 
 from ..params import whole_number
-from .common import staff_render
+from .common import posted_form, staff_render
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -138,8 +138,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return outputs_page(request)
 
     @api.post("/outputs/guide-cards")
-    async def guide_cards(request: Request):
-        form = await request.form()
+    def guide_cards(request: Request, form: FormData = Depends(posted_form)):
         references = _references(form)
         changed_since = str(form.get("changed_since") or "").strip()[:40]
         typed = " ".join(references)
@@ -164,8 +163,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return response
 
     @api.post("/outputs/register")
-    async def register(request: Request):
-        form = await request.form()
+    def register(request: Request, form: FormData = Depends(posted_form)):
         references = _references(form)
         try:
             card_ids = resolve_references(catalogue, references) if references else None
@@ -272,11 +270,10 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return card_outputs_page(request, stored, DossierChoices.read(request.query_params))
 
     @api.post("/cards/{card_id}/dossier")
-    async def dossier_download(request: Request, card_id: str):
+    def dossier_download(request: Request, card_id: str, form: FormData = Depends(posted_form)):
         stored = _stored(card_id)
         if stored is None:
             return not_found(request, card_id)
-        form = await request.form()
         choices = DossierChoices.read(form)
         checked = str(form.get("version") or "")
         if not choices.problems and checked != str(stored.version):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from .accounts import ROLES, AccountError, Accounts, generate_password
-from .common import staff_render
+from .common import posted_form, staff_render
 from .guard import require_admin
 
 
@@ -25,8 +26,7 @@ def router(accounts: Accounts, route_class) -> APIRouter:
         return users_page(request)
 
     @api.post("/users")
-    async def add(request: Request):
-        form = await request.form()
+    def add(request: Request, form: FormData = Depends(posted_form)):
         name, role = str(form.get("name") or "").strip(), str(form.get("role") or "")
         password = str(form.get("password") or "")
         generated = not password
@@ -38,8 +38,7 @@ def router(accounts: Accounts, route_class) -> APIRouter:
         return users_page(request, notice=f"已添加用户 {name}", new_password=(name, password) if generated else None)
 
     @api.post("/users/{name}")
-    async def change(request: Request, name: str):
-        form = await request.form()
+    def change(request: Request, name: str, form: FormData = Depends(posted_form)):
         action = str(form.get("action") or "")
         me = request.state.staff_user
         try:

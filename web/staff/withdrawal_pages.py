@@ -8,15 +8,16 @@ still see and edit it here, marked 已撤销.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from repository import CardConflict, CardNotFound, Catalogue, StoreError
 from repository.withdrawal import set_withdrawn
 
 from ..params import whole_number
 from .cards import REASON_FIELD, REASON_LIMIT
-from .common import staff_render
+from .common import posted_form, staff_render
 from .guard import current_user
 
 
@@ -27,12 +28,11 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return staff_render(request, "staff/refused.html", {"status": status, "message": message, "values": values},
                             status_code=status)
 
-    async def change(request: Request, card_id: str, withdrawn: bool):
+    def change(request: Request, form: FormData, card_id: str, withdrawn: bool):
         try:
             stored = catalogue.get(card_id)
         except (CardNotFound, StoreError):
             return refused(request, 404, "没有标识为「{id}」的卡片", id=card_id)
-        form = await request.form()
         reason = str(form.get(REASON_FIELD) or "").strip()
         base = str(form.get("base_version") or "")
         if not reason or len(reason) > REASON_LIMIT:
@@ -55,11 +55,11 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         return RedirectResponse(f"/staff/cards/{card_id}/history?saved={result.version}", status_code=303)
 
     @api.post("/cards/{card_id}/withdraw")
-    async def withdraw(request: Request, card_id: str):
-        return await change(request, card_id, True)
+    def withdraw(request: Request, card_id: str, form: FormData = Depends(posted_form)):
+        return change(request, form, card_id, True)
 
     @api.post("/cards/{card_id}/reinstate")
-    async def reinstate(request: Request, card_id: str):
-        return await change(request, card_id, False)
+    def reinstate(request: Request, card_id: str, form: FormData = Depends(posted_form)):
+        return change(request, form, card_id, False)
 
     return api
