@@ -67,6 +67,7 @@ bench: install
 	$(PY) bench/search.py
 	$(PY) bench/images.py --duration 20 --connections 16 --workers 1,2
 	$(PY) bench/print.py --cards 2000
+	$(PY) bench/ocr.py --workers 1,2
 
 clean:
 	rm -rf $(VENV) guji-data .pytest_cache
