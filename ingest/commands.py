@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,12 +44,19 @@ def _progress(description: str):
         yield update
 
 
+def ocr_on_ingest() -> bool:
+    """`GUJI_OCR_ON_INGEST=1` (or true/yes/on): every book ingested is OCR'd right after (docs/ocr.md)."""
+    return (os.environ.get("GUJI_OCR_ON_INGEST") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _catalogue(ctx: typer.Context):
     from repository.cli import open_catalogue
 
+    from .ocr_engine import OcrEngineUnavailable
     from .pages import BookRefused
 
-    return open_catalogue(ctx, refusals=(BookRefused,))
+    # an OCR after the ingest fails as an error: the scans were stored
+    return open_catalogue(ctx, refusals=(BookRefused,), failures=(OcrEngineUnavailable,))
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +76,8 @@ def register(app: typer.Typer) -> None:
                                     "(default: number of cores)."),
         pixel_limit: float = typer.Option(300, "--pixel-limit", help="Refuse pages larger than this (megapixels)."),
         editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
+        ocr: bool = typer.Option(None, "--ocr/--no-ocr", help="Then OCR the book (guji ocr; default: "
+                                 "$GUJI_OCR_ON_INGEST, off)."),
     ) -> None:
         """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
         from repository.card_import import read_one_card
@@ -87,6 +97,13 @@ def register(app: typer.Typer) -> None:
             console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
                           f"({report.seconds:.1f} s)", highlight=False)
             console.print(f"report: {report.path}", highlight=False)
+            if ocr if ocr is not None else ocr_on_ingest():
+                from .ocr_commands import print_report
+                from .ocr_run import ocr_book
+
+                with _progress(f"OCR {card_id}") as update:
+                    print_report(ocr_book(catalogue, card_id, workers=workers, editor=editor or default_editor(),
+                                          progress=update))
 
     @app.command()
     def watch(

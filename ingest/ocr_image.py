@@ -24,7 +24,9 @@ def page_image(path: Path):
     import pyvips
 
     from .derivatives import to_display
+    from .pipeline import quiet_libvips
 
+    quiet_libvips()
     try:
         image = pyvips.Image.new_from_file(str(path))
         warnings = []

@@ -276,6 +276,22 @@ def column_lines(group: list[Line]) -> list[Line]:
     return ordered
 
 
+def note_pairs(columns: list[list[Line]], unit: float) -> list[list[Line]]:
+    """A column of 夹注 only (two narrow sub-columns side by side) is one slot, not two columns."""
+    merged: list[list[Line]] = []
+    for group in columns:
+        if merged:
+            previous = merged[-1]
+            x0, y0, w0, h0 = union([line.box for line in previous])
+            x1, y1, w1, h1 = union([line.box for line in group])
+            narrow = max(line.box[2] for line in previous + group) < NOTE_WIDTH * unit
+            if narrow and _overlap(y0, y0 + h0, y1, y1 + h1) > 0 and max(x0 + w0, x1 + w1) - min(x0, x1) <= 1.25 * unit:
+                previous.extend(group)
+                continue
+        merged.append(list(group))
+    return merged
+
+
 def _body(group_slots: list[list[Line]], side: str | None) -> Region:
     lines = [line for group in group_slots for line in column_lines(group)]
     return Region("body", lines, side)
@@ -308,7 +324,7 @@ def lay_out(raw_lines: list[RawLine], width: int, height: int, *, title: str | N
                 line.role = kind
             page.regions.append(Region(kind, sorted(group, key=lambda line: (-line.box[0], line.box[1]))))
             continue
-        page.regions.extend(_band_regions(page, group, title, side))
+        page.regions.extend(_band_regions(page, group, title, side, unit))
     # 眉批 above the body come after it in reading order; margins last
     order = {"body": 0, "header": 0, "annotation": 1, "margin": 2}
     page.regions.sort(key=lambda region: order[region.kind])
@@ -317,8 +333,9 @@ def lay_out(raw_lines: list[RawLine], width: int, height: int, *, title: str | N
     return page
 
 
-def _band_regions(page: PageLayout, band: list[Line], title: str | None, side: str | None) -> list[Region]:
-    columns = slots(band)
+def _band_regions(page: PageLayout, band: list[Line], title: str | None, side: str | None,
+                  unit: float) -> list[Region]:
+    columns = note_pairs(slots(band), unit)
     x, _, w, _ = union([line.box for line in band])
     regions: list[Region] = []
     # a whole leaf: a 版心 slot near the middle

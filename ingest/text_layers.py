@@ -348,3 +348,31 @@ def save_page_correction(catalogue: Catalogue, book_id: str, page: str, lines, *
     version = catalogue.commit_files(book_id, files, editor=editor, reason=f"校对第 {page} 页：{reason.strip()}",
                                      event="text-correction", expected_head=expected_version, page=page)
     return CorrectionResult(book_id, page, version.number if version else None)
+
+
+def with_other_layers(catalogue: Catalogue, book_id: str, imported: list[dict],
+                      structure: dict | None) -> tuple[list[dict], dict[str, bytes], int]:
+    """A new import's entries joined with the layers it does not replace: corrected pages keep their
+    correction, pages the import does not cover keep their OCR. Returns (entries, other files to store
+    — the quality report when there is OCR —, how many corrected pages were kept)."""
+    paths = set(catalogue.store.logical_paths(book_id))
+    existing = (read_json(catalogue, book_id, PAGES_FILE, paths) or {"pages": []})["pages"]
+    corrected = {e["page"]: e for e in existing if authority(e) == "corrected" and e.get("page")}
+    kept = 0
+    curated = []
+    for entry in imported:
+        entry["authority"] = "imported"
+        if entry.get("page") in corrected:
+            curated.append(corrected.pop(entry["page"]))
+            kept += 1
+        else:
+            curated.append(entry)
+    curated.extend(corrected.values())
+    kept += len(corrected)
+    machine_document = read_json(catalogue, book_id, OCR_PAGES_FILE, paths)
+    machine = {e["page"]: e for e in (machine_document or {"pages": []})["pages"]}
+    entries = compose(curated, machine, structure)
+    files: dict[str, bytes] = {}
+    if machine:
+        files[QUALITY_FILE] = (json.dumps(quality(entries, machine), ensure_ascii=False, indent=1) + "\n").encode()
+    return entries, files, kept

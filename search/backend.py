@@ -157,7 +157,7 @@ def page_stored(page: PageDocument) -> dict:
     return {"label": page.label, "seq": page.seq,
             "texts": {name: {"text": t.text, "offsets": t.line_offsets, "lines": t.line_numbers}
                       for name, t in page.texts.items() if t.text},
-            "boxes": page.boxes, "following": page.following}
+            "boxes": page.boxes, "following": page.following, "authority": page.authority}
 
 
 # ---- query compilation, shared by the backends -----------------------------------------------------

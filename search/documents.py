@@ -63,6 +63,7 @@ class PageDocument:
     texts: dict[str, FieldText]  # "text" (正文), "note" (夹注)
     boxes: list[list[int] | None]  # per page line: [x, y, w, h] or None
     following: dict[str, str] = field(default_factory=dict)  # field → start of the next page's text
+    authority: str = "imported"  # whose text: imported, corrected (校对) or machine (OCR, not checked)
     _keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -167,6 +168,11 @@ def page_texts(entry: dict) -> dict[str, FieldText]:
     for number, line in enumerate(entry.get("lines") or []):
         if line.get("role") == "margin":
             continue
+        if line.get("role") == "annotation":  # 眉批 (OCR): searched with the notes, never joined to 正文
+            for _, piece in line.get("pieces") or []:
+                note.append(piece.replace("/", ""), number, PARAGRAPH_BREAK)
+            text_since_note = False
+            continue
         heading = line.get("role") == "heading"
         first_piece = True
         for kind, piece in line.get("pieces") or []:
@@ -198,5 +204,6 @@ def page_documents(book_id: str, document: dict) -> list[PageDocument]:
             book_id=book_id, page=entry.get("page") or "", seq=seq,
             label=entry.get("label") or entry.get("page") or f"{seq + 1}",
             texts=texts[seq], boxes=[line.get("box") for line in entry.get("lines") or []], following=following,
+            authority=entry.get("authority") or "imported",
         ))
     return pages
