@@ -314,17 +314,13 @@ def lay_out(raw_lines: list[RawLine], width: int, height: int, *, title: str | N
     if not lines:
         return page
     unit = column_unit(lines)
-    groups = bands(lines, unit)
-    tallest = max(union([line.box for line in group])[3] for group in groups)
-    main = [i for i, group in enumerate(groups) if union([line.box for line in group])[3] >= MINOR_BAND * tallest]
-    for index, group in enumerate(groups):
-        if index not in main:
-            kind = "annotation" if index < main[0] else "margin"
-            for line in group:
-                line.role = kind
-            page.regions.append(Region(kind, sorted(group, key=lambda line: (-line.box[0], line.box[1]))))
+    for kind, group in _classify_bands(bands(lines, unit)):
+        if kind == "body":
+            page.regions.extend(_band_regions(page, group, title, side, unit))
             continue
-        page.regions.extend(_band_regions(page, group, title, side, unit))
+        for line in group:
+            line.role = kind
+        page.regions.append(Region(kind, sorted(group, key=lambda line: (-line.box[0], line.box[1]))))
     # 眉批 above the body come after it in reading order; margins last
     order = {"body": 0, "header": 0, "annotation": 1, "margin": 2}
     page.regions.sort(key=lambda region: order[region.kind])
@@ -333,15 +329,40 @@ def lay_out(raw_lines: list[RawLine], width: int, height: int, *, title: str | N
     return page
 
 
+def _classify_bands(groups: list[list[Line]]) -> list[tuple[str, list[Line]]]:
+    """Body bands are wide (half the text's width) and tall; a band above the first is 眉批; a
+    narrow band below a body band is the lower part of its columns (an author's line set low, a
+    column's last characters after a gap) and joins it."""
+    boxes = [union([line.box for line in group]) for group in groups]
+    extent = union(boxes)
+    tallest = max(box[3] for box in boxes)
+    body = [box[2] >= 0.5 * extent[2] and box[3] >= MINOR_BAND * tallest for box in boxes]
+    if not any(body):
+        body[max(range(len(boxes)), key=lambda i: boxes[i][2] * boxes[i][3])] = True
+    first = body.index(True)
+    out: list[tuple[str, list[Line]]] = []
+    for index, group in enumerate(groups):
+        if body[index]:
+            out.append(("body", list(group)))
+        elif index < first:
+            out.append(("annotation", list(group)))
+        else:
+            next(lines for kind, lines in reversed(out) if kind == "body").extend(group)
+    return out
+
+
 def _band_regions(page: PageLayout, band: list[Line], title: str | None, side: str | None,
                   unit: float) -> list[Region]:
     columns = note_pairs(slots(band), unit)
     x, _, w, _ = union([line.box for line in band])
     regions: list[Region] = []
     # a whole leaf: a 版心 slot near the middle
+    # (the 版心 is cut by its 鱼尾 into pieces — banner, 书名 and 卷, leaf number — and has columns of
+    # text on both sides; a 卷端 title column standing mid-page is one line)
     middle = [(abs(centre_x(group) - (x + w / 2)), i) for i, group in enumerate(columns)
-              if CENTRE[0] <= (centre_x(group) - x) / max(w, 1) <= CENTRE[1] and header_score(group, title) >= 0.5]
-    if middle and len(columns) >= 5:
+              if CENTRE[0] <= (centre_x(group) - x) / max(w, 1) <= CENTRE[1] and len(group) >= 2
+              and min(i, len(columns) - 1 - i) >= 2 and header_score(group, title) >= 0.5]
+    if middle:
         _, index = min(middle)
         regions.append(_header_region(page, columns[index], "centre", title))
         if columns[:index]:
@@ -353,7 +374,10 @@ def _band_regions(page: PageLayout, band: list[Line], title: str | None, side: s
     edges = {"a": [len(columns) - 1], "b": [0]}.get(side or "", [0, len(columns) - 1])
     header_index = None
     for index in edges:
-        if len(columns) >= 3 and header_score(columns[index], title) >= 0.5:
+        # with the side unknown, only a strip narrower than a column (cut at the scan's edge) is taken:
+        # the first column of a 卷 (卷端) also reads 欽定四庫全書
+        narrow = side in ("a", "b") or max(line.box[2] for line in columns[index]) < NOTE_WIDTH * unit
+        if len(columns) >= 3 and narrow and header_score(columns[index], title) >= 0.5:
             header_index = index
             break
     body = [group for i, group in enumerate(columns) if i != header_index]
