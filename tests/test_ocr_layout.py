@@ -137,7 +137,8 @@ def test_a_real_page_of_two_leaves_reads_like_its_transcription():
 def test_a_column_set_low_after_a_gap_stays_in_reading_order():
     # 卷端: title columns at the top, the author's line set low in the next column (明 … 貝琳 … 編)
     lines = [column(400, 20, "欽定四庫全書"), column(300, 70, "七政推步卷二"), column(200, 800, "明", width=80),
-             column(200, 910, "貝琳", width=80), column(200, 1130, "編", width=80), column(100, 20, "日五星中行總年立成")]
+             column(200, 910, "貝琳", width=80), column(200, 1130, "編", width=80),
+             column(100, 20, "日五星中行總年立成")]
     page = lay_out(lines, 430, 1400)
     assert reading(page) == ["欽定四庫全書", "七政推步卷二", "明", "貝琳", "編", "日五星中行總年立成"]
     assert {line.role for line in page.lines()} == {"text"}
