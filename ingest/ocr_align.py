@@ -103,18 +103,21 @@ def align(reference_lines: list[str], hypothesis: str) -> Alignment:
     errors = compared = 0
     start = 0
     for line in reference_lines:
-        line_key = key(line)
-        han = han_only(line)
-        if han:
-            compared += len(han)
-            found = fuzz.partial_ratio_alignment(line_key, hyp_key, score_cutoff=LINE_MATCH) if len(line_key) > 1 \
+        positions = [index for index, char in enumerate(line) if is_han(char)]  # spaces, marks: not placed
+        needle = "".join(char_key(line[index]) for index in positions)
+        if needle:
+            compared += len(needle)
+            found = fuzz.partial_ratio_alignment(needle, hyp_key, score_cutoff=LINE_MATCH) if len(needle) > 1 \
                 else None
             if found is None:
-                errors += len(han)
+                errors += len(needle)
             else:
                 stretch = hyp_key[found.dest_start:found.dest_end]
-                _map(line_key, stretch, found.dest_start, mapping, start)
-                errors += Levenshtein.distance(key(han), han_only(stretch))
+                placed: list[int | None] = [None] * len(needle)
+                _map(needle, stretch, found.dest_start, placed, 0)
+                for index, target in zip(positions, placed, strict=True):
+                    mapping[start + index] = target
+                errors += Levenshtein.distance(needle, stretch)
         start += len(line)
     return Alignment(mapping, errors, compared, True)
 
