@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,11 +41,6 @@ def _progress(description: str):
             bar.update(task, completed=done, total=total)
 
         yield update
-
-
-def ocr_on_ingest() -> bool:
-    """`GUJI_OCR_ON_INGEST=1` (or true/yes/on): every book ingested is OCR'd right after (docs/ocr.md)."""
-    return (os.environ.get("GUJI_OCR_ON_INGEST") or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _catalogue(ctx: typer.Context):
@@ -97,6 +91,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
                           f"({report.seconds:.1f} s)", highlight=False)
             console.print(f"report: {report.path}", highlight=False)
+            from .ocr_run import ocr_on_ingest
+
             if ocr if ocr is not None else ocr_on_ingest():
                 from .ocr_commands import print_report
                 from .ocr_run import ocr_book

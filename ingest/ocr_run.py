@@ -109,6 +109,11 @@ class OcrReport:
                 "warnings": self.warnings, "pages": [asdict(page) for page in self.pages], "quality": self.quality}
 
 
+def ocr_on_ingest() -> bool:
+    """`GUJI_OCR_ON_INGEST=1` (or true/yes/on): every book ingested is OCR'd right after (docs/ocr.md)."""
+    return (os.environ.get("GUJI_OCR_ON_INGEST") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def parse_pages(spec: str | None, available: list[str]) -> list[str]:
     """``0001-0010,0015`` (or ``1-10``) → the pages of `available` in those ranges."""
     if not spec:

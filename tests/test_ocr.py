@@ -347,3 +347,29 @@ def test_cli_refuses_bad_pages_and_prints_the_quality_report(real_run):
                                                                          ("0002", "machine", "faster-paddle")]
     table = runner.invoke(app, [*base, "ocr-report", "qizheng"])
     assert "机器识别，未校对" in table.stdout
+
+
+def test_ingest_with_ocr_on_ingest_reads_the_new_book(tmp_path, replay, monkeypatch):
+    from typer.testing import CliRunner
+
+    from repository.cli import _register_plugins, app
+
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    catalogue.create(CARD, editor="test", reason="fixture")
+    catalogue.close()
+    _register_plugins()
+    monkeypatch.setenv("GUJI_OCR_ON_INGEST", "1")
+    monkeypatch.setenv("GUJI_OCR_ENGINE", "replay")
+    result = CliRunner().invoke(app, ["--home", str(home.root), "ingest", str(make_book(tmp_path / "book")),
+                                      "--id", "qizheng", "--workers", "1", "--editor", "test"])
+    assert result.exit_code == 0, result.output
+    assert "qizheng：识别 2 页" in result.stdout
+    catalogue = Catalogue.open(home)
+    assert "ocr/0001.page.xml" in catalogue.store.logical_paths("qizheng")
+    assert catalogue.events("qizheng", limit=1)[0].kind == "ocr"
+    catalogue.close()
+    skipped = CliRunner().invoke(app, ["--home", str(home.root), "ingest", str(tmp_path / "book"), "--id", "qizheng",
+                                       "--workers", "1", "--no-ocr"])
+    assert skipped.exit_code == 0 and "识别" not in skipped.stdout
