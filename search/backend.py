@@ -155,8 +155,8 @@ def book_field_keys(book: BookDocument) -> dict[str, str]:
 
 def page_stored(page: PageDocument) -> dict:
     return {"label": page.label, "seq": page.seq,
-            "texts": {name: {"text": t.text, "offsets": t.line_offsets, "lines": t.line_numbers}
-                      for name, t in page.texts.items() if t.text},
+            "texts": {name: {"text": t.text, "offsets": t.line_offsets, "lines": t.line_numbers,
+                             "starts": t.line_starts} for name, t in page.texts.items() if t.text},
             "boxes": page.boxes, "following": page.following, "authority": page.authority}
 
 

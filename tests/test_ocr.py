@@ -186,6 +186,25 @@ def test_machine_text_is_searchable_and_says_no_person_checked_it(real_run):
     searcher.close()
     assert [hit.page for hit in pages] == ["0001"]
     assert pages[0].to_json()["authority_note"] == "机器识别，未校对"
+    # every matched character has its place on the page, and there its box (what Content Search draws)
+    located = page_text(catalogue, "qizheng", "0001")
+    match = pages[0].matches[0]
+    assert len(match.places) == 4
+    for (line, index), char in zip(match.places, match.text, strict=True):
+        assert "".join(p[1] for p in located.lines[line]["pieces"])[index] == char
+        assert located.chars[line][index] is not None
+
+
+def test_places_of_a_note_skip_the_column_mark_and_count_from_the_line_start():
+    from search.documents import page_texts
+    from search.snippets import page_matches
+
+    entry = {"lines": [{"pieces": [["text", "侯伯"], ["note", "傳堯舜/五行外"]]}]}
+    fields = page_texts(entry)
+    stored = {"texts": {name: {"text": t.text, "offsets": t.line_offsets, "lines": t.line_numbers,
+                               "starts": t.line_starts} for name, t in fields.items() if t.text}}
+    (match,) = page_matches(stored, {"text": [], "note": ["尧舜五行"]})
+    assert match.text == "堯舜五行" and match.places == [(0, 3), (0, 4), (0, 6), (0, 7)]  # 侯伯傳堯舜/五行外
 
 
 @pytest.fixture
