@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import unicodedata
 from dataclasses import dataclass, field
 
 from repository.parse import ParseError, chinese_to_int
@@ -130,11 +131,17 @@ def place_characters(text: str, box: Box) -> list[Box]:
     return [(edges[i], y, max(1, edges[i + 1] - edges[i]), h) for i in range(count)]
 
 
+def _printable(char: str) -> bool:
+    return unicodedata.category(char) not in ("Cc", "Cs", "Cn") or char == " "
+
+
 def to_line(raw: RawLine) -> Line:
+    """A laid-out line: control characters an engine may emit are dropped (with their boxes)."""
     boxes = raw.chars if raw.chars and len(raw.chars) == len(raw.text) else place_characters(raw.text, raw.box)
     confidences = raw.char_confidences if raw.chars and raw.char_confidences else [None] * len(boxes)
-    return Line(raw.text, raw.box, raw.confidence,
-                [Glyph(char, box, conf) for char, box, conf in zip(raw.text, boxes, confidences, strict=False)])
+    glyphs = [Glyph(char, box, conf) for char, box, conf in zip(raw.text, boxes, confidences, strict=False)
+              if _printable(char)]
+    return Line("".join(glyph.text for glyph in glyphs), raw.box, raw.confidence, glyphs)
 
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
@@ -302,7 +309,7 @@ def lay_out(raw_lines: list[RawLine], width: int, height: int, *, title: str | N
     """Regions of one page in reading order. `side` ("a"/"b", from the leaf in structure.json) says
     at which edge a half-leaf scan keeps its strip of 版心; `title` (the book's) helps recognise it."""
     page = PageLayout(width, height)
-    lines = [to_line(raw) for raw in raw_lines if raw.text.strip()]
+    lines = [line for line in (to_line(raw) for raw in raw_lines) if line.text.strip()]
     # horizontal text on a page of vertical columns: a reprint's page number, a ruler, a colour chart
     across = [line for line in lines if line.box[2] > HORIZONTAL * line.box[3] and len(line.text) >= 2]
     lines = [line for line in lines if not any(line is other for other in across)]

@@ -294,7 +294,7 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
     results: dict[str, PageResult] = {}
     tasks: list[PageTask] = []
     cached: dict[str, dict] = {}
-    for page in chosen:
+    for page in chosen:  # what is there to read
         scan = by_page[page]
         master = scan.get("master") or next((p for p in paths if p.startswith(f"masters/{page}.")), None)
         if not master or master not in digests:
@@ -317,6 +317,8 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
         leaf = str(scan.get("leaf") or "")
         tasks.append(PageTask(book_id, page, str(store.content_path(book_id, master)), digest, str(cache), title,
                               leaf[-1] if leaf[-1:] in ("a", "b") else None, scan.get("label")))
+    if workers > 1 and len(tasks) > 1:
+        engine = None  # the workers load their own; this one only described the engine
     total = len(chosen)
     done = len(results)
     if progress:
@@ -436,14 +438,15 @@ def ocr_quality(catalogue: Catalogue, book_id: str) -> dict:
     agreement = {record["page"]: record for record in stored["pages"]}
     structure = catalogue.structure(book_id) or {}
     pages = []
+    entries = {e["page"]: e for e in text["pages"] if e.get("page")}
+    covered = {page for e in text["pages"] for page in e.get("covers") or []}
     for entry in structure.get("pages") or []:
         page = entry["page"]
-        text_entry = next((e for e in text["pages"] if e.get("page") == page), None)
-        covered = any(page in (e.get("covers") or []) for e in text["pages"])
+        text_entry = entries.get(page)
         info = run["pages"].get(page) or {}
         record = agreement.get(page) or {}
         pages.append({"page": page, "label": entry.get("label"),
-                      "authority": authority(text_entry) if text_entry else ("imported" if covered else None),
+                      "authority": authority(text_entry) if text_entry else ("imported" if page in covered else None),
                       "ocr": bool(info), "engine": (info.get("engine") or {}).get("name"),
                       "confidence": info.get("confidence"), "cer": record.get("cer"),
                       "cer_raw": record.get("cer_raw"), "characters": record.get("characters"),

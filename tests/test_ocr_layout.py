@@ -142,3 +142,15 @@ def test_a_column_set_low_after_a_gap_stays_in_reading_order():
     page = lay_out(lines, 430, 1400)
     assert reading(page) == ["欽定四庫全書", "七政推步卷二", "明", "貝琳", "編", "日五星中行總年立成"]
     assert {line.role for line in page.lines()} == {"text"}
+
+
+def test_control_characters_from_an_engine_are_dropped_with_their_boxes():
+    from ingest.ocr_engine import EngineDescription
+    from ingest.ocr_pagexml import write_page_xml
+
+    page = lay_out([RawLine("正\x00文\x1b", (0, 0, 100, 400), 0.9, chars=[(0, 0, 100, 100), (0, 100, 100, 100),
+                                                                    (0, 200, 100, 100), (0, 300, 100, 100)]),
+                    RawLine("\x07", (200, 0, 100, 100), 0.5)], 400, 400)
+    assert [(line.text, [g.box for g in line.glyphs]) for line in page.lines()] == [
+        ("正文", [(0, 0, 100, 100), (0, 200, 100, 100)])]
+    write_page_xml(page, image_name="0001.png", engine=EngineDescription("x", "1", "m"))  # XML-safe
