@@ -7,7 +7,7 @@
   text has only the headings of these table pages, so the CER is the alignment's (ingest.ocr_align):
   each line placed on the OCR, table cells nobody transcribed not counted.
 - pages/min with 1 and 2 worker processes on siku_1 and the book7 pages (through ingest.ocr_run's worker code),
-  and peak RSS (parent + workers, from /proc VmHWM).
+  and peak RSS: the workers' peaks (/proc VmHWM) plus the parent's resident memory.
 
 Needs ../shared/corpus. Prints a table and writes bench/results/ocr.json. Run: ``make bench`` or
 ``.venv/bin/python bench/ocr.py --workers 1,2``.
@@ -99,16 +99,19 @@ def book7(engine) -> dict:
             "cer_t2s": round(errors / compared, 4) if compared else None}
 
 
-def _peak_rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"VmHWM:\s+(\d+) kB", status)
-        total += int(match.group(1)) if match else 0
-    return round(total / 1024, 1)
+def _memory_mb(pid: int, field: str) -> float:
+    try:
+        match = re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    except OSError:
+        return 0.0
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def _peak_rss_mb(workers: list[int]) -> dict:
+    """Each worker's peak (VmHWM) and their sum plus what the parent holds now (its own peak was set
+    by the accuracy runs before, which load both engines in this process)."""
+    peaks = [round(_memory_mb(pid, "VmHWM")) for pid in workers]
+    return {"workers": peaks, "total": round(sum(peaks) + _memory_mb(os.getpid(), "VmRSS"))}
 
 
 def _worker_pid(_: int) -> int:
@@ -128,7 +131,7 @@ def throughput(name: str, workers: int) -> dict:
                                  initializer=ocr_run._worker_init, initargs=(name, threads)) as pool:
             pids = list(set(pool.map(_worker_pid, range(workers * 4))))
             results = list(pool.map(ocr_run.read_page, tasks))
-            peak = _peak_rss_mb(pids + [os.getpid()])
+            peak = _peak_rss_mb(pids)
         elapsed = time.perf_counter() - started
     failed = [r.problem for r in results if r.problem]
     return {"workers": workers, "threads_per_worker": threads, "pages": len(tasks),
@@ -159,7 +162,7 @@ def main() -> None:
           f"{'pages/min (workers)':>22} {'peak RSS MB':>14}")
     for name, entry in results["engines"].items():
         speed = ", ".join(f"{t['pages_per_minute']} ({t['workers']})" for t in entry["throughput"])
-        rss = ", ".join(f"{t['peak_rss_mb']:.0f}" for t in entry["throughput"])
+        rss = ", ".join(f"{t['peak_rss_mb']['total']:.0f}" for t in entry["throughput"])
         s = entry["siku_1"]
         print(f"{name:14} {s['cer_raw']:>12.3f} {s['cer_t2s']:>6.3f} {s['cer_t2s_variants']:>9.3f} "
               f"{s['seconds']:>7.1f} {entry['book7']['cer_t2s'] or 0:>10.3f} {speed:>22} {rss:>14}")

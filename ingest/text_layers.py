@@ -86,7 +86,7 @@ def compose(curated: list[dict], machine: dict[str, dict], structure: dict | Non
         last = order.get(entry.get("page"), last) if entry.get("page") else last
         keyed.append((last, 0, index, entry))
     for page, entry in machine.items():
-        if page not in covered:
+        if page not in covered and (page in order or not order):  # not a page a re-ingest removed
             keyed.append((order.get(page, len(order)), 1, 0, entry))
     keyed.sort(key=lambda item: item[:3])
     merged = [item[3] for item in keyed]
