@@ -257,6 +257,14 @@ def test_the_banxin_leaf_labels_pages_that_had_only_their_position(tmp_path, rep
     structure = catalogue.structure("qizheng")
     assert [(p["page"], p["label"]) for p in structure["pages"]] == [("0001", "葉一a"), ("0002", "1b")]
     assert structure["pages"][0]["label_source"] == "ocr" and structure["pages"][0]["leaf"] == "1a"
+    text = json.loads(catalogue.store.read_bytes("qizheng", "text/pages.json"))
+    assert text["pages"][0]["label"] == "葉一a"
+    # a re-ingest writes the default labels again; the next OCR run (nothing to read) restores them
+    ingest_book(catalogue, tmp_path / "book", "qizheng", "test", workers=1)
+    assert catalogue.structure("qizheng")["pages"][0]["label"] == "1a"
+    report = ocr_book(catalogue, "qizheng", engine="replay", workers=1)
+    assert [p.action for p in report.pages] == ["skipped", "skipped"] and report.version is not None
+    assert catalogue.structure("qizheng")["pages"][0]["label"] == "葉一a"
     catalogue.close()
 
 
