@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import active_children, get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,10 +114,6 @@ def _peak_rss_mb(workers: list[int]) -> dict:
     return {"workers": peaks, "total": round(sum(peaks) + _memory_mb(os.getpid(), "VmRSS"))}
 
 
-def _worker_pid(_: int) -> int:
-    return os.getpid()
-
-
 def throughput(name: str, workers: int) -> dict:
     """Pages/min over the book7 pages with `workers` processes, as ocr_run runs them."""
     from ingest import ocr_run
@@ -129,9 +125,8 @@ def throughput(name: str, workers: int) -> dict:
         started = time.perf_counter()
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                  initializer=ocr_run._worker_init, initargs=(name, threads)) as pool:
-            pids = list(set(pool.map(_worker_pid, range(workers * 4))))
             results = list(pool.map(ocr_run.read_page, tasks))
-            peak = _peak_rss_mb(pids)
+            peak = _peak_rss_mb([child.pid for child in active_children()])
         elapsed = time.perf_counter() - started
     failed = [r.problem for r in results if r.problem]
     return {"workers": workers, "threads_per_worker": threads, "pages": len(tasks),
