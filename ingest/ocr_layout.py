@@ -381,10 +381,11 @@ def _band_regions(page: PageLayout, band: list[Line], title: str | None, side: s
     edges = {"a": [len(columns) - 1], "b": [0]}.get(side or "", [0, len(columns) - 1])
     header_index = None
     for index in edges:
-        # with the side unknown, only a strip narrower than a column (cut at the scan's edge) is taken:
-        # the first column of a 卷 (卷端) also reads 欽定四庫全書
-        narrow = side in ("a", "b") or max(line.box[2] for line in columns[index]) < NOTE_WIDTH * unit
-        if len(columns) >= 3 and narrow and header_score(columns[index], title) >= 0.5:
+        # a strip of 版心 is cut by the scan's edge (narrower than a column) or by its 鱼尾 (several
+        # pieces); with the side unknown it must be narrow: a 卷端's first column reads 欽定四庫全書 too
+        narrow = max(line.box[2] for line in columns[index]) < NOTE_WIDTH * unit
+        shaped = narrow or (side in ("a", "b") and len(columns[index]) >= 2)
+        if len(columns) >= 3 and shaped and header_score(columns[index], title) >= 0.5:
             header_index = index
             break
     body = [group for i, group in enumerate(columns) if i != header_index]

@@ -154,3 +154,11 @@ def test_control_characters_from_an_engine_are_dropped_with_their_boxes():
     assert [(line.text, [g.box for g in line.glyphs]) for line in page.lines()] == [
         ("正文", [(0, 0, 100, 100), (0, 200, 100, 100)])]
     write_page_xml(page, image_name="0001.png", engine=EngineDescription("x", "1", "m"))  # XML-safe
+
+
+def test_a_wide_single_banner_at_the_edge_of_a_b_side_is_body_text():
+    # a b side whose first column mentions 四庫全書 in full-size characters: no strip of 版心
+    lines = [column(1000, 100, "欽定四庫全書"), column(850, 100, "正文正文"), column(700, 100, "正文"),
+             column(550, 100, "正文")]
+    page = lay_out(lines, 1100, 800, side="b")
+    assert page.headers == [] and page.body_text().startswith("欽定四庫全書")
