@@ -76,6 +76,23 @@ class OcrEngine(Protocol):
         """The text lines of `image` (H×W×3 uint8 RGB array), in no particular order."""
 
 
+DETECTION_MAX_SIDE = 3000  # the defaults (1600, 2000) miss columns of small 夹注 characters
+
+
+def detection_max_side() -> int:
+    """Long side of the image the detector sees (`GUJI_OCR_MAX_SIDE`, 1000–6000; default 3000).
+
+    Memory of a worker grows with it (26-megapixel scan: about 1.7 GB at 3000, 1.2 GB at 2400),
+    and so does accuracy on small characters (siku_1: CER 0.034 at 3000, 0.045 at 2400)."""
+    written = (os.environ.get("GUJI_OCR_MAX_SIDE") or "").strip()
+    if not written:
+        return DETECTION_MAX_SIDE
+    if not written.isdigit() or not 1000 <= int(written) <= 6000:
+        raise OcrEngineUnavailable(f"GUJI_OCR_MAX_SIDE={written!r} 无效：请写 1000 到 6000 之间的整数（像素），"
+                                   f"或删去它（默认 {DETECTION_MAX_SIDE}）")
+    return int(written)
+
+
 def engine_name(name: str | None = None) -> str:
     chosen = (name or os.environ.get("GUJI_OCR_ENGINE") or DEFAULT_ENGINE).strip().lower()
     if chosen not in ENGINES:

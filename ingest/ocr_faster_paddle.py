@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from .ocr_engine import EngineDescription, RawLine
+from .ocr_engine import EngineDescription, RawLine, detection_max_side
 
 MODEL = "small"  # PP-OCRv6 small (bundled); "medium" would download, "tiny" misses rare characters
-DETECTION_MAX_SIDE = 3000  # the default 1600 misses columns of small 夹注 characters
 
 
 class FasterPaddleEngine:
@@ -22,11 +21,12 @@ class FasterPaddleEngine:
         import faster_paddle
 
         self.threads = threads
-        self.engine = faster_paddle.OcrEngine(model_size=MODEL, threads=threads, det_max_side=DETECTION_MAX_SIDE)
+        self.max_side = detection_max_side()
+        self.engine = faster_paddle.OcrEngine(model_size=MODEL, threads=threads, det_max_side=self.max_side)
 
     def describe(self) -> EngineDescription:
         return EngineDescription(self.name, version("faster-paddle"), f"PP-OCRv6 {MODEL} (bundled in the wheel)",
-                                 {"det_max_side": DETECTION_MAX_SIDE})
+                                 {"det_max_side": self.max_side})
 
     def recognise(self, image) -> list[RawLine]:
         """`image`: a pyvips image, 8-bit sRGB; handed over as an uncompressed TIFF (no PNG encoding)."""

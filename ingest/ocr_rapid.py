@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from importlib.metadata import version
 
-from .ocr_engine import EngineDescription, RawLine
+from .ocr_engine import EngineDescription, RawLine, detection_max_side
 
 # Detection tuned on 古籍 pages (RapidOCR's defaults — thresh 0.3, box 0.5, unclip 1.6, max side
-# 2000 — merge neighbouring columns and miss small characters).
-SETTINGS = {"Global.max_side_len": 3000, "Det.thresh": 0.2, "Det.box_thresh": 0.45, "Det.unclip_ratio": 1.4}
+# 2000 — merge neighbouring columns and miss small characters); the max side is GUJI_OCR_MAX_SIDE's.
+SETTINGS = {"Det.thresh": 0.2, "Det.box_thresh": 0.45, "Det.unclip_ratio": 1.4}
 
 
 def _box(points) -> tuple[int, int, int, int]:
@@ -30,8 +30,9 @@ class RapidOcrEngine:
         from rapidocr import RapidOCR
 
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        self.settings = {"Global.max_side_len": detection_max_side(), **SETTINGS}
         self.engine = RapidOCR(params={
-            **SETTINGS, "Global.return_word_box": True, "Global.return_single_char_box": True,
+            **self.settings, "Global.return_word_box": True, "Global.return_single_char_box": True,
             "Global.log_level": "error",
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
@@ -39,7 +40,7 @@ class RapidOcrEngine:
 
     def describe(self) -> EngineDescription:
         return EngineDescription(self.name, version("rapidocr"), "PP-OCRv6 small det + rec (bundled in the wheel)",
-                                 {key.split(".", 1)[1]: value for key, value in SETTINGS.items()})
+                                 {key.split(".", 1)[1]: value for key, value in self.settings.items()})
 
     def recognise(self, image) -> list[RawLine]:
         """`image`: a pyvips image, 8-bit sRGB (RapidOCR wants a BGR array)."""

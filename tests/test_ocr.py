@@ -82,6 +82,11 @@ def test_the_default_engine_is_faster_paddle_and_a_missing_one_gives_one_message
         open_engine("broken")
     with pytest.raises(OcrEngineUnavailable, match="没有名为 'tesseract' 的 OCR 引擎"):
         open_engine("tesseract")
+    monkeypatch.setenv("GUJI_OCR_MAX_SIDE", "99999")
+    with pytest.raises(OcrEngineUnavailable, match="GUJI_OCR_MAX_SIDE='99999' 无效"):
+        open_engine()
+    monkeypatch.setenv("GUJI_OCR_MAX_SIDE", "2400")  # less memory, recorded with every page it reads
+    assert open_engine().describe().settings == {"det_max_side": 2400}
 
 
 # ---- PAGE-XML -------------------------------------------------------------------------------------------
