@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from repository import CardNotFound, Catalogue
 
@@ -204,20 +205,29 @@ class PageText:
                            for c in line] for line in self.chars]}
 
 
-def _glyphs(catalogue: Catalogue, book_id: str, page: str, paths: set[str]) -> list[list]:
+def _glyphs(catalogue: Catalogue, book_id: str, page: str, digests: dict[str, str]) -> list[list]:
+    path = page_xml_path(page)
+    if path not in digests:
+        return []
+    return _glyph_lines(digests[path], str(catalogue.store.content_path(book_id, path)))
+
+
+@lru_cache(maxsize=512)
+def _glyph_lines(digest: str, content: str) -> list[list]:
+    """The glyphs of a stored PAGE-XML file, line by line (cached by the file's digest: files in OCFL
+    never change under their digest)."""
+    from pathlib import Path
+
     from .ocr_pagexml import read_page_xml
 
-    path = page_xml_path(page)
-    if path not in paths:
-        return []
-    layout = read_page_xml(catalogue.store.read_bytes(book_id, path))
-    return [line.glyphs for line in layout.lines()]
+    return [line.glyphs for line in read_page_xml(Path(content).read_bytes()).lines()]
 
 
 def page_text(catalogue: Catalogue, book_id: str, page: str) -> PageText | None:
     """The authoritative text of scan `page` ("0001") with a place on the scan for every character
     the OCR found; None when the page has no text at all."""
-    paths = set(catalogue.store.logical_paths(book_id))
+    digests = catalogue.store.digests(book_id)
+    paths = set(digests)
     document = read_json(catalogue, book_id, PAGES_FILE, paths)
     if not document:
         return None
@@ -226,7 +236,7 @@ def page_text(catalogue: Catalogue, book_id: str, page: str) -> PageText | None:
         return None
     version = catalogue.store.head(book_id)
     scans = [page, *[p for p in entry.get("covers") or [] if p != page]]
-    glyphs = {scan: _glyphs(catalogue, book_id, scan, paths) for scan in scans}
+    glyphs = {scan: _glyphs(catalogue, book_id, scan, digests) for scan in scans}
     lines = entry.get("lines") or []
     chars: list[list[Located | None]] = []
     if authority(entry) == "machine":
