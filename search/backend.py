@@ -30,7 +30,7 @@ from .query import Query, Term
 
 Kind = Literal["book", "page"]
 BookEntry = tuple[BookDocument, list[PageDocument]]
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: page documents store their authority and where each part starts in its line
 BACKENDS = ("whoosh", "tantivy")
 DEFAULT_BACKEND = "whoosh"
 META = "meta"  # catch-all of every book field (a word typed without a field name)
