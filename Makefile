@@ -72,6 +72,7 @@ bench: install
 	$(PY) bench/images.py --duration 20 --connections 16 --workers 1,2
 	$(PY) bench/print.py --cards 2000
 	$(PY) bench/load.py --duration 60 --connections 64 --workers 1,2
+	$(PY) bench/ocr.py --workers 1,2
 
 ## variants: regenerate search/variant_table.json (the 異體字 folding of the search key) from Unihan
 ## (Debian unicode-data), OpenCC and search/variants.json; commit the result, then `guji reindex`

@@ -46,9 +46,11 @@ def _progress(description: str):
 def _catalogue(ctx: typer.Context):
     from repository.cli import open_catalogue
 
+    from .ocr_engine import OcrEngineUnavailable
     from .pages import BookRefused
 
-    return open_catalogue(ctx, refusals=(BookRefused,))
+    # an OCR after the ingest fails as an error: the scans were stored
+    return open_catalogue(ctx, refusals=(BookRefused,), failures=(OcrEngineUnavailable,))
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +72,8 @@ def register(app: typer.Typer) -> None:
         skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has "
                                            "page scans (e.g. loading samples again into a live data home)."),
         editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
+        ocr: bool = typer.Option(None, "--ocr/--no-ocr", help="Then OCR the book (guji ocr; default: "
+                                 "$GUJI_OCR_ON_INGEST, off)."),
     ) -> None:
         """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
         from repository.card_import import read_one_card
@@ -96,6 +100,15 @@ def register(app: typer.Typer) -> None:
             console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
                           f"({report.seconds:.1f} s)", highlight=False)
             console.print(f"report: {report.path}", highlight=False)
+            from .ocr_run import ocr_on_ingest
+
+            if ocr if ocr is not None else ocr_on_ingest():
+                from .ocr_commands import print_report
+                from .ocr_run import ocr_book
+
+                with _progress(f"OCR {card_id}") as update:
+                    print_report(ocr_book(catalogue, card_id, workers=workers, editor=editor or default_editor(),
+                                          progress=update))
 
     @app.command()
     def watch(

@@ -77,12 +77,14 @@ def register(app: typer.Typer) -> None:
                 errors.print(f"{book_id} has no transcription: import one with `guji text import {book_id} FILE…`")
                 raise typer.Exit(1)
             document = json.loads(catalogue.store.read_bytes(book_id, PAGES_FILE))
-        table = Table("page", "label", "正文 / 夹注", title=f"{book_id} ({document['format']})")
+        names = {"imported": "导入", "corrected": "校对", "machine": "机器识别，未校对"}
+        table = Table("page", "label", "文本", "正文 / 夹注", title=f"{book_id} ({document['format']})")
         for entry in document["pages"]:
             if page and entry["page"] != page:
                 continue
             lines = []
             for line in entry["lines"]:
                 lines.append("".join(text if kind == "text" else f"({text})" for kind, text in line["pieces"]))
-            add_plain_row(table, entry["page"] or "无影像 no scan", entry.get("label") or "", "\n".join(lines))
+            add_plain_row(table, entry["page"] or "无影像 no scan", entry.get("label") or "",
+                          names.get(entry.get("authority") or "imported", ""), "\n".join(lines))
         console.print(table)

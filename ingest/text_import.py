@@ -3,7 +3,8 @@
 Every file is read and checked before anything is stored; a bad file refuses the whole import
 (naming file and line) and leaves the object as it was. One import is one OCFL version holding
 ``text/pages.json`` (see :mod:`ingest.text_model`) and the files as given (``text/source/…``);
-it replaces any earlier transcription of the book. The search indexer picks the new version up
+it replaces any earlier transcription of the book, but not a person's 校对 of a page nor the OCR of
+pages it does not cover (:mod:`ingest.text_layers`). The search indexer picks the new version up
 from the ``text-import`` event.
 
 Alignment, when the object has a ``structure.json`` (the book was ingested):
@@ -26,6 +27,7 @@ from pathlib import Path
 from repository import CardNotFound, Catalogue
 
 from .text_kanripo import looks_like_kanripo, parse_kanripo
+from .text_layers import with_other_layers
 from .text_leaves import align_by_leaf, has_leaves
 from .text_model import PAGES_FILE, SOURCE_DIR, TEXT_DIR, TextPage, TextRefused, pages_json_bytes
 from .text_ocr import looks_like_hocr, looks_like_page_xml, parse_hocr, parse_page_xml
@@ -172,8 +174,11 @@ def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor
     align(pages, structure, warnings, notes)
     entries = [page.to_json(_continues(page, pages[i + 1] if i + 1 < len(pages) else None))
                for i, page in enumerate(pages)]
+    entries, layer_files, kept = with_other_layers(catalogue, book_id, entries, structure)
+    if kept:
+        notes.append(f"{kept} 页保留了校对后的文本（校对优先于导入）")
     sources = [Path(f).name for f in files]
-    new_files: dict[str, bytes | Path] = {PAGES_FILE: pages_json_bytes(chosen, sources, entries)}
+    new_files: dict[str, bytes | Path] = {PAGES_FILE: pages_json_bytes(chosen, sources, entries), **layer_files}
     for path in files:
         new_files[f"{SOURCE_DIR}/{Path(path).name}"] = Path(path)
     deletions = tuple(sorted(p for p in stored if p.startswith(TEXT_DIR + "/") and p not in new_files))

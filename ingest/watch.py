@@ -62,6 +62,20 @@ def _move(folder: Path, destination: Path) -> Path:
     return target
 
 
+def _ocr(catalogue: Catalogue, card_id: str, editor: str, workers: int | None) -> str:
+    """With GUJI_OCR_ON_INGEST, OCR the book just ingested; a failure is told, the scans stay stored."""
+    from .ocr_engine import OcrEngineUnavailable
+    from .ocr_run import OcrError, ocr_book, ocr_on_ingest
+
+    if not ocr_on_ingest():
+        return ""
+    try:
+        report = ocr_book(catalogue, card_id, workers=workers, editor=editor)
+    except (OcrError, OcrEngineUnavailable) as error:
+        return f"; OCR 未完成：{error}"
+    return f"; OCR {report.read} 页" + (f"，{len(report.failed)} 页失败" if report.failed else "")
+
+
 def process_ready(
     catalogue: Catalogue, incoming: Path, editor: str, workers: int | None = None,
     pixel_limit: int = DEFAULT_PIXEL_LIMIT, progress: Progress | None = None,
@@ -85,7 +99,8 @@ def process_ready(
             moved = _move(folder, Path(incoming) / DONE)
             shutil.copyfile(report.path, moved / REPORT_NAME)
             stored = f"stored as v{report.version}" if report.version else "nothing new to store"
-            outcome = WatchOutcome(folder.name, card_id, DONE, moved, f"{len(report.pages)} pages, {stored}")
+            outcome = WatchOutcome(folder.name, card_id, DONE, moved, f"{len(report.pages)} pages, {stored}"
+                                   + _ocr(catalogue, card_id, editor, workers))
         outcomes.append(outcome)
         if announce:
             announce(outcome)

@@ -30,7 +30,7 @@ from .query import Query, Term
 
 Kind = Literal["book", "page"]
 BookEntry = tuple[BookDocument, list[PageDocument]]
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: page documents store their authority and where each part starts in its line
 BACKENDS = ("whoosh", "tantivy")
 DEFAULT_BACKEND = "whoosh"
 META = "meta"  # catch-all of every book field (a word typed without a field name)
@@ -170,9 +170,9 @@ def book_field_keys(book: BookDocument) -> dict[str, str]:
 
 def page_stored(page: PageDocument) -> dict:
     return {"label": page.label, "seq": page.seq,
-            "texts": {name: {"text": t.text, "offsets": t.line_offsets, "lines": t.line_numbers}
-                      for name, t in page.texts.items() if t.text},
-            "boxes": page.boxes, "following": page.following}
+            "texts": {name: {"text": t.text, "offsets": t.line_offsets, "lines": t.line_numbers,
+                             "starts": t.line_starts} for name, t in page.texts.items() if t.text},
+            "boxes": page.boxes, "following": page.following, "authority": page.authority}
 
 
 # ---- query compilation, shared by the backends -----------------------------------------------------

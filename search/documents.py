@@ -42,15 +42,17 @@ class FieldText:
     text: str = ""
     line_offsets: list[int] = field(default_factory=list)  # start offset in `text` of each part
     line_numbers: list[int] = field(default_factory=list)  # the page line each part came from
+    line_starts: list[int] = field(default_factory=list)  # where the part starts in its line (pieces joined)
 
     def line_at(self, offset: int) -> int:
         return self.line_numbers[max(0, bisect.bisect_right(self.line_offsets, offset) - 1)]
 
-    def append(self, text: str, line: int, separator: str) -> None:
+    def append(self, text: str, line: int, separator: str, start: int = 0) -> None:
         if self.text and separator:
             self.text += separator
         self.line_offsets.append(len(self.text))
         self.line_numbers.append(line)
+        self.line_starts.append(start)
         self.text += text
 
 
@@ -63,6 +65,7 @@ class PageDocument:
     texts: dict[str, FieldText]  # "text" (正文), "note" (夹注)
     boxes: list[list[int] | None]  # per page line: [x, y, w, h] or None
     following: dict[str, str] = field(default_factory=dict)  # field → start of the next page's text
+    authority: str = "imported"  # whose text: imported, corrected (校对) or machine (OCR, not checked)
     _keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -165,19 +168,34 @@ def page_texts(entry: dict) -> dict[str, FieldText]:
     text, note = FieldText(), FieldText()
     text_since_note = False
     previous_heading = False
+
+    def add_note(piece: str, number: int, start: int, separator: str) -> None:
+        for column, part in enumerate(piece.split("/")):  # right column, then left: each keeps its place
+            if part:
+                note.append(part, number, separator if column == 0 else "", start)
+            start += len(part) + 1
+
     for number, line in enumerate(entry.get("lines") or []):
         if line.get("role") == "margin":
+            continue
+        position = 0  # where each piece starts in the line (its pieces joined): for character boxes
+        if line.get("role") == "annotation":  # 眉批 (OCR): searched with the notes, never joined to 正文
+            for _, piece in line.get("pieces") or []:
+                add_note(piece, number, position, PARAGRAPH_BREAK)
+                position += len(piece)
+            text_since_note = False
             continue
         heading = line.get("role") == "heading"
         first_piece = True
         for kind, piece in line.get("pieces") or []:
             if kind == "note":
-                note.append(piece.replace("/", ""), number, PARAGRAPH_BREAK if text_since_note else "")
+                add_note(piece, number, position, PARAGRAPH_BREAK if text_since_note else "")
                 text_since_note = False
             else:
                 separator = PARAGRAPH_BREAK if heading or previous_heading else ("\n" if first_piece else "")
-                text.append(piece, number, separator)
+                text.append(piece, number, separator, position)
                 text_since_note = True
+            position += len(piece)
             first_piece = False
         previous_heading = heading
     return {"text": text, "note": note}
@@ -199,5 +217,6 @@ def page_documents(book_id: str, document: dict) -> list[PageDocument]:
             book_id=book_id, page=entry.get("page") or "", seq=seq,
             label=entry.get("label") or entry.get("page") or f"{seq + 1}",
             texts=texts[seq], boxes=[line.get("box") for line in entry.get("lines") or []], following=following,
+            authority=entry.get("authority") or "imported",
         ))
     return pages

@@ -25,6 +25,7 @@ from .fields import BY_NAME, FACETS
 from .query import Query, QueryError, parse_query
 from .snippets import Match, Snippet, highlight, page_matches, snippets
 
+MACHINE_NOTE = "机器识别，未校对"  # said of a hit in OCR text no person has checked
 SORTS = ("relevance", "title", "date", "call_number")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
@@ -39,6 +40,7 @@ class PageHit:
     matches: list[Match]
     boxes: list = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # field → the page's stored text
+    authority: str = "imported"  # imported, corrected (校对) or machine (OCR no person has checked)
 
     @property
     def url(self) -> str:
@@ -46,7 +48,8 @@ class PageHit:
 
     def to_json(self) -> dict:
         return {"page": self.page, "label": self.label, "scan": bool(self.page), "url": self.url,
-                "snippets": [s.to_json() for s in self.snippets]}
+                "snippets": [s.to_json() for s in self.snippets], "authority": self.authority,
+                "authority_note": MACHINE_NOTE if self.authority == "machine" else None}
 
 
 @dataclass
@@ -207,7 +210,8 @@ class Searcher:
                 for hit in found.hits:
                     matches = page_matches(hit.stored, keys)
                     pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
-                                         snippets(hit.stored, matches), matches, hit.stored.get("boxes") or []))
+                                         snippets(hit.stored, matches), matches, hit.stored.get("boxes") or [],
+                                         authority=hit.stored.get("authority") or "imported"))
             book = books[book_id]
             hits.append(BookHit(book, book_id in record_hits, page_counts.get(book_id, 0), pages,
                                 highlight(book["title"], title_keys) if title_keys else None))
@@ -255,5 +259,6 @@ class Searcher:
             pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
                                  snippets(hit.stored, matches, limit=len(matches) or 1), matches,
                                  hit.stored.get("boxes") or [],
-                                 {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()}))
+                                 {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()},
+                                 hit.stored.get("authority") or "imported"))
         return query, pages

@@ -30,6 +30,8 @@ class Match:
     text: str
     lines: list[int]
     runs_on: str = ""  # the part on the next page, for a phrase across the page break
+    places: list[tuple[int, int]] = field(default_factory=list)  # per matched character: (page line, index
+    # in that line's pieces joined) — with ingest's page_text(...).chars[line][index], its box on the scan
 
 
 @dataclass
@@ -73,12 +75,22 @@ def page_matches(stored: dict, keys: dict[str, list[str]]) -> list[Match]:
                 if begin < own_length:
                     spans.append((begin, end))
         offsets, numbers = entry["offsets"], entry["lines"]
+        starts = entry.get("starts") or [0] * len(offsets)
         for begin, end in merge_spans(spans):
             clipped = min(end, own_length)
             lines = sorted({_line_at(offsets, numbers, position) for position in range(begin, clipped)})
+            places = [_place(offsets, numbers, starts, position) for position in range(begin, clipped)
+                      if own[position] not in "\n\u2029"]
             found.append(Match(name, begin, clipped, own[begin:clipped], lines,
-                               runs_on=combined[own_length:end] if end > own_length else ""))
+                               runs_on=combined[own_length:end] if end > own_length else "", places=places))
     return found
+
+
+def _place(offsets: list[int], numbers: list[int], starts: list[int], position: int) -> tuple[int, int]:
+    import bisect
+
+    part = max(0, bisect.bisect_right(offsets, position) - 1)
+    return numbers[part], starts[part] + position - offsets[part]
 
 
 def _line_at(offsets: list[int], numbers: list[int], position: int) -> int:

@@ -1,0 +1,93 @@
+"""`guji ocr` and `guji ocr-report`, registered through the `guji.commands` entry point."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+errors = Console(stderr=True)
+console = Console()
+
+
+def _catalogue(ctx: typer.Context):
+    from repository.cli import open_catalogue
+
+    from .ocr_engine import OcrEngineUnavailable
+    from .ocr_run import OcrError
+
+    return open_catalogue(ctx, refusals=(OcrError, OcrEngineUnavailable))
+
+
+def print_report(report) -> None:
+    """The summary of one OCR run (also used by `guji ingest --ocr`)."""
+    for warning in report.warnings:
+        errors.print("[yellow]注意:[/yellow] ", end="", highlight=False)
+        errors.print(warning, highlight=False, markup=False)
+    skipped = sum(1 for page in report.pages if page.action == "skipped")
+    stored = f"存为 v{report.version}" if report.version else "没有新内容需要存储"
+    engine = f"{report.engine['name']} {report.engine['version']}"
+    console.print(f"{report.book_id}：识别 {report.read} 页，跳过已识别 {skipped} 页，失败 {len(report.failed)} 页，"
+                  f"{stored}（{engine}，{report.seconds:.1f} 秒）", highlight=False)
+    if report.quality and report.quality.get("cer") is not None:
+        console.print(f"与已有文本的一致性：CER {report.quality['cer']:.3f}（{report.quality['characters']} 字）",
+                      highlight=False)
+    if report.path:
+        console.print(f"报告：{report.path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def ocr(
+        ctx: typer.Context,
+        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
+        pages: str = typer.Option(None, "--pages", help="Only these pages, e.g. 0001-0010 or 3,5,7-9."),
+        engine: str = typer.Option(None, "--engine", help="faster-paddle (default) or rapidocr "
+                                                           "(default: $GUJI_OCR_ENGINE or faster-paddle)."),
+        redo: bool = typer.Option(False, "--redo", help="Read again pages already read with the same engine."),
+        workers: int = typer.Option(None, "--workers", help="Pages read in parallel processes (default: cores)."),
+        reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
+        editor: str = typer.Option(None, "--editor", help="Who runs it (default: $GUJI_EDITOR or login name)."),
+    ) -> None:
+        """OCR a book's scans (resumable; one new version): PAGE-XML per page, machine text where no person's."""
+        from repository.cli import default_editor
+
+        from .commands import _progress
+        from .ocr_run import ocr_book
+
+        with _catalogue(ctx) as catalogue:
+            book_id = catalogue.resolve(book)
+            with _progress(f"OCR {book_id}") as update:
+                report = ocr_book(catalogue, book_id, pages=pages, engine=engine, redo=redo, workers=workers,
+                                  editor=editor or default_editor(), progress=update, reason=reason)
+        print_report(report)
+        if report.failed and not report.read and not any(p.action == "skipped" for p in report.pages):
+            raise typer.Exit(1)
+
+    @app.command("ocr-report")
+    def ocr_report(
+        ctx: typer.Context,
+        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Per page: whose text it is (校对/导入/机器), OCR confidence, and the OCR's CER against a person's text."""
+        from .ocr_run import ocr_quality
+
+        with _catalogue(ctx) as catalogue:
+            report = ocr_quality(catalogue, catalogue.resolve(book))
+        if as_json:
+            console.print_json(json.dumps(report, ensure_ascii=False))
+            return
+        names = {"corrected": "校对", "imported": "导入", "machine": "机器识别，未校对", None: "无文本"}
+        table = Table("页", "标签", "文本", "OCR 置信度", "CER", "字数", "注意",
+                      title=f"{report['book']} 文字识别质量"
+                            + (f"（全书 CER {report['cer']:.3f}）" if report.get("cer") is not None else ""))
+        for page in report["pages"]:
+            table.add_row(page["page"], page["label"] or "", names.get(page["authority"], page["authority"]),
+                          "" if page["confidence"] is None else f"{page['confidence']:.2f}",
+                          "" if page["cer"] is None else f"{page['cer']:.3f}",
+                          "" if page["characters"] is None else str(page["characters"]),
+                          "；".join(page["warnings"]))
+        console.print(table)
