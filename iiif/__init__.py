@@ -19,7 +19,7 @@ _LAZY = {
     "build_manifest": "manifest", "NoPageImages": "manifest", "BookWithdrawn": "manifest",
     "build_collection": "collections",
     "UnknownCollection": "collections", "parse_request": "image_api", "ImageRequestError": "image_api",
-    "import_manifest": "importer", "ImportRefused": "importer",
+    "import_manifest": "importer", "ManifestRefused": "source_manifest",
 }
 
 __all__ = ["ids", *_LAZY]

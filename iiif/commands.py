@@ -12,9 +12,9 @@ console = Console()
 def _catalogue(ctx: typer.Context):
     from repository.cli import open_catalogue
 
-    from .importer import ImportRefused
+    from .source_manifest import ManifestRefused
 
-    return open_catalogue(ctx, refusals=(ImportRefused,))
+    return open_catalogue(ctx, refusals=(ManifestRefused,))
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import iiif_prezi3 as prezi
 
-from repository import CardNotFound, Catalogue
+from repository import CardNotFound, Catalogue, Gone, NotFound
 from repository.withdrawal import is_withdrawn
 
 from . import ids
@@ -34,11 +34,11 @@ THUMBNAIL_WIDTH = 150  # the smallest listed size at least this wide is the thum
 VIEWING_DIRECTIONS = {"right-to-left", "left-to-right", "top-to-bottom", "bottom-to-top"}
 
 
-class NoPageImages(LookupError):
+class NoPageImages(NotFound):
     """The book exists but has no page images to show."""
 
 
-class BookWithdrawn(LookupError):
+class BookWithdrawn(Gone):
     """The book's card was withdrawn: it is no longer part of the public collection."""
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Protocol, runtime_checkable
 
+from repository.errors import Unavailable
+
 Box = tuple[int, int, int, int]  # x, y, w, h
 
 ENGINES = {
@@ -32,7 +34,7 @@ ENGINES = {
 DEFAULT_ENGINE = "faster-paddle"
 
 
-class OcrEngineUnavailable(RuntimeError):
+class OcrEngineUnavailable(Unavailable):
     """The engine is not installed or its model cannot be loaded (one message, nothing was stored)."""
 
 

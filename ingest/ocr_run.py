@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import Catalogue, StoreError
+from repository import CardNotFound, Catalogue, Conflict, InvalidInput, Refused
 from repository.catalogue import STRUCTURE_FILE
 from repository.parse import int_to_chinese
 
@@ -56,8 +56,12 @@ PENDING_DIR = "ocr-pending"
 _PAGE_RANGE = re.compile(r"^\s*(\d{1,6})\s*(?:[-–~]\s*(\d{1,6}))?\s*$")
 
 
-class OcrError(StoreError):
-    """An OCR run that cannot start (no such book, no scans, bad --pages, engine missing); nothing changed."""
+class OcrError(InvalidInput):
+    """An OCR run that cannot start as asked (bad --pages); nothing changed."""
+
+
+class NoScans(Refused):
+    """The book has no page scans to read yet."""
 
 
 @dataclass
@@ -261,18 +265,18 @@ def ocr_book(catalogue: Catalogue, book_id: str, *, pages: str | None = None, en
 
     `progress(done, total)` is called as pages finish (for a CLI bar or a web job). Raises
     :class:`OcrError` when the run cannot start; a page that fails is reported in the result."""
-    from .pipeline import IngestError, ingest_lock
+    from .pipeline import ingest_lock
 
     started = time.monotonic()
     if not catalogue.exists(book_id):
-        raise OcrError(f"没有编号为 {book_id!r} 的书：请先建立卡片并导入扫描（guji ingest）")
+        raise CardNotFound(f"没有编号为 {book_id!r} 的书：请先建立卡片并导入扫描（guji ingest）")
     name = engine_name(engine)
     workers = max(1, workers or os.cpu_count() or 1)
     try:
         with ingest_lock(catalogue, book_id):
             return _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reason, started)
-    except IngestError as error:
-        raise OcrError(f"{book_id}：此书正在导入扫描或识别，请等它结束后再试") from error
+    except Conflict as error:
+        raise Conflict(f"{book_id}：此书正在导入扫描或识别，请等它结束后再试") from error
 
 
 def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reason, started) -> OcrReport:
@@ -280,7 +284,7 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
     structure = catalogue.structure(book_id)
     scans = (structure or {}).get("pages") or []
     if not scans:
-        raise OcrError(f"{book_id} 还没有扫描页：请先导入扫描（guji ingest 文件夹 --id {book_id}）")
+        raise NoScans(f"{book_id} 还没有扫描页：请先导入扫描（guji ingest 文件夹 --id {book_id}）")
     by_page = {entry["page"]: entry for entry in scans}
     chosen = parse_pages(pages, [entry["page"] for entry in scans])
     digests = store.digests(book_id)

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repository.errors import Refused
+
 DEFAULT_PIXEL_LIMIT = 300_000_000  # 300 megapixels
 
 IGNORED_NAMES = {"thumbs.db", ".ds_store", "desktop.ini"}
@@ -37,7 +39,7 @@ OTHER_FORMATS = [
 EXTENSIONS = {".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 
 
-class BookRefused(Exception):
+class BookRefused(Refused):
     """The book folder cannot be ingested as it is. `problems` name each file and the reason;
     nothing was stored."""
 

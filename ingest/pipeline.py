@@ -39,7 +39,17 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import Catalogue, PreparedFile, StoreError, atomic_files
+from repository import (
+    CardNotFound,
+    Catalogue,
+    Conflict,
+    Damaged,
+    GujiError,
+    InvalidInput,
+    NotFound,
+    PreparedFile,
+    atomic_files,
+)
 from repository.catalogue import STRUCTURE_FILE
 from repository.process_tree import die_with_parent
 
@@ -50,8 +60,12 @@ PENDING = ".pending"
 Progress = Callable[[int, int], None]
 
 
-class IngestError(StoreError):
-    """An ingest that cannot start (no such card, another ingest running …); nothing was changed."""
+class IngestError(GujiError):
+    """An ingest or tile rebuild that cannot be done; nothing was changed."""
+
+
+class IngestBusy(IngestError, Conflict):
+    """Another ingest, OCR run or tile rebuild of the book is running."""
 
 
 @dataclass
@@ -271,7 +285,7 @@ def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IngestError(f"{object_id}: another ingest or tile rebuild of this book is running; "
+            raise IngestBusy(f"{object_id}: another ingest or tile rebuild of this book is running; "
                               "wait for it to finish") from None
         try:
             with open(workers_lock_path(catalogue, object_id), "a") as workers:
@@ -330,19 +344,20 @@ def ingest_book(
     been checked). `replace`: the folder replaces the book's pages — stored masters it has no scan
     for are removed from the new version (earlier versions keep them); without it they are refused.
 
-    Raises :class:`BookRefused` (every bad file named; nothing stored) or :class:`IngestError`.
+    Raises :class:`BookRefused` (every bad file named; nothing stored), :class:`CardNotFound`, or a
+    :class:`Conflict` (another ingest of the book is running, or `card` names an existing card).
     """
     started = time.monotonic()
     book_dir = Path(book_dir).resolve()
     workers = workers or os.cpu_count() or 1
     if card is not None:
         if catalogue.exists(card_id):
-            raise IngestError(f"a card with id {card_id!r} exists already: leave out the card file, or change "
+            raise Conflict(f"a card with id {card_id!r} exists already: leave out the card file, or change "
                               "the card with guji cards edit")
         if card.get("id", card_id) != card_id:
-            raise IngestError(f"the card file is for id {card.get('id')!r}, not {card_id!r}")
+            raise InvalidInput(f"the card file is for id {card.get('id')!r}, not {card_id!r}")
     elif not catalogue.exists(card_id):
-        raise IngestError(f"no card with id {card_id!r}: create the card first (guji cards import …, or "
+        raise CardNotFound(f"no card with id {card_id!r}: create the card first (guji cards import …, or "
                           "guji ingest --card FILE), then ingest its scans")
     stamp = _timestamp()
     store = catalogue.store
@@ -467,7 +482,7 @@ def rebuild_tiles(
     store = catalogue.store
     object_ids = [object_id] if object_id else store.object_ids()
     if object_id and not store.exists(object_id):
-        raise IngestError(f"no object with id {object_id!r}")
+        raise NotFound(f"no object with id {object_id!r}")
     built = 0
     for current in object_ids:
         with ingest_lock(catalogue, current):
@@ -489,7 +504,7 @@ def rebuild_tiles(
                     results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current))
                     problems = [r.problem for r in results if r.problem]
                     if problems:
-                        raise IngestError(f"{current}: " + "; ".join(problems))
+                        raise Damaged(f"{current}: " + "; ".join(problems))  # stored masters that cannot be read
                     for result in results:
                         publish(Path(result.ready), derivatives / result.page)
             built += len(results)

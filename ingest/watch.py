@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from repository import Catalogue, StoreError
+from repository import Catalogue, GujiError
 
-from .pages import DEFAULT_PIXEL_LIMIT, BookRefused
+from .pages import DEFAULT_PIXEL_LIMIT
 from .pipeline import Progress, ingest_book
 
 READY = "READY"
@@ -64,14 +64,13 @@ def _move(folder: Path, destination: Path) -> Path:
 
 def _ocr(catalogue: Catalogue, card_id: str, editor: str, workers: int | None) -> str:
     """With GUJI_OCR_ON_INGEST, OCR the book just ingested; a failure is told, the scans stay stored."""
-    from .ocr_engine import OcrEngineUnavailable
-    from .ocr_run import OcrError, ocr_book, ocr_on_ingest
+    from .ocr_run import ocr_book, ocr_on_ingest
 
     if not ocr_on_ingest():
         return ""
     try:
         report = ocr_book(catalogue, card_id, workers=workers, editor=editor)
-    except (OcrError, OcrEngineUnavailable) as error:
+    except GujiError as error:
         return f"; OCR 未完成：{error}"
     return f"; OCR {report.read} 页" + (f"，{len(report.failed)} 页失败" if report.failed else "")
 
@@ -88,7 +87,7 @@ def process_ready(
         try:
             report = ingest_book(catalogue, folder, card_id, editor, workers=workers, progress=progress,
                                  pixel_limit=pixel_limit)
-        except (BookRefused, StoreError) as error:
+        except GujiError as error:  # refused scans, no such card, a busy book …: the folder goes to failed/
             moved = _move(folder, Path(incoming) / FAILED)
             (moved / ERRORS_NAME).write_text(str(error) + "\n", encoding="utf-8")
             report_path = getattr(error, "report_path", None)

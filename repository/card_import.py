@@ -37,13 +37,14 @@ from .card_table import (
     split_title_with_juan,
 )
 from .catalogue import CardError, CardNotFound, Catalogue, SaveResult, new_card_id
+from .errors import Refused
 from .ocfl_store import OBJECT_ID_PATTERN
 from .safe_archive import ArchiveRefused, check_zip
 
 SUPPORTED = {".csv": "CSV", ".xlsx": "XLSX", ".json": "JSON"}
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(Refused):
     """The file as a whole cannot be read (wrong type, no header row, unreadable)."""
 
 
@@ -620,7 +621,9 @@ def apply_plan(
     return results
 
 
-class ImportRefused(Exception):
+class ImportRefused(Refused):
+    """A file with bad rows, imported whole or not at all: nothing was imported."""
+
     def __init__(self, plan: ImportPlan):
         self.plan = plan
         super().__init__(

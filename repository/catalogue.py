@@ -47,6 +47,7 @@ from .catalogue_db import (
     session_factory,
 )
 from .config import Home
+from .errors import Ambiguous, Conflict, Damaged, NotFound, Refused
 from .ocfl_store import (
     CARD_FILE,
     FixityProblem,
@@ -54,7 +55,6 @@ from .ocfl_store import (
     ObjectStore,
     PreparedFile,
     StaleVersionError,
-    StoreError,
     VersionInfo,
     check_object_id,
 )
@@ -64,7 +64,7 @@ STRUCTURE_FILE = "structure.json"  # page order, labels and 卷/册 ranges, writ
 Progress = Callable[[int, int], None]
 
 
-class CardError(StoreError):
+class CardError(Refused):
     """A card that cannot be saved as it is; `problems` name the fields."""
 
     def __init__(self, message: str, problems: list[dict] | None = None):
@@ -73,11 +73,16 @@ class CardError(StoreError):
         super().__init__(f"{message}{': ' + details if details else ''}")
 
 
-class CardNotFound(StoreError):
-    pass
+    @property
+    def notes(self) -> list[str]:
+        return [f"{p['path']}: {p['message']}" for p in self.problems]
 
 
-class CardConflict(StoreError):
+class CardNotFound(NotFound):
+    """No card with that id, version or reference (索书号, 普查编号 …)."""
+
+
+class CardConflict(Conflict):
     """Someone saved the card after the version this edit started from. Nothing was written;
     `theirs` is the stored card, `ours` the refused edit."""
 
@@ -94,6 +99,11 @@ class CardConflict(StoreError):
             f"v{last.number} at {last.created} ({last.reason}). Nothing was overwritten; "
             f"compare both versions and save again from v{last.number}."
         )
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"{change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}"
+                for change in self.changes]
 
 
 @dataclass
@@ -151,7 +161,7 @@ class Catalogue:
     def open(cls, home: Home | str | None = None, durable: bool = True) -> Catalogue:
         home = home if isinstance(home, Home) else Home.resolve(home)
         if not home.exists():
-            raise StoreError(f"no Guji data home at {home.root}: run `guji init` first (or set GUJI_HOME)")
+            raise NotFound(f"no Guji data home at {home.root}: run `guji init` first (or set GUJI_HOME)")
         catalogue = cls(home, durable=durable)
         create_schema(catalogue.engine)
         catalogue._upgrade_projection()
@@ -241,12 +251,14 @@ class Catalogue:
             raise CardNotFound(f"{card_id} has no version v{number} (it has v1–v{versions[-1].number})")
         try:
             data = self.store.read_bytes(card_id, CARD_FILE, number)
-        except StoreError:
+        except NotFound:
             raise CardNotFound(f"{card_id} 不是 Guji 的卡片：这个 OCFL 对象里没有 {CARD_FILE}") from None
+        except OSError:  # the inventory names the file, but it cannot be read
+            raise Damaged(f"{card_id} v{number} 的 {CARD_FILE} 无法读取（已损坏？）；请运行 guji fixity") from None
         try:
             card = json.loads(data)
         except ValueError:
-            raise StoreError(f"{card_id} v{number} 的 {CARD_FILE} 无法读取（已损坏？）；请运行 guji fixity") from None
+            raise Damaged(f"{card_id} v{number} 的 {CARD_FILE} 无法读取（已损坏？）；请运行 guji fixity") from None
         return StoredCard(card_id, number, card, versions)
 
     def resolve(self, reference: str) -> str:
@@ -262,7 +274,7 @@ class Catalogue:
             return rows[0]
         if not rows:
             raise CardNotFound(f"没有标识符、索书号、原索书号或普查编号为「{reference}」的卡片")
-        raise CardNotFound(f"「{reference}」对应多张卡片（{'、'.join(rows)}）：请用卡片标识符")
+        raise Ambiguous(f"「{reference}」对应多张卡片（{'、'.join(rows)}）：请用卡片标识符")
 
     def history(self, card_id: str) -> list[VersionInfo]:
         return self.get(card_id).versions
@@ -488,7 +500,7 @@ class Catalogue:
         None when no scans were ingested (or the file is unreadable: `guji fixity` reports that)."""
         try:
             structure = json.loads(self.store.read_bytes(card_id, STRUCTURE_FILE))
-        except (StoreError, ValueError):
+        except (NotFound, Damaged, OSError, ValueError):
             return None
         return structure if isinstance(structure, dict) else None
 

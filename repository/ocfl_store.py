@@ -41,6 +41,7 @@ import ocfl
 import ocfl.new_version
 
 from .config import Home
+from .errors import Conflict, Damaged, GujiError, InvalidInput, NotFound
 
 OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LAYOUT = "0002-flat-direct-storage-layout"
@@ -89,11 +90,12 @@ def _file_digest_or_known(filename, digest_type="sha512", fs=None):
 ocfl.new_version.file_digest = _file_digest_or_known
 
 
-class StoreError(Exception):
-    """A problem with the object store that a person can act on."""
+# The store's errors are typed by meaning (NotFound, InvalidInput, Conflict, Damaged); `StoreError`
+# is the older name of their common root, kept for the callers that catch "any store problem".
+StoreError = GujiError
 
 
-class StaleVersionError(StoreError):
+class StaleVersionError(Conflict):
     """The object moved on since the version a change was based on."""
 
     def __init__(self, object_id: str, expected: int, current: int):
@@ -151,7 +153,7 @@ class ForeignEntry:
 
 def check_object_id(object_id: str) -> str:
     if not isinstance(object_id, str) or not OBJECT_ID_PATTERN.match(object_id):
-        raise StoreError(
+        raise InvalidInput(
             f"invalid id {object_id!r}: use 1–64 ASCII letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
@@ -248,7 +250,7 @@ class ObjectStore:
         try:
             inventory = json.loads((folder / INVENTORY).read_bytes())
             state = self._state(inventory, None)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, StoreError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, GujiError) as error:
             missing = isinstance(error, FileNotFoundError)
             reason = "没有 inventory.json" if missing else "inventory.json 无法读取或已损坏"
             return ForeignEntry(name, f"{reason}；请用 guji fixity --ocfl 检查，并从备份恢复", "damaged")
@@ -264,9 +266,18 @@ class ObjectStore:
     def inventory(self, object_id: str) -> dict:
         path = self.object_path(object_id) / INVENTORY
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            inventory = json.loads(path.read_bytes())
         except FileNotFoundError:
-            raise StoreError(f"no object {object_id!r} in {self.root}") from None
+            raise NotFound(f"no object {object_id!r} in the storage root") from None
+        except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON: damaged, not missing
+            raise Damaged(f"{object_id}/{INVENTORY} 无法读取（{type(error).__name__}）：存储已损坏，请运行 "
+                          "guji fixity --ocfl，并从备份恢复这个对象") from None
+        versions = inventory.get("versions") if isinstance(inventory, dict) else None
+        if not isinstance(versions, dict) or not isinstance(inventory.get("manifest"), dict) \
+                or inventory.get("head") not in versions:
+            raise Damaged(f"{object_id}/{INVENTORY} 不是完整的 OCFL 清单：存储已损坏，请运行 guji fixity --ocfl，"
+                          "并从备份恢复这个对象")
+        return inventory
 
     def head(self, object_id: str) -> int:
         """The current version number, 0 if the object does not exist."""
@@ -292,7 +303,7 @@ class ObjectStore:
         """Logical path → digest for one version (default: head)."""
         label = f"v{version}" if version is not None else inventory["head"]
         if label not in inventory["versions"]:
-            raise StoreError(f"{inventory['id']} has no version {label} (head is {inventory['head']})")
+            raise NotFound(f"{inventory['id']} has no version {label} (head is {inventory['head']})")
         return {
             logical: digest
             for digest, paths in inventory["versions"][label]["state"].items()
@@ -307,7 +318,7 @@ class ObjectStore:
         inventory = self.inventory(object_id)
         state = self._state(inventory, version)
         if logical_path not in state:
-            raise StoreError(f"{object_id} has no file {logical_path!r} in that version")
+            raise NotFound(f"{object_id} has no file {logical_path!r} in that version")
         relative = inventory["manifest"][state[logical_path]][0]
         return self.object_path(object_id) / relative
 
@@ -352,15 +363,15 @@ class ObjectStore:
         """
         check_object_id(object_id)
         if not reason or not reason.strip():
-            raise StoreError("every change needs a reason (修改原因)")
+            raise InvalidInput("every change needs a reason (修改原因)")
         if not editor or not editor.strip():
-            raise StoreError("every change needs an editor (修改人)")
+            raise InvalidInput("every change needs an editor (修改人)")
         with self.lock(object_id):
             current = self.head(object_id)
             if expected_head is not None and expected_head != current:
                 raise StaleVersionError(object_id, expected_head, current)
             if current == 0 and os.path.lexists(self.object_path(object_id)):
-                raise StoreError(f"存储根里已有名为 {object_id} 的目录，但它不是 Guji 的对象（见 guji fixity）；"
+                raise Conflict(f"存储根里已有名为 {object_id} 的目录，但它不是 Guji 的对象（见 guji fixity）；"
                                  "请换一个记录号")
             work = self.home.staging / f"{object_id}~{uuid.uuid4().hex[:12]}"
             try:
@@ -532,7 +543,7 @@ class ObjectStore:
                     if journal.exists():
                         try:
                             self._repair(object_id)
-                        except StoreError:
+                        except GujiError:
                             continue  # damaged: left for `guji recover` and `guji fixity` to report
                         journal.unlink()
                         touched.append(object_id)
@@ -557,7 +568,7 @@ class ObjectStore:
                 try:
                     if self._repair(object_id):
                         repaired.append(object_id)
-                except StoreError as error:
+                except GujiError as error:
                     problems.append(str(error))
                     continue
                 (self.home.journal / f"{object_id}.ocfl").unlink(missing_ok=True)
@@ -576,10 +587,10 @@ class ObjectStore:
             inventory_bytes = (staged / INVENTORY).read_bytes()
             sidecar_bytes = (staged / SIDECAR).read_bytes()
         except FileNotFoundError:
-            raise StoreError(f"{object_id}/{newest}: the version has no inventory; restore the object from a "
+            raise Damaged(f"{object_id}/{newest}: the version has no inventory; restore the object from a "
                              "backup") from None
         if hashlib.sha512(inventory_bytes).hexdigest() != sidecar_bytes.split()[0].decode():
-            raise StoreError(f"{object_id}/{newest}: the version's inventory does not match its sidecar "
+            raise Damaged(f"{object_id}/{newest}: the version's inventory does not match its sidecar "
                              f"({SIDECAR}); restore the object from a backup")
         try:
             root_bytes = (object_dir / INVENTORY).read_bytes()
@@ -589,7 +600,7 @@ class ObjectStore:
         if root_bytes == inventory_bytes and root_sidecar == sidecar_bytes:
             return False
         if root_bytes and version_number(json.loads(root_bytes).get("head", "v0")) > version_number(newest):
-            raise StoreError(f"{object_id}: the root inventory names a version newer than {newest}, which is "
+            raise Damaged(f"{object_id}: the root inventory names a version newer than {newest}, which is "
                              "missing; restore the object from a backup")
         self._promote_head_inventory(object_dir, newest)
         return True
@@ -601,7 +612,7 @@ class ObjectStore:
         as a vendor's md5) and compare. Returns (files checked, problems). `object_id` may also name
         a folder of another system's OCFL object (from :meth:`survey`)."""
         if "/" in object_id or object_id in ("", ".", ".."):
-            raise StoreError(f"invalid object folder {object_id!r}")
+            raise InvalidInput(f"invalid object folder {object_id!r}")
         object_dir = self.root / object_id
         try:
             inventory = json.loads((object_dir / INVENTORY).read_bytes())
@@ -660,7 +671,7 @@ def _move(source: str, target: Path) -> None:
 def _check_logical_path(logical: str) -> None:
     parts = logical.split("/")
     if not logical or logical.startswith("/") or any(part in ("", ".", "..") for part in parts):
-        raise StoreError(f"invalid file name in object: {logical!r}")
+        raise InvalidInput(f"invalid file name in object: {logical!r}")
 
 
 def _sha512(path: Path) -> str:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from repository import Home, StoreError
+from repository import Home, InvalidInput, Unavailable
 
 from .analyzer import PARAGRAPH_BREAK, crossing_bigram, fold, key_version, phrase_bigrams
 from .documents import BookDocument, PageDocument
 from .fields import BOOK_FIELDS, BY_NAME, FACETS, PAGE_FIELDS
-from .query import Query, Term
+from .query import Query, QueryError, Term
 
 Kind = Literal["book", "page"]
 BookEntry = tuple[BookDocument, list[PageDocument]]
@@ -37,8 +37,8 @@ META = "meta"  # catch-all of every book field (a word typed without a field nam
 PAGE_BOOK = "page_book"  # the book of a page document (book documents do not have it)
 
 
-class SearchError(StoreError):
-    """The index cannot be used as asked (missing, being written by another process …)."""
+class SearchError(Unavailable):
+    """The index cannot be used now (missing, built by another version, being written by another process …)."""
 
 
 @dataclass
@@ -85,7 +85,7 @@ class SearchBackend(Protocol):
 def backend_name(name: str | None = None) -> str:
     chosen = (name or os.environ.get("GUJI_SEARCH_BACKEND") or DEFAULT_BACKEND).strip().lower()
     if chosen not in BACKENDS:
-        raise SearchError(f"unknown search backend {chosen!r} (GUJI_SEARCH_BACKEND): use one of {', '.join(BACKENDS)}")
+        raise InvalidInput(f"unknown search backend {chosen!r} (GUJI_SEARCH_BACKEND): use one of {', '.join(BACKENDS)}")
     return chosen
 
 
@@ -246,7 +246,7 @@ class Compiler(Generic[Q]):
             must_not.append(self.term(term, kind))
         for name, value in (filters or {}).items():
             if name not in FACETS:
-                raise SearchError(f"cannot filter by {name!r}: filters are {', '.join(FACETS)}")
+                raise QueryError(f"cannot filter by {name!r}: filters are {', '.join(FACETS)}")
             must.append(self.builder.term(f"facet_{name}", value))
         if book_ids is not None:
             must.append(self.builder.book_in(PAGE_BOOK if kind == "page" else "book_id", book_ids))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from repository.errors import InvalidInput
+
 from .analyzer import fold
 from .fields import BY_NAME, field_named
 
@@ -25,7 +27,7 @@ _COLONS = ":："
 _QUOTES = '"“”＂'
 
 
-class QueryError(ValueError):
+class QueryError(InvalidInput):
     """A query that cannot be run; the message says what to change."""
 
 

@@ -17,8 +17,9 @@ import pytest
 import pyvips
 from process_support import descendants, wait_until_gone
 
-from ingest import BookRefused, IngestError, ingest_book, rebuild_tiles
+from ingest import BookRefused, ingest_book, rebuild_tiles
 from ingest.pages import natural_key
+from repository import CardNotFound, Conflict
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANS = Path(__file__).parent / "fixtures" / "scans"
@@ -184,7 +185,7 @@ def test_book_structure_json_naming_a_missing_scan_is_refused(catalogue, home, c
 
 
 def test_missing_card_is_a_clear_error(catalogue, book):
-    with pytest.raises(IngestError, match="no card with id 'nobody'"):
+    with pytest.raises(CardNotFound, match="no card with id 'nobody'"):
         ingest_book(catalogue, book, "nobody", EDITOR, workers=1)
 
 
@@ -353,7 +354,7 @@ def test_card_file_creates_the_card_at_ingest(catalogue, sample_cards, book, tmp
     assert report.version == 2
     assert catalogue.get("new-book").card["edition"]["title"] == card["edition"]["title"]
     assert [v.reason for v in catalogue.history("new-book")][0].startswith("入藏影像时新建")
-    with pytest.raises(IngestError, match="exists already"):
+    with pytest.raises(Conflict, match="exists already"):
         ingest_book(catalogue, book, "new-book", EDITOR, workers=1, card=card)
 
 

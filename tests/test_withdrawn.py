@@ -12,7 +12,7 @@ from search_support import TEXTS
 from web_helpers import form_values, ingest_fixture_scans, load_samples, staff_client
 
 from ingest.text_import import import_text
-from repository import Catalogue
+from repository import Catalogue, InvalidInput
 from repository.withdrawal import set_withdrawn, withdrawn_since, withdrawn_status
 from search.indexer import Indexer
 from search.service import Searcher
@@ -227,7 +227,7 @@ def test_withdrawn_since_names_the_version_that_withdrew_the_card(collection):
     since = withdrawn_since(collection, collection.get(BOOK))
     assert (since.number, since.reason) == (3, "与示善0099重复")  # not v4, an edit of the withdrawn card
     assert withdrawn_since(collection, collection.get(BOOK, 2)) is None
-    with pytest.raises(ValueError, match="必须写明原因"):
+    with pytest.raises(InvalidInput, match="必须写明原因"):
         set_withdrawn(collection, BOOK, False, editor="审校", reason=" ")
 
 

@@ -23,7 +23,7 @@ from fpdf.enums import WrapMode
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.worksheet.page import PageMargins
 
-from repository import Catalogue
+from repository import Catalogue, InvalidInput
 from repository.card import grade_label
 
 from . import card_text
@@ -88,9 +88,9 @@ def build_round(
     """Every chosen book's dossier with its pre-flight warnings, in 普查编号 order."""
     rules = check_scope(scope)
     if not card_ids:
-        raise ValueError("申报批次里没有书：请选择要申报的卡片")
+        raise InvalidInput("申报批次里没有书：请选择要申报的卡片")
     if len(card_ids) > MAX_BOOKS:
-        raise ValueError(f"一个申报批次最多 {MAX_BOOKS} 部书，现在选了 {len(card_ids)} 部：请分批申报")
+        raise InvalidInput(f"一个申报批次最多 {MAX_BOOKS} 部书，现在选了 {len(card_ids)} 部：请分批申报")
     today = date.today()
     books = []
     for done, card_id in enumerate(dict.fromkeys(card_ids), start=1):

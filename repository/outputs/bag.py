@@ -20,7 +20,8 @@ from pathlib import Path
 
 import bagit
 
-from repository import Catalogue, StoreError
+from repository import Catalogue
+from repository.errors import Damaged, GujiError, InvalidInput
 
 from . import card_text
 
@@ -28,8 +29,16 @@ Progress = Callable[[int, int], None]
 logging.getLogger("bagit").setLevel(logging.WARNING)  # bagit narrates every file at INFO
 
 
-class BagExportError(StoreError):
+class BagExportError(GujiError):
     """A bag that could not be written; nothing is left at the target."""
+
+
+class BagTargetExists(BagExportError, InvalidInput):
+    """The folder named for the bag exists and is not empty."""
+
+
+class BagMismatch(BagExportError, Damaged):
+    """A file copied into the bag does not match the digest OCFL recorded."""
 
 
 @dataclass
@@ -48,7 +57,7 @@ def export_bag(
     """Write version `version` (default: head) of `card_id` as a BagIt bag at `target` (a new folder)."""
     target = Path(target)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BagExportError(f"{target} already exists and is not an empty folder: choose a new folder for the bag")
+        raise BagTargetExists(f"{target} already exists and is not an empty folder: choose a new folder for the bag")
     stored = catalogue.get(card_id, version)  # raises CardNotFound for a bad id or version
     info = next(v for v in stored.versions if v.number == stored.version)
     store = catalogue.store
@@ -94,7 +103,7 @@ def _check_against_ocfl(bag: bagit.Bag, digests: dict[str, str], card_id: str, v
     for logical, digest in digests.items():
         entry = entries.get(f"data/{logical}")
         if entry is None or entry.get("sha512") != digest:
-            raise BagExportError(
+            raise BagMismatch(
                 f"{card_id} v{version}/{logical}: the copy in the bag does not match the sha512 OCFL recorded; "
                 "no bag was written. Run `guji fixity` and restore the file from a backup if it reports it"
             )

@@ -31,7 +31,7 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 
 import metadata_schemas
-from repository import Catalogue, atomic_files
+from repository import Catalogue, InvalidInput, atomic_files
 from repository.card import grade_label
 from repository.card_table import get_path
 from repository.parse import int_to_chinese
@@ -68,9 +68,10 @@ def setting(name: str, default: int) -> int:
 
 
 def check_scope(scope: str) -> dict:
-    """The rules of a list (provincial, national), or ValueError naming the lists there are."""
+    """The rules of a list (provincial, national), or InvalidInput naming the lists there are."""
     if scope not in scopes():
-        raise ValueError(f"没有「{scope}」这种名录：请用 provincial（省级珍贵古籍名录）或 national（国家珍贵古籍名录）")
+        raise InvalidInput(f"没有「{scope}」这种名录：请用 provincial（省级珍贵古籍名录）"
+                           "或 national（国家珍贵古籍名录）")
     return scopes()[scope]
 
 
@@ -397,7 +398,7 @@ FORMATS = ("docx", "pdf")
 
 def dossier_bytes(dossier: Dossier, format: str) -> bytes:
     if format not in FORMATS:
-        raise ValueError(f"申报书格式「{format}」不可用：请用 docx 或 pdf")
+        raise InvalidInput(f"申报书格式「{format}」不可用：请用 docx 或 pdf")
     return dossier_docx(dossier) if format == "docx" else dossier_pdf(dossier)
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from repository.errors import Unavailable
+
 
 @dataclass(frozen=True)
 class FontFace:
@@ -48,7 +50,7 @@ MAIN_FAMILY = "guji-main"
 FALLBACK_FAMILY = "guji-fallback"
 
 
-class FontMissing(RuntimeError):
+class FontMissing(Unavailable):
     """No usable CJK font: says which Debian package to install or which setting to use."""
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 
-from repository import Catalogue, atomic_files
+from repository import Catalogue, InvalidInput, atomic_files
 
 from . import card_text
 from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts
@@ -223,7 +223,7 @@ def render_guide_cards(
         if progress:
             progress(sheet.count, total or sheet.count)
     if sheet.count == 0:
-        raise ValueError("没有可打印的导卡（所选卡片都已撤销，或没有选卡片）")
+        raise InvalidInput("没有可打印的导卡（所选卡片都已撤销，或没有选卡片）")
     return PrintResult(sheet.output(), sheet.count, sheet.sheets, sheet.warnings)
 
 

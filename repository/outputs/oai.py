@@ -37,6 +37,7 @@ from sqlalchemy import and_, func, or_, select
 import metadata_schemas
 from repository import Catalogue, public_url
 from repository.catalogue_db import CardRow
+from repository.errors import InvalidInput
 
 from .dublin_core import dc_element
 from .mods import mods_element
@@ -77,7 +78,9 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-class OAIError(Exception):
+class OAIError(InvalidInput):
+    """An OAI-PMH error condition (badArgument, idDoesNotExist …), answered in the protocol's own XML."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code

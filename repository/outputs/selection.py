@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
-from repository import CardNotFound, Catalogue, StoredCard
+from repository import Ambiguous, CardNotFound, Catalogue, StoredCard
 from repository.catalogue_db import CardRow
+from repository.errors import InvalidInput
 from repository.withdrawal import is_withdrawn
 
 CARD_FILE = "card.json"
@@ -42,7 +43,7 @@ class CurrentCard:
         return is_withdrawn(self.card)
 
 
-class SelectionError(ValueError):
+class SelectionError(InvalidInput):
     """A card reference or date a person typed that names nothing; says what to type instead."""
 
 
@@ -71,7 +72,7 @@ def resolve_references(catalogue: Catalogue, references: list[str]) -> list[str]
     for reference in references:
         try:
             found.append(catalogue.resolve(reference))
-        except CardNotFound as error:
+        except (CardNotFound, Ambiguous) as error:
             unknown.append(str(error))
     if unknown:
         raise SelectionError("；".join(unknown))

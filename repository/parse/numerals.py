@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import unicodedata
 
+from ..errors import InvalidInput
+
 __all__ = ["ParseError", "chinese_to_int", "int_to_chinese", "unify_ideographs", "NUMERAL_CHARACTERS"]
 
 
-class ParseError(ValueError):
+class ParseError(InvalidInput, ValueError):
     """A cataloguer's string that could not be read at all.
 
     The message says what was not understood and what to type instead (in Chinese, with a short

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from repository import Catalogue
+from repository import Catalogue, Conflict, InvalidInput, NotFound, Refused
 from repository.catalogue_db import UserRow, add_event, now_iso, revoke_sessions
 
 from .throttle import LoginThrottle
@@ -40,16 +40,28 @@ def _unknown_user_hash() -> str:
     return _hasher.hash(secrets.token_hex(16))
 
 
-class AccountError(ValueError):
+class AccountError(InvalidInput):
     """A request about accounts that cannot be done as asked; the message says why."""
 
 
-class LoginRefused(Exception):
+class UserExists(Conflict, AccountError):
+    """An account of that name exists already."""
+
+
+class NoSuchUser(NotFound, AccountError):
+    """No account of that name."""
+
+
+class LoginRefused(Refused):
     """Sign-in refused; `message` is Chinese interface text with `{placeholders}` from `values`."""
+
+    status = 401
 
     def __init__(self, message: str, throttled: bool = False, **values):
         super().__init__(message.format(**values))
         self.message, self.values, self.throttled = message, values, throttled
+        if throttled:
+            self.status = 429
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,7 @@ class Accounts:
         check_password(password)
         with self.catalogue.sessions.begin() as session:
             if session.get(UserRow, name) is not None:
-                raise AccountError(f"user {name!r} already exists (用户已存在); change the password with "
+                raise UserExists(f"user {name!r} already exists (用户已存在); change the password with "
                                    f"`guji users passwd {name}`")
             row = UserRow(name=name, role=role, password_hash=_hasher.hash(password), created=now_iso(), disabled=0)
             session.add(row)
@@ -153,7 +165,7 @@ class Accounts:
     def _row(session, name: str) -> UserRow:
         row = session.get(UserRow, name)
         if row is None:
-            raise AccountError(f"no user {name!r} (没有这个用户)")
+            raise NoSuchUser(f"no user {name!r} (没有这个用户)")
         return row
 
     # ---- signing in ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from repository import Home, public_url
+from repository import Damaged, Forbidden, Home, public_url
 
 from ..params import whole_number
 from ..proxies import client_address
@@ -45,11 +45,6 @@ OPEN_PATHS = {"/staff/login"}  # reachable without a session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-class Forbidden(Exception):
-    def __init__(self, message: str = "此功能仅限管理员使用"):
-        super().__init__(message)
 
 
 def session_key(home: Home) -> bytes:
@@ -71,7 +66,7 @@ def session_key(home: Home) -> bytes:
         if key:
             return key.encode()
         time.sleep(0.01)
-    raise RuntimeError(f"{path} is empty: delete it and start again (a new key signs everybody out)")
+    raise Damaged(f"{path} is empty: delete it and start again (a new key signs everybody out)")
 
 
 class Guard:
@@ -220,7 +215,7 @@ def require_admin(request: Request) -> StaffUser:
     """A dependency for admin-only routes (raises Forbidden, shown as a 403 page)."""
     user: StaffUser | None = request.state.staff_user
     if user is None or not user.is_admin:
-        raise Forbidden()
+        raise Forbidden("此功能仅限管理员使用")
     return user
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from repository import Catalogue, Home, StoreError
+from repository import Catalogue, GujiError, Home, InvalidInput
 from repository.catalogue_db import JobRow, now_iso
 from repository.process_tree import Child, hold_lifeline
 
@@ -31,7 +31,7 @@ ACTIVE = ("queued", "running")
 FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
 
 
-class JobError(ValueError):
+class JobError(InvalidInput):
     """A job that cannot be started as asked; nothing was started."""
 
 
@@ -156,7 +156,7 @@ def run(home: Home, job_id: int) -> int:
                  result_json=json.dumps({"problems": refused.problems,
                                          "report": str(refused.report_path or "")}, ensure_ascii=False))
             return 1
-        except StoreError as error:
+        except GujiError as error:  # no such card, a busy book, damaged storage …
             _set(catalogue, job_id, status="failed", finished=now_iso(), message=str(error))
             return 1
         stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"

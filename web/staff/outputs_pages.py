@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, QueryParams
 
-from repository import CardNotFound, Catalogue, StoreError
+from repository import CardNotFound, Catalogue, InvalidInput, StoreError
 from repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
 from repository.outputs.dossier import (
     DEFAULT_IMAGE_WIDTH,
@@ -152,7 +152,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         except SelectionError as error:
             return outputs_page(request, error=str(error), references=typed, changed_since=changed_since,
                                 status_code=422)
-        except ValueError:  # render_guide_cards: every chosen card is withdrawn
+        except InvalidInput:  # render_guide_cards: every chosen card is withdrawn
             return outputs_page(request, error="所选卡片都已撤销，没有导卡可打印", references=typed,
                                 changed_since=changed_since, status_code=422)
         stamp = date.today().strftime("%Y%m%d")
