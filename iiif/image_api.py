@@ -82,6 +82,10 @@ class ImageRequestError(InvalidInput):
         self.value = value
         super().__init__(f"{parameter} {value!r}: {message}")
 
+    @property
+    def extensions(self) -> dict:
+        return {"parameter": self.parameter}
+
 
 @dataclass(frozen=True)
 class ImageRequest:

@@ -50,6 +50,7 @@ from .config import Home
 from .errors import Ambiguous, Conflict, Damaged, NotFound, Refused
 from .ocfl_store import (
     CARD_FILE,
+    OBJECT_ID_PATTERN,
     FixityProblem,
     ForeignEntry,
     ObjectStore,
@@ -241,14 +242,16 @@ class Catalogue:
         return self.store.exists(card_id)
 
     def get(self, card_id: str, version: int | None = None) -> StoredCard:
-        check_object_id(card_id)
-        if not self.store.exists(card_id):
-            raise CardNotFound(f"no card with id {card_id!r}")
+        """The card at `version` (default: the head). An id no card can have names no card: CardNotFound."""
+        if not isinstance(card_id, str) or not OBJECT_ID_PATTERN.match(card_id) or not self.store.exists(card_id):
+            shown = str(card_id)[:80]
+            raise CardNotFound(f"没有标识为「{shown}」的卡片", english=f"No card with id {shown!r}")
         inventory = self.store.inventory(card_id)
         versions = self.store.versions(card_id, inventory)
         number = version if version is not None else versions[-1].number
         if not 1 <= number <= versions[-1].number:
-            raise CardNotFound(f"{card_id} has no version v{number} (it has v1–v{versions[-1].number})")
+            raise CardNotFound(f"{card_id} 没有 v{number} 这一版（现有 v1–v{versions[-1].number}）",
+                               english=f"{card_id} has no version v{number} (it has v1–v{versions[-1].number})")
         try:
             data = self.store.read_bytes(card_id, CARD_FILE, number)
         except NotFound:

@@ -40,6 +40,8 @@ class GujiError(Exception):
     title = "无法完成"  # short heading of the kind (problem details "title", the error page's heading)
     title_english = "Could not be done"
     slug = "error"  # problem type: /problems/<slug> describes it
+    explanation = "请求没有完成；说明文字写明了原因。"
+    explanation_english = "The request was not done; the detail says why."
 
     def __init__(self, message: str = "", *, english: str | None = None):
         super().__init__(message)
@@ -50,12 +52,19 @@ class GujiError(Exception):
         """Further lines a person needs (each file a refusal names, each field of a conflict …)."""
         return []
 
+    @property
+    def extensions(self) -> dict:
+        """Further members of the problem details a program can use (e.g. the refused `parameter`)."""
+        return {}
+
 
 class InvalidInput(GujiError):
     """An option, argument or request parameter that cannot be used as given."""
 
     status, exit_code, slug = 400, 2, "invalid-input"
     title, title_english = "请求有误", "Invalid input"
+    explanation = "某个参数或选项的值无法使用：说明文字写明是哪一个、应当怎样写。改正后重试。"
+    explanation_english = "A parameter or option cannot be used as given; the detail names it and says what to write."
 
 
 class Ambiguous(InvalidInput):
@@ -63,6 +72,8 @@ class Ambiguous(InvalidInput):
 
     slug = "ambiguous"
     title, title_english = "所指不止一张卡片", "Ambiguous reference"
+    explanation = "所给的索书号、普查编号等对应多张卡片：请改用卡片标识符。"
+    explanation_english = "The call number or census number given names several cards: use the card id."
 
 
 class SettingError(GujiError):
@@ -70,6 +81,8 @@ class SettingError(GujiError):
 
     status, exit_code, slug = 500, 2, "setting"
     title, title_english = "设置有误", "Invalid setting"
+    explanation = "某个 GUJI_* 环境变量的值无法使用（见 docs/settings.md）：由管理员改正。"
+    explanation_english = "A GUJI_* environment variable has a value that cannot be used (docs/settings.md)."
 
 
 class Refused(GujiError):
@@ -77,6 +90,9 @@ class Refused(GujiError):
 
     status, exit_code, slug = 422, 1, "refused"
     title, title_english = "拒收，什么都没有保存", "Refused, nothing was stored"
+    explanation = "所交的文件、卡片或文本不能照原样接受，什么都没有保存；说明文字列出每个问题所在的文件、行或字段。"
+    explanation_english = "The file, card or text cannot be accepted as it is and nothing was stored; the detail " \
+        "names the file, row or field of each problem."
 
 
 class Conflict(GujiError):
@@ -84,6 +100,9 @@ class Conflict(GujiError):
 
     status, exit_code, slug = 409, 1, "conflict"
     title, title_english = "冲突", "Conflict"
+    explanation = "别人已先保存了新的版本、同名的对象已经存在，或对同一本书的其他工作正在进行：核对后重试。"
+    explanation_english = "Someone saved a newer version first, the object exists already, or other work on the " \
+        "book is running: check and try again."
 
 
 class NotFound(GujiError):
@@ -91,6 +110,8 @@ class NotFound(GujiError):
 
     status, exit_code, slug = 404, 3, "not-found"
     title, title_english = "未找到", "Not found"
+    explanation = "没有这张卡片、这本书、这一页、这个版本或这个用户：请检查标识符。"
+    explanation_english = "There is no such card, book, page, version or user: check the identifier."
 
 
 class Gone(NotFound):
@@ -98,6 +119,8 @@ class Gone(NotFound):
 
     status, slug = 410, "gone"
     title, title_english = "已撤销", "Withdrawn"
+    explanation = "这条记录已撤销：仍保存在典藏中，但不再公开。"
+    explanation_english = "The record was withdrawn: it is kept, but no longer public."
 
 
 class Forbidden(GujiError):
@@ -105,6 +128,8 @@ class Forbidden(GujiError):
 
     status, exit_code, slug = 403, 1, "forbidden"
     title, title_english = "没有权限", "Forbidden"
+    explanation = "当前账号不能做这件事（例如只有管理员能管理账号和入藏）。"
+    explanation_english = "The signed-in account may not do this (only administrators manage accounts and ingest)."
 
 
 class Damaged(GujiError):
@@ -112,6 +137,9 @@ class Damaged(GujiError):
 
     status, exit_code, slug = 500, 4, "damaged"
     title, title_english = "存储的数据已损坏", "Stored data is damaged"
+    explanation = "存储的数据无法按应有的样子读取：管理员应运行 guji fixity，并从备份恢复损坏的对象。"
+    explanation_english = "Stored data cannot be read as it should: an administrator runs guji fixity and " \
+        "restores the damaged object from a backup."
 
 
 class Unavailable(GujiError):
@@ -119,6 +147,8 @@ class Unavailable(GujiError):
 
     status, exit_code, slug = 503, 5, "unavailable"
     title, title_english = "暂不可用", "Unavailable"
+    explanation = "所需的检索索引、识别引擎或字体暂时不可用：稍后再试，或请管理员查看服务器日志。"
+    explanation_english = "The search index, OCR engine or font needed is not available now: try again later."
 
 
 KINDS: tuple[type[GujiError], ...] = (GujiError, InvalidInput, Ambiguous, SettingError, Refused, Conflict, NotFound,

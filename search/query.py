@@ -28,7 +28,15 @@ _QUOTES = '"“”＂'
 
 
 class QueryError(InvalidInput):
-    """A query that cannot be run; the message says what to change."""
+    """A query that cannot be run; the message says what to change, `parameter` which one (default q)."""
+
+    def __init__(self, message: str, *, parameter: str = "q"):
+        super().__init__(message)
+        self.parameter = parameter
+
+    @property
+    def extensions(self) -> dict:
+        return {"parameter": self.parameter}
 
 
 @dataclass(frozen=True)

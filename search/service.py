@@ -162,9 +162,9 @@ class Searcher:
         checked = {}
         for name, value in (filters or {}).items():
             if name not in FACETS:
-                raise QueryError(f"cannot filter by {name!r}: filter by one of {', '.join(FACETS)}")
+                raise QueryError(f"cannot filter by {name!r}: filter by one of {', '.join(FACETS)}", parameter="f")
             if not isinstance(value, str) or not value.strip() or len(value) > 64:
-                raise QueryError(f"the filter {name} needs a value of 1–64 characters")
+                raise QueryError(f"the filter {name} needs a value of 1–64 characters", parameter="f")
             checked[name] = value.strip()
         return checked
 
@@ -178,11 +178,11 @@ class Searcher:
     def _search(self, backend, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
-            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}", parameter="sort")
         if not 1 <= page <= MAX_PAGE:
-            raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+            raise QueryError(f"page must be between 1 and {MAX_PAGE}", parameter="page")
         if not 1 <= per_page <= MAX_PER_PAGE:
-            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}", parameter="per_page")
         query = parse_query(text)
         filters = self._check_filters(filters)
         record_hits = {hit.book_id: hit.score for hit in

@@ -5,6 +5,7 @@ cards is not an unknown one."""
 from __future__ import annotations
 
 import ast
+import html
 import importlib
 from pathlib import Path
 
@@ -72,3 +73,51 @@ def test_a_reference_to_several_cards_is_ambiguous_not_unknown(catalogue, sample
     with pytest.raises(Ambiguous, match="对应多张卡片") as ambiguous:
         catalogue.resolve(first["copy"]["call_number"])
     assert not isinstance(ambiguous.value, NotFound) and ambiguous.value.exit_code == 2
+
+
+# ---- the web app's one handler ------------------------------------------------------------------
+
+
+@pytest.fixture
+def web(catalogue, sample_cards):
+    from fastapi.testclient import TestClient
+
+    from web import create_app
+
+    for card in sample_cards[:2]:
+        catalogue.create(card, editor="张三", reason="导入")
+    return TestClient(create_app(catalogue.home), raise_server_exceptions=False)
+
+
+def test_a_damaged_inventory_is_a_server_error_not_a_missing_book(web, catalogue, sample_cards):
+    damaged = sample_cards[0]["id"]
+    (catalogue.store.object_path(damaged) / "inventory.json").write_bytes(b"\x00garbage")
+    for path in (f"/api/cards/{damaged}", f"/api/books/{damaged}", f"/iiif/{damaged}/manifest"):
+        response = web.get(path)
+        assert response.status_code == 500, path
+        problem = response.json()
+        assert problem["type"].endswith("/problems/damaged") and "guji fixity" in problem["detail"]
+        assert str(catalogue.home.root) not in response.text  # the message with the path goes to the log only
+    page = web.get(f"/books/{damaged}")
+    assert page.status_code == 500 and "存储的数据有损坏" in page.text
+    assert web.get(f"/books/{sample_cards[1]['id']}").status_code == 200
+    assert web.get("/api/cards/nonesuch").status_code == 404
+
+
+def test_errors_are_problem_details_for_programs_and_pages_for_people(web, sample_cards):
+    missing = web.get("/api/cards/nonesuch")
+    assert missing.headers["content-type"] == "application/problem+json"
+    problem = missing.json()
+    assert problem == {"type": "http://127.0.0.1:8000/problems/not-found", "title": "未找到 (Not found)",
+                       "status": 404, "detail": "没有标识为「nonesuch」的卡片",
+                       "detail_en": "No card with id 'nonesuch'"}
+    kind_page = web.get("/problems/not-found")
+    assert kind_page.status_code == 200 and "退出码 3" in kind_page.text
+    assert web.get("/problems/nonesuch").status_code == 404
+    page = web.get("/books/nonesuch")
+    assert page.status_code == 404 and "没有标识为「nonesuch」的卡片" in page.text
+    assert "No card with id 'nonesuch'" in html.unescape(web.get("/books/nonesuch?lang=en").text)
+    version = web.get(f"/api/cards/{sample_cards[0]['id']}?version=7")
+    assert version.status_code == 404 and "没有 v7 这一版" in version.json()["detail"]
+    export = web.get(f"/api/cards/{sample_cards[0]['id']}/export?format=docx")
+    assert export.status_code == 400 and export.json()["type"].endswith("/problems/invalid-input")

@@ -44,14 +44,14 @@ def test_api_search_filters_and_sort(client):
 ])
 def test_bad_queries_are_400_with_a_message(client, params):
     api = client.get("/api/search", params=params)
-    assert api.status_code == 400 and api.json()["error"]
+    assert api.status_code == 400 and api.json()["detail"] and api.json()["type"].endswith("/problems/invalid-input")
     page = client.get("/search", params=params)
     too_long = len(params["q"]) > 256
     assert page.status_code == 400 and ("检索词有 10000 个字" if too_long else "检索式有误") in page.text
     if "sort" not in params and "page" not in params and "per_page" not in params and "f" not in params:
         for url in ("/iiif/search/maoshi-zhushu", "/iiif/search/maoshi-zhushu/v2"):
             answer = client.get(url, params=params)
-            assert answer.status_code == 400 and answer.json()["error"]
+            assert answer.status_code == 400 and answer.json()["detail"]
 
 
 def test_search_page_shows_facets_and_highlighted_snippets_linking_to_the_page(client):

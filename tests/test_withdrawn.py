@@ -126,7 +126,7 @@ def test_iiif_manifest_is_410_and_collections_leave_the_book_out(collection, cli
     assert "ji" in top  # 集部 is listed while it holds the book
     withdraw(collection)
     manifest = client.get(f"/iiif/{BOOK}/manifest")
-    assert manifest.status_code == 410 and "withdrawn" in manifest.json()["error"]
+    assert manifest.status_code == 410 and "withdrawn" in manifest.json()["detail"]
     assert manifest.headers["access-control-allow-origin"] == "*"
     assert "ji" not in [item["id"].rsplit("/", 1)[-1] for item in client.get("/iiif/collection/top").json()["items"]]
     assert client.get("/iiif/collection/ji").json()["items"] == []

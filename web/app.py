@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, Query
 from fastapi.staticfiles import StaticFiles
 
-from repository import Catalogue, Home, StoreError
+from repository import Catalogue, Gone, Home
 from repository.withdrawal import WITHDRAWN, is_withdrawn
 
 from . import errors, iiif_routes, oai, proxies, public_api, public_pages, search_pages, staff
@@ -31,12 +31,6 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     app.include_router(search_pages.router(catalogue))
     app.include_router(oai.router(catalogue))
 
-    def _stored(card_id: str):
-        try:
-            return catalogue.get(card_id)
-        except StoreError:  # no such card, or a malformed id
-            raise HTTPException(404, f"no card {card_id!r}") from None
-
     @app.get("/api/cards", tags=["cards"])
     def api_cards(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
         rows = [row for row in catalogue.list_rows() if row.status != WITHDRAWN]
@@ -53,17 +47,14 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     @app.get("/api/cards/{card_id}", tags=["cards"])
     def api_card(card_id: str, version: int | None = Query(None, ge=1)):
         """The card (default: the current version). A withdrawn one answers 410; its older versions stay readable."""
-        try:
-            stored = catalogue.get(card_id, version)
-        except StoreError as error:
-            raise HTTPException(404, str(error)) from None
+        stored = catalogue.get(card_id, version)
         if is_withdrawn(stored.card):
-            raise HTTPException(410, withdrawn_message(catalogue, stored))
+            raise Gone(withdrawn_message(catalogue, stored))
         return {"id": stored.id, "version": stored.version, "card": stored.card}
 
     @app.get("/api/cards/{card_id}/history", tags=["cards"])
     def api_history(card_id: str):
-        stored = _stored(card_id)
+        stored = catalogue.get(card_id)
         return [vars(v) | {"version": v.number} for v in stored.versions]
 
     app.include_router(iiif_routes.router(catalogue))

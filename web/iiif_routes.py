@@ -37,21 +37,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse
 
 from iiif import ids
-from iiif.collections import UnknownCollection, build_collection
-from iiif.image_api import (
-    FORMATS,
-    MEDIA_TYPE,
-    PROFILE_URI,
-    ImageRequestError,
-    parse_request,
-    service_info,
-)
+from iiif.collections import build_collection
+from iiif.image_api import FORMATS, MEDIA_TYPE, PROFILE_URI, parse_request, service_info
 from iiif.image_render import render
 from iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
 from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
-from repository import CardNotFound, Catalogue, public_url
+from repository import Catalogue, public_url
 
+from .errors import problem_response
 from .file_stream import FileStream
 from .params import whole_number
 
@@ -92,7 +86,8 @@ def mirador_dir() -> Path:
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=CORS)
+    """Problem details (as the app's error handler answers), for the answers a route returns itself."""
+    return problem_response(status, message, cors=True)
 
 
 def _etag(stat: os.stat_result) -> str:
@@ -201,14 +196,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     def manifest(request: Request, book: str):
         if not valid_book(book):
             return _error(404, f"no book {book!r}")
-        try:
-            body, etag = manifests.get(book)
-        except CardNotFound:
-            return _error(404, f"no book {book!r}")
-        except BookWithdrawn as withdrawn:
-            return _error(410, str(withdrawn))
-        except NoPageImages as missing:
-            return _error(404, str(missing))
+        body, etag = manifests.get(book)  # no such card, withdrawn, no page images: the app's error handler
         headers = {**CORS, "ETag": etag, "Cache-Control": JSON_CACHE}
         if _not_modified(request, etag):
             return Response(status_code=304, headers=headers)
@@ -217,10 +205,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     @api.get("/iiif/collection/{name}", tags=["iiif"],
              summary="IIIF collections: top, 四部 branches, unclassified, local")
     def collection(name: str):
-        try:
-            body = build_collection(catalogue, name)
-        except UnknownCollection as unknown:
-            return _error(404, str(unknown))
+        body = build_collection(catalogue, name)
         return Response(json.dumps(body, ensure_ascii=False), media_type=PRESENTATION_TYPE,
                         headers={**CORS, "Cache-Control": JSON_CACHE})
 
@@ -250,10 +235,7 @@ def router(catalogue: Catalogue) -> APIRouter:
         if size is None:
             return _error(404, f"no image {book}/{page}")
         width, height = size
-        try:
-            wanted = parse_request(*segments, width, height)
-        except ImageRequestError as error:
-            return _error(400, str(error))
+        wanted = parse_request(*segments, width, height)  # ImageRequestError: 400, naming the parameter
         canonical = wanted.canonical()
         # 2. The pre-built file for an equivalent request (0,0,512,512/512,/0/default.jpg → …/512,512/…).
         name = wanted.file_name()

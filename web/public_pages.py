@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
-from repository import CardNotFound, Catalogue, StoredCard, StoreError
+from repository import Catalogue, StoredCard
 from repository.card import card_entries, title_with_juan
 from repository.withdrawal import is_withdrawn, withdrawn_since
 
@@ -21,18 +21,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target
-
-
-def stored_or_none(catalogue: Catalogue, card_id: str) -> StoredCard | None:
-    try:
-        return catalogue.get(card_id)
-    except (CardNotFound, StoreError):
-        return None
-
-
-def not_found(request: Request, message: str, **values):
-    """A 404 page; `message` is Chinese interface text with `{placeholders}` filled from `values`."""
-    return render(request, "not_found.html", {"message": message, "values": values}, status_code=404)
 
 
 def withdrawn_page(request: Request, catalogue: Catalogue, stored: StoredCard):
@@ -104,9 +92,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     @api.get("/books/{card_id}")
     def record(request: Request, card_id: str, page: str | None = None):
         """`?page=0003` (as search hits link) opens the embedded viewer at that page."""
-        stored = stored_or_none(catalogue, card_id)
-        if stored is None:
-            return not_found(request, "没有标识为「{id}」的藏品", id=card_id)
+        stored = catalogue.get(card_id)
         if is_withdrawn(stored.card):
             return withdrawn_page(request, catalogue, stored)
         book = book_record(catalogue, stored)

@@ -7,11 +7,11 @@ import json
 from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 import metadata_schemas
-from repository import CardConflict, CardError, CardNotFound, Catalogue, StoredCard, StoreError
+from repository import CardConflict, CardError, Catalogue, Conflict, InvalidInput, StoredCard
 from repository.card import FieldChange, card_diff, field_label, normalise_card
 from repository.catalogue import new_card_id
 from repository.grading import suggest_grade
@@ -25,18 +25,6 @@ from .parse_preview import PREVIEWS, preview
 REASON_FIELD = "reason"  # 修改原因
 REASON_LIMIT = 500
 CARD_LIST_LIMIT = 200  # the card list shows at most this many; a search narrows it
-
-
-def _stored(catalogue: Catalogue, card_id: str) -> StoredCard | None:
-    try:
-        return catalogue.get(card_id)
-    except (CardNotFound, StoreError):
-        return None
-
-
-def _not_found(request: Request, card_id: str):
-    return staff_render(request, "staff/refused.html", {
-        "status": 404, "message": "没有标识为「{id}」的卡片", "values": {"id": card_id}}, status_code=404)
 
 
 def _warnings(card: dict) -> list[tuple[str, str]]:
@@ -91,9 +79,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     @api.get("/cards/{card_id}/edit")
     def edit(request: Request, card_id: str):
-        stored = _stored(catalogue, card_id)
-        if stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id)
         return edit_page(request, stored=stored, card=stored.card, base_version=stored.version)
 
     def submitted(form: FormData, stored: StoredCard | None):
@@ -109,9 +95,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     def save(request: Request, form: FormData, card_id: str | None):
         user = current_user(request)
-        stored = _stored(catalogue, card_id) if card_id else None
-        if card_id and stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id) if card_id else None
         form, base_version, reason, read = submitted(form, stored)
         if stored is not None and not 1 <= base_version <= stored.head:
             return staff_render(request, "staff/refused.html", {
@@ -134,7 +118,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                 result = catalogue.save(stored.id, card, editor=user.name, reason=reason, base_version=base_version)
         except CardConflict as conflict:
             return conflict_page(request, conflict, base_version, card, reason)
-        except StoreError as error:  # CardError names fields; a bad new id is a plain StoreError
+        except (CardError, InvalidInput, Conflict) as error:  # CardError names fields; also a bad or taken new id
             problems = getattr(error, "problems", None) or [{"path": "", "message": str(error)}]
             return edit_page(request, stored=stored, card=card, base_version=base_version, reason=reason,
                              problems=problems, read=read, status_code=422)
@@ -156,17 +140,14 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     @api.get("/api/parse")
     def parse(kind: str = Query(..., max_length=32), text: str = Query("", max_length=2000)):
         if kind not in PREVIEWS:
-            return JSONResponse({"detail": f"unknown kind {kind!r}: use one of {', '.join(PREVIEWS)}"},
-                                status_code=400)
+            raise InvalidInput(f"unknown kind {kind!r}: use one of {', '.join(PREVIEWS)}")
         return asdict(preview(kind, text))
 
     @api.post("/api/check")
     def check(request: Request, form: FormData = Depends(posted_form)):
         """What a save of this form would say: problems and warnings per field, and the changes."""
         card_id = str(form.get("card_id") or "")
-        stored = _stored(catalogue, card_id) if card_id else None
-        if card_id and stored is None:
-            return JSONResponse({"detail": f"no card {card_id!r}"}, status_code=404)
+        stored = catalogue.get(card_id) if card_id else None
         _, base_version, reason, read = submitted(form, stored)
         problems = metadata_schemas.validate_card(normalise_card(read.card)[0])
         fields, unplaced = card_form.bind(read.card, problems, _warnings(read.card), read.typed, read.problems)
@@ -185,9 +166,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     @api.get("/cards/{card_id}/history")
     def history(request: Request, card_id: str, a: int | None = Query(None, ge=1), b: int | None = Query(None, ge=1),
                 saved: int | None = None):
-        stored = _stored(catalogue, card_id)
-        if stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id)
         head = stored.head
         b = min(b or head, head)
         a = min(a if a is not None else max(1, b - 1), head)
@@ -221,9 +200,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     def merge(request: Request, card_id: str, form: FormData = Depends(posted_form)):
         """Save the three-way merge chosen on the conflict page, based on the head it showed."""
         user = current_user(request)
-        stored = _stored(catalogue, card_id)
-        if stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id)
         origin = _int(form.get("origin_version"), 0)
         head = _int(form.get("head_version"), 0)
         reason = str(form.get(REASON_FIELD) or "").strip()

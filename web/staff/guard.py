@@ -27,12 +27,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from repository import Damaged, Forbidden, Home, public_url
 
+from ..errors import problem_response
 from ..params import whole_number
 from ..proxies import client_address
 from ..templating import render
@@ -167,7 +168,7 @@ def staff_route_class(guard: Guard, upload_limit: int) -> type[APIRoute]:
                 request.state.guard = guard
                 if user is None and not open_route:
                     if is_api(request):
-                        return JSONResponse({"detail": "请先登录 (sign in first)"}, status_code=401)
+                        return problem_response(401, "请先登录 (sign in first)")
                     return login_redirect(request)
                 if request.method not in SAFE_METHODS:
                     if not await _body_within(request, upload_limit):
@@ -175,10 +176,7 @@ def staff_route_class(guard: Guard, upload_limit: int) -> type[APIRoute]:
                                        limit=upload_limit // (1024 * 1024))
                     if not await guard.csrf_ok(request, user):
                         return _refuse(request, 403, "表单已失效（CSRF 校验失败）：请刷新页面后重试")
-                try:
-                    response = await handler(request)
-                except Forbidden as denied:
-                    return _refuse(request, 403, str(denied))
+                response = await handler(request)  # a GujiError (Forbidden …): the app's error handler
                 if request.state.renew_cookie and COOKIE not in response.headers.get("set-cookie", ""):
                     guard.write(response, guard.read(request))  # the same session, with a fresh max-age
                 return response
@@ -206,7 +204,7 @@ async def _body_within(request: Request, limit: int) -> bool:
 
 def _refuse(request: Request, status: int, message: str, **values) -> Response:
     if is_api(request):
-        return JSONResponse({"detail": message.format(**values)}, status_code=status)
+        return problem_response(status, message.format(**values))
     return render(request, "staff/refused.html", {"status": status, "message": message, "values": values},
                   status_code=status)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from repository import Catalogue
+from repository import Catalogue, NotFound
 
 from ..params import DB_INT_MAX
 from . import jobs
@@ -38,19 +38,18 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             return ingest_page(request, error=str(error), folder=folder, card_id=card_id, status_code=400)
         return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
 
-    @api.get("/ingest/{job_id}")
-    def job_page(request: Request, job_id: int = Path(ge=1, le=DB_INT_MAX)):
+    def job_of(job_id: int):
         row = jobs.job(catalogue, job_id)
         if row is None:
-            return staff_render(request, "staff/refused.html", {
-                "status": 404, "message": "没有编号为 {id} 的任务", "values": {"id": job_id}}, status_code=404)
-        return staff_render(request, "staff/job.html", {"job": jobs.status(row)})
+            raise NotFound(f"没有编号为 {job_id} 的任务", english=f"No job {job_id}")
+        return row
+
+    @api.get("/ingest/{job_id}")
+    def job_page(request: Request, job_id: int = Path(ge=1, le=DB_INT_MAX)):
+        return staff_render(request, "staff/job.html", {"job": jobs.status(job_of(job_id))})
 
     @api.get("/api/jobs/{job_id}")
     def job_status(job_id: int = Path(ge=1, le=DB_INT_MAX)):
-        row = jobs.job(catalogue, job_id)
-        if row is None:
-            return JSONResponse({"detail": f"no job {job_id}"}, status_code=404)
-        return jobs.status(row)
+        return jobs.status(job_of(job_id))
 
     return api

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, QueryParams
 
-from repository import CardNotFound, Catalogue, InvalidInput, StoreError
+from repository import Catalogue, InvalidInput, NotFound, Refused
 from repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
 from repository.outputs.dossier import (
     DEFAULT_IMAGE_WIDTH,
@@ -189,7 +189,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                 card_ids = resolve_references(catalogue, references)
                 application = build_round(catalogue, card_ids, scope=choices.scope, name=name, width=choices.width,
                                           **choices.people)
-            except (StoreError, ValueError) as error:  # unknown references (SelectionError), none chosen, too many
+            except (InvalidInput, NotFound, Refused) as error:  # unknown references, none chosen, too many
                 problems.append(str(error))
         return staff_render(request, "staff/dossier_round.html", {
             "application": application, "choices": choices, "scopes": scopes(), "name": name,
@@ -213,7 +213,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         try:
             application = build_round(catalogue, resolve_references(catalogue, references), scope=choices.scope,
                                       name=name, width=choices.width, **choices.people)
-        except (StoreError, ValueError):
+        except (InvalidInput, NotFound, Refused):
             return round_page(request, references=references, choices=choices, name=name)
         versions = {book.dossier.card_id: str(book.dossier.version) for book in application.books}
         if versions != checked:
@@ -227,16 +227,6 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     # ---- one card -------------------------------------------------------------------------------
 
-    def _stored(card_id: str):
-        try:
-            return catalogue.get(card_id)
-        except (CardNotFound, StoreError):
-            return None
-
-    def not_found(request: Request, card_id: str):
-        return staff_render(request, "staff/refused.html", {
-            "status": 404, "message": "没有标识为「{id}」的卡片", "values": {"id": card_id}}, status_code=404)
-
     def card_outputs_page(request: Request, stored, choices: DossierChoices, *, notice: str | None = None,
                           status_code: int = 200):
         structure = catalogue.structure(stored.id)
@@ -246,7 +236,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             try:
                 dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
                                         width=choices.width, **choices.people)
-            except (StoreError, ValueError) as error:  # pages the book lacks; a bad GUJI_DOSSIER_* setting
+            except (InvalidInput, NotFound, Refused) as error:  # pages the book lacks, an unknown list …
                 problems.append(str(error))
         try:
             default_pages = choose_pages(structure, None, setting("GUJI_DOSSIER_PAGES", DEFAULT_PAGES))
@@ -264,16 +254,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     @api.get("/cards/{card_id}/outputs")
     def card_outputs(request: Request, card_id: str):
-        stored = _stored(card_id)
-        if stored is None:
-            return not_found(request, card_id)
+        stored = catalogue.get(card_id)
         return card_outputs_page(request, stored, DossierChoices.read(request.query_params))
 
     @api.post("/cards/{card_id}/dossier")
     def dossier_download(request: Request, card_id: str, form: FormData = Depends(posted_form)):
-        stored = _stored(card_id)
-        if stored is None:
-            return not_found(request, card_id)
+        stored = catalogue.get(card_id)
         choices = DossierChoices.read(form)
         checked = str(form.get("version") or "")
         if not choices.problems and checked != str(stored.version):
@@ -283,7 +269,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         try:
             dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
                                     width=choices.width, **choices.people)
-        except (StoreError, ValueError):
+        except (InvalidInput, NotFound, Refused):
             dossier = None
         if choices.problems or dossier is None:
             return card_outputs_page(request, stored, choices)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from repository import CardConflict, CardNotFound, Catalogue, StoreError
+from repository import CardConflict, Catalogue
 from repository.withdrawal import set_withdrawn
 
 from ..params import whole_number
@@ -29,10 +29,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                             status_code=status)
 
     def change(request: Request, form: FormData, card_id: str, withdrawn: bool):
-        try:
-            stored = catalogue.get(card_id)
-        except (CardNotFound, StoreError):
-            return refused(request, 404, "没有标识为「{id}」的卡片", id=card_id)
+        stored = catalogue.get(card_id)
         reason = str(form.get(REASON_FIELD) or "").strip()
         base = str(form.get("base_version") or "")
         if not reason or len(reason) > REASON_LIMIT:
