@@ -9,7 +9,7 @@ export GUJI_HOME ?= $(CURDIR)/guji-data
 # IIIF ids, permalinks and OAI identifiers start with it: the address `make run` serves at
 export GUJI_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: install system run test lint bench variants clean
+.PHONY: install system run test lint docs bench variants clean
 
 # Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
 # fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py);
@@ -62,6 +62,10 @@ run: install
 test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+
+## docs: regenerate the generated parts of docs/ (the settings table; a test checks they are up to date)
+docs: $(VENV)/.installed
+	$(VENV)/bin/cog -r docs/settings.md
 
 ## bench: the benchmarks (each prints a table and writes bench/results/*.json)
 bench: install

@@ -2,7 +2,7 @@
 OCR of the scans and the book's text by authority (imported, corrected, machine)."""
 
 from .ocr_engine import DEFAULT_ENGINE, ENGINES, OcrEngineUnavailable
-from .ocr_run import OcrError, OcrReport, ocr_book, ocr_on_ingest, ocr_quality
+from .ocr_run import OcrError, OcrReport, ocr_book, ocr_quality
 from .pages import DEFAULT_PIXEL_LIMIT, BookRefused, BookScan, PageScan, scan_book
 from .pipeline import IngestError, IngestReport, ingest_book, rebuild_tiles
 from .text_layers import (
@@ -42,7 +42,6 @@ __all__ = [
     "TextRefused",
     "ingest_book",
     "ocr_book",
-    "ocr_on_ingest",
     "ocr_quality",
     "page_text",
     "page_xml_path",

@@ -100,9 +100,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
                           f"({report.seconds:.1f} s)", highlight=False)
             console.print(f"report: {report.path}", highlight=False)
-            from .ocr_run import ocr_on_ingest
-
-            if ocr if ocr is not None else ocr_on_ingest():
+            if ocr if ocr is not None else catalogue.settings.ocr_on_ingest:
                 from .ocr_commands import print_report
                 from .ocr_run import ocr_book
 

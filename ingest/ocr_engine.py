@@ -18,12 +18,12 @@ and 2000 px miss whole columns of small 夹注 characters). Why faster-paddle is
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Protocol, runtime_checkable
 
 from repository.errors import Unavailable
+from repository.settings import Settings, current
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -78,40 +78,32 @@ class OcrEngine(Protocol):
         """The text lines of `image` (H×W×3 uint8 RGB array), in no particular order."""
 
 
-DETECTION_MAX_SIDE = 3000  # the defaults (1600, 2000) miss columns of small 夹注 characters
+# Long side of the image the detector sees (GUJI_OCR_MAX_SIDE, 1000–6000; default 3000: the engines'
+# own defaults, 1600 and 2000, miss columns of small 夹注 characters). Memory of a worker grows with it
+# (26-megapixel scan: about 1.7 GB at 3000, 1.2 GB at 2400), and so does accuracy on small characters
+# (siku_1: CER 0.034 at 3000, 0.045 at 2400).
+DETECTION_MAX_SIDE = 3000
 
 
-def detection_max_side() -> int:
-    """Long side of the image the detector sees (`GUJI_OCR_MAX_SIDE`, 1000–6000; default 3000).
-
-    Memory of a worker grows with it (26-megapixel scan: about 1.7 GB at 3000, 1.2 GB at 2400),
-    and so does accuracy on small characters (siku_1: CER 0.034 at 3000, 0.045 at 2400)."""
-    written = (os.environ.get("GUJI_OCR_MAX_SIDE") or "").strip()
-    if not written:
-        return DETECTION_MAX_SIDE
-    if not written.isdigit() or not 1000 <= int(written) <= 6000:
-        raise OcrEngineUnavailable(f"GUJI_OCR_MAX_SIDE={written!r} 无效：请写 1000 到 6000 之间的整数（像素），"
-                                   f"或删去它（默认 {DETECTION_MAX_SIDE}）")
-    return int(written)
-
-
-def engine_name(name: str | None = None) -> str:
-    chosen = (name or os.environ.get("GUJI_OCR_ENGINE") or DEFAULT_ENGINE).strip().lower()
+def engine_name(name: str | None = None, settings: Settings | None = None) -> str:
+    chosen = (name or (settings or current()).ocr_engine or DEFAULT_ENGINE).strip().lower()
     if chosen not in ENGINES:
         raise OcrEngineUnavailable(f"没有名为 {chosen!r} 的 OCR 引擎（--engine / GUJI_OCR_ENGINE）：可用的有 "
                                    f"{'、'.join(ENGINES)}")
     return chosen
 
 
-def open_engine(name: str | None = None, threads: int = 1) -> OcrEngine:
-    """Load engine `name` (models from its wheel) with `threads` CPU threads.
+def open_engine(name: str | None = None, threads: int = 1, max_side: int | None = None) -> OcrEngine:
+    """Load engine `name` (models from its wheel) with `threads` CPU threads, detecting text on
+    images of `max_side` pixels at most (default: GUJI_OCR_MAX_SIDE).
 
     Raises :class:`OcrEngineUnavailable` with one message a person can act on."""
-    chosen = engine_name(name)
+    settings = current() if name is None or max_side is None else None
+    chosen = engine_name(name, settings)
     module_name, class_name = ENGINES[chosen].split(":")
     try:
         engine_class = getattr(import_module(module_name), class_name)
-        return engine_class(threads=max(1, threads))
+        return engine_class(threads=max(1, threads), max_side=max_side or settings.ocr_max_side)
     except OcrEngineUnavailable:
         raise
     except ImportError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from .ocr_engine import EngineDescription, RawLine, detection_max_side
+from .ocr_engine import DETECTION_MAX_SIDE, EngineDescription, RawLine
 
 MODEL = "small"  # PP-OCRv6 small (bundled); "medium" would download, "tiny" misses rare characters
 
@@ -17,11 +17,11 @@ MODEL = "small"  # PP-OCRv6 small (bundled); "medium" would download, "tiny" mis
 class FasterPaddleEngine:
     name = "faster-paddle"
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = DETECTION_MAX_SIDE):
         import faster_paddle
 
         self.threads = threads
-        self.max_side = detection_max_side()
+        self.max_side = max_side
         self.engine = faster_paddle.OcrEngine(model_size=MODEL, threads=threads, det_max_side=self.max_side)
 
     def describe(self) -> EngineDescription:

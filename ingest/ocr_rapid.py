@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import version
 
-from .ocr_engine import EngineDescription, RawLine, detection_max_side
+from .ocr_engine import DETECTION_MAX_SIDE, EngineDescription, RawLine
 
 # Detection tuned on 古籍 pages (RapidOCR's defaults — thresh 0.3, box 0.5, unclip 1.6, max side
 # 2000 — merge neighbouring columns and miss small characters); the max side is GUJI_OCR_MAX_SIDE's.
@@ -26,11 +26,11 @@ def _box(points) -> tuple[int, int, int, int]:
 class RapidOcrEngine:
     name = "rapidocr"
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = DETECTION_MAX_SIDE):
         from rapidocr import RapidOCR
 
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        self.settings = {"Global.max_side_len": detection_max_side(), **SETTINGS}
+        self.settings = {"Global.max_side_len": max_side, **SETTINGS}
         self.engine = RapidOCR(params={
             **self.settings, "Global.return_word_box": True, "Global.return_single_char_box": True,
             "Global.log_level": "error",

@@ -113,11 +113,6 @@ class OcrReport:
                 "warnings": self.warnings, "pages": [asdict(page) for page in self.pages], "quality": self.quality}
 
 
-def ocr_on_ingest() -> bool:
-    """`GUJI_OCR_ON_INGEST=1` (or true/yes/on): every book ingested is OCR'd right after (docs/ocr.md)."""
-    return (os.environ.get("GUJI_OCR_ON_INGEST") or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def parse_pages(spec: str | None, available: list[str]) -> list[str]:
     """``0001-0010,0015`` (or ``1-10``) → the pages of `available` in those ranges."""
     if not spec:
@@ -156,14 +151,14 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _worker_init(name: str, threads: int) -> None:
+def _worker_init(name: str, threads: int, max_side: int) -> None:
     global _engine, _engine_problem
     _die_with_parent()
     import logging
 
     logging.getLogger("pyvips").setLevel(logging.ERROR)
     try:
-        _engine = open_engine(name, threads)
+        _engine = open_engine(name, threads, max_side)
     except OcrEngineUnavailable as error:
         _engine_problem = str(error)
 
@@ -270,7 +265,7 @@ def ocr_book(catalogue: Catalogue, book_id: str, *, pages: str | None = None, en
     started = time.monotonic()
     if not catalogue.exists(book_id):
         raise CardNotFound(f"没有编号为 {book_id!r} 的书：请先建立卡片并导入扫描（guji ingest）")
-    name = engine_name(engine)
+    name = engine_name(engine, catalogue.settings)
     workers = max(1, workers or os.cpu_count() or 1)
     try:
         with ingest_lock(catalogue, book_id):
@@ -289,7 +284,8 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
     chosen = parse_pages(pages, [entry["page"] for entry in scans])
     digests = store.digests(book_id)
     paths = set(digests)
-    engine = open_engine(name, threads=max(1, (os.cpu_count() or 1) // min(workers, len(chosen))))
+    max_side = catalogue.settings.ocr_max_side
+    engine = open_engine(name, threads=max(1, (os.cpu_count() or 1) // min(workers, len(chosen))), max_side=max_side)
     description: EngineDescription = engine.describe()
     engine_key = description.key()
     run = read_json(catalogue, book_id, RUN_FILE, paths) or {"pages": {}}
@@ -327,7 +323,7 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
     done = len(results)
     if progress:
         progress(done, total)
-    for result in _execute(tasks, engine, name, workers):
+    for result in _execute(tasks, engine, name, workers, max_side):
         results[result.page] = result
         done += 1
         if progress:
@@ -357,7 +353,7 @@ def _title(card) -> str | None:
     return edition.get("title") or None
 
 
-def _execute(tasks: list[PageTask], engine, name: str, workers: int):
+def _execute(tasks: list[PageTask], engine, name: str, workers: int, max_side: int):
     """Pages in the caller (one worker) or in `workers` processes that die with the caller."""
     if not tasks:
         return
@@ -368,7 +364,7 @@ def _execute(tasks: list[PageTask], engine, name: str, workers: int):
     workers = min(workers, len(tasks))
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                             initargs=(name, threads)) as pool:
+                             initargs=(name, threads, max_side)) as pool:
         futures = [pool.submit(read_page, task) for task in tasks]
         try:
             for future in as_completed(futures):

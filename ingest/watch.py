@@ -64,9 +64,9 @@ def _move(folder: Path, destination: Path) -> Path:
 
 def _ocr(catalogue: Catalogue, card_id: str, editor: str, workers: int | None) -> str:
     """With GUJI_OCR_ON_INGEST, OCR the book just ingested; a failure is told, the scans stay stored."""
-    from .ocr_run import ocr_book, ocr_on_ingest
+    from .ocr_run import ocr_book
 
-    if not ocr_on_ingest():
+    if not catalogue.settings.ocr_on_ingest:
         return ""
     try:
         report = ocr_book(catalogue, card_id, workers=workers, editor=editor)

@@ -25,6 +25,7 @@ from .errors import (
     Unavailable,
 )
 from .ocfl_store import ObjectStore, PreparedFile, StaleVersionError, StoreError, VersionInfo
+from .settings import Settings
 
 __all__ = [
     "Ambiguous",
@@ -47,6 +48,7 @@ __all__ = [
     "Refused",
     "SaveResult",
     "SettingError",
+    "Settings",
     "StaleVersionError",
     "StoreError",
     "StoredCard",

@@ -60,6 +60,7 @@ from .ocfl_store import (
     check_object_id,
 )
 from .projection_rebuild import RebuildReport, rebuild_projection
+from .settings import Settings, current
 
 STRUCTURE_FILE = "structure.json"  # page order, labels and 卷/册 ranges, written by ingest
 Progress = Callable[[int, int], None]
@@ -151,19 +152,21 @@ def new_card_id() -> str:
 class Catalogue:
     """Open with :meth:`Catalogue.open`; `init()` creates a new data home."""
 
-    def __init__(self, home: Home, durable: bool = True):
+    def __init__(self, home: Home, durable: bool = True, settings: Settings | None = None):
         self.home = home
+        self.settings = settings or current()  # docs/settings.md: passed down with the catalogue
         self.store = ObjectStore(home, durable=durable)
         self.engine = make_engine(home.database_url)
         self.sessions = session_factory(self.engine)
         self.recovered: list[str] = []  # objects whose interrupted save `open` finished
 
     @classmethod
-    def open(cls, home: Home | str | None = None, durable: bool = True) -> Catalogue:
-        home = home if isinstance(home, Home) else Home.resolve(home)
+    def open(cls, home: Home | str | None = None, durable: bool = True, settings: Settings | None = None) -> Catalogue:
+        settings = settings or current()
+        home = home if isinstance(home, Home) else Home.resolve(home, settings)
         if not home.exists():
             raise NotFound(f"no Guji data home at {home.root}: run `guji init` first (or set GUJI_HOME)")
-        catalogue = cls(home, durable=durable)
+        catalogue = cls(home, durable=durable, settings=settings)
         create_schema(catalogue.engine)
         catalogue._upgrade_projection()
         catalogue.recovered = catalogue.recover()
@@ -190,9 +193,10 @@ class Catalogue:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     @classmethod
-    def init(cls, home: Home | str | None = None) -> Catalogue:
-        home = home if isinstance(home, Home) else Home.resolve(home)
-        catalogue = cls(home)
+    def init(cls, home: Home | str | None = None, settings: Settings | None = None) -> Catalogue:
+        settings = settings or current()
+        home = home if isinstance(home, Home) else Home.resolve(home, settings)
+        catalogue = cls(home, settings=settings)
         created = catalogue.store.initialize()
         create_schema(catalogue.engine)
         if created:

@@ -35,9 +35,11 @@ from .card_import import (
 from .card_table import get_path, set_path
 from .catalogue import CardConflict, Catalogue
 from .config import Home
+from .errors import SettingError
 from .grading import assess_grade
 from .ocfl_store import StoreError
 from .process_tree import hold_lifeline
+from .settings import Settings, current, use
 
 app = typer.Typer(
     help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
@@ -116,7 +118,7 @@ def _progress(description: str):
 
 
 def default_editor() -> str:
-    return os.environ.get("GUJI_EDITOR") or getpass.getuser()
+    return current().editor or getpass.getuser()
 
 
 EditorOption = typer.Option(None, "--editor", help="Who makes the change (default: $GUJI_EDITOR or login name).")
@@ -453,6 +455,11 @@ def _register_plugins() -> None:
 
 def main() -> None:
     hold_lifeline()  # started by another Guji process (the indexer `guji serve` runs): end with it
+    try:
+        use(Settings.from_environ())  # this process's settings, read once
+    except SettingError as error:
+        errors.print(str(error), highlight=False, markup=False)
+        raise SystemExit(error.exit_code) from None
     _register_plugins()
     app()
 

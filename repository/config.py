@@ -1,4 +1,4 @@
-"""Where a Guji installation keeps its data (the *data home*) and its settings."""
+"""Where a Guji installation keeps its data (the *data home*); its settings are in settings.py."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import Settings, current
+
 DEFAULT_HOME = "guji-data"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def public_url() -> str:
@@ -16,7 +17,7 @@ def public_url() -> str:
     Every absolute URL Guji writes — IIIF ids, OAI identifiers, permalinks — starts with it;
     nothing stored on disk contains it, so a site can move host without rebuilding anything.
     """
-    return (os.environ.get("GUJI_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    return current().public_url
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,14 @@ class Home:
     """
 
     root: Path
+    database: str | None = None  # GUJI_DATABASE_URL; None: catalogue.sqlite in the data home
 
     @classmethod
-    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+    def resolve(cls, home: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Home:
         """`--home` wins, then `GUJI_HOME`, then `./guji-data`."""
-        chosen = home or os.environ.get("GUJI_HOME") or DEFAULT_HOME
-        return cls(Path(chosen).expanduser().resolve())
+        settings = settings or current()
+        chosen = home or settings.home or DEFAULT_HOME
+        return cls(Path(chosen).expanduser().resolve(), settings.database_url)
 
     @property
     def ocfl_root(self) -> Path:
@@ -54,7 +57,7 @@ class Home:
 
     @property
     def database_url(self) -> str:
-        return os.environ.get("GUJI_DATABASE_URL") or f"sqlite:///{self.database_path}"
+        return self.database or f"sqlite:///{self.database_path}"
 
     @property
     def derivatives(self) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from repository import Home, InvalidInput, Unavailable
+from repository.settings import Settings, current
 
 from .analyzer import PARAGRAPH_BREAK, crossing_bigram, fold, key_version, phrase_bigrams
 from .documents import BookDocument, PageDocument
@@ -82,8 +83,9 @@ class SearchBackend(Protocol):
     def close(self) -> None: ...
 
 
-def backend_name(name: str | None = None) -> str:
-    chosen = (name or os.environ.get("GUJI_SEARCH_BACKEND") or DEFAULT_BACKEND).strip().lower()
+def backend_name(name: str | None = None, settings: Settings | None = None) -> str:
+    """`name` (a --backend option), else GUJI_SEARCH_BACKEND."""
+    chosen = (name or (settings or current()).search_backend or DEFAULT_BACKEND).strip().lower()
     if chosen not in BACKENDS:
         raise InvalidInput(f"unknown search backend {chosen!r} (GUJI_SEARCH_BACKEND): use one of {', '.join(BACKENDS)}")
     return chosen

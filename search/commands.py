@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
             name, value = item.split("=", 1)
             chosen[name.strip()] = value
         with _catalogue(ctx) as catalogue:
-            searcher = Searcher(catalogue.home, backend)
+            searcher = Searcher(catalogue.home, backend, catalogue.settings)
             try:
                 results = searcher.search(query, filters=chosen, sort=sort, page=page, per_page=per_page)
             except QueryError as error:

@@ -80,7 +80,7 @@ def events_behind(catalogue: Catalogue, last_event: int) -> int:
 class Indexer:
     def __init__(self, catalogue: Catalogue, backend: str | None = None):
         self.catalogue = catalogue
-        self.backend_name = backend_name(backend)
+        self.backend_name = backend_name(backend, catalogue.settings)
         self.directory = index_dir(catalogue.home, self.backend_name)
         self.backend: SearchBackend = open_backend(catalogue.home, self.backend_name, writable=True)
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from repository import Home
+from repository.settings import Settings
 
 from .backend import SearchBackend, backend_name, check_schema, index_dir, open_backend, read_state
 from .fields import BY_NAME, FACETS
@@ -121,9 +122,9 @@ class Searcher:
 
     READERS = max(2, os.cpu_count() or 1)
 
-    def __init__(self, home: Home, backend: str | None = None):
+    def __init__(self, home: Home, backend: str | None = None, settings: Settings | None = None):
         self.home = home
-        self.backend_name = backend_name(backend)
+        self.backend_name = backend_name(backend, settings)
         self.backend: SearchBackend = open_backend(home, self.backend_name)
         self._shared = self.backend_name == "tantivy"
         self._idle: queue.LifoQueue[SearchBackend] = queue.LifoQueue()  # the most recently used (warm) first

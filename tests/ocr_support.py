@@ -20,7 +20,7 @@ class ReplayEngine:
     calls = 0
     version = "1"
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = 3000):
         self.threads = threads
 
     def describe(self) -> EngineDescription:
@@ -46,5 +46,5 @@ class FailingEngine(ReplayEngine):
 
 
 class BrokenEngine:
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = 3000):
         raise RuntimeError("onnxruntime: model file is corrupt")

@@ -20,7 +20,7 @@ from ingest.pipeline import ingest_book
 from ingest.text_import import import_text
 from ingest.text_layers import page_text, save_page_correction
 from ingest.text_model import TextRefused
-from repository import Catalogue, Home, StaleVersionError
+from repository import Catalogue, Home, SettingError, StaleVersionError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ocr"
 CROP = FIXTURES / "qizheng_1a_columns.png"  # 430×1400: 欽定四庫全書 / 七政推步卷二 / 明 貝琳 編 / 日五星中行總年立成
@@ -83,7 +83,7 @@ def test_the_default_engine_is_faster_paddle_and_a_missing_one_gives_one_message
     with pytest.raises(OcrEngineUnavailable, match="没有名为 'tesseract' 的 OCR 引擎"):
         open_engine("tesseract")
     monkeypatch.setenv("GUJI_OCR_MAX_SIDE", "99999")
-    with pytest.raises(OcrEngineUnavailable, match="GUJI_OCR_MAX_SIDE='99999' 无效"):
+    with pytest.raises(SettingError, match="GUJI_OCR_MAX_SIDE='99999' 无法使用：应为 1000 到 6000 之间的整数"):
         open_engine()
     monkeypatch.setenv("GUJI_OCR_MAX_SIDE", "2400")  # less memory, recorded with every page it reads
     assert open_engine().describe().settings == {"det_max_side": 2400}

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text, update
 from typer.testing import CliRunner
 from web_helpers import PASSWORD, add_user, csrf_of, sign_in
 
-from repository import Catalogue
+from repository import Catalogue, SettingError
 from repository.catalogue_db import LoginThrottleRow, StaffSessionRow
 from repository.cli import _register_plugins
 from repository.cli import app as cli
@@ -154,7 +154,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(catalogue, monkeypa
 
 def test_a_malformed_trusted_proxies_setting_is_refused_naming_it(catalogue, monkeypatch):
     monkeypatch.setenv("GUJI_TRUSTED_PROXIES", "127.0.0.1, nginx.local")
-    with pytest.raises(ValueError, match="GUJI_TRUSTED_PROXIES: 'nginx.local' is not an IP address"):
+    with pytest.raises(SettingError, match="GUJI_TRUSTED_PROXIES=.*「nginx.local」不是 IP 地址或网段"):
         create_app(catalogue.home)
 
 

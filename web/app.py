@@ -8,6 +8,7 @@ from fastapi import FastAPI, Query
 from fastapi.staticfiles import StaticFiles
 
 from repository import Catalogue, Gone, Home
+from repository.settings import Settings, current
 from repository.withdrawal import WITHDRAWN, is_withdrawn
 
 from . import errors, iiif_routes, oai, proxies, public_api, public_pages, search_pages, staff
@@ -17,13 +18,16 @@ from .templating import templates  # noqa: F401  (other page modules render with
 HERE = Path(__file__).parent
 
 
-def create_app(home: Home | str | None = None) -> FastAPI:
-    """The app for one data home (default: $GUJI_HOME or ./guji-data)."""
-    catalogue = Catalogue.open(home if isinstance(home, Home) else Home.resolve(home))
+def create_app(home: Home | str | None = None, settings: Settings | None = None) -> FastAPI:
+    """The app for one data home (default: $GUJI_HOME or ./guji-data) and its settings (default: as the
+    process's entry point read them, else from the environment); every router gets them."""
+    settings = settings or current()
+    catalogue = Catalogue.open(home if isinstance(home, Home) else Home.resolve(home, settings), settings=settings)
     app = FastAPI(title="Guji", description="古籍与地方文献数字化典藏", version="0.1.0")
     app.state.catalogue = catalogue
+    app.state.settings = settings
     errors.install(app)
-    proxies.install(app)
+    proxies.install(app, settings)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(public_pages.router(catalogue))
     app.include_router(public_api.router(catalogue))

@@ -16,13 +16,16 @@ SERVE_PID = "GUJI_SERVE_PID"  # the `guji serve` process, for its uvicorn worker
 def worker_app():
     """The app as uvicorn builds it in each worker: a worker process ends with `guji serve`."""
     from repository.process_tree import die_with_parent
+    from repository.settings import Settings, use
 
     from .app import create_app
 
     serve_pid = int(os.environ.get(SERVE_PID) or 0)
     if serve_pid and serve_pid != os.getpid():  # a worker process (with --workers 1 the app runs in serve itself)
         die_with_parent(serve_pid, signal.SIGTERM)  # SIGTERM: uvicorn finishes the requests in flight
-    return create_app()
+    settings = Settings.from_environ()  # the worker's settings, read once (`guji serve` checked them already)
+    use(settings)
+    return create_app(settings=settings)
 
 
 def _exit_on_sigterm(signum, frame) -> None:

@@ -39,11 +39,12 @@ from starlette.responses import FileResponse
 from iiif import ids
 from iiif.collections import build_collection
 from iiif.image_api import FORMATS, MEDIA_TYPE, PROFILE_URI, parse_request, service_info
-from iiif.image_render import render
+from iiif.image_render import DecodedCache, render
 from iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
 from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
 from repository import Catalogue, public_url
+from repository.settings import Settings
 
 from .errors import problem_response
 from .file_stream import FileStream
@@ -63,26 +64,25 @@ SEGMENT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz,.:!^")
 LOCALES = {"zh-TW": "zh-TW", "zh-Hant": "zh-TW", "zh-CN": "zh-CN", "zh-Hans": "zh-CN", "en": "en"}
 
 
-# Rendering runs in a few threads of its own (one per core): more renders at once than cores only
-# adds GIL and cache contention (measured: 16 concurrent renders cost 1.6× the CPU per request
-# of one at a time). libvips itself then uses one thread per render.
-RENDER_THREADS = int(os.environ.get("GUJI_RENDER_THREADS") or os.cpu_count() or 2)
+# Rendering runs in a few threads of its own (GUJI_RENDER_THREADS, default one per core): more renders
+# at once than cores only adds GIL and cache contention (measured: 16 concurrent renders cost 1.6× the
+# CPU per request of one at a time). libvips itself then uses one thread per render.
 _renderers: ThreadPoolExecutor | None = None
 
 
-def _render_pool() -> ThreadPoolExecutor:
+def _render_pool(threads: int | None) -> ThreadPoolExecutor:
     global _renderers
     if _renderers is None:
         import pyvips
 
         pyvips.concurrency_set(1)
-        _renderers = ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="iiif-render")
+        _renderers = ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 2, thread_name_prefix="iiif-render")
     return _renderers
 
 
-def mirador_dir() -> Path:
+def mirador_dir(settings: Settings) -> Path:
     """Where `npm ci` put Mirador's bundle (GUJI_MIRADOR_DIR overrides, e.g. for a packaged install)."""
-    return Path(os.environ.get("GUJI_MIRADOR_DIR") or ROOT / "node_modules" / "mirador" / "dist")
+    return settings.mirador_dir or ROOT / "node_modules" / "mirador" / "dist"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -190,7 +190,9 @@ def router(catalogue: Catalogue) -> APIRouter:
     manifests = ManifestCache(catalogue)
     derivatives = catalogue.home.derivatives
     sizes = PageSizes()
-    rendered = RenderedCache(int(float(os.environ.get("GUJI_RENDER_CACHE_MB", "64")) * 1024 * 1024))
+    settings = catalogue.settings
+    rendered = RenderedCache(int(settings.render_cache_mb * 1024 * 1024))
+    decoded = DecodedCache(int(settings.tile_cache_mb * 1024 * 1024))
 
     @api.get("/iiif/{book}/manifest", tags=["iiif"], summary="IIIF Presentation 3 manifest of a book")
     def manifest(request: Request, book: str):
@@ -299,8 +301,8 @@ def router(catalogue: Catalogue) -> APIRouter:
         body = rendered.get(key)
         if body is None:
             try:
-                body = await asyncio.get_running_loop().run_in_executor(_render_pool(), render, source, wanted, width,
-                                                                        height)
+                body = await asyncio.get_running_loop().run_in_executor(
+                    _render_pool(settings.render_threads), render, source, wanted, width, height, decoded)
             except Exception as error:  # pyvips.Error: a damaged derivative; say so rather than 500
                 log.error("%s/%s %s: %s (rebuild with `guji tiles rebuild %s`)", book, page, canonical, error, book)
                 return _error(503, f"cannot render {book}/{page} {canonical} now: an image file on the server is "
@@ -363,7 +365,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     def viewer_asset(request: Request, name: str):
         if name not in ("mirador.min.js", "mirador.min.js.map"):
             return _error(404, f"no viewer file {name!r}")
-        path = mirador_dir() / name
+        path = mirador_dir(settings) / name
         if not path.is_file():
             return _error(404, "Mirador is not installed: run `make install` (npm ci) first")
         media_type = "text/javascript" if name.endswith(".js") else "application/json"

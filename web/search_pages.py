@@ -52,7 +52,7 @@ def _int(request: Request, name: str, default: int) -> int:
 
 def router(catalogue: Catalogue) -> APIRouter:
     routes = APIRouter()
-    searcher = Searcher(catalogue.home)
+    searcher = Searcher(catalogue.home, settings=catalogue.settings)
 
     def run(request: Request):
         query = request.query_params.get("q", "")

@@ -6,7 +6,6 @@ Autoescaping is on for every template; nothing in Guji's templates marks user da
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -31,14 +30,6 @@ SECURITY_HEADERS = {
 }
 
 
-DEFAULT_SITE_NAME = "古籍与地方文献数字典藏"
-
-
-def site_name() -> str:
-    """The site's name in the header (`GUJI_SITE_NAME`, e.g. 如皋市图书馆古籍数字典藏)."""
-    return os.environ.get("GUJI_SITE_NAME") or DEFAULT_SITE_NAME
-
-
 def _page_context(request: Request) -> dict:
     language = i18n.language_of(request)
     other = "en" if language == "zh" else "zh"
@@ -49,7 +40,7 @@ def _page_context(request: Request) -> dict:
         "toggle_language": other,
         "toggle_url": "/lang?" + urlencode({"to": other, "next": here}),
         "public_url": public_url(),
-        "site_name": site_name(),
+        "site_name": request.app.state.settings.site_name,  # GUJI_SITE_NAME, e.g. 如皋市图书馆古籍数字典藏
         "staff_user": getattr(request.state, "staff_user", None),
     }
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,8 +39,6 @@ from . import card_text
 from .fonts import MAIN_FAMILY, add_cjk_fonts
 from .sample_pages import SamplePage, sample_pages
 
-DEFAULT_PAGES = 2
-DEFAULT_IMAGE_WIDTH = 1200
 UNFILLED = "未填"  # a required field left empty; an optional one prints blank
 DOCX_EAST_ASIAN_FONT = "宋体"  # SimSun: present wherever a provincial centre opens the file
 DOCX_HEADING_FONT = "黑体"  # SimHei, for the title
@@ -56,15 +53,6 @@ def dossier_definition() -> dict:
 
 def scopes() -> dict[str, dict]:
     return dossier_definition()["scopes"]
-
-
-def setting(name: str, default: int) -> int:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"设置 {name}={text!r} 不对：应为不小于 1 的整数")
-    return int(text)
 
 
 def check_scope(scope: str) -> dict:
@@ -193,8 +181,8 @@ def build_dossier(
     """Everything a dossier shows, with its warnings (`count`/`width`: GUJI_DOSSIER_PAGES /
     GUJI_DOSSIER_IMAGE_WIDTH, default 2 pages at 1200 px)."""
     rules = check_scope(scope)
-    count = count or setting("GUJI_DOSSIER_PAGES", DEFAULT_PAGES)
-    width = width or setting("GUJI_DOSSIER_IMAGE_WIDTH", DEFAULT_IMAGE_WIDTH)
+    count = count or catalogue.settings.dossier_pages
+    width = width or catalogue.settings.dossier_image_width
     stored = catalogue.get(card_id)
     fields = dossier_fields(stored.card, applicant)
     images, image_warnings = sample_pages(catalogue, card_id, pages=pages, count=count, width=width)

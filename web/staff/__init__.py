@@ -4,8 +4,6 @@ signed-in user (see :mod:`web.staff.guard`)."""
 
 from __future__ import annotations
 
-import os
-
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
@@ -17,19 +15,13 @@ from .accounts import Accounts
 from .common import staff_render
 from .guard import Guard, staff_route_class
 
-DEFAULT_UPLOAD_LIMIT_MB = 10
 EDIT_KINDS = ("create", "edit", "import", "ingest")
-
-
-def upload_limit() -> int:
-    """Largest request body accepted (`GUJI_UPLOAD_LIMIT_MB`, default 10 MB)."""
-    return int(float(os.environ.get("GUJI_UPLOAD_LIMIT_MB") or DEFAULT_UPLOAD_LIMIT_MB) * 1024 * 1024)
 
 
 def router(catalogue: Catalogue) -> APIRouter:
     accounts = Accounts(catalogue)
     guard = Guard(catalogue.home, accounts)
-    limit = upload_limit()
+    limit = catalogue.settings.upload_limit  # the largest request body accepted (GUJI_UPLOAD_LIMIT_MB)
     route_class = staff_route_class(guard, limit)
     api = APIRouter(prefix="/staff", include_in_schema=False, route_class=route_class)
 

@@ -20,7 +20,8 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     def ingest_page(request: Request, *, error: str | None = None, folder: str = "", card_id: str = "",
                     status_code: int = 200):
         return staff_render(request, "staff/ingest.html", {
-            "incoming": jobs.incoming_dir(catalogue.home), "folders": jobs.book_folders(catalogue.home),
+            "incoming": jobs.incoming_dir(catalogue.home, catalogue.settings),
+            "folders": jobs.book_folders(catalogue.home, catalogue.settings),
             "cards": catalogue.list_rows(), "jobs": jobs.jobs(catalogue), "error": error,
             "folder": folder, "card_id": card_id,
         }, status_code=status_code)

@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from repository import Catalogue, GujiError, Home, InvalidInput
 from repository.catalogue_db import JobRow, now_iso
 from repository.process_tree import Child, hold_lifeline
+from repository.settings import Settings, current, use
 
 ACTIVE = ("queued", "running")
 FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
@@ -35,15 +36,15 @@ class JobError(InvalidInput):
     """A job that cannot be started as asked; nothing was started."""
 
 
-def incoming_dir(home: Home) -> Path:
+def incoming_dir(home: Home, settings: Settings | None = None) -> Path:
     """Where book folders wait to be ingested (`GUJI_INCOMING`, default `<home>/incoming`)."""
-    configured = os.environ.get("GUJI_INCOMING")
-    return Path(configured).expanduser().resolve() if configured else home.root / "incoming"
+    configured = (settings or current()).incoming
+    return configured.resolve() if configured else home.root / "incoming"
 
 
-def book_folders(home: Home) -> list[str]:
+def book_folders(home: Home, settings: Settings | None = None) -> list[str]:
     """The book folders in the incoming directory (sub-folders, not hidden, not done/failed)."""
-    root = incoming_dir(home)
+    root = incoming_dir(home, settings)
     if not root.is_dir():
         return []
     return sorted(entry.name for entry in root.iterdir()
@@ -56,8 +57,8 @@ def log_path(home: Home, job_id: int) -> Path:
 
 def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) -> int:
     """Record an ingest job and start its process; returns the job id."""
-    if folder not in book_folders(catalogue.home):
-        raise JobError(f"「{folder}」不是收件目录 {incoming_dir(catalogue.home)} 中的书籍文件夹")
+    if folder not in book_folders(catalogue.home, catalogue.settings):
+        raise JobError(f"「{folder}」不是收件目录 {incoming_dir(catalogue.home, catalogue.settings)} 中的书籍文件夹")
     if not catalogue.exists(card_id):
         raise JobError(f"没有标识为「{card_id}」的卡片：请先建卡片，再入藏影像")
     with catalogue.sessions.begin() as session:
@@ -147,8 +148,8 @@ def run(home: Home, job_id: int) -> int:
         def progress(done: int, total: int) -> None:
             _set(catalogue, job_id, done=done, total=total, message=f"已处理 {done} / {total} 页")
 
-        folder = incoming_dir(home) / row.source
-        workers = int(os.environ.get("GUJI_INGEST_WORKERS") or 0) or None
+        folder = incoming_dir(home, catalogue.settings) / row.source
+        workers = catalogue.settings.ingest_workers
         try:
             report = ingest_book(catalogue, folder, row.object_id, row.actor, workers=workers, progress=progress)
         except BookRefused as refused:
@@ -176,4 +177,5 @@ def run(home: Home, job_id: int) -> int:
 
 if __name__ == "__main__":  # python -m web.staff.jobs HOME JOB
     hold_lifeline()  # SIGTERM when the web process that started the job is gone
+    use(Settings.from_environ())  # this process's settings, read once
     sys.exit(run(Home.resolve(sys.argv[1]), int(sys.argv[2])))

@@ -30,14 +30,7 @@ from starlette.datastructures import FormData, QueryParams
 
 from repository import Catalogue, InvalidInput, NotFound, Refused
 from repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
-from repository.outputs.dossier import (
-    DEFAULT_IMAGE_WIDTH,
-    DEFAULT_PAGES,
-    build_dossier,
-    dossier_bytes,
-    scopes,
-    setting,
-)
+from repository.outputs.dossier import build_dossier, dossier_bytes, scopes
 from repository.outputs.guide_cards import print_guide_cards
 from repository.outputs.register import write_register
 from repository.outputs.sample_pages import choose_pages
@@ -238,10 +231,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                                         width=choices.width, **choices.people)
             except (InvalidInput, NotFound, Refused) as error:  # pages the book lacks, an unknown list …
                 problems.append(str(error))
-        try:
-            default_pages = choose_pages(structure, None, setting("GUJI_DOSSIER_PAGES", DEFAULT_PAGES))
-        except ValueError:
-            default_pages = []
+        default_pages = choose_pages(structure, None, catalogue.settings.dossier_pages)
         book_pages = [entry for entry in (structure or {}).get("pages") or [] if entry.get("page")]
         scanned = {entry["page"] for entry in book_pages
                    if catalogue.home.derivatives.joinpath(stored.id, str(entry["page"])).is_dir()}
@@ -249,7 +239,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             "stored": stored, "withdrawn": is_withdrawn(stored.card), "choices": choices, "scopes": scopes(),
             "dossier": dossier, "problems": problems, "notice": notice,
             "chosen": [page.page for page in dossier.pages] if dossier else (choices.pages or default_pages),
-            "book_pages": book_pages, "scanned": scanned, "default_width": _default_width(),
+            "book_pages": book_pages, "scanned": scanned, "default_width": catalogue.settings.dossier_image_width,
         }, status_code=422 if problems else status_code)
 
     @api.get("/cards/{card_id}/outputs")
@@ -280,9 +270,3 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     return api
 
-
-def _default_width() -> int:
-    try:
-        return setting("GUJI_DOSSIER_IMAGE_WIDTH", DEFAULT_IMAGE_WIDTH)
-    except ValueError:
-        return DEFAULT_IMAGE_WIDTH
