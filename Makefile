@@ -63,9 +63,9 @@ test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
-## docs: regenerate the generated parts of docs/ (the settings table; a test checks they are up to date)
+## docs: regenerate the generated parts of docs/ (the settings table, every command's --help; a test checks them)
 docs: $(VENV)/.installed
-	$(VENV)/bin/cog -r docs/settings.md
+	$(VENV)/bin/cog -r docs/settings.md docs/cli.md
 
 ## bench: the benchmarks (each prints a table and writes bench/results/*.json)
 bench: install

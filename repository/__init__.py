@@ -1,60 +1,29 @@
 """The domain and its storage: catalogue cards, the OCFL object store, the catalogue DB,
-revision history and the `guji` CLI. Imports none of ingest, iiif, search or web."""
+revision history, the error kinds, the settings and the CLI toolkit. Imports none of ingest, iiif,
+search or web.
 
-from .card import CardWarning, FieldChange, card_diff, normalise_card
-from .catalogue import (
-    CardConflict,
-    CardError,
-    CardNotFound,
-    Catalogue,
-    SaveResult,
-    StoredCard,
-)
-from .config import Home, public_url
-from .errors import (
-    Ambiguous,
-    Conflict,
-    Damaged,
-    Forbidden,
-    Gone,
-    GujiError,
-    InvalidInput,
-    NotFound,
-    Refused,
-    SettingError,
-    Unavailable,
-)
-from .ocfl_store import ObjectStore, PreparedFile, StaleVersionError, StoreError, VersionInfo
-from .settings import Settings
+The names below are loaded on first use (the catalogue pulls in SQLAlchemy and ocfl-py), so that
+`guji --help` and the other command modules start fast."""
 
-__all__ = [
-    "Ambiguous",
-    "Catalogue",
-    "CardConflict",
-    "CardError",
-    "CardNotFound",
-    "CardWarning",
-    "Conflict",
-    "Damaged",
-    "FieldChange",
-    "Forbidden",
-    "Gone",
-    "GujiError",
-    "Home",
-    "InvalidInput",
-    "NotFound",
-    "ObjectStore",
-    "PreparedFile",
-    "Refused",
-    "SaveResult",
-    "SettingError",
-    "Settings",
-    "StaleVersionError",
-    "StoreError",
-    "StoredCard",
-    "Unavailable",
-    "VersionInfo",
-    "card_diff",
-    "normalise_card",
-    "public_url",
-]
+from importlib import import_module
+
+_LAZY = {
+    "CardWarning": "card", "FieldChange": "card", "card_diff": "card", "normalise_card": "card",
+    "CardConflict": "catalogue", "CardError": "catalogue", "CardNotFound": "catalogue", "Catalogue": "catalogue",
+    "SaveResult": "catalogue", "StoredCard": "catalogue",
+    "Home": "config", "public_url": "config",
+    "Ambiguous": "errors", "Conflict": "errors", "Damaged": "errors", "Forbidden": "errors", "Gone": "errors",
+    "GujiError": "errors", "InvalidInput": "errors", "NotFound": "errors", "Refused": "errors",
+    "SettingError": "errors", "Unavailable": "errors",
+    "ObjectStore": "ocfl_store", "PreparedFile": "ocfl_store", "StaleVersionError": "ocfl_store",
+    "StoreError": "ocfl_store", "VersionInfo": "ocfl_store",
+    "Settings": "settings",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,9 +37,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-import ocfl
-import ocfl.new_version
-
 from .config import Home
 from .errors import Conflict, Damaged, GujiError, InvalidInput, NotFound
 
@@ -73,21 +70,34 @@ class PreparedFile:
     sha512: str
 
 
-# ocfl-py reads every file it adds to compute its digest. For PreparedFiles the digest is known;
-# this table (per thread: commits of different objects may run in parallel threads) lets
-# ocfl-py's NewVersion.add use it. Any path not in the table is hashed by ocfl-py as usual.
+# ocfl-py is imported by the methods that write or validate (it imports s3fs and botocore, half a
+# second): reading an object — what most commands and every web request do — needs only its JSON.
+#
+# ocfl-py reads every file it adds to compute its digest, and offers no way to hand it a digest
+# already known. NewVersion.add looks the function up in its module, so Guji's commits give it one
+# that answers from a per-thread table of known digests (PreparedFiles, and files Guji has just
+# hashed) and hashes anything else as ocfl-py would. It is installed when the first commit starts —
+# importing this module changes nothing in ocfl-py — and only this store's commits fill the table.
 _known_digests = threading.local()
-_ocfl_file_digest = ocfl.new_version.file_digest
 
 
-def _file_digest_or_known(filename, digest_type="sha512", fs=None):
-    known = getattr(_known_digests, "table", None) or {}
-    if digest_type == "sha512" and filename in known:
-        return known[filename]
-    return _ocfl_file_digest(filename, digest_type, fs=fs)
+def _ocfl():
+    """ocfl-py, with NewVersion.add reading known digests from the commit's table (see above)."""
+    import ocfl
+    import ocfl.new_version
 
+    if not getattr(ocfl.new_version.file_digest, "knows_guji_digests", False):
+        original = ocfl.new_version.file_digest
 
-ocfl.new_version.file_digest = _file_digest_or_known
+        def file_digest(filename, digest_type="sha512", fs=None):
+            known = getattr(_known_digests, "table", None) or {}
+            if digest_type == "sha512" and filename in known:
+                return known[filename]
+            return original(filename, digest_type, fs=fs)
+
+        file_digest.knows_guji_digests = True
+        ocfl.new_version.file_digest = file_digest
+    return ocfl
 
 
 # The store's errors are typed by meaning (NotFound, InvalidInput, Conflict, Damaged); `StoreError`
@@ -208,7 +218,7 @@ class ObjectStore:
         if (self.root / "0=ocfl_1.1").exists():
             return False
         self.root.parent.mkdir(parents=True, exist_ok=True)
-        ocfl.StorageRoot(root=str(self.root), layout_name=LAYOUT).initialize()
+        _ocfl().StorageRoot(root=str(self.root), layout_name=LAYOUT).initialize()
         return True
 
     def object_path(self, object_id: str) -> Path:
@@ -401,6 +411,7 @@ class ObjectStore:
             source_of[logical] = str(source).lstrip("/")
 
         when = (created or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ocfl = _ocfl()
         if current == 0:
             new_version = ocfl.NewVersion.first_version(srcdir="/", identifier=object_id)
             existing: dict[str, str] = {}
@@ -419,10 +430,11 @@ class ObjectStore:
             if logical in existing:
                 new_version.delete(logical)
                 changed = True
-        _known_digests.table = known
+        digests = dict(known)  # every source's sha512 once hashed: ocfl-py's add takes it from here
+        _known_digests.table = digests
         try:
             for logical, source in source_of.items():
-                digest = known.get(source) or _sha512(Path("/" + source))
+                digest = digests.setdefault(source, known.get(source) or _sha512(Path("/" + source)))
                 if existing.get(logical) == digest:
                     continue
                 if logical in existing:
@@ -646,6 +658,9 @@ class ObjectStore:
 
     def validate(self, object_id: str | None = None, check_digests: bool = True) -> list[str]:
         """Run ocfl-py's validator on one object or on the whole root; returns error messages."""
+        import ocfl
+        import ocfl.validator
+
         if object_id is not None:
             validator = ocfl.validator.Validator(check_digests=check_digests)
             if validator.validate_object(str(self.object_path(object_id))):

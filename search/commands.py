@@ -1,4 +1,4 @@
-"""`guji search`, `guji indexer` and `guji reindex`, registered through the `guji.commands` entry point."""
+"""`guji search`, `guji indexer` and `guji reindex` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ import signal
 import sys
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-errors = Console(stderr=True)
-console = Console()
+from repository.cli import console, errors, one_of, open_catalogue, progress
+from repository.errors import InvalidInput
 
-BackendOption = typer.Option(None, "--backend", help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")
-
-
-def _catalogue(ctx: typer.Context):
-    from repository.cli import open_catalogue
-
-    return open_catalogue(ctx)
+BackendOption = typer.Option(None, "--backend", **one_of("whoosh", "tantivy"),
+                             help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")
 
 
 def _snippet_text(snippet) -> Text:
@@ -38,28 +32,24 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
         page: int = typer.Option(1, "--page", help="Page of results."),
         per_page: int = typer.Option(10, "--per-page", help="Books per page of results."),
-        sort: str = typer.Option("relevance", "--sort", help="relevance, title, date or call_number."),
+        sort: str = typer.Option("relevance", "--sort", **one_of("relevance", "title", "date", "call_number"),
+                                 help="relevance, title, date or call_number."),
         filters: list[str] = typer.Option(None, "--filter", help="FACET=VALUE, e.g. sibu=经部 (repeatable)."),
         backend: str = BackendOption,
     ) -> None:
         """Search catalogue records and full text (simplified, traditional and variant forms alike)."""
-        from .query import QueryError
         from .service import Searcher
 
         chosen = {}
         for item in filters or []:
             if "=" not in item:
-                errors.print(f"error: --filter {item!r}: write FACET=VALUE, e.g. sibu=经部", markup=False)
-                raise typer.Exit(2)
+                raise InvalidInput(f"--filter {item!r}：请写成 FACET=VALUE，如 sibu=经部")
             name, value = item.split("=", 1)
             chosen[name.strip()] = value
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             searcher = Searcher(catalogue.home, backend, catalogue.settings)
-            try:
+            try:  # a bad query: QueryError, a usage error (exit code 2) that says what to change
                 results = searcher.search(query, filters=chosen, sort=sort, page=page, per_page=per_page)
-            except QueryError as error:
-                errors.print(f"bad query: {error}", highlight=False, markup=False)
-                raise typer.Exit(2) from None
             finally:
                 searcher.close()
             from .backend import index_dir, stale_key
@@ -103,7 +93,7 @@ def register(app: typer.Typer) -> None:
         """Keep the search index up to date with the catalogue (the one process that writes it)."""
         from .indexer import Indexer
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             worker = Indexer(catalogue, backend)
             try:
                 if once:
@@ -140,17 +130,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def reindex(ctx: typer.Context, backend: str = BackendOption) -> None:
         """Rebuild the search index from OCFL and the catalogue DB."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
         from .indexer import Indexer
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             worker = Indexer(catalogue, backend)
             try:
-                with Progress(TextColumn("reindexing"), BarColumn(), MofNCompleteColumn(), console=errors,
-                              transient=not errors.is_terminal) as bar:
-                    task = bar.add_task("reindex", total=None)
-                    count = worker.rebuild(lambda done, total: bar.update(task, completed=done, total=total))
+                with progress("重建索引", "部") as update:
+                    count = worker.rebuild(update)
             finally:
                 worker.close()
         console.print(f"reindexed {count} books ({worker.backend_name})", highlight=False)

@@ -16,6 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _settings_of_the_test():
+    """A test that runs an entry point (web.cli.main …) installs its settings for the process; the next
+    test reads them from its own environment again."""
+    yield
+    from repository.settings import use
+
+    use(None)
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     return Home.resolve(tmp_path / "guji-data")

@@ -384,7 +384,7 @@ def guji(home, *args: str) -> subprocess.CompletedProcess:
 
 def test_cli_errors_are_clear(catalogue, home, card, book, tmp_path):
     missing = guji(home, "ingest", str(book), "--id", "nobody")
-    assert missing.returncode == 1 and "no card with id 'nobody'" in missing.stderr
+    assert missing.returncode == 3 and "no card with id 'nobody'" in missing.stderr
     assert "Traceback" not in missing.stderr
     (book / "2.png").write_bytes(b"")
     refused = guji(home, "ingest", str(book), "--id", card)

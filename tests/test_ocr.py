@@ -362,16 +362,15 @@ def test_page_ranges():
 def test_cli_refuses_bad_pages_and_prints_the_quality_report(real_run):
     from typer.testing import CliRunner
 
-    from repository.cli import _register_plugins, app
+    from web.cli import root as app
 
     catalogue, _, _ = real_run
-    _register_plugins()
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "250"})
     base = ["--home", str(catalogue.home.root)]
     bad = runner.invoke(app, [*base, "ocr", "qizheng", "--pages", "0009-0010"])
-    assert bad.exit_code == 1 and "此书没有这些页" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "此书没有这些页" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(app, [*base, "ocr", "qizheng", "--engine", "tesseract"])
-    assert missing.exit_code == 1 and "没有名为 'tesseract' 的 OCR 引擎" in missing.output
+    assert missing.exit_code == 2 and "没有名为「tesseract」的 OCR 引擎" in missing.output  # a usage error
     report = runner.invoke(app, [*base, "ocr-report", "qizheng", "--json"])
     assert report.exit_code == 0, report.output
     pages = json.loads(report.stdout)["pages"]
@@ -384,14 +383,13 @@ def test_cli_refuses_bad_pages_and_prints_the_quality_report(real_run):
 def test_ingest_with_ocr_on_ingest_reads_the_new_book(tmp_path, replay, monkeypatch):
     from typer.testing import CliRunner
 
-    from repository.cli import _register_plugins, app
+    from web.cli import root as app
 
     home = Home.resolve(tmp_path / "guji-data")
     Catalogue.init(home).close()
     catalogue = Catalogue.open(home)
     catalogue.create(CARD, editor="test", reason="fixture")
     catalogue.close()
-    _register_plugins()
     monkeypatch.setenv("GUJI_OCR_ON_INGEST", "1")
     monkeypatch.setenv("GUJI_OCR_ENGINE", "replay")
     result = CliRunner().invoke(app, ["--home", str(home.root), "ingest", str(make_book(tmp_path / "book")),

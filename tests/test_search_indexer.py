@@ -17,9 +17,9 @@ from search_support import TEXTS
 from typer.testing import CliRunner
 
 from ingest.text_import import import_text
-from repository.cli import _register_plugins, app
 from search.indexer import Indexer
 from search.service import Searcher
+from web.cli import root as app
 
 
 @pytest.fixture
@@ -122,7 +122,6 @@ def test_a_whoosh_reader_open_across_a_rebuild_answers_from_the_new_index(books)
 
 
 def test_cli_search_reindex_and_indexer(books, home):
-    _register_plugins()
     runner = CliRunner()
     base = ["--home", str(home.root)]
     assert runner.invoke(app, [*base, "reindex"]).exit_code == 0
@@ -172,7 +171,7 @@ def _poll(check, timeout: float = 60.0):
 def test_a_card_edit_is_searchable_within_seconds_on_a_running_site(books, home):
     port = _free_port()
     env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_EDITOR": "test"}
-    guji = [sys.executable, "-m", "repository.cli"]
+    guji = [sys.executable, "-m", "web.cli"]
     log = open(home.root / "serve.log", "wb")  # noqa: SIM115 - closed when the server stops
     server = subprocess.Popen([*guji, "serve", "--port", str(port), "--workers", "1"], env=env,
                               stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
@@ -225,7 +224,6 @@ def test_an_index_built_with_another_variant_table_is_rebuilt_by_the_indexer(boo
     assert read_state(directory)["key"] == key_version() and stale_key(directory) is None
     write_state(directory, key="1-000000000000")  # as an index built with an older table
     assert "1-000000000000" in stale_key(directory) and "guji reindex" in stale_key(directory)
-    _register_plugins()
     searched = CliRunner().invoke(app, ["--home", str(books.home.root), "search", "爱生于昵", "--backend", "tantivy"])
     assert "检索索引是用异体字表 1-000000000000 建的" in searched.output
     done = indexer.run_once()

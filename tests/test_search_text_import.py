@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ingest.text_import import import_text
 from ingest.text_model import TextRefused
-from repository.cli import _register_plugins, app
+from web.cli import root as app
 
 
 @pytest.fixture
@@ -203,7 +203,6 @@ def test_a_new_import_replaces_the_old_transcription(books):
 
 
 def test_cli_import_and_refusal(books, home):
-    _register_plugins()
     runner = CliRunner()
     result = runner.invoke(app, ["--home", str(home.root), "text", "import", "示善0001",
                                  str(TEXTS / "KR1c0004_009.txt"), "--editor", "cli"])
@@ -213,6 +212,6 @@ def test_cli_import_and_refusal(books, home):
     bad.write_text("<pb:KR1c0004_WYG_001-1a>\n正文(未完\n", encoding="utf-8")
     result = runner.invoke(app, ["--home", str(home.root), "text", "import", "maoshi-zhushu", str(bad)])
     assert result.exit_code == 1
-    assert "nothing was stored" in result.output and "bad.txt line 2" in result.output
+    assert "什么都没有保存" in result.output and "bad.txt line 2" in result.output
     shown = runner.invoke(app, ["--home", str(home.root), "text", "show", "maoshi-zhushu", "--page", "0001"])
     assert shown.exit_code == 0 and "009-11b" in shown.output

@@ -79,3 +79,11 @@ def test_nothing_reads_the_environment_at_import_time():
     """Modules that used to read GUJI_* when imported (tile cache, whoosh writers, render threads)."""
     for path in ("iiif/image_render.py", "search/whoosh_backend.py", "web/iiif_routes.py"):
         assert "os.environ" not in (ROOT / path).read_text(encoding="utf-8"), path
+
+
+def test_the_generated_docs_are_up_to_date(capsys):
+    """docs/settings.md's table and docs/cli.md's help texts are generated (`make docs`)."""
+    from cogapp import Cog
+
+    status = Cog().main(["cog", "--check", "--diff", str(ROOT / "docs" / "settings.md"), str(ROOT / "docs" / "cli.md")])
+    assert status == 0, "run `make docs`:\n" + capsys.readouterr().out[-3000:]

@@ -13,9 +13,8 @@ from web_helpers import PASSWORD, add_user, csrf_of, sign_in
 
 from repository import Catalogue, SettingError
 from repository.catalogue_db import LoginThrottleRow, StaffSessionRow
-from repository.cli import _register_plugins
-from repository.cli import app as cli
 from web import create_app
+from web.cli import root as cli
 from web.staff import accounts, throttle
 
 BASE = "http://127.0.0.1:8000"
@@ -65,7 +64,6 @@ def test_sign_out_ends_the_session_in_every_worker(workers):
 def test_the_command_line_ends_open_sessions(workers, catalogue, command):
     browser = client_of(workers[0])
     assert sign_in(browser, "馆长").status_code == 303 and opens(browser)
-    _register_plugins()
     result = CliRunner().invoke(cli, ["--home", str(catalogue.home.root), *command])
     assert result.exit_code == 0, result.output
     assert not opens(browser) and not opens(with_cookie(workers[1], browser.cookies.get("guji_staff")))
@@ -164,7 +162,6 @@ def test_guji_serve_leaves_forwarded_headers_to_the_app(catalogue, monkeypatch):
 
     options = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: options.update(kwargs))
-    _register_plugins()
     result = CliRunner().invoke(cli, ["--home", str(catalogue.home.root), "serve", "--no-indexer"])
     assert result.exit_code == 0, result.output
     assert options["proxy_headers"] is False

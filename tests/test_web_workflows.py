@@ -311,9 +311,9 @@ def test_guji_users_add_list_disable_and_passwd(samples):
     duplicate = guji(home, "users", "add", "张三", "--role", "admin", "--password", PASSWORD, check=False)
     assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
     wrong_role = guji(home, "users", "add", "李四", "--role", "boss", "--password", PASSWORD, check=False)
-    assert wrong_role.returncode == 1 and "unknown role" in wrong_role.stderr
+    assert wrong_role.returncode == 2 and "「boss」不可用：请用 cataloguer、admin" in wrong_role.stderr  # usage
     short = guji(home, "users", "add", "李四", "--role", "admin", "--password", "123", check=False)
-    assert short.returncode == 1 and "too short" in short.stderr
+    assert short.returncode == 2 and "too short" in short.stderr
     client = TestClient(create_app(samples.home), base_url="http://127.0.0.1:8000")
     assert sign_in(client, "admin", password).status_code == 303
     guji(home, "users", "disable", "张三")
@@ -323,7 +323,7 @@ def test_guji_users_add_list_disable_and_passwd(samples):
     assert sign_in(client, "张三").status_code == 401
     assert sign_in(client, "张三", "a brand new password").status_code == 303
     missing = guji(home, "users", "disable", "nobody", check=False)
-    assert missing.returncode == 1 and "no user" in missing.stderr
+    assert missing.returncode == 3 and "no user" in missing.stderr
 
 
 def test_an_unexpected_error_in_a_job_is_reported_without_server_details(samples, monkeypatch, capsys):

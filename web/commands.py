@@ -1,4 +1,4 @@
-"""`guji serve`, registered into the repository CLI through the `guji.commands` entry point."""
+"""`guji serve` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import signal
 import sys
 
 import typer
-import uvicorn
+
+from repository.cli import home_of
 
 SERVE_PID = "GUJI_SERVE_PID"  # the `guji serve` process, for its uvicorn workers
 
@@ -45,13 +46,14 @@ def register(app: typer.Typer) -> None:
         access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the web site and API."""
-        from repository import Home
+        import uvicorn
+
+        from repository.errors import NotFound
         from repository.process_tree import Child, stop_child
 
-        home = Home.resolve((ctx.obj or {}).get("home"))
+        home = home_of(ctx)
         if not home.exists():
-            typer.echo(f"error: no Guji data home at {home.root}: run `guji init` first", err=True)
-            raise typer.Exit(1)
+            raise NotFound(f"no Guji data home at {home.root}: run `guji init` first")
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
         os.environ[SERVE_PID] = str(os.getpid())
@@ -62,7 +64,7 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         # The search index has one writer: the indexer, run beside the (read-only) web workers. It
         # ends with this process even when this process is killed (its lifeline, see process_tree).
-        side = Child([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
+        side = Child([sys.executable, "-m", "web.cli", "indexer"]) if indexer else None
         try:
             # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1 whoever sent it;
             # the app believes it from GUJI_TRUSTED_PROXIES only (web/proxies.py)
