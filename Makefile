@@ -58,9 +58,10 @@ run: install
 	$(GUJI) users add admin --role admin --generate-password --if-missing
 	$(GUJI) serve --host $(HOST) --port $(PORT)
 
-## test: lint and the whole test suite
+## test: lint, the import contracts (the layers, pyproject.toml) and the whole test suite
 test: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
 
 ## docs: regenerate the generated parts of docs/ (the settings table, every command's --help; a test checks them)

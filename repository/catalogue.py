@@ -11,13 +11,13 @@ from __future__ import annotations
 import fcntl
 import json
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 import metadata_schemas
@@ -313,12 +313,79 @@ class Catalogue:
             )
             return list(session.scalars(query))
 
-    def events(self, card_id: str | None = None, limit: int = 100) -> list[EventRow]:
+    def events(self, card_id: str | None = None, limit: int = 100, *, kinds: Collection[str] = (), actor: str = "",
+               since: str = "", until: str = "", before: int | None = None) -> list[EventRow]:
+        """The event log, newest first: of one object, of some kinds, by one actor, from the day
+        `since` to the day `until` (YYYY-MM-DD, both included), before event number `before`."""
+        query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+        if card_id:
+            query = query.where(EventRow.object_id == card_id)
+        if kinds:
+            query = query.where(EventRow.kind.in_(list(kinds)))
+        if actor:
+            query = query.where(EventRow.actor == actor)
+        if since:
+            query = query.where(EventRow.time >= since)
+        if until:
+            query = query.where(EventRow.time < until + "T99")  # the whole last day
+        if before:
+            query = query.where(EventRow.id < before)
         with self.sessions() as session:
-            query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
-            if card_id:
-                query = query.where(EventRow.object_id == card_id)
             return list(session.scalars(query))
+
+    def event_kinds(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(select(EventRow.kind).distinct().order_by(EventRow.kind)))
+
+    def last_event_id(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.max(EventRow.id))) or 0
+
+    def events_after(self, event_id: int, limit: int) -> list[tuple[int, str, str | None]]:
+        """(id, kind, object id) of the events after `event_id`, oldest first — the indexer's queue."""
+        with self.sessions() as session:
+            return [tuple(row) for row in session.execute(
+                select(EventRow.id, EventRow.kind, EventRow.object_id)
+                .where(EventRow.id > event_id).order_by(EventRow.id).limit(limit))]
+
+    def count_events_after(self, event_id: int, ignoring: Collection[str] = ()) -> int:
+        """How many events after `event_id` name an object, leaving out the kinds `ignoring`."""
+        with self.sessions() as session:
+            return session.scalar(select(func.count(EventRow.id)).where(
+                EventRow.id > event_id, EventRow.object_id.is_not(None), EventRow.kind.not_in(list(ignoring)))) or 0
+
+    # ---- the public collection (queries in repository/browsing.py) -------------------------------
+
+    def public_rows(self, card_ids: Collection[str]) -> dict[str, CardRow]:
+        """The catalogue rows of these cards that are not withdrawn, by id."""
+        from .withdrawal import WITHDRAWN
+
+        with self.sessions() as session:
+            return {row.id: row for row in session.scalars(
+                select(CardRow).where(CardRow.id.in_(list(card_ids)), CardRow.status != WITHDRAWN))}
+
+    def figures(self):
+        """How many titles, volumes, pages … the public collection has (browsing.Figures)."""
+        from . import browsing
+
+        return browsing.figures(self)
+
+    def recent(self, limit: int = 6) -> list[CardRow]:
+        from . import browsing
+
+        return browsing.recent(self, limit)
+
+    def browse(self, filters, page: int = 1, page_size: int = 20) -> tuple[int, int, int, list[CardRow]]:
+        """(total, page, pages, rows) of the public cards `filters` (browsing.Filters) leave."""
+        from . import browsing
+
+        return browsing.browse(self, filters, page, page_size)
+
+    def facet_counts(self, facet: str, filters) -> list[tuple[str | None, int]]:
+        """(value, count) of one browsing facet (class, dynasty, edition_type …) under `filters`."""
+        from . import browsing
+
+        return browsing.facet_counts(self, facet, filters)
 
     # ---- writing -------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The `SearchBackend` protocol and what every backend shares: index layout, query compilation.
+"""The `SearchBackend` protocol and what every backend shares: index layout, query compilation
+(search/backends.py chooses and opens a backend; the backends import this module, never it them).
 
 A backend stores two kinds of documents (see `search.documents`): ``book`` (a catalogue record)
 and ``page`` (one page of text). Each searchable text is indexed twice from its search key: as
@@ -21,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from repository import Home, InvalidInput, Unavailable
-from repository.settings import Settings, current
+from repository import Home, Unavailable
 
 from .analyzer import PARAGRAPH_BREAK, crossing_bigram, fold, key_version, phrase_bigrams
 from .documents import BookDocument, PageDocument
@@ -32,8 +32,6 @@ from .query import Query, QueryError, Term
 Kind = Literal["book", "page"]
 BookEntry = tuple[BookDocument, list[PageDocument]]
 SCHEMA_VERSION = 3  # 3: page documents store their authority and where each part starts in its line
-BACKENDS = ("whoosh", "tantivy")
-DEFAULT_BACKEND = "whoosh"
 META = "meta"  # catch-all of every book field (a word typed without a field name)
 PAGE_BOOK = "page_book"  # the book of a page document (book documents do not have it)
 
@@ -83,29 +81,8 @@ class SearchBackend(Protocol):
     def close(self) -> None: ...
 
 
-def backend_name(name: str | None = None, settings: Settings | None = None) -> str:
-    """`name` (a --backend option), else GUJI_SEARCH_BACKEND."""
-    chosen = (name or (settings or current()).search_backend or DEFAULT_BACKEND).strip().lower()
-    if chosen not in BACKENDS:
-        raise InvalidInput(f"unknown search backend {chosen!r} (GUJI_SEARCH_BACKEND): use one of {', '.join(BACKENDS)}")
-    return chosen
-
-
 def index_dir(home: Home, name: str) -> Path:
     return home.index / name
-
-
-def open_backend(home: Home, name: str | None = None, *, writable: bool = False) -> SearchBackend:
-    """The configured backend over the index of `home` (created empty when a writer opens it)."""
-    chosen = backend_name(name)
-    directory = index_dir(home, chosen)
-    if chosen == "tantivy":
-        from .tantivy_backend import TantivyBackend
-
-        return TantivyBackend(directory, writable=writable)
-    from .whoosh_backend import WhooshBackend
-
-    return WhooshBackend(directory, writable=writable)
 
 
 # ---- index state (last event seen by the indexer) -------------------------------------------------

@@ -17,26 +17,18 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING
 
 from repository import Catalogue
-from repository.catalogue_db import CardRow, EventRow
 from repository.withdrawal import WITHDRAWN
 
 from .analyzer import key_version
-from .backend import (
-    BookEntry,
-    SearchBackend,
-    backend_name,
-    check_schema,
-    index_dir,
-    open_backend,
-    read_state,
-    stale_key,
-    write_state,
-)
+from .backend import BookEntry, SearchBackend, check_schema, index_dir, read_state, stale_key, write_state
+from .backends import backend_name, open_backend
 from .documents import book_document, page_documents
+
+if TYPE_CHECKING:
+    from repository.catalogue_db import CardRow  # the rows Catalogue.public_rows and .list_rows answer
 
 PAGES_FILE = "text/pages.json"
 # Events that change nothing the index holds.
@@ -63,18 +55,9 @@ def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
     return book_document(card), pages
 
 
-def last_event_id(catalogue: Catalogue) -> int:
-    with catalogue.sessions() as session:
-        return session.scalar(select(func.max(EventRow.id))) or 0
-
-
 def events_behind(catalogue: Catalogue, last_event: int) -> int:
     """How many events after `last_event` change what the index holds."""
-    with catalogue.sessions() as session:
-        return session.scalar(
-            select(func.count(EventRow.id)).where(EventRow.id > last_event, EventRow.object_id.is_not(None),
-                                                  EventRow.kind.not_in(IGNORED_EVENTS))
-        ) or 0
+    return catalogue.count_events_after(last_event, ignoring=IGNORED_EVENTS)
 
 
 class Indexer:
@@ -104,11 +87,7 @@ class Indexer:
             return Pass(0, count, 0, self.last_event, rebuilt=True)
         total = Pass(0, 0, 0, self.last_event)
         while True:
-            with self.catalogue.sessions() as session:
-                events = session.execute(
-                    select(EventRow.id, EventRow.kind, EventRow.object_id)
-                    .where(EventRow.id > total.last_event).order_by(EventRow.id).limit(BATCH)
-                ).all()
+            events = self.catalogue.events_after(total.last_event, BATCH)
             if not events:
                 return total
             touched = sorted({object_id for _, kind, object_id in events
@@ -120,9 +99,7 @@ class Indexer:
     def reindex_books(self, book_ids: list[str]) -> tuple[int, int]:
         if not book_ids:
             return 0, 0
-        with self.catalogue.sessions() as session:
-            rows = {row.id: row for row in session.scalars(
-                select(CardRow).where(CardRow.id.in_(book_ids), CardRow.status != WITHDRAWN))}
+        rows = self.catalogue.public_rows(book_ids)
         gone = [book_id for book_id in book_ids if book_id not in rows]
         if rows:
             self.backend.index(book_entry(self.catalogue, rows[book_id]) for book_id in book_ids if book_id in rows)
@@ -157,7 +134,7 @@ class Indexer:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Rebuild the whole index from the catalogue DB and OCFL."""
-        since = last_event_id(self.catalogue)
+        since = self.catalogue.last_event_id()
         rows = [row for row in self.catalogue.list_rows() if row.status != WITHDRAWN]
 
         def entries() -> Iterator[BookEntry]:

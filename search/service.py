@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from repository import Home
 from repository.settings import Settings
 
-from .backend import SearchBackend, backend_name, check_schema, index_dir, open_backend, read_state
+from .backend import SearchBackend, check_schema, index_dir, read_state
+from .backends import backend_name, open_backend
 from .fields import BY_NAME, FACETS
 from .query import Query, QueryError, parse_query
 from .snippets import Match, Snippet, highlight, page_matches, snippets

@@ -11,7 +11,8 @@ from search_support import brute_force, folded_fields, indexed_library, stored_p
 
 from repository import Catalogue, Home
 from search.analyzer import fold
-from search.backend import SearchBackend, open_backend
+from search.backend import SearchBackend
+from search.backends import open_backend
 from search.indexer import Indexer
 from search.query import parse_query
 from search.service import Searcher

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from repository import Catalogue, Gone, public_url
-from repository.catalogue_db import CardRow
 from repository.withdrawal import is_withdrawn
 
 from . import collection
 from .public_pages import browse_filters, withdrawn_message
 from .record import BookRecord, Section, book_record
+
+if TYPE_CHECKING:
+    from repository.catalogue_db import CardRow  # the rows Catalogue.browse and .recent answer
 
 
 class BookSummary(BaseModel):

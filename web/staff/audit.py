@@ -7,10 +7,8 @@ import re
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 
 from repository import Catalogue
-from repository.catalogue_db import EventRow
 
 from ..params import DB_INT_MAX
 from .common import staff_render
@@ -28,31 +26,13 @@ class EventFilters:
     until: str = ""  # YYYY-MM-DD, inclusive
 
 
-def events(catalogue: Catalogue, filters: EventFilters, before: int | None = None,
-           limit: int = PAGE_SIZE) -> list[EventRow]:
-    query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
-    if filters.kind:
-        query = query.where(EventRow.kind == filters.kind)
-    if filters.actor:
-        query = query.where(EventRow.actor == filters.actor)
-    if filters.object_id:
-        query = query.where(EventRow.object_id == filters.object_id)
-    if filters.since:
-        query = query.where(EventRow.time >= filters.since)
-    if filters.until:
-        query = query.where(EventRow.time < filters.until + "T99")  # the whole last day
-    if before:
-        query = query.where(EventRow.id < before)
-    with catalogue.sessions() as session:
-        return list(session.scalars(query))
+def events(catalogue: Catalogue, filters: EventFilters, before: int | None = None, limit: int = PAGE_SIZE) -> list:
+    return catalogue.events(filters.object_id or None, limit, kinds=[filters.kind] if filters.kind else (),
+                            actor=filters.actor, since=filters.since, until=filters.until, before=before)
 
 
-def kinds(catalogue: Catalogue) -> list[str]:
-    with catalogue.sessions() as session:
-        return list(session.scalars(select(EventRow.kind).distinct().order_by(EventRow.kind)))
-
-
-def detail_items(row: EventRow) -> list[tuple[str, str]]:
+def detail_items(row) -> list[tuple[str, str]]:
+    """The details of one event (a row of Catalogue.events) as (key, text) pairs."""
     try:
         detail = json.loads(row.detail_json or "{}")
     except ValueError:
@@ -74,7 +54,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                                since if DAY.match(since) else "", until if DAY.match(until) else "")
         rows = events(catalogue, filters, before)
         return staff_render(request, "staff/audit.html", {
-            "rows": [(row, detail_items(row)) for row in rows], "filters": filters, "kinds": kinds(catalogue),
+            "rows": [(row, detail_items(row)) for row in rows], "filters": filters, "kinds": catalogue.event_kinds(),
             "problems": problems, "next_before": rows[-1].id if len(rows) == PAGE_SIZE else None,
         })
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
 from repository import Catalogue
-from repository.catalogue_db import EventRow
 
 from . import audit, batch, cards, ingest_pages, outputs_pages, signin, users_pages, withdrawal_pages
 from .accounts import Accounts
@@ -25,9 +23,7 @@ def router(catalogue: Catalogue) -> APIRouter:
 
     @api.get("/")
     def dashboard(request: Request):
-        with catalogue.sessions() as session:
-            recent = list(session.scalars(select(EventRow).where(EventRow.kind.in_(EDIT_KINDS))
-                                          .order_by(EventRow.id.desc()).limit(15)))
+        recent = catalogue.events(limit=15, kinds=EDIT_KINDS)
         return staff_render(request, "staff/dashboard.html", {
             "recent": [(row, audit.detail_items(row)) for row in recent], "total": catalogue.count(),
         })
