@@ -235,16 +235,6 @@ class Searcher:
         return sorted(matched, key=lambda b: (b not in record_hits, -page_counts.get(b, 0),
                                               -record_hits.get(b, 0.0), books[b]["title"], b))
 
-    def matching_pages(self, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
-        """Every (book id, page) whose text matches, in reading order (text without a scan left out)."""
-        query = parse_query(text)
-        check_schema(index_dir(self.home, self.backend_name))
-        if not has_page_terms(query):
-            return []
-        with self._reader() as backend:
-            hits = backend.search(query, kind="page", book_ids=book_ids, limit=None)
-        return [(hit.book_id, hit.page) for hit in hits.hits if hit.page]
-
     def search_book(self, book_id: str, text: str, limit: int | None = None) -> tuple[Query, list[PageHit]]:
         """Every matching page of one book, with every match located (for IIIF Content Search);
         text without a scan comes with ``page`` None."""

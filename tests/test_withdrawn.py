@@ -8,7 +8,7 @@ import sqlite3
 import lxml.html
 import pytest
 from fastapi.testclient import TestClient
-from search_support import TEXTS
+from search_support import TEXTS, matching_pages
 from web_helpers import form_values, ingest_fixture_scans, load_samples, staff_client
 
 from ingest.text_import import import_text
@@ -154,7 +154,7 @@ def test_a_withdrawn_book_and_its_pages_leave_the_index_and_return_on_reinstate(
 
     def found() -> tuple[list[str], list[str]]:
         books = [hit.book_id for hit in searcher.search("影梅庵").books]
-        pages = sorted({book for book, _ in searcher.matching_pages("秦淮佳丽")})
+        pages = sorted({book for book, _ in matching_pages(searcher, "秦淮佳丽")})
         return books, pages
 
     assert found() == ([memoir], [memoir])

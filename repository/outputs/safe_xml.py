@@ -33,7 +33,6 @@ OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 MODS_NS = "http://www.loc.gov/mods/v3"
-MARC_NS = "http://www.loc.gov/MARC21/slim"
 DC_RECORDS_NS = "urn:guji:export:dc"  # the wrapper of `guji cards export --format dc`
 
 # published schema locations (as written in the schemas' imports) → local copy

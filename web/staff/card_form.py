@@ -28,19 +28,11 @@ from functools import cache
 from typing import Any
 
 import metadata_schemas
+from repository.card import FIELD_PARSERS
 from repository.card_table import get_path, set_path
 
 # which live preview each raw string gets (see parse_preview.py)
-PARSE_KIND = {
-    "edition.juan": "juan",
-    "edition.publication.date": "date",
-    "edition.layout": "layout",
-    "edition.frame_size": "dimensions",
-    "copy.page_size": "dimensions",
-    "copy.extant_juan": "extant_juan",
-    "edition.responsibility_raw": "responsibility",
-    "copy.seals_raw": "seals",
-}
+PARSE_KIND = {path: kind for path, (kind, _) in FIELD_PARSERS.items()}  # previewed while typing
 # parsed from another field on save; changing that field drops them so they are parsed afresh
 COMPANIONS = {
     "edition.responsibility_raw": ("edition.responsibilities",),
