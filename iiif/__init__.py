@@ -11,7 +11,7 @@
 The heavier modules load on first use, so `guji` commands that do not need them start fast.
 """
 
-from importlib import import_module
+from repository.lazy import lazy_names
 
 from . import ids
 
@@ -24,8 +24,4 @@ _LAZY = {
 
 __all__ = ["ids", *_LAZY]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

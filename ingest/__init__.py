@@ -4,7 +4,7 @@ OCR of the scans and the book's text by authority (imported, corrected, machine)
 The names below load on first use (the pipeline imports pyvips, OCR its engines), so that the
 `guji` commands of other packages start fast."""
 
-from importlib import import_module
+from repository.lazy import lazy_names
 
 _LAZY = {
     "DEFAULT_ENGINE": "ocr_engine", "ENGINES": "ocr_engine", "OcrEngineUnavailable": "ocr_engine",
@@ -20,8 +20,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -5,7 +5,7 @@ search or web.
 The names below are loaded on first use (the catalogue pulls in SQLAlchemy and ocfl-py), so that
 `guji --help` and the other command modules start fast."""
 
-from importlib import import_module
+from .lazy import lazy_names
 
 _LAZY = {
     "CardWarning": "card", "FieldChange": "card", "card_diff": "card", "normalise_card": "card",
@@ -22,8 +22,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
