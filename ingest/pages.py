@@ -88,7 +88,9 @@ def natural_key(name: str) -> tuple:
     """Sort key that orders 1.png, 2.png, 10.png; equal keys mean the same page number
     (0001.tif and 0001.jpg, or 1.png and 001.png)."""
     stem = name.rsplit(".", 1)[0].lower()
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", stem) if part)
+    # [0-9] only: str.isdigit() is true for ²/①, which int() refuses
+    return tuple((0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part)
+                 for part in re.split(r"([0-9]+)", stem) if part)
 
 
 def sniff_format(path: Path) -> tuple[str | None, str | None]:

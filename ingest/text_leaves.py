@@ -56,7 +56,7 @@ def juan_number(value: object) -> int | None:
     if isinstance(value, int):
         return value
     text = str(value).strip().removeprefix("卷")
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not ², which int() refuses
         return int(text)
     try:
         return chinese_to_int(text)

@@ -68,6 +68,12 @@ def test_natural_order():
     assert natural_key("0001.tif") == natural_key("1.jpg")
 
 
+def test_superscript_and_circled_digits_in_names_are_letters_not_numbers():
+    # str.isdigit() is true for ² and ①, int() refuses them: such a name used to crash the scan
+    names = ["page².png", "page1.png", "①.png"]
+    assert sorted(names, key=natural_key) == ["page1.png", "page².png", "①.png"]
+
+
 def test_ingest_stores_masters_bit_for_bit_and_builds_derivatives(catalogue, home, card, book):
     (book / "Thumbs.db").write_bytes(b"\x00" * 10)
     report = ingest_book(catalogue, book, card, EDITOR, workers=2)

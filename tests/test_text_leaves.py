@@ -16,6 +16,7 @@ from search_support import TEXTS, stored_pages
 from ingest.pages import scan_book
 from ingest.pipeline import build_structure
 from ingest.text_import import import_text
+from ingest.text_leaves import juan_number
 from ingest.text_model import TextRefused
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,3 +199,9 @@ def test_text_without_a_scan_is_found_in_the_book_and_has_no_canvas(books, sampl
     monkeypatch.setenv("GUJI_SEARCH_BACKEND", backend)
     html = TestClient(create_app(books.home)).get("/search", params={"q": "太陰經度日分"}).text
     assert f'<a href="/books/{BOOK}">002-15a</a> <span class="badge no-scan">无影像</span>' in html
+
+
+@pytest.mark.parametrize(("value", "number"),
+                         [("002", 2), ("卷二", 2), (3, 3), ("²", None), ("卷①", None), (True, None)])
+def test_juan_numbers_read_ascii_and_chinese_numerals_only(value, number):
+    assert juan_number(value) == number
