@@ -7,16 +7,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = "guji-data"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # the address `guji serve` listens at by default
+PUBLIC_URL = "GUJI_PUBLIC_URL"
+# Set by `guji serve` for its own processes: the address it listens at (web/served_address.py).
+SERVED_URL = "GUJI_SERVED_URL"
 
 
 def public_url() -> str:
-    """The base URL the public reaches this site at (`GUJI_PUBLIC_URL`, no trailing slash).
+    """The base URL the public reaches this site at (no trailing slash).
 
     Every absolute URL Guji writes — IIIF ids, OAI identifiers, permalinks — starts with it;
     nothing stored on disk contains it, so a site can move host without rebuilding anything.
+    A configured `GUJI_PUBLIC_URL` always wins (harvesters keep IIIF ids and OAI identifiers);
+    without it the web site uses the address `guji serve` listens at, and other commands the
+    default address of `guji serve`.
     """
-    return (os.environ.get("GUJI_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    return (os.environ.get(PUBLIC_URL) or os.environ.get(SERVED_URL) or DEFAULT_PUBLIC_URL).rstrip("/")
+
+
+def public_url_configured() -> bool:
+    """Whether `GUJI_PUBLIC_URL` is set (else the public URL is a default that may be wrong)."""
+    return bool(os.environ.get(PUBLIC_URL))
 
 
 @dataclass(frozen=True)

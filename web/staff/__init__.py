@@ -12,6 +12,7 @@ from sqlalchemy import select
 from repository import Catalogue
 from repository.catalogue_db import EventRow
 
+from .. import public_address
 from . import audit, batch, cards, ingest_pages, outputs_pages, signin, users_pages, withdrawal_pages
 from .accounts import Accounts
 from .common import staff_render
@@ -40,6 +41,7 @@ def router(catalogue: Catalogue) -> APIRouter:
                                           .order_by(EventRow.id.desc()).limit(15)))
         return staff_render(request, "staff/dashboard.html", {
             "recent": [(row, audit.detail_items(row)) for row in recent], "total": catalogue.count(),
+            "elsewhere": public_address.seen_elsewhere(catalogue.home),
         })
 
     api.include_router(signin.router(accounts, guard, route_class))
