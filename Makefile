@@ -8,10 +8,9 @@ PORT ?= 8000
 export GUJI_HOME ?= $(CURDIR)/guji-data
 # GUJI_PUBLIC_URL (IIIF ids, permalinks and OAI identifiers start with it) is the address `guji serve`
 # listens at unless it is set: set it in the environment when readers use another address.
-# What apt-get, pip and npm print goes to build/*.log, what loading the samples prints to the data home's
-# logs/samples.log: `make install` and `make run` print one line per step (the log's end when a step
-# fails), the admin password and the address.
-SAMPLES_LOG = $(GUJI_HOME)/logs/samples.log
+# What apt-get, pip, npm and loading the samples print goes to build/*.log: `make install` and
+# `make run` print one line per step (the log's end when a step fails), the admin password and the address.
+SAMPLES_LOG := build/samples.log
 
 # $(call logged,LOG,WHAT,COMMAND): say WHAT is being done, run COMMAND with its output in LOG, then say
 # 完成 — or print the end of LOG and stop.
@@ -61,7 +60,7 @@ node_modules/.installed: package.json package-lock.json
 ## Safe to run again on a live data home: samples already there (cards, scans, text) are left as
 ## they are — edits made since are kept — and the log says so; only what is missing is loaded.
 run: install
-	@$(call logged,$(SAMPLES_LOG),载入示例数据到 $(GUJI_HOME)（已载入过的卡片、影像和全文保持原样；输出记在 logs/samples.log）,\
+	@$(call logged,$(SAMPLES_LOG),载入示例数据到 $(GUJI_HOME)（已载入过的卡片、影像和全文保持原样；输出记在 $(SAMPLES_LOG)）,\
 	  $(GUJI) init && \
 	  $(GUJI) cards import samples/cards.json --skip-existing --editor samples --reason "示例数据导入" && \
 	  for book in samples/scans/*/; do \
