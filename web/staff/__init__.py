@@ -13,7 +13,7 @@ from repository import Catalogue
 from repository.catalogue_db import EventRow
 
 from .. import public_address
-from . import audit, batch, cards, ingest_pages, outputs_pages, signin, users_pages, withdrawal_pages
+from . import audit, batch, cards, ingest_pages, outputs_pages, signin, upload_pages, users_pages, withdrawal_pages
 from .accounts import Accounts
 from .common import staff_render
 from .guard import Guard, staff_route_class
@@ -51,5 +51,6 @@ def router(catalogue: Catalogue) -> APIRouter:
     api.include_router(batch.router(catalogue, route_class, limit))
     api.include_router(audit.router(catalogue, route_class))
     api.include_router(ingest_pages.router(catalogue, route_class))
+    api.include_router(upload_pages.router(catalogue, route_class, limit))
     api.include_router(users_pages.router(accounts, route_class))
     return api
