@@ -87,8 +87,9 @@ function uploader(root) {
         return { status: response.status, body };
       }
       if (attempt > RETRIES) throw new Refused("连接一直中断，上传已暂停：网络恢复后重新选择同一文件夹即可从断点继续");
-      status.textContent = `连接中断，${Math.min(2 ** attempt, 30)} 秒后重试（第 ${attempt} 次）…`;
-      await wait(1000 * Math.min(2 ** (attempt - 1), 30));
+      const seconds = Math.min(2 ** (attempt - 1), 30);
+      status.textContent = `连接中断，${seconds} 秒后重试（第 ${attempt} 次）…`;
+      await wait(1000 * seconds);
     }
   }
 
