@@ -50,6 +50,7 @@ RESERVE_BYTES = GIB  # left free on the disk whatever an upload needs
 NAME_BYTES = 255
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
+RESERVED_FOLDERS = {"done", "failed"}  # where ingested folders go in the incoming directory (ingest.watch)
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
 
@@ -86,6 +87,8 @@ def book_name(name: str, fallback: str) -> str:
     name = _UNSAFE_NAME.sub("_", name).strip().lstrip(".").strip()[:100]
     while len(name.encode()) > 200:
         name = name[:-1]
+    if name.lower() in RESERVED_FOLDERS:
+        name = f"{fallback}-{name}"
     return name or fallback
 
 
@@ -132,6 +135,8 @@ def _files(files: object, limits: UploadLimits) -> list[dict]:
         seen[path.casefold()] = path
         if path == CHECKSUMS:
             raise UploadRefused(f"「{CHECKSUMS}」是上传时生成的校验文件名，请把同名文件改名后再上传")
+        if path == "READY":  # a hot folder's marker: `guji watch` would take the folder too
+            raise UploadRefused("READY 是收件目录自动入藏（guji watch）的标记文件，请不要上传它")
         checked.append({"path": path, "size": size, "sha256": None})
     paths = {entry["path"] for entry in checked}
     for path in paths:  # a file cannot also be a folder (a and a/b)

@@ -137,7 +137,7 @@ def test_names_that_would_leave_the_book_folder_are_refused(admin, tmp_path, pat
 
 def test_duplicate_and_clashing_names_bad_sizes_and_unknown_cards_are_refused(admin):
     for files, words in ((({"a.png": 1, "A.png": 1}), "重名"), (({"a": 1, "a/b.png": 1}), "既是文件又是文件夹"),
-                         (({"upload.sha256": 1}), "upload.sha256")):
+                         (({"upload.sha256": 1}), "upload.sha256"), (({"READY": 0}), "guji watch")):
         listing = [{"path": path, "size": size} for path, size in files.items()]
         answer = admin.post("/staff/api/uploads", json={"card_id": "jingchuan-wenji", "name": "x", "files": listing})
         assert answer.status_code == 400 and words in answer.json()["detail"], answer.text
@@ -151,6 +151,15 @@ def test_duplicate_and_clashing_names_bad_sizes_and_unknown_cards_are_refused(ad
     nobody = admin.post("/staff/api/uploads", json={"card_id": "nonesuch", "name": "x",
                                                     "files": [{"path": "1.png", "size": 3}]})
     assert nobody.status_code == 400 and "请先建卡片" in nobody.json()["detail"]
+
+
+def test_book_names_become_safe_folder_names():
+    assert upload.book_name("../../etc", "card") == "_.._etc"
+    assert upload.book_name("..", "card") == "card" and upload.book_name(".hidden", "card") == "hidden"
+    assert upload.book_name("七政推步.zip", "card") == "七政推步"
+    assert upload.book_name("a/b\\c\x00d", "card") == "a_b_c_d"
+    assert upload.book_name("done", "card") == "card-done" and upload.book_name("Failed", "card") == "card-Failed"
+    assert len(upload.book_name("册" * 300, "card").encode()) <= 200
 
 
 def test_oversize_files_books_and_a_full_disk_are_refused_before_anything_is_sent(admin, monkeypatch):

@@ -21,11 +21,13 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     def ingest_page(request: Request, *, error: str | None = None, folder: str = "", card_id: str = "",
                     status_code: int = 200):
         upload_pages.expire(catalogue)
+        recent = jobs.jobs(catalogue)
+        busy = {row.source for row in recent if row.status in jobs.ACTIVE}  # one job per folder at a time
         return staff_render(request, "staff/ingest.html", {
             "uploads": upload_pages.unfinished(catalogue, request.state.staff_user.name),
-            "expiry_hours": round(upload_expiry_seconds() / 3600),
-            "incoming": jobs.incoming_dir(catalogue.home), "folders": jobs.book_folders(catalogue.home),
-            "cards": catalogue.list_rows(), "jobs": jobs.jobs(catalogue), "error": error,
+            "expiry_hours": round(upload_expiry_seconds() / 3600), "incoming": jobs.incoming_dir(catalogue.home),
+            "folders": [name for name in jobs.book_folders(catalogue.home) if name not in busy],
+            "cards": catalogue.list_rows(), "jobs": recent, "error": error,
             "folder": folder, "card_id": card_id,
         }, status_code=status_code)
 

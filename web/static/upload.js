@@ -48,6 +48,10 @@ async function walk(directory, prefix, out) {
 
 async function fromDrop(dataTransfer) {
   const entries = [...dataTransfer.items].map(item => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
+  const [zip] = dataTransfer.files;
+  if (!entries.length && dataTransfer.files.length === 1 && /\.zip$/i.test(zip.name)) {
+    return { name: zip.name, files: [{ path: zip.name, file: zip }] };  // a browser without folder entries
+  }
   if (entries.length !== 1 || !(entries[0].isDirectory || /\.zip$/i.test(entries[0].name))) {
     throw new Refused("请拖入一部书的一个文件夹，或一个 zip 压缩包");
   }
@@ -204,9 +208,15 @@ document.addEventListener("DOMContentLoaded", () => {
   const drop = root.querySelector("[data-drop]");
   const folderPicker = root.querySelector("[data-pick-folder]");
   const zipPicker = root.querySelector("[data-pick-zip]");
-  folderPicker.addEventListener("change", () => upload.start(fromFolderPicker(folderPicker)));
+  // (the pickers are emptied after each choice: choosing the same folder again must start it again, to resume)
+  folderPicker.addEventListener("change", () => {
+    const chosen = fromFolderPicker(folderPicker);
+    folderPicker.value = "";
+    upload.start(chosen);
+  });
   zipPicker.addEventListener("change", () => {
     const [file] = zipPicker.files;
+    zipPicker.value = "";
     if (file) upload.start({ name: file.name, files: [{ path: file.name, file }] });
   });
   drop.addEventListener("dragover", event => { event.preventDefault(); drop.classList.add("over"); });
