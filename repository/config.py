@@ -7,16 +7,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = "guji-data"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # the address `guji serve` listens at by default
+PUBLIC_URL = "GUJI_PUBLIC_URL"
+# Set by `guji serve` for its own processes: the address it listens at (web/served_address.py).
+SERVED_URL = "GUJI_SERVED_URL"
 
 
 def public_url() -> str:
-    """The base URL the public reaches this site at (`GUJI_PUBLIC_URL`, no trailing slash).
+    """The base URL the public reaches this site at (no trailing slash).
 
     Every absolute URL Guji writes — IIIF ids, OAI identifiers, permalinks — starts with it;
     nothing stored on disk contains it, so a site can move host without rebuilding anything.
+    A configured `GUJI_PUBLIC_URL` always wins (harvesters keep IIIF ids and OAI identifiers);
+    without it the web site uses the address `guji serve` listens at, and other commands the
+    default address of `guji serve`.
     """
-    return (os.environ.get("GUJI_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    return (os.environ.get(PUBLIC_URL) or os.environ.get(SERVED_URL) or DEFAULT_PUBLIC_URL).rstrip("/")
+
+
+def public_url_configured() -> bool:
+    """Whether `GUJI_PUBLIC_URL` is set (else the public URL is a default that may be wrong)."""
+    return bool(os.environ.get(PUBLIC_URL))
 
 
 @dataclass(frozen=True)
@@ -80,3 +91,38 @@ class Home:
 
     def exists(self) -> bool:
         return (self.ocfl_root / "0=ocfl_1.1").exists()
+
+
+# ---- scans uploaded from the staff workspace (web/staff/upload_pages.py, ingest/upload.py) ----------
+
+DEFAULT_UPLOAD_FILE_LIMIT_MB = 1024  # one page scan: 50–100 MB TIFFs are usual, large maps more
+DEFAULT_UPLOAD_BOOK_LIMIT_MB = 200 * 1024  # one book: hundreds of such pages
+DEFAULT_UPLOAD_EXPIRY_HOURS = 72
+
+
+def _positive_setting(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{name}={value!r}：应为大于 0 的数字")
+    return number
+
+
+def upload_file_limit() -> int:
+    """Largest file of an upload in bytes (`GUJI_UPLOAD_FILE_LIMIT_MB`); also the largest member of a zip."""
+    return int(_positive_setting("GUJI_UPLOAD_FILE_LIMIT_MB", DEFAULT_UPLOAD_FILE_LIMIT_MB) * 1024 * 1024)
+
+
+def upload_book_limit() -> int:
+    """Largest upload (one book: all its files, or its zip unpacked) in bytes (`GUJI_UPLOAD_BOOK_LIMIT_MB`)."""
+    return int(_positive_setting("GUJI_UPLOAD_BOOK_LIMIT_MB", DEFAULT_UPLOAD_BOOK_LIMIT_MB) * 1024 * 1024)
+
+
+def upload_expiry_seconds() -> float:
+    """An upload nobody added to for this long is abandoned and removed (`GUJI_UPLOAD_EXPIRY_HOURS`)."""
+    return _positive_setting("GUJI_UPLOAD_EXPIRY_HOURS", DEFAULT_UPLOAD_EXPIRY_HOURS) * 3600

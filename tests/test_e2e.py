@@ -45,8 +45,9 @@ INDEX_WAIT = 60  # seconds the indexer may take on a busy machine
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("e2e")
     port = free_port()
-    env = {**os.environ, "GUJI_HOME": str(folder / "guji-data"), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "GUJI_EDITOR": "samples"}
+    # no GUJI_PUBLIC_URL, as in `make run`: the site's URLs start with the address it serves at
+    env = {**{name: value for name, value in os.environ.items() if name != "GUJI_PUBLIC_URL"},
+           "GUJI_HOME": str(folder / "guji-data"), "GUJI_EDITOR": "samples"}
     guji(env, "init")
     guji(env, "cards", "import", str(ROOT / "samples" / "cards.json"), "--reason", "示例数据导入")
     guji(env, "ingest", str(ROOT / "samples" / "scans" / BOOK), "--id", BOOK, "--workers", "1")
@@ -74,6 +75,13 @@ def _static(site: str, page: str, folder: Path) -> Path:
     with urllib.request.urlopen(f"{site}/iiif/image/{BOOK}/{page}/full/600,/0/default.jpg") as response:
         path.write_bytes(response.read())
     return path
+
+
+def test_without_a_public_url_the_site_writes_the_address_it_serves_at(site: str):
+    manifest = get_json(f"{site}/iiif/{BOOK}/manifest")
+    assert manifest["id"] == f"{site}/iiif/{BOOK}/manifest"
+    assert manifest["items"][0]["items"][0]["items"][0]["body"]["service"][0]["id"].startswith(f"{site}/iiif/image/")
+    assert get_json(f"{site}/api/books/{BOOK}")["permalink"] == f"{site}/books/{BOOK}"
 
 
 def test_public_search_then_record_then_the_viewer_draws_the_page(page: Page, site: str, tmp_path):

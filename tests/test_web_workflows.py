@@ -258,17 +258,23 @@ def test_admin_ingests_a_book_folder_as_a_background_job(samples, tmp_path, monk
     assert status["done"] == status["total"] == 3 and status["result"]["version"] == 2
     assert samples.get("jingchuan-wenji").versions[-1].editor == "馆长"
     assert "iframe" in TestClient(create_app(samples.home)).get("/books/jingchuan-wenji").text
+    # filed as `guji watch` files a hot folder: moved to done/ with its report
+    assert status["result"]["moved_to"] == "done/荊川文集-掃描" and not book.exists()
+    assert (incoming / "done" / "荊川文集-掃描" / "ingest-report.json").is_file()
 
+    no_card = admin.post(action, data={**values, "folder": ["broken"], "card_id": ["nonesuch"]})
+    assert no_card.status_code == 400 and "请先建卡片" in no_card.text
     values.update(folder=["broken"], card_id=["yingmeian-yiyu"])
     failed = wait_for_job(admin, int(admin.post(action, data=values, follow_redirects=False)
                                      .headers["location"].rsplit("/", 1)[1]))
-    assert failed["status"] == "failed" and "2.png: zero-byte file" in failed["message"]
+    assert failed["status"] == "failed" and "2.png: zero-byte file" in failed["result"]["problems"][0]
+    assert failed["message"].endswith("文件夹已移到收件目录的 failed/broken") and str(tmp_path) not in failed["message"]
+    assert "2.png: zero-byte file" in (incoming / "failed" / "broken" / "ERRORS.txt").read_text(encoding="utf-8")
     assert samples.get("yingmeian-yiyu").version == 1
+    assert lxml.html.fromstring(admin.get("/staff/ingest").text).xpath("//select[@name='folder']/option") == []
 
     outside = admin.post(action, data={**values, "folder": ["../.."]})
     assert outside.status_code == 400 and "不是收件目录" in outside.text
-    no_card = admin.post(action, data={**values, "folder": ["broken"], "card_id": ["nonesuch"]})
-    assert no_card.status_code == 400 and "请先建卡片" in no_card.text
 
 
 def test_a_job_whose_process_died_is_shown_as_failed(samples):
@@ -327,7 +333,7 @@ def test_guji_users_add_list_disable_and_passwd(samples):
 
 
 def test_an_unexpected_error_in_a_job_is_reported_without_server_details(samples, monkeypatch, capsys):
-    from ingest import pipeline
+    from ingest import watch as pipeline  # the job ingests through ingest.watch.file_book
     from repository.catalogue_db import JobRow, now_iso
     from web.staff import jobs
 

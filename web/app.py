@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from repository import Catalogue, Home, StoreError
 from repository.withdrawal import WITHDRAWN, is_withdrawn
 
-from . import errors, iiif_routes, oai, proxies, public_api, public_pages, search_pages, staff
+from . import errors, iiif_routes, oai, proxies, public_address, public_api, public_pages, search_pages, staff
 from .public_pages import withdrawn_message
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
@@ -24,6 +24,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     app.state.catalogue = catalogue
     errors.install(app)
     proxies.install(app)
+    public_address.install(app, catalogue.home)  # after proxies: it sees the proxy's address
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(public_pages.router(catalogue))
     app.include_router(public_api.router(catalogue))

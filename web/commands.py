@@ -43,7 +43,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the web site and API."""
         from repository import Home
+        from repository.config import SERVED_URL
         from repository.process_tree import Child, stop_child
+
+        from . import public_address
 
         home = Home.resolve((ctx.obj or {}).get("home"))
         if not home.exists():
@@ -52,6 +55,14 @@ def register(app: typer.Typer) -> None:
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
         os.environ[SERVE_PID] = str(os.getpid())
+        problem = public_address.configured_problem()
+        if problem:
+            typer.echo(f"错误：{problem}", err=True)
+            raise typer.Exit(1)
+        # without GUJI_PUBLIC_URL, the URLs the site writes start with the address it listens at
+        os.environ[SERVED_URL] = public_address.served_url(host, port)
+        for line in public_address.startup_lines(host, os.environ[SERVED_URL]):
+            typer.echo(line)
         options = {}
         if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
             # a worker on a busy machine may need more than uvicorn's 5 s to start the app

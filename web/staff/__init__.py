@@ -12,7 +12,8 @@ from sqlalchemy import select
 from repository import Catalogue
 from repository.catalogue_db import EventRow
 
-from . import audit, batch, cards, ingest_pages, outputs_pages, signin, users_pages, withdrawal_pages
+from .. import public_address
+from . import audit, batch, cards, ingest_pages, outputs_pages, signin, upload_pages, users_pages, withdrawal_pages
 from .accounts import Accounts
 from .common import staff_render
 from .guard import Guard, staff_route_class
@@ -40,6 +41,7 @@ def router(catalogue: Catalogue) -> APIRouter:
                                           .order_by(EventRow.id.desc()).limit(15)))
         return staff_render(request, "staff/dashboard.html", {
             "recent": [(row, audit.detail_items(row)) for row in recent], "total": catalogue.count(),
+            "elsewhere": public_address.seen_elsewhere(catalogue.home),
         })
 
     api.include_router(signin.router(accounts, guard, route_class))
@@ -49,5 +51,6 @@ def router(catalogue: Catalogue) -> APIRouter:
     api.include_router(batch.router(catalogue, route_class, limit))
     api.include_router(audit.router(catalogue, route_class))
     api.include_router(ingest_pages.router(catalogue, route_class))
+    api.include_router(upload_pages.router(catalogue, route_class, limit))
     api.include_router(users_pages.router(accounts, route_class))
     return api

@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from repository import Catalogue
+from repository.config import upload_expiry_seconds
 
 from ..params import DB_INT_MAX
-from . import jobs
+from . import jobs, upload_pages
 from .common import posted_form, staff_render
 from .guard import require_admin
 
@@ -19,9 +20,14 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     def ingest_page(request: Request, *, error: str | None = None, folder: str = "", card_id: str = "",
                     status_code: int = 200):
+        upload_pages.expire(catalogue)
+        recent = jobs.jobs(catalogue)
+        busy = {row.source for row in recent if row.status in jobs.ACTIVE}  # one job per folder at a time
         return staff_render(request, "staff/ingest.html", {
-            "incoming": jobs.incoming_dir(catalogue.home), "folders": jobs.book_folders(catalogue.home),
-            "cards": catalogue.list_rows(), "jobs": jobs.jobs(catalogue), "error": error,
+            "uploads": upload_pages.unfinished(catalogue, request.state.staff_user.name),
+            "expiry_hours": round(upload_expiry_seconds() / 3600), "incoming": jobs.incoming_dir(catalogue.home),
+            "folders": [name for name in jobs.book_folders(catalogue.home) if name not in busy],
+            "cards": catalogue.list_rows(), "jobs": recent, "error": error,
             "folder": folder, "card_id": card_id,
         }, status_code=status_code)
 

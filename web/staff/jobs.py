@@ -4,10 +4,11 @@ An admin picks a book folder inside the incoming directory (``GUJI_INCOMING``, d
 ``<data home>/incoming``) and the card it belongs to. :func:`start_ingest` records a job in the
 catalogue DB's ``jobs`` table and starts ``python -m web.staff.jobs HOME JOB`` in its own
 process session (tied to the web process by a lifeline: it ends when the server stops or is
-killed, and its page workers with it), which runs :func:`ingest.pipeline.ingest_book` and writes its progress (pages
-done of total) and its outcome back into the row; the job page polls that row as JSON. A job
-whose process has died is shown as failed. The process's output goes to
-``<data home>/jobs/<job>.log``.
+killed, and its page workers with it), which runs :func:`ingest.watch.file_book` — unpack a zip
+uploaded alone, ingest, then move the folder to ``done/`` or ``failed/`` of the incoming directory as
+`guji watch` does — and writes its progress (pages done of total) and its outcome back into the
+row; the job page polls that row as JSON. A job whose process has died is shown as failed. The
+process's output goes to ``<data home>/jobs/<job>.log``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from repository import Catalogue, Home, StoreError
+from repository import Catalogue, Home
 from repository.catalogue_db import JobRow, now_iso
 from repository.process_tree import Child, hold_lifeline
 
@@ -64,6 +65,10 @@ def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) ->
         busy = session.scalar(select(JobRow.id).where(JobRow.object_id == card_id, JobRow.status.in_(ACTIVE)))
         if busy is not None and _alive(session.get(JobRow, busy)):
             raise JobError(f"「{card_id}」已有入藏任务 #{busy} 在进行，请等它结束")
+        taken = session.scalar(select(JobRow.id).where(JobRow.kind == "ingest", JobRow.source == folder,
+                                                       JobRow.status.in_(ACTIVE)))
+        if taken is not None and _alive(session.get(JobRow, taken)):
+            raise JobError(f"文件夹「{folder}」正由入藏任务 #{taken} 处理，请等它结束")
         row = JobRow(kind="ingest", object_id=card_id, source=folder, actor=actor, status="queued",
                      created=now_iso())
         session.add(row)
@@ -134,7 +139,8 @@ def _set(catalogue: Catalogue, job_id: int, **values) -> None:
 def run(home: Home, job_id: int) -> int:
     """Run one queued ingest job (in its own process); returns the process exit code."""
     from ingest.pages import BookRefused
-    from ingest.pipeline import ingest_book
+    from ingest.watch import DONE, file_book, scan_zip_limits
+    from repository.config import upload_book_limit, upload_file_limit
 
     catalogue = Catalogue.open(home)
     try:
@@ -147,23 +153,28 @@ def run(home: Home, job_id: int) -> int:
         def progress(done: int, total: int) -> None:
             _set(catalogue, job_id, done=done, total=total, message=f"已处理 {done} / {total} 页")
 
-        folder = incoming_dir(home) / row.source
+        incoming = incoming_dir(home)
         workers = int(os.environ.get("GUJI_INGEST_WORKERS") or 0) or None
-        try:
-            report = ingest_book(catalogue, folder, row.object_id, row.actor, workers=workers, progress=progress)
-        except BookRefused as refused:
-            _set(catalogue, job_id, status="failed", finished=now_iso(), message=str(refused),
-                 result_json=json.dumps({"problems": refused.problems,
-                                         "report": str(refused.report_path or "")}, ensure_ascii=False))
+        outcome = file_book(catalogue, incoming / row.source, row.object_id, row.actor, incoming, workers=workers,
+                            progress=progress, zip_limits=scan_zip_limits(upload_file_limit(), upload_book_limit()))
+        moved = f"{outcome.moved_to.parent.name}/{outcome.moved_to.name}"  # done/… or failed/… in the incoming dir
+        if outcome.status != DONE:
+            error = outcome.error
+            problems = error.problems if isinstance(error, BookRefused) else [str(error)]
+            message = (f"未入藏，什么也没有保存：{len(problems)} 个问题" if isinstance(error, BookRefused)
+                       else f"未入藏：{error}")
+            _set(catalogue, job_id, status="failed", finished=now_iso(),
+                 message=f"{message}；文件夹已移到收件目录的 {moved}" if outcome.moved_to != incoming / row.source
+                 else message, result_json=json.dumps({"problems": problems, "moved_to": moved,
+                                         "report": str(getattr(error, "report_path", "") or "")}, ensure_ascii=False))
             return 1
-        except StoreError as error:
-            _set(catalogue, job_id, status="failed", finished=now_iso(), message=str(error))
-            return 1
+        report = outcome.report
         stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
         _set(catalogue, job_id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
-             message=f"{len(report.pages)} 页，{stored}（{report.seconds:.1f} 秒）",
+             message=f"{len(report.pages)} 页，{stored}（{report.seconds:.1f} 秒）；文件夹已移到收件目录的 {moved}",
              result_json=json.dumps({"version": report.version, "pages": len(report.pages), "built": report.built,
-                                     "warnings": report.warnings, "report": str(report.path)}, ensure_ascii=False))
+                                     "warnings": report.warnings, "report": str(report.path), "moved_to": moved},
+                                    ensure_ascii=False))
         return 0
     except Exception:  # the job page says that it failed; the log (readable by admins on the server) says why
         traceback.print_exc()
