@@ -93,8 +93,11 @@ def replayed_ocr(catalogue, book_id: str) -> None:
     PAGE-XML, text layers and alignment, without a model."""
     from ingest import ocr_book, ocr_engine
 
-    ocr_engine.ENGINES.setdefault(PageXmlReplayEngine.name, "ocr_support:PageXmlReplayEngine")
-    ocr_book(catalogue, book_id, engine=PageXmlReplayEngine.name, pages="0001", workers=1, editor="识别")
+    ocr_engine.ENGINES[PageXmlReplayEngine.name] = "ocr_support:PageXmlReplayEngine"
+    try:
+        ocr_book(catalogue, book_id, engine=PageXmlReplayEngine.name, pages="0001", workers=1, editor="识别")
+    finally:
+        del ocr_engine.ENGINES[PageXmlReplayEngine.name]
 
 
 def build_text_library(root: Path, *, index: bool = True):

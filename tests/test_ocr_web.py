@@ -243,7 +243,8 @@ def test_the_proofreading_page_marks_doubtful_characters_and_places_each_line(ed
     assert len(html.cssselect(".proof-text span.low")) == len(doubtful) > 0
     first = html.cssselect("li.proof-line")[0]
     assert first.get("data-box") == ",".join(map(str, glyph_box("欽定四庫全書", 0, 6)))
-    crop = f"/iiif/image/{MACHINE_BOOK}/0001/{first.get('data-box')}/!400,900/0/default.jpg"
+    x, y, w, h = glyph_box("欽定四庫全書", 0, 6)  # a line of 97×368: cropped at its own size
+    crop = f"/iiif/image/{MACHINE_BOOK}/0001/{x},{y},{w},{h}/{w},{h}/0/default.jpg"
     assert first.get("data-crop-url") == crop
     assert first.cssselect("input[name=line]")[0].get("value") == "欽定四庫全書"
 

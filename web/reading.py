@@ -66,6 +66,11 @@ class Leaf:
     def machine_label(self) -> str | None:
         return MACHINE_LABEL if self.authority == "machine" else None
 
+    @property
+    def empty(self) -> bool:
+        """No character to read (a blank page, a table the transcription left out)."""
+        return not any(line.text.strip("\u3000 ") for line in self.lines)
+
 
 @dataclass
 class Reading:

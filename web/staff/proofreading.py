@@ -60,6 +60,17 @@ class ProofLine:
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role or "", "")
 
+    def crop(self, book_id: str, page: str, width: int = 400, height: int = 900) -> str | None:
+        """The line's region of the scan (Image API), at most `width`×`height`, never enlarged."""
+        if not self.box:
+            return None
+        x, y, w, h = (int(value) for value in self.box)
+        if w <= 0 or h <= 0:
+            return None
+        scale = min(1.0, width / w, height / h)
+        size = f"{max(1, round(w * scale))},{max(1, round(h * scale))}"
+        return f"/iiif/image/{book_id}/{page}/{x},{y},{w},{h}/{size}/0/default.jpg"
+
 
 def proof_lines(located: PageText) -> list[ProofLine]:
     """The page's lines for the 校对 form: notation, role, marks and each line's box on this scan."""
