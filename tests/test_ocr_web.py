@@ -265,6 +265,10 @@ def test_a_correction_is_a_new_version_that_wins_in_search_and_display(editable)
     refused = client.post(action, data=values)
     assert refused.status_code == 422 and "第 3 行的括号不成对" in refused.text
     lines[2] = "明"
+    lines[3] = "貝\u2029琳"  # a paragraph separator: the search key's own paragraph break
+    refused = client.post(action, data=values)
+    assert refused.status_code == 422 and "第 4 行含有控制字符或分段符" in refused.text
+    lines[3] = "貝琳"
     saved = client.post(action, data=values, follow_redirects=False)
     assert saved.status_code == 303 and "saved=" in saved.headers["location"]
     head = editable.history(MACHINE_BOOK)[-1]
@@ -368,3 +372,15 @@ def test_an_admin_starts_an_ocr_job_and_watches_its_progress(editable, monkeypat
     cataloguer = staff_client(editable, "编目员甲")
     assert cataloguer.post(action, data=values).status_code == 403  # OCR jobs are for admins
     assert not lxml.html.fromstring(cataloguer.get(f"/staff/books/{QIZHENG}/text").text).cssselect("form.ocr")
+
+
+def test_a_withdrawn_book_has_no_public_text(editable):
+    from repository.withdrawal import set_withdrawn
+
+    set_withdrawn(editable, MACHINE_BOOK, True, editor="馆长", reason="重复著录")
+    client = TestClient(create_app(editable.home))
+    for url in (f"/iiif/{MACHINE_BOOK}/annotations/0001", f"/iiif/{MACHINE_BOOK}/ocr/0001.page.xml"):
+        response = client.get(url)
+        assert response.status_code == 410 and "withdrawn" in response.json()["error"], url
+    assert client.get(f"/books/{MACHINE_BOOK}/reading", params={"page": "0001"}).status_code == 404
+    assert client.get(f"/iiif/search/{MACHINE_BOOK}", params={"q": "日五星"}).status_code == 410

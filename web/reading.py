@@ -14,15 +14,19 @@ character on the staff's 校对 page), so both pages draw lines the same way.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
+
+from lxml import etree
 
 from ingest import MACHINE_LABEL, PAGES_FILE, PageText, page_text
 from repository import Catalogue
 from search.query import QueryError
 from search.service import text_matches
 
+log = logging.getLogger("guji.reading")
 LAYOUTS = ("vertical", "horizontal")
 MAX_PAGES_SHOWN = 2  # a book view shows two pages side by side
 
@@ -208,7 +212,11 @@ def locator(catalogue: Catalogue, book_id: str) -> Callable[[str], list[list] | 
 
     def locate(page: str) -> list[list] | None:
         if page not in found:
-            located = page_text(catalogue, book_id, page)
+            try:
+                located = page_text(catalogue, book_id, page)
+            except (OSError, ValueError, etree.LxmlError) as error:  # a damaged file: boxes by line, as before
+                log.warning("%s page %s: no character boxes (%s); run guji fixity", book_id, page, error)
+                located = None
             found[page] = located.chars if located else None
         return found[page]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from iiif.text_boxes import column_boxes, union
@@ -105,6 +106,9 @@ def edited_lines(texts: list[str], roles: list[str]) -> tuple[list[dict], list[s
     for number, text in enumerate(texts, start=1):
         text = text.strip()
         if not text:
+            continue
+        if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in text):
+            problems.append(f"第 {number} 行含有控制字符或分段符，请删去后再保存")
             continue
         try:
             pieces = parse_line(text, number)
