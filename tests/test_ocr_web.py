@@ -367,8 +367,13 @@ def test_an_admin_starts_an_ocr_job_and_watches_its_progress(editable, monkeypat
     assert ocr_support.PageXmlReplayEngine.calls == 2
     job_page = lxml.html.fromstring(admin.get(f"/staff/ingest/{job_id}").text)
     assert job_page.cssselect("h1")[0].text_content().startswith("文字识别任务")
-    listing = lxml.html.fromstring(admin.get("/staff/ingest").text)
-    assert "文字识别" in listing.cssselect("table.jobs tr")[1].text_content()
+    listing = admin.get("/staff/ingest")
+    assert "文字识别" in lxml.html.fromstring(listing.text).cssselect("table.jobs tr")[1].text_content()
+    ingest_action, ingest_values = form_values(listing.text, "form.ocr")  # the same job from the jobs page
+    assert ingest_values["card_id"] == [MACHINE_BOOK]  # the first book with scans
+    refused = admin.post(ingest_action, data={**ingest_values, "card_id": ["no-such-book"]})
+    assert refused.status_code == 400 and "没有标识为「no-such-book」的卡片" in refused.text
+    assert admin.post(ingest_action, data=ingest_values, follow_redirects=False).status_code == 303
     cataloguer = staff_client(editable, "编目员甲")
     assert cataloguer.post(action, data=values).status_code == 403  # OCR jobs are for admins
     assert not lxml.html.fromstring(cataloguer.get(f"/staff/books/{QIZHENG}/text").text).cssselect("form.ocr")
