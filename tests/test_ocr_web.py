@@ -389,3 +389,21 @@ def test_a_withdrawn_book_has_no_public_text(editable):
         assert response.status_code == 410 and "withdrawn" in response.json()["error"], url
     assert client.get(f"/books/{MACHINE_BOOK}/reading", params={"page": "0001"}).status_code == 404
     assert client.get(f"/iiif/search/{MACHINE_BOOK}", params={"q": "日五星"}).status_code == 410
+
+
+def test_a_book_with_text_and_no_scans_is_read_from_its_first_leaf(editable):
+    from ocr_support import SAMPLES
+
+    from ingest.text_import import import_text
+
+    editable.create({"id": "text-only", "record_type": "guji", "edition": {"title": "七政推步"}}, editor="编目员",
+                    reason="测试")
+    import_text(editable, "text-only", [SAMPLES / "texts" / "KR3f0006_002.txt"], editor="编目员")
+    page = lxml.html.fromstring(TestClient(create_app(editable.home)).get("/books/text-only").text)
+    assert page.cssselect(".no-pages") and not page.cssselect("iframe.viewer")
+    (leaf,) = page.cssselect("#reading article.leaf")
+    assert "欽定四庫全書" in leaf.text_content() and leaf.cssselect(".badge.no-scan")
+    assert page.cssselect("#reading a[rel=next]")[0].get("href").startswith("/books/text-only?text=1")
+    # without scans the text numbers its own pages: a search hit's ?page=0005 opens that leaf's text
+    hit = lxml.html.fromstring(TestClient(create_app(editable.home)).get("/books/text-only?page=0005").text)
+    assert "日五星中行月分立成" in hit.cssselect("#reading .leaf-text")[0].text_content()

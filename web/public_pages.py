@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
+from iiif.page_images import valid_page
 from repository import CardNotFound, Catalogue, StoredCard, StoreError
 from repository.card import card_entries, title_with_juan
 from repository.withdrawal import is_withdrawn, withdrawn_since
@@ -115,7 +116,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             return withdrawn_page(request, catalogue, stored)
         book = book_record(catalogue, stored)
         start_page = page if page in {entry.page for entry in book.pages} else None
-        shown = start_page or (book.pages[0].page if book.pages and text is None else None)
+        # the text of that page — also of a book without scans, whose text numbers its own pages
+        shown = page if page and valid_page(page) else (book.pages[0].page if book.pages and text is None else None)
         return render(request, "record.html", {
             "book": book, "fields": record_fields(stored.card), "versions": stored.versions,
             "start_page": start_page, "query": q.strip(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -153,14 +153,15 @@ def _leaf(book_id: str, seq: int, entry: dict, query: str, labels: dict[str, str
         marked.update(match.places)
     lines = [line_runs(line, number, lambda index, n=number: "hit" if (n, index) in marked else None)
              for number, line in enumerate(entry.get("lines") or [])]
-    label = labels.get(entry.get("page") or "") or entry.get("label") or entry.get("page") or str(seq + 1)
-    return Leaf(book_id, seq, entry.get("page"), label,
+    scan = entry.get("page") if entry.get("page") in labels else None  # (a book without scans numbers its text)
+    label = labels.get(scan or "") or entry.get("label") or entry.get("page") or str(seq + 1)
+    return Leaf(book_id, seq, scan, label,
                 entry.get("authority") or "imported", lines, list(entry.get("covers") or []), len(matches))
 
 
-def leaf_link(book_id: str, entry: dict, seq: int, query: str = "") -> str:
+def leaf_link(book_id: str, entry: dict, seq: int, scans: Collection[str], query: str = "") -> str:
     """The record page at this leaf: at its scan, or its text alone (a leaf without a scan)."""
-    params = {"page": entry["page"]} if entry.get("page") else {"text": seq}
+    params = {"page": entry["page"]} if entry.get("page") in scans else {"text": seq}
     if query:
         params["q"] = query
     return f"/books/{book_id}?{urlencode(params)}#reading"
@@ -180,7 +181,9 @@ def reading(catalogue: Catalogue, book_id: str, *, pages: list[str] | None = Non
         index = _entry_of_scan(entries, page)
         if index is not None and index not in chosen:
             chosen.append(index)
-    labels = {str(entry.get("page")): str(entry.get("label") or "")  # a scan's label, as the viewer shows it
+    if not chosen and not pages and text is None and entries:  # a book with text and no scans: from the start
+        chosen = [0]
+    labels = {str(entry.get("page")): str(entry.get("label") or "")  # the scans, labelled as the viewer shows them
               for entry in (catalogue.structure(book_id) or {}).get("pages") or []} if chosen else {}
     try:
         shown.leaves = [_leaf(book_id, index, entries[index], shown.query, labels) for index in chosen]
@@ -190,9 +193,9 @@ def reading(catalogue: Catalogue, book_id: str, *, pages: list[str] | None = Non
     if chosen:
         first, last = min(chosen), max(chosen)
         if first > 0:
-            shown.previous = leaf_link(book_id, entries[first - 1], first - 1, shown.query)
+            shown.previous = leaf_link(book_id, entries[first - 1], first - 1, labels, shown.query)
         if last + 1 < len(entries):
-            shown.next = leaf_link(book_id, entries[last + 1], last + 1, shown.query)
+            shown.next = leaf_link(book_id, entries[last + 1], last + 1, labels, shown.query)
     return shown
 
 

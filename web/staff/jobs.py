@@ -61,7 +61,7 @@ def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) ->
     """Record an ingest job and start its process; returns the job id."""
     if folder not in book_folders(catalogue.home):
         raise JobError(f"「{folder}」不是收件目录 {incoming_dir(catalogue.home)} 中的书籍文件夹")
-    if not catalogue.exists(card_id):
+    if not _card_exists(catalogue, card_id):
         raise JobError(f"没有标识为「{card_id}」的卡片：请先建卡片，再入藏影像")
     return _start(catalogue, "ingest", card_id, folder, actor)
 
@@ -72,8 +72,8 @@ def start_ocr(catalogue: Catalogue, card_id: str, actor: str, pages: str = "", e
     from ingest import ENGINES
     from ingest.ocr_run import OcrError, parse_pages
 
-    if not catalogue.exists(card_id):
-        raise JobError(f"没有标识为「{card_id}」的卡片")
+    if not _card_exists(catalogue, card_id):
+        raise JobError(f"没有标识为「{card_id[:80]}」的卡片")
     scans = [str(entry.get("page")) for entry in (catalogue.structure(card_id) or {}).get("pages") or []]
     if not scans:
         raise JobError(f"「{card_id}」还没有扫描页：请先入藏影像，再识别文字")
@@ -88,6 +88,14 @@ def start_ocr(catalogue: Catalogue, card_id: str, actor: str, pages: str = "", e
         raise JobError(str(error).replace("--pages ", "页码 ")) from None
     source = json.dumps({"pages": pages, "engine": engine, "redo": redo}, ensure_ascii=False)
     return _start(catalogue, "ocr", card_id, source, actor)
+
+
+def _card_exists(catalogue: Catalogue, card_id: str) -> bool:
+    """Whether there is such a card; a string that cannot be an id (a form field sent by anyone) is none."""
+    try:
+        return catalogue.exists(card_id)
+    except StoreError:
+        return False
 
 
 def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: str) -> int:
