@@ -122,13 +122,13 @@ def search_v2(searcher: Searcher, book_id: str, query: str, ignored: list[str] |
         before, after = match_context(hit, match)
         for index, target in enumerate(targets, start=1):
             annotation_id = f"{service}/annotation/{hit.page}-{number}-{index}"
-            canvas, _, fragment = target.partition("#")
+            canvas, _, region = target.partition("#")
             source = {"id": canvas, "type": "Canvas",
                       "partOf": [{"id": ids.manifest(book_id), "type": "Manifest"}]}
-            if fragment:
+            if region:
                 target_value = {"type": "SpecificResource", "source": source,
                                 "selector": [{"type": "FragmentSelector", "conformsTo":
-                                              "http://www.w3.org/TR/media-frags/", "value": fragment}]}
+                                              "http://www.w3.org/TR/media-frags/", "value": region}]}
             else:
                 target_value = {"type": "SpecificResource", "source": source}
             items.append({"id": annotation_id, "type": "Annotation", "motivation": "highlighting",
