@@ -126,6 +126,10 @@ def test_viewer_searches_inside_the_book(server, browser):
         # leaves 1a, 3a, 5a (each listed once, not twice); 7a has the words but no scan
         assert page.get_by_text("1 / 3", exact=True).is_visible()
         assert [url.split("?")[0] for url in searches] == [f"{server}/iiif/search/{SEARCH_BOOK}"]
+        # 7a, never scanned: listed under the search panel, a link to its text (issue 13)
+        listed = page.locator("[data-text-hits]")
+        listed.get_by_text("另有 1 處在沒有書影的葉中", exact=False).wait_for(timeout=10_000)
+        assert "text=" in listed.locator("a").first.get_attribute("href")
         page.screenshot(path=str(ARTIFACTS / f"viewer-search-{SEARCH_BOOK}.png"))
     finally:
         page.close()

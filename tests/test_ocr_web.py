@@ -241,6 +241,7 @@ def test_the_proofreading_page_marks_doubtful_characters_and_places_each_line(ed
     located = page_text(editable, MACHINE_BOOK, "0001")
     doubtful = [c for row in located.chars for c in row if c is not None and c.confidence < 0.8]
     assert len(html.cssselect(".proof-text span.low")) == len(doubtful) > 0
+    assert "识别置信度 0.85" in " ".join(html.cssselect(".page-quality")[0].text_content().split())
     first = html.cssselect("li.proof-line")[0]
     assert first.get("data-box") == ",".join(map(str, glyph_box("欽定四庫全書", 0, 6)))
     x, y, w, h = glyph_box("欽定四庫全書", 0, 6)  # a line of 97×368: cropped at its own size

@@ -113,6 +113,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             roles = [line.role or "" for line in shown]
         order = list(scans(card.id))
         index = order.index(page)
+        quality = next((row for row in ocr_quality(catalogue, card.id)["pages"] if row["page"] == page), {})
         return staff_render(request, "staff/proofread.html", {
             "card": card, "page": page, "label": scans(card.id)[page].get("label") or page, "located": located,
             "covering": covering, "lines": shown, "typed": list(zip(lines, roles or [""] * len(lines), strict=False)),
@@ -122,7 +123,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             "width": info.get("width"), "height": info.get("height"), "authority_labels": AUTHORITY_LABELS,
             "role_labels": ROLE_LABELS, "previous": order[index - 1] if index > 0 else None,
             "next": order[index + 1] if index + 1 < len(order) else None,
-            "doubtful": sum(line.doubtful for line in shown),
+            "doubtful": sum(line.doubtful for line in shown), "quality": quality, "low": LOW_PAGE_CONFIDENCE,
         }, status_code=status_code)
 
     def checked(request: Request, book_id: str, page: str):
