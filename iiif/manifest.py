@@ -1,8 +1,10 @@
 """The IIIF Presentation 3 manifest of one book, built with iiif-prezi3.
 
 Sources: the catalogue card (label, metadata, rights, 收藏單位), the object's `structure.json`
-(reading order, leaf labels, 卷 and 册 ranges, viewing direction) and the pixel sizes in each
-page's `info.json`. Every id comes from :mod:`iiif.ids`, so from ``GUJI_PUBLIC_URL``.
+(reading order, leaf labels, 卷 and 册 ranges, viewing direction), the pixel sizes in each
+page's `info.json` and which pages have text or OCR (`text/pages.json`, `ocr/*.page.xml`: the
+canvas's ``annotations`` and ``seeAlso``, :mod:`iiif.text_annotations`). Every id comes from
+:mod:`iiif.ids`, so from ``GUJI_PUBLIC_URL``.
 
 A book without page images has no manifest: Presentation 3 requires at least one canvas in
 `items` (§3 "A Manifest MUST have the items property with at least one item"), and a manifest
@@ -26,6 +28,7 @@ from . import ids
 from .collections import collections_of
 from .language import book_label, chinese, holding_statement, metadata_pairs, rights, simplified
 from .page_images import PageImage, page_images
+from .text_annotations import canvas_links, text_pages
 
 SEARCH_1_CONTEXT = "http://iiif.io/api/search/1/context.json"
 SEARCH_1_PROFILE = "http://iiif.io/api/search/1/search"
@@ -237,9 +240,11 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
         manifest.thumbnail = first
     _add_structures(manifest, book, range_nodes(structure, {image.page for image in images}))
     built = json.loads(manifest.json())
+    with_text, with_xml = text_pages(catalogue, book)
     for canvas, image in zip(built["items"], images, strict=True):
         if image.remote and image.remote.get("selector") is not None:
             _as_specific_resource(canvas["items"][0]["items"][0], image.remote)
+        canvas.update(canvas_links(book, image.page, text=image.page in with_text, page_xml=image.page in with_xml))
     return built
 
 

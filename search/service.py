@@ -17,10 +17,20 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from repository import Home
 
-from .backend import SearchBackend, backend_name, check_schema, index_dir, open_backend, read_state
+from .backend import (
+    SearchBackend,
+    backend_name,
+    check_schema,
+    index_dir,
+    open_backend,
+    page_stored,
+    read_state,
+)
+from .documents import page_documents
 from .fields import BY_NAME, FACETS
 from .query import Query, QueryError, parse_query
 from .snippets import Match, Snippet, highlight, page_matches, snippets
@@ -41,10 +51,20 @@ class PageHit:
     boxes: list = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # field → the page's stored text
     authority: str = "imported"  # imported, corrected (校对) or machine (OCR no person has checked)
+    seq: int | None = None  # the text's place in the book (text/pages.json): opens a leaf without a scan
 
     @property
     def url(self) -> str:
-        return f"/books/{self.book_id}?page={self.page}" if self.page else f"/books/{self.book_id}"
+        """The record page showing this text: at its scan, or — a leaf without a scan — its text alone."""
+        if self.page:
+            return f"/books/{self.book_id}?page={self.page}"
+        return f"/books/{self.book_id}?text={self.seq}" if self.seq is not None else f"/books/{self.book_id}"
+
+    def link(self, query: str = "") -> str:
+        """`url` carrying the search, so the record page marks its matches (in the text and on the scan)."""
+        if not query:
+            return self.url
+        return f"{self.url}{'&' if '?' in self.url else '?'}{urlencode({'q': query})}#reading"
 
     def to_json(self) -> dict:
         return {"page": self.page, "label": self.label, "scan": bool(self.page), "url": self.url,
@@ -108,6 +128,18 @@ def _page_keys(query: Query) -> dict[str, list[str]]:
                 if term.field in (None, name) and term.key not in keys[name]:
                     keys[name].append(term.key)
     return {name: sorted(values, key=len, reverse=True) for name, values in keys.items()}
+
+
+def text_matches(entry: dict, text: str) -> list[Match]:
+    """Where a query matches one page of ``text/pages.json`` (an entry with its lines), found as the
+    index finds it — the same key, phrases and fields — but without the index: the marks on the text a
+    reader is shown. Each match's ``places`` are (line, index in the line's pieces joined). Raises
+    QueryError for a bad query."""
+    query = parse_query(text)
+    if not has_page_terms(query):
+        return []
+    (document,) = page_documents("", {"pages": [dict(entry, continues={})]})
+    return page_matches(page_stored(document), _page_keys(query))
 
 
 class Searcher:
@@ -211,7 +243,8 @@ class Searcher:
                     matches = page_matches(hit.stored, keys)
                     pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
                                          snippets(hit.stored, matches), matches, hit.stored.get("boxes") or [],
-                                         authority=hit.stored.get("authority") or "imported"))
+                                         authority=hit.stored.get("authority") or "imported",
+                                         seq=hit.stored.get("seq")))
             book = books[book_id]
             hits.append(BookHit(book, book_id in record_hits, page_counts.get(book_id, 0), pages,
                                 highlight(book["title"], title_keys) if title_keys else None))
@@ -260,5 +293,5 @@ class Searcher:
                                  snippets(hit.stored, matches, limit=len(matches) or 1), matches,
                                  hit.stored.get("boxes") or [],
                                  {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()},
-                                 hit.stored.get("authority") or "imported"))
+                                 hit.stored.get("authority") or "imported", hit.stored.get("seq")))
         return query, pages

@@ -10,7 +10,18 @@ from fastapi.staticfiles import StaticFiles
 from repository import Catalogue, Home, StoreError
 from repository.withdrawal import WITHDRAWN, is_withdrawn
 
-from . import errors, iiif_routes, oai, proxies, public_address, public_api, public_pages, search_pages, staff
+from . import (
+    errors,
+    iiif_routes,
+    oai,
+    proxies,
+    public_address,
+    public_api,
+    public_pages,
+    search_pages,
+    staff,
+    text_routes,
+)
 from .public_pages import withdrawn_message
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
@@ -68,6 +79,7 @@ def create_app(home: Home | str | None = None) -> FastAPI:
         return [vars(v) | {"version": v.number} for v in stored.versions]
 
     app.include_router(iiif_routes.router(catalogue))
+    app.include_router(text_routes.router(catalogue))
 
     @app.get("/healthz", include_in_schema=False)
     def health():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import iiif.ids
 import metadata_schemas
@@ -79,8 +80,10 @@ class BookRecord:
     def manifest_url(self) -> str:
         return iiif.ids.manifest(self.id)
 
-    def viewer_path(self, page: str | None = None) -> str:
-        return f"/books/{self.id}/viewer" + (f"?page={page}" if page else "")
+    def viewer_path(self, page: str | None = None, query: str = "") -> str:
+        """The viewer page, at `page`, searching for `query` (its hits highlighted on the scans)."""
+        params = {key: value for key, value in (("page", page), ("q", query)) if value}
+        return f"/books/{self.id}/viewer" + (f"?{urlencode(params)}" if params else "")
 
     def image_path(self, page: str) -> str:
         """The whole page as JPEG (Image API `full/max`), for download."""

@@ -21,6 +21,7 @@ from search.fields import BY_NAME, FACETS
 from search.query import MAX_QUERY_CHARS, QueryError
 from search.service import SORTS, Searcher
 
+from .reading import locator
 from .templating import render
 
 logger = logging.getLogger("guji.search")
@@ -115,7 +116,8 @@ def router(catalogue: Catalogue) -> APIRouter:
                                 headers={"Access-Control-Allow-Origin": "*"})
         ignored = sorted(set(request.query_params) - CONTENT_SEARCH_PARAMETERS)
         try:
-            answer = build(searcher, book_id, request.query_params.get("q", ""), ignored)
+            answer = build(searcher, book_id, request.query_params.get("q", ""), ignored,
+                           locate=locator(catalogue, book_id))
         except QueryError as error:
             return JSONResponse({"error": str(error), "parameter": "q"}, status_code=400)
         except SearchError as error:

@@ -1,6 +1,6 @@
 """The staff workspace under /staff: sign-in, cataloguing, withdrawing cards, batch revision, printed
-outputs (guide cards, 登记目录, dossiers), ingest jobs, audit log, accounts. Every route requires a
-signed-in user (see :mod:`web.staff.guard`)."""
+outputs (guide cards, 登记目录, dossiers), ingest and OCR jobs, a book's text and its 校对, audit log,
+accounts. Every route requires a signed-in user (see :mod:`web.staff.guard`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,18 @@ from repository import Catalogue
 from repository.catalogue_db import EventRow
 
 from .. import public_address
-from . import audit, batch, cards, ingest_pages, outputs_pages, signin, upload_pages, users_pages, withdrawal_pages
+from . import (
+    audit,
+    batch,
+    cards,
+    ingest_pages,
+    outputs_pages,
+    signin,
+    text_pages,
+    upload_pages,
+    users_pages,
+    withdrawal_pages,
+)
 from .accounts import Accounts
 from .common import staff_render
 from .guard import Guard, staff_route_class
@@ -52,5 +63,6 @@ def router(catalogue: Catalogue) -> APIRouter:
     api.include_router(audit.router(catalogue, route_class))
     api.include_router(ingest_pages.router(catalogue, route_class))
     api.include_router(upload_pages.router(catalogue, route_class, limit))
+    api.include_router(text_pages.router(catalogue, route_class))
     api.include_router(users_pages.router(accounts, route_class))
     return api

@@ -1,4 +1,5 @@
-"""Ingest jobs (admin): start one on a book folder of the incoming directory, watch its progress."""
+"""Ingest and OCR jobs (admin): ingest a book folder of the incoming directory, or OCR a book's scans;
+watch a job's progress."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import FormData
 
+from ingest import DEFAULT_ENGINE, ENGINES
 from repository import Catalogue
 from repository.config import upload_expiry_seconds
 
@@ -19,16 +21,20 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     api = APIRouter(route_class=route_class, dependencies=[Depends(require_admin)])
 
     def ingest_page(request: Request, *, error: str | None = None, folder: str = "", card_id: str = "",
-                    status_code: int = 200):
+                    ocr_error: str | None = None, ocr: dict | None = None, status_code: int = 200):
         upload_pages.expire(catalogue)
+        rows = catalogue.list_rows()
         recent = jobs.jobs(catalogue)
-        busy = {row.source for row in recent if row.status in jobs.ACTIVE}  # one job per folder at a time
+        # one job per folder at a time
+        busy = {row.source for row in recent if row.kind == "ingest" and row.status in jobs.ACTIVE}
         return staff_render(request, "staff/ingest.html", {
             "uploads": upload_pages.unfinished(catalogue, request.state.staff_user.name),
             "expiry_hours": round(upload_expiry_seconds() / 3600), "incoming": jobs.incoming_dir(catalogue.home),
             "folders": [name for name in jobs.book_folders(catalogue.home) if name not in busy],
-            "cards": catalogue.list_rows(), "jobs": recent, "error": error,
-            "folder": folder, "card_id": card_id,
+            "cards": rows, "jobs": [(row, jobs.status(row)) for row in recent], "error": error,
+            "folder": folder, "card_id": card_id, "ocr_error": ocr_error, "ocr": ocr or {},
+            "scanned": [row for row in rows if (catalogue.structure(row.id) or {}).get("pages")],
+            "engines": list(ENGINES), "default_engine": DEFAULT_ENGINE,
         }, status_code=status_code)
 
     @api.get("/ingest")
@@ -42,6 +48,17 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             job_id = jobs.start_ingest(catalogue, folder, card_id, request.state.staff_user.name)
         except jobs.JobError as error:
             return ingest_page(request, error=str(error), folder=folder, card_id=card_id, status_code=400)
+        return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
+
+    @api.post("/ingest/ocr")
+    def start_ocr(request: Request, form: FormData = Depends(posted_form)):
+        card_id, pages = str(form.get("card_id") or "").strip(), str(form.get("pages") or "")
+        engine, redo = str(form.get("engine") or ""), form.get("redo") == "1"
+        try:
+            job_id = jobs.start_ocr(catalogue, card_id, request.state.staff_user.name, pages, engine, redo)
+        except jobs.JobError as error:
+            return ingest_page(request, ocr_error=str(error), status_code=400,
+                               ocr={"card_id": card_id, "pages": pages, "engine": engine, "redo": redo})
         return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
 
     @api.get("/ingest/{job_id}")
