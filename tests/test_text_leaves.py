@@ -183,7 +183,8 @@ def test_text_without_a_scan_is_found_in_the_book_and_has_no_canvas(books, sampl
         _, pages = searcher.search_book(BOOK, "日五星中行")
         assert [(hit.page, hit.label) for hit in pages] == [("0001", "002-1a"), ("0005", "002-3a"),
                                                              ("0009", "002-5a"), (None, "002-7a")]
-        assert pages[-1].to_json()["url"] == f"/books/{BOOK}" and pages[-1].to_json()["scan"] is False
+        # a leaf without a scan links to the record page's reading view of that leaf (?text=N)
+        assert pages[-1].to_json()["url"].startswith(f"/books/{BOOK}?text=") and pages[-1].to_json()["scan"] is False
         assert pages[0].to_json()["url"] == f"/books/{BOOK}?page=0001"
         # a word only on unscanned leaves still finds the book (simplified form typed)
         found = searcher.search("太阴经度", pages_per_book=10)
@@ -198,7 +199,9 @@ def test_text_without_a_scan_is_found_in_the_book_and_has_no_canvas(books, sampl
         searcher.close()
     monkeypatch.setenv("GUJI_SEARCH_BACKEND", backend)
     html = TestClient(create_app(books.home)).get("/search", params={"q": "太陰經度日分"}).text
-    assert f'<a href="/books/{BOOK}">002-15a</a> <span class="badge no-scan">无影像</span>' in html
+    # the hit links to that leaf's text in the reading view, with the query to mark it
+    link = rf'<a href="/books/{BOOK}\?text=\d+&amp;q=[^"]+">002-15a</a>'
+    assert re.search(link + ' <span class="badge no-scan">无影像</span>', html)
 
 
 @pytest.mark.parametrize(("value", "number"),
