@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from repository import Home
+from repository.page_labels import display_label, script_of_texts
 
 from .backend import SearchBackend, backend_name, check_schema, index_dir, open_backend, read_state
 from .fields import BY_NAME, FACETS
@@ -29,6 +30,13 @@ MACHINE_NOTE = "机器识别，未校对"  # said of a hit in OCR text no person
 SORTS = ("relevance", "title", "date", "call_number")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+
+
+def _page_label(hit, book: dict) -> str:
+    """叶一a / 卷二 葉一上 for a default or Kanripo label, in the script of the book's card (its title, else
+    版本, else 著者: repository.page_labels)."""
+    script = script_of_texts(book.get("title"), book.get("edition"), book.get("responsibility"))
+    return display_label(hit.stored.get("label") or hit.page, script) or hit.page
 
 
 @dataclass
@@ -209,7 +217,7 @@ class Searcher:
                 found = backend.search(query, kind="page", book_ids=[book_id], filters=filters, limit=pages_per_book)
                 for hit in found.hits:
                     matches = page_matches(hit.stored, keys)
-                    pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+                    pages.append(PageHit(book_id, hit.page or None, _page_label(hit, books[book_id]),
                                          snippets(hit.stored, matches), matches, hit.stored.get("boxes") or [],
                                          authority=hit.stored.get("authority") or "imported"))
             book = books[book_id]
@@ -252,11 +260,12 @@ class Searcher:
             return query, []
         with self._reader() as backend:
             hits = backend.search(query, kind="page", book_ids=[book_id], limit=limit)
+            book = backend.books().get(book_id) or {}
         keys = _page_keys(query)
         pages = []
         for hit in hits.hits:
             matches = page_matches(hit.stored, keys)
-            pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+            pages.append(PageHit(book_id, hit.page or None, _page_label(hit, book),
                                  snippets(hit.stored, matches, limit=len(matches) or 1), matches,
                                  hit.stored.get("boxes") or [],
                                  {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()},

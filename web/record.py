@@ -24,6 +24,7 @@ import metadata_schemas
 from repository import Catalogue, StoredCard, public_url
 from repository.card import responsibility_text, title_with_juan
 from repository.outputs import card_text
+from repository.page_labels import card_script, page_entry_label
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Section:
 @dataclass
 class PageEntry:
     page: str  # 0001
-    label: str  # 1a, 卷一 葉一a …
+    label: str  # 叶一a, 葉一上, 卷一 葉一a … (repository.page_labels)
 
 
 @dataclass
@@ -79,8 +80,10 @@ class BookRecord:
     def manifest_url(self) -> str:
         return iiif.ids.manifest(self.id)
 
-    def viewer_path(self, page: str | None = None) -> str:
-        return f"/books/{self.id}/viewer" + (f"?page={page}" if page else "")
+    def viewer_path(self, page: str | None = None, lang: str | None = None) -> str:
+        """The viewer; `lang` en for the English site (otherwise the viewer follows the site's cookie)."""
+        query = "&".join(part for part in (f"page={page}" if page else "", "lang=en" if lang == "en" else "") if part)
+        return f"/books/{self.id}/viewer" + (f"?{query}" if query else "")
 
     def image_path(self, page: str) -> str:
         """The whole page as JPEG (Image API `full/max`), for download."""
@@ -128,8 +131,9 @@ def book_record(catalogue: Catalogue, stored: StoredCard) -> BookRecord:
     card = stored.card
     holding = card.get("copy") or {}
     structure = catalogue.structure(stored.id) or {}
+    script = card_script(card)  # 叶一a or 葉一上 for pages that have only their default label
     pages = [
-        PageEntry(str(page["page"]), str(page.get("label") or page["page"]))
+        PageEntry(str(page["page"]), page_entry_label(page, script))
         for page in structure.get("pages") or [] if isinstance(page, dict) and page.get("page")
     ]
     code = ((card.get("edition") or {}).get("classification") or {}).get("code")

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from repository import public_url
 
 from . import i18n
+from .static_assets import asset_url
 
 HERE = Path(__file__).parent
 
@@ -63,6 +64,14 @@ def shown(value) -> str:
 
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_page_context])
 templates.env.filters["shown"] = shown
+
+
+def static_url(name: str) -> str:
+    """/static/NAME with its version, so that browsers may keep it for a year (web/static_assets.py)."""
+    return asset_url(f"/static/{name}", HERE / "static" / name)
+
+
+templates.env.globals["static_url"] = static_url
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200):
