@@ -36,6 +36,7 @@ from .card_table import get_path, set_path
 from .catalogue import CardConflict, Catalogue
 from .config import Home
 from .grading import assess_grade
+from .local_time import format_time
 from .ocfl_store import StoreError
 from .process_tree import hold_lifeline
 
@@ -347,9 +348,9 @@ def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card 
     """Every version of a card: who, when, why."""
     with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
-        table = Table("版次", "时间（UTC）", "修改人", "修改原因", title=card_id)
+        table = Table("版次", "时间", "修改人", "修改原因", title=card_id)
         for version in catalogue.history(card_id):
-            add_plain_row(table, version.label, version.created, version.editor, version.reason)
+            add_plain_row(table, version.label, format_time(version.created), version.editor, version.reason)
         console.print(table)
 
 

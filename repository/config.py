@@ -8,6 +8,7 @@ from pathlib import Path
 
 DEFAULT_HOME = "guji-data"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # 北京时间
 
 
 def public_url() -> str:
@@ -17,6 +18,16 @@ def public_url() -> str:
     nothing stored on disk contains it, so a site can move host without rebuilding anything.
     """
     return (os.environ.get("GUJI_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+
+
+def timezone_name() -> str:
+    """The time zone people read times in (`GUJI_TIMEZONE`, an IANA name; default Asia/Shanghai).
+
+    Times are stored in UTC everywhere (OCFL, the catalogue DB, OAI-PMH); only what a person reads
+    — pages, command output, printed cards and dossiers — is shown in this zone
+    (:mod:`repository.local_time`).
+    """
+    return (os.environ.get("GUJI_TIMEZONE") or DEFAULT_TIMEZONE).strip()
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ def test_admin_adds_disables_and_resets_accounts(samples):
     refused = admin.post("/staff/users/馆长", data={"csrf_token": token, "action": "disable"})
     assert refused.status_code == 400 and "不能停用自己" in refused.text
     short = admin.post("/staff/users", data={"csrf_token": token, "name": "赵六", "role": "admin", "password": "short"})
-    assert short.status_code == 400 and "at least" in short.text
+    assert short.status_code == 400 and "至少 10 个字符" in short.text
     kinds = [event.kind for event in samples.events(limit=20)]
     assert "user-add" in kinds and "user-disable" in kinds
 
@@ -302,18 +302,18 @@ def test_guji_users_add_list_disable_and_passwd(samples):
     home = samples.home.root
     guji(home, "users", "add", "张三", "--role", "cataloguer", "--password", PASSWORD)
     generated = guji(home, "users", "add", "admin", "--role", "admin", "--generate-password").stdout
-    password = generated.split("password for admin: ")[1].split()[0]
+    password = generated.split("admin 的密码：")[1].split("（")[0]
     assert len(password) >= 16
-    assert "exists" in guji(home, "users", "add", "admin", "--role", "admin", "--generate-password",
-                            "--if-missing").stdout
+    assert "已存在" in guji(home, "users", "add", "admin", "--role", "admin", "--generate-password",
+                           "--if-missing").stdout
     listing = guji(home, "users", "list").stdout
-    assert "张三" in listing and "cataloguer" in listing and "admin" in listing
+    assert "张三" in listing and "编目员" in listing and "管理员" in listing
     duplicate = guji(home, "users", "add", "张三", "--role", "admin", "--password", PASSWORD, check=False)
-    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    assert duplicate.returncode == 1 and "已存在" in duplicate.stderr
     wrong_role = guji(home, "users", "add", "李四", "--role", "boss", "--password", PASSWORD, check=False)
-    assert wrong_role.returncode == 1 and "unknown role" in wrong_role.stderr
+    assert wrong_role.returncode == 1 and "没有角色" in wrong_role.stderr
     short = guji(home, "users", "add", "李四", "--role", "admin", "--password", "123", check=False)
-    assert short.returncode == 1 and "too short" in short.stderr
+    assert short.returncode == 1 and "密码太短" in short.stderr
     client = TestClient(create_app(samples.home), base_url="http://127.0.0.1:8000")
     assert sign_in(client, "admin", password).status_code == 303
     guji(home, "users", "disable", "张三")
@@ -323,7 +323,7 @@ def test_guji_users_add_list_disable_and_passwd(samples):
     assert sign_in(client, "张三").status_code == 401
     assert sign_in(client, "张三", "a brand new password").status_code == 303
     missing = guji(home, "users", "disable", "nobody", check=False)
-    assert missing.returncode == 1 and "no user" in missing.stderr
+    assert missing.returncode == 1 and "没有用户" in missing.stderr
 
 
 def test_an_unexpected_error_in_a_job_is_reported_without_server_details(samples, monkeypatch, capsys):

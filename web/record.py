@@ -17,11 +17,11 @@ A printed catalogue card (卡片目录, 善本书目) reads, line by line::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import iiif.ids
 import metadata_schemas
-from repository import Catalogue, StoredCard, public_url
+from repository import Catalogue, StoredCard, local_time, public_url
 from repository.card import responsibility_text, title_with_juan
 from repository.outputs import card_text
 from repository.page_labels import card_script, page_entry_label
@@ -93,7 +93,7 @@ class BookRecord:
         """A citation after GB/T 7714-2015 (electronic monograph [M/OL]) with the permalink."""
         holding = self.card.get("copy") or {}
         edition = self.card.get("edition") or {}
-        date = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
+        date = (today or local_time.now()).strftime("%Y-%m-%d")  # the access date, in Beijing time
         parts = []
         responsibility = responsibility_text(self.card)
         if responsibility:

@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
-from repository import public_url
+from repository import local_time, public_url
 
 from . import i18n
 from .static_assets import asset_url
@@ -72,6 +73,21 @@ def static_url(name: str) -> str:
 
 
 templates.env.globals["static_url"] = static_url
+
+
+@pass_context
+def local_time_filter(context, value) -> str:
+    """A stored UTC stamp as the reader reads it: 2026年12月6日 19:57, Beijing time (GUJI_TIMEZONE)."""
+    return local_time.format_time(value, context.get("lang", "zh"))
+
+
+@pass_context
+def local_date_filter(context, value) -> str:
+    return local_time.format_date(value, context.get("lang", "zh"))
+
+
+templates.env.filters["local_time"] = local_time_filter
+templates.env.filters["local_date"] = local_date_filter
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200):
