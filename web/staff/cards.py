@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
+from functools import cache
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -12,7 +15,8 @@ from starlette.datastructures import FormData
 
 import metadata_schemas
 from repository import CardConflict, CardError, CardNotFound, Catalogue, StoredCard, StoreError
-from repository.card import FieldChange, card_diff, field_label, normalise_card
+from repository.card import FieldChange, card_diff, display_value, field_label, normalise_card
+from repository.card_list import SORTS, CardListQuery, card_list
 from repository.catalogue import new_card_id
 from repository.grading import suggest_grade
 from repository.withdrawal import withdrawn_since
@@ -24,7 +28,12 @@ from .parse_preview import PREVIEWS, preview
 
 REASON_FIELD = "reason"  # 修改原因
 REASON_LIMIT = 500
-CARD_LIST_LIMIT = 200  # the card list shows at most this many; a search narrows it
+
+
+@cache
+def classification_choices() -> tuple[tuple[str, str], ...]:
+    """部 and 类 of the 四部 classification for the card list's filter (code, 经部 · 易类)."""
+    return tuple((code, label) for code, label in card_form.classification_options() if code.count(".") <= 1)
 
 
 def _stored(catalogue: Catalogue, card_id: str) -> StoredCard | None:
@@ -45,14 +54,15 @@ def _warnings(card: dict) -> list[tuple[str, str]]:
 
 
 def _changes_view(changes: list[FieldChange]) -> list[dict]:
-    return [{"label": change.label, "path": change.path, "old": _shown(change.old), "new": _shown(change.new)}
-            for change in card_form.in_form_order(changes)]
+    return [{"label": change.label, "path": change.path, "old": _shown(change.old, change.path),
+             "new": _shown(change.new, change.path)} for change in card_form.in_form_order(changes)]
 
 
-def _shown(value) -> str:
+def _shown(value, path: str = "") -> str:
+    """A value as staff read it (是/否, lists joined with 、, codes with their label), — for nothing."""
     if value is None or value == "" or value == []:
         return "—"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return display_value(value, path)
 
 
 def router(catalogue: Catalogue, route_class) -> APIRouter:
@@ -76,11 +86,29 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     # ---- finding ------------------------------------------------------------------------------
 
     @api.get("/cards")
-    def cards(request: Request, q: str = Query("", max_length=100)):
-        rows = (catalogue.find_rows(q.strip(), limit=CARD_LIST_LIMIT) if q.strip()
-                else catalogue.list_rows(limit=CARD_LIST_LIMIT))
-        return staff_render(request, "staff/cards.html", {"rows": rows, "q": q, "total": catalogue.count(),
-                                                          "limit": CARD_LIST_LIMIT})
+    def cards(request: Request, q: str = Query("", max_length=100),
+              classification: str = Query("", alias="class", max_length=16, pattern=r"^[0-9.]*$"),
+              edition_type: str = Query("", max_length=16), extant: str = Query("", max_length=32),
+              editor: str = Query("", max_length=64), since: date | None = Query(None),
+              sort: str = Query("call_number", pattern="^(" + "|".join(SORTS) + ")$"),
+              order: str = Query("asc", pattern="^(asc|desc)$"), page: int = Query(1, ge=1, le=100_000)):
+        """The card list: filter by 题名/编号, 分类, 版本类型, 存卷, 修改人 and last change; sort by any column."""
+        query = CardListQuery(q.strip(), classification.strip("."), edition_type, extant, editor, since, sort,
+                              order == "desc", page)
+        listing = card_list(catalogue, query)
+        filters = {"q": q, "class": classification, "edition_type": edition_type, "extant": extant,
+                   "editor": editor, "since": since.isoformat() if since else ""}
+
+        def link(**changed) -> str:
+            wanted = {**filters, "sort": sort, "order": order, "page": page, **changed}
+            kept = {key: value for key, value in wanted.items()
+                    if value and (key, value) not in (("sort", "call_number"), ("order", "asc"), ("page", 1))}
+            return "/staff/cards" + (f"?{urlencode(kept)}" if kept else "")
+
+        return staff_render(request, "staff/cards.html", {
+            "listing": listing, "rows": listing.rows, "filters": filters, "sort": sort, "order": order, "link": link,
+            "filtered": any(filters.values()), "total": catalogue.count(), "classes": classification_choices(),
+        })
 
     # ---- editing ------------------------------------------------------------------------------
 
@@ -192,10 +220,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         b = min(b or head, head)
         a = min(a if a is not None else max(1, b - 1), head)
         old, new = catalogue.get(card_id, a).card, catalogue.get(card_id, b).card
+        if head == 1:  # a new card: what its one version holds, field by field
+            old, a = {}, 0
         changes = card_diff(old, new) if a != b else []
         return staff_render(request, "staff/history.html", {
             "stored": stored, "a": a, "b": b, "changes": _changes_view(changes), "saved": saved,
-            "version_a": stored.versions[a - 1], "version_b": stored.versions[b - 1],
+            "version_a": stored.versions[a - 1] if a else None, "version_b": stored.versions[b - 1],
             "withdrawal": withdrawn_since(catalogue, stored),
         })
 
