@@ -380,7 +380,7 @@ def ingest_book(
                     "pages": [asdict(r) for r in results if not r.problem]}))
             if card is not None:  # every page has been checked: now the card may be created
                 catalogue.create({**card, "id": card_id}, editor=editor,
-                                 reason="入藏影像时新建 card created at ingest")
+                                 reason="入藏影像时新建卡片")
 
             structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
             changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
@@ -399,8 +399,8 @@ def ingest_book(
                     for r in results if r.master in changed}
                 files[STRUCTURE_FILE] = structure_bytes
                 files[f"reports/ingest-{stamp}.json"] = report_bytes
-                reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
-                          f"from {book_dir.name}" + (f", {len(stale)} page(s) removed" if stale else ""))
+                reason = (f"入藏影像：{book_dir.name} 的 {len(results)} 叶中新增或更换 {len(changed)} 叶"
+                          + (f"，移除 {len(stale)} 叶" if stale else ""))
                 info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
                                               deletions=tuple(stale), pages=len(results), changed=len(changed),
                                               removed=len(stale), book_dir=str(book_dir))

@@ -34,6 +34,7 @@ from .text_ocr import looks_like_hocr, looks_like_page_xml, parse_hocr, parse_pa
 from .text_plain import parse_plain
 
 FORMATS = ("kanripo", "plain", "page-xml", "hocr")
+TEXT_FORMAT_NAMES = {"kanripo": "Kanripo", "plain": "纯文本", "page-xml": "PAGE-XML", "hocr": "hOCR"}
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -182,7 +183,8 @@ def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor
     for path in files:
         new_files[f"{SOURCE_DIR}/{Path(path).name}"] = Path(path)
     deletions = tuple(sorted(p for p in stored if p.startswith(TEXT_DIR + "/") and p not in new_files))
-    reason = reason or f"导入全文 import {chosen} text: {len(pages)} pages from {', '.join(sources)}"
+    kind = TEXT_FORMAT_NAMES.get(chosen, chosen)
+    reason = reason or f"导入全文（{kind}）：{len(pages)} 叶，来自 {'、'.join(sources)}"
     version = catalogue.commit_files(book_id, new_files, editor=editor, reason=reason, event="text-import",
                                      deletions=deletions, format=chosen, pages=len(pages), sources=sources)
     unscanned = sum(1 for page in pages if structure and page.page is None)

@@ -9,12 +9,12 @@ as staff must be able to find and reinstate them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 from sqlalchemy import distinct, func, or_, select
 
 from .catalogue_db import CardIdentifierRow, CardRow
-from .local_time import zone
+from .local_time import day_start_utc
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -57,11 +57,6 @@ class CardListPage:
         return max(1, -(-self.total // self.query.page_size))
 
 
-def _utc_stamp(day: date) -> str:
-    """Midnight of `day` in the library's zone, as the UTC stamps the projection stores."""
-    return datetime.combine(day, time.min, tzinfo=zone()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def card_list(catalogue, query: CardListQuery) -> CardListPage:
     """One page of the cards `query` asks for, with the total and the values the filters offer."""
     conditions = []
@@ -80,7 +75,7 @@ def card_list(catalogue, query: CardListQuery) -> CardListPage:
     if query.editor:
         conditions.append(CardRow.updated_by == query.editor)
     if query.changed_since:
-        conditions.append(CardRow.updated >= _utc_stamp(query.changed_since))
+        conditions.append(CardRow.updated >= day_start_utc(query.changed_since))
     column = SORTS.get(query.sort, CardRow.call_number)
     ordered = [column.desc() if query.descending else column.asc()]
     if column is not CardRow.call_number:

@@ -12,7 +12,7 @@ A value that is not a time is shown as it is; nothing raises for a malformed sto
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +46,11 @@ def now() -> datetime:
 def today() -> date:
     """Today's date where the library is (not the server's UTC date)."""
     return now().date()
+
+
+def day_start_utc(day: date) -> str:
+    """Midnight of `day` in the library's zone as a stored UTC stamp (for "changed since that day")."""
+    return datetime.combine(day, time.min, tzinfo=zone()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse(value: str | datetime | None) -> datetime | None:

@@ -170,9 +170,9 @@ class Searcher:
         checked = {}
         for name, value in (filters or {}).items():
             if name not in FACETS:
-                raise QueryError(f"cannot filter by {name!r}: filter by one of {', '.join(FACETS)}")
+                raise QueryError(f"不能按「{name}」筛选：可用 {'、'.join(FACETS)}")
             if not isinstance(value, str) or not value.strip() or len(value) > 64:
-                raise QueryError(f"the filter {name} needs a value of 1–64 characters")
+                raise QueryError(f"筛选条件 {name} 的值应为 1–64 个字符")
             checked[name] = value.strip()
         return checked
 
@@ -186,11 +186,11 @@ class Searcher:
     def _search(self, backend, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
-            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+            raise QueryError(f"没有「{sort}」这种排序：可用 {'、'.join(SORTS)}")
         if not 1 <= page <= MAX_PAGE:
-            raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+            raise QueryError(f"页码应在 1 到 {MAX_PAGE} 之间")
         if not 1 <= per_page <= MAX_PER_PAGE:
-            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+            raise QueryError(f"每页条数应在 1 到 {MAX_PER_PAGE} 之间")
         query = parse_query(text)
         filters = self._check_filters(filters)
         record_hits = {hit.book_id: hit.score for hit in

@@ -16,7 +16,7 @@ from jinja2 import pass_context
 
 from repository import local_time, public_url
 
-from . import i18n
+from . import event_labels, i18n
 from .static_assets import asset_url
 
 HERE = Path(__file__).parent
@@ -87,6 +87,8 @@ def local_date_filter(context, value) -> str:
 
 
 templates.env.filters["local_time"] = local_time_filter
+templates.env.globals["event_kind"] = event_labels.event_kind
+templates.env.globals["detail_key"] = event_labels.detail_key
 templates.env.filters["local_date"] = local_date_filter
 
 

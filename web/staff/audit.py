@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from repository import Catalogue
+from repository import Catalogue, local_time
 from repository.catalogue_db import EventRow
 
+from ..event_labels import detail_value
 from ..params import DB_INT_MAX
 from .common import staff_render
 
@@ -37,10 +39,10 @@ def events(catalogue: Catalogue, filters: EventFilters, before: int | None = Non
         query = query.where(EventRow.actor == filters.actor)
     if filters.object_id:
         query = query.where(EventRow.object_id == filters.object_id)
-    if filters.since:
-        query = query.where(EventRow.time >= filters.since)
-    if filters.until:
-        query = query.where(EventRow.time < filters.until + "T99")  # the whole last day
+    if filters.since:  # days as the library counts them (Beijing time), compared with the stored UTC stamps
+        query = query.where(EventRow.time >= local_time.day_start_utc(date.fromisoformat(filters.since)))
+    if filters.until:  # the whole last day
+        query = query.where(EventRow.time < local_time.day_start_utc(date.fromisoformat(filters.until) + timedelta(1)))
     if before:
         query = query.where(EventRow.id < before)
     with catalogue.sessions() as session:
@@ -57,8 +59,7 @@ def detail_items(row: EventRow) -> list[tuple[str, str]]:
         detail = json.loads(row.detail_json or "{}")
     except ValueError:
         return [("detail", row.detail_json)]
-    return [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            for key, value in detail.items() if value not in (None, "", [], {})]
+    return [(key, detail_value(value)) for key, value in detail.items() if value not in (None, "", [], {})]
 
 
 def router(catalogue: Catalogue, route_class) -> APIRouter:
