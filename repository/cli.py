@@ -38,6 +38,7 @@ from .config import Home
 from .grading import assess_grade
 from .local_time import format_time
 from .ocfl_store import StoreError
+from .parse import in_language
 from .process_tree import hold_lifeline
 
 app = typer.Typer(
@@ -167,7 +168,8 @@ def cards_import(
                 errors.print(f"{file.name} {problem}", style="red", markup=False, highlight=False)
         for item in plan.items:
             for warning in item.warnings:
-                errors.print(f"{file.name} 第{item.row}行 提示：{warning}", style="yellow", markup=False,
+                errors.print(f"{file.name} 第{item.row}行 提示：{in_language(str(warning))}", style="yellow",
+                             markup=False,
                              highlight=False)
         summary = (f"新建 {plan.count('create')} 张，修改 {plan.count('revise')} 张，"
                    f"无变化 {plan.count('unchanged')} 张，错误 {len(plan.bad)} 行")
@@ -308,7 +310,7 @@ def cards_edit(
             raise typer.Exit(1) from None
         for warning in result.warnings:
             errors.print("[yellow]提示：[/yellow]", end="")
-            errors.print(str(warning), markup=False, highlight=False)
+            errors.print(in_language(str(warning)), markup=False, highlight=False)
         if result.changed:
             console.print(f"已保存 {stored.id} v{result.version}", highlight=False)
         else:

@@ -72,6 +72,9 @@ def walk_home(tmp_path_factory):
         shutil.copy(FIXTURES / "scans" / name, folder / name)
     ingest_book(catalogue, folder, BOOK, "数字化组", workers=1)
     import_text(catalogue, BOOK, [ROOT / "samples" / "texts" / "KR3f0006_002.txt"], editor="数字化组")
+    card = catalogue.get("maoshi-zhushu").card  # a 存卷 whose count and list disagree: a parser's warning
+    card["copy"]["extant_juan"] = {"raw": "存十卷（卷一至十五）"}
+    catalogue.save("maoshi-zhushu", card, editor="示例", reason="核对存卷", base_version=1)
     add_user(catalogue, "馆长", "admin")
     catalogue.close()
     return home
@@ -95,7 +98,8 @@ PUBLIC_PAGES = ["/", "/browse", "/browse?class=4", "/search?q=日五星", "/sear
                 "/search?q=%22unclosed", f"/books/{BOOK}", f"/books/{BOOK}/viewer", "/books/maoshi-zhushu/viewer",
                 "/books/no-such-book", "/browse?page=abc", "/no/such/page"]
 STAFF_PAGES = ["/staff/", "/staff/cards", "/staff/cards?sort=updated&order=desc", f"/staff/cards/{BOOK}/edit",
-               "/staff/cards/new", f"/staff/cards/{BOOK}/history", "/staff/cards/maoshi-zhushu/history",
+               "/staff/cards/new", f"/staff/cards/{BOOK}/history", "/staff/cards/yingmeian-yiyu/history",
+               "/staff/cards/maoshi-zhushu/edit", "/staff/cards/maoshi-zhushu/history",
                f"/staff/cards/{BOOK}/outputs", "/staff/audit", "/staff/ingest", "/staff/outputs", "/staff/users",
                "/staff/batch", "/staff/cards/no-such-card/edit", "/staff/ingest/99999"]
 
@@ -110,6 +114,16 @@ def test_public_pages_speak_chinese(client, path):
 def test_staff_pages_speak_chinese(staff, path):
     page = staff.get(path)
     assert english_sentences(visible_text(page.text)) == [], path
+
+
+def test_parse_warnings_are_chinese_and_keep_their_english_on_the_english_site(staff):
+    asked = {"kind": "extant_juan", "text": "存十卷（卷一至十五）"}
+    chinese = staff.get("/staff/api/parse", params=asked).json()["warnings"]
+    assert chinese == ["存卷写作10卷，但所列卷次合计15卷，请核对"]
+    english = staff.get("/staff/api/parse", params={**asked, "lang": "en"}).json()["warnings"]
+    assert "stated count 10 differs from the 15 juan listed" in english[0]
+    form = staff.get("/staff/cards/maoshi-zhushu/edit").text
+    assert "请核对</li>" in form and "differs" not in form
 
 
 def test_the_english_switch_keeps_english(client):

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web_helpers import FIXTURES, PASSWORD, csrf_of, form_values, load_samples, sign_in, staff_client
 
+from repository import local_time
 from web import create_app
 
 GUJI = Path(sys.executable).parent / "guji"
@@ -204,18 +205,21 @@ def test_audit_log_filters_by_kind_actor_object_and_date(samples):
     samples.save("maoshi-zhushu", card, editor="李四", reason="改号", base_version=1)
     page = client.get("/staff/audit", params={"kind": "edit"}).text
     assert text_of(page, "table.events tbody tr td:nth-child(3), table.events tr.kind-edit td:nth-child(3)") \
-        == ["edit"]
+        == ["修改卡片"]
     by_actor = client.get("/staff/audit", params={"actor": "李四"}).text
     assert {row.get("class") for row in lxml.html.fromstring(by_actor).cssselect("table.events tr[class]")} \
         == {"kind-edit"}
     by_object = client.get("/staff/audit", params={"object_id": "maoshi-zhushu"}).text
     assert [r.get("class") for r in lxml.html.fromstring(by_object).cssselect("table.events tr[class]")] \
         == ["kind-edit", "kind-create"]
-    today = samples.events(limit=1)[0].time[:10]
+    # days are the library's (Beijing time), not the UTC date of the stored stamp
+    today = local_time.parse(samples.events(limit=1)[0].time).astimezone(local_time.zone()).date().isoformat()
     assert "kind-edit" in client.get("/staff/audit", params={"since": today, "until": today}).text
     assert "kind-edit" not in client.get("/staff/audit", params={"until": "2000-01-01"}).text
     bad = client.get("/staff/audit", params={"since": "yesterday"})
     assert bad.status_code == 200 and "不是日期" in bad.text
+    impossible = client.get("/staff/audit", params={"until": "2024-13-45"})
+    assert impossible.status_code == 200 and "「2024-13-45」不是日期" in impossible.text
 
 
 # ---- ingest jobs --------------------------------------------------------------------------------------

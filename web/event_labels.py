@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from repository.parse import in_language
+
 # kind → (中文, English)
 EVENT_KINDS = {
     "init": ("建立数据目录", "data home created"),
@@ -58,7 +60,9 @@ def detail_key(key: str, language: str = "zh") -> str:
     return names[1 if language == "en" else 0] if names else key
 
 
-def detail_value(value, language: str = "zh") -> str:
+def detail_value(value, language: str = "zh", key: str = "") -> str:
+    if key == "warnings" and isinstance(value, list):  # the parsers' warnings, without their English gloss
+        return "；".join(in_language(str(item), language) for item in value)
     if isinstance(value, bool):
         return TRUE_FALSE[language if language == "en" else "zh"][0 if value else 1]
     if isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):

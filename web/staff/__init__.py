@@ -12,6 +12,7 @@ from sqlalchemy import select
 from repository import Catalogue
 from repository.catalogue_db import EventRow
 
+from .. import i18n
 from . import audit, batch, cards, ingest_pages, outputs_pages, signin, users_pages, withdrawal_pages
 from .accounts import Accounts
 from .common import staff_render
@@ -39,7 +40,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             recent = list(session.scalars(select(EventRow).where(EventRow.kind.in_(EDIT_KINDS))
                                           .order_by(EventRow.id.desc()).limit(15)))
         return staff_render(request, "staff/dashboard.html", {
-            "recent": [(row, audit.detail_items(row)) for row in recent], "total": catalogue.count(),
+            "recent": [(row, audit.detail_items(row, i18n.language_of(request))) for row in recent],
+            "total": catalogue.count(),
         })
 
     api.include_router(signin.router(accounts, guard, route_class))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from repository import Catalogue, local_time
 from repository.catalogue_db import EventRow
 
+from .. import i18n
 from ..event_labels import detail_value
 from ..params import DB_INT_MAX
 from .common import staff_render
@@ -49,17 +50,28 @@ def events(catalogue: Catalogue, filters: EventFilters, before: int | None = Non
         return list(session.scalars(query))
 
 
+def _day(text: str) -> date | None:
+    """2024-05-10 as a date; None for anything else (2024-13-45 too)."""
+    if not DAY.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def kinds(catalogue: Catalogue) -> list[str]:
     with catalogue.sessions() as session:
         return list(session.scalars(select(EventRow.kind).distinct().order_by(EventRow.kind)))
 
 
-def detail_items(row: EventRow) -> list[tuple[str, str]]:
+def detail_items(row: EventRow, language: str = "zh") -> list[tuple[str, str]]:
     try:
         detail = json.loads(row.detail_json or "{}")
     except ValueError:
         return [("detail", row.detail_json)]
-    return [(key, detail_value(value)) for key, value in detail.items() if value not in (None, "", [], {})]
+    return [(key, detail_value(value, language, key)) for key, value in detail.items()
+            if value not in (None, "", [], {})]
 
 
 def router(catalogue: Catalogue, route_class) -> APIRouter:
@@ -70,12 +82,13 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
               object_id: str = Query("", max_length=64), since: str = Query("", max_length=10),
               until: str = Query("", max_length=10), before: int | None = Query(None, ge=1, le=DB_INT_MAX)):
         problems = [f"「{value}」不是日期，请写成 2024-05-10"
-                    for value in (since, until) if value and not DAY.match(value)]
+                    for value in (since, until) if value and not _day(value)]
         filters = EventFilters(kind, actor.strip(), object_id.strip(),
-                               since if DAY.match(since) else "", until if DAY.match(until) else "")
+                               since if _day(since) else "", until if _day(until) else "")
         rows = events(catalogue, filters, before)
+        language = i18n.language_of(request)
         return staff_render(request, "staff/audit.html", {
-            "rows": [(row, detail_items(row)) for row in rows], "filters": filters, "kinds": kinds(catalogue),
+            "rows": [(row, detail_items(row, language)) for row in rows], "filters": filters, "kinds": kinds(catalogue),
             "problems": problems, "next_before": rows[-1].id if len(rows) == PAGE_SIZE else None,
         })
 

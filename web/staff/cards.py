@@ -19,8 +19,10 @@ from repository.card import FieldChange, card_diff, display_value, field_label, 
 from repository.card_list import SORTS, CardListQuery, card_list
 from repository.catalogue import new_card_id
 from repository.grading import suggest_grade
+from repository.parse import in_language
 from repository.withdrawal import withdrawn_since
 
+from .. import i18n
 from . import card_form
 from .common import posted_form, staff_render
 from .guard import current_user
@@ -48,9 +50,10 @@ def _not_found(request: Request, card_id: str):
         "status": 404, "message": "没有标识为「{id}」的卡片", "values": {"id": card_id}}, status_code=404)
 
 
-def _warnings(card: dict) -> list[tuple[str, str]]:
+def _warnings(card: dict, language: str = "zh") -> list[tuple[str, str]]:
+    """The parsers' warnings by field, in Chinese (the English switch keeps their English gloss)."""
     _, warnings = normalise_card(card)
-    return [(warning.field, str(warning)) for warning in warnings]
+    return [(warning.field, in_language(str(warning), language)) for warning in warnings]
 
 
 def _changes_view(changes: list[FieldChange]) -> list[dict]:
@@ -71,7 +74,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     def edit_page(request: Request, *, stored: StoredCard | None, card: dict, base_version: int,
                   reason: str = "", problems: list[dict] | None = None, read: card_form.FormReading | None = None,
                   notice: str | None = None, status_code: int = 200, reason_error: str | None = None):
-        warnings = _warnings(card)
+        warnings = _warnings(card, i18n.language_of(request))
         fields, unplaced = card_form.bind(card, problems, warnings, read.typed if read else None,
                                           read.problems if read else None)
         return staff_render(request, "staff/edit.html", {
@@ -182,11 +185,14 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     # ---- live checks (JSON) ---------------------------------------------------------------------
 
     @api.get("/api/parse")
-    def parse(kind: str = Query(..., max_length=32), text: str = Query("", max_length=2000)):
+    def parse(request: Request, kind: str = Query(..., max_length=32), text: str = Query("", max_length=2000)):
         if kind not in PREVIEWS:
-            return JSONResponse({"detail": f"unknown kind {kind!r}: use one of {', '.join(PREVIEWS)}"},
-                                status_code=400)
-        return asdict(preview(kind, text))
+            return JSONResponse({"detail": f"没有「{kind}」这种解析：可用 {'、'.join(PREVIEWS)}"}, status_code=400)
+        shown = preview(kind, text)
+        language = i18n.language_of(request)
+        shown.warnings = [in_language(warning, language) for warning in shown.warnings]
+        shown.error = in_language(shown.error, language) if shown.error else None
+        return asdict(shown)
 
     @api.post("/api/check")
     def check(request: Request, form: FormData = Depends(posted_form)):
@@ -194,10 +200,11 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         card_id = str(form.get("card_id") or "")
         stored = _stored(catalogue, card_id) if card_id else None
         if card_id and stored is None:
-            return JSONResponse({"detail": f"no card {card_id!r}"}, status_code=404)
+            return JSONResponse({"detail": f"没有标识为「{card_id}」的卡片"}, status_code=404)
         _, base_version, reason, read = submitted(form, stored)
         problems = metadata_schemas.validate_card(normalise_card(read.card)[0])
-        fields, unplaced = card_form.bind(read.card, problems, _warnings(read.card), read.typed, read.problems)
+        fields, unplaced = card_form.bind(read.card, problems, _warnings(read.card, i18n.language_of(request)),
+                                          read.typed, read.problems)
         placed = [
             {"name": item.name, "error": item.error, "warnings": item.warnings}
             for item in card_form._all_leaves(fields) if item.error or item.warnings
