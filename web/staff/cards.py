@@ -79,6 +79,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                                           read.problems if read else None)
         return staff_render(request, "staff/edit.html", {
             "stored": stored, "card": card, "fields": fields, "unplaced": unplaced,
+            "folded_groups": card_form.FOLDED_WHEN_EMPTY,
             "base_version": base_version, "reason": reason, "reason_error": reason_error, "notice": notice,
             "suggestion": suggest_grade(card) if stored else None,
             "withdrawal": withdrawn_since(catalogue, stored) if stored else None,
