@@ -440,7 +440,7 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
         assert _published_pages(home, card) == [f"{n:04d}" for n in range(1, 13)]
         result = ocfl_validate(reopened.store.root)
         assert result.returncode == 0, result.stdout + result.stderr
-        report = json.loads(Path(rerun.stdout.split("report: ")[1].strip()).read_text(encoding="utf-8"))
+        report = json.loads(Path(rerun.stdout.split("报告：")[1].strip()).read_text(encoding="utf-8"))
         assert "reused" in {p["derivatives"] for p in report["pages"]}
     finally:
         reopened.close()
