@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repository import CardNotFound, Catalogue
+from repository.version_reasons import TEXT_FORMAT_NAMES
 
 from .text_kanripo import looks_like_kanripo, parse_kanripo
 from .text_layers import with_other_layers
@@ -34,7 +35,6 @@ from .text_ocr import looks_like_hocr, looks_like_page_xml, parse_hocr, parse_pa
 from .text_plain import parse_plain
 
 FORMATS = ("kanripo", "plain", "page-xml", "hocr")
-TEXT_FORMAT_NAMES = {"kanripo": "Kanripo", "plain": "纯文本", "page-xml": "PAGE-XML", "hocr": "hOCR"}
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 

@@ -40,6 +40,7 @@ from .local_time import format_time
 from .ocfl_store import StoreError
 from .parse import in_language
 from .process_tree import hold_lifeline
+from .version_reasons import readable_reason
 
 app = typer.Typer(
     help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
@@ -352,7 +353,8 @@ def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card 
         card_id = catalogue.resolve(reference)
         table = Table("版次", "时间", "修改人", "修改原因", title=card_id)
         for version in catalogue.history(card_id):
-            add_plain_row(table, version.label, format_time(version.created), version.editor, version.reason)
+            add_plain_row(table, version.label, format_time(version.created), version.editor,
+                          readable_reason(version.reason))
         console.print(table)
 
 

@@ -153,3 +153,13 @@ def test_command_outputs_speak_chinese(cli, args):
     output = cli(*args)
     assert output.strip()
     assert english_sentences(output) == [], output
+
+
+def test_reasons_guji_wrote_in_english_before_read_in_chinese():
+    from repository.version_reasons import readable_reason
+
+    assert readable_reason("入藏影像 ingest 9 new or changed page scan(s) of 9 from qizheng-tuibu") == \
+        "入藏影像：qizheng-tuibu 的 9 叶中新增或更换 9 叶"
+    assert readable_reason("导入全文 import kanripo text: 29 pages from KR3f0006_002.txt") == \
+        "导入全文（Kanripo）：29 叶，来自 KR3f0006_002.txt"
+    assert readable_reason("据原书卷端核对 import text") == "据原书卷端核对 import text"  # a person's: as typed

@@ -29,3 +29,4 @@ def test_changed_since_a_date_means_midnight_in_beijing():
     assert utc_stamp(parse_since("2026-12-06")) == "2026-12-05T16:00:00Z"
     assert utc_stamp(parse_since("2026-12-06T08:00:00")) == "2026-12-06T00:00:00Z"
     assert parse_since("2026-12-06T08:00:00+00:00") == datetime(2026, 12, 6, 8, tzinfo=UTC)
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from repository.parse import in_language
+from repository.version_reasons import readable_reason
 
 # kind → (中文, English)
 EVENT_KINDS = {
@@ -61,6 +62,8 @@ def detail_key(key: str, language: str = "zh") -> str:
 
 
 def detail_value(value, language: str = "zh", key: str = "") -> str:
+    if key == "reason":
+        return readable_reason(str(value))
     if key == "warnings" and isinstance(value, list):  # the parsers' warnings, without their English gloss
         return "；".join(in_language(str(item), language) for item in value)
     if isinstance(value, bool):

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from repository import local_time, public_url
+from repository.version_reasons import readable_reason
 
 from . import event_labels, i18n
 from .static_assets import asset_url
@@ -87,6 +88,7 @@ def local_date_filter(context, value) -> str:
 
 
 templates.env.filters["local_time"] = local_time_filter
+templates.env.filters["reason"] = readable_reason  # Guji's own reasons of older versions, in Chinese
 templates.env.globals["event_kind"] = event_labels.event_kind
 templates.env.globals["detail_key"] = event_labels.detail_key
 templates.env.filters["local_date"] = local_date_filter
