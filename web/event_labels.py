@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from repository.parse import in_language
-from repository.version_reasons import readable_reason
+from repository.version_reasons import TEXT_FORMAT_NAMES, readable_reason
 
 # kind → (中文, English)
 EVENT_KINDS = {
@@ -49,6 +49,8 @@ DETAIL_KEYS = {
     "origin": ("来源", "origin"), "page": ("叶", "page"), "indexed": ("已索引", "indexed"),
 }
 TRUE_FALSE = {"zh": ("是", "否"), "en": ("yes", "no")}
+VALUES = {"role": {"admin": "管理员", "cataloguer": "编目员"},
+          "format": TEXT_FORMAT_NAMES}
 
 
 def event_kind(kind: str, language: str = "zh") -> str:
@@ -64,6 +66,8 @@ def detail_key(key: str, language: str = "zh") -> str:
 def detail_value(value, language: str = "zh", key: str = "") -> str:
     if key == "reason":
         return readable_reason(str(value))
+    if key in VALUES and isinstance(value, str) and language != "en":
+        return VALUES[key].get(value, value)
     if key == "warnings" and isinstance(value, list):  # the parsers' warnings, without their English gloss
         return "；".join(in_language(str(item), language) for item in value)
     if isinstance(value, bool):
