@@ -271,8 +271,7 @@ def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IngestError(f"{object_id}: another ingest or tile rebuild of this book is running; "
-                              "wait for it to finish") from None
+            raise IngestError(f"{object_id}：这部书正在入藏或重建切片，请等它结束") from None
         try:
             with open(workers_lock_path(catalogue, object_id), "a") as workers:
                 fcntl.flock(workers, fcntl.LOCK_EX)  # waits for leftover workers to end
@@ -337,13 +336,13 @@ def ingest_book(
     workers = workers or os.cpu_count() or 1
     if card is not None:
         if catalogue.exists(card_id):
-            raise IngestError(f"a card with id {card_id!r} exists already: leave out the card file, or change "
-                              "the card with guji cards edit")
+            raise IngestError(f"标识为「{card_id}」的卡片已存在：不要再给卡片文件，或用 guji cards edit 修改卡片")
         if card.get("id", card_id) != card_id:
-            raise IngestError(f"the card file is for id {card.get('id')!r}, not {card_id!r}")
+            raise IngestError(f"卡片文件的标识是「{card.get('id')}」，"
+                              f"不是「{card_id}」")
     elif not catalogue.exists(card_id):
-        raise IngestError(f"no card with id {card_id!r}: create the card first (guji cards import …, or "
-                          "guji ingest --card FILE), then ingest its scans")
+        raise IngestError(f"没有标识为「{card_id}」的卡片：请先建卡片（guji cards import …，"
+                          "或 guji ingest --card 文件），再入藏影像")
     stamp = _timestamp()
     store = catalogue.store
     with ingest_lock(catalogue, card_id):
@@ -358,9 +357,8 @@ def ingest_book(
         new_masters = {page.master for page in scan.pages}
         stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
         if stale and not replace:
-            problems = [f"{path}: stored in {card_id} but this folder has no scan for it (the folder must hold "
-                        "the whole book, or use --replace to remove the page; nothing was changed)"
-                        for path in stale]
+            problems = [f"{path}：已存在 {card_id} 中，但这个文件夹里没有它的影像（文件夹应包含全书；"
+                        "要删去这一页请用 --replace；什么都没有改动）" for path in stale]
             raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
                 **base, "status": "refused", "problems": problems}))
 
@@ -467,7 +465,7 @@ def rebuild_tiles(
     store = catalogue.store
     object_ids = [object_id] if object_id else store.object_ids()
     if object_id and not store.exists(object_id):
-        raise IngestError(f"no object with id {object_id!r}")
+        raise IngestError(f"没有标识为「{object_id}」的对象")
     built = 0
     for current in object_ids:
         with ingest_lock(catalogue, current):

@@ -266,7 +266,7 @@ def test_admin_ingests_a_book_folder_as_a_background_job(samples, tmp_path, monk
     values.update(folder=["broken"], card_id=["yingmeian-yiyu"])
     failed = wait_for_job(admin, int(admin.post(action, data=values, follow_redirects=False)
                                      .headers["location"].rsplit("/", 1)[1]))
-    assert failed["status"] == "failed" and "2.png: zero-byte file" in failed["message"]
+    assert failed["status"] == "failed" and "2.png：文件是 0 字节" in failed["message"]
     assert samples.get("yingmeian-yiyu").version == 1
 
     outside = admin.post(action, data={**values, "folder": ["../.."]})
