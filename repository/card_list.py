@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import func, or_, select
 
 from .catalogue_db import CardIdentifierRow, CardRow
 from .local_time import day_start_utc
@@ -85,6 +85,6 @@ def card_list(catalogue, query: CardListQuery) -> CardListPage:
         total = session.scalar(select(func.count(CardRow.id)).where(*conditions))
         rows = list(session.scalars(select(CardRow).where(*conditions).order_by(*ordered)
                                     .offset((query.page - 1) * query.page_size).limit(query.page_size)))
-        editors = sorted(session.scalars(select(distinct(CardRow.updated_by))))
-        edition_types = sorted(v for v in session.scalars(select(distinct(CardRow.edition_type))) if v)
+        editors = sorted(session.scalars(select(CardRow.updated_by).distinct()))
+        edition_types = sorted(v for v in session.scalars(select(CardRow.edition_type).distinct()) if v)
     return CardListPage(rows, total or 0, query, editors, edition_types)

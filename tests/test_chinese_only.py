@@ -145,7 +145,8 @@ def cli(walk_home):
 
 CLI_OUTPUTS = [("init",), ("cards", "list"), ("cards", "show", BOOK), ("history", BOOK), ("diff", BOOK, "v1", "v2"),
                ("cards", "grade", BOOK), ("users", "list"), ("text", "show", BOOK), ("fixity",), ("recover",),
-               ("search", "日五星"), ("cards", "show", "no-such-card")]
+               ("search", "日五星"), ("cards", "show", "no-such-card"), ("ocr-report", BOOK),
+               ("text", "import", BOOK, str(ROOT / "samples" / "texts" / "KR3f0006_002.txt"))]
 
 
 @pytest.mark.parametrize("args", CLI_OUTPUTS, ids=" ".join)

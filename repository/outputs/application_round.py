@@ -156,7 +156,7 @@ def summary_xlsx(application: ApplicationRound) -> bytes:
 
 
 def summary_pdf(application: ApplicationRound) -> bytes:
-    pdf = FormPDF(f"{application.title} · 生成于 {application.filled_on.isoformat()}", orientation="L")
+    pdf = FormPDF(f"{application.title} · 生成于 {chinese_date(application.filled_on)}", orientation="L")
     pdf.set_title(application.title)
     pdf.set_lang("zh-CN")
     pdf.add_page()

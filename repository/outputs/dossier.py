@@ -76,7 +76,7 @@ def check_scope(scope: str) -> dict:
 
 def chinese_date(day: date) -> str:
     """2026年12月6日."""
-    return f"{day.year}年{day.month}月{day.day}日"
+    return local_time.format_date(day)
 
 
 # ---- field formatters (the `compose` names of dossier.json) -------------------------------------
@@ -208,7 +208,7 @@ def caption(index: int, page: SamplePage) -> str:
 
 def stamp(dossier: Dossier) -> str:
     """The small print at the foot of every page: which card version, when."""
-    return f"卡片 {dossier.card_id} 第{dossier.version}版 · 生成于 {dossier.filled_on.isoformat()}"
+    return f"卡片 {dossier.card_id} 第{dossier.version}版 · 生成于 {chinese_date(dossier.filled_on)}"
 
 
 def preparer_line(dossier: Dossier) -> str:

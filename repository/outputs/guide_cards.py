@@ -216,7 +216,7 @@ def render_guide_cards(
     printed_on: str | None = None,
 ) -> PrintResult:
     """Lay out `cards` in the order given; returns the PDF."""
-    sheet = GuideCardSheet(printed_on or local_time.today().isoformat())
+    sheet = GuideCardSheet(printed_on or local_time.format_date(local_time.today()))
     for card in cards:
         sheet.add(card)
         if progress:
