@@ -166,8 +166,8 @@ def process_page(task: PageTask) -> PageResult:
         result.staged_master = str(staged) if staged else None
     for algorithm, expected in task.vendor_digests.items():
         if result.digests[algorithm] != expected.lower():
-            result.problem = (f"{task.source_name}: {algorithm} checksum mismatch — the vendor's checksum file "
-                              f"says {expected}, the file has {result.digests[algorithm]}; copy the file again")
+            result.problem = (f"{task.source_name}：{algorithm} 校验和不符——供应商的校验和文件写的是 {expected}，"
+                              f"文件实为 {result.digests[algorithm]}；请重新拷贝这个文件")
             _discard(result)
             return result
     digest = result.digests["sha512"]
@@ -185,8 +185,8 @@ def process_page(task: PageTask) -> PageResult:
                 record = build_page(source, ready, object_id=task.object_id, page=task.page, digest=digest,
                                     source_name=task.source_name, sizes=task.sizes)
             except pyvips.Error as error:
-                result.problem = (f"{task.source_name}: corrupt or truncated {task.format} image "
-                                  f"({_first_line(error)}); scan or copy it again")
+                result.problem = (f"{task.source_name}：{task.format} 图像已损坏或不完整"
+                                  f"（{_first_line(error)}）；请重新扫描或拷贝")
                 _discard(result)
                 return result
             result.action = "built"

@@ -55,10 +55,10 @@ def register(app: typer.Typer) -> None:
             errors.print("[yellow]提示：[/yellow]", end="", highlight=False)
             errors.print(warning, highlight=False, markup=False)
         stored = f"存为第 {report.version} 版" if report.version else "同样的全文已经保存过"
-        placed = (f"（{report.pages - report.unscanned} 叶有影像，{report.unscanned} 叶无影像）"
+        placed = (f"；{report.pages - report.unscanned} 叶有影像，{report.unscanned} 叶无影像"
                   if report.unscanned else "")
         kind = TEXT_FORMAT_NAMES.get(report.format, report.format)
-        console.print(f"{book_id}：{report.pages} 叶{kind}全文{placed}，{stored}", highlight=False)
+        console.print(f"{book_id}：全文 {report.pages} 叶（{kind}{placed}），{stored}", highlight=False)
 
     @text_app.command("show")
     def text_show(

@@ -209,7 +209,7 @@ def test_cli_import_and_refusal(books, home):
     result = runner.invoke(app, ["--home", str(home.root), "text", "import", "示善0001",
                                  str(TEXTS / "KR1c0004_009.txt"), "--editor", "cli"])
     assert result.exit_code == 0, result.output
-    assert "maoshi-zhushu：5 叶Kanripo全文，存为第 2 版" in result.output
+    assert "maoshi-zhushu：全文 5 叶（Kanripo），存为第 2 版" in result.output
     bad = Path(home.root) / "bad.txt"
     bad.write_text("<pb:KR1c0004_WYG_001-1a>\n正文(未完\n", encoding="utf-8")
     result = runner.invoke(app, ["--home", str(home.root), "text", "import", "maoshi-zhushu", str(bad)])
