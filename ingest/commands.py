@@ -89,24 +89,24 @@ def register(app: typer.Typer) -> None:
                                   highlight=False)
                     return
             card = read_one_card(card_file) if card_file else None
-            with _progress(f"ingest {card_id}") as update:
+            with _progress(f"入藏 {card_id}") as update:
                 report = ingest_book(catalogue, book_dir, card_id, editor or default_editor(), workers=workers,
                                      progress=update, pixel_limit=int(pixel_limit * 1_000_000), card=card,
                                      replace=replace)
             for warning in report.warnings:
-                errors.print("[yellow]warning:[/yellow] ", end="")
+                errors.print("[yellow]提示：[/yellow]", end="")
                 errors.print(warning, highlight=False, markup=False)  # file names may hold "[…]"
-            stored = f"stored as v{report.version}" if report.version else "nothing new to store"
-            console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
-                          f"({report.seconds:.1f} s)", highlight=False)
-            console.print(f"report: {report.path}", highlight=False)
+            stored = f"存为第 {report.version} 版" if report.version else "没有新内容要保存"
+            console.print(f"{card_id}：{len(report.pages)} 页，生成 {report.built} 页的切片和缩略图，{stored}"
+                          f"（{report.seconds:.1f} 秒）", highlight=False)
+            console.print(f"报告：{report.path}", highlight=False)
             from .ocr_run import ocr_on_ingest
 
             if ocr if ocr is not None else ocr_on_ingest():
                 from .ocr_commands import print_report
                 from .ocr_run import ocr_book
 
-                with _progress(f"OCR {card_id}") as update:
+                with _progress(f"文字识别 {card_id}") as update:
                     print_report(ocr_book(catalogue, card_id, workers=workers, editor=editor or default_editor(),
                                           progress=update))
 
@@ -127,13 +127,14 @@ def register(app: typer.Typer) -> None:
 
         def announce(outcome) -> None:
             colour = "green" if outcome.status == "done" else "red"
-            console.print(f"[{colour}]{outcome.status}[/{colour}] ", end="")
+            status = {"done": "完成", "failed": "失败"}.get(outcome.status, outcome.status)
+            console.print(f"[{colour}]{status}[/{colour}] ", end="")
             console.print(f"{outcome.folder} → {outcome.card_id}: {outcome.message} ({outcome.moved_to})",
                           highlight=False, markup=False)
 
         with _catalogue(ctx) as catalogue:
             if not incoming.is_dir():
-                errors.print(f"[red]error:[/red] no folder {incoming}", highlight=False)
+                errors.print(f"[red]错误：[/red]没有文件夹 {incoming}", highlight=False)
                 raise typer.Exit(1)
             try:
                 outcomes = watch_folder(catalogue, incoming, editor or default_editor(), interval=interval,
@@ -154,6 +155,6 @@ def register(app: typer.Typer) -> None:
         from .pipeline import rebuild_tiles
 
         with _catalogue(ctx) as catalogue:
-            with _progress("rebuilding tiles") as update:
+            with _progress("重建切片") as update:
                 pages = rebuild_tiles(catalogue, card_id, workers=workers, progress=update)
-            console.print(f"rebuilt derivatives of {pages} pages", highlight=False)
+            console.print(f"已重建 {pages} 页的切片和缩略图", highlight=False)

@@ -47,6 +47,7 @@ from .catalogue_db import (
     session_factory,
 )
 from .config import Home
+from .local_time import format_time
 from .ocfl_store import (
     CARD_FILE,
     FixityProblem,
@@ -69,8 +70,8 @@ class CardError(StoreError):
 
     def __init__(self, message: str, problems: list[dict] | None = None):
         self.problems = problems or []
-        details = "; ".join(f"{p['path']}: {p['message']}" for p in self.problems)
-        super().__init__(f"{message}{': ' + details if details else ''}")
+        details = "；".join(f"{p['path']}：{p['message']}" for p in self.problems)
+        super().__init__(f"{message}{'：' + details if details else ''}")
 
 
 class CardNotFound(StoreError):
@@ -90,9 +91,8 @@ class CardConflict(StoreError):
         self.changes = card_diff(current.card, ours)
         last = current.versions[-1]
         super().__init__(
-            f"{card_id}: your edit started from v{base_version}, but {last.editor} saved "
-            f"v{last.number} at {last.created} ({last.reason}). Nothing was overwritten; "
-            f"compare both versions and save again from v{last.number}."
+            f"{card_id}：这次修改基于 v{base_version}，但 {last.editor} 已于 {format_time(last.created)} 保存了 "
+            f"v{last.number}（{last.reason}）。什么都没有被覆盖：请比较两个版本，基于 v{last.number} 重新修改后保存。"
         )
 
 
@@ -306,17 +306,17 @@ class Catalogue:
     def prepare(self, card: dict) -> tuple[dict, list[CardWarning]]:
         """Normalise and validate a card; raises CardError naming every bad field."""
         if not isinstance(card, dict):
-            raise CardError("not a card", metadata_schemas.validate_card(card))
+            raise CardError("这不是一张卡片", metadata_schemas.validate_card(card))
         try:
             normalised, warnings = normalise_card(card)
         except (AttributeError, TypeError, KeyError, ValueError):
             # a field of the wrong kind (a number where 版本层 should be an object, a list for 索书号 …)
             # stops the parsers; the schema names it in the card as given
             problems = metadata_schemas.validate_card(card) or [{"path": "", "message": "卡片的结构无法读取"}]
-            raise CardError(f"card {card.get('id', '(new)')} is not valid", problems) from None
+            raise CardError(f"卡片 {card.get('id', '（新卡片）')} 有不合格的字段", problems) from None
         problems = metadata_schemas.validate_card(normalised)
         if problems:
-            raise CardError(f"card {card.get('id', '(new)')} is not valid", problems)
+            raise CardError(f"卡片 {card.get('id', '（新卡片）')} 有不合格的字段", problems)
         return normalised, warnings
 
     def create(self, card: dict, *, editor: str, reason: str, created: datetime | None = None) -> SaveResult:
@@ -324,7 +324,7 @@ class Catalogue:
         card.setdefault("id", new_card_id())
         check_object_id(card["id"])
         if self.store.exists(card["id"]):
-            raise CardError(f"a card with id {card['id']!r} already exists")
+            raise CardError(f"标识为「{card['id']}」的卡片已存在：请换一个标识，或去编辑那张卡片")
         return self._save(card, editor=editor, reason=reason, base_version=0, created=created)
 
     def save(
@@ -334,7 +334,7 @@ class Catalogue:
         """Save `card` as the next version of `card_id`, if `base_version` is still the head."""
         card = dict(card)
         if card.setdefault("id", card_id) != card_id:
-            raise CardError(f"the card says id {card['id']!r} but is being saved as {card_id!r}")
+            raise CardError(f"卡片里写的标识是「{card['id']}」，却要存为「{card_id}」：标识不能更改")
         return self._save(card, editor=editor, reason=reason, base_version=base_version, created=created)
 
     def _save(self, card: dict, *, editor: str, reason: str, base_version: int,

@@ -36,8 +36,11 @@ from .card_table import get_path, set_path
 from .catalogue import CardConflict, Catalogue
 from .config import Home
 from .grading import assess_grade
+from .local_time import format_time
 from .ocfl_store import StoreError
+from .parse import in_language
 from .process_tree import hold_lifeline
+from .version_reasons import readable_reason
 
 app = typer.Typer(
     help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
@@ -136,7 +139,7 @@ def init(ctx: typer.Context) -> None:
     home = _home(ctx)
     existed = home.exists()
     Catalogue.init(home).close()
-    console.print(f"{'Data home already exists' if existed else 'Created data home'}: {home.root}")
+    console.print(f"{'数据目录已存在' if existed else '已建立数据目录'}：{home.root}", highlight=False)
 
 
 # ---- cards ----------------------------------------------------------------------------------
@@ -166,7 +169,8 @@ def cards_import(
                 errors.print(f"{file.name} {problem}", style="red", markup=False, highlight=False)
         for item in plan.items:
             for warning in item.warnings:
-                errors.print(f"{file.name} 第{item.row}行 warning: {warning}", style="yellow", markup=False,
+                errors.print(f"{file.name} 第{item.row}行 提示：{in_language(str(warning))}", style="yellow",
+                             markup=False,
                              highlight=False)
         summary = (f"新建 {plan.count('create')} 张，修改 {plan.count('revise')} 张，"
                    f"无变化 {plan.count('unchanged')} 张，错误 {len(plan.bad)} 行")
@@ -180,7 +184,7 @@ def cards_import(
             console.print(f"试运行（dry run）：{summary}；什么也没有写入")
             raise typer.Exit(1 if plan.bad else 0)
         try:
-            with _progress("importing") as update:
+            with _progress("导入") as update:
                 apply_plan(catalogue, plan, editor=editor, skip_bad=skip_bad, progress=update)
         except ImportRefused as refused:
             errors.print("[red]拒收:[/red] ", end="")
@@ -205,10 +209,10 @@ def cards_export(
     plugged = extra_formats()
     known = (*BUILT_IN_FORMATS, *plugged)
     if format not in known:
-        errors.print(f"[red]error:[/red] unknown format {format!r}: use {', '.join(known)}")
+        errors.print(f"[red]错误：[/red]没有「{format}」这种格式：可用 {'、'.join(known)}", highlight=False)
         raise typer.Exit(2)
     if (format in ("csv", "xlsx") or getattr(plugged.get(format), "needs_file", False)) and output is None:
-        errors.print(f"[red]error:[/red] {format} export needs -o FILE")
+        errors.print(f"[red]错误：[/red]导出 {format} 需要用 -o 指定文件", highlight=False)
         raise typer.Exit(2)
     with open_catalogue(ctx) as catalogue:
         card_ids = [catalogue.resolve(i) for i in ids] if ids else None
@@ -257,7 +261,7 @@ def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="At most t
 
 def _assign(card: dict, assignment: str) -> None:
     if "=" not in assignment:
-        raise typer.BadParameter(f"{assignment!r}: write FIELD=VALUE, e.g. copy.extant_juan.raw=存卷一至五")
+        raise typer.BadParameter(f"「{assignment}」：请写 字段=值，如 copy.extant_juan.raw=存卷一至五")
     path, value = assignment.split("=", 1)
     try:
         parsed = json.loads(value) if value[:1] in "[{" or value in ("null", "true", "false") or \
@@ -299,19 +303,19 @@ def cards_edit(
         try:
             result = catalogue.save(stored.id, card, editor=editor, reason=reason, base_version=base)
         except CardConflict as conflict:
-            errors.print("[red]conflict:[/red] ", end="")
+            errors.print("[red]保存冲突：[/red]", end="")
             errors.print(str(conflict), markup=False, highlight=False)
             for change in conflict.changes:
-                errors.print(f"  {change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}",
+                errors.print(f"  {change.label}（{change.path}）：已保存的 {change.old!r} | 你的 {change.new!r}",
                              markup=False, highlight=False)
             raise typer.Exit(1) from None
         for warning in result.warnings:
-            errors.print("[yellow]warning:[/yellow] ", end="")
-            errors.print(str(warning), markup=False, highlight=False)
+            errors.print("[yellow]提示：[/yellow]", end="")
+            errors.print(in_language(str(warning)), markup=False, highlight=False)
         if result.changed:
-            console.print(f"saved {stored.id} v{result.version}")
+            console.print(f"已保存 {stored.id} v{result.version}", highlight=False)
         else:
-            console.print(f"{stored.id}: nothing changed, no new version")
+            console.print(f"{stored.id}：没有改动，不生成新版本", highlight=False)
 
 
 def _edit_in_editor(card: dict) -> dict:
@@ -347,9 +351,10 @@ def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card 
     """Every version of a card: who, when, why."""
     with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
-        table = Table("版次", "时间（UTC）", "修改人", "修改原因", title=card_id)
+        table = Table("版次", "时间", "修改人", "修改原因", title=card_id)
         for version in catalogue.history(card_id):
-            add_plain_row(table, version.label, version.created, version.editor, version.reason)
+            add_plain_row(table, version.label, format_time(version.created), version.editor,
+                          readable_reason(version.reason))
         console.print(table)
 
 
@@ -357,7 +362,7 @@ def _version(text: str) -> int:
     try:
         return int(text.lower().lstrip("v"))
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a version: write v1, v2 … or 1, 2 …") from None
+        raise typer.BadParameter(f"「{text}」不是版次：请写 v1、v2 … 或 1、2 …") from None
 
 
 @app.command()
@@ -392,13 +397,13 @@ def rebuild_db(ctx: typer.Context) -> None:
     """Recompute the catalogue DB from OCFL, swapped in only when complete (users and the event log
     are kept); folders of the storage root that are not Guji's cards are skipped and named."""
     with open_catalogue(ctx) as catalogue:
-        with _progress("rebuilding") as update:
+        with _progress("重建") as update:
             report = catalogue.rebuild_db(progress=update, actor=default_editor())
     for entry in report.skipped:
-        errors.print("[yellow]跳过 skipped[/yellow] ", end="")
+        errors.print("[yellow]跳过[/yellow] ", end="")
         errors.print(str(entry), highlight=False, markup=False)
     skipped = f"；跳过 {len(report.skipped)} 个不是卡片的目录（见上）" if report.skipped else ""
-    console.print(f"已从 OCFL 重建目录数据库 (rebuilt)：{report.cards} 张卡片{skipped}", highlight=False)
+    console.print(f"已从 OCFL 重建目录数据库：{report.cards} 张卡片{skipped}", highlight=False)
 
 
 @app.command()
@@ -408,24 +413,24 @@ def fixity(
 ) -> None:
     """Re-verify every stored file against its digests and report."""
     with open_catalogue(ctx) as catalogue:
-        with _progress("checking") as update:
+        with _progress("核对") as update:
             report = catalogue.fixity(progress=update, actor=default_editor())
         for entry in report.foreign:
             errors.print("[yellow]不是 Guji 的对象[/yellow] ", end="")
             errors.print(str(entry) + ("（已核对它的文件）" if entry.kind == "ocfl" else ""), highlight=False,
                          markup=False)
         for problem in report.problems:
-            errors.print("[red]FAIL[/red] ", end="")
+            errors.print("[red]不符[/red] ", end="")
             errors.print(str(problem), highlight=False, markup=False)
-        foreign = f"; {len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
-        console.print(f"fixity: {report.objects} objects, {report.files} files, {len(report.problems)} problems"
+        foreign = f"；{len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
+        console.print(f"固定性检查：{report.objects} 个对象，{report.files} 个文件，{len(report.problems)} 处问题"
                       f"{foreign}", highlight=False)
         failed = not report.ok
         if ocfl_validate:
             problems = catalogue.store.validate()
             for problem in problems:
                 errors.print(f"[red]OCFL[/red] {problem}")
-            console.print(f"OCFL validation: {'passed' if not problems else f'{len(problems)} errors'}")
+            console.print(f"OCFL 校验：{'通过' if not problems else f'{len(problems)} 处错误'}")
             failed = failed or bool(problems)
     if failed:
         raise typer.Exit(1)
@@ -438,10 +443,11 @@ def recover(ctx: typer.Context) -> None:
     with open_catalogue(ctx) as catalogue:
         repaired, problems = catalogue.repair()
         for problem in problems:
-            errors.print(f"[red]FAIL[/red] {problem}")
+            errors.print(f"[red]不符[/red] {problem}")
         finished = sorted(set(catalogue.recovered) | set(repaired))
-        console.print(f"recover: {len(catalogue.store.object_ids())} objects checked, {len(finished)} interrupted "
-                      "save(s) finished" + (f": {', '.join(finished)}" if finished else ""), highlight=False)
+        checked = len(catalogue.store.object_ids())
+        console.print(f"补完检查：查看了 {checked} 个对象，补完 {len(finished)} 次被中断的保存"
+                      + (f"：{'、'.join(finished)}" if finished else ""), highlight=False)
     if problems:
         raise typer.Exit(1)
 

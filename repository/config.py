@@ -11,6 +11,7 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # the address `guji serve` listens
 PUBLIC_URL = "GUJI_PUBLIC_URL"
 # Set by `guji serve` for its own processes: the address it listens at (web/served_address.py).
 SERVED_URL = "GUJI_SERVED_URL"
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # 北京时间
 
 
 def public_url() -> str:
@@ -28,6 +29,16 @@ def public_url() -> str:
 def public_url_configured() -> bool:
     """Whether `GUJI_PUBLIC_URL` is set (else the public URL is a default that may be wrong)."""
     return bool(os.environ.get(PUBLIC_URL))
+
+
+def timezone_name() -> str:
+    """The time zone people read times in (`GUJI_TIMEZONE`, an IANA name; default Asia/Shanghai).
+
+    Times are stored in UTC everywhere (OCFL, the catalogue DB, OAI-PMH); only what a person reads
+    — pages, command output, printed cards and dossiers — is shown in this zone
+    (:mod:`repository.local_time`).
+    """
+    return (os.environ.get("GUJI_TIMEZONE") or DEFAULT_TIMEZONE).strip()
 
 
 @dataclass(frozen=True)

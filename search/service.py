@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from repository import Home
+from repository.page_labels import display_label, script_of_texts
 
 from .backend import (
     SearchBackend,
@@ -39,6 +40,13 @@ MACHINE_NOTE = "机器识别，未校对"  # said of a hit in OCR text no person
 SORTS = ("relevance", "title", "date", "call_number")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+
+
+def _page_label(hit, book: dict) -> str:
+    """叶一a / 卷二 葉一上 for a default or Kanripo label, in the script of the book's card (its title, else
+    版本, else 著者: repository.page_labels)."""
+    script = script_of_texts(book.get("title"), book.get("edition"), book.get("responsibility"))
+    return display_label(hit.stored.get("label") or hit.page, script) or hit.page
 
 
 @dataclass
@@ -194,9 +202,9 @@ class Searcher:
         checked = {}
         for name, value in (filters or {}).items():
             if name not in FACETS:
-                raise QueryError(f"cannot filter by {name!r}: filter by one of {', '.join(FACETS)}")
+                raise QueryError(f"不能按「{name}」筛选：可用 {'、'.join(FACETS)}")
             if not isinstance(value, str) or not value.strip() or len(value) > 64:
-                raise QueryError(f"the filter {name} needs a value of 1–64 characters")
+                raise QueryError(f"筛选条件 {name} 的值应为 1–64 个字符")
             checked[name] = value.strip()
         return checked
 
@@ -210,11 +218,11 @@ class Searcher:
     def _search(self, backend, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
-            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+            raise QueryError(f"没有「{sort}」这种排序：可用 {'、'.join(SORTS)}")
         if not 1 <= page <= MAX_PAGE:
-            raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+            raise QueryError(f"页码应在 1 到 {MAX_PAGE} 之间")
         if not 1 <= per_page <= MAX_PER_PAGE:
-            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+            raise QueryError(f"每页条数应在 1 到 {MAX_PER_PAGE} 之间")
         query = parse_query(text)
         filters = self._check_filters(filters)
         record_hits = {hit.book_id: hit.score for hit in
@@ -241,7 +249,7 @@ class Searcher:
                 found = backend.search(query, kind="page", book_ids=[book_id], filters=filters, limit=pages_per_book)
                 for hit in found.hits:
                     matches = page_matches(hit.stored, keys)
-                    pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+                    pages.append(PageHit(book_id, hit.page or None, _page_label(hit, books[book_id]),
                                          snippets(hit.stored, matches), matches, hit.stored.get("boxes") or [],
                                          authority=hit.stored.get("authority") or "imported",
                                          seq=hit.stored.get("seq")))
@@ -285,11 +293,12 @@ class Searcher:
             return query, []
         with self._reader() as backend:
             hits = backend.search(query, kind="page", book_ids=[book_id], limit=limit)
+            book = backend.books().get(book_id) or {}
         keys = _page_keys(query)
         pages = []
         for hit in hits.hits:
             matches = page_matches(hit.stored, keys)
-            pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+            pages.append(PageHit(book_id, hit.page or None, _page_label(hit, book),
                                  snippets(hit.stored, matches, limit=len(matches) or 1), matches,
                                  hit.stored.get("boxes") or [],
                                  {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()},

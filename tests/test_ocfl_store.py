@@ -287,7 +287,7 @@ def test_guji_recover_finishes_an_interrupted_save_and_says_so(catalogue, sample
     home = ["--home", str(catalogue.home.root)]
     first = CliRunner().invoke(app, [*home, "recover"])
     assert first.exit_code == 0, first.output
-    assert f"1 interrupted save(s) finished: {card['id']}" in first.output
+    assert f"补完 1 次被中断的保存：{card['id']}" in first.output
     assert catalogue.get(card["id"]).version == 2
     again = CliRunner().invoke(app, [*home, "recover"])
-    assert again.exit_code == 0 and "0 interrupted save(s) finished" in again.output
+    assert again.exit_code == 0 and "补完 0 次被中断的保存" in again.output

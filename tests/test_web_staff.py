@@ -258,7 +258,7 @@ def test_a_new_card_from_the_form(cataloguer, samples):
     assert card["edition"]["juan"]["count"] == 10 and card["local_document"] == {"type": "地方志", "place": "如皋"}
     values["reason"] = ["再建"]
     duplicate = cataloguer.post(action, data=values)
-    assert duplicate.status_code == 422 and "already exists" in duplicate.text
+    assert duplicate.status_code == 422 and "已存在" in duplicate.text
 
 
 # ---- live checks --------------------------------------------------------------------------------

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Query
-from fastapi.staticfiles import StaticFiles
+from fastapi import FastAPI, HTTPException, Query, Request
 
 from repository import Catalogue, Home, StoreError
 from repository.withdrawal import WITHDRAWN, is_withdrawn
@@ -23,6 +22,7 @@ from . import (
     text_routes,
 )
 from .public_pages import withdrawn_message
+from .static_assets import asset_response, static_file
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
 HERE = Path(__file__).parent
@@ -36,7 +36,18 @@ def create_app(home: Home | str | None = None) -> FastAPI:
     errors.install(app)
     proxies.install(app)
     public_address.install(app, catalogue.home)  # after proxies: it sees the proxy's address
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+    def static(request: Request, name: str):
+        path = static_file(HERE / "static", name)
+        if path is None:
+            raise HTTPException(404, f"no static file {name!r}")
+        return asset_response(request, path)
+
+    @app.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
+    def favicon(request: Request):  # browsers ask for it on every site, whatever the pages link
+        return asset_response(request, HERE / "static" / "favicon.ico")
+
     app.include_router(public_pages.router(catalogue))
     app.include_router(public_api.router(catalogue))
     app.include_router(staff.router(catalogue))

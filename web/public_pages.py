@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from iiif.page_images import valid_page
-from repository import CardNotFound, Catalogue, StoredCard, StoreError
+from repository import CardNotFound, Catalogue, StoredCard, StoreError, local_time
 from repository.card import card_entries, title_with_juan
 from repository.withdrawal import is_withdrawn, withdrawn_since
 
@@ -49,9 +49,8 @@ def withdrawn_page(request: Request, catalogue: Catalogue, stored: StoredCard):
 def withdrawn_message(catalogue: Catalogue, stored: StoredCard) -> str:
     """The same note for the JSON API and IIIF."""
     since = withdrawn_since(catalogue, stored)
-    when = f" in v{since.number} ({since.created})" if since else ""
-    return (f"{stored.id} was withdrawn{when}: the record is no longer part of the public collection "
-            f"(older versions remain in the repository; OAI-PMH reports it as deleted)")
+    when = f"（v{since.number}，{local_time.format_time(since.created)}）" if since else ""
+    return (f"「{stored.id}」已撤销{when}：这条记录不再在馆藏中公开（以前的版本仍然保存；OAI-PMH 报告为已删除）")
 
 
 def browse_filters(

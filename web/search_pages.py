@@ -28,6 +28,8 @@ logger = logging.getLogger("guji.search")
 CONTENT_SEARCH_PARAMETERS = {"q", "motivation", "date", "user"}
 
 
+SORT_LABELS = {"relevance": "相关度", "title": "题名", "date": "年代", "call_number": "索书号"}
+
 def _filters(request: Request) -> dict[str, str]:
     """Facet filters: ?f=sibu:经部 (repeatable)."""
     chosen = {}
@@ -79,7 +81,8 @@ def router(catalogue: Catalogue) -> APIRouter:
     @routes.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
         query = request.query_params.get("q", "")
-        context = {"q": query, "results": None, "error": None, "sorts": SORTS, "labels": BY_NAME}
+        context = {"q": query, "results": None, "error": None, "sorts": SORTS, "sort_labels": SORT_LABELS,
+                   "labels": BY_NAME}
         if not query.strip():
             return render(request, "search.html", context)
         if len(query) > MAX_QUERY_CHARS:  # said in Chinese here; the search boxes take at most 1,000 characters

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from repository import Catalogue
 from repository.catalogue_db import EventRow
 
-from .. import public_address
+from .. import i18n, public_address
 from . import (
     audit,
     batch,
@@ -51,8 +51,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             recent = list(session.scalars(select(EventRow).where(EventRow.kind.in_(EDIT_KINDS))
                                           .order_by(EventRow.id.desc()).limit(15)))
         return staff_render(request, "staff/dashboard.html", {
-            "recent": [(row, audit.detail_items(row)) for row in recent], "total": catalogue.count(),
-            "elsewhere": public_address.seen_elsewhere(catalogue.home),
+            "recent": [(row, audit.detail_items(row, i18n.language_of(request))) for row in recent],
+            "total": catalogue.count(), "elsewhere": public_address.seen_elsewhere(catalogue.home),
         })
 
     api.include_router(signin.router(accounts, guard, route_class))
