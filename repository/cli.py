@@ -61,7 +61,7 @@ def _home(ctx: typer.Context) -> Home:
 
 def _fail(kind: str, error: Exception) -> NoReturn:
     errors.print(f"[red]{kind}：[/red]", end="")
-    errors.print(str(error), highlight=False, markup=False)
+    errors.print(str(error), highlight=False, markup=False, soft_wrap=True)  # no line break inside a message
     report = getattr(error, "report_path", None)
     if report:
         errors.print(f"报告：{report}", highlight=False, markup=False)
