@@ -6,8 +6,17 @@ GUJI := $(VENV)/bin/guji
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export GUJI_HOME ?= $(CURDIR)/guji-data
-# IIIF ids, permalinks and OAI identifiers start with it: the address `make run` serves at
-export GUJI_PUBLIC_URL ?= http://$(HOST):$(PORT)
+# GUJI_PUBLIC_URL (IIIF ids, permalinks and OAI identifiers start with it) is the address `guji serve`
+# listens at unless it is set: set it in the environment when readers use another address.
+# What apt-get, pip, npm and loading the samples print goes to build/*.log: `make install` and
+# `make run` print one line per step (the log's end when a step fails), the admin password and the address.
+SAMPLES_LOG := build/samples.log
+
+# $(call logged,LOG,WHAT,COMMAND): say WHAT is being done, run COMMAND with its output in LOG, then say
+# 完成 — or print the end of LOG and stop.
+logged = mkdir -p "$(dir $(1))" && printf '%s…' "$(2)" && ( $(3) ) >"$(1)" 2>&1 \
+  && echo " 完成" || { status=$$?; echo " 失败（退出码 $$status）。$(1) 的最后 40 行："; \
+  tail -n 40 "$(1)"; exit $$status; }
 
 .PHONY: install system run test lint docs bench variants clean
 
@@ -24,39 +33,41 @@ system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:" $$missing; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    $(call logged,build/apt.log,安装 Debian 软件包 $$missing,\
+	      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing); \
 	  else \
-	    echo "missing Debian packages:" $$missing "— run: sudo apt-get install" $$missing; exit 1; \
+	    echo "缺少 Debian 软件包：" $$missing "—— 请运行：sudo apt-get install" $$missing; exit 1; \
 	  fi; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $@
+	@$(call logged,build/pip.log,安装 Python 依赖到 $(VENV)（输出记在 build/pip.log）,\
+	  { test -x $(PY) || $(PYTHON) -m venv $(VENV); } && \
+	  $(PY) -m pip install --disable-pip-version-check --upgrade pip && \
+	  $(PY) -m pip install --disable-pip-version-check -e '.[test]')
+	@touch $@
 
 # Mirador 4 for /books/{id}/viewer, exactly as package-lock.json pins it (never committed).
 node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq npm; } \
-	  || { echo "npm is missing: sudo apt-get install npm"; exit 1; }
-	npm ci --omit=peer --ignore-scripts --no-audit --no-fund --loglevel=error
-	touch $@
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && $(call logged,build/apt.log,安装 npm,apt-get install -y npm); } \
+	  || { echo "缺少 npm：请运行 sudo apt-get install npm"; exit 1; }
+	@$(call logged,build/npm.log,安装阅读器 Mirador 到 node_modules（输出记在 build/npm.log）,\
+	  npm ci --omit=peer --ignore-scripts --no-audit --no-fund --loglevel=error)
+	@touch $@
 
 ## run: install, load the sample collection, serve on http://$(HOST):$(PORT)
 ## (the first run creates the staff account `admin` and prints its generated password once)
 ## Safe to run again on a live data home: samples already there (cards, scans, text) are left as
-## they are — edits made since are kept — and each step says so; only what is missing is loaded.
+## they are — edits made since are kept — and the log says so; only what is missing is loaded.
 run: install
-	$(GUJI) init
-	@echo "载入示例数据（已载入过的卡片、影像和全文保持原样，不会覆盖之后的修改）"
-	$(GUJI) cards import samples/cards.json --skip-existing --editor samples --reason "示例数据导入"
-	for book in samples/scans/*/; do \
-	  $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --skip-existing --editor samples || exit 1; done
-	$(GUJI) text import qizheng-tuibu samples/texts/KR3f0006_002.txt --skip-existing --editor samples
-	$(GUJI) users add admin --role admin --generate-password --if-missing
-	$(GUJI) serve --host $(HOST) --port $(PORT)
+	@$(call logged,$(SAMPLES_LOG),载入示例数据到 $(GUJI_HOME)（已载入过的卡片、影像和全文保持原样；输出记在 $(SAMPLES_LOG)）,\
+	  $(GUJI) init && \
+	  $(GUJI) cards import samples/cards.json --skip-existing --editor samples --reason "示例数据导入" && \
+	  for book in samples/scans/*/; do \
+	    $(GUJI) ingest "$$book" --id "$$(basename "$$book")" --skip-existing --editor samples || exit 1; done && \
+	  $(GUJI) text import qizheng-tuibu samples/texts/KR3f0006_002.txt --skip-existing --editor samples)
+	@$(GUJI) users add admin --role admin --generate-password --if-missing
+	@$(GUJI) serve --host $(HOST) --port $(PORT)
 
 ## test: lint, the import contracts (the layers, pyproject.toml) and the whole test suite
 test: install

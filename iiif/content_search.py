@@ -2,18 +2,30 @@
 
 Hits come from `search.service.Searcher.search_book` — the same Chinese key as collection search,
 so simplified, traditional and variant forms all match. Every match becomes one annotation per
-page line it covers, targeting the canvas of the manifest (ids from `iiif.ids`), with ``#xywh=``
-when the transcription carries line coordinates (PAGE-XML, hOCR); otherwise the whole canvas.
-Text whose leaf has no scan (``page`` null in ``text/pages.json``) has no canvas and is left out.
+column of the scan it spans (:mod:`iiif.text_boxes`), targeting the canvas of the manifest (ids from
+`iiif.ids`) with ``#xywh=`` around just the matched characters — where the page's characters are
+located (OCR, or a transcription aligned to the OCR: `locate`). Otherwise one annotation per page
+line the match covers, with the line's box when the transcription has one (PAGE-XML, hOCR), or the
+whole canvas.
+
+Text whose leaf has no scan (``page`` null in ``text/pages.json``) has no canvas: Mirador could not
+show it. Those hits are listed apart, under ``textWithoutScan`` (label, match, context and the
+record page that shows the text), so a reader is told where they are; ``within.total`` counts the
+hits on canvases.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from search.service import PageHit, Searcher
 
 from . import ids
+from .text_boxes import column_boxes, fragment
+
+# the characters of a page, located on its scans: chars[line][index] → (.page, .box) or None
+Locate = Callable[[str], list[list] | None]
 
 V1_CONTEXT = ["http://iiif.io/api/presentation/2/context.json", "http://iiif.io/api/search/1/context.json"]
 V2_CONTEXT = "http://iiif.io/api/search/2/context.json"
@@ -21,12 +33,18 @@ CONTEXT_CHARS = 12
 MAX_PAGES = 2000
 
 
-def _targets(book_id: str, hit: PageHit, lines: list[int]) -> list[str]:
+def _targets(book_id: str, hit: PageHit, match, chars: list[list] | None) -> list[str]:
+    if chars:
+        located = [chars[line][index] if line < len(chars) and index < len(chars[line]) else None
+                   for line, index in match.places]
+        columns = column_boxes(located)
+        if columns:
+            return [f"{ids.canvas(book_id, page)}#{fragment(box)}" for page, box in columns]
     canvas = ids.canvas(book_id, hit.page)
-    boxes = [hit.boxes[line] for line in lines if line < len(hit.boxes) and hit.boxes[line]]
+    boxes = [hit.boxes[line] for line in match.lines if line < len(hit.boxes) and hit.boxes[line]]
     if not boxes:
         return [canvas]
-    return [f"{canvas}#xywh={x},{y},{w},{h}" for x, y, w, h in boxes]
+    return [f"{canvas}#{fragment(box)}" for box in boxes]
 
 
 def match_context(hit: PageHit, match) -> tuple[str, str]:
@@ -43,22 +61,42 @@ def _self_id(base: str, query: str, extra: dict[str, str]) -> str:
     return f"{base}?{urlencode({'q': query, **extra})}"
 
 
-def _matches(searcher: Searcher, book_id: str, query: str):
-    _, pages = searcher.search_book(book_id, query, limit=MAX_PAGES)
-    for hit in pages:
-        if hit.page is None:
-            continue  # text whose leaf has no scan: no canvas to point at
-        for number, match in enumerate(hit.matches, start=1):
-            yield hit, number, match
+class _Answer:
+    """The hits of one query in one book: on canvases (with their targets) and without a scan."""
+
+    def __init__(self, searcher: Searcher, book_id: str, query: str, locate: Locate | None):
+        _, pages = searcher.search_book(book_id, query, limit=MAX_PAGES)
+        self.on_canvases: list[tuple[PageHit, int, object, list[str]]] = []
+        self.without_scan: list[dict] = []
+        for hit in pages:
+            if hit.page is None:  # text whose leaf has no scan: no canvas to point at
+                for match in hit.matches:
+                    before, after = match_context(hit, match)
+                    reading = urlencode({"text": hit.seq, "q": query})
+                    self.without_scan.append({"label": hit.label, "match": match.text + match.runs_on,
+                                              "before": before, "after": after,
+                                              "url": f"{ids.record_page(book_id)}?{reading}#reading"})
+                continue
+            chars = locate(hit.page) if locate and hit.matches else None
+            for number, match in enumerate(hit.matches, start=1):
+                self.on_canvases.append((hit, number, match, _targets(book_id, hit, match, chars)))
+
+    def extend(self, answer: dict) -> dict:
+        if self.without_scan:
+            answer["textWithoutScan"] = self.without_scan
+        return answer
 
 
-def search_v1(searcher: Searcher, book_id: str, query: str, ignored: list[str] | None = None) -> dict:
-    """A Content Search 1.0 ``sc:AnnotationList`` with ``resources`` and ``hits``."""
+def search_v1(searcher: Searcher, book_id: str, query: str, ignored: list[str] | None = None,
+              locate: Locate | None = None) -> dict:
+    """A Content Search 1.0 ``sc:AnnotationList`` with ``resources`` and ``hits``; `locate(page)` gives
+    the located characters of a page (for boxes around just the matched characters)."""
     service = ids.search_service(book_id)
     resources, hits = [], []
-    for hit, number, match in _matches(searcher, book_id, query):
+    found = _Answer(searcher, book_id, query, locate)
+    for hit, number, match, targets in found.on_canvases:
         annotation_ids = []
-        for index, target in enumerate(_targets(book_id, hit, match.lines), start=1):
+        for index, target in enumerate(targets, start=1):
             annotation_id = f"{service}/annotation/{hit.page}-{number}-{index}"
             annotation_ids.append(annotation_id)
             resources.append({"@id": annotation_id, "@type": "oa:Annotation", "motivation": "sc:painting",
@@ -71,24 +109,26 @@ def search_v1(searcher: Searcher, book_id: str, query: str, ignored: list[str] |
               "within": {"@type": "sc:Layer", "total": len(hits)}, "resources": resources, "hits": hits}
     if ignored:
         answer["within"]["ignored"] = ignored
-    return answer
+    return found.extend(answer)
 
 
-def search_v2(searcher: Searcher, book_id: str, query: str, ignored: list[str] | None = None) -> dict:
+def search_v2(searcher: Searcher, book_id: str, query: str, ignored: list[str] | None = None,
+              locate: Locate | None = None) -> dict:
     """A Content Search 2.0 ``AnnotationPage`` of highlighting annotations (+ TextQuoteSelector context)."""
     service = ids.search_service_v2(book_id)
     items, contexts = [], []
-    for hit, number, match in _matches(searcher, book_id, query):
+    found = _Answer(searcher, book_id, query, locate)
+    for hit, number, match, targets in found.on_canvases:
         before, after = match_context(hit, match)
-        for index, target in enumerate(_targets(book_id, hit, match.lines), start=1):
+        for index, target in enumerate(targets, start=1):
             annotation_id = f"{service}/annotation/{hit.page}-{number}-{index}"
-            canvas, _, fragment = target.partition("#")
+            canvas, _, region = target.partition("#")
             source = {"id": canvas, "type": "Canvas",
                       "partOf": [{"id": ids.manifest(book_id), "type": "Manifest"}]}
-            if fragment:
+            if region:
                 target_value = {"type": "SpecificResource", "source": source,
                                 "selector": [{"type": "FragmentSelector", "conformsTo":
-                                              "http://www.w3.org/TR/media-frags/", "value": fragment}]}
+                                              "http://www.w3.org/TR/media-frags/", "value": region}]}
             else:
                 target_value = {"type": "SpecificResource", "source": source}
             items.append({"id": annotation_id, "type": "Annotation", "motivation": "highlighting",
@@ -106,4 +146,4 @@ def search_v2(searcher: Searcher, book_id: str, query: str, ignored: list[str] |
         answer["annotations"] = [{"type": "AnnotationPage", "items": contexts}]
     if ignored:
         answer["ignored"] = ignored
-    return answer
+    return found.extend(answer)

@@ -26,6 +26,16 @@ def annotation_page(book: str, page: str) -> str:
     return f"{base()}/{book}/page/{page}"
 
 
+def text_annotations(book: str, page: str) -> str:
+    """The AnnotationPage of one page's text (supplementing, a line per annotation)."""
+    return f"{base()}/{book}/annotations/{page}"
+
+
+def page_xml(book: str, page: str) -> str:
+    """One page's OCR as stored: PAGE-XML with line and character boxes."""
+    return f"{base()}/{book}/ocr/{page}.page.xml"
+
+
 def painting_annotation(book: str, page: str) -> str:
     return f"{base()}/{book}/annotation/{page}"
 

@@ -176,7 +176,7 @@ def import_manifest(
     else:
         card, card_warnings = card_from_manifest(parsed, book, record_type, origin)
         warnings += card_warnings
-        catalogue.create(card, editor=editor, reason=f"據 IIIF manifest 建立卡片 {origin}")
+        catalogue.create(card, editor=editor, reason=f"据 IIIF 清单建立卡片：{origin}")
         created = True
     files = {
         SOURCE_FILE: data,
@@ -187,7 +187,7 @@ def import_manifest(
                  and catalogue.store.digests(book).get(SOURCE_FILE) == _sha512(data))
     version = None
     if not unchanged:
-        info = catalogue.commit_files(book, files, editor=editor, reason=f"匯入 IIIF manifest {origin}",
+        info = catalogue.commit_files(book, files, editor=editor, reason=f"导入 IIIF 清单：{origin}",
                                       event="iiif-import", pages=len(parsed.canvases), source=origin)
         version = info.number if info else None
     return ImportResult(book, version, len(parsed.canvases), len(structure["ranges"]), created, warnings)

@@ -1,8 +1,10 @@
 """The IIIF Presentation 3 manifest of one book, built with iiif-prezi3.
 
 Sources: the catalogue card (label, metadata, rights, 收藏單位), the object's `structure.json`
-(reading order, leaf labels, 卷 and 册 ranges, viewing direction) and the pixel sizes in each
-page's `info.json`. Every id comes from :mod:`iiif.ids`, so from ``GUJI_PUBLIC_URL``.
+(reading order, leaf labels, 卷 and 册 ranges, viewing direction), the pixel sizes in each
+page's `info.json` and which pages have text or OCR (`text/pages.json`, `ocr/*.page.xml`: the
+canvas's ``annotations`` and ``seeAlso``, :mod:`iiif.text_annotations`). Every id comes from
+:mod:`iiif.ids`, so from ``GUJI_PUBLIC_URL``.
 
 A book without page images has no manifest: Presentation 3 requires at least one canvas in
 `items` (§3 "A Manifest MUST have the items property with at least one item"), and a manifest
@@ -20,12 +22,14 @@ from dataclasses import dataclass
 import iiif_prezi3 as prezi
 
 from repository import CardNotFound, Catalogue, Gone, NotFound
+from repository.page_labels import TRADITIONAL, card_script, page_entry_label
 from repository.withdrawal import is_withdrawn
 
 from . import ids
 from .collections import collections_of
 from .language import book_label, chinese, holding_statement, metadata_pairs, rights, simplified
 from .page_images import PageImage, page_images
+from .text_annotations import canvas_links, text_pages
 
 SEARCH_1_CONTEXT = "http://iiif.io/api/search/1/context.json"
 SEARCH_1_PROFILE = "http://iiif.io/api/search/1/search"
@@ -90,8 +94,18 @@ def _thumbnail(book: str, image: PageImage) -> list:
                                  service=[image_service(book, image.page)])]
 
 
-def _add_canvas(manifest: prezi.Manifest, book: str, image: PageImage) -> None:
-    canvas = manifest.make_canvas(id=ids.canvas(book, image.page), label=chinese(image.label),
+def page_label(image: PageImage, script: str) -> dict[str, list[str]]:
+    """A canvas label: 叶一a / 葉一上 in the card's script (repository.page_labels); a simplified one is
+    tagged zh-Hans only (OpenCC's t2s form of a traditional label is added under zh-Hans)."""
+    text = page_entry_label(image.entry or {"label": image.label}, script)
+    labels = chinese(text)
+    if script != TRADITIONAL and "zh-Hant" in labels:
+        return {"zh-Hans": [text]}
+    return labels
+
+
+def _add_canvas(manifest: prezi.Manifest, book: str, image: PageImage, script: str) -> None:
+    canvas = manifest.make_canvas(id=ids.canvas(book, image.page), label=page_label(image, script),
                                   width=image.width, height=image.height)
     if image.remote:
         # The other library's image, at the size its manifest gave (if any), and its service.
@@ -230,16 +244,19 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
     manifest.partOf = [prezi.Class(id=ids.collection(name), type="Collection")
                        for name in collections_of(str(classification.get("code") or ""), card.get("record_type"))]
     manifest.service = search_services(book)
+    script = card_script(card)
     for image in images:
-        _add_canvas(manifest, book, image)
+        _add_canvas(manifest, book, image, script)
     first = _thumbnail(book, images[0])
     if first:
         manifest.thumbnail = first
     _add_structures(manifest, book, range_nodes(structure, {image.page for image in images}))
     built = json.loads(manifest.json())
+    with_text, with_xml = text_pages(catalogue, book)
     for canvas, image in zip(built["items"], images, strict=True):
         if image.remote and image.remote.get("selector") is not None:
             _as_specific_resource(canvas["items"][0]["items"][0], image.remote)
+        canvas.update(canvas_links(book, image.page, text=image.page in with_text, page_xml=image.page in with_xml))
     return built
 
 

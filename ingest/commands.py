@@ -51,16 +51,16 @@ def register(app: typer.Typer) -> None:
                                      progress=update, pixel_limit=int(pixel_limit * 1_000_000), card=card,
                                      replace=replace)
             for warning in report.warnings:
-                warn(warning, "注意")
-            stored = f"stored as v{report.version}" if report.version else "nothing new to store"
-            console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
-                          f"({report.seconds:.1f} s)", highlight=False)
-            console.print(f"report: {report.path}", highlight=False)
+                warn(warning)  # file names may hold "[…]": printed as they are
+            stored = f"存为第 {report.version} 版" if report.version else "没有新内容要保存"
+            console.print(f"{card_id}：{len(report.pages)} 页，生成 {report.built} 页的切片和缩略图，{stored}"
+                          f"（{report.seconds:.1f} 秒）", highlight=False)
+            console.print(f"报告：{report.path}", highlight=False)
             if ocr if ocr is not None else catalogue.settings.ocr_on_ingest:
                 from .ocr_commands import print_report
                 from .ocr_run import ocr_book
 
-                with progress(f"识别 {card_id}") as update:  # a failure here is told after the scans were stored
+                with progress(f"文字识别 {card_id}") as update:  # a failure here is told after the scans were stored
                     print_report(ocr_book(catalogue, card_id, workers=workers, editor=editor, progress=update))
 
     @app.command()
@@ -80,7 +80,8 @@ def register(app: typer.Typer) -> None:
 
         def announce(outcome) -> None:
             colour = "green" if outcome.status == "done" else "red"
-            console.print(f"[{colour}]{outcome.status}[/{colour}] ", end="")
+            status = {"done": "完成", "failed": "失败"}.get(outcome.status, outcome.status)
+            console.print(f"[{colour}]{status}[/{colour}] ", end="")
             console.print(f"{outcome.folder} → {outcome.card_id}: {outcome.message} ({outcome.moved_to})",
                           highlight=False, markup=False)
 
@@ -107,6 +108,6 @@ def register(app: typer.Typer) -> None:
         from .pipeline import rebuild_tiles
 
         with open_catalogue(ctx) as catalogue:
-            with progress("重建瓦片") as update:
+            with progress("重建切片") as update:
                 pages = rebuild_tiles(catalogue, card_id, workers=workers, progress=update)
-            console.print(f"rebuilt derivatives of {pages} pages", highlight=False)
+            console.print(f"已重建 {pages} 页的切片和缩略图", highlight=False)

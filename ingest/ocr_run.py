@@ -415,7 +415,7 @@ def _commit(catalogue, book_id, structure, run, cached, description, engine_key,
     book_quality = quality(entries, machine)
     files[QUALITY_FILE] = (json.dumps(book_quality, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     reason = reason or (f"文字识别 OCR：{len(cached)} 页（{description.name} {description.version}，"
-                        f"{description.model}）" if cached else "按版心叶次恢复页面标签 page labels from the 版心")
+                        f"{description.model}）" if cached else "按版心叶次恢复页面标签")
     version = catalogue.commit_files(book_id, files, editor=editor, reason=reason, event="ocr", pages=len(cached),
                                      engine=description.name)
     return {"version": version.number if version else None, "quality": book_quality}

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         editor: str = EditorOption,
     ) -> None:
         """Store a book's transcription, aligned to its scanned pages (one new version)."""
-        from .text_import import import_text
+        from .text_import import TEXT_FORMAT_NAMES, import_text
         from .text_model import PAGES_FILE
 
         with open_catalogue(ctx) as catalogue:
@@ -43,12 +43,12 @@ def register(app: typer.Typer) -> None:
         for note in report.notes:
             errors.print(f"说明：{note}", highlight=False, markup=False)
         for warning in report.warnings:
-            warn(warning, "注意")
-        stored = f"stored as v{report.version}" if report.version else "the same text was already stored"
-        placed = f" ({report.pages - report.unscanned} on scans, {report.unscanned} without a scan)" \
-            if report.unscanned else ""
-        console.print(f"{book_id}: {report.pages} pages of {report.format} text{placed}, {stored}",
-                      highlight=False)
+            warn(warning)
+        stored = f"存为第 {report.version} 版" if report.version else "同样的全文已经保存过"
+        placed = (f"；{report.pages - report.unscanned} 叶有影像，{report.unscanned} 叶无影像"
+                  if report.unscanned else "")
+        kind = TEXT_FORMAT_NAMES.get(report.format, report.format)
+        console.print(f"{book_id}：全文 {report.pages} 叶（{kind}{placed}），{stored}", highlight=False)
 
     @text_app.command("show")
     def text_show(
@@ -67,13 +67,13 @@ def register(app: typer.Typer) -> None:
                 raise NotFound(f"{book_id} 还没有全文：用 guji text import {book_id} 文件… 导入")
             document = json.loads(catalogue.store.read_bytes(book_id, PAGES_FILE))
         names = {"imported": "导入", "corrected": "校对", "machine": "机器识别，未校对"}
-        table = Table("page", "label", "文本", "正文 / 夹注", title=f"{book_id} ({document['format']})")
+        table = Table("页", "标签", "文本", "正文 / 夹注", title=f"{book_id}（{document['format']}）")
         for entry in document["pages"]:
             if page and entry["page"] != page:
                 continue
             lines = []
             for line in entry["lines"]:
                 lines.append("".join(text if kind == "text" else f"({text})" for kind, text in line["pieces"]))
-            add_plain_row(table, entry["page"] or "无影像 no scan", entry.get("label") or "",
+            add_plain_row(table, entry["page"] or "无影像", entry.get("label") or "",
                           names.get(entry.get("authority") or "imported", ""), "\n".join(lines))
         console.print(table)

@@ -22,6 +22,7 @@ with it is stored per page in ``ocr/quality.json`` (:func:`quality`).
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -205,11 +206,11 @@ class PageText:
                            for c in line] for line in self.chars]}
 
 
-def _glyphs(catalogue: Catalogue, book_id: str, page: str, digests: dict[str, str]) -> list[list]:
+def _glyphs(catalogue: Catalogue, book_id: str, page: str, digests: dict[str, str], version: int) -> list[list]:
     path = page_xml_path(page)
     if path not in digests:
         return []
-    return _glyph_lines(digests[path], str(catalogue.store.content_path(book_id, path)))
+    return _glyph_lines(digests[path], str(catalogue.store.content_path(book_id, path, version)))
 
 
 @lru_cache(maxsize=512)
@@ -223,20 +224,36 @@ def _glyph_lines(digest: str, content: str) -> list[list]:
     return [line.glyphs for line in read_page_xml(Path(content).read_bytes()).lines()]
 
 
+@lru_cache(maxsize=16)
+def _stored_json(digest: str, content: str) -> dict:
+    """A stored JSON file, parsed once per digest (Content Search asks for many pages of one book).
+    Shared between callers: read it, never change it."""
+    from pathlib import Path
+
+    return json.loads(Path(content).read_bytes())
+
+
+def _read_only_json(catalogue: Catalogue, book_id: str, path: str, digests: dict[str, str],
+                    version: int) -> dict | None:
+    if path not in digests:
+        return None
+    return _stored_json(digests[path], str(catalogue.store.content_path(book_id, path, version)))
+
+
 def page_text(catalogue: Catalogue, book_id: str, page: str) -> PageText | None:
     """The authoritative text of scan `page` ("0001") with a place on the scan for every character
     the OCR found; None when the page has no text at all."""
-    digests = catalogue.store.digests(book_id)
-    paths = set(digests)
-    document = read_json(catalogue, book_id, PAGES_FILE, paths)
+    version = catalogue.store.head(book_id)  # everything below is read from this one version
+    digests = catalogue.store.digests(book_id, version)
+    document = _read_only_json(catalogue, book_id, PAGES_FILE, digests, version)
     if not document:
         return None
     entry = next((e for e in document["pages"] if e.get("page") == page), None)
     if entry is None:
         return None
-    version = catalogue.store.head(book_id)
+    entry = copy.deepcopy(entry)  # the parsed file is shared (cached): the caller gets its own lines
     scans = [page, *[p for p in entry.get("covers") or [] if p != page]]
-    glyphs = {scan: _glyphs(catalogue, book_id, scan, digests) for scan in scans}
+    glyphs = {scan: _glyphs(catalogue, book_id, scan, digests, version) for scan in scans}
     lines = entry.get("lines") or []
     chars: list[list[Located | None]] = []
     if authority(entry) == "machine":
@@ -246,7 +263,7 @@ def page_text(catalogue: Catalogue, book_id: str, page: str) -> PageText | None:
             chars.append([Located(page, list(g.box), g.confidence) if k < len(row) and (g := row[k]) else None
                           for k in range(len(joined))])
     else:
-        machine = read_json(catalogue, book_id, OCR_PAGES_FILE, paths) or {"pages": []}
+        machine = _read_only_json(catalogue, book_id, OCR_PAGES_FILE, digests, version) or {"pages": []}
         by_page = {e["page"]: e for e in machine["pages"]}
         hypothesis, origin = ocr_text(by_page, scans)
         joined_lines = ["".join(piece[1] for piece in line.get("pieces") or []) for line in lines]

@@ -3,7 +3,9 @@ in it, then moves the folder to `INCOMING_DIR/done/` or `INCOMING_DIR/failed/` w
 
 The card id is the first line of `READY`, or the folder name when `READY` is empty. A folder is
 only moved after its ingest finished, so a watcher killed mid-ingest simply ingests the folder
-again next time (ingest is idempotent and resumes).
+again next time (ingest is idempotent and resumes). :func:`file_book` — ingest one folder, then
+move it — is shared with the ingest jobs of the staff workspace (web/staff/jobs.py); a folder that
+holds nothing but one zip (an upload from the browser) is unpacked first (:func:`unpack_zip`).
 """
 
 from __future__ import annotations
@@ -11,21 +13,24 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from repository import Catalogue, GujiError
+from repository.safe_archive import ArchiveLimits, ArchiveRefused, extract_zip
 
-from .pages import DEFAULT_PIXEL_LIMIT
-from .pipeline import Progress, ingest_book
+from .pages import DEFAULT_PIXEL_LIMIT, SILENTLY_IGNORED
+from .pipeline import IngestReport, Progress, ingest_book
 
 READY = "READY"
 DONE = "done"
 FAILED = "failed"
 REPORT_NAME = "ingest-report.json"
 ERRORS_NAME = "ERRORS.txt"
+UNPACK_RESERVE = 2**30  # left free on the disk after unpacking a zip
 
 
 @dataclass
@@ -35,6 +40,8 @@ class WatchOutcome:
     status: str  # done or failed
     moved_to: Path
     message: str
+    report: IngestReport | None = None  # done
+    error: Exception | None = None  # failed: the GujiError that refused it (BookRefused, ArchiveRefused …)
 
 
 def ready_folders(incoming: Path) -> list[Path]:
@@ -75,6 +82,81 @@ def _ocr(catalogue: Catalogue, card_id: str, editor: str, workers: int | None) -
     return f"; OCR {report.read} 页" + (f"，{len(report.failed)} 页失败" if report.failed else "")
 
 
+def scan_zip_limits(file_bytes: int, book_bytes: int) -> ArchiveLimits:
+    """What a zip of page scans may hold: `file_bytes` a member, `book_bytes` in all."""
+    return ArchiveLimits(
+        members=10_000, member_bytes=file_bytes, total_bytes=book_bytes, ratio=200, scan_xml=False,
+        zip_note="", not_this="请分册打包", unlock="请不加密重新打包", remedy="请重新打包（zip 格式）后上传")
+
+
+def _not_content(parts: tuple[str, ...]) -> bool:
+    """Members left out of an unpacked book: macOS resource forks and hidden files."""
+    return parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts)
+
+
+def unpack_zip(folder: Path, limits: ArchiveLimits) -> bool:
+    """If `folder` holds nothing but one zip, unpack it there (a single top folder inside the zip is
+    left out) and remove the zip; ArchiveRefused when the zip is unsafe (nothing is unpacked then)."""
+    if not folder.is_dir():
+        return False  # the ingest says that the folder is missing
+    entries = [entry for entry in folder.iterdir()
+               if not entry.name.startswith(".") and entry.name not in SILENTLY_IGNORED]
+    if len(entries) != 1 or not entries[0].is_file() or entries[0].suffix.lower() != ".zip":
+        return False
+    archive = entries[0]
+    staging = folder / ".unpacking"
+    shutil.rmtree(staging, ignore_errors=True)  # from an unpacking that was killed
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            declared = sum(member.file_size for member in opened.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        declared = 0  # extract_zip names what is wrong with it
+    free = shutil.disk_usage(folder).free
+    if declared + UNPACK_RESERVE > free:
+        raise ArchiveRefused(f"{archive.name}: 解压需要 {declared / 2**30:.1f} GB，磁盘只剩 {free / 2**30:.1f} GB"
+                             "（另需留 1 GB 余量）；请先清理磁盘")
+    extract_zip(archive, archive.name, staging, limits, skip=_not_content)
+    inside = list(staging.iterdir())
+    top = inside[0] if len(inside) == 1 and inside[0].is_dir() else staging
+    clashes = [entry.name for entry in top.iterdir() if (folder / entry.name).exists()]
+    if clashes:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArchiveRefused(f"{archive.name}: 其中的 {clashes[0]} 与压缩包本身或 READY 同名；请改名后重新打包")
+    for entry in top.iterdir():
+        os.rename(entry, folder / entry.name)
+    shutil.rmtree(staging, ignore_errors=True)
+    archive.unlink()
+    return True
+
+
+def file_book(
+    catalogue: Catalogue, folder: Path, card_id: str, editor: str, incoming: Path, *,
+    workers: int | None = None, pixel_limit: int = DEFAULT_PIXEL_LIMIT, progress: Progress | None = None,
+    zip_limits: ArchiveLimits | None = None,
+) -> WatchOutcome:
+    """Ingest one book folder of `incoming`, then move it to `incoming/done/` (with its report) or,
+    when it is refused, to `incoming/failed/` (with ERRORS.txt and the report). An unexpected error
+    leaves the folder where it is, to be ingested again."""
+    try:
+        if zip_limits is not None:
+            unpack_zip(folder, zip_limits)
+        report = ingest_book(catalogue, folder, card_id, editor, workers=workers, progress=progress,
+                             pixel_limit=pixel_limit)
+    except GujiError as error:  # refused scans or zip, no such card, a busy book …: the folder goes to failed/
+        if not folder.is_dir():  # gone before its ingest started: nothing to move
+            return WatchOutcome(folder.name, card_id, FAILED, folder, str(error), error=error)
+        moved = _move(folder, Path(incoming) / FAILED)
+        (moved / ERRORS_NAME).write_text(str(error) + "\n", encoding="utf-8")
+        report_path = getattr(error, "report_path", None)
+        if report_path:
+            shutil.copyfile(report_path, moved / REPORT_NAME)
+        return WatchOutcome(folder.name, card_id, FAILED, moved, str(error), error=error)
+    moved = _move(folder, Path(incoming) / DONE)
+    shutil.copyfile(report.path, moved / REPORT_NAME)
+    stored = f"stored as v{report.version}" if report.version else "nothing new to store"
+    return WatchOutcome(folder.name, card_id, DONE, moved, f"{len(report.pages)} pages, {stored}", report=report)
+
+
 def process_ready(
     catalogue: Catalogue, incoming: Path, editor: str, workers: int | None = None,
     pixel_limit: int = DEFAULT_PIXEL_LIMIT, progress: Progress | None = None,
@@ -84,22 +166,10 @@ def process_ready(
     outcomes = []
     for folder in ready_folders(Path(incoming)):
         card_id = card_id_of(folder)
-        try:
-            report = ingest_book(catalogue, folder, card_id, editor, workers=workers, progress=progress,
-                                 pixel_limit=pixel_limit)
-        except GujiError as error:  # refused scans, no such card, a busy book …: the folder goes to failed/
-            moved = _move(folder, Path(incoming) / FAILED)
-            (moved / ERRORS_NAME).write_text(str(error) + "\n", encoding="utf-8")
-            report_path = getattr(error, "report_path", None)
-            if report_path:
-                shutil.copyfile(report_path, moved / REPORT_NAME)
-            outcome = WatchOutcome(folder.name, card_id, FAILED, moved, str(error))
-        else:
-            moved = _move(folder, Path(incoming) / DONE)
-            shutil.copyfile(report.path, moved / REPORT_NAME)
-            stored = f"stored as v{report.version}" if report.version else "nothing new to store"
-            outcome = WatchOutcome(folder.name, card_id, DONE, moved, f"{len(report.pages)} pages, {stored}"
-                                   + _ocr(catalogue, card_id, editor, workers))
+        outcome = file_book(catalogue, folder, card_id, editor, Path(incoming), workers=workers,
+                            pixel_limit=pixel_limit, progress=progress)
+        if outcome.status == DONE:
+            outcome.message += _ocr(catalogue, card_id, editor, workers)
         outcomes.append(outcome)
         if announce:
             announce(outcome)

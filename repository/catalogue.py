@@ -48,6 +48,7 @@ from .catalogue_db import (
 )
 from .config import Home
 from .errors import Ambiguous, Conflict, Damaged, NotFound, Refused
+from .local_time import format_time
 from .ocfl_store import (
     CARD_FILE,
     OBJECT_ID_PATTERN,
@@ -71,8 +72,8 @@ class CardError(Refused):
 
     def __init__(self, message: str, problems: list[dict] | None = None):
         self.problems = problems or []
-        details = "; ".join(f"{p['path']}: {p['message']}" for p in self.problems)
-        super().__init__(f"{message}{': ' + details if details else ''}")
+        details = "；".join(f"{p['path']}：{p['message']}" for p in self.problems)
+        super().__init__(f"{message}{'：' + details if details else ''}")
 
 
     @property
@@ -88,6 +89,8 @@ class CardConflict(Conflict):
     """Someone saved the card after the version this edit started from. Nothing was written;
     `theirs` is the stored card, `ours` the refused edit."""
 
+    title, title_english = "保存冲突", "Save conflict"
+
     def __init__(self, card_id: str, base_version: int, current: StoredCard, ours: dict):
         self.card_id = card_id
         self.base_version = base_version
@@ -97,14 +100,13 @@ class CardConflict(Conflict):
         self.changes = card_diff(current.card, ours)
         last = current.versions[-1]
         super().__init__(
-            f"{card_id}: your edit started from v{base_version}, but {last.editor} saved "
-            f"v{last.number} at {last.created} ({last.reason}). Nothing was overwritten; "
-            f"compare both versions and save again from v{last.number}."
+            f"{card_id}：这次修改基于 v{base_version}，但 {last.editor} 已于 {format_time(last.created)} 保存了 "
+            f"v{last.number}（{last.reason}）。什么都没有被覆盖：请比较两个版本，基于 v{last.number} 重新修改后保存。"
         )
 
     @property
     def notes(self) -> list[str]:
-        return [f"{change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}"
+        return [f"{change.label}（{change.path}）：已保存的 {change.old!r} | 你的 {change.new!r}"
                 for change in self.changes]
 
 
@@ -165,7 +167,7 @@ class Catalogue:
         settings = settings or current()
         home = home if isinstance(home, Home) else Home.resolve(home, settings)
         if not home.exists():
-            raise NotFound(f"no Guji data home at {home.root}: run `guji init` first (or set GUJI_HOME)")
+            raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init（或设置 GUJI_HOME）")
         catalogue = cls(home, durable=durable, settings=settings)
         create_schema(catalogue.engine)
         catalogue._upgrade_projection()
@@ -315,8 +317,8 @@ class Catalogue:
 
     def events(self, card_id: str | None = None, limit: int = 100, *, kinds: Collection[str] = (), actor: str = "",
                since: str = "", until: str = "", before: int | None = None) -> list[EventRow]:
-        """The event log, newest first: of one object, of some kinds, by one actor, from the day
-        `since` to the day `until` (YYYY-MM-DD, both included), before event number `before`."""
+        """The event log, newest first: of one object, of some kinds, by one actor, at or after the UTC
+        stamp `since` and before `until` (2026-12-05T16:00:00Z), before event number `before`."""
         query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
         if card_id:
             query = query.where(EventRow.object_id == card_id)
@@ -327,7 +329,7 @@ class Catalogue:
         if since:
             query = query.where(EventRow.time >= since)
         if until:
-            query = query.where(EventRow.time < until + "T99")  # the whole last day
+            query = query.where(EventRow.time < until)
         if before:
             query = query.where(EventRow.id < before)
         with self.sessions() as session:
@@ -392,17 +394,17 @@ class Catalogue:
     def prepare(self, card: dict) -> tuple[dict, list[CardWarning]]:
         """Normalise and validate a card; raises CardError naming every bad field."""
         if not isinstance(card, dict):
-            raise CardError("not a card", metadata_schemas.validate_card(card))
+            raise CardError("这不是一张卡片", metadata_schemas.validate_card(card))
         try:
             normalised, warnings = normalise_card(card)
         except (AttributeError, TypeError, KeyError, ValueError):
             # a field of the wrong kind (a number where 版本层 should be an object, a list for 索书号 …)
             # stops the parsers; the schema names it in the card as given
             problems = metadata_schemas.validate_card(card) or [{"path": "", "message": "卡片的结构无法读取"}]
-            raise CardError(f"card {card.get('id', '(new)')} is not valid", problems) from None
+            raise CardError(f"卡片 {card.get('id', '（新卡片）')} 有不合格的字段", problems) from None
         problems = metadata_schemas.validate_card(normalised)
         if problems:
-            raise CardError(f"card {card.get('id', '(new)')} is not valid", problems)
+            raise CardError(f"卡片 {card.get('id', '（新卡片）')} 有不合格的字段", problems)
         return normalised, warnings
 
     def create(self, card: dict, *, editor: str, reason: str, created: datetime | None = None) -> SaveResult:
@@ -410,7 +412,7 @@ class Catalogue:
         card.setdefault("id", new_card_id())
         check_object_id(card["id"])
         if self.store.exists(card["id"]):
-            raise CardError(f"a card with id {card['id']!r} already exists")
+            raise CardError(f"标识为「{card['id']}」的卡片已存在：请换一个标识，或去编辑那张卡片")
         return self._save(card, editor=editor, reason=reason, base_version=0, created=created)
 
     def save(
@@ -420,7 +422,7 @@ class Catalogue:
         """Save `card` as the next version of `card_id`, if `base_version` is still the head."""
         card = dict(card)
         if card.setdefault("id", card_id) != card_id:
-            raise CardError(f"the card says id {card['id']!r} but is being saved as {card_id!r}")
+            raise CardError(f"卡片里写的标识是「{card['id']}」，却要存为「{card_id}」：标识不能更改")
         return self._save(card, editor=editor, reason=reason, base_version=base_version, created=created)
 
     def _save(self, card: dict, *, editor: str, reason: str, base_version: int,

@@ -38,7 +38,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from .errors import INTERNAL_EXIT_CODE, GujiError, kind_of
+from .errors import INTERNAL_EXIT_CODE, GujiError
 from .settings import Settings, current
 
 if TYPE_CHECKING:
@@ -238,10 +238,10 @@ class GujiGroup(TyperGroup):
 
 def report(error: GujiError) -> None:
     """A GujiError as a person reads it: the kind's title, the message, then its notes and report."""
-    errors.print(f"[red]{kind_of(error).title}：[/red]", end="")
-    errors.print(str(error), highlight=False, markup=False)
+    errors.print(f"[red]{error.title}：[/red]", end="")  # the kind's title, or a closer one (检索式有误)
+    errors.print(str(error), highlight=False, markup=False, soft_wrap=True)  # no line break inside a message
     for note in error.notes:
-        errors.print(f"  {note}", highlight=False, markup=False)
+        errors.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
     report_path = getattr(error, "report_path", None)
     if report_path:
         errors.print(f"报告：{report_path}", highlight=False, markup=False)
@@ -272,7 +272,7 @@ def init(ctx: typer.Context) -> None:
     home = home_of(ctx)
     existed = home.exists()
     Catalogue.init(home, settings=settings_of(ctx)).close()
-    console.print(f"{'Data home already exists' if existed else 'Created data home'}: {home.root}")
+    console.print(f"{'数据目录已存在' if existed else '已建立数据目录'}：{home.root}", highlight=False)
 
 
 # ---- cards ----------------------------------------------------------------------------------
@@ -292,6 +292,7 @@ def cards_import(
 ) -> None:
     """Import cards; rows matching existing cards with a 修改原因 column are a batch revision."""
     from .card_import import apply_plan, default_reject_path, plan_import, write_rejects
+    from .parse import in_language
 
     editor = editor_of(ctx, editor)
     with open_catalogue(ctx) as catalogue:
@@ -304,7 +305,8 @@ def cards_import(
                 errors.print(f"{file.name} {problem}", style="red", markup=False, highlight=False)
         for item in plan.items:
             for warning in item.warnings:
-                errors.print(f"{file.name} 第{item.row}行 warning: {warning}", style="yellow", markup=False,
+                errors.print(f"{file.name} 第{item.row}行 提示：{in_language(str(warning))}", style="yellow",
+                             markup=False,
                              highlight=False)
         summary = (f"新建 {plan.count('create')} 张，修改 {plan.count('revise')} 张，"
                    f"无变化 {plan.count('unchanged')} 张，错误 {len(plan.bad)} 行")
@@ -350,7 +352,7 @@ def cards_export(
     from .errors import InvalidInput
 
     if output is None and (format in ("csv", "xlsx") or getattr(extra_formats().get(format), "needs_file", False)):
-        raise InvalidInput(f"--format {format} 要写入文件：请加上 -o 文件名")
+        raise InvalidInput(f"导出 {format} 需要用 -o 指定文件")
     with open_catalogue(ctx) as catalogue:
         card_ids = [catalogue.resolve(i) for i in ids] if ids else None
         count = export_cards(catalogue, format, output or sys.stdout, card_ids=card_ids, headers=headers)
@@ -402,7 +404,7 @@ def _assign(card: dict, assignment: str) -> None:
     from .card_table import get_path, set_path
 
     if "=" not in assignment:
-        raise typer.BadParameter(f"{assignment!r}: write FIELD=VALUE, e.g. copy.extant_juan.raw=存卷一至五")
+        raise typer.BadParameter(f"「{assignment}」：请写 字段=值，如 copy.extant_juan.raw=存卷一至五")
     path, value = assignment.split("=", 1)
     try:
         parsed = json.loads(value) if value[:1] in "[{" or value in ("null", "true", "false") or \
@@ -430,6 +432,7 @@ def cards_edit(
 ) -> None:
     """Edit a card (by --set, --from-file, or in $EDITOR); every save is a new version."""
     from .card_import import read_one_card
+    from .parse import in_language
 
     editor = editor_of(ctx, editor)
     with open_catalogue(ctx) as catalogue:
@@ -446,11 +449,11 @@ def cards_edit(
         # someone saved first: CardConflict, shown with both sides of every field (its notes)
         result = catalogue.save(stored.id, card, editor=editor, reason=reason, base_version=base)
         for warning in result.warnings:
-            warn(str(warning), "注意")
+            warn(in_language(str(warning)))
         if result.changed:
-            console.print(f"saved {stored.id} v{result.version}")
+            console.print(f"已保存 {stored.id} v{result.version}", highlight=False)
         else:
-            console.print(f"{stored.id}: nothing changed, no new version")
+            console.print(f"{stored.id}：没有改动，不生成新版本", highlight=False)
 
 
 def _edit_in_editor(card: dict) -> dict:
@@ -489,11 +492,15 @@ def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="C
 @commands.command()
 def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card id, 索书号 or 原索书号.")) -> None:
     """Every version of a card: who, when, why."""
+    from .local_time import format_time
+    from .version_reasons import readable_reason
+
     with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
-        table = Table("版次", "时间（UTC）", "修改人", "修改原因", title=card_id)
+        table = Table("版次", "时间", "修改人", "修改原因", title=card_id)
         for version in catalogue.history(card_id):
-            add_plain_row(table, version.label, version.created, version.editor, version.reason)
+            add_plain_row(table, version.label, format_time(version.created), version.editor,
+                          readable_reason(version.reason))
         console.print(table)
 
 
@@ -501,7 +508,7 @@ def _version(text: str) -> int:
     try:
         return int(text.lower().lstrip("v"))
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a version: write v1, v2 … or 1, 2 …") from None
+        raise typer.BadParameter(f"「{text}」不是版次：请写 v1、v2 … 或 1、2 …") from None
 
 
 @commands.command()
@@ -536,13 +543,13 @@ def rebuild_db(ctx: typer.Context) -> None:
     """Recompute the catalogue DB from OCFL, swapped in only when complete (users and the event log
     are kept); folders of the storage root that are not Guji's cards are skipped and named."""
     with open_catalogue(ctx) as catalogue:
-        with progress("重建目录数据库", "张") as update:
+        with progress("重建", "张") as update:
             report = catalogue.rebuild_db(progress=update, actor=editor_of(ctx, None))
     for entry in report.skipped:
-        errors.print("[yellow]跳过 skipped[/yellow] ", end="")
+        errors.print("[yellow]跳过[/yellow] ", end="")
         errors.print(str(entry), highlight=False, markup=False)
     skipped = f"；跳过 {len(report.skipped)} 个不是卡片的目录（见上）" if report.skipped else ""
-    console.print(f"已从 OCFL 重建目录数据库 (rebuilt)：{report.cards} 张卡片{skipped}", highlight=False)
+    console.print(f"已从 OCFL 重建目录数据库：{report.cards} 张卡片{skipped}", highlight=False)
 
 
 @commands.command()
@@ -559,17 +566,17 @@ def fixity(
             errors.print(str(entry) + ("（已核对它的文件）" if entry.kind == "ocfl" else ""), highlight=False,
                          markup=False)
         for problem in report.problems:
-            errors.print("[red]FAIL[/red] ", end="")
+            errors.print("[red]不符[/red] ", end="")
             errors.print(str(problem), highlight=False, markup=False)
-        foreign = f"; {len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
-        console.print(f"fixity: {report.objects} objects, {report.files} files, {len(report.problems)} problems"
+        foreign = f"；{len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
+        console.print(f"固定性检查：{report.objects} 个对象，{report.files} 个文件，{len(report.problems)} 处问题"
                       f"{foreign}", highlight=False)
         failed = not report.ok
         if ocfl_validate:
             problems = catalogue.store.validate()
             for problem in problems:
                 errors.print(f"[red]OCFL[/red] {problem}")
-            console.print(f"OCFL validation: {'passed' if not problems else f'{len(problems)} errors'}")
+            console.print(f"OCFL 校验：{'通过' if not problems else f'{len(problems)} 处错误'}")
             failed = failed or bool(problems)
     if failed:
         raise typer.Exit(1)
@@ -582,9 +589,10 @@ def recover(ctx: typer.Context) -> None:
     with open_catalogue(ctx) as catalogue:
         repaired, problems = catalogue.repair()
         for problem in problems:
-            errors.print(f"[red]FAIL[/red] {problem}")
+            errors.print(f"[red]不符[/red] {problem}")
         finished = sorted(set(catalogue.recovered) | set(repaired))
-        console.print(f"recover: {len(catalogue.store.object_ids())} objects checked, {len(finished)} interrupted "
-                      "save(s) finished" + (f": {', '.join(finished)}" if finished else ""), highlight=False)
+        checked = len(catalogue.store.object_ids())
+        console.print(f"补完检查：查看了 {checked} 个对象，补完 {len(finished)} 次被中断的保存"
+                      + (f"：{'、'.join(finished)}" if finished else ""), highlight=False)
     if problems:
         raise typer.Exit(1)

@@ -9,15 +9,38 @@ from pathlib import Path
 from .settings import Settings, current
 
 DEFAULT_HOME = "guji-data"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # the address `guji serve` listens at by default
+PUBLIC_URL = "GUJI_PUBLIC_URL"
+# Set by `guji serve` for its own processes: the address it listens at (web/public_address.py).
+SERVED_URL = "GUJI_SERVED_URL"
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # 北京时间
 
 
 def public_url() -> str:
-    """The base URL the public reaches this site at (`GUJI_PUBLIC_URL`, no trailing slash).
+    """The base URL the public reaches this site at (no trailing slash).
 
     Every absolute URL Guji writes — IIIF ids, OAI identifiers, permalinks — starts with it;
     nothing stored on disk contains it, so a site can move host without rebuilding anything.
+    A configured `GUJI_PUBLIC_URL` always wins (harvesters keep IIIF ids and OAI identifiers);
+    without it the web site uses the address `guji serve` listens at, and other commands the
+    default address of `guji serve`.
     """
-    return current().public_url
+    return current().public_address
+
+
+def public_url_configured() -> bool:
+    """Whether `GUJI_PUBLIC_URL` is set (else the public URL is a default that may be wrong)."""
+    return current().public_url is not None
+
+
+def timezone_name() -> str:
+    """The time zone people read times in (`GUJI_TIMEZONE`, an IANA name; default Asia/Shanghai).
+
+    Times are stored in UTC everywhere (OCFL, the catalogue DB, OAI-PMH); only what a person reads
+    — pages, command output, printed cards and dossiers — is shown in this zone
+    (:mod:`repository.local_time`).
+    """
+    return current().timezone
 
 
 @dataclass(frozen=True)
@@ -83,3 +106,23 @@ class Home:
 
     def exists(self) -> bool:
         return (self.ocfl_root / "0=ocfl_1.1").exists()
+
+
+# ---- scans uploaded from the staff workspace (web/staff/upload_pages.py, ingest/upload.py) ----------
+
+MB = 1024 * 1024
+
+
+def upload_file_limit() -> int:
+    """Largest file of an upload in bytes (`GUJI_UPLOAD_FILE_LIMIT_MB`); also the largest member of a zip."""
+    return int(current().upload_file_limit_mb * MB)
+
+
+def upload_book_limit() -> int:
+    """Largest upload (one book: all its files, or its zip unpacked) in bytes (`GUJI_UPLOAD_BOOK_LIMIT_MB`)."""
+    return int(current().upload_book_limit_mb * MB)
+
+
+def upload_expiry_seconds() -> float:
+    """An upload nobody added to for this long is abandoned and removed (`GUJI_UPLOAD_EXPIRY_HOURS`)."""
+    return current().upload_expiry_hours * 3600

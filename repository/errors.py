@@ -40,6 +40,7 @@ class GujiError(Exception):
     title = "无法完成"  # short heading of the kind (problem details "title", the error page's heading)
     title_english = "Could not be done"
     slug = "error"  # problem type: /problems/<slug> describes it
+    public = False  # may the web show the message? not for server-side kinds: it may name server paths
     explanation = "请求没有完成；说明文字写明了原因。"
     explanation_english = "The request was not done; the detail says why."
 
@@ -61,7 +62,7 @@ class GujiError(Exception):
 class InvalidInput(GujiError):
     """An option, argument or request parameter that cannot be used as given."""
 
-    status, exit_code, slug = 400, 2, "invalid-input"
+    status, exit_code, slug, public = 400, 2, "invalid-input", True
     title, title_english = "请求有误", "Invalid input"
     explanation = "某个参数或选项的值无法使用：说明文字写明是哪一个、应当怎样写。改正后重试。"
     explanation_english = "A parameter or option cannot be used as given; the detail names it and says what to write."
@@ -88,7 +89,7 @@ class SettingError(GujiError):
 class Refused(GujiError):
     """A file, card or text refused as it is; nothing was stored."""
 
-    status, exit_code, slug = 422, 1, "refused"
+    status, exit_code, slug, public = 422, 1, "refused", True
     title, title_english = "拒收，什么都没有保存", "Refused, nothing was stored"
     explanation = "所交的文件、卡片或文本不能照原样接受，什么都没有保存；说明文字列出每个问题所在的文件、行或字段。"
     explanation_english = "The file, card or text cannot be accepted as it is and nothing was stored; the detail " \
@@ -98,7 +99,7 @@ class Refused(GujiError):
 class Conflict(GujiError):
     """Someone changed the object first, it exists already, or other work on it is running."""
 
-    status, exit_code, slug = 409, 1, "conflict"
+    status, exit_code, slug, public = 409, 1, "conflict", True
     title, title_english = "冲突", "Conflict"
     explanation = "别人已先保存了新的版本、同名的对象已经存在，或对同一本书的其他工作正在进行：核对后重试。"
     explanation_english = "Someone saved a newer version first, the object exists already, or other work on the " \
@@ -108,7 +109,7 @@ class Conflict(GujiError):
 class NotFound(GujiError):
     """No such card, book, page, version, user or collection."""
 
-    status, exit_code, slug = 404, 3, "not-found"
+    status, exit_code, slug, public = 404, 3, "not-found", True
     title, title_english = "未找到", "Not found"
     explanation = "没有这张卡片、这本书、这一页、这个版本或这个用户：请检查标识符。"
     explanation_english = "There is no such card, book, page, version or user: check the identifier."
@@ -126,7 +127,7 @@ class Gone(NotFound):
 class Forbidden(GujiError):
     """Not allowed for the signed-in account."""
 
-    status, exit_code, slug = 403, 1, "forbidden"
+    status, exit_code, slug, public = 403, 1, "forbidden", True
     title, title_english = "没有权限", "Forbidden"
     explanation = "当前账号不能做这件事（例如只有管理员能管理账号和入藏）。"
     explanation_english = "The signed-in account may not do this (only administrators manage accounts and ingest)."

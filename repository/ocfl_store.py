@@ -163,10 +163,10 @@ class ForeignEntry:
 
 def check_object_id(object_id: str) -> str:
     if not isinstance(object_id, str) or not OBJECT_ID_PATTERN.match(object_id):
-        raise InvalidInput(
-            f"invalid id {object_id!r}: use 1–64 ASCII letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
+        shown = str(object_id)[:80]
+        raise InvalidInput(f"标识「{shown}」不能用：只能用 1–64 个 ASCII 字母、数字和 . _ -，以字母或数字开头",
+                           english=f"invalid id {shown!r}: use 1–64 ASCII letters, digits, '.', '_' or '-', "
+                                   "starting with a letter or digit")
     return object_id
 
 

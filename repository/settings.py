@@ -20,12 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import SettingError
 
 # Variables Guji sets for its own child processes; not settings a person chooses.
 INTERNAL = {
     "GUJI_SERVE_PID": "set by `guji serve` for its web workers, which end when it ends",
+    "GUJI_SERVED_URL": "set by `guji serve` for its processes: the address it listens at, the public URL "
+                       "while GUJI_PUBLIC_URL is not set (web/public_address.py)",
     "GUJI_LIFELINE_FD": "the pipe a child process watches to end with its parent (repository/process_tree.py)",
 }
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -53,14 +56,21 @@ def _whole(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _megabytes(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 < number <= 1_000_000:  # also refuses nan and inf
-        raise _Bad("应为大于 0 的兆字节数，如 64 或 0.5")
-    return number
+def _positive(what: str, example: str) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not 0 < number <= 1_000_000_000:  # also refuses nan and inf
+            raise _Bad(f"应为大于 0 的{what}，如 {example}")
+        return number
+
+    return parse
+
+
+_megabytes = _positive("兆字节数", "64 或 0.5")
+_hours = _positive("小时数", "72 或 0.5")
 
 
 def _switch(value: str) -> bool:
@@ -83,9 +93,27 @@ def _one_of(*choices: str) -> Callable[[str], str]:
 
 
 def _public_url(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-        raise _Bad("应为网站对外的地址，如 https://guji.example.org 或 http://127.0.0.1:8000")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or any(character.isspace() for character in value):
+        raise _Bad("不是网站地址：应写成 http(s)://主机名[:端口]，例如 https://guji.example.cn 或 "
+                   "http://192.168.1.20:8000")
+    try:
+        _ = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        raise _Bad("其中的端口不是 1–65535 的数字") from None
     return value.rstrip("/")
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Bad("不是时区名：请写 IANA 时区名，如 Asia/Shanghai（北京时间）或 Asia/Taipei；"
+                   "不设则用北京时间") from None
+    return value
 
 
 def _networks(value: str) -> tuple[str, ...]:
@@ -99,11 +127,13 @@ def _networks(value: str) -> tuple[str, ...]:
     return entries
 
 
-def _setting(variable: str, parse: Callable[[str], Any], default: Any, description: str, shown_default: str = ""):
-    """A field read from `variable` by `parse`; `description` and `shown_default` are for docs/settings.md."""
+def _setting(variable: str, parse: Callable[[str], Any], default: Any, description: str, shown_default: str = "",
+             internal: bool = False):
+    """A field read from `variable` by `parse`; `description` and `shown_default` are for docs/settings.md
+    (`internal`: set by Guji for its own processes, listed apart)."""
     return field(default=default, metadata={"variable": variable, "parse": parse, "description": description,
                                             "default": shown_default or ("—" if default in (None, "", ()) else
-                                                                         str(default))})
+                                                                         str(default)), "internal": internal})
 
 
 @dataclass(frozen=True)
@@ -120,16 +150,31 @@ class Settings:
     mirador_dir: Path | None = _setting("GUJI_MIRADOR_DIR", _path, None,
                                         "Mirador's dist folder (for a packaged install)", "node_modules/mirador/dist")
     # the public site
-    public_url: str = _setting("GUJI_PUBLIC_URL", _public_url, "http://127.0.0.1:8000",
-                               "the address the public reaches the site at: IIIF ids, permalinks and OAI "
-                               "identifiers start with it")
+    public_url: str | None = _setting("GUJI_PUBLIC_URL", _public_url, None,
+                                      "the address the public reaches the site at: IIIF ids, permalinks and OAI "
+                                      "identifiers start with it (docs/web.md)",
+                                      "the address `guji serve` listens at (http://127.0.0.1:8000)")
+    served_url: str | None = _setting("GUJI_SERVED_URL", _public_url, None, INTERNAL["GUJI_SERVED_URL"],
+                                      internal=True)
+    timezone: str = _setting("GUJI_TIMEZONE", _timezone, "Asia/Shanghai",
+                             "the time zone people read times in (IANA name); stored times stay UTC",
+                             "Asia/Shanghai (北京时间)")
     site_name: str = _setting("GUJI_SITE_NAME", _text, "古籍与地方文献数字典藏",
                               "the site's name in the page header, e.g. 如皋市图书馆古籍数字典藏")
     trusted_proxies: tuple[str, ...] = _setting("GUJI_TRUSTED_PROXIES", _networks, (),
                                                 "reverse proxies whose X-Forwarded-For is believed (addresses or "
                                                 "networks, comma-separated; docs/web.md)")
     upload_limit_mb: float = _setting("GUJI_UPLOAD_LIMIT_MB", _megabytes, 10.0,
-                                      "largest upload to the staff workspace (MB)")
+                                      "largest request to the staff workspace (MB): a form, a revision sheet")
+    upload_file_limit_mb: float = _setting("GUJI_UPLOAD_FILE_LIMIT_MB", _megabytes, 1024.0,
+                                           "largest file of scans uploaded from the browser, and the largest file "
+                                           "inside an uploaded zip (MB)")
+    upload_book_limit_mb: float = _setting("GUJI_UPLOAD_BOOK_LIMIT_MB", _megabytes, 204800.0,
+                                           "largest upload of one book from the browser: all its files, or its "
+                                           "zip unpacked (MB)", "204800 (200 GB)")
+    upload_expiry_hours: float = _setting("GUJI_UPLOAD_EXPIRY_HOURS", _hours, 72.0,
+                                          "an upload of scans nobody continued for this long is removed, and so "
+                                          "is a revision sheet previewed but never applied (hours)")
     render_threads: int | None = _setting("GUJI_RENDER_THREADS", _whole(1, 256), None,
                                           "threads per web process that render dynamic IIIF images", "one per core")
     render_cache_mb: float = _setting("GUJI_RENDER_CACHE_MB", _megabytes, 64.0,
@@ -143,6 +188,9 @@ class Settings:
     ingest_workers: int | None = _setting("GUJI_INGEST_WORKERS", _whole(1, 256), None,
                                           "worker processes of an ingest job started from the staff workspace",
                                           "one per core")
+    ocr_workers: int | None = _setting("GUJI_OCR_WORKERS", _whole(1, 256), None,
+                                       "worker processes of an OCR job started from the staff workspace",
+                                       "one per core")
     ocr_engine: str = _setting(  # checked against the engines there are when one is opened (ingest/ocr_engine.py)
         "GUJI_OCR_ENGINE", str.lower, "faster-paddle", "OCR engine: faster-paddle or rapidocr (`--engine` wins)")
     ocr_max_side: int = _setting("GUJI_OCR_MAX_SIDE", _whole(1000, 6000), 3000,
@@ -195,12 +243,19 @@ class Settings:
         """The upload limit in bytes."""
         return int(self.upload_limit_mb * 1024 * 1024)
 
+    @property
+    def public_address(self) -> str:
+        """The base URL every absolute URL Guji writes starts with: GUJI_PUBLIC_URL, else the address
+        `guji serve` listens at, else its default address."""
+        return self.public_url or self.served_url or "http://127.0.0.1:8000"
+
 
 def documented() -> list[dict]:
-    """Each setting as docs/settings.md lists it: variable, field, default, description."""
+    """Each setting as docs/settings.md lists it: variable, field, default, description (the internal
+    variables aside: INTERNAL)."""
     return [{"variable": item.metadata["variable"], "field": item.name, "default": item.metadata["default"],
              "description": item.metadata["description"], "required": item.default is MISSING}
-            for item in fields(Settings)]
+            for item in fields(Settings) if not item.metadata["internal"]]
 
 
 _installed: Settings | None = None

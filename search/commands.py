@@ -62,13 +62,13 @@ def register(app: typer.Typer) -> None:
         if as_json:
             sys.stdout.write(json.dumps(results.to_json(), ensure_ascii=False, indent=1) + "\n")
             return
-        table = Table("book", "题名", "著者", "版本", "pages", "snippets", title=f"{results.total_books} books, "
-                      f"{results.total_pages} pages — {query}", show_lines=True)
+        table = Table("标识符", "题名", "著者", "版本", "叶数", "片段", title=f"{results.total_books} 种，"
+                      f"{results.total_pages} 叶 — {query}", show_lines=True)
         for hit in results.books:
             lines = Text()
             for page_hit in hit.pages:
                 for snippet in page_hit.snippets:
-                    lines.append(f"{page_hit.page or 'no scan'} ({page_hit.label}): ")
+                    lines.append(f"{page_hit.page or '无影像'}（{page_hit.label}）：")
                     lines.append_text(_snippet_text(snippet))
                     lines.append("\n")
             table.add_row(hit.book_id, _snippet_text(hit.title) if hit.title else hit.book["title"],
@@ -80,8 +80,8 @@ def register(app: typer.Typer) -> None:
 
             console.print(f"{BY_NAME[name].label}: " + "  ".join(f"{v} ({c})" for v, c in values), highlight=False)
         if behind > 0:
-            errors.print(f"note: the index has not yet seen the last {behind} catalogue events; "
-                         "start `guji indexer` (or `guji serve`), or run `guji indexer --once`", highlight=False)
+            errors.print(f"提示：检索索引还没有处理最近的 {behind} 个目录事件，结果可能不全；请启动 guji indexer"
+                         "（或 guji serve），或运行 guji indexer --once", highlight=False)
 
     @app.command()
     def indexer(
@@ -102,8 +102,8 @@ def register(app: typer.Typer) -> None:
                         console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
                                       highlight=False)
                         return
-                    console.print(f"indexer: {done.events} events, {done.indexed} books indexed, {done.deleted} "
-                                  f"removed (last event {done.last_event})", highlight=False)
+                    console.print(f"indexer：处理了 {done.events} 个事件，索引 {done.indexed} 部书，"
+                                  f"移除 {done.deleted} 部（最后一个事件 #{done.last_event}）", highlight=False)
                     return
                 stopping = []
                 signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -113,11 +113,11 @@ def register(app: typer.Typer) -> None:
                         console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
                                       highlight=False)
                         return
-                    console.print(f"indexer: {done.events} events → {done.indexed} books indexed, "
-                                  f"{done.deleted} removed", highlight=False)
+                    console.print(f"indexer：{done.events} 个事件 → 索引 {done.indexed} 部书，移除 {done.deleted} 部",
+                                  highlight=False)
 
                 def waiting() -> None:
-                    errors.print("indexer: another indexer of this index is running; waiting for it to stop",
+                    errors.print("indexer：另一个 indexer 正在写这个索引，等它结束",
                                  highlight=False)
 
                 try:
@@ -139,4 +139,4 @@ def register(app: typer.Typer) -> None:
                     count = worker.rebuild(update)
             finally:
                 worker.close()
-        console.print(f"reindexed {count} books ({worker.backend_name})", highlight=False)
+        console.print(f"已重建检索索引：{count} 部书（{worker.backend_name}）", highlight=False)

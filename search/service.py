@@ -17,12 +17,15 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from repository import Home
+from repository.page_labels import display_label, script_of_texts
 from repository.settings import Settings
 
-from .backend import SearchBackend, check_schema, index_dir, read_state
+from .backend import SearchBackend, check_schema, index_dir, page_stored, read_state
 from .backends import backend_name, open_backend
+from .documents import page_documents
 from .fields import BY_NAME, FACETS
 from .query import Query, QueryError, parse_query
 from .snippets import Match, Snippet, highlight, page_matches, snippets
@@ -31,6 +34,13 @@ MACHINE_NOTE = "机器识别，未校对"  # said of a hit in OCR text no person
 SORTS = ("relevance", "title", "date", "call_number")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+
+
+def _page_label(hit, book: dict) -> str:
+    """叶一a / 卷二 葉一上 for a default or Kanripo label, in the script of the book's card (its title, else
+    版本, else 著者: repository.page_labels)."""
+    script = script_of_texts(book.get("title"), book.get("edition"), book.get("responsibility"))
+    return display_label(hit.stored.get("label") or hit.page, script) or hit.page
 
 
 @dataclass
@@ -43,10 +53,20 @@ class PageHit:
     boxes: list = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # field → the page's stored text
     authority: str = "imported"  # imported, corrected (校对) or machine (OCR no person has checked)
+    seq: int | None = None  # the text's place in the book (text/pages.json): opens a leaf without a scan
 
     @property
     def url(self) -> str:
-        return f"/books/{self.book_id}?page={self.page}" if self.page else f"/books/{self.book_id}"
+        """The record page showing this text: at its scan, or — a leaf without a scan — its text alone."""
+        if self.page:
+            return f"/books/{self.book_id}?page={self.page}"
+        return f"/books/{self.book_id}?text={self.seq}" if self.seq is not None else f"/books/{self.book_id}"
+
+    def link(self, query: str = "") -> str:
+        """`url` carrying the search, so the record page marks its matches (in the text and on the scan)."""
+        if not query:
+            return self.url
+        return f"{self.url}{'&' if '?' in self.url else '?'}{urlencode({'q': query})}#reading"
 
     def to_json(self) -> dict:
         return {"page": self.page, "label": self.label, "scan": bool(self.page), "url": self.url,
@@ -112,6 +132,18 @@ def _page_keys(query: Query) -> dict[str, list[str]]:
     return {name: sorted(values, key=len, reverse=True) for name, values in keys.items()}
 
 
+def text_matches(entry: dict, text: str) -> list[Match]:
+    """Where a query matches one page of ``text/pages.json`` (an entry with its lines), found as the
+    index finds it — the same key, phrases and fields — but without the index: the marks on the text a
+    reader is shown. Each match's ``places`` are (line, index in the line's pieces joined). Raises
+    QueryError for a bad query."""
+    query = parse_query(text)
+    if not has_page_terms(query):
+        return []
+    (document,) = page_documents("", {"pages": [dict(entry, continues={})]})
+    return page_matches(page_stored(document), _page_keys(query))
+
+
 class Searcher:
     """Read-only searching over one data home's index, safe to share between threads (the web
     requests of a process share one).
@@ -164,9 +196,9 @@ class Searcher:
         checked = {}
         for name, value in (filters or {}).items():
             if name not in FACETS:
-                raise QueryError(f"cannot filter by {name!r}: filter by one of {', '.join(FACETS)}", parameter="f")
+                raise QueryError(f"不能按「{name}」筛选：可用 {'、'.join(FACETS)}", parameter="f")
             if not isinstance(value, str) or not value.strip() or len(value) > 64:
-                raise QueryError(f"the filter {name} needs a value of 1–64 characters", parameter="f")
+                raise QueryError(f"筛选条件 {name} 的值应为 1–64 个字符", parameter="f")
             checked[name] = value.strip()
         return checked
 
@@ -180,11 +212,11 @@ class Searcher:
     def _search(self, backend, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
-            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}", parameter="sort")
+            raise QueryError(f"没有「{sort}」这种排序：可用 {'、'.join(SORTS)}", parameter="sort")
         if not 1 <= page <= MAX_PAGE:
-            raise QueryError(f"page must be between 1 and {MAX_PAGE}", parameter="page")
+            raise QueryError(f"页码应在 1 到 {MAX_PAGE} 之间", parameter="page")
         if not 1 <= per_page <= MAX_PER_PAGE:
-            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}", parameter="per_page")
+            raise QueryError(f"每页条数应在 1 到 {MAX_PER_PAGE} 之间", parameter="per_page")
         query = parse_query(text)
         filters = self._check_filters(filters)
         record_hits = {hit.book_id: hit.score for hit in
@@ -211,9 +243,10 @@ class Searcher:
                 found = backend.search(query, kind="page", book_ids=[book_id], filters=filters, limit=pages_per_book)
                 for hit in found.hits:
                     matches = page_matches(hit.stored, keys)
-                    pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+                    pages.append(PageHit(book_id, hit.page or None, _page_label(hit, books[book_id]),
                                          snippets(hit.stored, matches), matches, hit.stored.get("boxes") or [],
-                                         authority=hit.stored.get("authority") or "imported"))
+                                         authority=hit.stored.get("authority") or "imported",
+                                         seq=hit.stored.get("seq")))
             book = books[book_id]
             hits.append(BookHit(book, book_id in record_hits, page_counts.get(book_id, 0), pages,
                                 highlight(book["title"], title_keys) if title_keys else None))
@@ -244,13 +277,14 @@ class Searcher:
             return query, []
         with self._reader() as backend:
             hits = backend.search(query, kind="page", book_ids=[book_id], limit=limit)
+            book = backend.books().get(book_id) or {}
         keys = _page_keys(query)
         pages = []
         for hit in hits.hits:
             matches = page_matches(hit.stored, keys)
-            pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+            pages.append(PageHit(book_id, hit.page or None, _page_label(hit, book),
                                  snippets(hit.stored, matches, limit=len(matches) or 1), matches,
                                  hit.stored.get("boxes") or [],
                                  {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()},
-                                 hit.stored.get("authority") or "imported"))
+                                 hit.stored.get("authority") or "imported", hit.stored.get("seq")))
         return query, pages

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -30,8 +31,10 @@ def site(tmp_path_factory):
         "ranges": [{"label": "卷一", "files": ["1.png", "2.png"]}, {"label": "卷二", "files": ["10.png"]}],
     }, ensure_ascii=False), encoding="utf-8")
     port = free_port()
+    # GUJI_UPLOAD_LIMIT_MB: uploads from the browser go in chunks of 256 KiB, so a 1 MB scan takes five
     env = {**os.environ, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "GUJI_INCOMING": str(incoming), "GUJI_INGEST_WORKERS": "1", "GUJI_EDITOR": "示例"}
+           "GUJI_INCOMING": str(incoming), "GUJI_INGEST_WORKERS": "1", "GUJI_EDITOR": "示例",
+           "GUJI_UPLOAD_LIMIT_MB": "0.25"}
     guji(env, "init")
     guji(env, "cards", "import", str(ROOT / "samples" / "cards.json"), "--reason", "示例数据导入")
     guji(env, "users", "add", "张三", "--role", "cataloguer", "--password", PASSWORD)
@@ -107,6 +110,54 @@ def test_admin_ingest_job_shows_live_progress_and_the_record_gets_its_viewer(pag
     expect(page.locator(".contents a", has_text="卷二")).to_have_attribute("href",
                                                                         "/books/jingchuan-wenji/viewer?page=0003")
     shot(page, "public-5-record-with-pages")
+
+
+def test_admin_uploads_a_book_folder_from_the_browser_resuming_after_broken_requests(page: Page, site: str,
+                                                                                    tmp_path):
+    """The folder picker, a chunk request cut off before the server saw it and a reply lost after the
+    server stored the chunk: the upload goes on from the last chunk, the job ingests the folder and
+    the record gets its viewer."""
+    folder = tmp_path / "影梅庵憶語-掃描"
+    folder.mkdir()
+    for name in ("1.png", "2.png", "v01_024.jpg"):  # v01_024.jpg (1.1 MB) is five chunks
+        shutil.copy(FIXTURES / "scans" / name, folder / name)
+    (folder / ".DS_Store").write_bytes(b"\0junk")  # the browser leaves system files out
+    sent: list[tuple[str, int]] = []  # (file index, offset) of every chunk request, in order
+    broken: set[str] = set()
+
+    def chunk(route):
+        index, offset = route.request.url.split("/files/")[1].split("?offset=")
+        sent.append((index, int(offset)))
+        if int(offset) == 262144 and "lost" not in broken:  # stored by the server, but the reply never comes
+            broken.add("lost")
+            route.fetch()
+            return route.abort()
+        if int(offset) == 524288 and "cut" not in broken:  # cut off before the server sees it
+            broken.add("cut")
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/staff/api/uploads/*/files/*", chunk)
+    sign_in(page, site, "馆长")
+    page.goto(f"{site}/staff/ingest")
+    page.select_option("[data-upload-card]", "yingmeian-yiyu")
+    page.set_input_files("[data-pick-folder]", str(folder))
+    expect(page).to_have_url(re.compile(r"/staff/ingest/\d+$"), timeout=60_000)  # the job page, when all is in
+    expect(page.locator("[data-job-status]")).to_have_text("完成", timeout=60_000)
+    expect(page.locator("[data-job-count]")).to_have_text("3 / 3")
+    expect(page.locator("[data-job-message]")).to_contain_text("文件夹已移到收件目录的 done/影梅庵憶語-掃描")
+    shot(page, "staff-5-upload-job")
+    by_file: dict[str, list[int]] = {}
+    for index, offset in sent:
+        by_file.setdefault(index, []).append(offset)
+    assert sorted(len(offsets) for offsets in by_file.values()) == [1, 1, 7], sent  # the PNGs: one chunk each
+    jpeg = max(by_file.values(), key=len)
+    # resumed at the last chunk: 262144 again (the server answers that it has it), 524288 twice, never 0 again
+    assert jpeg == [0, 262144, 262144, 524288, 524288, 786432, 1048576], sent
+    assert broken == {"lost", "cut"}
+    page.goto(f"{site}/books/yingmeian-yiyu")
+    expect(page.locator("iframe.viewer")).to_have_attribute("src", "/books/yingmeian-yiyu/viewer")
+    shot(page, "public-6-record-uploaded")
 
 
 def test_staff_pages_need_sign_in_in_the_browser_too(page: Page, site: str):

@@ -80,7 +80,7 @@ def test_stale_edit_is_a_conflict_and_exit_code_1(data_home):
     result = guji(data_home, "cards", "edit", card_id, "--reason", "b", "--set", "edition.notes=乙",
                   "--base-version", "1", check=False)
     assert result.returncode == 1
-    assert "冲突" in result.stderr and "甲" in result.stderr and "乙" in result.stderr
+    assert "保存冲突" in result.stderr and "甲" in result.stderr and "乙" in result.stderr
 
 
 def test_import_refusal_names_rows_and_exit_code(data_home, tmp_path):
@@ -92,8 +92,8 @@ def test_import_refusal_names_rows_and_exit_code(data_home, tmp_path):
 
 
 def test_fixity_rebuild_and_unknown_card(data_home):
-    assert "0 problems" in guji(data_home, "fixity", "--ocfl").stdout
-    assert "rebuilt" in guji(data_home, "rebuild-db").stdout
+    assert "0 处问题" in guji(data_home, "fixity", "--ocfl").stdout
+    assert "已从 OCFL 重建目录数据库" in guji(data_home, "rebuild-db").stdout
     missing = guji(data_home, "history", "nonesuch", check=False)
     assert missing.returncode == 3 and "nonesuch" in missing.stderr and "Traceback" not in missing.stderr
     victim = next((data_home / "ocfl").glob("*/v1/content/card.json"))

@@ -132,12 +132,12 @@ def test_cli_search_reindex_and_indexer(books, home):
     assert table.exit_code == 0 and "2 books, 0 pages" in table.stdout  # 荊川 is in two records
     assert "四部: 史部 (1)  集部 (1)" in table.stdout
     bad = runner.invoke(app, [*base, "search", '"荊川'])
-    assert bad.exit_code == 2 and "never closed" in bad.output
+    assert bad.exit_code == 2 and "引号没有配对" in bad.output
     import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     behind = runner.invoke(app, [*base, "search", "游盤山賦"])
-    assert "0 books" in behind.stdout and "has not yet seen the last 1 catalogue events" in behind.output
+    assert "0 种" in behind.stdout and "还没有处理最近的 1 个目录事件" in behind.output
     once = runner.invoke(app, [*base, "indexer", "--once"])
-    assert once.exit_code == 0 and "1 books indexed" in once.stdout
+    assert once.exit_code == 0 and "索引 1 部书" in once.stdout
     assert "1 books, 1 pages" in runner.invoke(app, [*base, "search", "游盤山賦"]).stdout
 
 

@@ -27,7 +27,8 @@ def test_api_search_answers_books_pages_snippets_and_facets(client):
     book = answer["books"][0]
     assert book["id"] == "maoshi-zhushu" and book["url"] == "/books/maoshi-zhushu"
     page = book["pages"][0]
-    assert page["page"] == "0001" and page["label"] == "001-1a" and page["url"] == "/books/maoshi-zhushu?page=0001"
+    # the Kanripo marker 001-1a, written as the library writes a leaf in the card's (traditional) script
+    assert page["page"] == "0001" and page["label"] == "卷一 葉一上" and page["url"] == "/books/maoshi-zhushu?page=0001"
     assert "<mark>后妃之徳</mark>" in page["snippets"][0]["html"]
     assert answer["facets"]["sibu"] == {"label": "四部", "values": [{"value": "经部", "count": 1}]}
 
@@ -58,7 +59,9 @@ def test_search_page_shows_facets_and_highlighted_snippets_linking_to_the_page(c
     page = client.get("/search", params={"q": "影梅庵憶語"})
     assert page.status_code == 200
     assert '<a class="title" href="/books/yingmeian-yiyu"><mark>影梅庵憶語</mark></a>' in page.text
-    assert '<a href="/books/yingmeian-yiyu?page=0001">0001</a>' in page.text
+    # the hit opens the record page at its page, with the search (marked in the text and on the scan)
+    query = "q=%E5%BD%B1%E6%A2%85%E5%BA%B5%E6%86%B6%E8%AA%9E"
+    assert f'<a href="/books/yingmeian-yiyu?page=0001&amp;{query}#reading">0001</a>' in page.text
     assert "<mark>影梅庵忆语</mark>" in page.text
     assert "文献类型" in page.text and "地方文献 <span class=\"count\">1</span>" in page.text
     assert "/static/guji.css" in page.text  # the site's own layout

@@ -44,7 +44,9 @@ def test_every_guji_variable_named_anywhere_is_a_setting_and_every_setting_is_do
     ("GUJI_OCR_ON_INGEST", "maybe", "应为 1、true、yes、on（开）或 0、false、no、off（关）"),
     ("GUJI_SEARCH_BACKEND", "solr", "应为 whoosh、tantivy 之一"),
     ("GUJI_RENDER_CACHE_MB", "nan", "应为大于 0 的兆字节数"),
-    ("GUJI_PUBLIC_URL", "guji.example.org", "应为网站对外的地址"),
+    ("GUJI_PUBLIC_URL", "guji.example.org", "不是网站地址：应写成 http(s)://主机名[:端口]"),
+    ("GUJI_PUBLIC_URL", "http://guji.example.cn:99999", "端口不是 1–65535 的数字"),
+    ("GUJI_TIMEZONE", "Mars/Olympus", "不是时区名"),
     ("GUJI_TRUSTED_PROXIES", "127.0.0.1, nginx", "「nginx」不是 IP 地址或网段"),
     ("GUJI_RENDER_THREADS", "9" * 30, "应为 1 到 256 之间的整数"),
 ])

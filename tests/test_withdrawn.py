@@ -105,7 +105,7 @@ def test_the_record_page_of_a_withdrawn_card_is_410_gone_with_a_note(collection,
 def test_the_json_api_answers_410_for_a_withdrawn_card_and_keeps_older_versions(collection, client):
     withdraw(collection)
     book = client.get(f"/api/books/{BOOK}")
-    assert book.status_code == 410 and "withdrawn in v3" in book.json()["detail"]
+    assert book.status_code == 410 and "已撤销（v3，" in book.json()["detail"]
     assert client.get(f"/api/cards/{BOOK}").status_code == 410
     assert client.get(f"/api/cards/{BOOK}?version=1").json()["card"]["edition"]["title"] == "重刊荊川先生文集"
     cards = client.get("/api/cards").json()

@@ -35,13 +35,14 @@ def repeated_member(head: bytes, block: bytes, copies: int, tail: bytes) -> tupl
     return data, crc, len(head) + len(block) * copies + len(tail)
 
 
-def write_zip(path: Path, members: list[tuple[str, bytes, int, int]]) -> Path:
-    """members: (name, raw deflate data, crc32, inflated size as the directory declares it)."""
+def write_zip(path: Path, members: list[tuple[str | bytes, bytes, int, int]]) -> Path:
+    """members: (name, raw deflate data, crc32, inflated size as the directory declares it); a name
+    given as bytes is written as it is, without the UTF-8 flag (as old and Windows zips do)."""
     out = io.BytesIO()
     central = io.BytesIO()
     for name, data, crc, declared in members:
         offset = out.tell()
-        encoded = name.encode()
+        encoded = name if isinstance(name, bytes) else name.encode()
         out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), declared,
                               len(encoded), 0) + encoded + data)
         central.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), declared,

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Query
-from fastapi.staticfiles import StaticFiles
+from fastapi import FastAPI, HTTPException, Query, Request
 
 from repository import Catalogue, Gone, Home
 from repository.settings import Settings, current
 from repository.withdrawal import WITHDRAWN, is_withdrawn
 
-from . import errors, iiif_routes, oai, proxies, public_api, public_pages, search_pages, staff
+from . import (
+    errors,
+    iiif_routes,
+    oai,
+    proxies,
+    public_address,
+    public_api,
+    public_pages,
+    search_pages,
+    staff,
+    text_routes,
+)
 from .public_pages import withdrawn_message
+from .static_assets import asset_response, static_file
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
 HERE = Path(__file__).parent
@@ -28,7 +39,19 @@ def create_app(home: Home | str | None = None, settings: Settings | None = None)
     app.state.settings = settings
     errors.install(app)
     proxies.install(app, settings)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    public_address.install(app, catalogue.home, settings)  # after proxies: it sees the proxy's address
+
+    @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+    def static(request: Request, name: str):
+        path = static_file(HERE / "static", name)
+        if path is None:
+            raise HTTPException(404, f"no static file {name!r}")
+        return asset_response(request, path)
+
+    @app.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
+    def favicon(request: Request):  # browsers ask for it on every site, whatever the pages link
+        return asset_response(request, HERE / "static" / "favicon.ico")
+
     app.include_router(public_pages.router(catalogue))
     app.include_router(public_api.router(catalogue))
     app.include_router(staff.router(catalogue))
@@ -62,6 +85,7 @@ def create_app(home: Home | str | None = None, settings: Settings | None = None)
         return [vars(v) | {"version": v.number} for v in stored.versions]
 
     app.include_router(iiif_routes.router(catalogue))
+    app.include_router(text_routes.router(catalogue))
 
     @app.get("/healthz", include_in_schema=False)
     def health():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from repository.cli import CliState, GujiGroup, errors
+from repository.cli import CliState, GujiGroup, report
 
 REPOSITORY = "repository.cli"
 OUTPUTS = "repository.outputs.commands"
@@ -113,8 +113,7 @@ def main() -> None:
     try:
         use(Settings.from_environ())
     except SettingError as error:
-        errors.print(f"[red]{error.title}：[/red]", end="")
-        errors.print(str(error), highlight=False, markup=False)
+        report(error)
         raise SystemExit(error.exit_code) from None
     cli(prog_name="guji")
 

@@ -48,15 +48,22 @@ def register(app: typer.Typer) -> None:
         """Serve the web site and API."""
         import uvicorn
 
+        from repository.config import SERVED_URL
         from repository.errors import NotFound
         from repository.process_tree import Child, stop_child
 
+        from . import public_address
+
         home = home_of(ctx)
         if not home.exists():
-            raise NotFound(f"no Guji data home at {home.root}: run `guji init` first")
+            raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init")
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
         os.environ[SERVE_PID] = str(os.getpid())
+        # without GUJI_PUBLIC_URL, the URLs the site writes start with the address it listens at
+        os.environ[SERVED_URL] = public_address.served_url(host, port)
+        for line in public_address.startup_lines(host, os.environ[SERVED_URL]):
+            typer.echo(line)
         options = {}
         if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
             # a worker on a busy machine may need more than uvicorn's 5 s to start the app

@@ -138,14 +138,15 @@ async def guji_error(request: Request, error: GujiError):
     status = error.status
     english = i18n.language_of(request) == "en"
     headers = {"Retry-After": "60"} if status == 503 else {}
-    if status >= 500:  # may name server paths, the index folder, a setting: for the log only
+    if status >= 500:
         log.error("%s %s: %s: %s", request.method, request.url.path, type(error).__name__, error)
+    if not error.public:  # damaged storage, the index, a setting: the message may name server paths
         shown = SERVER_SIDE.get(kind.slug, SERVER_ERROR)
     else:
         shown = error.english if english and error.english else str(error)
     if wants_data(request):
-        extensions = {"detail_en": error.english} if error.english and status < 500 else {}
-        extensions.update(error.extensions if status < 500 else {})
+        extensions = {"detail_en": error.english} if error.english and error.public else {}
+        extensions.update(error.extensions if error.public else {})
         return problem_response(status, shown, title=f"{kind.title} ({kind.title_english})", slug=kind.slug,
                                 headers=headers, cors=_cors(request), **extensions)
     response = page(request, status, kind.title_english if english else kind.title, shown)

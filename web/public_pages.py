@@ -7,11 +7,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
-from repository import Catalogue, StoredCard
+from iiif.page_images import valid_page
+from repository import Catalogue, StoredCard, local_time
 from repository.card import card_entries, title_with_juan
 from repository.withdrawal import is_withdrawn, withdrawn_since
 
 from . import collection, i18n
+from .reading import reading
 from .record import book_record
 from .templating import render
 
@@ -35,9 +37,8 @@ def withdrawn_page(request: Request, catalogue: Catalogue, stored: StoredCard):
 def withdrawn_message(catalogue: Catalogue, stored: StoredCard) -> str:
     """The same note for the JSON API and IIIF."""
     since = withdrawn_since(catalogue, stored)
-    when = f" in v{since.number} ({since.created})" if since else ""
-    return (f"{stored.id} was withdrawn{when}: the record is no longer part of the public collection "
-            f"(older versions remain in the repository; OAI-PMH reports it as deleted)")
+    when = f"（v{since.number}，{local_time.format_time(since.created)}）" if since else ""
+    return (f"「{stored.id}」已撤销{when}：这条记录不再在馆藏中公开（以前的版本仍然保存；OAI-PMH 报告为已删除）")
 
 
 def browse_filters(
@@ -90,15 +91,23 @@ def router(catalogue: Catalogue) -> APIRouter:
         })
 
     @api.get("/books/{card_id}")
-    def record(request: Request, card_id: str, page: str | None = None):
-        """`?page=0003` (as search hits link) opens the embedded viewer at that page."""
+    def record(request: Request, card_id: str, page: str | None = None,
+               text: int | None = Query(None, ge=0, le=1_000_000), q: str = Query("", max_length=256),
+               layout: str = "vertical"):
+        """`?page=0003` (as search hits link) opens the embedded viewer at that page and shows its text
+        beside it; `?text=12` the text of a leaf without a scan; `q` marks a search's matches in both."""
         stored = catalogue.get(card_id)
         if is_withdrawn(stored.card):
             return withdrawn_page(request, catalogue, stored)
         book = book_record(catalogue, stored)
+        start_page = page if page in {entry.page for entry in book.pages} else None
+        # the text of that page — also of a book without scans, whose text numbers its own pages
+        shown = page if page and valid_page(page) else (book.pages[0].page if book.pages and text is None else None)
         return render(request, "record.html", {
             "book": book, "fields": record_fields(stored.card), "versions": stored.versions,
-            "start_page": page if page in {entry.page for entry in book.pages} else None,
+            "start_page": start_page, "query": q.strip(),
+            "reading": reading(catalogue, stored.id, pages=[shown] if shown else [], text=text, query=q,
+                               layout=layout),
         })
 
     @api.get("/lang")

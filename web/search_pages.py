@@ -22,11 +22,14 @@ from search.fields import BY_NAME, FACETS
 from search.query import MAX_QUERY_CHARS, QueryError
 from search.service import SORTS, Searcher
 
+from .reading import locator
 from .templating import render
 
 logger = logging.getLogger("guji.search")
 CONTENT_SEARCH_PARAMETERS = {"q", "motivation", "date", "user"}
 
+
+SORT_LABELS = {"relevance": "相关度", "title": "题名", "date": "年代", "call_number": "索书号"}
 
 def _filters(request: Request) -> dict[str, str]:
     """Facet filters: ?f=sibu:经部 (repeatable)."""
@@ -68,7 +71,8 @@ def router(catalogue: Catalogue) -> APIRouter:
     @routes.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
         query = request.query_params.get("q", "")
-        context = {"q": query, "results": None, "error": None, "sorts": SORTS, "labels": BY_NAME}
+        context = {"q": query, "results": None, "error": None, "sorts": SORTS, "sort_labels": SORT_LABELS,
+                   "labels": BY_NAME}
         if not query.strip():
             return render(request, "search.html", context)
         if len(query) > MAX_QUERY_CHARS:  # said in Chinese here; the search boxes take at most 1,000 characters
@@ -103,7 +107,8 @@ def router(catalogue: Catalogue) -> APIRouter:
         if withdrawn:
             raise Gone(f"{book_id} 的记录已撤销，无可检索", english=f"{book_id} was withdrawn: nothing to search")
         ignored = sorted(set(request.query_params) - CONTENT_SEARCH_PARAMETERS)
-        answer = build(searcher, book_id, request.query_params.get("q", ""), ignored)
+        answer = build(searcher, book_id, request.query_params.get("q", ""), ignored,
+                       locate=locator(catalogue, book_id))
         return JSONResponse(answer, headers={"Access-Control-Allow-Origin": "*"})
 
     @routes.get("/iiif/search/{book_id}/v2", tags=["iiif"])

@@ -11,10 +11,13 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
-from repository import public_url
+from repository import local_time, public_url
+from repository.version_reasons import readable_reason
 
-from . import i18n
+from . import event_labels, i18n
+from .static_assets import asset_url
 
 HERE = Path(__file__).parent
 
@@ -54,6 +57,32 @@ def shown(value) -> str:
 
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_page_context])
 templates.env.filters["shown"] = shown
+
+
+def static_url(name: str) -> str:
+    """/static/NAME with its version, so that browsers may keep it for a year (web/static_assets.py)."""
+    return asset_url(f"/static/{name}", HERE / "static" / name)
+
+
+templates.env.globals["static_url"] = static_url
+
+
+@pass_context
+def local_time_filter(context, value) -> str:
+    """A stored UTC stamp as the reader reads it: 2026年12月6日 19:57, Beijing time (GUJI_TIMEZONE)."""
+    return local_time.format_time(value, context.get("lang", "zh"))
+
+
+@pass_context
+def local_date_filter(context, value) -> str:
+    return local_time.format_date(value, context.get("lang", "zh"))
+
+
+templates.env.filters["local_time"] = local_time_filter
+templates.env.filters["reason"] = readable_reason  # Guji's own reasons of older versions, in Chinese
+templates.env.globals["event_kind"] = event_labels.event_kind
+templates.env.globals["detail_key"] = event_labels.detail_key
+templates.env.filters["local_date"] = local_date_filter
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200):

@@ -15,12 +15,11 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import bagit
 
-from repository import Catalogue
+from repository import Catalogue, local_time
 from repository.errors import Damaged, GujiError, InvalidInput
 
 from . import card_text
@@ -77,7 +76,7 @@ def export_bag(
             "Source-Organization": (stored.card.get("copy") or {}).get("holding_institution") or "Guji",
             "External-Identifier": card_id,
             "External-Description": card_text.title_with_juan(stored.card) or card_id,
-            "Bagging-Date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "Bagging-Date": local_time.today().isoformat(),  # BagIt's YYYY-MM-DD, the library's day
             "Guji-OCFL-Object": card_id,
             "Guji-OCFL-Version": f"v{stored.version}",
             "Guji-OCFL-Head-Version": f"v{stored.head}",

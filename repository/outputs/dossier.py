@@ -30,7 +30,7 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 
 import metadata_schemas
-from repository import Catalogue, InvalidInput, atomic_files
+from repository import Catalogue, InvalidInput, atomic_files, local_time
 from repository.card import grade_label
 from repository.card_table import get_path
 from repository.parse import int_to_chinese
@@ -65,7 +65,7 @@ def check_scope(scope: str) -> dict:
 
 def chinese_date(day: date) -> str:
     """2026年12月6日."""
-    return f"{day.year}年{day.month}月{day.day}日"
+    return local_time.format_date(day)
 
 
 # ---- field formatters (the `compose` names of dossier.json) -------------------------------------
@@ -129,7 +129,7 @@ class Dossier:
     opinions: list[Opinion] = field(default_factory=list)
     preparer: str = ""  # 填表人
     contact: str = ""  # 联系方式
-    filled_on: date = field(default_factory=date.today)  # 填表日期
+    filled_on: date = field(default_factory=local_time.today)  # 填表日期
 
     def value(self, label: str) -> str:
         return next(f.value for f in self.fields if f.label == label)
@@ -188,7 +188,7 @@ def build_dossier(
     images, image_warnings = sample_pages(catalogue, card_id, pages=pages, count=count, width=width)
     return Dossier(card_id, stored.version, scope, rules["label"], card_text.title_with_juan(stored.card), fields,
                    images, preflight(stored.card, fields, scope) + image_warnings, opinions(scope),
-                   (preparer or "").strip(), (contact or "").strip(), filled_on or date.today())
+                   (preparer or "").strip(), (contact or "").strip(), filled_on or local_time.today())
 
 
 def caption(index: int, page: SamplePage) -> str:
@@ -197,7 +197,7 @@ def caption(index: int, page: SamplePage) -> str:
 
 def stamp(dossier: Dossier) -> str:
     """The small print at the foot of every page: which card version, when."""
-    return f"卡片 {dossier.card_id} 第{dossier.version}版 · 生成于 {dossier.filled_on.isoformat()}"
+    return f"卡片 {dossier.card_id} 第{dossier.version}版 · 生成于 {chinese_date(dossier.filled_on)}"
 
 
 def preparer_line(dossier: Dossier) -> str:

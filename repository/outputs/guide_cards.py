@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 
-from repository import Catalogue, InvalidInput, atomic_files
+from repository import Catalogue, InvalidInput, atomic_files, local_time
 
 from . import card_text
 from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts
@@ -217,7 +216,7 @@ def render_guide_cards(
     printed_on: str | None = None,
 ) -> PrintResult:
     """Lay out `cards` in the order given; returns the PDF."""
-    sheet = GuideCardSheet(printed_on or datetime.now(UTC).astimezone().strftime("%Y-%m-%d"))
+    sheet = GuideCardSheet(printed_on or local_time.format_date(local_time.today()))
     for card in cards:
         sheet.add(card)
         if progress:

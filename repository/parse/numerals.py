@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from ..errors import InvalidInput
 
-__all__ = ["ParseError", "chinese_to_int", "int_to_chinese", "unify_ideographs", "NUMERAL_CHARACTERS"]
+__all__ = ["ParseError", "chinese_to_int", "in_language", "int_to_chinese", "unify_ideographs", "NUMERAL_CHARACTERS"]
 
 
 class ParseError(InvalidInput, ValueError):
@@ -23,6 +24,15 @@ class ParseError(InvalidInput, ValueError):
     def __init__(self, message: str, raw: str | None = None) -> None:
         super().__init__(message)
         self.raw = raw
+
+
+_GLOSS = re.compile(r"（[\x20-\x7e]*[A-Za-z]{2}[\x20-\x7e]*）")  # （range runs backwards）
+
+
+def in_language(message: str, language: str = "zh") -> str:
+    """A parser's message as shown to a reader of `language`: Chinese without the English gloss in
+    （…）; English (en) with it, as written."""
+    return message if language == "en" else _GLOSS.sub("", message)
 
 
 def unify_ideographs(text: str) -> str:

@@ -1,7 +1,8 @@
 """The staff workspace under /staff: sign-in, cataloguing, withdrawing cards, batch revision, printed
-outputs (guide cards, 登记目录, dossiers), ingest jobs, audit log, accounts. Every route requires a
-signed-in user (see :mod:`web.staff.guard`). The routers are in :mod:`web.staff.workspace`, loaded on
-first use, so that `guji users` (web/staff/commands.py) does not import the web app."""
+outputs (guide cards, 登记目录, dossiers), ingest and OCR jobs, a book's text and its 校对, audit log,
+accounts. Every route requires a signed-in user (see :mod:`web.staff.guard`). The routers are in
+:mod:`web.staff.workspace`, loaded on first use, so that `guji users` (web/staff/commands.py) does not
+import the web app."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ The planning is `repository.card_import` — the same as `guji cards import --dr
 match existing cards (by 记录号 or 索书号) and carry a 修改原因 become one new version per changed
 card with that reason; a file with any bad row cannot be applied. The upload is kept in
 ``<data home>/uploads/`` between preview and apply; apply plans the file again and refuses if the
-plan is no longer the one previewed (someone changed a card meanwhile).
+plan is no longer the one previewed (someone changed a card meanwhile). A file previewed but never
+applied is removed after GUJI_UPLOAD_EXPIRY_HOURS, like an abandoned upload of scans.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +22,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from repository import Catalogue, Refused
 from repository.card_import import ImportPlan, ImportRefused, UnreadableFile, apply_plan, plan_import
+from repository.config import upload_expiry_seconds
 
 from .card_form import in_form_order
 from .common import posted_form, staff_render
@@ -38,6 +41,18 @@ class UploadRefused(Refused):
 
 def _uploads(catalogue: Catalogue) -> Path:
     return catalogue.home.root / "uploads"
+
+
+def expire_uploads(catalogue: Catalogue) -> None:
+    """Remove revision sheets previewed but never applied (older than GUJI_UPLOAD_EXPIRY_HOURS)."""
+    folder = _uploads(catalogue)
+    oldest = time.time() - upload_expiry_seconds()
+    for path in folder.glob("*") if folder.is_dir() else ():
+        try:
+            if path.is_file() and path.stat().st_mtime < oldest:
+                path.unlink()
+        except FileNotFoundError:
+            continue  # applied or removed meanwhile
 
 
 def check_upload(name: str, data: bytes, limit: int) -> str:
@@ -98,6 +113,7 @@ def router(catalogue: Catalogue, route_class, upload_limit: int) -> APIRouter:
 
     @api.get("/batch")
     def batch(request: Request):
+        expire_uploads(catalogue)
         return batch_page(request)
 
     @api.post("/batch")

@@ -27,16 +27,16 @@ def register(app: typer.Typer) -> None:
 
     def _password(given: str | None, generate: bool) -> tuple[str, bool]:
         if given and generate:
-            raise InvalidInput("请只用 --password 和 --generate-password 之一")
+            raise InvalidInput("--password 和 --generate-password 只能用一个")
         if generate:
             from .accounts import generate_password
 
             return generate_password(), True
         if given:
             return given, False
-        first = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != first:
-            raise Refused("两次输入的密码不同；什么都没有改")
+        first = getpass.getpass("密码：")
+        if getpass.getpass("再输一次：") != first:
+            raise Refused("两次输入的密码不同，什么都没有改动")
         return first, False
 
     @users_app.command("add")
@@ -52,29 +52,35 @@ def register(app: typer.Typer) -> None:
         """Add a staff account."""
         with _accounts(ctx) as accounts:
             if if_missing and accounts.get(name.strip()) is not None:
-                console.print(f"user {name} exists (new password: guji users passwd {name} --generate-password)",
+                console.print(f"用户 {name} 已存在（要设新密码：guji users passwd {name} --generate-password）",
                               highlight=False)
                 return
             secret, generated = _password(password, generate)
             user = accounts.add(name, role, secret, actor=editor_of(ctx, None))
-        console.print(f"added {user.role} {user.name}", highlight=False)
+        from .accounts import ROLES
+
+        console.print(f"已添加{ROLES.get(user.role, user.role)} {user.name}", highlight=False)
         if generated:
-            console.print(f"password for {user.name}: {secret}  (shown once; sign in at /staff/login)",
-                          highlight=False)
+            console.print(f"{user.name} 的密码：{secret}（只显示这一次；在 /staff/login 登录）", highlight=False)
 
     @users_app.command("list")
     def list_users(ctx: typer.Context) -> None:
         """List staff accounts."""
-        table = Table("name", "role", "created", "status")
+        from repository.local_time import format_time
+
+        from .accounts import ROLES
+
+        table = Table("用户名", "角色", "建立时间", "状态")
         with _accounts(ctx) as accounts:
             for user in accounts.list():
-                table.add_row(user.name, user.role, user.created, "disabled" if user.disabled else "active")
+                table.add_row(user.name, ROLES.get(user.role, user.role), format_time(user.created),
+                              "已停用" if user.disabled else "在用")
         console.print(table)
 
     def _set_disabled(ctx: typer.Context, name: str, disabled: bool) -> None:
         with _accounts(ctx) as accounts:
             accounts.set_disabled(name, disabled, actor=editor_of(ctx, None))
-        console.print(f"{'disabled' if disabled else 'enabled'} {name}", highlight=False)
+        console.print(f"{'已停用' if disabled else '已启用'} {name}", highlight=False)
 
     @users_app.command("disable")
     def disable(ctx: typer.Context, name: str = typer.Argument(..., help="User name.")) -> None:
@@ -97,6 +103,6 @@ def register(app: typer.Typer) -> None:
         with _accounts(ctx) as accounts:
             secret, generated = _password(password, generate)
             accounts.set_password(name, secret, actor=editor_of(ctx, None))
-        console.print(f"new password set for {name}", highlight=False)
+        console.print(f"已为 {name} 设置新密码", highlight=False)
         if generated:
-            console.print(f"password for {name}: {secret}  (shown once)", highlight=False)
+            console.print(f"{name} 的密码：{secret}（只显示这一次）", highlight=False)

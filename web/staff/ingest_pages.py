@@ -1,4 +1,5 @@
-"""Ingest jobs (admin): start one on a book folder of the incoming directory, watch its progress."""
+"""Ingest and OCR jobs (admin): ingest a book folder of the incoming directory, or OCR a book's scans;
+watch a job's progress."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
+from ingest import DEFAULT_ENGINE, ENGINES
 from repository import Catalogue, NotFound
+from repository.config import upload_expiry_seconds
 
 from ..params import DB_INT_MAX
-from . import jobs
+from . import jobs, upload_pages
 from .common import posted_form, staff_render
 from .guard import require_admin
 
@@ -18,12 +21,21 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     api = APIRouter(route_class=route_class, dependencies=[Depends(require_admin)])
 
     def ingest_page(request: Request, *, error: str | None = None, folder: str = "", card_id: str = "",
-                    status_code: int = 200):
+                    ocr_error: str | None = None, ocr: dict | None = None, status_code: int = 200):
+        upload_pages.expire(catalogue)
+        rows = catalogue.list_rows()
+        recent = jobs.jobs(catalogue)
+        # one job per folder at a time
+        busy = {row.source for row in recent if row.kind == "ingest" and row.status in jobs.ACTIVE}
         return staff_render(request, "staff/ingest.html", {
+            "uploads": upload_pages.unfinished(catalogue, request.state.staff_user.name),
+            "expiry_hours": round(upload_expiry_seconds() / 3600),
             "incoming": jobs.incoming_dir(catalogue.home, catalogue.settings),
-            "folders": jobs.book_folders(catalogue.home, catalogue.settings),
-            "cards": catalogue.list_rows(), "jobs": jobs.jobs(catalogue), "error": error,
-            "folder": folder, "card_id": card_id,
+            "folders": [name for name in jobs.book_folders(catalogue.home, catalogue.settings) if name not in busy],
+            "cards": rows, "jobs": [(row, jobs.status(row)) for row in recent], "error": error,
+            "folder": folder, "card_id": card_id, "ocr_error": ocr_error, "ocr": ocr or {},
+            "scanned": [row for row in rows if (catalogue.structure(row.id) or {}).get("pages")],
+            "engines": list(ENGINES), "default_engine": DEFAULT_ENGINE,
         }, status_code=status_code)
 
     @api.get("/ingest")
@@ -37,6 +49,17 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             job_id = jobs.start_ingest(catalogue, folder, card_id, request.state.staff_user.name)
         except jobs.JobError as error:
             return ingest_page(request, error=str(error), folder=folder, card_id=card_id, status_code=400)
+        return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
+
+    @api.post("/ingest/ocr")
+    def start_ocr(request: Request, form: FormData = Depends(posted_form)):
+        card_id, pages = str(form.get("card_id") or "").strip(), str(form.get("pages") or "")
+        engine, redo = str(form.get("engine") or ""), form.get("redo") == "1"
+        try:
+            job_id = jobs.start_ocr(catalogue, card_id, request.state.staff_user.name, pages, engine, redo)
+        except jobs.JobError as error:
+            return ingest_page(request, ocr_error=str(error), status_code=400,
+                               ocr={"card_id": card_id, "pages": pages, "engine": engine, "redo": redo})
         return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
 
     def job_of(job_id: int):

@@ -1,13 +1,16 @@
-"""Ingest jobs started from the staff workspace, run in a background process.
+"""Ingest and OCR jobs started from the staff workspace, run in a background process.
 
 An admin picks a book folder inside the incoming directory (``GUJI_INCOMING``, default
-``<data home>/incoming``) and the card it belongs to. :func:`start_ingest` records a job in the
-catalogue DB's ``jobs`` table and starts ``python -m web.staff.jobs HOME JOB`` in its own
-process session (tied to the web process by a lifeline: it ends when the server stops or is
-killed, and its page workers with it), which runs :func:`ingest.pipeline.ingest_book` and writes its progress (pages
-done of total) and its outcome back into the row; the job page polls that row as JSON. A job
-whose process has died is shown as failed. The process's output goes to
-``<data home>/jobs/<job>.log``.
+``<data home>/incoming``) and the card it belongs to (:func:`start_ingest`), or a book with scans
+to OCR (:func:`start_ocr`: its pages, all by default). Either records a job in the catalogue DB's
+``jobs`` table and starts ``python -m web.staff.jobs HOME JOB`` in its own process session (tied
+to the web process by a lifeline: it ends when the server stops or is killed, and its page workers
+with it). An ingest job runs :func:`ingest.watch.file_book` — unpack a zip uploaded alone, ingest,
+then move the folder to ``done/`` or ``failed/`` of the incoming directory as `guji watch` does —;
+an OCR job runs :func:`ingest.ocr_book`. Either writes its progress (pages done of total) and its
+outcome back into the row; the job page polls that row as JSON. A job whose process has died is
+shown as failed. The process's output goes to ``<data home>/jobs/<job>.log``. Page workers:
+``GUJI_INGEST_WORKERS`` / ``GUJI_OCR_WORKERS`` (default: one per core).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from repository.settings import Settings, current, use
 
 ACTIVE = ("queued", "running")
 FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
+KIND_LABELS = {"ingest": "影像入藏", "ocr": "文字识别"}
 
 
 class JobError(InvalidInput):
@@ -59,14 +63,54 @@ def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) ->
     """Record an ingest job and start its process; returns the job id."""
     if folder not in book_folders(catalogue.home, catalogue.settings):
         raise JobError(f"「{folder}」不是收件目录 {incoming_dir(catalogue.home, catalogue.settings)} 中的书籍文件夹")
-    if not catalogue.exists(card_id):
+    if not _card_exists(catalogue, card_id):
         raise JobError(f"没有标识为「{card_id}」的卡片：请先建卡片，再入藏影像")
+    return _start(catalogue, "ingest", card_id, folder, actor)
+
+
+def start_ocr(catalogue: Catalogue, card_id: str, actor: str, pages: str = "", engine: str = "",
+              redo: bool = False) -> int:
+    """Record an OCR job for a book's scans (`pages` like ``0001-0010``, empty: all) and start it."""
+    from ingest import ENGINES
+    from ingest.ocr_run import OcrError, parse_pages
+
+    if not _card_exists(catalogue, card_id):
+        raise JobError(f"没有标识为「{card_id[:80]}」的卡片")
+    scans = [str(entry.get("page")) for entry in (catalogue.structure(card_id) or {}).get("pages") or []]
+    if not scans:
+        raise JobError(f"「{card_id}」还没有扫描页：请先入藏影像，再识别文字")
+    if engine and engine not in ENGINES:
+        raise JobError(f"没有名为「{engine}」的 OCR 引擎：可选 {'、'.join(ENGINES)}")
+    pages = pages.strip()
+    if len(pages) > 200:
+        raise JobError("页码范围过长：请写成 0001-0010 或 3,5,7-9 这样的范围（不超过 200 个字符）")
+    try:
+        parse_pages(pages or None, scans)
+    except OcrError as error:
+        raise JobError(str(error).replace("--pages ", "页码 ")) from None
+    source = json.dumps({"pages": pages, "engine": engine, "redo": redo}, ensure_ascii=False)
+    return _start(catalogue, "ocr", card_id, source, actor)
+
+
+def _card_exists(catalogue: Catalogue, card_id: str) -> bool:
+    """Whether there is such a card; a string that cannot be an id (a form field sent by anyone) is none."""
+    try:
+        return catalogue.exists(card_id)
+    except InvalidInput:
+        return False
+
+
+def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: str) -> int:
     with catalogue.sessions.begin() as session:
         busy = session.scalar(select(JobRow.id).where(JobRow.object_id == card_id, JobRow.status.in_(ACTIVE)))
         if busy is not None and _alive(session.get(JobRow, busy)):
-            raise JobError(f"「{card_id}」已有入藏任务 #{busy} 在进行，请等它结束")
-        row = JobRow(kind="ingest", object_id=card_id, source=folder, actor=actor, status="queued",
-                     created=now_iso())
+            raise JobError(f"「{card_id}」已有任务 #{busy} 在进行（入藏或文字识别），请等它结束")
+        if kind == "ingest":
+            taken = session.scalar(select(JobRow.id).where(JobRow.kind == "ingest", JobRow.source == source,
+                                                           JobRow.status.in_(ACTIVE)))
+            if taken is not None and _alive(session.get(JobRow, taken)):
+                raise JobError(f"文件夹「{source}」正由入藏任务 #{taken} 处理，请等它结束")
+        row = JobRow(kind=kind, object_id=card_id, source=source, actor=actor, status="queued", created=now_iso())
         session.add(row)
         session.flush()
         job_id = row.id
@@ -114,10 +158,25 @@ def jobs(catalogue: Catalogue, limit: int = 50) -> list[JobRow]:
     return [row for job_id in ids if (row := job(catalogue, job_id)) is not None]
 
 
+def source_text(row: JobRow) -> str:
+    """What the job works on, for people: the folder of an ingest, the pages and engine of an OCR run."""
+    if row.kind != "ocr":
+        return row.source
+    try:
+        options = json.loads(row.source or "{}")
+    except ValueError:
+        return row.source
+    parts = [f"页 {options['pages']}" if options.get("pages") else "全部页", options.get("engine") or "默认引擎"]
+    if options.get("redo"):
+        parts.append("重新识别")
+    return "，".join(parts)
+
+
 def status(row: JobRow) -> dict:
     """The job as the job page polls it."""
     return {
-        "id": row.id, "kind": row.kind, "object_id": row.object_id, "source": row.source, "actor": row.actor,
+        "id": row.id, "kind": row.kind, "kind_label": KIND_LABELS.get(row.kind, row.kind), "object_id": row.object_id,
+        "source": source_text(row), "actor": row.actor,
         "status": row.status, "done": row.done, "total": row.total, "message": row.message,
         "result": json.loads(row.result_json or "{}"), "created": row.created, "started": row.started,
         "finished": row.finished, "finished_ok": row.status == "done",
@@ -133,10 +192,7 @@ def _set(catalogue: Catalogue, job_id: int, **values) -> None:
 
 
 def run(home: Home, job_id: int) -> int:
-    """Run one queued ingest job (in its own process); returns the process exit code."""
-    from ingest.pages import BookRefused
-    from ingest.pipeline import ingest_book
-
+    """Run one queued job (in its own process); returns the process exit code."""
     catalogue = Catalogue.open(home)
     try:
         with catalogue.sessions() as session:
@@ -148,24 +204,7 @@ def run(home: Home, job_id: int) -> int:
         def progress(done: int, total: int) -> None:
             _set(catalogue, job_id, done=done, total=total, message=f"已处理 {done} / {total} 页")
 
-        folder = incoming_dir(home, catalogue.settings) / row.source
-        workers = catalogue.settings.ingest_workers
-        try:
-            report = ingest_book(catalogue, folder, row.object_id, row.actor, workers=workers, progress=progress)
-        except BookRefused as refused:
-            _set(catalogue, job_id, status="failed", finished=now_iso(), message=str(refused),
-                 result_json=json.dumps({"problems": refused.problems,
-                                         "report": str(refused.report_path or "")}, ensure_ascii=False))
-            return 1
-        except GujiError as error:  # no such card, a busy book, damaged storage …
-            _set(catalogue, job_id, status="failed", finished=now_iso(), message=str(error))
-            return 1
-        stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
-        _set(catalogue, job_id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
-             message=f"{len(report.pages)} 页，{stored}（{report.seconds:.1f} 秒）",
-             result_json=json.dumps({"version": report.version, "pages": len(report.pages), "built": report.built,
-                                     "warnings": report.warnings, "report": str(report.path)}, ensure_ascii=False))
-        return 0
+        return (_run_ocr if row.kind == "ocr" else _run_ingest)(catalogue, home, row, progress)
     except Exception:  # the job page says that it failed; the log (readable by admins on the server) says why
         traceback.print_exc()
         _set(catalogue, job_id, status="failed", finished=now_iso(),
@@ -173,6 +212,62 @@ def run(home: Home, job_id: int) -> int:
         return 1
     finally:
         catalogue.close()
+
+
+def _run_ocr(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
+    from ingest import ocr_book
+
+    options = json.loads(row.source or "{}")
+    workers = catalogue.settings.ocr_workers
+    try:
+        report = ocr_book(catalogue, row.object_id, pages=options.get("pages") or None,
+                          engine=options.get("engine") or None, redo=bool(options.get("redo")), workers=workers,
+                          editor=row.actor, progress=progress)
+    except GujiError as error:  # bad pages, no scans, a busy book, an engine that cannot load …
+        _set(catalogue, row.id, status="failed", finished=now_iso(), message=str(error))
+        return 1
+    stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
+    quality = report.quality or {}
+    agreement = f"；与已有文本的一致性 CER {quality['cer']:.3f}" if quality.get("cer") is not None else ""
+    problems = [page.problem for page in report.failed if page.problem]
+    _set(catalogue, row.id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
+         message=f"识别 {report.read} 页，跳过 {sum(p.action == 'skipped' for p in report.pages)} 页，"
+                 f"失败 {len(report.failed)} 页，{stored}（{report.seconds:.1f} 秒）{agreement}",
+         result_json=json.dumps({"version": report.version, "pages": len(report.pages), "read": report.read,
+                                 "problems": problems, "warnings": report.warnings, "engine": report.engine,
+                                 "report": str(report.path or "")}, ensure_ascii=False))
+    return 0
+
+
+def _run_ingest(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
+    from ingest.pages import BookRefused
+    from ingest.watch import DONE, file_book, scan_zip_limits
+    from repository.config import upload_book_limit, upload_file_limit
+
+    job_id = row.id
+    incoming = incoming_dir(home, catalogue.settings)
+    workers = catalogue.settings.ingest_workers
+    outcome = file_book(catalogue, incoming / row.source, row.object_id, row.actor, incoming, workers=workers,
+                        progress=progress, zip_limits=scan_zip_limits(upload_file_limit(), upload_book_limit()))
+    moved = f"{outcome.moved_to.parent.name}/{outcome.moved_to.name}"  # done/… or failed/… in the incoming dir
+    if outcome.status != DONE:
+        error = outcome.error
+        problems = error.problems if isinstance(error, BookRefused) else [str(error)]
+        message = (f"未入藏，什么也没有保存：{len(problems)} 个问题" if isinstance(error, BookRefused)
+                   else f"未入藏：{error}")
+        _set(catalogue, job_id, status="failed", finished=now_iso(),
+             message=f"{message}；文件夹已移到收件目录的 {moved}" if outcome.moved_to != incoming / row.source
+             else message, result_json=json.dumps({"problems": problems, "moved_to": moved,
+                                     "report": str(getattr(error, "report_path", "") or "")}, ensure_ascii=False))
+        return 1
+    report = outcome.report
+    stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
+    _set(catalogue, job_id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
+         message=f"{len(report.pages)} 页，{stored}（{report.seconds:.1f} 秒）；文件夹已移到收件目录的 {moved}",
+         result_json=json.dumps({"version": report.version, "pages": len(report.pages), "built": report.built,
+                                 "warnings": report.warnings, "report": str(report.path), "moved_to": moved},
+                                ensure_ascii=False))
+    return 0
 
 
 if __name__ == "__main__":  # python -m web.staff.jobs HOME JOB

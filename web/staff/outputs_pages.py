@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,7 +27,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, QueryParams
 
-from repository import Catalogue, InvalidInput, NotFound, Refused
+from repository import Catalogue, InvalidInput, NotFound, Refused, local_time
 from repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
 from repository.outputs.dossier import build_dossier, dossier_bytes, scopes
 from repository.outputs.guide_cards import print_guide_cards
@@ -148,7 +147,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         except InvalidInput:  # render_guide_cards: every chosen card is withdrawn
             return outputs_page(request, error="所选卡片都已撤销，没有导卡可打印", references=typed,
                                 changed_since=changed_since, status_code=422)
-        stamp = date.today().strftime("%Y%m%d")
+        stamp = local_time.today().strftime("%Y%m%d")
         response = attachment(result.pdf, PDF, f"导卡-{stamp}.pdf", f"guide-cards-{stamp}.pdf")
         response.headers["X-Guji-Cards"] = str(result.cards)
         if result.warnings:
@@ -166,7 +165,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             path = Path(folder) / "register.xlsx"
             rows = write_register(catalogue, path, card_ids)
             data = path.read_bytes()
-        stamp = date.today().strftime("%Y%m%d")
+        stamp = local_time.today().strftime("%Y%m%d")
         response = attachment(data, XLSX, f"登记目录-{stamp}.xlsx", f"register-{stamp}.xlsx")
         response.headers["X-Guji-Rows"] = str(rows)
         return response
@@ -214,7 +213,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             return round_page(request, references=references, choices=choices, name=name, status_code=409,
                               notice="检查之后有卡片又保存过：请核对下面更新后的预检结果，再下载")
         data = round_zip(application, choices.format)
-        stamp = date.today().strftime("%Y%m%d")
+        stamp = local_time.today().strftime("%Y%m%d")
         title = f"{application.scope_label}{application.name}申报-{stamp}.zip"
         return attachment(data, ZIP, title, f"dossier-round-{choices.scope}-{stamp}.zip")
 

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from repository import CardConflict, Catalogue
+from repository import CardConflict, Catalogue, local_time
 from repository.withdrawal import set_withdrawn
 
+from .. import i18n
 from ..params import whole_number
 from .cards import REASON_FIELD, REASON_LIMIT
 from .common import posted_form, staff_render
@@ -45,7 +46,8 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         except CardConflict as conflict:
             last = conflict.current.versions[-1]
             return refused(request, 409, "{editor} 已在 {time} 保存了 v{version}（{reason}）：什么都没有改动，"
-                                         "请回到修订记录页核对后重试", editor=last.editor, time=last.created,
+                                         "请回到修订记录页核对后重试", editor=last.editor,
+                           time=local_time.format_time(last.created, i18n.language_of(request)),
                            version=last.number, reason=last.reason)
         if not result.changed:
             return RedirectResponse(f"/staff/cards/{card_id}/history", status_code=303)

@@ -6,7 +6,19 @@ from fastapi import APIRouter, Request
 
 from repository import Catalogue
 
-from . import audit, batch, cards, ingest_pages, outputs_pages, signin, users_pages, withdrawal_pages
+from .. import i18n, public_address
+from . import (
+    audit,
+    batch,
+    cards,
+    ingest_pages,
+    outputs_pages,
+    signin,
+    text_pages,
+    upload_pages,
+    users_pages,
+    withdrawal_pages,
+)
 from .accounts import Accounts
 from .common import staff_render
 from .guard import Guard, staff_route_class
@@ -25,7 +37,8 @@ def router(catalogue: Catalogue) -> APIRouter:
     def dashboard(request: Request):
         recent = catalogue.events(limit=15, kinds=EDIT_KINDS)
         return staff_render(request, "staff/dashboard.html", {
-            "recent": [(row, audit.detail_items(row)) for row in recent], "total": catalogue.count(),
+            "recent": [(row, audit.detail_items(row, i18n.language_of(request))) for row in recent],
+            "total": catalogue.count(), "elsewhere": public_address.seen_elsewhere(catalogue.home),
         })
 
     api.include_router(signin.router(accounts, guard, route_class))
@@ -35,5 +48,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     api.include_router(batch.router(catalogue, route_class, limit))
     api.include_router(audit.router(catalogue, route_class))
     api.include_router(ingest_pages.router(catalogue, route_class))
+    api.include_router(upload_pages.router(catalogue, route_class, limit))
+    api.include_router(text_pages.router(catalogue, route_class))
     api.include_router(users_pages.router(accounts, route_class))
     return api

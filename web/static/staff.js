@@ -1,4 +1,4 @@
-// Staff workspace: live parse previews, inline validation, repeatable list items, job progress.
+// Staff workspace: live parse previews, inline validation, repeatable list items, job progress, 校对.
 // Plain browser JavaScript, no build step; every page works without it.
 "use strict";
 
@@ -145,9 +145,44 @@ function setupJob(section) {
   poll();
 }
 
+// ---- 校对: the scan beside its lines; a line chosen shows its crop and its place on the scan ----------
+function setupProofread(root) {
+  const width = Number(root.dataset.width);
+  const height = Number(root.dataset.height);
+  const box = root.querySelector("[data-line-box]");
+  const cropFrame = root.querySelector("[data-crop-frame]");
+  const crop = root.querySelector("[data-crop]");
+  const cropLabel = root.querySelector("[data-crop-label]");
+  const choose = (line) => {
+    if (line.classList.contains("chosen")) return;
+    for (const other of root.querySelectorAll(".proof-line.chosen")) other.classList.remove("chosen");
+    line.classList.add("chosen");
+    const hasBox = Boolean(line.dataset.box);
+    box.classList.toggle("hidden", !hasBox || !width || !height);
+    cropFrame.classList.toggle("hidden", !hasBox);
+    if (!hasBox) return;
+    const [x, y, w, h] = line.dataset.box.split(",").map(Number);
+    if (width && height) {  // CSSOM, not a style attribute: allowed by the page's CSP
+      box.style.left = `${(100 * x) / width}%`;
+      box.style.top = `${(100 * y) / height}%`;
+      box.style.width = `${(100 * w) / width}%`;
+      box.style.height = `${(100 * h) / height}%`;
+    }
+    crop.src = line.dataset.cropUrl;
+    const input = line.querySelector("input[name=line]");
+    cropLabel.textContent = input ? input.getAttribute("aria-label") : "";
+  };
+  for (const line of root.querySelectorAll(".proof-line")) {
+    line.addEventListener("click", () => choose(line));
+    line.addEventListener("focusin", () => choose(line));
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("card-form");
   if (form) { setupPreviews(form); setupChecks(form); setupLists(form); }
   const job = document.querySelector("[data-job-url]");
   if (job) setupJob(job);
+  const proofread = document.querySelector("[data-proofread]");
+  if (proofread) setupProofread(proofread);
 });
