@@ -177,7 +177,7 @@ def test_errors_exit_with_their_kind_and_a_bug_is_reported_as_one(catalogue, sam
     usage = runner.invoke(root, [*home, "cards", "export", "--format", "odt"])
     assert usage.exit_code == 2 and "「odt」不可用：请用 json、csv、xlsx" in usage.output
     needs_file = runner.invoke(root, [*home, "cards", "export", "--format", "xlsx"])
-    assert needs_file.exit_code == 2 and "请加上 -o" in needs_file.output
+    assert needs_file.exit_code == 2 and "需要用 -o 指定文件" in needs_file.output
 
     def broken(self, limit=None):
         raise ZeroDivisionError("a bug")
