@@ -1,15 +1,19 @@
-"""Cards in the catalogue: saves, warnings, conflicts, history, former call numbers, rebuild."""
+"""Cards in the catalogue: saves, warnings, conflicts, history, former call numbers, rebuild —
+the same contract on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from test_ocfl_store import ocfl_validate
 
 from repository import CardConflict, CardError, CardNotFound, Catalogue
+
+pytestmark = pytest.mark.both_databases
 
 
 def minimal_card(**copy_fields) -> dict:
@@ -113,14 +117,11 @@ def test_former_call_numbers_stay_findable(catalogue):
 
 
 def dump_projection(catalogue: Catalogue) -> dict:
-    connection = sqlite3.connect(catalogue.home.database_path)
-    try:
+    with catalogue.engine.connect() as connection:
         return {
-            table: connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            table: [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))]
             for table in ("cards", "card_identifiers", "card_versions")
         }
-    finally:
-        connection.close()
 
 
 def test_rebuild_db_gives_identical_results_and_keeps_events(catalogue, sample_cards):
@@ -137,14 +138,14 @@ def test_rebuild_db_gives_identical_results_and_keeps_events(catalogue, sample_c
     assert len(catalogue.events(limit=1000)) == events_before + 1
 
 
-def test_events_are_append_only(catalogue):
+def test_events_are_append_only(catalogue, database):
     catalogue.create(minimal_card(), editor="张三", reason="新编")
-    connection = sqlite3.connect(catalogue.home.database_path)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        connection.execute("UPDATE events SET actor = 'someone else'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        connection.execute("DELETE FROM events")
-    connection.close()
+    refused = ["UPDATE events SET actor = 'someone else'", "DELETE FROM events"]
+    if database == "postgresql":
+        refused.append("TRUNCATE events")
+    for statement in refused:
+        with pytest.raises(DBAPIError, match="append-only"), catalogue.engine.begin() as connection:
+            connection.execute(text(statement))
     kinds = [e.kind for e in catalogue.events("yingmeian")]
     assert kinds == ["create"]
     assert json.loads(catalogue.events("yingmeian")[0].detail_json)["reason"] == "新编"
