@@ -20,23 +20,35 @@ difference; read it, adjust, commit it with the model. See docs/scale-out.md.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from ..catalogue_db import add_event
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 HERE = Path(__file__).resolve().parent
 VERSION_TABLE = "alembic_version"
 LEGACY = "（迁移机制之前）"  # the `from` of a database made before Alembic
+# Alembic's INFO lines would be printed by every command that migrates (a dependency sets up
+# logging at INFO for the whole process)
+logging.getLogger("alembic").setLevel(logging.WARNING)
+REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")  # versions/0002_uploads.py: revision "0002", after "0001"
 
 
 def config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     settings = Config()
     settings.set_main_option("script_location", str(HERE))
     settings.attributes["connection"] = connection
@@ -45,11 +57,17 @@ def config(connection: Connection | None = None) -> Config:
 
 @cache
 def scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(HERE))
 
 
+@cache
 def head() -> str:
-    return scripts().get_current_head()
+    """The newest revision, from the file names alone: Alembic itself (a tenth of a second to import)
+    is loaded only when there is something to migrate. tests/test_migrations.py checks it agrees."""
+    numbers = [match.group(1) for path in (HERE / "versions").iterdir() if (match := REVISION_FILE.match(path.name))]
+    return max(numbers)
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -59,28 +77,28 @@ def current_revision(connection: Connection) -> str | None:
     return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
-def upgrade(engine: Engine, lock: Callable[[str], AbstractContextManager], record: Callable | None = None) -> bool:
-    """Bring the database to the newest revision; returns whether the projection must be recomputed.
+def upgrade(engine: Engine, lock: Callable[[str], AbstractContextManager]) -> list[str]:
+    """Bring the database to the newest revision; returns the revisions applied (oldest first).
 
-    `lock(name)` gives a lock held by one process of the site at a time; `record(connection, kind,
-    **detail)` writes an audit event inside the migration's transaction."""
+    `lock(name)` gives a lock that one process of the site holds at a time."""
     with engine.connect() as connection:
         if current_revision(connection) == head():
-            return False
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # no INFO lines on every command
+            return []
+    from alembic import command
     with lock("migrate"), engine.begin() as connection:
         before = current_revision(connection)  # another process may have migrated while we waited
         if before == head():
-            return False
+            return []
         existing = bool(inspect(connection).get_table_names())
         command.upgrade(config(connection), "head")
         applied = [scripts().get_revision(revision) for revision in _between(before)]
-        rebuild = any(getattr(script.module, "rebuilds_projection", False) for script in applied)
-        if existing and record is not None:
-            record(connection, "db-upgrade", **{"from": before or LEGACY, "to": head()})
-            if rebuild:
-                record(connection, "projection-outdated", revisions=[script.revision for script in applied])
-        return rebuild and existing
+        if existing:  # not for a new database: `init` records its own event
+            session = Session(bind=connection)
+            add_event(session, "db-upgrade", "system", **{"from": before or LEGACY, "to": head()})
+            if any(getattr(script.module, "rebuilds_projection", False) for script in applied):
+                add_event(session, "projection-outdated", "system", revisions=[script.revision for script in applied])
+            session.flush()
+        return [script.revision for script in applied]
 
 
 def _between(before: str | None) -> list[str]:
