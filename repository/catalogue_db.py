@@ -250,12 +250,10 @@ def revoke_sessions(session: Session, user: str) -> int:
 
 
 def add_event(session: Session, kind: str, actor: str, object_id: str | None = None, **detail) -> None:
-    session.add(
-        EventRow(
-            time=now_iso(),
-            kind=kind,
-            object_id=object_id,
-            actor=actor,
-            detail_json=json.dumps(detail, ensure_ascii=False, sort_keys=True),
-        )
-    )
+    session.add(EventRow(**fitted(EventRow.__table__, dict(
+        time=now_iso(),
+        kind=kind,
+        object_id=object_id,
+        actor=actor,
+        detail_json=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+    ))))

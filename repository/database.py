@@ -63,7 +63,30 @@ def make_engine(url: str) -> Engine:
         raise DatabaseUnavailable(f"{SETTING}（{shown_url(parsed)}）无法使用：{_first_line(error)}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
     return engine
+
+
+def _without_nul(_connection, _cursor, statement, parameters, _context, executemany):
+    """PostgreSQL's text cannot hold U+0000, not even as a query's parameter: a search, a sign-in name
+    or a form field carrying one would fail the request. It is sent as U+FFFD instead (as the
+    projection stores it on SQLite too, see catalogue_db.fitted)."""
+    if executemany:
+        return statement, [_replace_nul(each) for each in parameters]
+    return statement, _replace_nul(parameters)
+
+
+def _replace_nul(parameters):
+    if isinstance(parameters, dict):
+        if any(isinstance(value, str) and "\0" in value for value in parameters.values()):
+            return {key: value.replace("\0", "\ufffd") if isinstance(value, str) else value
+                    for key, value in parameters.items()}
+    elif isinstance(parameters, list | tuple):
+        if any(isinstance(value, str) and "\0" in value for value in parameters):
+            return type(parameters)(value.replace("\0", "\ufffd") if isinstance(value, str) else value
+                                    for value in parameters)
+    return parameters
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial

@@ -188,3 +188,15 @@ def test_an_older_data_home_gets_the_new_tables_on_first_open(catalogue):
         assert sign_in(client_of(create_app(home)), "馆长", PASSWORD).status_code == 303
     finally:
         reopened.close()
+
+
+@pytest.mark.both_databases
+def test_text_holding_u0000_is_answered_not_an_error(workers):
+    """PostgreSQL's text cannot hold U+0000, not even in a query: a name, a filter or a search with one
+    is a failed sign-in or an empty list there as on SQLite, never a 500."""
+    client = client_of(workers[0])
+    assert sign_in(client, "馆长\0", "wrong\0password").status_code == 401
+    assert client.get("/browse", params={"local_author": "冒\0襄"}).status_code == 200
+    assert client.get("/browse", params={"dynasty": "\0"}).status_code == 200
+    assert sign_in(client, "馆长").status_code == 303
+    assert client.get("/staff/cards", params={"q": "影\0梅"}).status_code == 200
