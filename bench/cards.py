@@ -47,6 +47,18 @@ def kanripo_books() -> list[tuple[str, str, str]]:
     return books or FALLBACK
 
 
+def write_cards(path: Path, count: int, books: list[tuple[str, str, str]]) -> None:
+    """An XLSX of `count` new cards, as a cataloguer's spreadsheet has them."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["索书号", "题名", "卷数", "著者", "版本", "存卷", "行款版式", "普查编号", "册数"])
+    for n in range(count):
+        title, extent, people = books[n % len(books)]
+        sheet.append([f"善{n + 1:05d}", title, extent, people, "清乾隆四十四年寫本", "存卷一至五",
+                      "半葉八行行二十一字白口四周雙邊", f"320000-0101-{n + 1:07d}", 1 + n % 8])
+    workbook.save(path)
+
+
 def directory_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -60,14 +72,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         work_path = Path(work)
         source = work_path / "cards.xlsx"
-        workbook = openpyxl.Workbook()
-        sheet = workbook.active
-        sheet.append(["索书号", "题名", "卷数", "著者", "版本", "存卷", "行款版式", "普查编号", "册数"])
-        for n in range(args.cards):
-            title, extent, people = books[n % len(books)]
-            sheet.append([f"善{n + 1:05d}", title, extent, people, "清乾隆四十四年寫本", "存卷一至五",
-                          "半葉八行行二十一字白口四周雙邊", f"320000-0101-{n + 1:07d}", 1 + n % 8])
-        workbook.save(source)
+        write_cards(source, args.cards, books)
 
         home = Home.resolve(work_path / "home")
         Catalogue.init(home).close()

@@ -303,10 +303,11 @@ class Catalogue:
         """Simple lookup by title or any identifier (full search is the search package's job)."""
         pattern = f"%{text}%"
         with self.sessions() as session:
-            by_identifier = select(CardIdentifierRow.card_id).where(CardIdentifierRow.value.like(pattern))
+            # ilike: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+            by_identifier = select(CardIdentifierRow.card_id).where(CardIdentifierRow.value.ilike(pattern))
             query = (
                 select(CardRow)
-                .where(or_(CardRow.title.like(pattern), CardRow.id.in_(by_identifier)))
+                .where(or_(CardRow.title.ilike(pattern), CardRow.id.in_(by_identifier)))
                 .order_by(CardRow.call_number)
                 .limit(limit)
             )

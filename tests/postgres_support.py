@@ -7,7 +7,8 @@
 * The server is a child of this process, started through ``setpriv --pdeathsig SIGQUIT``: the
   kernel sends it SIGQUIT (PostgreSQL's immediate shutdown) as soon as this process ends, however
   it ends — ``kill -9`` of pytest included. A normal end stops it in the fixture's finalizer (and
-  an ``atexit`` handler), then removes the folder. No postgres process outlives the test run.
+  an ``atexit`` handler), then removes the folder. No postgres process outlives the test run; the
+  folder a killed run left behind is removed by the next run (once no server uses it).
 
 Fixtures: ``postgres_server`` (session-wide, started when a test first needs it) and, through
 :func:`PostgresServer.new_database`, one fresh database per test, dropped afterwards.
@@ -39,6 +40,27 @@ def server_binaries() -> Path | None:
     return found[-1].parent if found else None
 
 
+STALE_AFTER_SECONDS = 600
+
+
+def _sweep_stale_folders() -> None:
+    """Folders of earlier runs that were killed: no server running in them, not touched for a while
+    (another test run may be setting one up right now)."""
+    for folder in Path(tempfile.gettempdir()).glob("guji-pg-*"):
+        pid_file = folder / "data" / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else 0
+            if pid and Path(f"/proc/{pid}").exists():
+                continue
+            log = folder / "server.log"  # written at every start and stop
+            touched = max(folder.stat().st_mtime, log.stat().st_mtime if log.exists() else 0)
+            if time.time() - touched < STALE_AFTER_SECONDS:
+                continue
+        except (OSError, ValueError, IndexError):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -48,8 +70,11 @@ def _free_port() -> int:
 class PostgresServer:
     """One throwaway cluster: :meth:`start`, :meth:`stop` (and start again: same data, same port)."""
 
-    def __init__(self, binaries: Path):
+    def __init__(self, binaries: Path, durable: bool = False):
+        _sweep_stale_folders()
         self.binaries = binaries
+        # tests: no fsync (a throwaway cluster); bench/scale.py: the settings a site runs with
+        self.settings = [] if durable else ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
         self.folder = Path(tempfile.mkdtemp(prefix="guji-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
@@ -82,8 +107,8 @@ class PostgresServer:
             with open(self.log, "ab") as log:
                 self.process = subprocess.Popen(
                     [*self._prefix, str(self.binaries / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                     "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                     "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                     "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+                     *(option for setting in self.settings for option in ("-c", setting))],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder)
             if self._wait_ready():
                 return
