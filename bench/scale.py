@@ -31,17 +31,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import openpyxl
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cards import kanripo_books, write_cards  # noqa: E402
+from cards import kanripo_books, write_cards, write_revision  # noqa: E402
 
 from repository import Catalogue, Home  # noqa: E402
-from repository.card_export import export_cards  # noqa: E402
 from repository.card_import import apply_plan, plan_import  # noqa: E402
 
 
@@ -84,23 +81,6 @@ def import_file(catalogue: Catalogue, path: Path, expected: str, count: int) -> 
     apply_plan(catalogue, plan, editor="bench")
 
 
-def revision_file(catalogue: Catalogue, folder: Path, count: int) -> Path:
-    """The export of the catalogue, its first `count` rows with a new 存卷 and a 修改原因."""
-    path = folder / "revision.xlsx"
-    export_cards(catalogue, "xlsx", path)
-    workbook = openpyxl.load_workbook(path)
-    sheet = workbook.active
-    headers = [cell.value for cell in sheet[1]]
-    extant, reason = headers.index("存卷") + 1, len(headers) + 1
-    sheet.cell(row=1, column=reason, value="修改原因")
-    for row in range(2, count + 2):
-        sheet.cell(row=row, column=extant, value="存卷一至八")
-        sheet.cell(row=row, column=reason, value="专家审校")
-    sheet.delete_rows(count + 2, sheet.max_row)
-    workbook.save(path)
-    return path
-
-
 def run_setup(name: str, cards: int, revise: int, books) -> dict:
     with SETUPS[name]() as environment, tempfile.TemporaryDirectory() as work:
         saved = {key: os.environ.get(key) for key in environment}
@@ -114,7 +94,7 @@ def run_setup(name: str, cards: int, revise: int, books) -> dict:
             catalogue = Catalogue.open(home)
             try:
                 import_seconds = timed(lambda: import_file(catalogue, source, "create", cards))
-                revision = revision_file(catalogue, folder, revise)
+                revision = write_revision(catalogue, folder / "revision.xlsx", revise)
                 revise_seconds = timed(lambda: import_file(catalogue, revision, "revise", revise))
                 rebuild_seconds = timed(catalogue.rebuild_db)
                 assert catalogue.count() == cards
