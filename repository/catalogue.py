@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -190,7 +190,7 @@ class Catalogue:
             if self._projection_behind():
                 rebuild_projection(self, actor="upgrade")
 
-    def _rebuild_lock(self):
+    def _rebuild_lock(self) -> AbstractContextManager[None]:
         """One projection rebuild at a time, across processes (and hosts, with PostgreSQL)."""
         return self.locks.task("rebuild-db")
 
@@ -199,7 +199,7 @@ class Catalogue:
         home = home if isinstance(home, Home) else Home.resolve(home)
         catalogue = cls(home)
         home.root.mkdir(parents=True, exist_ok=True)  # where SQLite's file goes
-        with catalogue._reaching_database():  # the database first: nothing is made when it is out of reach
+        with catalogue._reaching_database():  # the database first: no storage root without it
             migrations.upgrade(catalogue.engine, catalogue.locks.task)
         created = catalogue.store.initialize()
         if created:

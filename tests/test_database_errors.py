@@ -101,3 +101,18 @@ def test_a_command_finding_the_database_out_of_reach_says_so(home):
                                 env={"GUJI_DATABASE_URL": f"postgresql+psycopg://guji:{SECRET}@127.0.0.1:1/guji"})
     assert result.exit_code == 1 and "Traceback" not in result.output and SECRET not in result.output
     assert "拒绝连接" in "".join(result.output.split())
+
+
+def test_guji_serve_starts_no_worker_while_the_database_is_out_of_reach(home, monkeypatch):
+    import uvicorn
+
+    from repository.cli import _register_plugins
+
+    Catalogue.init(home).close()
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    _register_plugins()
+    result = CliRunner().invoke(cli, ["--home", str(home.root), "serve", "--no-indexer"],
+                                env={"GUJI_DATABASE_URL": f"postgresql+psycopg://guji:{SECRET}@127.0.0.1:1/guji"})
+    assert result.exit_code == 1 and not started
+    assert "拒绝连接" in "".join(result.output.split()) and SECRET not in result.output
