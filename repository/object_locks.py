@@ -62,15 +62,14 @@ class AdvisoryLocks:
 
     @contextlib.contextmanager
     def _hold(self, key: str) -> Iterator[None]:
-        with self.engine.connect() as connection:
+        # autocommit: the lock belongs to the session, and no transaction stays open while it is held
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"), {"key": key})
-            connection.commit()  # the lock outlives the transaction; no transaction stays open meanwhile
             try:
                 yield
             finally:
                 try:
                     connection.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), {"key": key})
-                    connection.commit()
                 except Exception:
                     connection.invalidate()  # closing the connection releases the lock on the server
 
