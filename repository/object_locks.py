@@ -5,8 +5,9 @@ ingest's commit), and one per site-wide task (``migrate``, ``rebuild-db``).
   kernel releases it when the process ends, however it ends.
 * :class:`AdvisoryLocks` — several machines (PostgreSQL): a session advisory lock in the
   catalogue database, keyed by a 64-bit hash of the name; the server releases it when the
-  holder's connection ends (a killed process, a lost host). A local ``flock`` would not do:
-  hosts sharing a network file system do not reliably see each other's ``flock``.
+  holder's connection ends (a killed process at once; a host that vanished once the server's TCP
+  keepalives notice, see docs/scale-out.md). A local ``flock`` would not do: hosts sharing a
+  network file system do not reliably see each other's ``flock``.
 
 Two names may share a hash (one in 2⁶⁴): they then only wait for each other.
 """
