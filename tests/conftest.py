@@ -7,6 +7,7 @@ Commands the test starts see it through ``GUJI_DATABASE_URL``."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ DATABASES = ("sqlite", "postgresql")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config):
+    os.environ.pop("GUJI_DATABASE_URL", None)  # the shell's database is never the tests': each test chooses
 
 
 def pytest_generate_tests(metafunc):
@@ -37,7 +42,6 @@ def database(request) -> str:
 def database_url(request, database: str, monkeypatch) -> str | None:
     """None for SQLite in the data home; the URL of a fresh PostgreSQL database otherwise."""
     if database == "sqlite":
-        monkeypatch.delenv("GUJI_DATABASE_URL", raising=False)
         return None
     url = request.getfixturevalue("postgres_url")
     monkeypatch.setenv("GUJI_DATABASE_URL", url)
