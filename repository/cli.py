@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .card import card_json_bytes
 from .card_export import BUILT_IN_FORMATS, export_cards, extra_formats
@@ -35,6 +36,7 @@ from .card_import import (
 from .card_table import get_path, set_path
 from .catalogue import CardConflict, Catalogue
 from .config import Home
+from .database import unavailable
 from .grading import assess_grade
 from .local_time import format_time
 from .ocfl_store import StoreError
@@ -94,6 +96,8 @@ def open_catalogue(
         _fail("拒绝，什么都没有保存", refused)
     except (StoreError, UnreadableFile, OSError, *failures) as error:
         _fail("错误", error)
+    except (OperationalError, InterfaceError) as error:  # the database went away during the command
+        _fail("错误", unavailable(error, catalogue.engine.url))
     finally:
         catalogue.close()
 
@@ -138,7 +142,10 @@ def init(ctx: typer.Context) -> None:
     """Create a data home: OCFL storage root and catalogue database."""
     home = _home(ctx)
     existed = home.exists()
-    Catalogue.init(home).close()
+    try:
+        Catalogue.init(home).close()
+    except StoreError as error:
+        _fail("错误", error)
     console.print(f"{'数据目录已存在' if existed else '已建立数据目录'}：{home.root}", highlight=False)
 
 

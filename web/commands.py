@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the web site and API."""
-        from repository import Home
+        from repository import Catalogue, Home, StoreError
         from repository.config import SERVED_URL
         from repository.process_tree import Child, stop_child
 
@@ -52,6 +52,11 @@ def register(app: typer.Typer) -> None:
         if not home.exists():
             typer.echo(f"error: no Guji data home at {home.root}: run `guji init` first", err=True)
             raise typer.Exit(1)
+        try:  # the database reachable and at the newest schema revision, before any worker starts
+            Catalogue.open(home).close()
+        except StoreError as error:
+            typer.echo(f"错误：{error}", err=True)
+            raise typer.Exit(1) from None
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
         os.environ[SERVE_PID] = str(os.getpid())

@@ -5,6 +5,10 @@
   must be; the JSON API, IIIF and OAI keep FastAPI's JSON (`{"detail": [...]}`, 422).
 * **No such address / method** (Starlette's HTTPException from routing): pages get the same
   page, JSON routes the usual `{"detail": …}`.
+* **The catalogue database out of reach** (PostgreSQL restarting, the network down, SQLite busy
+  past its timeout): 503 with ``Retry-After``, a page saying the site recovers by itself (JSON for
+  data addresses). Nothing is retried here: the engine checks each pooled connection before use,
+  so the first request after the database is back is answered normally.
 * **Anything unexpected** (a 500): a page or JSON that says so without any detail; the traceback
   goes to the server log only, never to the reader.
 
@@ -13,11 +17,16 @@ Staff pages (under /staff/, signed in) are shown in the staff layout.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from repository.database import DatabaseUnavailable, is_outage, unavailable
 
 from .templating import render
 
@@ -108,8 +117,29 @@ async def http_error(request: Request, error: StarletteHTTPException):
     return response
 
 
+RETRY_AFTER_SECONDS = "30"
+DATABASE_DOWN = "目录数据库暂时无法连接：网站会在它恢复后自动恢复，请稍后再试"
+log = logging.getLogger("guji.web")
+
+
+async def database_unavailable(request: Request, error: Exception):
+    """503 while the catalogue database is out of reach; one line in the log (no traceback)."""
+    catalogue = getattr(request.app.state, "catalogue", None)
+    log.warning("503 %s: %s", request.url.path, unavailable(error, catalogue.engine.url if catalogue else ""))
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    if wants_data(request):
+        return JSONResponse({"detail": f"catalogue database unavailable, retry later ({DATABASE_DOWN})"},
+                            status_code=503, headers=headers)
+    response = render(request, "error.html", {"status": 503, "title": TITLES[503], "values": {}, "problems": [],
+                                              "message": DATABASE_DOWN}, status_code=503)
+    response.headers.update(headers)
+    return response
+
+
 async def server_error(request: Request, error: Exception):
     """A 500: the log gets the traceback (Starlette re-raises after this answer), the reader a plain note."""
+    if is_outage(error):  # raised outside a route (middleware): the same 503
+        return await database_unavailable(request, error)
     if wants_data(request):
         return JSONResponse({"detail": "internal error: the server log has the details (服务器内部错误)"},
                             status_code=500)
@@ -121,4 +151,6 @@ async def server_error(request: Request, error: Exception):
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for outage in (OperationalError, InterfaceError, DatabaseUnavailable):
+        app.add_exception_handler(outage, database_unavailable)
     app.add_exception_handler(Exception, server_error)
