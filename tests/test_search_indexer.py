@@ -130,7 +130,7 @@ def test_cli_search_reindex_and_indexer(books, home):
     assert result.exit_code == 0, result.output
     assert [b["id"] for b in json.loads(result.stdout)["books"]] == ["yingmeian-yiyu"]
     table = runner.invoke(app, [*base, "search", "荊川"])
-    assert table.exit_code == 0 and "2 books, 0 pages" in table.stdout  # 荊川 is in two records
+    assert table.exit_code == 0 and "2 种，0 叶" in table.stdout  # 荊川 is in two records
     assert "四部: 史部 (1)  集部 (1)" in table.stdout
     bad = runner.invoke(app, [*base, "search", '"荊川'])
     assert bad.exit_code == 2 and "引号没有配对" in bad.output
