@@ -22,8 +22,10 @@ logged = mkdir -p "$(dir $(1))" && printf '%s…' "$(2)" && ( $(3) ) >"$(1)" 2>&
 
 # Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
 # fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py);
-# lighttpd, iipimage-server and wrk for bench/images.py (wrk also for bench/load.py).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk
+# lighttpd, iipimage-server and wrk for bench/images.py (wrk also for bench/load.py); the PostgreSQL
+# server, which the tests start as a throwaway cluster (tests/postgres_support.py) to run the catalogue
+# contract tests on PostgreSQL as well as SQLite, and bench/scale.py.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk postgresql
 
 ## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
 install: system $(VENV)/.installed node_modules/.installed
@@ -89,6 +91,7 @@ bench: install
 	$(PY) bench/print.py --cards 2000
 	$(PY) bench/load.py --duration 60 --connections 64 --workers 1,2
 	$(PY) bench/ocr.py --workers 1,2
+	$(PY) bench/scale.py --cards 2000 --revise 500
 
 ## variants: regenerate search/variant_table.json (the 異體字 folding of the search key) from Unihan
 ## (Debian unicode-data), OpenCC and search/variants.json; commit the result, then `guji reindex`

@@ -8,20 +8,21 @@ recomputes it from OCFL.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import secrets
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import metadata_schemas
 
+from . import migrations
 from .card import (
     CardWarning,
     FieldChange,
@@ -41,14 +42,17 @@ from .catalogue_db import (
     CardVersionRow,
     EventRow,
     add_event,
-    create_schema,
-    make_engine,
+    fitted,
     missing_projection_columns,
+    project_card_row,
+    projection_outdated,
     session_factory,
 )
 from .config import Home
+from .database import make_engine, unavailable
 from .errors import Ambiguous, Conflict, Damaged, NotFound, Refused
 from .local_time import format_time
+from .object_locks import locks_for
 from .ocfl_store import (
     CARD_FILE,
     OBJECT_ID_PATTERN,
@@ -157,8 +161,10 @@ class Catalogue:
     def __init__(self, home: Home, durable: bool = True, settings: Settings | None = None):
         self.home = home
         self.settings = settings or current()  # docs/settings.md: passed down with the catalogue
-        self.store = ObjectStore(home, durable=durable)
         self.engine = make_engine(home.database_url)
+        # per-object and site-wide locks: lock files, or PostgreSQL advisory locks (several hosts)
+        self.locks = locks_for(self.engine, home.locks)
+        self.store = ObjectStore(home, durable=durable, locks=self.locks)
         self.sessions = session_factory(self.engine)
         self.recovered: list[str] = []  # objects whose interrupted save `open` finished
 
@@ -169,38 +175,50 @@ class Catalogue:
         if not home.exists():
             raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init（或设置 GUJI_HOME）")
         catalogue = cls(home, durable=durable, settings=settings)
-        create_schema(catalogue.engine)
-        catalogue._upgrade_projection()
-        catalogue.recovered = catalogue.recover()
+        with catalogue._reaching_database():
+            migrations.upgrade(catalogue.engine, catalogue.locks.task)
+            catalogue._upgrade_projection()
+            catalogue.recovered = catalogue.recover()
         return catalogue
 
+    @contextmanager
+    def _reaching_database(self) -> Iterator[None]:
+        """A database that cannot be reached (or used) while opening: one clear message, engine closed."""
+        try:
+            yield
+        except DBAPIError as error:
+            self.close()
+            raise unavailable(error, self.engine.url) from None
+
+    def _projection_behind(self) -> bool:
+        if missing_projection_columns(self.engine):
+            return True
+        with self.sessions() as session:
+            return projection_outdated(session)
+
     def _upgrade_projection(self) -> None:
-        """A data home made by an older Guji lacks newer projection columns: recompute the
-        projection from OCFL (once; other processes opening at the same time wait for it)."""
-        if not missing_projection_columns(self.engine):
+        """A data home made by an older Guji lacks newer projection columns, or a schema revision
+        changed what they hold: recompute the projection from OCFL (once; other processes opening
+        at the same time wait for it)."""
+        if not self._projection_behind():
             return
         with self._rebuild_lock():
-            if missing_projection_columns(self.engine):
+            if self._projection_behind():
                 rebuild_projection(self, actor="upgrade")
 
-    @contextmanager
-    def _rebuild_lock(self) -> Iterator[None]:
-        """One projection rebuild at a time, across processes."""
-        self.home.locks.mkdir(parents=True, exist_ok=True)
-        with open(self.home.locks / "rebuild-db.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def _rebuild_lock(self) -> AbstractContextManager[None]:
+        """One projection rebuild at a time, across processes (and hosts, with PostgreSQL)."""
+        return self.locks.task("rebuild-db")
 
     @classmethod
     def init(cls, home: Home | str | None = None, settings: Settings | None = None) -> Catalogue:
         settings = settings or current()
         home = home if isinstance(home, Home) else Home.resolve(home, settings)
         catalogue = cls(home, settings=settings)
+        home.root.mkdir(parents=True, exist_ok=True)  # where SQLite's file goes
+        with catalogue._reaching_database():  # the database first: no storage root without it
+            migrations.upgrade(catalogue.engine, catalogue.locks.task)
         created = catalogue.store.initialize()
-        create_schema(catalogue.engine)
         if created:
             with catalogue.sessions.begin() as session:
                 add_event(session, "init", "system", root=str(home.root))
@@ -306,10 +324,11 @@ class Catalogue:
         """Simple lookup by title or any identifier (full search is the search package's job)."""
         pattern = f"%{text}%"
         with self.sessions() as session:
-            by_identifier = select(CardIdentifierRow.card_id).where(CardIdentifierRow.value.like(pattern))
+            # ilike: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+            by_identifier = select(CardIdentifierRow.card_id).where(CardIdentifierRow.value.ilike(pattern))
             query = (
                 select(CardRow)
-                .where(or_(CardRow.title.like(pattern), CardRow.id.in_(by_identifier)))
+                .where(or_(CardRow.title.ilike(pattern), CardRow.id.in_(by_identifier)))
                 .order_by(CardRow.call_number)
                 .limit(limit)
             )
@@ -448,12 +467,12 @@ class Catalogue:
         kind = "create" if base_version == 0 else "edit"
         if session is None:
             with self.sessions.begin() as own_session:
-                self._project(own_session, card_id, (normalised, warnings))
+                self._project(own_session, card_id, (normalised, warnings, version.number))
                 add_event(own_session, kind, editor, card_id, **event)
             marker.unlink(missing_ok=True)
         else:
             # The caller commits the session, then removes the markers (see save_many).
-            self._project(session, card_id, (normalised, warnings))
+            self._project(session, card_id, (normalised, warnings, version.number))
             add_event(session, kind, editor, card_id, **event)
         return SaveResult(card_id, version.number, warnings)
 
@@ -516,60 +535,65 @@ class Catalogue:
 
     # ---- projection ------------------------------------------------------------------------
 
-    def _project(self, session: Session, card_id: str, saved: tuple[dict, list[CardWarning]] | None = None) -> None:
-        """Replace the DB rows of one card with what OCFL holds. `saved` is the (card, warnings)
-        just committed as the head version, which spares reading and parsing it again."""
+    def _project(self, session: Session, card_id: str,
+                 saved: tuple[dict, list[CardWarning], int] | None = None) -> None:
+        """Replace the DB rows of one card with what OCFL holds — unless the DB already shows a newer
+        version (saved by another process meanwhile). `saved` is the (card, warnings, version) just
+        committed, which spares reading and parsing it again."""
         if saved is None:
             stored = self.get(card_id)
             card = stored.card
             _, warnings = normalise_card(card)
         else:
-            card, warnings = saved
-            versions = self.store.versions(card_id)
-            stored = StoredCard(card_id, versions[-1].number, card, versions)
+            card, warnings, number = saved
+            versions = [version for version in self.store.versions(card_id) if version.number <= number]
+            stored = StoredCard(card_id, number, card, versions)
         edition = card.get("edition") or {}
         copy_part = card.get("copy") or {}
         local = card.get("local_document") or {}
         date = (edition.get("publication") or {}).get("date") or {}
+        row = fitted(CardRow.__table__, dict(
+            id=card_id,
+            record_type=card.get("record_type", "guji"),
+            status=card.get("status") or "active",
+            title=edition.get("title", ""),
+            title_with_juan=title_with_juan(card),
+            responsibility=responsibility_text(card),
+            edition_statement=edition.get("edition_statement", ""),
+            edition_type=edition_type_of(card)[0],  # typed, else read from the 版本 statement
+            date_start=date.get("start"),
+            date_end=date.get("end"),
+            call_number=copy_part.get("call_number"),
+            census_number=copy_part.get("census_number"),
+            classification_code=(edition.get("classification") or {}).get("code"),
+            grade=grade_label(card),
+            extant_juan=(copy_part.get("extant_juan") or {}).get("raw", ""),
+            dynasty=edition_dynasty(card),
+            volumes=copy_part.get("volumes"),
+            local_type=local.get("type"),
+            local_author=local.get("author"),
+            local_place=local.get("place"),
+            page_count=self._page_count(card_id),
+            head_version=stored.version,
+            created=stored.versions[0].created,
+            updated=stored.versions[-1].created,
+            updated_by=stored.versions[-1].editor,
+            card_json=json.dumps(card, ensure_ascii=False, sort_keys=True),
+            warnings_json=json.dumps([str(w) for w in warnings], ensure_ascii=False),
+        ))
+        if not project_card_row(session, row):
+            return  # a newer version is projected already, with its identifiers and versions
         session.execute(delete(CardIdentifierRow).where(CardIdentifierRow.card_id == card_id))
         session.execute(delete(CardVersionRow).where(CardVersionRow.card_id == card_id))
-        session.merge(
-            CardRow(
-                id=card_id,
-                record_type=card.get("record_type", "guji"),
-                status=card.get("status") or "active",
-                title=edition.get("title", ""),
-                title_with_juan=title_with_juan(card),
-                responsibility=responsibility_text(card),
-                edition_statement=edition.get("edition_statement", ""),
-                edition_type=edition_type_of(card)[0],  # typed, else read from the 版本 statement
-                date_start=date.get("start"),
-                date_end=date.get("end"),
-                call_number=copy_part.get("call_number"),
-                census_number=copy_part.get("census_number"),
-                classification_code=(edition.get("classification") or {}).get("code"),
-                grade=grade_label(card),
-                extant_juan=(copy_part.get("extant_juan") or {}).get("raw", ""),
-                dynasty=edition_dynasty(card),
-                volumes=copy_part.get("volumes"),
-                local_type=local.get("type"),
-                local_author=local.get("author"),
-                local_place=local.get("place"),
-                page_count=self._page_count(card_id),
-                head_version=stored.version,
-                created=stored.versions[0].created,
-                updated=stored.versions[-1].created,
-                updated_by=stored.versions[-1].editor,
-                card_json=json.dumps(card, ensure_ascii=False, sort_keys=True),
-                warnings_json=json.dumps([str(w) for w in warnings], ensure_ascii=False),
-            )
-        )
-        session.flush()
-        for kind, value in sorted(identifiers(card)):
+        found = {tuple(fitted(CardIdentifierRow.__table__, {"kind": kind, "value": value}).values())
+                 for kind, value in identifiers(card)}
+        for kind, value in sorted(found):
             session.add(CardIdentifierRow(card_id=card_id, kind=kind, value=value))
         for version in stored.versions:
-            session.add(CardVersionRow(card_id=card_id, number=version.number, created=version.created,
-                                       editor=version.editor, reason=version.reason))
+            session.add(CardVersionRow(**fitted(CardVersionRow.__table__, dict(
+                card_id=card_id, number=version.number, created=version.created, editor=version.editor,
+                reason=version.reason))))
+        session.flush()
 
     def structure(self, card_id: str) -> dict | None:
         """The book's structure.json (page order, leaf labels, 卷/册 ranges) at the head version, or

@@ -88,7 +88,10 @@ def default_editor() -> str:
 @contextmanager
 def open_catalogue(ctx: typer.Context) -> Iterator[Catalogue]:
     """The catalogue of the command's data home (with its settings), closed afterwards."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     from .catalogue import Catalogue
+    from .database import unavailable
 
     catalogue = Catalogue.open(home_of(ctx), settings=settings_of(ctx))
     if catalogue.recovered:
@@ -96,6 +99,8 @@ def open_catalogue(ctx: typer.Context) -> Iterator[Catalogue]:
                      highlight=False, markup=False)
     try:
         yield catalogue
+    except (OperationalError, InterfaceError) as error:  # the database went away during the command
+        raise unavailable(error, catalogue.engine.url) from None
     finally:
         catalogue.close()
 

@@ -2,8 +2,9 @@
 
 ocfl-py builds inventories and versions; this module adds what ocfl-py leaves to its caller:
 
-* **locking** — writes to one object are serialised with an exclusive `flock` on
-  `locks/<id>.lock` (ocfl-py has no locking);
+* **locking** — writes to one object are serialised with an exclusive lock (ocfl-py has no
+  locking): `flock` on `locks/<id>.lock`, or a PostgreSQL advisory lock when the catalogue DB is
+  PostgreSQL and several hosts write (see :mod:`.object_locks`);
 * **optimistic concurrency** — a commit names the head version it was based on and is refused
   with :class:`StaleVersionError` if someone else committed first;
 * **crash safety** — a new version is assembled completely in `staging/` (content, inventory,
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import json
@@ -31,7 +31,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from urllib.parse import quote
 
 from .config import Home
 from .errors import Conflict, Damaged, GujiError, InvalidInput, NotFound
+from .object_locks import AdvisoryLocks, FileLocks
 
 OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LAYOUT = "0002-flat-direct-storage-layout"
@@ -202,8 +203,9 @@ def _write_durably(path: Path, data: bytes, durable: bool) -> None:
 class ObjectStore:
     """An OCFL 1.1 storage root holding one object per catalogue record."""
 
-    def __init__(self, home: Home, durable: bool = True):
+    def __init__(self, home: Home, durable: bool = True, locks: FileLocks | AdvisoryLocks | None = None):
         self.home = home
+        self.locks = locks or FileLocks(home.locks)
         self.root = home.ocfl_root
         # fsync every file and directory of a commit (survives a power cut). Benchmarks may
         # turn this off to measure the rest.
@@ -341,16 +343,9 @@ class ObjectStore:
 
     # ---- writing ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, object_id: str) -> Iterator[None]:
-        """Exclusive, cross-process lock on one object."""
-        self.home.locks.mkdir(parents=True, exist_ok=True)
-        with open(self.home.locks / f"{check_object_id(object_id)}.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def lock(self, object_id: str) -> contextlib.AbstractContextManager[None]:
+        """Exclusive lock on one object, across processes (and hosts, with PostgreSQL's locks)."""
+        return self.locks.object(check_object_id(object_id))
 
     def commit(
         self,

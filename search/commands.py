@@ -120,8 +120,12 @@ def register(app: typer.Typer) -> None:
                     errors.print("indexer：另一个 indexer 正在写这个索引，等它结束",
                                  highlight=False)
 
+                def unreachable(message: str) -> None:
+                    errors.print(f"indexer: {message}；恢复后继续", highlight=False, markup=False)
+
                 try:
-                    worker.run(interval, stop=lambda: bool(stopping), announce=announce, waiting=waiting)
+                    worker.run(interval, stop=lambda: bool(stopping), announce=announce, waiting=waiting,
+                               unreachable=unreachable)
                 except KeyboardInterrupt:
                     pass
             finally:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from repository import Catalogue
+from repository.database import is_outage, unavailable
 from repository.withdrawal import WITHDRAWN
 
 from .analyzer import key_version
@@ -108,15 +109,18 @@ class Indexer:
         return len(rows), len(gone)
 
     def run(self, interval: float = 1.0, stop: Callable[[], bool] = lambda: False,
-            announce: Callable[[Pass], None] | None = None, waiting: Callable[[], None] | None = None) -> None:
+            announce: Callable[[Pass], None] | None = None, waiting: Callable[[], None] | None = None,
+            unreachable: Callable[[str], None] | None = None) -> None:
         """Apply events as they come, every `interval` seconds, until `stop()` says so.
 
         One indexer per index: a second one (a restarted server's, while the old server's indexer
         still finishes its pass) waits until the first has ended — `waiting()` is called once —
-        rather than fight it for the index's write lock."""
+        rather than fight it for the index's write lock. While the catalogue database is out of
+        reach (a PostgreSQL restart) it keeps trying — `unreachable(message)` is called once per
+        outage — and carries on from its last applied event when the database is back."""
         self.catalogue.home.locks.mkdir(parents=True, exist_ok=True)
         with open(self.catalogue.home.locks / f"indexer-{self.backend_name}.lock", "a") as sole:
-            sole_indexer = told = False
+            sole_indexer = told = outage = False
             while not stop():
                 if not sole_indexer:
                     try:
@@ -127,9 +131,18 @@ class Indexer:
                             waiting()
                             told = True
                 if sole_indexer:
-                    done = self.run_once()
-                    if announce and (done.events or done.rebuilt):
-                        announce(done)
+                    try:
+                        done = self.run_once()
+                    except Exception as error:
+                        if not is_outage(error):
+                            raise
+                        if unreachable and not outage:
+                            unreachable(str(unavailable(error, self.catalogue.engine.url)))
+                        outage = True
+                    else:
+                        outage = False
+                        if announce and (done.events or done.rebuilt):
+                            announce(done)
                 time.sleep(interval)
 
     def rebuild(self, progress: Progress | None = None) -> int:

@@ -102,6 +102,24 @@ def test_fixity_rebuild_and_unknown_card(data_home):
     assert failed.returncode == 1 and "card.json" in failed.stderr
 
 
+@pytest.mark.both_databases
+def test_rebuild_db_into_the_database_in_use(catalogue, sample_cards):
+    """`guji rebuild-db` on SQLite and on PostgreSQL (GUJI_DATABASE_URL): the same projection again."""
+    from test_catalogue import dump_projection
+    from typer.testing import CliRunner
+
+    from web.cli import root as app
+
+    for card in sample_cards:
+        catalogue.create(card, editor="张三", reason="导入示例")
+    before = dump_projection(catalogue)
+    result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), "rebuild-db"])
+    assert result.exit_code == 0, result.output
+    assert f"重建目录数据库：{len(sample_cards)} 张卡片" in result.output
+    assert dump_projection(catalogue) == before
+    assert catalogue.events(limit=1)[0].kind == "rebuild-db"
+
+
 def test_missing_data_home_says_what_to_do(tmp_path):
     result = guji(tmp_path / "nowhere", "cards", "list", check=False)
     assert result.returncode == 3 and "guji init" in result.stderr

@@ -133,7 +133,7 @@ def test_viewer_searches_inside_the_book(server, browser):
         assert [url.split("?")[0] for url in searches] == [f"{server}/iiif/search/{SEARCH_BOOK}"]
         # 7a, never scanned: listed under the search panel, a link to its text (issue 13)
         listed = page.locator("[data-text-hits]")
-        listed.get_by_text("另有 1 處在沒有書影的葉中", exact=False).wait_for(timeout=10_000)
+        listed.get_by_text("另有 1 处在没有书影的叶中", exact=False).wait_for(timeout=10_000)
         assert "text=" in listed.locator("a").first.get_attribute("href")
         page.screenshot(path=str(ARTIFACTS / f"viewer-search-{SEARCH_BOOK}.png"))
     finally:
@@ -194,7 +194,7 @@ def test_the_record_page_text_follows_the_viewer_with_the_hit_marked(server, pag
     frame = page.frame_locator("iframe.viewer")
     frame.get_by_text("1 / 3", exact=True).wait_for(timeout=30_000)  # the viewer ran the search too
     assert reading.locator(".leaf-text").evaluate("e => getComputedStyle(e).writingMode") == "vertical-rl"
-    frame.get_by_label("下一頁").first.click()
+    frame.get_by_label("下一页").first.click()  # the site's language: zh-Hans
     page.wait_for_function("() => [...document.querySelectorAll('#reading article.leaf')]"
                            ".some(leaf => leaf.dataset.leafPage === '0003')", timeout=30_000)
     reading.locator("[data-reading-toggle]").click()

@@ -129,7 +129,7 @@ def test_cli_search_reindex_and_indexer(books, home):
     assert result.exit_code == 0, result.output
     assert [b["id"] for b in json.loads(result.stdout)["books"]] == ["yingmeian-yiyu"]
     table = runner.invoke(app, [*base, "search", "荊川"])
-    assert table.exit_code == 0 and "2 books, 0 pages" in table.stdout  # 荊川 is in two records
+    assert table.exit_code == 0 and "2 种，0 叶" in table.stdout  # 荊川 is in two records
     assert "四部: 史部 (1)  集部 (1)" in table.stdout
     bad = runner.invoke(app, [*base, "search", '"荊川'])
     assert bad.exit_code == 2 and "引号没有配对" in bad.output
@@ -138,7 +138,7 @@ def test_cli_search_reindex_and_indexer(books, home):
     assert "0 种" in behind.stdout and "还没有处理最近的 1 个目录事件" in behind.output
     once = runner.invoke(app, [*base, "indexer", "--once"])
     assert once.exit_code == 0 and "索引 1 部书" in once.stdout
-    assert "1 books, 1 pages" in runner.invoke(app, [*base, "search", "游盤山賦"]).stdout
+    assert "1 种，1 叶" in runner.invoke(app, [*base, "search", "游盤山賦"]).stdout
 
 
 def _free_port() -> int:

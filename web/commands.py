@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from repository.cli import home_of
+from repository.cli import home_of, settings_of
 
 SERVE_PID = "GUJI_SERVE_PID"  # the `guji serve` process, for its uvicorn workers
 
@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
         """Serve the web site and API."""
         import uvicorn
 
+        from repository import Catalogue
         from repository.config import SERVED_URL
         from repository.errors import NotFound
         from repository.process_tree import Child, stop_child
@@ -57,6 +58,8 @@ def register(app: typer.Typer) -> None:
         home = home_of(ctx)
         if not home.exists():
             raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init")
+        # the database reachable and at the newest schema revision, before any worker starts
+        Catalogue.open(home, settings=settings_of(ctx)).close()
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
         os.environ[SERVE_PID] = str(os.getpid())

@@ -6,6 +6,10 @@
 * **Bad parameters** (FastAPI's RequestValidationError: `/browse?page=abc`, a job number beyond
   any database integer …): 422, naming each parameter and what it must be.
 * **No such address / method** (Starlette's HTTPException from routing).
+* **The catalogue database out of reach** (PostgreSQL restarting, the network down, SQLite busy
+  past its timeout): 503 with ``Retry-After``, saying the site recovers by itself. Nothing is
+  retried here: the engine checks each pooled connection before use, so the first request after
+  the database is back is answered normally.
 * **Anything unexpected** (a 500): says so without any detail; the traceback goes to the server
   log only, never to the reader.
 
@@ -26,9 +30,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from repository import GujiError, public_url
+from repository.database import DatabaseUnavailable, is_outage, unavailable
 from repository.errors import KINDS, kind_of
 
 from . import i18n
@@ -180,8 +186,27 @@ async def http_error(request: Request, error: StarletteHTTPException):
     return response
 
 
+RETRY_AFTER_SECONDS = "30"
+DATABASE_DOWN = "目录数据库暂时无法连接：网站会在它恢复后自动恢复，请稍后再试"
+
+
+async def database_unavailable(request: Request, error: Exception):
+    """503 while the catalogue database is out of reach; one line in the log (no traceback)."""
+    catalogue = getattr(request.app.state, "catalogue", None)
+    log.warning("503 %s: %s", request.url.path, unavailable(error, catalogue.engine.url if catalogue else ""))
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    if wants_data(request):
+        return problem_response(503, f"catalogue database unavailable, retry later ({DATABASE_DOWN})",
+                                slug="unavailable", headers=headers, cors=_cors(request))
+    response = page(request, 503, TITLES[503], DATABASE_DOWN)
+    response.headers.update(headers)
+    return response
+
+
 async def server_error(request: Request, error: Exception):
     """A 500: the log gets the traceback (Starlette re-raises after this answer), the reader a plain note."""
+    if is_outage(error):  # raised outside a route (middleware): the same 503
+        return await database_unavailable(request, error)
     if wants_data(request):
         return problem_response(500, "internal error: the server log has the details (服务器内部错误)",
                                 cors=_cors(request))
@@ -201,5 +226,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GujiError, guji_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for outage in (OperationalError, InterfaceError, DatabaseUnavailable):
+        app.add_exception_handler(outage, database_unavailable)
     app.add_exception_handler(Exception, server_error)
     app.add_api_route("/problems/{slug}", problem_page, methods=["GET"], include_in_schema=False)
