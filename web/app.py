@@ -19,10 +19,10 @@ from . import (
     public_api,
     public_pages,
     search_pages,
-    staff,
     text_routes,
 )
 from .public_pages import withdrawn_message
+from .staff import workspace
 from .static_assets import asset_response, static_file
 from .templating import templates  # noqa: F401  (other page modules render with the same environment)
 
@@ -54,7 +54,7 @@ def create_app(home: Home | str | None = None, settings: Settings | None = None)
 
     app.include_router(public_pages.router(catalogue))
     app.include_router(public_api.router(catalogue))
-    app.include_router(staff.router(catalogue))
+    workspace.install(app)
     app.include_router(search_pages.router(catalogue))
     app.include_router(oai.router(catalogue))
 

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Query, Request
 from repository import Catalogue, local_time
 
 from .. import i18n
+from ..dependencies import CatalogueDep
 from ..event_labels import detail_value
 from ..params import DB_INT_MAX
 from .common import staff_render
+from .guard import StaffRoute
 
 PAGE_SIZE = 100
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -57,23 +59,23 @@ def detail_items(row, language: str = "zh") -> list[tuple[str, str]]:
             if value not in (None, "", [], {})]
 
 
-def router(catalogue: Catalogue, route_class) -> APIRouter:
-    api = APIRouter(route_class=route_class)
+router = APIRouter(route_class=StaffRoute)
 
-    @api.get("/audit")
-    def audit(request: Request, kind: str = Query("", max_length=32), actor: str = Query("", max_length=64),
-              object_id: str = Query("", max_length=64), since: str = Query("", max_length=10),
-              until: str = Query("", max_length=10), before: int | None = Query(None, ge=1, le=DB_INT_MAX)):
-        problems = [f"「{value}」不是日期，请写成 2024-05-10"
-                    for value in (since, until) if value and not _day(value)]
-        filters = EventFilters(kind, actor.strip(), object_id.strip(),
-                               since if _day(since) else "", until if _day(until) else "")
-        rows = events(catalogue, filters, before)
-        language = i18n.language_of(request)
-        return staff_render(request, "staff/audit.html", {
-            "rows": [(row, detail_items(row, language)) for row in rows], "filters": filters,
-            "kinds": catalogue.event_kinds(),
-            "problems": problems, "next_before": rows[-1].id if len(rows) == PAGE_SIZE else None,
-        })
 
-    return api
+@router.get("/audit")
+def audit(request: Request, catalogue: CatalogueDep, kind: str = Query("", max_length=32),
+          actor: str = Query("", max_length=64), object_id: str = Query("", max_length=64),
+          since: str = Query("", max_length=10), until: str = Query("", max_length=10),
+          before: int | None = Query(None, ge=1, le=DB_INT_MAX)):
+    problems = [f"「{value}」不是日期，请写成 2024-05-10"
+                for value in (since, until) if value and not _day(value)]
+    filters = EventFilters(kind, actor.strip(), object_id.strip(),
+                           since if _day(since) else "", until if _day(until) else "")
+    rows = events(catalogue, filters, before)
+    language = i18n.language_of(request)
+    return staff_render(request, "staff/audit.html", {
+        "rows": [(row, detail_items(row, language)) for row in rows], "filters": filters,
+        "kinds": catalogue.event_kinds(),
+        "problems": problems, "next_before": rows[-1].id if len(rows) == PAGE_SIZE else None,
+    })
+

@@ -24,8 +24,10 @@ from repository import Catalogue, Refused
 from repository.card_import import ImportPlan, ImportRefused, UnreadableFile, apply_plan, plan_import
 from repository.config import upload_expiry_seconds
 
+from ..dependencies import CatalogueDep, SettingsDep
 from .card_form import in_form_order
 from .common import posted_form, staff_render
+from .guard import StaffRoute, UserDep
 
 SUFFIXES = (".xlsx", ".csv", ".json")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -81,88 +83,104 @@ def fingerprint(plan: ImportPlan) -> str:
     return hashlib.sha256(json.dumps(summary, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def router(catalogue: Catalogue, route_class, upload_limit: int) -> APIRouter:
-    api = APIRouter(route_class=route_class)
+router = APIRouter(route_class=StaffRoute)
 
-    def batch_page(request: Request, *, error: str | None = None, status_code: int = 200):
-        return staff_render(request, "staff/batch.html", {"error": error, "limit_mb": upload_limit // 1048576},
-                            status_code=status_code)
 
-    def stored_upload(token: str, user: str) -> tuple[Path, dict] | None:
-        if not TOKEN.match(token):
-            return None
-        meta_path = _uploads(catalogue) / f"{token}.meta.json"
-        if not meta_path.is_file():
-            return None
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("owner") != user:
-            return None
-        return _uploads(catalogue) / f"{token}{meta['suffix']}", meta
+def batch_page(request: Request, upload_limit: int, *, error: str | None = None, status_code: int = 200):
+    return staff_render(request, "staff/batch.html", {"error": error, "limit_mb": upload_limit // 1048576},
+                        status_code=status_code)
 
-    def plan_of(path: Path, meta: dict) -> ImportPlan:
-        # messages name the file as uploaded, never the path it is kept at on the server
-        return plan_import(catalogue, path, default_reason=f"导入 {meta['name']}", name=meta["name"])
 
-    def preview_page(request: Request, token: str, meta: dict, plan: ImportPlan, notice: str | None = None,
-                     status_code: int = 200):
-        return staff_render(request, "staff/batch_preview.html", {
-            "token": token, "meta": meta, "plan": plan, "fingerprint": fingerprint(plan), "notice": notice,
-            "counts": {action: plan.count(action) for action in ("create", "revise", "unchanged")},
-            "in_form_order": in_form_order,
-        }, status_code=status_code)
+def keep_upload(catalogue: Catalogue, owner: str, name: str, suffix: str, data: bytes) -> tuple[str, Path, dict]:
+    """Keep an uploaded revision sheet until it is applied: its token, where it is and what it is."""
+    token = secrets.token_hex(16)
+    folder = _uploads(catalogue)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{token}{suffix}"
+    path.write_bytes(data)
+    meta = {"owner": owner, "name": name, "suffix": suffix}
+    (folder / f"{token}.meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    return token, path, meta
 
-    @api.get("/batch")
-    def batch(request: Request):
-        expire_uploads(catalogue)
-        return batch_page(request)
 
-    @api.post("/batch")
-    def upload(request: Request, form: FormData = Depends(posted_form)):
-        upload_file = form.get("file")
-        if not isinstance(upload_file, UploadFile) or not upload_file.filename:
-            return batch_page(request, error="请选择要上传的修订表（.xlsx、.csv 或 .json）", status_code=400)
-        name = Path(upload_file.filename).name[:200]
-        data = upload_file.file.read(upload_limit + 1)
-        try:
-            suffix = check_upload(name, data, upload_limit)
-        except UploadRefused as refused:
-            return batch_page(request, error=str(refused), status_code=refused.status)
-        token = secrets.token_hex(16)
-        folder = _uploads(catalogue)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{token}{suffix}"
-        path.write_bytes(data)
-        meta = {"owner": request.state.staff_user.name, "name": name, "suffix": suffix}
-        (folder / f"{token}.meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        try:
-            plan = plan_of(path, meta)
-        except UnreadableFile as error:
-            path.unlink(missing_ok=True)
-            (folder / f"{token}.meta.json").unlink(missing_ok=True)
-            return batch_page(request, error=str(error), status_code=400)
-        return preview_page(request, token, meta, plan)
+def forget_upload(path: Path, token: str) -> None:
+    path.unlink(missing_ok=True)
+    (path.parent / f"{token}.meta.json").unlink(missing_ok=True)
 
-    @api.post("/batch/apply")
-    def apply(request: Request, form: FormData = Depends(posted_form)):
-        user = request.state.staff_user
-        token = str(form.get("token") or "")
-        found = stored_upload(token, user.name)
-        if found is None:
-            return batch_page(request, error="找不到这次上传（可能已经应用过）；请重新上传修订表", status_code=404)
-        path, meta = found
-        plan = plan_of(path, meta)
-        if fingerprint(plan) != str(form.get("fingerprint") or ""):
-            return preview_page(request, token, meta, plan, status_code=409,
-                                notice="预览之后目录有了变动，下面是按现在的目录重新生成的预览，请再核对一遍")
-        try:
-            results = apply_plan(catalogue, plan, editor=user.name)
-        except ImportRefused:
-            return preview_page(request, token, meta, plan, status_code=422,
-                                notice="修订表中有错误行，未做任何修改；请改正后重新上传")
-        path.unlink(missing_ok=True)
-        (path.parent / f"{token}.meta.json").unlink(missing_ok=True)
-        return staff_render(request, "staff/batch_done.html", {
-            "meta": meta, "results": [result for result in results if result.changed], "plan": plan,
-        })
 
-    return api
+def stored_upload(catalogue: Catalogue, token: str, user: str) -> tuple[Path, dict] | None:
+    if not TOKEN.match(token):
+        return None
+    meta_path = _uploads(catalogue) / f"{token}.meta.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("owner") != user:
+        return None
+    return _uploads(catalogue) / f"{token}{meta['suffix']}", meta
+
+
+def plan_of(catalogue: Catalogue, path: Path, meta: dict) -> ImportPlan:
+    # messages name the file as uploaded, never the path it is kept at on the server
+    return plan_import(catalogue, path, default_reason=f"导入 {meta['name']}", name=meta["name"])
+
+
+def preview_page(request: Request, token: str, meta: dict, plan: ImportPlan, notice: str | None = None,
+                 status_code: int = 200):
+    return staff_render(request, "staff/batch_preview.html", {
+        "token": token, "meta": meta, "plan": plan, "fingerprint": fingerprint(plan), "notice": notice,
+        "counts": {action: plan.count(action) for action in ("create", "revise", "unchanged")},
+        "in_form_order": in_form_order,
+    }, status_code=status_code)
+
+
+@router.get("/batch")
+def batch(request: Request, catalogue: CatalogueDep, settings: SettingsDep):
+    expire_uploads(catalogue)
+    return batch_page(request, settings.upload_limit)
+
+
+@router.post("/batch")
+def upload(request: Request, catalogue: CatalogueDep, settings: SettingsDep, user: UserDep,
+           form: FormData = Depends(posted_form)):
+    upload_limit = settings.upload_limit
+    upload_file = form.get("file")
+    if not isinstance(upload_file, UploadFile) or not upload_file.filename:
+        return batch_page(request, upload_limit, error="请选择要上传的修订表（.xlsx、.csv 或 .json）", status_code=400)
+    name = Path(upload_file.filename).name[:200]
+    data = upload_file.file.read(upload_limit + 1)
+    try:
+        suffix = check_upload(name, data, upload_limit)
+    except UploadRefused as refused:
+        return batch_page(request, upload_limit, error=str(refused), status_code=refused.status)
+    token, path, meta = keep_upload(catalogue, user.name, name, suffix, data)
+    try:
+        plan = plan_of(catalogue, path, meta)
+    except UnreadableFile as error:
+        forget_upload(path, token)
+        return batch_page(request, upload_limit, error=str(error), status_code=400)
+    return preview_page(request, token, meta, plan)
+
+
+@router.post("/batch/apply")
+def apply(request: Request, catalogue: CatalogueDep, settings: SettingsDep, user: UserDep,
+          form: FormData = Depends(posted_form)):
+    token = str(form.get("token") or "")
+    found = stored_upload(catalogue, token, user.name)
+    if found is None:
+        return batch_page(request, settings.upload_limit, error="找不到这次上传（可能已经应用过）；请重新上传修订表",
+                          status_code=404)
+    path, meta = found
+    plan = plan_of(catalogue, path, meta)
+    if fingerprint(plan) != str(form.get("fingerprint") or ""):
+        return preview_page(request, token, meta, plan, status_code=409,
+                            notice="预览之后目录有了变动，下面是按现在的目录重新生成的预览，请再核对一遍")
+    try:
+        results = apply_plan(catalogue, plan, editor=user.name)
+    except ImportRefused:
+        return preview_page(request, token, meta, plan, status_code=422,
+                            notice="修订表中有错误行，未做任何修改；请改正后重新上传")
+    forget_upload(path, token)
+    return staff_render(request, "staff/batch_done.html", {
+        "meta": meta, "results": [result for result in results if result.changed], "plan": plan,
+    })

@@ -17,6 +17,13 @@ def staff_render(request: Request, name: str, context: dict | None = None, statu
     return response
 
 
+def refused_page(request: Request, status: int, message: str, **values):
+    """A form that cannot be used as sent (no valid base version, no reason …): the refusal, with
+    `message` an interface text whose `{placeholders}` are `values` (so the English switch translates it)."""
+    return staff_render(request, "staff/refused.html", {"status": status, "message": message, "values": values},
+                        status_code=status)
+
+
 async def posted_form(request: Request) -> FormData:
     """The form of a POST, as a dependency (`form: FormData = Depends(posted_form)`) of a route written
     as a plain `def`: FastAPI runs such routes in its thread pool, so what they do — saving a version,

@@ -24,9 +24,10 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -154,36 +155,37 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/staff/login?next={quote(here)}", status_code=303)
 
 
-def staff_route_class(guard: Guard, upload_limit: int) -> type[APIRoute]:
-    """The route class of the staff router: sign-in and CSRF are checked for every route."""
+class StaffRoute(APIRoute):
+    """The route class of every staff router: sign-in and CSRF are checked before the route's own code.
+    The app's :class:`Guard` and its upload limit (GUJI_UPLOAD_LIMIT_MB, the largest request body
+    accepted) are in ``app.state`` (web/staff/workspace.py puts the guard there)."""
 
-    class StaffRoute(APIRoute):
-        def get_route_handler(self) -> Callable:
-            handler = super().get_route_handler()
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
 
-            async def guarded(request: Request) -> Response:
-                open_route = request.url.path in OPEN_PATHS
-                user = guard.user_of(request)
-                request.state.staff_user = user
-                request.state.guard = guard
-                if user is None and not open_route:
-                    if is_api(request):
-                        return problem_response(401, "请先登录 (sign in first)")
-                    return login_redirect(request)
-                if request.method not in SAFE_METHODS:
-                    if not await _body_within(request, upload_limit):
-                        return _refuse(request, 413, "上传内容过大：上限 {limit} MB",
-                                       limit=upload_limit // (1024 * 1024))
-                    if not await guard.csrf_ok(request, user):
-                        return _refuse(request, 403, "表单已失效（CSRF 校验失败）：请刷新页面后重试")
-                response = await handler(request)  # a GujiError (Forbidden …): the app's error handler
-                if request.state.renew_cookie and COOKIE not in response.headers.get("set-cookie", ""):
-                    guard.write(response, guard.read(request))  # the same session, with a fresh max-age
-                return response
+        async def guarded(request: Request) -> Response:
+            guard: Guard = request.app.state.guard
+            upload_limit = request.app.state.settings.upload_limit
+            open_route = request.url.path in OPEN_PATHS
+            user = guard.user_of(request)
+            request.state.staff_user = user
+            request.state.guard = guard
+            if user is None and not open_route:
+                if is_api(request):
+                    return problem_response(401, "请先登录 (sign in first)")
+                return login_redirect(request)
+            if request.method not in SAFE_METHODS:
+                if not await _body_within(request, upload_limit):
+                    return _refuse(request, 413, "上传内容过大：上限 {limit} MB",
+                                   limit=upload_limit // (1024 * 1024))
+                if not await guard.csrf_ok(request, user):
+                    return _refuse(request, 403, "表单已失效（CSRF 校验失败）：请刷新页面后重试")
+            response = await handler(request)  # a GujiError (Forbidden …): the app's error handler
+            if request.state.renew_cookie and COOKIE not in response.headers.get("set-cookie", ""):
+                guard.write(response, guard.read(request))  # the same session, with a fresh max-age
+            return response
 
-            return guarded
-
-    return StaffRoute
+        return guarded
 
 
 async def _body_within(request: Request, limit: int) -> bool:
@@ -209,7 +211,7 @@ def _refuse(request: Request, status: int, message: str, **values) -> Response:
                   status_code=status)
 
 
-def require_admin(request: Request) -> StaffUser:
+async def require_admin(request: Request) -> StaffUser:
     """A dependency for admin-only routes (raises Forbidden, shown as a 403 page)."""
     user: StaffUser | None = request.state.staff_user
     if user is None or not user.is_admin:
@@ -217,9 +219,26 @@ def require_admin(request: Request) -> StaffUser:
     return user
 
 
-def current_user(request: Request) -> StaffUser:
+async def current_user(request: Request) -> StaffUser:
     """The signed-in user (the route class has already refused requests without one)."""
     return request.state.staff_user
+
+
+async def guard_of(request: Request) -> Guard:
+    """The app's guard (sessions and CSRF of its data home)."""
+    return request.app.state.guard
+
+
+async def accounts_of(request: Request) -> Accounts:
+    """The staff accounts of the app's data home."""
+    return request.app.state.guard.accounts
+
+
+# What a staff route asks for (`user: UserDep`); async, so FastAPI calls them in the event loop.
+UserDep = Annotated[StaffUser, Depends(current_user)]
+AdminDep = Annotated[StaffUser, Depends(require_admin)]
+GuardDep = Annotated[Guard, Depends(guard_of)]
+AccountsDep = Annotated[Accounts, Depends(accounts_of)]
 
 
 def csrf_for(request: Request) -> str:

@@ -36,8 +36,10 @@ from repository.outputs.sample_pages import choose_pages
 from repository.outputs.selection import SelectionError, parse_since, resolve_references, select_cards, split_references
 from repository.withdrawal import is_withdrawn
 
+from ..dependencies import CatalogueDep
 from ..params import whole_number
 from .common import posted_form, staff_render
+from .guard import StaffRoute
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -115,157 +117,179 @@ def _text(values: QueryParams | FormData, name: str, limit: int) -> str:
     return " ".join(text.split())[:limit]
 
 
-def router(catalogue: Catalogue, route_class) -> APIRouter:
-    api = APIRouter(route_class=route_class)
+router = APIRouter(route_class=StaffRoute)
 
-    def outputs_page(request: Request, *, error: str | None = None, references: str = "", changed_since: str = "",
-                     status_code: int = 200):
-        return staff_render(request, "staff/outputs.html", {
-            "error": error, "references": references, "changed_since": changed_since, "total": catalogue.count(),
-            "choices": DossierChoices(), "scopes": scopes(), "name": "",
-        }, status_code=status_code)
 
-    @api.get("/outputs")
-    def outputs(request: Request):
-        return outputs_page(request)
+def outputs_page(request: Request, catalogue: Catalogue, *, error: str | None = None, references: str = "",
+                 changed_since: str = "", status_code: int = 200):
+    return staff_render(request, "staff/outputs.html", {
+        "error": error, "references": references, "changed_since": changed_since, "total": catalogue.count(),
+        "choices": DossierChoices(), "scopes": scopes(), "name": "",
+    }, status_code=status_code)
 
-    @api.post("/outputs/guide-cards")
-    def guide_cards(request: Request, form: FormData = Depends(posted_form)):
-        references = _references(form)
-        changed_since = str(form.get("changed_since") or "").strip()[:40]
-        typed = " ".join(references)
+
+@router.get("/outputs")
+def outputs(request: Request, catalogue: CatalogueDep):
+    return outputs_page(request, catalogue)
+
+
+def _stamp() -> str:
+    """Today (the library's day) for a download's file name: 20240510."""
+    return local_time.today().strftime("%Y%m%d")
+
+
+def _guide_card_ids(catalogue: Catalogue, references: list[str], changed_since: str) -> list[str]:
+    """The cards chosen for guide cards: those named (none: all) changed since the day given, if one is."""
+    since = parse_since(changed_since) if changed_since else None
+    card_ids = select_cards(catalogue, references or None, since)
+    if not card_ids:
+        since_note = f"（{changed_since} 以来没有修改过的卡片）" if since else ""
+        raise SelectionError(f"没有符合条件的卡片{since_note}")
+    return card_ids
+
+
+@router.post("/outputs/guide-cards")
+def guide_cards(request: Request, catalogue: CatalogueDep, form: FormData = Depends(posted_form)):
+    references = _references(form)
+    changed_since = str(form.get("changed_since") or "").strip()[:40]
+    typed = " ".join(references)
+    try:
+        result = print_guide_cards(catalogue, _guide_card_ids(catalogue, references, changed_since))
+    except SelectionError as error:
+        return outputs_page(request, catalogue, error=str(error), references=typed, changed_since=changed_since,
+                            status_code=422)
+    except InvalidInput:  # render_guide_cards: every chosen card is withdrawn
+        return outputs_page(request, catalogue, error="所选卡片都已撤销，没有导卡可打印", references=typed,
+                            changed_since=changed_since, status_code=422)
+    stamp = _stamp()
+    response = attachment(result.pdf, PDF, f"导卡-{stamp}.pdf", f"guide-cards-{stamp}.pdf")
+    response.headers["X-Guji-Cards"] = str(result.cards)
+    if result.warnings:
+        response.headers["X-Guji-Warnings"] = str(len(result.warnings))
+    return response
+
+
+@router.post("/outputs/register")
+def register(request: Request, catalogue: CatalogueDep, form: FormData = Depends(posted_form)):
+    references = _references(form)
+    try:
+        card_ids = resolve_references(catalogue, references) if references else None
+    except SelectionError as error:
+        return outputs_page(request, catalogue, error=str(error), references=" ".join(references), status_code=422)
+    with tempfile.TemporaryDirectory(prefix="guji-register-") as folder:
+        path = Path(folder) / "register.xlsx"
+        rows = write_register(catalogue, path, card_ids)
+        data = path.read_bytes()
+    stamp = _stamp()
+    response = attachment(data, XLSX, f"登记目录-{stamp}.xlsx", f"register-{stamp}.xlsx")
+    response.headers["X-Guji-Rows"] = str(rows)
+    return response
+
+
+# ---- an application round (申报批次) ------------------------------------------------------------
+
+
+def round_page(request: Request, catalogue: Catalogue, *, references: list[str], choices: DossierChoices,
+               name: str, notice: str | None = None, status_code: int = 200):
+    problems = list(choices.problems)
+    application = None
+    if not problems:
         try:
-            since = parse_since(changed_since) if changed_since else None
-            card_ids = select_cards(catalogue, references or None, since)
-            if not card_ids:
-                since_note = f"（{changed_since} 以来没有修改过的卡片）" if since else ""
-                raise SelectionError(f"没有符合条件的卡片{since_note}")
-            result = print_guide_cards(catalogue, card_ids)
-        except SelectionError as error:
-            return outputs_page(request, error=str(error), references=typed, changed_since=changed_since,
-                                status_code=422)
-        except InvalidInput:  # render_guide_cards: every chosen card is withdrawn
-            return outputs_page(request, error="所选卡片都已撤销，没有导卡可打印", references=typed,
-                                changed_since=changed_since, status_code=422)
-        stamp = local_time.today().strftime("%Y%m%d")
-        response = attachment(result.pdf, PDF, f"导卡-{stamp}.pdf", f"guide-cards-{stamp}.pdf")
-        response.headers["X-Guji-Cards"] = str(result.cards)
-        if result.warnings:
-            response.headers["X-Guji-Warnings"] = str(len(result.warnings))
-        return response
+            card_ids = resolve_references(catalogue, references)
+            application = build_round(catalogue, card_ids, scope=choices.scope, name=name, width=choices.width,
+                                      **choices.people)
+        except (InvalidInput, NotFound, Refused) as error:  # unknown references, none chosen, too many
+            problems.append(str(error))
+    return staff_render(request, "staff/dossier_round.html", {
+        "application": application, "choices": choices, "scopes": scopes(), "name": name,
+        "references": " ".join(references), "problems": problems, "notice": notice, "max_books": MAX_BOOKS,
+    }, status_code=422 if problems else status_code)
 
-    @api.post("/outputs/register")
-    def register(request: Request, form: FormData = Depends(posted_form)):
-        references = _references(form)
-        try:
-            card_ids = resolve_references(catalogue, references) if references else None
-        except SelectionError as error:
-            return outputs_page(request, error=str(error), references=" ".join(references), status_code=422)
-        with tempfile.TemporaryDirectory(prefix="guji-register-") as folder:
-            path = Path(folder) / "register.xlsx"
-            rows = write_register(catalogue, path, card_ids)
-            data = path.read_bytes()
-        stamp = local_time.today().strftime("%Y%m%d")
-        response = attachment(data, XLSX, f"登记目录-{stamp}.xlsx", f"register-{stamp}.xlsx")
-        response.headers["X-Guji-Rows"] = str(rows)
-        return response
 
-    # ---- an application round (申报批次) ------------------------------------------------------------
+@router.post("/outputs/dossier-round/check")
+def dossier_round_check(request: Request, catalogue: CatalogueDep, form: FormData = Depends(posted_form)):
+    return round_page(request, catalogue, references=_references(form), choices=DossierChoices.read(form),
+                      name=_text(form, "round", PERSON_LIMIT))
 
-    def round_page(request: Request, *, references: list[str], choices: DossierChoices, name: str,
-                   notice: str | None = None, status_code: int = 200):
-        problems = list(choices.problems)
-        application = None
-        if not problems:
-            try:
-                card_ids = resolve_references(catalogue, references)
-                application = build_round(catalogue, card_ids, scope=choices.scope, name=name, width=choices.width,
-                                          **choices.people)
-            except (InvalidInput, NotFound, Refused) as error:  # unknown references, none chosen, too many
-                problems.append(str(error))
-        return staff_render(request, "staff/dossier_round.html", {
-            "application": application, "choices": choices, "scopes": scopes(), "name": name,
-            "references": " ".join(references), "problems": problems, "notice": notice, "max_books": MAX_BOOKS,
-        }, status_code=422 if problems else status_code)
 
-    @api.post("/outputs/dossier-round/check")
-    async def dossier_round_check(request: Request):
-        form = await request.form()
-        return round_page(request, references=_references(form), choices=DossierChoices.read(form),
-                          name=_text(form, "round", PERSON_LIMIT))
+@router.post("/outputs/dossier-round")
+def dossier_round(request: Request, catalogue: CatalogueDep, form: FormData = Depends(posted_form)):
+    references, choices = _references(form), DossierChoices.read(form)
+    name = _text(form, "round", PERSON_LIMIT)
+    checked = dict(str(value).rpartition(":")[::2] for value in form.getlist("checked"))
+    if choices.problems:
+        return round_page(request, catalogue, references=references, choices=choices, name=name)
+    try:
+        application = build_round(catalogue, resolve_references(catalogue, references), scope=choices.scope,
+                                  name=name, width=choices.width, **choices.people)
+    except (InvalidInput, NotFound, Refused):
+        return round_page(request, catalogue, references=references, choices=choices, name=name)
+    versions = {book.dossier.card_id: str(book.dossier.version) for book in application.books}
+    if versions != checked:
+        # a card was saved after the check (or the list changed): show the new check before any download
+        return round_page(request, catalogue, references=references, choices=choices, name=name, status_code=409,
+                          notice="检查之后有卡片又保存过：请核对下面更新后的预检结果，再下载")
+    data = round_zip(application, choices.format)
+    stamp = _stamp()
+    title = f"{application.scope_label}{application.name}申报-{stamp}.zip"
+    return attachment(data, ZIP, title, f"dossier-round-{choices.scope}-{stamp}.zip")
 
-    @api.post("/outputs/dossier-round")
-    async def dossier_round(request: Request):
-        form = await request.form()
-        references, choices = _references(form), DossierChoices.read(form)
-        name = _text(form, "round", PERSON_LIMIT)
-        checked = dict(str(value).rpartition(":")[::2] for value in form.getlist("checked"))
-        if choices.problems:
-            return round_page(request, references=references, choices=choices, name=name)
-        try:
-            application = build_round(catalogue, resolve_references(catalogue, references), scope=choices.scope,
-                                      name=name, width=choices.width, **choices.people)
-        except (InvalidInput, NotFound, Refused):
-            return round_page(request, references=references, choices=choices, name=name)
-        versions = {book.dossier.card_id: str(book.dossier.version) for book in application.books}
-        if versions != checked:
-            # a card was saved after the check (or the list changed): show the new check before any download
-            return round_page(request, references=references, choices=choices, name=name, status_code=409,
-                              notice="检查之后有卡片又保存过：请核对下面更新后的预检结果，再下载")
-        data = round_zip(application, choices.format)
-        stamp = local_time.today().strftime("%Y%m%d")
-        title = f"{application.scope_label}{application.name}申报-{stamp}.zip"
-        return attachment(data, ZIP, title, f"dossier-round-{choices.scope}-{stamp}.zip")
 
-    # ---- one card -------------------------------------------------------------------------------
+# ---- one card -------------------------------------------------------------------------------
 
-    def card_outputs_page(request: Request, stored, choices: DossierChoices, *, notice: str | None = None,
-                          status_code: int = 200):
-        structure = catalogue.structure(stored.id)
-        problems = list(choices.problems)
-        dossier = None
-        if not problems:
-            try:
-                dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
-                                        width=choices.width, **choices.people)
-            except (InvalidInput, NotFound, Refused) as error:  # pages the book lacks, an unknown list …
-                problems.append(str(error))
-        default_pages = choose_pages(structure, None, catalogue.settings.dossier_pages)
-        book_pages = [entry for entry in (structure or {}).get("pages") or [] if entry.get("page")]
-        scanned = {entry["page"] for entry in book_pages
-                   if catalogue.home.derivatives.joinpath(stored.id, str(entry["page"])).is_dir()}
-        return staff_render(request, "staff/card_outputs.html", {
-            "stored": stored, "withdrawn": is_withdrawn(stored.card), "choices": choices, "scopes": scopes(),
-            "dossier": dossier, "problems": problems, "notice": notice,
-            "chosen": [page.page for page in dossier.pages] if dossier else (choices.pages or default_pages),
-            "book_pages": book_pages, "scanned": scanned, "default_width": catalogue.settings.dossier_image_width,
-        }, status_code=422 if problems else status_code)
 
-    @api.get("/cards/{card_id}/outputs")
-    def card_outputs(request: Request, card_id: str):
-        stored = catalogue.get(card_id)
-        return card_outputs_page(request, stored, DossierChoices.read(request.query_params))
+def _scanned_pages(catalogue: Catalogue, stored, structure: dict | None) -> tuple[list[dict], set[str]]:
+    """The book's pages, and those of them with images published (to choose 书影 from)."""
+    book_pages = [entry for entry in (structure or {}).get("pages") or [] if entry.get("page")]
+    scanned = {entry["page"] for entry in book_pages
+               if catalogue.home.derivatives.joinpath(stored.id, str(entry["page"])).is_dir()}
+    return book_pages, scanned
 
-    @api.post("/cards/{card_id}/dossier")
-    def dossier_download(request: Request, card_id: str, form: FormData = Depends(posted_form)):
-        stored = catalogue.get(card_id)
-        choices = DossierChoices.read(form)
-        checked = str(form.get("version") or "")
-        if not choices.problems and checked != str(stored.version):
-            # the card changed after its warnings were shown: show the new ones before anything is downloaded
-            return card_outputs_page(request, stored, choices, status_code=409, notice=(
-                f"卡片在检查之后已保存为 v{stored.version}：请核对下面更新后的检查结果，再下载申报书"))
+
+def card_outputs_page(request: Request, catalogue: Catalogue, stored, choices: DossierChoices, *,
+                      notice: str | None = None, status_code: int = 200):
+    structure = catalogue.structure(stored.id)
+    problems = list(choices.problems)
+    dossier = None
+    if not problems:
         try:
             dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
                                     width=choices.width, **choices.people)
-        except (InvalidInput, NotFound, Refused):
-            dossier = None
-        if choices.problems or dossier is None:
-            return card_outputs_page(request, stored, choices)
-        data = dossier_bytes(dossier, choices.format)
-        suffix = f".{choices.format}"
-        return attachment(data, FORMATS[choices.format], f"{dossier.scope_label}申报书-{stored.id}{suffix}",
-                          f"dossier-{choices.scope}-{stored.id}{suffix}")
+        except (InvalidInput, NotFound, Refused) as error:  # pages the book lacks, an unknown list …
+            problems.append(str(error))
+    default_pages = choose_pages(structure, None, catalogue.settings.dossier_pages)
+    book_pages, scanned = _scanned_pages(catalogue, stored, structure)
+    return staff_render(request, "staff/card_outputs.html", {
+        "stored": stored, "withdrawn": is_withdrawn(stored.card), "choices": choices, "scopes": scopes(),
+        "dossier": dossier, "problems": problems, "notice": notice,
+        "chosen": [page.page for page in dossier.pages] if dossier else (choices.pages or default_pages),
+        "book_pages": book_pages, "scanned": scanned, "default_width": catalogue.settings.dossier_image_width,
+    }, status_code=422 if problems else status_code)
 
-    return api
 
+@router.get("/cards/{card_id}/outputs")
+def card_outputs(request: Request, card_id: str, catalogue: CatalogueDep):
+    stored = catalogue.get(card_id)
+    return card_outputs_page(request, catalogue, stored, DossierChoices.read(request.query_params))
+
+
+@router.post("/cards/{card_id}/dossier")
+def dossier_download(request: Request, card_id: str, catalogue: CatalogueDep, form: FormData = Depends(posted_form)):
+    stored = catalogue.get(card_id)
+    choices = DossierChoices.read(form)
+    checked = str(form.get("version") or "")
+    if not choices.problems and checked != str(stored.version):
+        # the card changed after its warnings were shown: show the new ones before anything is downloaded
+        return card_outputs_page(request, catalogue, stored, choices, status_code=409, notice=(
+            f"卡片在检查之后已保存为 v{stored.version}：请核对下面更新后的检查结果，再下载申报书"))
+    try:
+        dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
+                                width=choices.width, **choices.people)
+    except (InvalidInput, NotFound, Refused):
+        dossier = None
+    if choices.problems or dossier is None:
+        return card_outputs_page(request, catalogue, stored, choices)
+    data = dossier_bytes(dossier, choices.format)
+    suffix = f".{choices.format}"
+    return attachment(data, FORMATS[choices.format], f"{dossier.scope_label}申报书-{stored.id}{suffix}",
+                      f"dossier-{choices.scope}-{stored.id}{suffix}")

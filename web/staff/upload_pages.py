@@ -21,14 +21,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 
 from ingest import upload
-from repository import Catalogue, InvalidInput, NotFound
+from repository import Catalogue, Conflict, InvalidInput, NotFound
 from repository.config import upload_book_limit, upload_expiry_seconds, upload_file_limit
 
+from ..dependencies import CatalogueDep, SettingsDep
 from . import jobs
-from .guard import require_admin
+from .guard import AdminDep, StaffRoute, require_admin
 
 ROOT = FilePath(__file__).resolve().parents[2]
 SHA256_JS = ROOT / "node_modules" / "js-sha256" / "build" / "sha256.min.js"  # npm ci, pinned in package.json
@@ -42,72 +43,84 @@ def limits(body_limit: int) -> upload.UploadLimits:
                                chunk_bytes=min(upload.CHUNK_BYTES, body_limit), expiry_seconds=upload_expiry_seconds())
 
 
-def router(catalogue: Catalogue, route_class, body_limit: int) -> APIRouter:
-    api = APIRouter(route_class=route_class, dependencies=[Depends(require_admin)])
-    limits(body_limit)  # a malformed GUJI_UPLOAD_… setting stops the server at start, naming the setting
+router = APIRouter(route_class=StaffRoute, dependencies=[Depends(require_admin)])
 
-    def incoming() -> FilePath:
-        return jobs.incoming_dir(catalogue.home)  # GUJI_INCOMING, read per request like the ingest page does
 
-    def owned(request: Request, token: str) -> upload.UploadSession:
-        return upload.find(incoming(), token, request.state.staff_user.name)
+def incoming(catalogue: Catalogue) -> FilePath:
+    return jobs.incoming_dir(catalogue.home)  # GUJI_INCOMING, read per request like the ingest page does
 
-    def answer(session: upload.UploadSession) -> dict:
-        return {**session.status(), "chunk_bytes": limits(body_limit).chunk_bytes}
 
-    @api.get("/upload/sha256.js")
-    def sha256_script():
-        if not SHA256_JS.is_file():
-            raise NotFound("js-sha256 没有安装：请运行 make install（npm ci）")
-        return FileResponse(SHA256_JS, media_type="text/javascript", headers=CACHED)
+async def _limits(settings: SettingsDep) -> upload.UploadLimits:
+    return limits(settings.upload_limit)
 
-    @api.post("/api/uploads")
-    def open_upload(request: Request, payload: JsonBody):
-        card_id = str(payload.get("card_id") or "").strip()
-        if not catalogue.exists(card_id):
-            raise InvalidInput(f"没有标识为「{card_id[:64]}」的卡片：请先建卡片，再上传影像")
-        expire(catalogue)
-        # a request the upload cannot take: UploadRefused, answered with its status (and `received`)
-        session = upload.open_session(incoming(), catalogue.home.root, request.state.staff_user.name, card_id,
-                                      str(payload.get("name") or ""), payload.get("files"), limits(body_limit))
-        return answer(session)
 
-    @api.get("/api/uploads/{token}")
-    def upload_status(request: Request, token: str):
-        return answer(owned(request, token))
+def _owned(token: str, catalogue: CatalogueDep, user: AdminDep) -> upload.UploadSession:
+    """The admin's own upload session `token` (NotFound for anybody else's; a plain `def`: it reads a file)."""
+    return upload.find(incoming(catalogue), token, user.name)
 
-    @api.put("/api/uploads/{token}/files/{index}")
-    async def chunk(request: Request, token: str, index: int = Path(ge=0, le=upload.MAX_FILES),
-                    offset: int = Query(ge=0, le=MAX_OFFSET)):
-        data = await request.body()
-        session = owned(request, token)
-        received = await run_in_threadpool(upload.put_chunk, session, index, offset, data,
-                                           request.headers.get("x-chunk-sha256", ""), limits(body_limit))
-        return {"received": received}
 
-    @api.post("/api/uploads/{token}/files/{index}/complete")
-    def complete(request: Request, token: str, payload: JsonBody, index: int = Path(ge=0, le=upload.MAX_FILES)):
-        upload.complete_file(owned(request, token), index, payload.get("sha256"))
-        return {"done": True}
+LimitsDep = Annotated[upload.UploadLimits, Depends(_limits)]
+OwnedDep = Annotated[upload.UploadSession, Depends(_owned)]
 
-    @api.post("/api/uploads/{token}/finish")
-    def finish(request: Request, token: str):
-        session = owned(request, token)
-        folder = upload.finish(session, incoming())
-        try:
-            job_id = jobs.start_ingest(catalogue, folder, session.card_id, request.state.staff_user.name)
-        except jobs.JobError as error:
-            return JSONResponse({"detail": f"文件已全部收到，放在收件目录的「{folder}」中，但入藏任务没有开始："
-                                           f"{error}。可稍后在本页选择这个文件夹开始入藏", "folder": folder},
-                                status_code=409)
-        return {"job": job_id, "url": f"/staff/ingest/{job_id}", "folder": folder}
 
-    @api.delete("/api/uploads/{token}")
-    def cancel(request: Request, token: str):
-        upload.cancel(owned(request, token))
-        return {"cancelled": True}
+def answer(session: upload.UploadSession, chosen: upload.UploadLimits) -> dict:
+    return {**session.status(), "chunk_bytes": chosen.chunk_bytes}
 
-    return api
+
+@router.get("/upload/sha256.js")
+def sha256_script():
+    if not SHA256_JS.is_file():
+        raise NotFound("js-sha256 没有安装：请运行 make install（npm ci）")
+    return FileResponse(SHA256_JS, media_type="text/javascript", headers=CACHED)
+
+
+@router.post("/api/uploads")
+def open_upload(payload: JsonBody, catalogue: CatalogueDep, user: AdminDep, chosen: LimitsDep):
+    card_id = str(payload.get("card_id") or "").strip()
+    if not catalogue.exists(card_id):
+        raise InvalidInput(f"没有标识为「{card_id[:64]}」的卡片：请先建卡片，再上传影像")
+    expire(catalogue)
+    # a request the upload cannot take: UploadRefused, answered with its status (and `received`)
+    session = upload.open_session(incoming(catalogue), catalogue.home.root, user.name, card_id,
+                                  str(payload.get("name") or ""), payload.get("files"), chosen)
+    return answer(session, chosen)
+
+
+@router.get("/api/uploads/{token}")
+def upload_status(session: OwnedDep, chosen: LimitsDep):
+    return answer(session, chosen)
+
+
+@router.put("/api/uploads/{token}/files/{index}")
+async def chunk(request: Request, session: OwnedDep, chosen: LimitsDep, index: int = Path(ge=0, le=upload.MAX_FILES),
+                offset: int = Query(ge=0, le=MAX_OFFSET)):
+    data = await request.body()
+    received = await run_in_threadpool(upload.put_chunk, session, index, offset, data,
+                                       request.headers.get("x-chunk-sha256", ""), chosen)
+    return {"received": received}
+
+
+@router.post("/api/uploads/{token}/files/{index}/complete")
+def complete(session: OwnedDep, payload: JsonBody, index: int = Path(ge=0, le=upload.MAX_FILES)):
+    upload.complete_file(session, index, payload.get("sha256"))
+    return {"done": True}
+
+
+@router.post("/api/uploads/{token}/finish")
+def finish(session: OwnedDep, catalogue: CatalogueDep, user: AdminDep):
+    folder = upload.finish(session, incoming(catalogue))
+    try:
+        job_id = jobs.start_ingest(catalogue, folder, session.card_id, user.name)
+    except jobs.JobError as error:  # the files are kept: say where, and how to go on
+        raise Conflict(f"文件已全部收到，放在收件目录的「{folder}」中，但入藏任务没有开始：{error}。"
+                       "可稍后在本页选择这个文件夹开始入藏") from error
+    return {"job": job_id, "url": f"/staff/ingest/{job_id}", "folder": folder}
+
+
+@router.delete("/api/uploads/{token}")
+def cancel(session: OwnedDep):
+    upload.cancel(session)
+    return {"cancelled": True}
 
 
 def expire(catalogue: Catalogue) -> list[str]:

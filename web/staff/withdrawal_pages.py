@@ -16,49 +16,48 @@ from repository import CardConflict, Catalogue, local_time
 from repository.withdrawal import set_withdrawn
 
 from .. import i18n
+from ..dependencies import CatalogueDep
 from ..params import whole_number
 from .cards import REASON_FIELD, REASON_LIMIT
-from .common import posted_form, staff_render
-from .guard import current_user
+from .common import posted_form, refused_page
+from .guard import StaffRoute, UserDep
+
+router = APIRouter(route_class=StaffRoute)
 
 
-def router(catalogue: Catalogue, route_class) -> APIRouter:
-    api = APIRouter(route_class=route_class)
+def change(request: Request, catalogue: Catalogue, editor: str, form: FormData, card_id: str, withdrawn: bool):
+    stored = catalogue.get(card_id)
+    reason = str(form.get(REASON_FIELD) or "").strip()
+    base = str(form.get("base_version") or "")
+    if not reason or len(reason) > REASON_LIMIT:
+        message = "请填写撤销原因（最多 {limit} 字）：它会记入修订记录" if withdrawn \
+            else "请填写恢复原因（最多 {limit} 字）：它会记入修订记录"
+        return refused_page(request, 400, message, limit=REASON_LIMIT)
+    base_version = whole_number(base)
+    if base_version is None or not 1 <= base_version <= stored.head:
+        return refused_page(request, 400, "表单不完整（没有有效的基于版本），请重新打开修订记录页")
+    try:
+        result = set_withdrawn(catalogue, card_id, withdrawn, editor=editor, reason=reason,
+                               base_version=base_version)
+    except CardConflict as conflict:
+        last = conflict.current.versions[-1]
+        return refused_page(request, 409, "{editor} 已在 {time} 保存了 v{version}（{reason}）：什么都没有改动，"
+                                          "请回到修订记录页核对后重试", editor=last.editor,
+                            time=local_time.format_time(last.created, i18n.language_of(request)),
+                            version=last.number, reason=last.reason)
+    if not result.changed:
+        return RedirectResponse(f"/staff/cards/{card_id}/history", status_code=303)
+    return RedirectResponse(f"/staff/cards/{card_id}/history?saved={result.version}", status_code=303)
 
-    def refused(request: Request, status: int, message: str, **values):
-        return staff_render(request, "staff/refused.html", {"status": status, "message": message, "values": values},
-                            status_code=status)
 
-    def change(request: Request, form: FormData, card_id: str, withdrawn: bool):
-        stored = catalogue.get(card_id)
-        reason = str(form.get(REASON_FIELD) or "").strip()
-        base = str(form.get("base_version") or "")
-        if not reason or len(reason) > REASON_LIMIT:
-            message = "请填写撤销原因（最多 {limit} 字）：它会记入修订记录" if withdrawn \
-                else "请填写恢复原因（最多 {limit} 字）：它会记入修订记录"
-            return refused(request, 400, message, limit=REASON_LIMIT)
-        base_version = whole_number(base)
-        if base_version is None or not 1 <= base_version <= stored.head:
-            return refused(request, 400, "表单不完整（没有有效的基于版本），请重新打开修订记录页")
-        try:
-            result = set_withdrawn(catalogue, card_id, withdrawn, editor=current_user(request).name, reason=reason,
-                                   base_version=base_version)
-        except CardConflict as conflict:
-            last = conflict.current.versions[-1]
-            return refused(request, 409, "{editor} 已在 {time} 保存了 v{version}（{reason}）：什么都没有改动，"
-                                         "请回到修订记录页核对后重试", editor=last.editor,
-                           time=local_time.format_time(last.created, i18n.language_of(request)),
-                           version=last.number, reason=last.reason)
-        if not result.changed:
-            return RedirectResponse(f"/staff/cards/{card_id}/history", status_code=303)
-        return RedirectResponse(f"/staff/cards/{card_id}/history?saved={result.version}", status_code=303)
+@router.post("/cards/{card_id}/withdraw")
+def withdraw(request: Request, card_id: str, catalogue: CatalogueDep, user: UserDep,
+             form: FormData = Depends(posted_form)):
+    return change(request, catalogue, user.name, form, card_id, True)
 
-    @api.post("/cards/{card_id}/withdraw")
-    def withdraw(request: Request, card_id: str, form: FormData = Depends(posted_form)):
-        return change(request, form, card_id, True)
 
-    @api.post("/cards/{card_id}/reinstate")
-    def reinstate(request: Request, card_id: str, form: FormData = Depends(posted_form)):
-        return change(request, form, card_id, False)
+@router.post("/cards/{card_id}/reinstate")
+def reinstate(request: Request, card_id: str, catalogue: CatalogueDep, user: UserDep,
+              form: FormData = Depends(posted_form)):
+    return change(request, catalogue, user.name, form, card_id, False)
 
-    return api
