@@ -84,7 +84,7 @@ def create_app(home: Home | str | None = None, settings: Settings | None = None)
         stored = catalogue.get(card_id)
         return [vars(v) | {"version": v.number} for v in stored.versions]
 
-    app.include_router(iiif_routes.router(catalogue))
+    iiif_routes.install(app)
     app.include_router(text_routes.router(catalogue))
 
     @app.get("/healthz", include_in_schema=False)

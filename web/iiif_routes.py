@@ -28,8 +28,9 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from stat import S_ISREG
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +47,7 @@ from repository import Catalogue, public_url
 from repository.settings import Settings, current
 
 from . import i18n, viewer_language
+from .dependencies import CatalogueDep, SettingsDep
 from .errors import problem_response
 from .file_stream import FileStream
 from .params import whole_number
@@ -186,39 +188,26 @@ class ManifestCache:
         return body, etag
 
 
-def router(catalogue: Catalogue) -> APIRouter:
-    api = APIRouter()
-    manifests = ManifestCache(catalogue)
-    derivatives = catalogue.home.derivatives
-    sizes = PageSizes()
-    settings = catalogue.settings
-    rendered = RenderedCache(int(settings.render_cache_mb * 1024 * 1024))
-    decoded = DecodedCache(int(settings.tile_cache_mb * 1024 * 1024))
+class IiifServer:
+    """What the IIIF routes keep per app (the manifest, page size and image caches) and the steps of
+    answering an Image API request. web/app.py makes one per app (:func:`install`)."""
 
-    @api.get("/iiif/{book}/manifest", tags=["iiif"], summary="IIIF Presentation 3 manifest of a book")
-    def manifest(request: Request, book: str):
-        if not valid_book(book):
-            return _error(404, f"no book {book!r}")
-        body, etag = manifests.get(book)  # no such card, withdrawn, no page images: the app's error handler
-        headers = {**CORS, "ETag": etag, "Cache-Control": JSON_CACHE}
-        if _not_modified(request, etag):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type=PRESENTATION_TYPE, headers=headers)
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        self.manifests = ManifestCache(catalogue)
+        self.derivatives = catalogue.home.derivatives
+        self.sizes = PageSizes()
+        self.settings = catalogue.settings
+        self.rendered = RenderedCache(int(self.settings.render_cache_mb * 1024 * 1024))
+        self.decoded = DecodedCache(int(self.settings.tile_cache_mb * 1024 * 1024))
 
-    @api.get("/iiif/collection/{name}", tags=["iiif"],
-             summary="IIIF collections: top, 四部 branches, unclassified, local")
-    def collection(name: str):
-        body = build_collection(catalogue, name)
-        return Response(json.dumps(body, ensure_ascii=False), media_type=PRESENTATION_TYPE,
-                        headers={**CORS, "Cache-Control": JSON_CACHE})
-
-    async def image_endpoint(request: Request):
+    async def image_endpoint(self, request: Request):
         parts = request.path_params["rest"].split("/")
         if len(parts) not in (2, 3, 6):
             return _error(404, "not an Image API path: /iiif/image/{id}/{page}/{region}/{size}/{rotation}/"
                                "{quality}.{format} or /iiif/image/{id}/{page}/info.json")
         book, page = parts[0], parts[1]
-        folder = page_folder(derivatives, book, page)
+        folder = page_folder(self.derivatives, book, page)
         if folder is None:
             return _error(404, f"no image {book}/{page}")
         if len(parts) == 2:
@@ -226,15 +215,15 @@ def router(catalogue: Catalogue) -> APIRouter:
         if len(parts) == 3:
             if parts[2] != "info.json":
                 return _error(404, f"no {parts[2]!r} here: ask for info.json or an image request")
-            return info_response(request, book, page, folder)
+            return self.info_response(request, book, page, folder)
         segments = parts[2:]
         if not all(segment and segment[0] != "." and set(segment) <= SEGMENT_CHARS for segment in segments):
             return _error(400, "bad image request: " + "/".join(segments))
         # 1. The pre-built file under the requested name (viewers ask for the tiles info.json lists).
-        static = await static_response(request, folder.joinpath(*segments), book, page, "/".join(segments))
+        static = await self.static_response(request, folder.joinpath(*segments), book, page, "/".join(segments))
         if static is not None:
             return static
-        size = sizes.get(folder)
+        size = self.sizes.get(folder)
         if size is None:
             return _error(404, f"no image {book}/{page}")
         width, height = size
@@ -243,13 +232,13 @@ def router(catalogue: Catalogue) -> APIRouter:
         # 2. The pre-built file for an equivalent request (0,0,512,512/512,/0/default.jpg → …/512,512/…).
         name = wanted.file_name()
         if name != "/".join(segments) and not wanted.mirror and wanted.quality == "default":
-            static = await static_response(request, folder.joinpath(*name.split("/")), book, page, canonical)
+            static = await self.static_response(request, folder.joinpath(*name.split("/")), book, page, canonical)
             if static is not None:
                 return static
         # 3. Rendered from the page's pyramid.
-        return await rendered_response(request, book, page, folder, wanted, width, height, canonical)
+        return await self.rendered_response(request, book, page, folder, wanted, width, height, canonical)
 
-    async def static_response(request: Request, path: Path, book: str, page: str, canonical: str):
+    async def static_response(self, request: Request, path: Path, book: str, page: str, canonical: str):
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:  # no such file, or a name too long for the file system: not a pre-built tile
@@ -260,7 +249,7 @@ def router(catalogue: Catalogue) -> APIRouter:
             if not S_ISREG(stat.st_mode):
                 return None
             etag = _etag(stat)
-            headers = image_headers(book, page, canonical, etag)
+            headers = self.image_headers(book, page, canonical, etag)
             if _not_modified(request, etag):
                 return Response(status_code=304, headers=headers)
             media_type = FORMATS.get(path.suffix.lstrip("."), "application/octet-stream")
@@ -275,47 +264,47 @@ def router(catalogue: Catalogue) -> APIRouter:
             if not streamed:
                 os.close(fd)
 
-    def pyramid_of(book: str, page: str, folder: Path) -> Path | None:
+    def pyramid_of(self, book: str, page: str, folder: Path) -> Path | None:
         pyramid = folder / PYRAMID_FILE
         if pyramid.exists():
             return pyramid
         try:
-            return ensure_pyramid(catalogue, book, page, folder)
+            return ensure_pyramid(self.catalogue, book, page, folder)
         except Exception as error:  # a master libvips cannot read: fall back to the full-size JPEG
             log.warning("%s/%s: no pyramid (%s)", book, page, error)
             return None
 
-    async def rendered_response(request, book, page, folder, wanted, width, height, canonical):
+    async def rendered_response(self, request, book, page, folder, wanted, width, height, canonical):
         source = folder / PYRAMID_FILE
         if not source.exists():
-            built = await run_in_threadpool(pyramid_of, book, page, folder)
+            built = await run_in_threadpool(self.pyramid_of, book, page, folder)
             source = built or folder / "full" / "max" / "0" / "default.jpg"
         try:
             source_stat = source.stat()
         except OSError:
             return _error(404, f"no image {book}/{page}")
         etag = f'"{hashlib.sha1(f"{source_stat.st_mtime_ns}:{canonical}".encode()).hexdigest()[:24]}"'
-        headers = image_headers(book, page, canonical, etag)
+        headers = self.image_headers(book, page, canonical, etag)
         if _not_modified(request, etag):
             return Response(status_code=304, headers=headers)
         key = (str(source), source_stat.st_mtime_ns, canonical)
-        body = rendered.get(key)
+        body = self.rendered.get(key)
         if body is None:
             try:
                 body = await asyncio.get_running_loop().run_in_executor(
-                    _render_pool(settings.render_threads), render, source, wanted, width, height, decoded)
+                    _render_pool(self.settings.render_threads), render, source, wanted, width, height, self.decoded)
             except Exception as error:  # pyvips.Error: a damaged derivative; say so rather than 500
                 log.error("%s/%s %s: %s (rebuild with `guji tiles rebuild %s`)", book, page, canonical, error, book)
                 return _error(503, f"cannot render {book}/{page} {canonical} now: an image file on the server is "
                                    "damaged; the server log names it. Please try again later.")
-            rendered.put(key, body)
+            self.rendered.put(key, body)
         return Response(body, media_type=wanted.media_type, headers=headers)
 
-    def image_headers(book: str, page: str, canonical: str, etag: str) -> dict:
+    def image_headers(self, book: str, page: str, canonical: str, etag: str) -> dict:
         link = f'<{ids.image_service(book, page)}/{canonical}>;rel="canonical", <{PROFILE_URI}>;rel="profile"'
         return {**CORS, "ETag": etag, "Cache-Control": TILE_CACHE, "Link": link}
 
-    def info_response(request: Request, book: str, page: str, folder: Path):
+    def info_response(self, request: Request, book: str, page: str, folder: Path):
         path = folder / "info.json"
         try:
             stat = path.stat()
@@ -332,41 +321,12 @@ def router(catalogue: Catalogue) -> APIRouter:
         media_type = MEDIA_TYPE if "application/ld+json" in accept or "json" not in accept else "application/json"
         return Response(json.dumps(service_info(stored, service_id)), media_type=media_type, headers=headers)
 
-    api.add_route("/iiif/image/{rest:path}", image_endpoint, methods=["GET", "HEAD"], include_in_schema=False)
-
-    @api.get("/books/{book}/viewer", response_class=HTMLResponse, include_in_schema=False)
-    def viewer(request: Request, book: str, lang: str | None = None, canvas: str | None = None,
-               page: str | None = None, q: str | None = None):
-        """Mirador on the book; `page` (or `canvas`) = the page to open, e.g. 0005; `q` a search; `lang`
-        zh-Hans, zh-Hant or en (default: the site's language, see :mod:`web.viewer_language`)."""
-        language = viewer_language.choose(lang, i18n.language_of(request))
-        words = viewer_language.PAGE_WORDS[language]
-        canvas = canvas or page
-        if not valid_book(book) or not catalogue.exists(book):
-            return HTMLResponse(viewer_language.note(language, words["no_book"].format(book=book)), status_code=404)
-        try:
-            manifests.get(book)
-        except BookWithdrawn:  # readers see a note; the staff hint in the exception is for the JSON API and logs
-            return HTMLResponse(viewer_language.note(language, words["withdrawn"]), status_code=410)
-        except NoPageImages:
-            return HTMLResponse(viewer_language.note(language, words["no_images"]), status_code=404)
-        card = catalogue.get(book).card
-        start = start_page(book, canvas)
-        return templates.TemplateResponse(request, "viewer.html", {
-            "book": book, "manifest": ids.manifest(book), "language": language,
-            "title": viewer_language.tab_title(language, (card.get("edition") or {}).get("title") or book),
-            "mirador": viewer_language.mirador_config(language),
-            "mirador_url": asset_url("/viewer/mirador.min.js", mirador_dir(settings) / "mirador.min.js"),
-            "placeholder": first_page_image(book, start), "loading": words["loading"],
-            "canvas": ids.canvas(book, start) if start else None, "query": q,
-        })
-
-    def first_page_image(book: str, page: str | None) -> str | None:
+    def first_page_image(self, book: str, page: str | None) -> str | None:
         """A listed size (600 px wide, or the nearest) of the page the viewer opens at: shown at once
         while Mirador loads, so the reader never waits in front of a grey box."""
-        pages = [str(entry.get("page")) for entry in (catalogue.structure(book) or {}).get("pages") or []]
+        pages = [str(entry.get("page")) for entry in (self.catalogue.structure(book) or {}).get("pages") or []]
         page = page or (pages[0] if pages else None)
-        folder = page_folder(catalogue.home.derivatives, book, page) if page else None
+        folder = page_folder(self.derivatives, book, page) if page else None
         info = read_info(folder) if folder else None
         sizes = sorted(int(size["width"]) for size in (info or {}).get("sizes") or [] if size.get("width"))
         if not sizes:
@@ -374,33 +334,101 @@ def router(catalogue: Catalogue) -> APIRouter:
         width = min(sizes, key=lambda w: abs(w - PLACEHOLDER_WIDTH))
         return f"/iiif/image/{book}/{page}/full/{width},/0/default.jpg"
 
-    def start_page(book: str, wanted: str | None) -> str | None:
+    def start_page(self, book: str, wanted: str | None) -> str | None:
         """The page to open: `wanted` (0005, or 5) when the book has that page; otherwise None (the first)."""
         number = whole_number(wanted) if wanted else None
         if number is None:
             return None
         page = f"{number:04d}"
-        pages = {str(entry.get("page")) for entry in (catalogue.structure(book) or {}).get("pages") or []}
+        pages = {str(entry.get("page")) for entry in (self.catalogue.structure(book) or {}).get("pages") or []}
         return page if page in pages else None
 
-    @api.get("/viewer/{name}", include_in_schema=False)
-    def viewer_asset(request: Request, name: str):
-        if name not in ("mirador.min.js", "mirador.min.js.map"):
-            return _error(404, f"no viewer file {name!r}")
-        path = mirador_dir(settings) / name
-        if not path.is_file():
-            return _error(404, "Mirador is not installed: run `make install` (npm ci) first")
-        if name.endswith(".js"):  # gzip (2.3 MB → 0.7 MB), ETag, a year when the address has its version
-            return asset_response(request, path)
-        headers = {"Cache-Control": "public, max-age=86400"}
-        if "range" in request.headers:
-            return FileResponse(path, media_type="application/json", headers=headers)
-        fd = os.open(path, os.O_RDONLY)
-        stat = os.fstat(fd)
-        headers["ETag"] = _etag(stat)
-        if _not_modified(request, headers["ETag"]):
-            os.close(fd)
-            return Response(status_code=304, headers=headers)
-        return FileStream(fd, stat.st_size, "application/json", headers)  # the source map (developers): 9.8 MB
 
-    return api
+async def iiif_of(request: Request) -> IiifServer:
+    return request.app.state.iiif
+
+
+IiifDep = Annotated[IiifServer, Depends(iiif_of)]
+router = APIRouter()
+
+
+def install(app: FastAPI) -> None:
+    """The IIIF routes in the app, with their caches (``app.state.iiif``)."""
+    app.state.iiif = IiifServer(app.state.catalogue)
+    app.include_router(router)
+
+
+@router.get("/iiif/{book}/manifest", tags=["iiif"], summary="IIIF Presentation 3 manifest of a book")
+def manifest(request: Request, book: str, iiif: IiifDep):
+    if not valid_book(book):
+        return _error(404, f"no book {book!r}")
+    body, etag = iiif.manifests.get(book)  # no such card, withdrawn, no page images: the app's error handler
+    headers = {**CORS, "ETag": etag, "Cache-Control": JSON_CACHE}
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=PRESENTATION_TYPE, headers=headers)
+
+
+@router.get("/iiif/collection/{name}", tags=["iiif"],
+            summary="IIIF collections: top, 四部 branches, unclassified, local")
+def collection(name: str, catalogue: CatalogueDep):
+    body = build_collection(catalogue, name)
+    return Response(json.dumps(body, ensure_ascii=False), media_type=PRESENTATION_TYPE,
+                    headers={**CORS, "Cache-Control": JSON_CACHE})
+
+
+async def image_endpoint(request: Request):
+    return await request.app.state.iiif.image_endpoint(request)
+
+
+router.add_route("/iiif/image/{rest:path}", image_endpoint, methods=["GET", "HEAD"], include_in_schema=False)
+
+
+@router.get("/books/{book}/viewer", response_class=HTMLResponse, include_in_schema=False)
+def viewer(request: Request, book: str, iiif: IiifDep, lang: str | None = None, canvas: str | None = None,
+           page: str | None = None, q: str | None = None):
+    """Mirador on the book; `page` (or `canvas`) = the page to open, e.g. 0005; `q` a search; `lang`
+    zh-Hans, zh-Hant or en (default: the site's language, see :mod:`web.viewer_language`)."""
+    language = viewer_language.choose(lang, i18n.language_of(request))
+    words = viewer_language.PAGE_WORDS[language]
+    canvas = canvas or page
+    catalogue = iiif.catalogue
+    if not valid_book(book) or not catalogue.exists(book):
+        return HTMLResponse(viewer_language.note(language, words["no_book"].format(book=book)), status_code=404)
+    try:
+        iiif.manifests.get(book)
+    except BookWithdrawn:  # readers see a note; the staff hint in the exception is for the JSON API and logs
+        return HTMLResponse(viewer_language.note(language, words["withdrawn"]), status_code=410)
+    except NoPageImages:
+        return HTMLResponse(viewer_language.note(language, words["no_images"]), status_code=404)
+    card = catalogue.get(book).card
+    start = iiif.start_page(book, canvas)
+    return templates.TemplateResponse(request, "viewer.html", {
+        "book": book, "manifest": ids.manifest(book), "language": language,
+        "title": viewer_language.tab_title(language, (card.get("edition") or {}).get("title") or book),
+        "mirador": viewer_language.mirador_config(language),
+        "mirador_url": asset_url("/viewer/mirador.min.js", mirador_dir(iiif.settings) / "mirador.min.js"),
+        "placeholder": iiif.first_page_image(book, start), "loading": words["loading"],
+        "canvas": ids.canvas(book, start) if start else None, "query": q,
+    })
+
+
+@router.get("/viewer/{name}", include_in_schema=False)
+def viewer_asset(request: Request, name: str, settings: SettingsDep):
+    if name not in ("mirador.min.js", "mirador.min.js.map"):
+        return _error(404, f"no viewer file {name!r}")
+    path = mirador_dir(settings) / name
+    if not path.is_file():
+        return _error(404, "Mirador is not installed: run `make install` (npm ci) first")
+    if name.endswith(".js"):  # gzip (2.3 MB → 0.7 MB), ETag, a year when the address has its version
+        return asset_response(request, path)
+    headers = {"Cache-Control": "public, max-age=86400"}
+    if "range" in request.headers:
+        return FileResponse(path, media_type="application/json", headers=headers)
+    fd = os.open(path, os.O_RDONLY)
+    stat = os.fstat(fd)
+    headers["ETag"] = _etag(stat)
+    if _not_modified(request, headers["ETag"]):
+        os.close(fd)
+        return Response(status_code=304, headers=headers)
+    return FileStream(fd, stat.st_size, "application/json", headers)  # the source map (developers): 9.8 MB
