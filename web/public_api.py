@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from repository import Catalogue, Gone, public_url
+from repository import Gone, public_url
 from repository.withdrawal import is_withdrawn
 
 from . import collection
+from .dependencies import CatalogueDep
 from .public_pages import browse_filters, withdrawn_message
 from .record import BookRecord, Section, book_record
 
@@ -148,34 +149,39 @@ def book_response(book: BookRecord) -> BookResponse:
     )
 
 
-def router(catalogue: Catalogue) -> APIRouter:
-    api = APIRouter(prefix="/api", tags=["collection"])
+router = APIRouter(prefix="/api", tags=["collection"])
 
-    @api.get("/collection", response_model=CollectionResponse, summary="Collection figures and recent items")
-    def collection_api():
-        figures = collection.figures(catalogue)
-        return CollectionResponse(figures=Figures(**vars(figures)),
-                                  recent=[summary(row) for row in collection.recent(catalogue)])
 
-    @api.get("/browse", response_model=BrowseResponse,
-             summary="Browse by 四部, 朝代, 版本类型, 地方文献 and 地方人士 (the /browse page)")
-    def browse_api(page: int = Query(1, ge=1, le=100_000),
-                   page_size: int = Query(collection.PAGE_SIZE, ge=1, le=200),
-                   filters: collection.Filters = Depends(browse_filters)):
-        result = collection.browse(catalogue, filters, page, page_size)
-        return BrowseResponse(
-            filters=filters.query_items(), total=result.total, page=result.page, pages=result.pages,
-            books=[summary(row) for row in result.rows],
-            facets=[Facet(key=facet.key, title=facet.title, values=[_facet_value(v) for v in facet.values])
-                    for facet in result.facets],
-        )
+@router.get("/collection", response_model=CollectionResponse, summary="Collection figures and recent items")
+def collection_api(catalogue: CatalogueDep):
+    figures = collection.figures(catalogue)
+    return CollectionResponse(figures=Figures(**vars(figures)),
+                              recent=[summary(row) for row in collection.recent(catalogue)])
 
-    @api.get("/books/{card_id}", response_model=BookResponse, summary="One book's record (the /books/{id} page)",
-             responses={404: {"description": "no such book"}, 410: {"description": "the record was withdrawn"}})
-    def book_api(card_id: str):
-        stored = catalogue.get(card_id)
-        if is_withdrawn(stored.card):
-            raise Gone(withdrawn_message(catalogue, stored))
-        return book_response(book_record(catalogue, stored))
 
-    return api
+@router.get("/browse", response_model=BrowseResponse,
+            summary="Browse by 四部, 朝代, 版本类型, 地方文献 and 地方人士 (the /browse page)")
+
+
+def browse_api(catalogue: CatalogueDep, page: int = Query(1, ge=1, le=100_000),
+               page_size: int = Query(collection.PAGE_SIZE, ge=1, le=200),
+               filters: collection.Filters = Depends(browse_filters)):
+    result = collection.browse(catalogue, filters, page, page_size)
+    return BrowseResponse(
+        filters=filters.query_items(), total=result.total, page=result.page, pages=result.pages,
+        books=[summary(row) for row in result.rows],
+        facets=[Facet(key=facet.key, title=facet.title, values=[_facet_value(v) for v in facet.values])
+                for facet in result.facets],
+    )
+
+
+@router.get("/books/{card_id}", response_model=BookResponse, summary="One book's record (the /books/{id} page)",
+            responses={404: {"description": "no such book"}, 410: {"description": "the record was withdrawn"}})
+
+
+def book_api(card_id: str, catalogue: CatalogueDep):
+    stored = catalogue.get(card_id)
+    if is_withdrawn(stored.card):
+        raise Gone(withdrawn_message(catalogue, stored))
+    return book_response(book_record(catalogue, stored))
+

@@ -13,6 +13,7 @@ from repository.card import card_entries, title_with_juan
 from repository.withdrawal import is_withdrawn, withdrawn_since
 
 from . import collection, i18n
+from .dependencies import CatalogueDep
 from .reading import reading
 from .record import book_record
 from .templating import render
@@ -61,60 +62,62 @@ def record_fields(card: dict) -> list[tuple[str, str]]:
     ]
 
 
-def router(catalogue: Catalogue) -> APIRouter:
-    api = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @api.get("/")
-    def home(request: Request):
-        return render(request, "home.html", {
-            "figures": collection.figures(catalogue),
-            "recent": collection.recent(catalogue),
-            "facets": collection.facets(catalogue, collection.Filters()),
-        })
 
-    @api.get("/browse")
-    def browse(request: Request, page: int = Query(1, ge=1, le=100_000),
-               filters: collection.Filters = Depends(browse_filters)):
-        result = collection.browse(catalogue, filters, page)
-        chosen = filters.query_items()
+@router.get("/")
+def home(request: Request, catalogue: CatalogueDep):
+    return render(request, "home.html", {
+        "figures": collection.figures(catalogue),
+        "recent": collection.recent(catalogue),
+        "facets": collection.facets(catalogue, collection.Filters()),
+    })
 
-        def link(**changes) -> str:
-            """This browse page with some filters changed (None removes one)."""
-            items = {**chosen, **changes}
-            items = {key: value for key, value in items.items() if value}
-            return "/browse" + ("?" + urlencode(items) if items else "")
 
-        return render(request, "browse.html", {
-            "result": result, "chosen": [(key, value, collection.filter_label(key, value))
-                                         for key, value in chosen.items()],
-            "link": link,
-        })
+@router.get("/browse")
+def browse(request: Request, catalogue: CatalogueDep, page: int = Query(1, ge=1, le=100_000),
+           filters: collection.Filters = Depends(browse_filters)):
+    result = collection.browse(catalogue, filters, page)
+    chosen = filters.query_items()
 
-    @api.get("/books/{card_id}")
-    def record(request: Request, card_id: str, page: str | None = None,
-               text: int | None = Query(None, ge=0, le=1_000_000), q: str = Query("", max_length=256),
-               layout: str = "vertical"):
-        """`?page=0003` (as search hits link) opens the embedded viewer at that page and shows its text
-        beside it; `?text=12` the text of a leaf without a scan; `q` marks a search's matches in both."""
-        stored = catalogue.get(card_id)
-        if is_withdrawn(stored.card):
-            return withdrawn_page(request, catalogue, stored)
-        book = book_record(catalogue, stored)
-        start_page = page if page in {entry.page for entry in book.pages} else None
-        # the text of that page — also of a book without scans, whose text numbers its own pages
-        shown = page if page and valid_page(page) else (book.pages[0].page if book.pages and text is None else None)
-        return render(request, "record.html", {
-            "book": book, "fields": record_fields(stored.card), "versions": stored.versions,
-            "start_page": start_page, "query": q.strip(),
-            "reading": reading(catalogue, stored.id, pages=[shown] if shown else [], text=text, query=q,
-                               layout=layout),
-        })
+    def link(**changes) -> str:
+        """This browse page with some filters changed (None removes one)."""
+        items = {**chosen, **changes}
+        items = {key: value for key, value in items.items() if value}
+        return "/browse" + ("?" + urlencode(items) if items else "")
 
-    @api.get("/lang")
-    def choose_language(to: str = "zh", next: str | None = None):
-        response = RedirectResponse(safe_next(next), status_code=303)
-        if to in i18n.LANGUAGES:
-            response.set_cookie(i18n.COOKIE, to, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
-        return response
+    return render(request, "browse.html", {
+        "result": result, "chosen": [(key, value, collection.filter_label(key, value))
+                                     for key, value in chosen.items()],
+        "link": link,
+    })
 
-    return api
+
+@router.get("/books/{card_id}")
+def record(request: Request, card_id: str, catalogue: CatalogueDep, page: str | None = None,
+           text: int | None = Query(None, ge=0, le=1_000_000), q: str = Query("", max_length=256),
+           layout: str = "vertical"):
+    """`?page=0003` (as search hits link) opens the embedded viewer at that page and shows its text
+    beside it; `?text=12` the text of a leaf without a scan; `q` marks a search's matches in both."""
+    stored = catalogue.get(card_id)
+    if is_withdrawn(stored.card):
+        return withdrawn_page(request, catalogue, stored)
+    book = book_record(catalogue, stored)
+    start_page = page if page in {entry.page for entry in book.pages} else None
+    # the text of that page — also of a book without scans, whose text numbers its own pages
+    shown = page if page and valid_page(page) else (book.pages[0].page if book.pages and text is None else None)
+    return render(request, "record.html", {
+        "book": book, "fields": record_fields(stored.card), "versions": stored.versions,
+        "start_page": start_page, "query": q.strip(),
+        "reading": reading(catalogue, stored.id, pages=[shown] if shown else [], text=text, query=q,
+                           layout=layout),
+    })
+
+
+@router.get("/lang")
+def choose_language(to: str = "zh", next: str | None = None):
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if to in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, to, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+    return response
+
