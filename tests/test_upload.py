@@ -128,6 +128,24 @@ def test_an_uploaded_book_is_verified_chunk_by_chunk_resumed_and_ingested(site, 
     assert "iframe" in TestClient(create_app(site.home)).get("/books/jingchuan-wenji").text
 
 
+def test_files_received_but_no_job_started_is_a_conflict_naming_the_folder(site, admin, tmp_path, monkeypatch):
+    """The whole book arrived, but its ingest job cannot start: a 409 problem (as every API error is)
+    saying where the files are kept, and the files stay in the incoming directory."""
+    from web.staff import jobs
+
+    def busy(*_args, **_kwargs):
+        raise jobs.JobError("这个文件夹已有入藏任务在进行")
+
+    files = {"1.png": (FIXTURES / "scans" / "1.png").read_bytes()}
+    session = open_upload(admin, files).json()
+    send_all(admin, session, files)
+    monkeypatch.setattr(jobs, "start_ingest", busy)
+    answer = admin.post(f"/staff/api/uploads/{session['id']}/finish")
+    assert answer.status_code == 409 and answer.headers["content-type"] == "application/problem+json"
+    assert "「荊川文集」" in answer.json()["detail"] and "已有入藏任务" in answer.json()["detail"]
+    assert (tmp_path / "incoming" / "荊川文集" / "1.png").read_bytes() == files["1.png"]
+
+
 @pytest.mark.parametrize("path", ["../1.png", "/etc/passwd", "a\\b.png", "C:/x.png", ".hidden.png", "a/../../b.png",
                                   "a//b.png", "a/./b.png", "bad\x00name.png", "bad\nname.png", "x" * 300 + ".png", ""])
 def test_names_that_would_leave_the_book_folder_are_refused(admin, tmp_path, path):
