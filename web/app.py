@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from repository import Catalogue, Gone, Home
 from repository.settings import Settings, current
 from repository.withdrawal import WITHDRAWN, is_withdrawn
+from search.indexer import index_behind
 
 from . import (
     errors,
@@ -89,6 +90,8 @@ def create_app(home: Home | str | None = None, settings: Settings | None = None)
 
     @app.get("/healthz", include_in_schema=False)
     def health():
-        return {"ok": True, "cards": catalogue.count()}
+        """The node answers and reaches the database; `index_behind`: catalogue events its own search
+        index has yet to apply (0: its search is up to date — docs/deployment.md)."""
+        return {"ok": True, "cards": catalogue.count(), "index_behind": index_behind(catalogue)}
 
     return app
