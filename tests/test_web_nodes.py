@@ -123,3 +123,13 @@ def test_an_edit_on_node_a_is_found_in_search_on_node_b(tmp_path, postgres_url):
     assert (tmp_path / "index-a" / "whoosh").is_dir() and (tmp_path / "index-b" / "whoosh").is_dir()
     for log in ("node-a.log", "node-b.log"):
         assert "Traceback" not in (tmp_path / log).read_text(errors="replace"), log
+
+
+def test_the_documented_nginx_front_is_a_configuration_nginx_accepts(tmp_path):
+    from nginx_front import check, documented_block, site_config
+
+    assert "proxy_set_header X-Forwarded-For" in documented_block()
+    main = site_config(tmp_path / "nginx", ["127.0.0.1:8001", "127.0.0.1:8002"], 8080, tmp_path / "www")
+    checked = check(main)
+    assert checked.returncode == 0, checked.stderr
+    assert main.read_text().count("max_fails=3") == 2
