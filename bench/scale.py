@@ -1,6 +1,7 @@
 """One machine's engines against the engines of a larger site, on the same workload, in one run.
 
     .venv/bin/python bench/scale.py [--cards 2000] [--revise 500] [--setups sqlite,postgresql] [--no-fsync]
+                                    [--parts catalogue,reads] [--duration 60] [--connections 64]
 
 Workloads (each setup gets a fresh data home): import ``--cards`` new cards from XLSX; a batch
 revision of ``--revise`` of them (a 修改原因 column, one new version each); ``guji rebuild-db``
@@ -14,9 +15,13 @@ Setups:
 * ``postgresql`` — a PostgreSQL cluster started for the run (tests/postgres_support.py), with
   fsync and synchronous commit on, over TCP on 127.0.0.1.
 
-More setups (S3-compatible storage, a Redis job queue, several web nodes) plug in as further
-entries of :data:`SETUPS`: a context manager that yields the environment variables of that
-setup. Prints a table and writes bench/results/scale.json.
+More setups (S3-compatible storage, a Redis job queue) plug in as further entries of
+:data:`SETUPS`: a context manager that yields the environment variables of that setup. Prints a
+table and writes bench/results/scale.json.
+
+Part ``reads`` (bench/read_nodes.py): ``--connections`` readers for ``--duration`` seconds through
+nginx in front of one and then two web nodes on PostgreSQL, and a run in which one of two nodes is
+killed half-way; writes bench/results/scale-nodes.json.
 """
 
 from __future__ import annotations
@@ -116,13 +121,41 @@ def run_setup(name: str, cards: int, revise: int, books, durable: bool) -> dict:
     }
 
 
+def reads(duration: float, connections: int) -> None:
+    """Part ``reads``: web nodes behind nginx (bench/read_nodes.py); writes scale-nodes.json."""
+    from read_nodes import run
+
+    with postgresql_setup() as environment:
+        result = run(duration, connections, environment["GUJI_DATABASE_URL"])
+    print(f"\n{'scenario':32} {'nodes':>5} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} "
+          f"{'load':>5}")
+    for row in result["rows"]:
+        print(f"{row['scenario']:32} {row['nodes']:>5} {row['requests_per_s']:>8.0f} {row['p50_ms']:>7.1f} "
+              f"{row['p95_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['errors']:>6} "
+              f"{row.get('load_average_after', 0):>5.1f}")
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    out = ROOT / "bench" / "results" / "scale-nodes.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=2000)
     parser.add_argument("--revise", type=int, default=500)
     parser.add_argument("--setups", default=",".join(SETUPS), help=f"comma-separated, of: {', '.join(SETUPS)}")
     parser.add_argument("--no-fsync", action="store_true", help="OCFL writes without fsync (the databases keep theirs)")
+    parser.add_argument("--parts", default="catalogue,reads", help="catalogue (the workloads above), reads (web nodes)")
+    parser.add_argument("--duration", type=float, default=60, help="seconds of each read run")
+    parser.add_argument("--connections", type=int, default=64, help="readers at once")
     args = parser.parse_args()
+    parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    if parts - {"catalogue", "reads"}:
+        parser.error(f"unknown parts {sorted(parts - {'catalogue', 'reads'})}: use catalogue, reads")
+    if "reads" in parts:
+        reads(args.duration, args.connections)
+    if "catalogue" not in parts:
+        return
     chosen = [name.strip() for name in args.setups.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in SETUPS]
     if unknown or args.revise > args.cards:

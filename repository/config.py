@@ -56,19 +56,21 @@ class Home:
           journal/         write intents, replayed after a crash
           locks/           one lock file per object (ocfl-py itself has no locking)
           derivatives/     IIIF tiles and thumbnails per object (rebuildable from masters)
-          index/           full-text search index (rebuildable from OCFL + DB)
+          index/           full-text search index (rebuildable from OCFL + DB; GUJI_INDEX_DIR puts it elsewhere)
           rebuild-db/      the projection `guji rebuild-db` stages before swapping it in (transient)
     """
 
     root: Path
     database: str | None = None  # GUJI_DATABASE_URL; None: catalogue.sqlite in the data home
+    index_root: Path | None = None  # GUJI_INDEX_DIR, this node's own index; None: index/ in the data home
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Home:
         """`--home` wins, then `GUJI_HOME`, then `./guji-data`."""
         settings = settings or current()
         chosen = home or settings.home or DEFAULT_HOME
-        return cls(Path(chosen).expanduser().resolve(), settings.database_url)
+        index_root = settings.index_dir.expanduser().resolve() if settings.index_dir else None
+        return cls(Path(chosen).expanduser().resolve(), settings.database_url, index_root)
 
     @property
     def ocfl_root(self) -> Path:
@@ -89,8 +91,9 @@ class Home:
 
     @property
     def index(self) -> Path:
-        """The search index, rebuildable from OCFL and the catalogue DB (`guji reindex`)."""
-        return self.root / "index"
+        """The search index, rebuildable from OCFL and the catalogue DB (`guji reindex`): each web node
+        may keep its own (`GUJI_INDEX_DIR`), fed from the shared event log by its own indexer."""
+        return self.index_root or self.root / "index"
 
     @property
     def staging(self) -> Path:

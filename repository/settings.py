@@ -147,6 +147,13 @@ class Settings:
     incoming: Path | None = _setting("GUJI_INCOMING", _path, None,
                                      "where the staff workspace's ingest page finds book folders",
                                      "incoming/ in the data home")
+    index_dir: Path | None = _setting("GUJI_INDEX_DIR", _path, None,
+                                      "this node's search index: a local folder each web node keeps for itself, "
+                                      "fed from the shared event log (docs/deployment.md)", "index/ in the data home")
+    session_key_file: Path | None = _setting("GUJI_SESSION_KEY_FILE", _path, None,
+                                             "the file with the key that signs staff cookies and forms: the same "
+                                             "file on every web node (docs/deployment.md)",
+                                             "secrets/session.key in the data home, made on first use")
     mirador_dir: Path | None = _setting("GUJI_MIRADOR_DIR", _path, None,
                                         "Mirador's dist folder (for a packaged install)", "node_modules/mirador/dist")
     # the public site

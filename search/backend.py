@@ -85,6 +85,12 @@ def index_dir(home: Home, name: str) -> Path:
     return home.index / name
 
 
+def writer_lock(home: Home, name: str) -> Path:
+    """The file the one indexer of an index holds locked: beside the index, so that web nodes sharing a
+    data home each run the indexer of their own index (GUJI_INDEX_DIR)."""
+    return home.index / f"{name}.indexer.lock"
+
+
 # ---- index state (last event seen by the indexer) -------------------------------------------------
 
 STATE_FILE = "guji-index.json"

@@ -24,6 +24,10 @@ def _snippet_text(snippet) -> Text:
     return text
 
 
+def _built(done) -> str:
+    return f"indexer：索引尚未建立，已按目录建好（{done.indexed} 部书，截至事件 #{done.last_event}），此后按事件更新"
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def search(
@@ -98,6 +102,9 @@ def register(app: typer.Typer) -> None:
             try:
                 if once:
                     done = worker.run_once()
+                    if done.built:
+                        console.print(_built(done), highlight=False)
+                        return
                     if done.rebuilt:
                         console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
                                       highlight=False)
@@ -109,6 +116,9 @@ def register(app: typer.Typer) -> None:
                 signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
 
                 def announce(done) -> None:
+                    if done.built:
+                        console.print(_built(done), highlight=False)
+                        return
                     if done.rebuilt:
                         console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
                                       highlight=False)

@@ -8,6 +8,11 @@ projection of OCFL, updated in the same transaction as the event) and the text f
 removes it when it is gone or withdrawn (记录状态 已撤销: its book and pages leave the index, and
 come back when it is reinstated — both are edits, so both are events). `guji indexer` runs passes
 every second; `guji reindex` rebuilds the whole index from OCFL + DB.
+
+An index that has never been built — a new web node's own index (GUJI_INDEX_DIR), or a deleted
+one — is built whole from the catalogue on the first pass, then follows the log from the event
+it was built at: the log alone would miss cards that came in without an event of their own (a
+catalogue moved into PostgreSQL with `guji rebuild-db`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,16 @@ from repository.database import is_outage, unavailable
 from repository.withdrawal import WITHDRAWN
 
 from .analyzer import key_version
-from .backend import BookEntry, SearchBackend, check_schema, index_dir, read_state, stale_key, write_state
+from .backend import (
+    BookEntry,
+    SearchBackend,
+    check_schema,
+    index_dir,
+    read_state,
+    stale_key,
+    write_state,
+    writer_lock,
+)
 from .backends import backend_name, open_backend
 from .documents import book_document, page_documents
 
@@ -46,6 +60,7 @@ class Pass:
     deleted: int
     last_event: int
     rebuilt: bool = False  # the whole index was rebuilt: it had been built with another search key
+    built: bool = False  # the index had never been built: it was built whole (a new node's index)
 
 
 def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
@@ -59,6 +74,13 @@ def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
 def events_behind(catalogue: Catalogue, last_event: int) -> int:
     """How many events after `last_event` change what the index holds."""
     return catalogue.count_events_after(last_event, ignoring=IGNORED_EVENTS)
+
+
+def index_behind(catalogue: Catalogue) -> int:
+    """How many events that change the index this process's index (GUJI_INDEX_DIR) has not applied:
+    all of them while it has never been built."""
+    directory = index_dir(catalogue.home, backend_name(None, catalogue.settings))
+    return events_behind(catalogue, int(read_state(directory).get("last_event", 0)))
 
 
 class Indexer:
@@ -80,9 +102,12 @@ class Indexer:
         return events_behind(self.catalogue, self.last_event)
 
     def run_once(self) -> Pass:
-        """Apply every event newer than the last one applied — or, when the index was built with
-        another search key (a new 異體字 table), rebuild it whole first."""
+        """Apply every event newer than the last one applied — or, when the index has never been built
+        or was built with another search key (a new 異體字 table), build it whole first."""
         check_schema(self.directory)
+        if not read_state(self.directory):
+            count = self.rebuild(audit=False)  # one node's own replica: not an event of the catalogue
+            return Pass(0, count, 0, self.last_event, built=True)
         if stale_key(self.directory):
             count = self.rebuild()
             return Pass(0, count, 0, self.last_event, rebuilt=True)
@@ -118,8 +143,9 @@ class Indexer:
         rather than fight it for the index's write lock. While the catalogue database is out of
         reach (a PostgreSQL restart) it keeps trying — `unreachable(message)` is called once per
         outage — and carries on from its last applied event when the database is back."""
-        self.catalogue.home.locks.mkdir(parents=True, exist_ok=True)
-        with open(self.catalogue.home.locks / f"indexer-{self.backend_name}.lock", "a") as sole:
+        lock = writer_lock(self.catalogue.home, self.backend_name)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as sole:
             sole_indexer = told = outage = False
             while not stop():
                 if not sole_indexer:
@@ -141,12 +167,12 @@ class Indexer:
                         outage = True
                     else:
                         outage = False
-                        if announce and (done.events or done.rebuilt):
+                        if announce and (done.events or done.rebuilt or done.built):
                             announce(done)
                 time.sleep(interval)
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Rebuild the whole index from the catalogue DB and OCFL."""
+    def rebuild(self, progress: Progress | None = None, audit: bool = True) -> int:
+        """Rebuild the whole index from the catalogue DB and OCFL (`audit`: record a ``reindex`` event)."""
         since = self.catalogue.last_event_id()
         rows = [row for row in self.catalogue.list_rows() if row.status != WITHDRAWN]
 
@@ -158,5 +184,6 @@ class Indexer:
 
         count = self.backend.rebuild(entries())
         write_state(self.directory, last_event=since, backend=self.backend_name, key=key_version())
-        self.catalogue.record_event("reindex", "system", books=count, backend=self.backend_name)
+        if audit:
+            self.catalogue.record_event("reindex", "system", books=count, backend=self.backend_name)
         return count

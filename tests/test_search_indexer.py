@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
@@ -17,6 +19,8 @@ from search_support import TEXTS
 from typer.testing import CliRunner
 
 from ingest.text_import import import_text
+from repository import Catalogue
+from search.backend import writer_lock
 from search.indexer import Indexer
 from search.service import Searcher
 from web.cli import root as app
@@ -86,8 +90,9 @@ def test_a_second_indexer_waits_for_the_first_to_end(books):
     """A restarted server's indexer must not fight the old one (still finishing its pass) for the index."""
     import fcntl
 
-    books.home.locks.mkdir(parents=True, exist_ok=True)
-    with open(books.home.locks / "indexer-whoosh.lock", "a") as first:  # held as a running indexer holds it
+    lock = writer_lock(books.home, "whoosh")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as first:  # held as a running indexer holds it
         fcntl.flock(first, fcntl.LOCK_EX)
         second = Indexer(books, "whoosh")
         waited, loops = [], iter(range(3))
@@ -97,6 +102,51 @@ def test_a_second_indexer_waits_for_the_first_to_end(books):
     second.run(0, stop=lambda: next(loops, None) is None)
     assert second.last_event > 0 and second.behind() == 0
     second.close()
+
+
+def test_web_nodes_on_one_data_home_each_run_the_indexer_of_their_own_index(books, tmp_path):
+    """Two nodes sharing the data home, each with its own GUJI_INDEX_DIR: neither waits for the other."""
+    running = threading.Event()
+    first = Indexer(books, "whoosh")
+    thread = threading.Thread(target=first.run, kwargs={"interval": 0.05, "stop": running.is_set})
+    thread.start()
+    try:
+        _poll(lambda: first.last_event > 0)  # the first node's indexer holds its index's lock
+        other = Catalogue.open(replace(books.home, index_root=tmp_path / "node-b-index"), settings=books.settings)
+        second = Indexer(other, "whoosh")
+        waited, loops = [], iter(range(1))
+        second.run(0, stop=lambda: next(loops, None) is None, waiting=lambda: waited.append(True))
+        assert not waited and second.behind() == 0
+        assert second.directory == tmp_path / "node-b-index" / "whoosh" != first.directory
+        second.close()
+        other.close()
+    finally:
+        running.set()
+        thread.join()
+        first.close()
+
+
+def test_a_new_nodes_index_builds_itself_from_the_catalogue(books, sample_cards, tmp_path):
+    """The catalogue moved into a new database with `guji rebuild-db` has no event per card: a new
+    node's empty index is built from the catalogue itself, then follows the log from there."""
+    moved = Catalogue.open(replace(books.home, database=f"sqlite:///{tmp_path / 'moved.sqlite'}",
+                                   index_root=tmp_path / "new-node-index"), settings=books.settings)
+    moved.rebuild_db()
+    assert {event.kind for event in moved.events(limit=100)} <= {"init", "rebuild-db", "db-upgrade"}
+    indexer = Indexer(moved, "whoosh")
+    done = indexer.run_once()
+    assert done.built and done.indexed == len(sample_cards) and indexer.behind() == 0
+    searcher = Searcher(moved.home, "whoosh")
+    assert [b.book_id for b in searcher.search("影梅庵").books] == ["yingmeian-yiyu"]
+    moved.create({"id": "qinhuai", "record_type": "guji", "edition": {"title": "秦淮佳丽录"}}, editor="test",
+                 reason="fixture")
+    following = indexer.run_once()
+    assert not following.built and following.indexed == 1
+    assert _poll(lambda: [b.book_id for b in searcher.search("秦淮佳丽").books]) == ["qinhuai"]
+    assert not any(event.kind == "reindex" for event in moved.events(limit=100))  # a node's replica, not an edit
+    searcher.close()
+    indexer.close()
+    moved.close()
 
 
 def test_a_whoosh_reader_open_across_a_rebuild_answers_from_the_new_index(books):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from repository import Catalogue, Home
 from repository.settings import Settings, current
+from search.indexer import index_behind
 
 from . import (
     cards_api,
@@ -47,7 +48,9 @@ def favicon(request: Request):  # browsers ask for it on every site, whatever th
 
 @site.get("/healthz")
 def health(catalogue: CatalogueDep):
-    return {"ok": True, "cards": catalogue.count()}
+    """The node answers and reaches the database; `index_behind`: catalogue events its own search
+    index has yet to apply (0: its search is up to date — docs/deployment.md)."""
+    return {"ok": True, "cards": catalogue.count(), "index_behind": index_behind(catalogue)}
 
 
 def create_app(home: Home | str | None = None, settings: Settings | None = None) -> FastAPI:

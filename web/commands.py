@@ -54,12 +54,15 @@ def register(app: typer.Typer) -> None:
         from repository.process_tree import Child, stop_child
 
         from . import public_address
+        from .staff.guard import session_key
 
         home = home_of(ctx)
         if not home.exists():
             raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init")
-        # the database reachable and at the newest schema revision, before any worker starts
+        # the database reachable and at the newest schema revision, and the key that signs staff
+        # cookies readable (GUJI_SESSION_KEY_FILE), before any worker starts
         Catalogue.open(home, settings=settings_of(ctx)).close()
+        session_key(home, settings_of(ctx))
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
         os.environ[SERVE_PID] = str(os.getpid())

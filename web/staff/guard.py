@@ -8,7 +8,8 @@ is open) and, for every POST, a valid CSRF token. So a new staff route cannot fo
   carries a random token, signed with itsdangerous; the session itself is a row of the catalogue
   DB (:mod:`web.staff.sessions`), so sign-out, a new password or a disabled account end it in
   every worker process and on every node at once. The signing key is kept in the data home
-  (``secrets/session.key``, mode 0600), shared by all worker processes. A session ends after
+  (``secrets/session.key``, mode 0600), shared by all worker processes, or — several web nodes —
+  in the one file ``GUJI_SESSION_KEY_FILE`` names on every node. A session ends after
   :data:`~web.staff.sessions.IDLE_LIMIT` without use.
 * The CSRF token is an HMAC of the user's name and password hash (before sign-in: of a random
   nonce in the session): every form carries it, and it stays valid when a session is renewed by
@@ -32,7 +33,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from repository import Damaged, Forbidden, Home, public_url
+from repository import Damaged, Forbidden, Home, SettingError, public_url
+from repository.settings import Settings, current
 
 from ..errors import problem_response
 from ..params import whole_number
@@ -49,8 +51,16 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def session_key(home: Home) -> bytes:
-    """The data home's session signing key, created on first use (readable by its owner only)."""
+KEY_LENGTH = 32  # characters at least in a configured key file (a made key: 64 hex digits, 256 bits)
+
+
+def session_key(home: Home, settings: Settings | None = None) -> bytes:
+    """The key that signs staff cookies and forms. With ``GUJI_SESSION_KEY_FILE`` (several web nodes:
+    every node must sign with the same key) it is read from that file, which must exist; otherwise it
+    is the data home's, created on first use (readable by its owner only)."""
+    configured = (settings or current()).session_key_file
+    if configured is not None:
+        return _configured_key(configured)
     path = home.root / "secrets" / "session.key"
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -71,13 +81,33 @@ def session_key(home: Home) -> bytes:
     raise Damaged(f"{path} is empty: delete it and start again (a new key signs everybody out)")
 
 
+def _configured_key(path: Path) -> bytes:
+    """The key in the file GUJI_SESSION_KEY_FILE names; never made here (a node that made its own key
+    would sign cookies no other node accepts)."""
+    named = f"设置 GUJI_SESSION_KEY_FILE 指向的文件 {path}"
+    make = ("可以这样生成，再把同一个文件复制到每个网站节点："
+            "python3 -c 'import secrets; print(secrets.token_hex(32))' > 文件")
+    try:
+        with open(path, "rb") as file:
+            key = file.read(4097).strip()
+    except FileNotFoundError:
+        raise SettingError(f"{named}不存在；{make}", english=f"GUJI_SESSION_KEY_FILE: {path} does not exist") from None
+    except OSError as error:
+        raise SettingError(f"{named}无法读取（{error.strerror}）：请让运行 Guji 的用户能读它",
+                           english=f"GUJI_SESSION_KEY_FILE: {path} cannot be read") from None
+    if not KEY_LENGTH <= len(key) <= 4096 or not all(33 <= byte < 127 for byte in key):
+        raise SettingError(f"{named}应只有一行密钥：至少 {KEY_LENGTH} 个字母、数字或符号；{make}",
+                           english=f"GUJI_SESSION_KEY_FILE: {path} holds no usable key")
+    return key
+
+
 class Guard:
     """Sessions and CSRF for one data home."""
 
     def __init__(self, home: Home, accounts: Accounts):
         self.accounts = accounts
         self.sessions = StaffSessions(accounts.catalogue)
-        self.key = session_key(home)
+        self.key = session_key(home, accounts.catalogue.settings)
         self.serializer = URLSafeTimedSerializer(self.key, salt="guji-staff-session")
         self.secure = public_url().startswith("https://")
 

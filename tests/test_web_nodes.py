@@ -1,0 +1,135 @@
+"""Several web nodes behind a load balancer (docs/deployment.md): what one node knows, every node
+knows — staff sessions and the key that signs them, the catalogue, the search index each node
+keeps for itself fed from the shared event log."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+from web_helpers import add_user, sign_in
+
+from repository import Catalogue, Home
+from repository.settings import Settings
+from web import create_app
+from web.cli import root as cli
+from web.staff import accounts
+
+BASE = "http://127.0.0.1:8000"
+CARD = "jingchuan-wenji"
+KEY = "9f1c0e8b7a6d5c4b3a29180716f5e4d3c2b1a0f9e8d7c6b5a4938271605f4e3d\n"
+
+
+@pytest.fixture(autouse=True)
+def quick_hashes(monkeypatch):
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def node(tmp_path, name: str, **settings) -> tuple[Home, Settings]:
+    """A node's own data home on a database all nodes share."""
+    chosen = Settings(database_url=f"sqlite:///{tmp_path / 'shared.sqlite'}", **settings)
+    home = Home.resolve(tmp_path / name, chosen)
+    Catalogue.init(home, settings=chosen).close()
+    return home, chosen
+
+
+def signed_in_elsewhere(tmp_path, **settings) -> bool:
+    """Sign in on node A; does node B open the staff workspace with A's cookie?"""
+    first, second = node(tmp_path, "node-a", **settings), node(tmp_path, "node-b", **settings)
+    catalogue = Catalogue.open(first[0], settings=first[1])
+    add_user(catalogue, "馆长", "admin")
+    catalogue.close()
+    browser = TestClient(create_app(*first), base_url=BASE)
+    assert sign_in(browser, "馆长").status_code == 303
+    other = TestClient(create_app(*second), base_url=BASE)
+    other.cookies.set("guji_staff", browser.cookies.get("guji_staff"), domain="127.0.0.1", path="/staff")
+    return other.get("/staff/users", follow_redirects=False).status_code == 200
+
+
+def test_nodes_that_share_the_key_file_share_staff_sessions(tmp_path):
+    key = tmp_path / "session.key"
+    key.write_text(KEY)
+    assert signed_in_elsewhere(tmp_path, session_key_file=key)
+
+
+def test_nodes_with_keys_of_their_own_do_not(tmp_path):
+    """Why the setting is there: each data home makes its own key, and its cookies open nothing elsewhere."""
+    assert not signed_in_elsewhere(tmp_path)
+
+
+@pytest.mark.parametrize("content, says", [(None, "不存在"), ("short\n", "至少 32 个"),
+                                           ("a" * 40 + "\x00" + "b" * 40, "至少 32 个")])
+def test_serve_refuses_a_key_file_it_cannot_use_before_starting(tmp_path, content, says):
+    home = tmp_path / "guji-data"
+    Catalogue.init(Home.resolve(home)).close()
+    key = tmp_path / "session.key"
+    if content is not None:
+        key.write_text(content)
+    # 192.0.2.1 (TEST-NET) is no address of this machine: a serve that did not check would fail to listen
+    result = CliRunner().invoke(cli, ["--home", str(home), "serve", "--host", "192.0.2.1", "--no-indexer"],
+                                env={"GUJI_SESSION_KEY_FILE": str(key)})
+    assert result.exit_code == 2, result.output
+    assert "GUJI_SESSION_KEY_FILE" in result.output and says in result.output
+    assert "Traceback" not in result.output
+    assert not key.exists() or key.read_text() == content  # never made or changed by a node
+
+
+# ---- two real nodes ----------------------------------------------------------------------------
+
+
+def test_an_edit_on_node_a_is_found_in_search_on_node_b(tmp_path, postgres_url):
+    """Two `guji serve` processes (ports of their own, one worker each, each with its indexer and its
+    own index) on one PostgreSQL database, one data home and one key file, as two hosts behind a load
+    balancer run them: a cataloguer signed in on node A edits a title; node B takes A's session, and
+    its search finds the new title once B's indexer has applied the edit from the shared event log."""
+    import httpx
+    from browser_support import PASSWORD, ROOT, free_port, guji, serving, wait_until
+    from web_helpers import csrf_of, form_values
+
+    key = tmp_path / "session.key"
+    key.write_text(KEY)
+    ports = free_port(), free_port()
+    shared = {**os.environ, "GUJI_HOME": str(tmp_path / "guji-data"), "GUJI_DATABASE_URL": postgres_url,
+              "GUJI_SESSION_KEY_FILE": str(key), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{ports[0]}",
+              "GUJI_EDITOR": "test"}
+    guji(shared, "init")
+    guji(shared, "cards", "import", str(ROOT / "samples" / "cards.json"), "--reason", "示例数据导入")
+    guji(shared, "users", "add", "张三", "--role", "cataloguer", "--password", PASSWORD)
+    nodes = [{**shared, "GUJI_INDEX_DIR": str(tmp_path / f"index-{name}")} for name in "ab"]
+    with (serving(nodes[0], ports[0], tmp_path / "node-a.log", workers=1) as node_a,
+          serving(nodes[1], ports[1], tmp_path / "node-b.log", workers=1) as node_b,
+          httpx.Client(base_url=node_a, timeout=30) as browser):
+        login = browser.get("/staff/login")
+        signed_in = browser.post("/staff/login", data={"csrf_token": csrf_of(login.text), "name": "张三",
+                                                       "password": PASSWORD})
+        assert signed_in.status_code == 303
+        action, values = form_values(browser.get(f"/staff/cards/{CARD}/edit").text, "#card-form")
+        values["edition.title"] = ["涇川文集補遺新校本"]
+        values["reason"] = ["据原书卷端改题名"]
+        assert browser.post(action, data=values).headers["location"].endswith("history?saved=2")
+
+        with httpx.Client(base_url=node_b, cookies=browser.cookies, timeout=30) as other:
+            assert other.get("/staff/").status_code == 200  # A's session, on B
+
+            def found_on_b() -> bool:
+                hits = other.get("/api/search", params={"q": "補遺新校本"}).json()["books"]
+                return [hit["id"] for hit in hits] == [CARD]
+
+            wait_until(found_on_b, 60, "node B's search did not find the edit made on node A within 60 s")
+            assert other.get("/healthz").json()["index_behind"] == 0
+    assert (tmp_path / "index-a" / "whoosh").is_dir() and (tmp_path / "index-b" / "whoosh").is_dir()
+    for log in ("node-a.log", "node-b.log"):
+        assert "Traceback" not in (tmp_path / log).read_text(errors="replace"), log
+
+
+def test_the_documented_nginx_front_is_a_configuration_nginx_accepts(tmp_path):
+    from nginx_front import check, documented_block, site_config
+
+    assert "proxy_set_header X-Forwarded-For" in documented_block()
+    main = site_config(tmp_path / "nginx", ["127.0.0.1:8001", "127.0.0.1:8002"], 8080, tmp_path / "www")
+    checked = check(main)
+    assert checked.returncode == 0, checked.stderr
+    assert main.read_text().count("max_fails=3") == 2
