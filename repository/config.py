@@ -62,13 +62,14 @@ class Home:
 
     root: Path
     database: str | None = None  # GUJI_DATABASE_URL; None: catalogue.sqlite in the data home
+    storage: str | None = None  # GUJI_STORAGE (s3://bucket/prefix); None: ocfl/ and derivatives/ here
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Home:
         """`--home` wins, then `GUJI_HOME`, then `./guji-data`."""
         settings = settings or current()
         chosen = home or settings.home or DEFAULT_HOME
-        return cls(Path(chosen).expanduser().resolve(), settings.database_url)
+        return cls(Path(chosen).expanduser().resolve(), settings.database_url, settings.storage)
 
     @property
     def ocfl_root(self) -> Path:
@@ -105,7 +106,9 @@ class Home:
         return self.root / "locks"
 
     def exists(self) -> bool:
-        return (self.ocfl_root / "0=ocfl_1.1").exists()
+        """Whether the storage root exists. With GUJI_STORAGE on S3 the bucket is asked when the catalogue
+        opens (:meth:`repository.catalogue.Catalogue.open`); the data home then only holds work folders."""
+        return self.storage is not None or (self.ocfl_root / "0=ocfl_1.1").exists()
 
 
 # ---- scans uploaded from the staff workspace (web/staff/upload_pages.py, ingest/upload.py) ----------
