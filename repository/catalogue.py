@@ -59,7 +59,6 @@ from .ocfl_store import (
     OBJECT_ID_PATTERN,
     FixityProblem,
     ForeignEntry,
-    ObjectStore,
     PreparedFile,
     StaleVersionError,
     VersionInfo,
@@ -189,7 +188,8 @@ class Catalogue:
         """With the storage root in a bucket: reach it, and find the root there (nothing is written)."""
         try:
             if not self.store.root_exists():
-                raise NotFound(f"对象存储 {self.home.storage} 中没有 OCFL 存储根：请先运行 guji init（或改正 GUJI_STORAGE）")
+                raise NotFound(f"对象存储 {self.home.storage} 中没有 OCFL 存储根：请先运行 guji init"
+                               "（或改正 GUJI_STORAGE）")
         except Exception:
             self.close()
             raise

@@ -284,7 +284,8 @@ def reason_of(error: BaseException, bucket: str) -> str:
             return message.format(bucket=bucket, setting=SETTING)
         return f"对象存储拒绝了请求（{code or status}）"
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
-        return "没有对象存储的访问密钥：请设置 AWS_ACCESS_KEY_ID 和 AWS_SECRET_ACCESS_KEY（或 AWS_PROFILE、~/.aws/credentials）"
+        return ("没有对象存储的访问密钥：请设置 AWS_ACCESS_KEY_ID 和 AWS_SECRET_ACCESS_KEY"
+                "（或 AWS_PROFILE、~/.aws/credentials）")
     if isinstance(error, EndpointConnectionError | ConnectionClosedError):
         return "连不上对象存储的端点：请确认它已启动、网络可达，并核对 AWS_ENDPOINT_URL"
     if isinstance(error, ReadTimeoutError):

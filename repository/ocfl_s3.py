@@ -173,7 +173,8 @@ class S3ObjectStore(ObjectStore):
                               "并从备份恢复这个文件")
             os.replace(partial, cached)
         except KeyMissing:
-            raise Damaged(f"{object_id}/{relative} 在对象存储中不见了：请运行 guji fixity，并从备份恢复这个对象") from None
+            raise Damaged(f"{object_id}/{relative} 在对象存储中不见了：请运行 guji fixity，"
+                          "并从备份恢复这个对象") from None
         finally:
             partial.unlink(missing_ok=True)
         self._trim_cache(keep=cached)
