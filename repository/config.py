@@ -85,7 +85,15 @@ class Home:
 
     @property
     def derivatives(self) -> Path:
-        """IIIF tiles and thumbnails, rebuildable from the masters in OCFL."""
+        """IIIF tiles and thumbnails as this host serves them, rebuildable from the masters in OCFL. With
+        GUJI_STORAGE on S3 the tiles are in the bucket and this is the host's copy of what it served
+        (``derivatives-mirror/``, see ingest/shared_tiles.py)."""
+        return self.root / ("derivatives-mirror" if self.storage else "derivatives")
+
+    @property
+    def built_derivatives(self) -> Path:
+        """Where ingest and `guji tiles rebuild` make the tiles (the same folder as :attr:`derivatives`
+        unless the storage root is on S3, where they are uploaded from here)."""
         return self.root / "derivatives"
 
     @property

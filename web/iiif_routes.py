@@ -42,6 +42,7 @@ from iiif.image_render import DecodedCache, render
 from iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
 from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
+from ingest.shared_tiles import fetch, refresh, shared_bucket
 from repository import Catalogue, public_url
 from repository.settings import Settings, current
 
@@ -167,8 +168,8 @@ class ManifestCache:
             except OSError:
                 return 0
 
-        return (public_url(), mtime(self.catalogue.store.object_path(book) / "inventory.json"),
-                mtime(self.catalogue.home.derivatives / book))
+        refresh(self.catalogue, book)  # GUJI_STORAGE on S3: pages published by another node
+        return (public_url(), self.catalogue.store.inventory_stamp(book), mtime(self.catalogue.home.derivatives / book))
 
     def get(self, book: str) -> tuple[bytes, str]:
         signature = self._signature(book)
@@ -190,6 +191,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     api = APIRouter()
     manifests = ManifestCache(catalogue)
     derivatives = catalogue.home.derivatives
+    shared = shared_bucket(catalogue) is not None  # tiles in a bucket (GUJI_STORAGE=s3://…): ingest/shared_tiles.py
     sizes = PageSizes()
     settings = catalogue.settings
     rendered = RenderedCache(int(settings.render_cache_mb * 1024 * 1024))
@@ -221,6 +223,8 @@ def router(catalogue: Catalogue) -> APIRouter:
         folder = page_folder(derivatives, book, page)
         if folder is None:
             return _error(404, f"no image {book}/{page}")
+        if shared:
+            await run_in_threadpool(refresh, catalogue, book)
         if len(parts) == 2:
             return RedirectResponse(ids.image_info(book, page), status_code=303, headers=CORS)
         if len(parts) == 3:
@@ -232,6 +236,8 @@ def router(catalogue: Catalogue) -> APIRouter:
             return _error(400, "bad image request: " + "/".join(segments))
         # 1. The pre-built file under the requested name (viewers ask for the tiles info.json lists).
         static = await static_response(request, folder.joinpath(*segments), book, page, "/".join(segments))
+        if static is None and shared and await run_in_threadpool(fetch, catalogue, book, page, "/".join(segments)):
+            static = await static_response(request, folder.joinpath(*segments), book, page, "/".join(segments))
         if static is not None:
             return static
         size = sizes.get(folder)
