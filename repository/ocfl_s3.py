@@ -300,8 +300,7 @@ class S3ObjectStore(ObjectStore):
         _, names = self.bucket.listing(self._key(object_id, f"{label}/"), delimiter=None)
         if INVENTORY in names:
             return False
-        self.bucket.delete([self._key(object_id, f"{label}/{name}")[len(self.bucket.location.prefix):]
-                            for name in names])
+        self.bucket.delete([self._key(object_id, f"{label}/{name}") for name in names])
         return True
 
     # ---- checking -----------------------------------------------------------------------
