@@ -105,7 +105,7 @@ class Bucket:
             session = boto3.session.Session()
             self.client = session.client("s3", config=Config(
                 connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
-                retries={"max_attempts": 3, "mode": "standard"}))
+                retries={"mode": "standard"}))  # 3 attempts unless AWS_MAX_ATTEMPTS says otherwise
         except Exception as error:  # an endpoint URL botocore cannot use, a broken config file …
             raise self._unavailable(error) from None
 

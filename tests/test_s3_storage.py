@@ -154,7 +154,7 @@ def test_fixity_reads_s3_objects_at_a_bounded_rate(tmp_path, s3_storage, monkeyp
 def _ingest_two_pages(tmp_path: Path, catalogue: Catalogue) -> None:
     book = tmp_path / "scans"
     book.mkdir()
-    for name in ("1.png", "10.png"):
+    for name in ("10.png", "1.png"):
         shutil.copyfile(SCANS / name, book / name)
     catalogue.create(CARD, editor="编目员", reason="新建")
     ingest_book(catalogue, book, CARD["id"], "数字化员", workers=1)
@@ -205,8 +205,8 @@ def test_a_wrong_endpoint_or_bucket_is_one_message_and_nothing_is_written(tmp_pa
                         {"GUJI_STORAGE": "s3://no-such-bucket/guji"})
     assert result.exit_code == 5 and "存储桶「no-such-bucket」不存在" in text and "GUJI_STORAGE" in text
     assert not home.exists()  # nothing half-written: no data home, no database
-    result, text = _run(["--home", str(home), "init"],
-                        {"GUJI_STORAGE": "s3://guji-bucket/guji", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+    result, text = _run(["--home", str(home), "init"], {"GUJI_STORAGE": "s3://guji-bucket/guji",
+                                                        "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"})
     assert result.exit_code == 5 and "连不上对象存储的端点" in text and "127.0.0.1:1" in text
     assert not home.exists()
     result, text = _run(["--home", str(home), "cards", "list"], {"GUJI_STORAGE": "s3://Bad_Name"})
@@ -229,7 +229,10 @@ def test_the_site_answers_503_while_the_bucket_is_out_of_reach_and_recovers(tmp_
     reachable = store.bucket.client
     import boto3
 
-    store.bucket.client = boto3.session.Session().client("s3", endpoint_url="http://127.0.0.1:1")
+    from botocore.config import Config
+
+    store.bucket.client = boto3.session.Session().client("s3", endpoint_url="http://127.0.0.1:1",
+                                                         config=Config(retries={"max_attempts": 1}))
     try:
         page = client.get(f"/books/{CARD['id']}")
         assert page.status_code == 503 and "暂不可用" in page.text and "Traceback" not in page.text
