@@ -205,8 +205,9 @@ def test_a_wrong_endpoint_or_bucket_is_one_message_and_nothing_is_written(tmp_pa
                         {"GUJI_STORAGE": "s3://no-such-bucket/guji"})
     assert result.exit_code == 5 and "存储桶「no-such-bucket」不存在" in text and "GUJI_STORAGE" in text
     assert not home.exists()  # nothing half-written: no data home, no database
-    result, text = _run(["--home", str(home), "init"], {"GUJI_STORAGE": "s3://guji-bucket/guji",
-                                                        "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"})
+    unreachable = {"GUJI_STORAGE": "s3://guji-bucket/guji", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                   "AWS_MAX_ATTEMPTS": "1"}
+    result, text = _run(["--home", str(home), "init"], unreachable)
     assert result.exit_code == 5 and "连不上对象存储的端点" in text and "127.0.0.1:1" in text
     assert not home.exists()
     result, text = _run(["--home", str(home), "cards", "list"], {"GUJI_STORAGE": "s3://Bad_Name"})
@@ -228,7 +229,6 @@ def test_the_site_answers_503_while_the_bucket_is_out_of_reach_and_recovers(tmp_
     store = client.app.state.catalogue.store
     reachable = store.bucket.client
     import boto3
-
     from botocore.config import Config
 
     store.bucket.client = boto3.session.Session().client("s3", endpoint_url="http://127.0.0.1:1",
