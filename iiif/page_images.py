@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.shared_tiles import refresh
 from repository import Catalogue
 from repository.ocfl_store import OBJECT_ID_PATTERN
 
@@ -72,6 +73,7 @@ def page_images(catalogue: Catalogue, book: str, structure: dict | None = None) 
     structure = structure if structure is not None else catalogue.structure(book)
     if not structure:
         return []
+    refresh(catalogue, book)  # GUJI_STORAGE on S3: this node's copy of the book's pages
     derivatives = catalogue.home.derivatives
     pages = []
     for entry in structure.get("pages") or []:
@@ -112,6 +114,7 @@ def _servable(book: str, page: str, remote: dict) -> dict | None:
 
 def has_page_images(catalogue: Catalogue, book: str) -> bool:
     """Cheap check used by the collections: a published page folder, or imported remote pages."""
+    refresh(catalogue, book)
     folder = catalogue.home.derivatives / book
     if folder.is_dir() and any(valid_page(entry.name) for entry in folder.iterdir()):
         return True

@@ -55,6 +55,7 @@ from repository.process_tree import die_with_parent
 
 from .derivatives import DEFAULT_SIZES, build_page, clean_leftovers, publish, read_source
 from .pages import DEFAULT_PIXEL_LIMIT, BookRefused, BookScan, PageScan, _first_line, scan_book
+from .shared_tiles import share_book
 
 PENDING = ".pending"
 Progress = Callable[[int, int], None]
@@ -376,7 +377,7 @@ def ingest_book(
             raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
                 **base, "status": "refused", "problems": problems}))
 
-        derivatives = catalogue.home.derivatives / card_id
+        derivatives = catalogue.home.built_derivatives / card_id
         with pending_work(derivatives) as pending:
             tasks = [
                 PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
@@ -429,6 +430,7 @@ def ingest_book(
             for path in stale:
                 if Path(path).stem not in kept:
                     shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
+            share_book(catalogue, card_id)  # GUJI_STORAGE on S3: into the bucket, for every web node
         report["version"] = version
         report["seconds"] = round(time.monotonic() - started, 3)
         path = _write_staff_report(catalogue, card_id, stamp, report)
@@ -485,7 +487,7 @@ def rebuild_tiles(
         with ingest_lock(catalogue, current):
             digests = store.digests(current)
             masters = sorted(path for path in digests if path.startswith("masters/"))
-            derivatives = catalogue.home.derivatives / current
+            derivatives = catalogue.home.built_derivatives / current
             if not masters:
                 _remove_pending(derivatives)
                 results = []
@@ -510,5 +512,6 @@ def rebuild_tiles(
                 for entry in derivatives.iterdir():
                     if not entry.name.startswith(".") and entry.is_dir() and entry.name not in keep:
                         shutil.rmtree(entry)  # a page folder with no stored master
+            share_book(catalogue, current)
             catalogue.record_event("tiles-rebuild", "system", current, pages=len(results))
     return built

@@ -53,12 +53,12 @@ from .database import make_engine, unavailable
 from .errors import Ambiguous, Conflict, Damaged, NotFound, Refused
 from .local_time import format_time
 from .object_locks import locks_for
+from .ocfl_s3 import open_store
 from .ocfl_store import (
     CARD_FILE,
     OBJECT_ID_PATTERN,
     FixityProblem,
     ForeignEntry,
-    ObjectStore,
     PreparedFile,
     StaleVersionError,
     VersionInfo,
@@ -164,7 +164,8 @@ class Catalogue:
         self.engine = make_engine(home.database_url)
         # per-object and site-wide locks: lock files, or PostgreSQL advisory locks (several hosts)
         self.locks = locks_for(self.engine, home.locks)
-        self.store = ObjectStore(home, durable=durable, locks=self.locks)
+        # the storage root: ocfl/ in the data home, or a bucket (GUJI_STORAGE=s3://…)
+        self.store = open_store(home, durable=durable, locks=self.locks, settings=self.settings)
         self.sessions = session_factory(self.engine)
         self.recovered: list[str] = []  # objects whose interrupted save `open` finished
 
@@ -175,11 +176,24 @@ class Catalogue:
         if not home.exists():
             raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init（或设置 GUJI_HOME）")
         catalogue = cls(home, durable=durable, settings=settings)
+        if home.storage:
+            catalogue._check_bucket()
         with catalogue._reaching_database():
             migrations.upgrade(catalogue.engine, catalogue.locks.task)
             catalogue._upgrade_projection()
             catalogue.recovered = catalogue.recover()
         return catalogue
+
+    def _check_bucket(self) -> None:
+        """With the storage root in a bucket: reach it, and find the root there (nothing is written)."""
+        try:
+            if not self.store.root_exists():
+                raise NotFound(f"对象存储 {self.home.storage} 中没有 OCFL 存储根：请先运行 guji init"
+                               "（或改正 GUJI_STORAGE）")
+        except Exception:
+            self.close()
+            raise
+        self.home.root.mkdir(parents=True, exist_ok=True)  # this host's work folders (staging, journal, caches)
 
     @contextmanager
     def _reaching_database(self) -> Iterator[None]:
@@ -215,6 +229,8 @@ class Catalogue:
         settings = settings or current()
         home = home if isinstance(home, Home) else Home.resolve(home, settings)
         catalogue = cls(home, settings=settings)
+        if home.storage:
+            catalogue.store.check()  # the bucket first: nothing is written while it cannot be reached
         home.root.mkdir(parents=True, exist_ok=True)  # where SQLite's file goes
         with catalogue._reaching_database():  # the database first: no storage root without it
             migrations.upgrade(catalogue.engine, catalogue.locks.task)

@@ -275,7 +275,7 @@ def init(ctx: typer.Context) -> None:
     from .catalogue import Catalogue
 
     home = home_of(ctx)
-    existed = home.exists()
+    existed = home.root.exists() if home.storage else home.exists()  # S3: the bucket is asked by init
     Catalogue.init(home, settings=settings_of(ctx)).close()
     console.print(f"{'数据目录已存在' if existed else '已建立数据目录'}：{home.root}", highlight=False)
 

@@ -63,6 +63,7 @@ class Home:
     root: Path
     database: str | None = None  # GUJI_DATABASE_URL; None: catalogue.sqlite in the data home
     index_root: Path | None = None  # GUJI_INDEX_DIR, this node's own index; None: index/ in the data home
+    storage: str | None = None  # GUJI_STORAGE (s3://bucket/prefix); None: ocfl/ and derivatives/ here
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Home:
@@ -70,7 +71,7 @@ class Home:
         settings = settings or current()
         chosen = home or settings.home or DEFAULT_HOME
         index_root = settings.index_dir.expanduser().resolve() if settings.index_dir else None
-        return cls(Path(chosen).expanduser().resolve(), settings.database_url, index_root)
+        return cls(Path(chosen).expanduser().resolve(), settings.database_url, index_root, settings.storage)
 
     @property
     def ocfl_root(self) -> Path:
@@ -86,7 +87,15 @@ class Home:
 
     @property
     def derivatives(self) -> Path:
-        """IIIF tiles and thumbnails, rebuildable from the masters in OCFL."""
+        """IIIF tiles and thumbnails as this host serves them, rebuildable from the masters in OCFL. With
+        GUJI_STORAGE on S3 the tiles are in the bucket and this is the host's copy of what it served
+        (``derivatives-mirror/``, see ingest/shared_tiles.py)."""
+        return self.root / ("derivatives-mirror" if self.storage else "derivatives")
+
+    @property
+    def built_derivatives(self) -> Path:
+        """Where ingest and `guji tiles rebuild` make the tiles (the same folder as :attr:`derivatives`
+        unless the storage root is on S3, where they are uploaded from here)."""
         return self.root / "derivatives"
 
     @property
@@ -108,7 +117,9 @@ class Home:
         return self.root / "locks"
 
     def exists(self) -> bool:
-        return (self.ocfl_root / "0=ocfl_1.1").exists()
+        """Whether the storage root exists. With GUJI_STORAGE on S3 the bucket is asked when the catalogue
+        opens (:meth:`repository.catalogue.Catalogue.open`); the data home then only holds work folders."""
+        return self.storage is not None or (self.ocfl_root / "0=ocfl_1.1").exists()
 
 
 # ---- scans uploaded from the staff workspace (web/staff/upload_pages.py, ingest/upload.py) ----------

@@ -72,7 +72,9 @@ def _without_nul(_connection, _cursor, statement, parameters, _context, executem
     """PostgreSQL's text cannot hold U+0000, not even as a query's parameter: a search, a sign-in name
     or a form field carrying one would fail the request. It is sent as U+FFFD instead (as the
     projection stores it on SQLite too, see catalogue_db.fitted)."""
-    if executemany:
+    # executemany: a list of rows — except for SQLAlchemy's "insertmanyvalues" batches, which arrive as
+    # one mapping of numbered parameters (several events added in one transaction)
+    if executemany and isinstance(parameters, list | tuple):
         return statement, [_replace_nul(each) for each in parameters]
     return statement, _replace_nul(parameters)
 

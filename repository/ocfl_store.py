@@ -31,7 +31,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from urllib.parse import quote
 
 from .config import Home
 from .errors import Conflict, Damaged, GujiError, InvalidInput, NotFound
+from .object_bucket import ReadRate
 from .object_locks import AdvisoryLocks, FileLocks
 
 OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -203,13 +204,15 @@ def _write_durably(path: Path, data: bytes, durable: bool) -> None:
 class ObjectStore:
     """An OCFL 1.1 storage root holding one object per catalogue record."""
 
-    def __init__(self, home: Home, durable: bool = True, locks: FileLocks | AdvisoryLocks | None = None):
+    def __init__(self, home: Home, durable: bool = True, locks: FileLocks | AdvisoryLocks | None = None,
+                 fixity_rate: float | None = None):
         self.home = home
         self.locks = locks or FileLocks(home.locks)
         self.root = home.ocfl_root
         # fsync every file and directory of a commit (survives a power cut). Benchmarks may
         # turn this off to measure the rest.
         self.durable = durable
+        self.fixity_rate = fixity_rate  # bytes per second `fixity` may read (GUJI_FIXITY_READ_MB_S); None: no limit
 
     # ---- storage root -------------------------------------------------------------------
 
@@ -252,15 +255,19 @@ class ObjectStore:
         return ours, foreign
 
     def _not_ours(self, folder: Path) -> ForeignEntry | None:
-        name = folder.name
-        declarations = sorted(p.name for p in folder.glob("0=ocfl_object_*"))
+        return self._judge(folder.name, sorted(p.name for p in folder.glob("0=ocfl_object_*")),
+                           lambda: (folder / INVENTORY).read_bytes())
+
+    def _judge(self, name: str, declarations: list[str], read_inventory) -> ForeignEntry | None:
+        """Why the folder `name` (holding the NAMASTE files `declarations`) is not one of Guji's
+        objects, or None when it is one."""
         if not declarations:
             return ForeignEntry(name, "不是 OCFL 对象（没有 0=ocfl_object_… 声明文件）", "other")
         if declarations != [OBJECT_DECLARATION]:
             version = declarations[0].removeprefix("0=ocfl_object_")
             return ForeignEntry(name, f"OCFL {version} 对象，不是 Guji 写的（Guji 只写 OCFL 1.1）", "ocfl")
         try:
-            inventory = json.loads((folder / INVENTORY).read_bytes())
+            inventory = json.loads(read_inventory())
             state = self._state(inventory, None)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, GujiError) as error:
             missing = isinstance(error, FileNotFoundError)
@@ -275,10 +282,20 @@ class ObjectStore:
 
     # ---- reading ------------------------------------------------------------------------
 
-    def inventory(self, object_id: str) -> dict:
-        path = self.object_path(object_id) / INVENTORY
+    def _root_inventory_bytes(self, object_id: str) -> bytes:
+        """The object's root inventory as stored; FileNotFoundError when there is none."""
+        return (self.object_path(object_id) / INVENTORY).read_bytes()
+
+    def inventory_stamp(self, object_id: str) -> int | str:
+        """Changes whenever the object gets a new version (caches of what is built from it key on it)."""
         try:
-            inventory = json.loads(path.read_bytes())
+            return (self.object_path(object_id) / INVENTORY).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def inventory(self, object_id: str) -> dict:
+        try:
+            inventory = json.loads(self._root_inventory_bytes(check_object_id(object_id)))
         except FileNotFoundError:
             raise NotFound(f"no object {object_id!r} in the storage root") from None
         except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON: damaged, not missing
@@ -375,7 +392,7 @@ class ObjectStore:
             current = self.head(object_id)
             if expected_head is not None and expected_head != current:
                 raise StaleVersionError(object_id, expected_head, current)
-            if current == 0 and os.path.lexists(self.object_path(object_id)):
+            if current == 0 and self._occupied(object_id):
                 raise Conflict(f"存储根里已有名为 {object_id} 的目录，但它不是 Guji 的对象（见 guji fixity）；"
                                  "请换一个记录号")
             work = self.home.staging / f"{object_id}~{uuid.uuid4().hex[:12]}"
@@ -385,6 +402,16 @@ class ObjectStore:
                 )
             finally:
                 shutil.rmtree(work, ignore_errors=True)
+
+    def _occupied(self, object_id: str) -> bool:
+        """Whether something (not a Guji object) already uses the object's name in the storage root."""
+        return os.path.lexists(self.object_path(object_id))
+
+    def _start_next_version(self, ocfl, object_id: str):
+        """ocfl-py's NewVersion after the object's head, carrying its state forward."""
+        return ocfl.Object().start_new_version(
+            objdir=str(self.object_path(object_id)), srcdir="/", carry_content_forward=True
+        )
 
     def _commit_locked(self, object_id, files, deletions, editor, reason, created, current, work):
         sources = work / "src"
@@ -411,9 +438,7 @@ class ObjectStore:
             new_version = ocfl.NewVersion.first_version(srcdir="/", identifier=object_id)
             existing: dict[str, str] = {}
         else:
-            new_version = ocfl.Object().start_new_version(
-                objdir=str(self.object_path(object_id)), srcdir="/", carry_content_forward=True
-            )
+            new_version = self._start_next_version(ocfl, object_id)
             existing = {
                 logical: digest
                 for digest, paths in new_version.inventory.current_version.state.items()
@@ -570,7 +595,7 @@ class ObjectStore:
         during a save, or restored from such a copy, has none. Returns the ids of the objects
         repaired, and the problems found in others (nothing is deleted)."""
         repaired, problems = [], []
-        for object_id in self.object_ids():
+        for object_id in self._repairable_ids():
             with self.lock(object_id):  # a save in progress finishes first
                 try:
                     if self._repair(object_id):
@@ -580,6 +605,9 @@ class ObjectStore:
                     continue
                 (self.home.journal / f"{object_id}.ocfl").unlink(missing_ok=True)
         return repaired, problems
+
+    def _repairable_ids(self) -> list[str]:
+        return self.object_ids()
 
     def _repair(self, object_id: str) -> bool:
         """Make the newest version directory's inventory the root inventory, if it is not. Never
@@ -620,36 +648,38 @@ class ObjectStore:
         a folder of another system's OCFL object (from :meth:`survey`)."""
         if "/" in object_id or object_id in ("", ".", ".."):
             raise InvalidInput(f"invalid object folder {object_id!r}")
-        object_dir = self.root / object_id
         try:
-            inventory = json.loads((object_dir / INVENTORY).read_bytes())
-            manifest = inventory["manifest"].items()
+            inventory = json.loads(self._root_inventory_bytes(object_id))
+            expected = expected_digests(inventory)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return 0, [FixityProblem(object_id, INVENTORY, "unreadable", "", "inventory.json 无法读取或已损坏")]
-        expected: dict[str, dict[str, str]] = {}
-        for digest, paths in manifest:
-            for path in paths:
-                expected.setdefault(path, {})[inventory.get("digestAlgorithm", "sha512")] = digest
-        for algorithm, block in (inventory.get("fixity") or {}).items():
-            for digest, paths in block.items():
-                for path in paths:
-                    expected.setdefault(path, {})[algorithm] = digest
+        rate = ReadRate(self.fixity_rate)
         problems = []
         for path, digests in sorted(expected.items()):
-            target = object_dir / path
-            if not target.is_file():
-                problems.append(FixityProblem(object_id, path, "missing", "", ""))
-                continue
             hashers = {name: _HASHES[name]() for name in digests if name in _HASHES}  # others cannot be checked
-            with open(target, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                for block in self._content_blocks(object_id, path, rate):
                     for hasher in hashers.values():
                         hasher.update(block)
+            except FileNotFoundError:
+                problems.append(FixityProblem(object_id, path, "missing", "", ""))
+                continue
             for name, hasher in hashers.items():
                 if hasher.hexdigest() != digests[name].lower():
                     problems.append(FixityProblem(object_id, path, f"{name} mismatch", digests[name],
                                                   hasher.hexdigest()))
         return len(expected), problems
+
+    def _content_blocks(self, object_id: str, path: str, rate: ReadRate) -> Iterator[bytes]:
+        """The stored file `path` (relative to the object) in 1 MB blocks at most at `rate`;
+        FileNotFoundError before the first block when there is no such file."""
+        target = self.root / object_id / path
+        if not target.is_file():
+            raise FileNotFoundError(path)
+        with open(target, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                rate.take(len(block))
+                yield block
 
     def validate(self, object_id: str | None = None, check_digests: bool = True) -> list[str]:
         """Run ocfl-py's validator on one object or on the whole root; returns error messages."""
@@ -666,6 +696,19 @@ class ObjectStore:
         root.check_root_structure()
         _, _, errors = root.validate_hierarchy(check_digests=check_digests)
         return [f"{path}: {message}" for path, message in errors]
+
+
+def expected_digests(inventory: dict) -> dict[str, dict[str, str]]:
+    """Content path → {algorithm: digest}: the manifest's, and any extra digests of the fixity block."""
+    expected: dict[str, dict[str, str]] = {}
+    for digest, paths in inventory["manifest"].items():
+        for path in paths:
+            expected.setdefault(path, {})[inventory.get("digestAlgorithm", "sha512")] = digest
+    for algorithm, block in (inventory.get("fixity") or {}).items():
+        for digest, paths in block.items():
+            for path in paths:
+                expected.setdefault(path, {})[algorithm] = digest
+    return expected
 
 
 def _move(source: str, target: Path) -> None:

@@ -127,6 +127,15 @@ def _networks(value: str) -> tuple[str, ...]:
     return entries
 
 
+def _storage(value: str) -> str:
+    from .object_bucket import S3Location
+
+    try:
+        return str(S3Location.parse(value))
+    except ValueError as error:
+        raise _Bad(str(error)) from None
+
+
 def _setting(variable: str, parse: Callable[[str], Any], default: Any, description: str, shown_default: str = "",
              internal: bool = False):
     """A field read from `variable` by `parse`; `description` and `shown_default` are for docs/settings.md
@@ -144,6 +153,17 @@ class Settings:
     home: Path | None = _setting("GUJI_HOME", _path, None, "the data home (`--home` wins)", "./guji-data")
     database_url: str | None = _setting("GUJI_DATABASE_URL", _text, None, "SQLAlchemy URL of the catalogue database",
                                         "catalogue.sqlite in the data home")
+    storage: str | None = _setting("GUJI_STORAGE", _storage, None,
+                                   "where the OCFL storage root and the tiles are: s3://bucket/prefix on an "
+                                   "S3-compatible object store (endpoint and keys: the AWS_* variables; "
+                                   "docs/scale-out.md)", "ocfl/ and derivatives/ in the data home")
+    fixity_read_mb_per_second: float | None = _setting(
+        "GUJI_FIXITY_READ_MB_S", _positive("兆字节每秒", "100 或 20"), None,
+        "how fast `guji fixity` may read stored files (MB/s), so a check does not starve readers",
+        "unlimited on a local disk, 100 on S3")
+    storage_cache_mb: float = _setting("GUJI_STORAGE_CACHE_MB", _megabytes, 20480.0,
+                                       "with GUJI_STORAGE=s3://…: local disk for masters fetched from the store to "
+                                       "make tiles, pyramids and OCR from (MB; oldest out first)", "20480 (20 GB)")
     incoming: Path | None = _setting("GUJI_INCOMING", _path, None,
                                      "where the staff workspace's ingest page finds book folders",
                                      "incoming/ in the data home")

@@ -15,8 +15,8 @@ import pytest
 from repository import Catalogue, Home
 
 # iiif_home, iiif_catalogue, iiif_public_url (tests/iiif_fixtures.py); browser, page (tests/browser_support.py);
-# postgres_server, postgres_url (tests/postgres_support.py)
-pytest_plugins = ["iiif_fixtures", "browser_support", "postgres_support"]
+# postgres_server, postgres_url (tests/postgres_support.py); s3_server, s3_storage (tests/s3_support.py)
+pytest_plugins = ["iiif_fixtures", "browser_support", "postgres_support", "s3_support"]
 DATABASES = ("sqlite", "postgresql")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +35,7 @@ def _settings_of_the_test():
 
 def pytest_configure(config):
     os.environ.pop("GUJI_DATABASE_URL", None)  # the shell's database is never the tests': each test chooses
+    os.environ.pop("GUJI_STORAGE", None)  # nor its storage
 
 
 def pytest_generate_tests(metafunc):

@@ -43,6 +43,7 @@ from iiif.image_render import DecodedCache, render
 from iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
 from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
+from ingest.shared_tiles import fetch, refresh, shared_bucket
 from repository import Catalogue, public_url
 from repository.settings import Settings, current
 
@@ -169,8 +170,8 @@ class ManifestCache:
             except OSError:
                 return 0
 
-        return (public_url(), mtime(self.catalogue.store.object_path(book) / "inventory.json"),
-                mtime(self.catalogue.home.derivatives / book))
+        refresh(self.catalogue, book)  # GUJI_STORAGE on S3: pages published by another node
+        return (public_url(), self.catalogue.store.inventory_stamp(book), mtime(self.catalogue.home.derivatives / book))
 
     def get(self, book: str) -> tuple[bytes, str]:
         signature = self._signature(book)
@@ -196,6 +197,8 @@ class IiifServer:
         self.catalogue = catalogue
         self.manifests = ManifestCache(catalogue)
         self.derivatives = catalogue.home.derivatives
+        # tiles in a bucket (GUJI_STORAGE=s3://…): ingest/shared_tiles.py
+        self.shared = shared_bucket(catalogue) is not None
         self.sizes = PageSizes()
         self.settings = catalogue.settings
         self.rendered = RenderedCache(int(self.settings.render_cache_mb * 1024 * 1024))
@@ -210,6 +213,8 @@ class IiifServer:
         folder = page_folder(self.derivatives, book, page)
         if folder is None:
             return _error(404, f"no image {book}/{page}")
+        if self.shared:
+            await run_in_threadpool(refresh, self.catalogue, book)
         if len(parts) == 2:
             return RedirectResponse(ids.image_info(book, page), status_code=303, headers=CORS)
         if len(parts) == 3:
@@ -220,7 +225,10 @@ class IiifServer:
         if not all(segment and segment[0] != "." and set(segment) <= SEGMENT_CHARS for segment in segments):
             return _error(400, "bad image request: " + "/".join(segments))
         # 1. The pre-built file under the requested name (viewers ask for the tiles info.json lists).
-        static = await self.static_response(request, folder.joinpath(*segments), book, page, "/".join(segments))
+        wanted = "/".join(segments)
+        static = await self.static_response(request, folder.joinpath(*segments), book, page, wanted)
+        if static is None and self.shared and await run_in_threadpool(fetch, self.catalogue, book, page, wanted):
+            static = await self.static_response(request, folder.joinpath(*segments), book, page, wanted)
         if static is not None:
             return static
         size = self.sizes.get(folder)

@@ -1,0 +1,270 @@
+"""The OCFL storage root and the tiles on an S3-compatible store (GUJI_STORAGE=s3://…), against moto's
+S3 server started by the tests (tests/s3_support.py).
+
+The store's contract — create, new version, read, conflict, fixity, a crash between the steps of a
+commit and its recovery — is checked on a local storage root and on S3 alike; the S3 root is checked
+with PostgreSQL too (its advisory locks are what several hosts writing one bucket need)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ingest import ingest_book
+from repository import Catalogue, Home
+from repository.object_bucket import Bucket, S3Location, StorageUnavailable
+from repository.ocfl_s3 import S3ObjectStore
+from repository.ocfl_store import ObjectStore
+from web import create_app
+from web.cli import root as cli
+
+SCANS = Path(__file__).parent / "fixtures" / "scans"
+CARD = {"id": "s3-book", "record_type": "guji", "edition": {"title": "對象存儲測試"}}
+
+
+@pytest.fixture(params=["local", "s3", "s3+postgresql"])
+def storage(request, monkeypatch) -> str:
+    """Where the storage root is: the data home, or a fresh bucket (with SQLite or PostgreSQL)."""
+    if request.param == "local":
+        return "local"
+    location = request.getfixturevalue("s3_storage")
+    if request.param == "s3+postgresql":
+        monkeypatch.setenv("GUJI_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return location
+
+
+@pytest.fixture
+def store_catalogue(tmp_path, storage):
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    yield catalogue
+    catalogue.close()
+
+
+def _corrupt(catalogue, object_id: str, relative: str, data: bytes | None) -> None:
+    """Change (or, with None, remove) one stored file behind the store's back."""
+    store = catalogue.store
+    if isinstance(store, S3ObjectStore):
+        key = f"ocfl/{object_id}/{relative}"
+        store.bucket.delete([key]) if data is None else store.bucket.write(key, data)
+        return
+    path = store.root / object_id / relative
+    path.unlink() if data is None else path.write_bytes(data)
+
+
+def test_create_version_read_conflict_and_fixity(store_catalogue):
+    catalogue = store_catalogue
+    catalogue.create(CARD, editor="编目员", reason="新建")
+    saved = catalogue.save(CARD["id"], {**CARD, "edition": {"title": "對象存儲測試二"}}, editor="编目员",
+                           reason="改题名", base_version=1)
+    assert saved.version == 2
+    assert catalogue.get(CARD["id"]).card["edition"]["title"] == "對象存儲測試二"
+    assert catalogue.get(CARD["id"], 1).card["edition"]["title"] == "對象存儲測試"
+    assert [v.reason for v in catalogue.history(CARD["id"])] == ["新建", "改题名"]
+    with pytest.raises(Exception, match="v1"):  # based on v1, but the object is at v2
+        catalogue.save(CARD["id"], {**CARD, "edition": {"title": "後來者"}}, editor="乙", reason="晚了", base_version=1)
+    assert catalogue.store.validate() == []
+    report = catalogue.fixity()
+    assert report.ok and report.objects == 1 and report.files == 2
+
+    _corrupt(catalogue, CARD["id"], "v1/content/card.json", b"{}")
+    _corrupt(catalogue, CARD["id"], "v2/content/card.json", None)
+    problems = {(p.path, p.kind) for p in catalogue.fixity().problems}
+    assert problems == {("v1/content/card.json", "sha512 mismatch"), ("v2/content/card.json", "missing")}
+
+
+def test_a_crash_before_the_root_inventory_is_switched_is_finished_by_the_next_open(store_catalogue, monkeypatch):
+    catalogue = store_catalogue
+    catalogue.create(CARD, editor="编目员", reason="新建")
+    store_class = type(catalogue.store)
+    step = "_switch_root_inventory" if store_class is S3ObjectStore else "_install_root_inventory"
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt  # the process dies here: version written, root inventory not switched
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(store_class, step, crash)
+        catalogue.save(CARD["id"], {**CARD, "edition": {"title": "崩潰前"}}, editor="编目员", reason="改",
+                       base_version=1)
+    assert catalogue.store.head(CARD["id"]) == 1  # readers still see v1, whole
+    reopened = Catalogue.open(catalogue.home)
+    try:
+        assert reopened.recovered == [CARD["id"]]
+        assert reopened.get(CARD["id"]).card["edition"]["title"] == "崩潰前"
+        assert reopened.store.validate() == [] and reopened.fixity().ok
+    finally:
+        reopened.close()
+
+
+def test_an_upload_cut_short_before_the_version_inventory_is_dropped(tmp_path, s3_storage, monkeypatch):
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    catalogue.create(CARD, editor="编目员", reason="新建")
+    written = Bucket.write
+
+    def dies_at_the_inventory(bucket, name, data, content_type=None):
+        if name.endswith("v2/inventory.json"):
+            raise KeyboardInterrupt
+        return written(bucket, name, data, content_type)
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(Bucket, "write", dies_at_the_inventory)
+        catalogue.save(CARD["id"], {**CARD, "edition": {"title": "上傳一半"}}, editor="编目员", reason="改",
+                       base_version=1)
+    bucket = catalogue.store.bucket
+    assert "v2/content/card.json" in bucket.listing(f"ocfl/{CARD['id']}/", None)[1]  # content without inventory
+    catalogue.close()
+    result = CliRunner().invoke(cli, ["--home", str(home.root), "recover"])
+    assert result.exit_code == 0, result.output
+    assert "v2" not in {name.split("/")[0] for name in bucket.listing(f"ocfl/{CARD['id']}/", None)[1]}
+    catalogue = Catalogue.open(home)
+    try:
+        assert catalogue.store.head(CARD["id"]) == 1 and catalogue.store.validate() == []
+        assert catalogue.save(CARD["id"], {**CARD, "edition": {"title": "再存"}}, editor="编目员", reason="重做",
+                              base_version=1).version == 2
+    finally:
+        catalogue.close()
+
+
+def test_fixity_reads_s3_objects_at_a_bounded_rate(tmp_path, s3_storage, monkeypatch):
+    monkeypatch.setenv("GUJI_FIXITY_READ_MB_S", "0.5")
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    try:
+        catalogue.create(CARD, editor="编目员", reason="新建")
+        waits = []
+        monkeypatch.setattr("repository.object_bucket.time.sleep", waits.append)
+        data = b"x" * (1 << 20)
+        catalogue.commit_files(CARD["id"], {"masters/0001.bin": data}, editor="数字化员", reason="加一个文件",
+                               event="ingest")
+        assert catalogue.fixity().ok
+        assert sum(waits) > 1.5  # 1 MB at 0.5 MB/s: about two seconds of waiting, asked for, not slept
+    finally:
+        catalogue.close()
+
+
+def _ingest_two_pages(tmp_path: Path, catalogue: Catalogue) -> None:
+    book = tmp_path / "scans"
+    book.mkdir()
+    for name in ("10.png", "1.png"):
+        shutil.copyfile(SCANS / name, book / name)
+    catalogue.create(CARD, editor="编目员", reason="新建")
+    ingest_book(catalogue, book, CARD["id"], "数字化员", workers=1)
+
+
+def test_a_book_ingested_into_s3_is_served_by_another_web_node(tmp_path, s3_storage, monkeypatch):
+    writer_home = Home.resolve(tmp_path / "node-a")
+    Catalogue.init(writer_home).close()
+    writer = Catalogue.open(writer_home)
+    try:
+        _ingest_two_pages(tmp_path, writer)
+        assert writer.store.validate() == []
+    finally:
+        writer.close()
+    bucket = Bucket(S3Location.parse(s3_storage))
+    keys = bucket.listing("derivatives/s3-book/", None)[1]
+    assert {"pages.json", "0001/info.json", "0001/full/max/0/default.jpg", "0002/thumbnail.jpg"} <= set(keys)
+    assert not any("pyramid" in key for key in keys)
+
+    # node B: another data home (its own mirror, nothing of node A's disk), the same database and bucket
+    monkeypatch.setenv("GUJI_DATABASE_URL", f"sqlite:///{writer_home.database_path}")
+    reader_home = Home.resolve(tmp_path / "node-b")
+    client = TestClient(create_app(reader_home))
+    manifest = client.get("/iiif/s3-book/manifest")
+    assert manifest.status_code == 200 and len(manifest.json()["items"]) == 2
+    info = client.get("/iiif/image/s3-book/0001/info.json").json()
+    full = client.get("/iiif/image/s3-book/0001/full/max/0/default.jpg")
+    assert full.status_code == 200 and full.content == bucket.read("derivatives/s3-book/0001/full/max/0/default.jpg")
+    tile = info["tiles"][0]["width"]
+    region = client.get(f"/iiif/image/s3-book/0001/0,0,{tile},{tile}/{tile},/0/default.jpg")
+    assert region.status_code == 200 and region.headers["content-type"] == "image/jpeg"
+    rendered = client.get("/iiif/image/s3-book/0002/10,10,50,50/max/0/default.png")  # not pre-built: the pyramid
+    assert rendered.status_code == 200 and rendered.content.startswith(b"\x89PNG")
+    assert (reader_home.derivatives / "s3-book" / "0001" / "full" / "max" / "0" / "default.jpg").exists()
+    assert not (reader_home.root / "derivatives").exists()  # node B built nothing of its own
+
+
+def _run(arguments: list[str], env: dict[str, str]):
+    result = CliRunner().invoke(cli, arguments, env=env)
+    text = "".join(result.output.split())
+    assert "Traceback" not in result.output and "testing" not in text.replace("guji-testing", "")
+    return result, text
+
+
+def test_a_wrong_endpoint_or_bucket_is_one_message_and_nothing_is_written(tmp_path, s3_environment):
+    home = tmp_path / "guji-data"
+    result, text = _run(["--home", str(home), "init"],
+                        {"GUJI_STORAGE": "s3://no-such-bucket/guji"})
+    assert result.exit_code == 5 and "存储桶「no-such-bucket」不存在" in text and "GUJI_STORAGE" in text
+    assert not home.exists()  # nothing half-written: no data home, no database
+    unreachable = {"GUJI_STORAGE": "s3://guji-bucket/guji", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                   "AWS_MAX_ATTEMPTS": "1"}
+    result, text = _run(["--home", str(home), "init"], unreachable)
+    assert result.exit_code == 5 and "连不上对象存储的端点" in text and "127.0.0.1:1" in text
+    assert not home.exists()
+    result, text = _run(["--home", str(home), "cards", "list"], {"GUJI_STORAGE": "s3://Bad_Name"})
+    assert result.exit_code == 2 and "GUJI_STORAGE" in text and "不是存储桶名" in text
+
+
+def test_a_bucket_without_a_storage_root_asks_for_guji_init(tmp_path, s3_storage):
+    result, text = _run(["--home", str(tmp_path / "guji-data"), "cards", "list"], {})
+    assert result.exit_code == 3 and "没有OCFL存储根" in text and "gujiinit" in text
+
+
+def test_the_site_answers_503_while_the_bucket_is_out_of_reach_and_recovers(tmp_path, s3_storage, monkeypatch):
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    catalogue.create(CARD, editor="编目员", reason="新建")
+    client = TestClient(create_app(catalogue.home))
+    assert client.get(f"/books/{CARD['id']}").status_code == 200
+    store = client.app.state.catalogue.store
+    reachable = store.bucket.client
+    import boto3
+    from botocore.config import Config
+
+    store.bucket.client = boto3.session.Session().client("s3", endpoint_url="http://127.0.0.1:1",
+                                                         config=Config(retries={"max_attempts": 1}))
+    try:
+        page = client.get(f"/books/{CARD['id']}")
+        assert page.status_code == 503 and "暂不可用" in page.text and "Traceback" not in page.text
+        problem = client.get(f"/iiif/{CARD['id']}/manifest")
+        assert problem.status_code == 503 and problem.json()["status"] == 503
+    finally:
+        store.bucket.client = reachable
+    assert client.get(f"/books/{CARD['id']}").status_code == 200  # the same app, nothing restarted
+    catalogue.close()
+
+
+def test_storage_unavailable_is_the_unavailable_kind():
+    error = StorageUnavailable("x")
+    assert error.exit_code == 5 and error.status == 503
+
+
+def test_the_local_store_stays_the_default(home):
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    try:
+        assert type(catalogue.store) is ObjectStore and catalogue.home.derivatives == home.root / "derivatives"
+        assert json.loads((home.ocfl_root / "ocfl_layout.json").read_text())["extension"]
+    finally:
+        catalogue.close()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_several_events_in_one_transaction_on_postgresql(catalogue):
+    """`guji fixity` records a fixity-failure event per problem in one transaction: SQLAlchemy sends them
+    as one batch of numbered parameters, which the U+0000 filter of repository/database.py must pass."""
+    catalogue.create({**CARD, "edition": {"title": "空\0字"}}, editor="编目员", reason="新建")
+    (catalogue.store.root / CARD["id"] / "v1" / "content" / "card.json").write_bytes(b"{}")
+    report = catalogue.fixity()
+    assert len(report.problems) == 1
+    assert "fixity-failure" in [event.kind for event in catalogue.events(CARD["id"])]
