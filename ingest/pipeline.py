@@ -457,6 +457,8 @@ def commit_ingest(catalogue: Catalogue, plan: IngestPlan, results: list[PageResu
               "new_or_changed_masters": changed, "removed_masters": stale, "warnings": plan.scan.warnings,
               "checksum_files": plan.scan.checksum_files}
     book = plan.book_dir
+    if f"reports/ingest-{plan.stamp}.json" in stored:  # this very run committed, then was stopped (a retry)
+        return head, {**report, "status": "stored"}
     if not (changed or structure_changed or stale):
         catalogue.record_event("ingest", plan.editor, card_id, version=None, pages=len(results), changed=0,
                                book_dir=str(book))
@@ -504,19 +506,25 @@ def pending_work(derivatives: Path) -> Iterator[Path]:
 
     A run that ends — stored, unchanged, refused or failed — leaves none behind, nor an empty
     book folder; only a run killed or interrupted (Ctrl-C) keeps it, for the next run to reuse."""
+    pending = prepare_pending(derivatives)
+    try:
+        yield pending
+    except Exception:
+        remove_pending(derivatives)
+        raise
+    remove_pending(derivatives)
+
+
+def prepare_pending(derivatives: Path) -> Path:
+    """The book's `.pending` folder, without what a killed run left half-written."""
     pending = derivatives / PENDING
     pending.mkdir(parents=True, exist_ok=True)
     clean_leftovers(pending)
     clean_leftovers(derivatives)
-    try:
-        yield pending
-    except Exception:
-        _remove_pending(derivatives)
-        raise
-    _remove_pending(derivatives)
+    return pending
 
 
-def _remove_pending(derivatives: Path) -> None:
+def remove_pending(derivatives: Path) -> None:
     shutil.rmtree(derivatives / PENDING, ignore_errors=True)
     with contextlib.suppress(OSError):  # only when nothing was ever published there
         derivatives.rmdir()
@@ -550,7 +558,7 @@ def rebuild_tiles(
             masters = sorted(path for path in digests if path.startswith("masters/"))
             derivatives = catalogue.home.derivatives / current
             if not masters:
-                _remove_pending(derivatives)
+                remove_pending(derivatives)
                 results = []
             else:
                 with pending_work(derivatives) as pending:
