@@ -158,7 +158,8 @@ def test_two_workers_share_a_book_and_a_killed_worker_page_is_retried(catalogue,
         while victim is None and time.monotonic() < deadline:  # worker A busy on a page: kill it there
             found = Worker.find_by_key("rq:worker:A", connection=connection)
             current = found.get_current_job_id() if found else None
-            if current and "-page-" in current:
+            # started: its horse runs the page (killed in the moment it is taken, RQ puts it back after a minute)
+            if current and "-page-" in current and Job.fetch(current, connection=connection).get_status() == "started":
                 victim = current
                 os.killpg(workers[0].pid, signal.SIGKILL)
             else:
@@ -171,8 +172,6 @@ def test_two_workers_share_a_book_and_a_killed_worker_page_is_retried(catalogue,
         assert row.status == "done", row.message
         retried = Job.fetch(victim, connection=connection)
         assert retried.get_status() == "finished" and retried.worker_name == "B" and retried.retries_left == 2
-        pages = [Job.fetch(f"guji-job-{job_id}-page-{n:04d}", connection=connection) for n in range(1, 13)]
-        assert {page.worker_name for page in pages} == {"A", "B"} or victim  # both took pages
     finally:
         for worker in workers:
             if worker.poll() is None:
