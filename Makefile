@@ -25,8 +25,10 @@ logged = mkdir -p "$(dir $(1))" && printf '%s…' "$(2)" && ( $(3) ) >"$(1)" 2>&
 # lighttpd, iipimage-server and wrk for bench/images.py (wrk also for bench/load.py); the PostgreSQL
 # server, which the tests start as a throwaway cluster (tests/postgres_support.py) to run the catalogue
 # contract tests on PostgreSQL as well as SQLite, and bench/scale.py; nginx (light), whose configuration
-# in docs/deployment.md the tests check with `nginx -t` and bench/scale.py runs in front of its web nodes.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk postgresql nginx-light
+# in docs/deployment.md the tests check with `nginx -t` and bench/scale.py runs in front of its web nodes;
+# the Redis server, which the job queue's tests start themselves (tests/redis_support.py), and bench/scale.py.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk postgresql nginx-light \
+  redis-server
 
 ## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
 install: system $(VENV)/.installed node_modules/.installed

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py [--cards 2000] [--revise 500] [--setups sqlite,postgresql] [--no-fsync]
                                     [--parts catalogue,reads] [--duration 60] [--connections 64]
+                                    [--pages 100] [--queue-workers 1,2]
 
 Workloads (each setup gets a fresh data home): import ``--cards`` new cards from XLSX; a batch
 revision of ``--revise`` of them (a 修改原因 column, one new version each); ``guji rebuild-db``
@@ -15,13 +16,17 @@ Setups:
 * ``postgresql`` — a PostgreSQL cluster started for the run (tests/postgres_support.py), with
   fsync and synchronous commit on, over TCP on 127.0.0.1.
 
-More setups (S3-compatible storage, a Redis job queue) plug in as further entries of
-:data:`SETUPS`: a context manager that yields the environment variables of that setup. Prints a
-table and writes bench/results/scale.json.
+More setups plug in as further entries of :data:`SETUPS`: a context manager that yields the
+environment variables of that setup. Prints a table and writes bench/results/scale.json.
 
 Part ``reads`` (bench/read_nodes.py): ``--connections`` readers for ``--duration`` seconds through
 nginx in front of one and then two web nodes on PostgreSQL, and a run in which one of two nodes is
 killed half-way; writes bench/results/scale-nodes.json.
+
+Ingest on the shared job queue (``--pages``, 0 to leave it out): a book of ``--pages`` generated
+scan-like JPEG pages (bench/ingest.py's pages, 2000 × 3000) ingested as a staff job through a Redis
+queue (tests/redis_support.py) by 1, then 2 `guji worker` processes (``--queue-workers``), each into
+a fresh data home; the time from the job's start to its row saying done, and the speed-up.
 """
 
 from __future__ import annotations
@@ -137,6 +142,64 @@ def reads(duration: float, connections: int) -> None:
     out = ROOT / "bench" / "results" / "scale-nodes.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+def queue_ingest(pages: int, worker_counts: list[int]) -> dict:
+    """Seconds to ingest a book of `pages` pages through the job queue with each number of workers."""
+    import importlib.util
+    import shutil
+    import subprocess
+
+    from redis_support import RedisServer
+
+    from web.staff import jobs
+
+    spec = importlib.util.spec_from_file_location("ingest_bench", ROOT / "bench" / "ingest.py")  # not the package
+    ingest_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ingest_bench)
+    card = json.loads((ROOT / "samples" / "cards.json").read_text(encoding="utf-8"))[0]
+
+    results = {}
+    with tempfile.TemporaryDirectory() as work:
+        book = Path(work) / "book"
+        book.mkdir()
+        for number in range(1, pages + 1):
+            ingest_bench.make_page(book / f"{number:04d}.jpg", 2000, 3000, seed=number)
+        server = RedisServer()
+        try:
+            server.start()
+            for count in worker_counts:
+                home = Home.resolve(Path(work) / f"home-{count}")
+                environment = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_QUEUE": server.url}
+                os.environ.update(GUJI_HOME=str(home.root), GUJI_QUEUE=server.url)
+                Catalogue.init(home).close()
+                catalogue = Catalogue.open(home)
+                catalogue.create({**card, "id": "bench-book"}, editor="bench", reason="bench")
+                shutil.copytree(book, jobs.incoming_dir(home, catalogue.settings) / "book")
+                workers = [subprocess.Popen([str(Path(sys.executable).parent / "guji"), "worker"], env=environment,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           for _ in range(count)]
+                time.sleep(5)  # the workers started and waiting (their start is not the ingest's time)
+                start = time.perf_counter()
+                job_id = jobs.start_ingest(catalogue, "book", "bench-book", "bench")
+                while jobs.job(catalogue, job_id).status in jobs.ACTIVE:
+                    time.sleep(0.1)
+                seconds = time.perf_counter() - start
+                row = jobs.job(catalogue, job_id)
+                assert row.status == "done" and catalogue.store.head("bench-book") == 2, row.message
+                for worker in workers:
+                    worker.terminate()
+                    worker.wait()
+                catalogue.close()
+                results[f"{count}_workers_seconds"] = round(seconds, 2)
+                results[f"{count}_workers_pages_per_second"] = round(pages / seconds, 2)
+        finally:
+            server.remove()
+            for key in ("GUJI_HOME", "GUJI_QUEUE"):
+                os.environ.pop(key, None)
+    if len(worker_counts) > 1:
+        first, last = worker_counts[0], worker_counts[-1]
+        results[f"speedup_{first}_to_{last}"] = round(results[f"{first}_workers_seconds"]
+                                                      / results[f"{last}_workers_seconds"], 2)
+    return results
 
 
 def main() -> None:
@@ -145,9 +208,12 @@ def main() -> None:
     parser.add_argument("--revise", type=int, default=500)
     parser.add_argument("--setups", default=",".join(SETUPS), help=f"comma-separated, of: {', '.join(SETUPS)}")
     parser.add_argument("--no-fsync", action="store_true", help="OCFL writes without fsync (the databases keep theirs)")
-    parser.add_argument("--parts", default="catalogue,reads", help="catalogue (the workloads above), reads (web nodes)")
+    parser.add_argument("--parts", default="catalogue,reads",
+                        help="catalogue (the workloads above and the queue ingest), reads (web nodes)")
     parser.add_argument("--duration", type=float, default=60, help="seconds of each read run")
     parser.add_argument("--connections", type=int, default=64, help="readers at once")
+    parser.add_argument("--pages", type=int, default=100, help="pages of the queue ingest (0: leave it out)")
+    parser.add_argument("--queue-workers", default="1,2", help="numbers of guji worker processes, comma-separated")
     args = parser.parse_args()
     parts = {part.strip() for part in args.parts.split(",") if part.strip()}
     if parts - {"catalogue", "reads"}:
@@ -162,17 +228,21 @@ def main() -> None:
         parser.error(f"unknown setups {unknown}" if unknown else "--revise cannot exceed --cards")
     books = kanripo_books()
     results = {name: run_setup(name, args.cards, args.revise, books, not args.no_fsync) for name in chosen}
+    queued = queue_ingest(args.pages, [int(n) for n in args.queue_workers.split(",")]) if args.pages else {}
 
     metrics = list(next(iter(results.values())))
     width = max(len(metric) for metric in metrics)
     print(f"{'':<{width}}  " + "  ".join(f"{name:>12}" for name in chosen))
     for metric in metrics:
         print(f"{metric:<{width}}  " + "  ".join(f"{results[name][metric]:>12}" for name in chosen))
+    for metric, value in queued.items():
+        print(f"queue ingest {metric}: {value}")
     output = {
         "cards": args.cards,
         "revised": args.revise,
         "ocfl_fsync": not args.no_fsync,
         "setups": results,
+        "queue_ingest": {"pages": args.pages, **queued},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }

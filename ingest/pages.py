@@ -185,66 +185,113 @@ def _bag_file_problems(bag_dir: Path, bag) -> list[str]:
     return problems
 
 
+@dataclass
+class _Listing:
+    """The entries of a book folder sorted by kind (the first step of :func:`scan_book`)."""
+
+    candidates: list[tuple[Path, str]] = field(default_factory=list)  # page scans and their sniffed format
+    checksum_files: list[Path] = field(default_factory=list)
+    structure_file: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookScan:
     """List and check the page scans of `book_dir` (a folder or a BagIt bag); raises
-    :class:`BookRefused` naming every bad file."""
-    import pyvips
-
+    :class:`BookRefused` naming every bad file. The steps: sort the folder's entries
+    (:func:`list_entries`), then duplicate page numbers, the vendor's checksum files, each image's
+    header (size, pixel limit), the order of the folder's own structure.json."""
     book_dir = Path(book_dir)
     if not book_dir.is_dir():
         raise BookRefused(book_dir, [f"{book_dir}: no such folder"])
     bag_digests: dict[str, dict[str, str]] = {}
     if is_bag(book_dir):
         book_dir, bag_digests = open_bag(book_dir)
-    warnings: list[str] = []
-    problems: list[str] = []
-    candidates: list[tuple[Path, str]] = []
-    checksum_files: list[Path] = []
-    structure_file: Path | None = None
+    listing = list_entries(book_dir)
+    problems, warnings = listing.problems, listing.warnings
+    problems.extend(duplicate_numbers(listing.candidates))
+    vendor, checksum_problems = vendor_checksums(book_dir, listing.checksum_files)
+    problems.extend(checksum_problems)
+    headers, header_problems = read_headers(listing.candidates, pixel_limit)
+    problems.extend(header_problems)
+    if listing.checksum_files:
+        listed = "、".join(f.name for f in listing.checksum_files)
+        warnings.extend(f"{path.name}：没有列在 {listed} 里"
+                        for path, _ in listing.candidates if path.name not in vendor)
+    ordered = [path for path, _ in listing.candidates]
+    structure = None
+    if listing.structure_file is not None:
+        structure, structure_problems = read_structure(listing.structure_file, [p.name for p in ordered])
+        problems.extend(structure_problems)
+        if not structure_problems:
+            position = {entry["file"]: index for index, entry in enumerate(structure["pages"])}
+            ordered.sort(key=lambda p: position[p.name])
+    if not listing.candidates and not problems:
+        problems.append(f"{book_dir}：没有找到书页影像（TIFF、JPEG 或 PNG）")
+    if problems:
+        raise BookRefused(book_dir, problems)
+
+    for name, digests in bag_digests.items():
+        vendor.setdefault(name, {}).update(digests)
+    formats = dict((path.name, found) for path, found in listing.candidates)
+    pages = [PageScan(number, path, path.stat().st_size, formats[path.name], *headers[path.name],
+                      vendor.get(path.name, {})) for number, path in enumerate(ordered, start=1)]
+    checksum_names = [f.name for f in listing.checksum_files] + (["BagIt manifest"] if bag_digests else [])
+    return BookScan(book_dir, pages, warnings, structure, checksum_names)
+
+
+def list_entries(book_dir: Path) -> _Listing:
+    """Sort the folder's entries: page scans (recognised by content, named by the right extension),
+    checksum files, structure.json; system files and sub-folders are skipped with a warning, empty
+    files and other formats are problems."""
+    listing = _Listing()
     for entry in sorted(book_dir.iterdir(), key=lambda p: natural_key(p.name)):
         name = entry.name
         if name in SILENTLY_IGNORED:
             continue
         if name.lower() in IGNORED_NAMES or name.startswith(".") or name.startswith("._"):
-            warnings.append(f"{name}：已跳过（系统或隐藏文件，不是书页）")
-            continue
-        if entry.is_dir():
-            warnings.append(f"{name}/：已跳过（不读子文件夹）")
-            continue
-        if name == STRUCTURE_FILE:
-            structure_file = entry
-            continue
-        if name.lower() in CHECKSUM_NAMES or entry.suffix.lower() in CHECKSUM_SUFFIXES:
-            checksum_files.append(entry)
-            continue
-        size = entry.stat().st_size
-        if size == 0:
-            problems.append(f"{name}：文件是 0 字节（影像没有拷贝完整）；请重新拷贝")
-            continue
-        found, other = sniff_format(entry)
-        if found is None:
-            if other:
-                problems.append(f"{name}：不支持的格式（{other}）；书页请用 TIFF、JPEG 或 PNG")
-            else:
-                problems.append(f"{name}：不是图像（不是 TIFF、JPEG 或 PNG）；请把它移出文件夹")
-            continue
-        named = EXTENSIONS.get(entry.suffix.lower())
-        if named != found:
-            problems.append(f"{name}：文件是 {found} 图像，文件名却写作 {named or repr(entry.suffix)}；"
-                            "请改用正确的扩展名")
-            continue
-        candidates.append((entry, found))
+            listing.warnings.append(f"{name}：已跳过（系统或隐藏文件，不是书页）")
+        elif entry.is_dir():
+            listing.warnings.append(f"{name}/：已跳过（不读子文件夹）")
+        elif name == STRUCTURE_FILE:
+            listing.structure_file = entry
+        elif name.lower() in CHECKSUM_NAMES or entry.suffix.lower() in CHECKSUM_SUFFIXES:
+            listing.checksum_files.append(entry)
+        elif (problem := _scan_problem(entry)) is not None:
+            listing.problems.append(problem)
+        else:
+            listing.candidates.append((entry, EXTENSIONS[entry.suffix.lower()]))
+    return listing
 
-    # Duplicate page numbers: two files whose names give the same number.
+
+def _scan_problem(entry: Path) -> str | None:
+    """Why a file that should be a page scan is not one (empty, another format, a wrong extension)."""
+    name = entry.name
+    if entry.stat().st_size == 0:
+        return f"{name}：文件是 0 字节（影像没有拷贝完整）；请重新拷贝"
+    found, other = sniff_format(entry)
+    if found is None and other:
+        return f"{name}：不支持的格式（{other}）；书页请用 TIFF、JPEG 或 PNG"
+    if found is None:
+        return f"{name}：不是图像（不是 TIFF、JPEG 或 PNG）；请把它移出文件夹"
+    named = EXTENSIONS.get(entry.suffix.lower())
+    if named != found:
+        return f"{name}：文件是 {found} 图像，文件名却写作 {named or repr(entry.suffix)}；请改用正确的扩展名"
+    return None
+
+
+def duplicate_numbers(candidates: list[tuple[Path, str]]) -> list[str]:
+    """Two files whose names give the same page number (0001.tif and 0001.jpg, 1.png and 001.png)."""
     by_key: dict[tuple, list[str]] = {}
     for path, _ in candidates:
         by_key.setdefault(natural_key(path.name), []).append(path.name)
-    for names in by_key.values():
-        if len(names) > 1:
-            problems.append(f"{'、'.join(names)}：页码重复；只保留其中一个")
+    return [f"{'、'.join(names)}：页码重复；只保留其中一个" for names in by_key.values() if len(names) > 1]
 
-    # Vendor checksum files.
+
+def vendor_checksums(book_dir: Path, checksum_files: list[Path]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The vendor's checksums (file name → algorithm → digest) and what is wrong with its files."""
     vendor: dict[str, dict[str, str]] = {}
+    problems: list[str] = []
     for checksum_file in checksum_files:
         algorithm, digests, checksum_problems = read_checksum_file(checksum_file)
         problems.extend(checksum_problems)
@@ -253,9 +300,17 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
                 problems.append(f"{name}：列在 {checksum_file.name} 里，但不在文件夹中")
             elif algorithm:
                 vendor.setdefault(name, {})[algorithm] = digest
+    return vendor, problems
 
-    # Headers: size, pixel limit.
+
+def read_headers(candidates: list[tuple[Path, str]], pixel_limit: int
+                 ) -> tuple[dict[str, tuple[int, int, int, str]], list[str]]:
+    """Each scan's header — width, height, bands, band format — read without decoding the pixels;
+    unreadable headers and images over `pixel_limit` (decompression bombs) are problems."""
+    import pyvips
+
     headers: dict[str, tuple[int, int, int, str]] = {}
+    problems: list[str] = []
     for path, found in candidates:
         try:
             image = pyvips.Image.new_from_file(str(path), access="sequential")
@@ -269,36 +324,7 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
                 f"{pixel_limit / 1e6:g} 百万像素（解压炸弹？）；请检查影像，或调高 --pixel-limit")
             continue
         headers[path.name] = (image.width, image.height, image.bands, image.format)
-
-    if checksum_files:
-        for path, _ in candidates:
-            if path.name not in vendor:
-                warnings.append(f"{path.name}：没有列在 {'、'.join(f.name for f in checksum_files)} 里")
-
-    ordered = [path for path, _ in candidates]
-    structure = None
-    if structure_file is not None:
-        structure, structure_problems = read_structure(structure_file, [p.name for p in ordered])
-        problems.extend(structure_problems)
-        if not structure_problems:
-            position = {entry["file"]: index for index, entry in enumerate(structure["pages"])}
-            ordered.sort(key=lambda p: position[p.name])
-
-    if not candidates and not problems:
-        problems.append(f"{book_dir}：没有找到书页影像（TIFF、JPEG 或 PNG）")
-    if problems:
-        raise BookRefused(book_dir, problems)
-
-    for name, digests in bag_digests.items():
-        vendor.setdefault(name, {}).update(digests)
-    formats = dict((path.name, found) for path, found in candidates)
-    pages = []
-    for number, path in enumerate(ordered, start=1):
-        width, height, bands, sample_format = headers[path.name]
-        pages.append(PageScan(number, path, path.stat().st_size, formats[path.name], width, height, bands,
-                              sample_format, vendor.get(path.name, {})))
-    checksum_names = [f.name for f in checksum_files] + (["BagIt manifest"] if bag_digests else [])
-    return BookScan(book_dir, pages, warnings, structure, checksum_names)
+    return headers, problems
 
 
 def read_structure(path: Path, scan_names: list[str]) -> tuple[dict | None, list[str]]:

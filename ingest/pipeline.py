@@ -326,6 +326,31 @@ def _write_staff_report(catalogue: Catalogue, object_id: str, stamp: str, report
     return path
 
 
+@dataclass
+class IngestPlan:
+    """A book folder that passed its checks and the page work its ingest will do: what the plan
+    step hands to the page work (page worker processes here, or queue workers: ingest/page_jobs.py)
+    and then to the commit step. Picklable."""
+
+    object_id: str
+    editor: str
+    book_dir: Path
+    stamp: str  # names the run's report
+    started: float  # time.time() of the plan, for the report's seconds
+    scan: BookScan
+    tasks: list[PageTask]
+    stale: list[str]  # stored masters the folder has no scan for (removed: `replace`)
+    card: dict | None = None  # create this card at commit time
+
+    @property
+    def base_report(self) -> dict:
+        return _base_report(self.object_id, self.book_dir, self.stamp, self.editor)
+
+
+def _base_report(object_id: str, book_dir: Path, stamp: str, editor: str) -> dict:
+    return {"object": object_id, "book_dir": str(book_dir), "started": stamp, "editor": editor}
+
+
 def ingest_book(
     catalogue: Catalogue,
     book_dir: Path | str,
@@ -346,10 +371,25 @@ def ingest_book(
 
     Raises :class:`BookRefused` (every bad file named; nothing stored), :class:`CardNotFound`, or a
     :class:`Conflict` (another ingest of the book is running, or `card` names an existing card).
+
+    The steps — :func:`check_card`, :func:`plan_ingest`, the pages (:func:`run_pages`),
+    :func:`commit_ingest`, :func:`publish_pages` — are the same when a job queue runs them on
+    several machines (ingest/page_jobs.py).
     """
-    started = time.monotonic()
-    book_dir = Path(book_dir).resolve()
-    workers = workers or os.cpu_count() or 1
+    check_card(catalogue, card_id, card)
+    with ingest_lock(catalogue, card_id):
+        plan = plan_ingest(catalogue, book_dir, card_id, editor, pixel_limit=pixel_limit, sizes=sizes, card=card,
+                           replace=replace)
+        with pending_work(catalogue.home.built_derivatives / card_id):
+            results = run_pages(plan.tasks, workers or os.cpu_count() or 1, progress,
+                                workers_lock_path(catalogue, card_id))
+            version, report = commit_ingest(catalogue, plan, results)
+            publish_pages(catalogue, plan, results)
+        return finish_report(catalogue, plan, results, version, report)
+
+
+def check_card(catalogue: Catalogue, card_id: str, card: dict | None) -> None:
+    """Step 1: the card the scans belong to exists — or, given `card`, does not yet."""
     if card is not None:
         if catalogue.exists(card_id):
             raise Conflict(f"标识为「{card_id}」的卡片已存在：不要再给卡片文件，或用 guji cards edit 修改卡片")
@@ -358,83 +398,108 @@ def ingest_book(
     elif not catalogue.exists(card_id):
         raise CardNotFound(f"没有标识为「{card_id}」的卡片：请先建卡片（guji cards import …，"
                            "或 guji ingest --card 文件），再入藏影像")
-    stamp = _timestamp()
-    store = catalogue.store
-    with ingest_lock(catalogue, card_id):
-        base = {"object": card_id, "book_dir": str(book_dir), "started": stamp, "editor": editor}
-        try:
-            scan = scan_book(book_dir, pixel_limit)
-        except BookRefused as refused:
-            refused.report_path = _write_staff_report(catalogue, card_id, stamp, {
-                **base, "status": "refused", "problems": refused.problems})
-            raise
-        stored = {} if card is not None else store.digests(card_id)
-        new_masters = {page.master for page in scan.pages}
-        stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
-        if stale and not replace:
-            problems = [f"{path}：已存在 {card_id} 中，但这个文件夹里没有它的影像（文件夹应包含全书；"
-                        "要删去这一页请用 --replace；什么都没有改动）" for path in stale]
-            raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
-                **base, "status": "refused", "problems": problems}))
 
-        derivatives = catalogue.home.built_derivatives / card_id
-        with pending_work(derivatives) as pending:
-            tasks = [
-                PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
-                         str(derivatives / page.page), str(pending), page.vendor_digests, stored.get(page.master),
-                         sizes=sizes)
-                for page in scan.pages
-            ]
-            results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, card_id))
-            problems = [result.problem for result in results if result.problem]
-            if problems:
-                raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
-                    **base, "status": "refused", "problems": problems,
-                    "pages": [asdict(r) for r in results if not r.problem]}))
-            if card is not None:  # every page has been checked: now the card may be created
-                catalogue.create({**card, "id": card_id}, editor=editor,
-                                 reason="入藏影像时新建卡片")
 
-            structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
-            changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
-            structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
-            report = {**base, "status": "stored" if (changed or structure_changed or stale) else "unchanged",
-                      "pages": [_page_report(r, _scan_of(scan, r.page)) for r in results],
-                      "new_or_changed_masters": changed, "removed_masters": stale, "warnings": scan.warnings,
-                      "checksum_files": scan.checksum_files}
-            version = None
-            if changed or structure_changed or stale:
-                report["seconds"] = round(time.monotonic() - started, 3)
-                report_bytes = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
-                # Only new or changed masters: the rest carry forward from the previous version.
-                files: dict[str, bytes | Path | PreparedFile] = {
-                    r.master: PreparedFile(Path(r.staged_master), r.digests["sha512"])
-                    for r in results if r.master in changed}
-                files[STRUCTURE_FILE] = structure_bytes
-                files[f"reports/ingest-{stamp}.json"] = report_bytes
-                reason = (f"入藏影像：{book_dir.name} 的 {len(results)} 叶中新增或更换 {len(changed)} 叶"
-                          + (f"，移除 {len(stale)} 叶" if stale else ""))
-                info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
-                                              deletions=tuple(stale), pages=len(results), changed=len(changed),
-                                              removed=len(stale), book_dir=str(book_dir))
-                version = info.number if info else None
-            else:
-                catalogue.record_event("ingest", editor, card_id, version=None, pages=len(results), changed=0,
-                                       book_dir=str(book_dir))
+def plan_ingest(
+    catalogue: Catalogue, book_dir: Path | str, card_id: str, editor: str, *,
+    pixel_limit: int = DEFAULT_PIXEL_LIMIT, sizes: tuple[int, ...] = DEFAULT_SIZES, card: dict | None = None,
+    replace: bool = False,
+) -> IngestPlan:
+    """Step 2: check every file of the folder (:func:`scan_book`) and the pages the book would lose,
+    and list each page's work. A refusal writes the staff report and raises :class:`BookRefused`."""
+    book_dir, stamp, started = Path(book_dir).resolve(), _timestamp(), time.time()
+    try:
+        scan = scan_book(book_dir, pixel_limit)
+    except BookRefused as refused:
+        refused.report_path = _write_staff_report(catalogue, card_id, stamp, {
+            **_base_report(card_id, book_dir, stamp, editor), "status": "refused", "problems": refused.problems})
+        raise
+    plan = IngestPlan(card_id, editor, book_dir, stamp, started, scan, [], [], card)
+    stored = {} if card is not None else catalogue.store.digests(card_id)
+    new_masters = {page.master for page in scan.pages}
+    plan.stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
+    if plan.stale and not replace:
+        problems = [f"{path}：已存在 {card_id} 中，但这个文件夹里没有它的影像（文件夹应包含全书；"
+                    "要删去这一页请用 --replace；什么都没有改动）" for path in plan.stale]
+        raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
+            **plan.base_report, "status": "refused", "problems": problems}))
+    derivatives = catalogue.home.built_derivatives / card_id
+    plan.tasks = [
+        PageTask(card_id, page.page, str(page.path), page.path.name, page.format, page.master,
+                 str(derivatives / page.page), str(derivatives / PENDING), page.vendor_digests,
+                 stored.get(page.master), sizes=sizes)
+        for page in scan.pages
+    ]
+    return plan
 
-            # Publish only now that the masters are stored; unpublish pages that were removed.
-            for result in results:
-                if result.ready:
-                    publish(Path(result.ready), derivatives / result.page)
-            kept = {result.page for result in results}
-            for path in stale:
-                if Path(path).stem not in kept:
-                    shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
-            share_book(catalogue, card_id)  # GUJI_STORAGE on S3: into the bucket, for every web node
-        report["version"] = version
-        report["seconds"] = round(time.monotonic() - started, 3)
-        path = _write_staff_report(catalogue, card_id, stamp, report)
-        return IngestReport(card_id, path, version, results, scan.warnings, report["seconds"])
+
+def commit_ingest(catalogue: Catalogue, plan: IngestPlan, results: list[PageResult]) -> tuple[int | None, dict]:
+    """Step 4, once every page is done: refuse the book if a page failed (nothing stored); otherwise
+    one OCFL version with the masters that differ from the stored ones, structure.json and the
+    report. What is stored is read again here, and the version must follow it (`expected_head`): run
+    twice — a queue's retry after a kill — the second run finds every master stored and writes
+    nothing, so a page is never stored twice. Returns (the version or None, the report)."""
+    card_id, results = plan.object_id, sorted(results, key=lambda result: result.page)
+    problems = [result.problem for result in results if result.problem]
+    if problems:
+        raise BookRefused(plan.book_dir, problems, _write_staff_report(catalogue, card_id, plan.stamp, {
+            **plan.base_report, "status": "refused", "problems": problems,
+            "pages": [asdict(r) for r in results if not r.problem]}))
+    if plan.card is not None and not catalogue.exists(card_id):  # every page checked: now the card may be made
+        catalogue.create({**plan.card, "id": card_id}, editor=plan.editor, reason="入藏影像时新建卡片")
+    head = catalogue.store.head(card_id)  # first: a version committed after it makes the commit a Conflict
+    stored = catalogue.store.digests(card_id)
+    structure_bytes = (json.dumps(build_structure(plan.scan), ensure_ascii=False, indent=2) + "\n").encode()
+    changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
+    stale = [path for path in plan.stale if path in stored]
+    structure_changed = stored.get(STRUCTURE_FILE) != hashlib.sha512(structure_bytes).hexdigest()
+    report = {**plan.base_report, "status": "stored" if (changed or structure_changed or stale) else "unchanged",
+              "pages": [_page_report(r, _scan_of(plan.scan, r.page)) for r in results],
+              "new_or_changed_masters": changed, "removed_masters": stale, "warnings": plan.scan.warnings,
+              "checksum_files": plan.scan.checksum_files}
+    book = plan.book_dir
+    if f"reports/ingest-{plan.stamp}.json" in stored:  # this very run committed, then was stopped (a retry)
+        return head, {**report, "status": "stored"}
+    if not (changed or structure_changed or stale):
+        catalogue.record_event("ingest", plan.editor, card_id, version=None, pages=len(results), changed=0,
+                               book_dir=str(book))
+        return None, report
+    report["seconds"] = round(time.time() - plan.started, 3)
+    # Only new or changed masters: the rest carry forward from the previous version.
+    files: dict[str, bytes | Path | PreparedFile] = {
+        r.master: PreparedFile(Path(r.staged_master), r.digests["sha512"]) for r in results if r.master in changed}
+    files[STRUCTURE_FILE] = structure_bytes
+    files[f"reports/ingest-{plan.stamp}.json"] = (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
+    reason = (f"入藏影像：{book.name} 的 {len(results)} 叶中新增或更换 {len(changed)} 叶"
+              + (f"，移除 {len(stale)} 叶" if stale else ""))
+    info = catalogue.commit_files(card_id, files, editor=plan.editor, reason=reason, event="ingest",
+                                  expected_head=head, deletions=tuple(stale), pages=len(results),
+                                  changed=len(changed), removed=len(stale), book_dir=str(book))
+    return (info.number if info else None), report
+
+
+def publish_pages(catalogue: Catalogue, plan: IngestPlan, results: list[PageResult]) -> None:
+    """Step 5, once the masters are stored: each page's derivatives go where they are served (and,
+    with GUJI_STORAGE on S3, into the bucket), and the page folders of removed masters go."""
+    derivatives = catalogue.home.built_derivatives / plan.object_id
+    for result in results:
+        if result.ready and Path(result.ready).is_dir():  # a retried commit: published already
+            publish(Path(result.ready), derivatives / result.page)
+    kept = {result.page for result in results}
+    for path in plan.stale:
+        if Path(path).stem not in kept:
+            shutil.rmtree(derivatives / Path(path).stem, ignore_errors=True)
+    share_book(catalogue, plan.object_id)  # GUJI_STORAGE on S3: into the bucket, for every web node
+
+
+def finish_report(catalogue: Catalogue, plan: IngestPlan, results: list[PageResult], version: int | None,
+                  report: dict) -> IngestReport:
+    """Step 6: the run's report for staff (reports/<id>/ingest-<time>.json)."""
+    report["version"] = version
+    report["seconds"] = round(time.time() - plan.started, 3)
+    path = _write_staff_report(catalogue, plan.object_id, plan.stamp, report)
+    return IngestReport(plan.object_id, path, version, sorted(results, key=lambda r: r.page), plan.scan.warnings,
+                        report["seconds"])
 
 
 @contextlib.contextmanager
@@ -443,19 +508,25 @@ def pending_work(derivatives: Path) -> Iterator[Path]:
 
     A run that ends — stored, unchanged, refused or failed — leaves none behind, nor an empty
     book folder; only a run killed or interrupted (Ctrl-C) keeps it, for the next run to reuse."""
+    pending = prepare_pending(derivatives)
+    try:
+        yield pending
+    except Exception:
+        remove_pending(derivatives)
+        raise
+    remove_pending(derivatives)
+
+
+def prepare_pending(derivatives: Path) -> Path:
+    """The book's `.pending` folder, without what a killed run left half-written."""
     pending = derivatives / PENDING
     pending.mkdir(parents=True, exist_ok=True)
     clean_leftovers(pending)
     clean_leftovers(derivatives)
-    try:
-        yield pending
-    except Exception:
-        _remove_pending(derivatives)
-        raise
-    _remove_pending(derivatives)
+    return pending
 
 
-def _remove_pending(derivatives: Path) -> None:
+def remove_pending(derivatives: Path) -> None:
     shutil.rmtree(derivatives / PENDING, ignore_errors=True)
     with contextlib.suppress(OSError):  # only when nothing was ever published there
         derivatives.rmdir()
@@ -489,7 +560,7 @@ def rebuild_tiles(
             masters = sorted(path for path in digests if path.startswith("masters/"))
             derivatives = catalogue.home.built_derivatives / current
             if not masters:
-                _remove_pending(derivatives)
+                remove_pending(derivatives)
                 results = []
             else:
                 with pending_work(derivatives) as pending:

@@ -143,16 +143,27 @@ def file_book(
         report = ingest_book(catalogue, folder, card_id, editor, workers=workers, progress=progress,
                              pixel_limit=pixel_limit)
     except GujiError as error:  # refused scans or zip, no such card, a busy book …: the folder goes to failed/
-        if not folder.is_dir():  # gone before its ingest started: nothing to move
-            return WatchOutcome(folder.name, card_id, FAILED, folder, str(error), error=error)
-        moved = _move(folder, Path(incoming) / FAILED)
-        (moved / ERRORS_NAME).write_text(str(error) + "\n", encoding="utf-8")
-        report_path = getattr(error, "report_path", None)
-        if report_path:
-            shutil.copyfile(report_path, moved / REPORT_NAME)
-        return WatchOutcome(folder.name, card_id, FAILED, moved, str(error), error=error)
-    moved = _move(folder, Path(incoming) / DONE)
-    shutil.copyfile(report.path, moved / REPORT_NAME)
+        return file_failed(folder, card_id, incoming, error)
+    return file_done(folder, card_id, incoming, report)
+
+
+def file_failed(folder: Path, card_id: str, incoming: Path, error: GujiError) -> WatchOutcome:
+    """Move a refused book folder to `incoming/failed/` with ERRORS.txt and the report."""
+    if not folder.is_dir():  # gone before its ingest started: nothing to move
+        return WatchOutcome(folder.name, card_id, FAILED, folder, str(error), error=error)
+    moved = _move(folder, Path(incoming) / FAILED)
+    (moved / ERRORS_NAME).write_text(str(error) + "\n", encoding="utf-8")
+    report_path = getattr(error, "report_path", None)
+    if report_path:
+        shutil.copyfile(report_path, moved / REPORT_NAME)
+    return WatchOutcome(folder.name, card_id, FAILED, moved, str(error), error=error)
+
+
+def file_done(folder: Path, card_id: str, incoming: Path, report: IngestReport) -> WatchOutcome:
+    """Move an ingested book folder to `incoming/done/` with its report (already moved: a queue's retry)."""
+    moved = _move(folder, Path(incoming) / DONE) if folder.is_dir() else Path(incoming) / DONE / folder.name
+    if moved.is_dir():
+        shutil.copyfile(report.path, moved / REPORT_NAME)
     stored = f"stored as v{report.version}" if report.version else "nothing new to store"
     return WatchOutcome(folder.name, card_id, DONE, moved, f"{len(report.pages)} pages, {stored}", report=report)
 

@@ -136,6 +136,21 @@ def _storage(value: str) -> str:
         raise _Bad(str(error)) from None
 
 
+def _redis_url(value: str) -> str:
+    parts = urlsplit(value)
+    try:
+        _ = parts.port
+    except ValueError:
+        raise _Bad("其中的端口不是 1–65535 的数字") from None
+    network = parts.scheme in ("redis", "rediss")
+    if not (network or parts.scheme == "unix") or (network and not parts.hostname) \
+            or (network and not re.fullmatch(r"(/[0-9]{1,5})?/?", parts.path)) \
+            or any(character.isspace() or not character.isprintable() for character in value):
+        raise _Bad("不是 Redis 地址：应写成 redis://主机名:6379/0（有密码时 redis://:密码@主机名:6379/0，"
+                   "TLS 用 rediss://）；不设则任务在本机运行")
+    return value
+
+
 def _setting(variable: str, parse: Callable[[str], Any], default: Any, description: str, shown_default: str = "",
              internal: bool = False):
     """A field read from `variable` by `parse`; `description` and `shown_default` are for docs/settings.md
@@ -225,6 +240,14 @@ class Settings:
                                  "takes more memory (docs/ocr.md)")
     ocr_on_ingest: bool = _setting("GUJI_OCR_ON_INGEST", _switch, False,
                                    "OCR every book right after its ingest (`--ocr` / `--no-ocr` win)", "off")
+    # the shared job queue (docs/scale-out.md)
+    queue_url: str | None = _setting("GUJI_QUEUE", _redis_url, None,
+                                     "Redis URL of the shared job queue: the staff workspace's ingest and OCR jobs "
+                                     "go to `guji worker` processes on any machine (docs/scale-out.md)",
+                                     "none: jobs run on the web server's machine")
+    worker_heartbeat: int = _setting("GUJI_WORKER_HEARTBEAT", _whole(1, 300), 10,
+                                     "seconds between a `guji worker`'s signs of life; the job of a worker silent "
+                                     "for three of them is given to another worker")
     # search
     search_backend: str = _setting("GUJI_SEARCH_BACKEND", _one_of("whoosh", "tantivy"), "whoosh",
                                    "search engine: whoosh or tantivy (`--backend` wins)")

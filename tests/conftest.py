@@ -15,8 +15,9 @@ import pytest
 from repository import Catalogue, Home
 
 # iiif_home, iiif_catalogue, iiif_public_url (tests/iiif_fixtures.py); browser, page (tests/browser_support.py);
-# postgres_server, postgres_url (tests/postgres_support.py); s3_server, s3_storage (tests/s3_support.py)
-pytest_plugins = ["iiif_fixtures", "browser_support", "postgres_support", "s3_support"]
+# postgres_server, postgres_url (tests/postgres_support.py); s3_server, s3_storage (tests/s3_support.py);
+# redis_server, redis_url (tests/redis_support.py)
+pytest_plugins = ["iiif_fixtures", "browser_support", "postgres_support", "s3_support", "redis_support"]
 DATABASES = ("sqlite", "postgresql")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,6 +24,7 @@ SEARCH = "search.commands"
 IIIF = "iiif.commands"
 SERVE = "web.commands"
 USERS = "web.staff.commands"
+WORKER = "web.worker"
 
 # name → (module, name in the module's command tree …), or (help, {name: entry}) for a group whose
 # commands come from several modules; listed in the order `guji --help` shows them.
@@ -57,6 +58,7 @@ COMMANDS = {
     "export": (OUTPUTS, "export"),
     "validate-xml": (OUTPUTS, "validate-xml"),
     "serve": (SERVE, "serve"),
+    "worker": (WORKER, "worker"),
     "users": (USERS, "users"),
     "rebuild-db": (REPOSITORY, "rebuild-db"),
     "fixity": (REPOSITORY, "fixity"),

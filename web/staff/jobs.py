@@ -101,6 +101,12 @@ def _card_exists(catalogue: Catalogue, card_id: str) -> bool:
 
 
 def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: str) -> int:
+    queue = None
+    if catalogue.settings.queue_url:  # a shared job queue: reachable before anything is recorded
+        from repository.job_queue import JobQueue
+
+        queue = JobQueue(catalogue.settings.queue_url)
+        queue.ping()
     with catalogue.sessions.begin() as session:
         busy = session.scalar(select(JobRow.id).where(JobRow.object_id == card_id, JobRow.status.in_(ACTIVE)))
         if busy is not None and _alive(session.get(JobRow, busy)):
@@ -114,6 +120,11 @@ def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: st
         session.add(row)
         session.flush()
         job_id = row.id
+    if queue is not None:
+        from . import queued_jobs
+
+        queued_jobs.enqueue(catalogue, queue, job_id, kind)
+        return job_id
     log = log_path(catalogue.home, job_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
@@ -186,28 +197,46 @@ def status(row: JobRow) -> dict:
 # ---- the job process ------------------------------------------------------------------------
 
 
-def _set(catalogue: Catalogue, job_id: int, **values) -> None:
+def row_of(catalogue: Catalogue, job_id: int) -> JobRow | None:
+    with catalogue.sessions() as session:
+        return session.get(JobRow, job_id)
+
+
+def count_page(catalogue: Catalogue, job_id: int) -> None:
+    """One more page done (a queue worker's page job); the row's lock orders workers finishing together."""
+    with catalogue.sessions.begin() as session:
+        session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.done < JobRow.total)
+                        .values(done=JobRow.done + 1))
+        row = session.get(JobRow, job_id)
+        if row is not None:
+            row.message = f"已处理 {row.done} / {row.total} 页"
+
+
+def record(catalogue: Catalogue, job_id: int, **values) -> None:
+    """Set columns of a job's row (status, message, progress …)."""
     with catalogue.sessions.begin() as session:
         session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
 
-def run(home: Home, job_id: int) -> int:
-    """Run one queued job (in its own process); returns the process exit code."""
+def run(home: Home, job_id: int, *, local: bool = True) -> int:
+    """Run one queued job (in its own process, or on a queue's worker: not `local`, then its process id
+    means nothing to the web server and a job running already is a retry); returns an exit code."""
     catalogue = Catalogue.open(home)
     try:
         with catalogue.sessions() as session:
             row = session.get(JobRow, job_id)
-        if row is None or row.status != "queued":
+        if row is None or row.status not in (("queued",) if local else ACTIVE):
             return 1
-        _set(catalogue, job_id, status="running", started=now_iso(), pid=os.getpid(), message="正在检查文件…")
+        record(catalogue, job_id, status="running", started=now_iso(), pid=os.getpid() if local else None,
+             message="正在检查文件…")
 
         def progress(done: int, total: int) -> None:
-            _set(catalogue, job_id, done=done, total=total, message=f"已处理 {done} / {total} 页")
+            record(catalogue, job_id, done=done, total=total, message=f"已处理 {done} / {total} 页")
 
         return (_run_ocr if row.kind == "ocr" else _run_ingest)(catalogue, home, row, progress)
     except Exception:  # the job page says that it failed; the log (readable by admins on the server) says why
         traceback.print_exc()
-        _set(catalogue, job_id, status="failed", finished=now_iso(),
+        record(catalogue, job_id, status="failed", finished=now_iso(),
              message=f"内部错误，任务没有完成；原因记在服务器上的 jobs/{job_id}.log 中。可重新开始")
         return 1
     finally:
@@ -224,13 +253,13 @@ def _run_ocr(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
                           engine=options.get("engine") or None, redo=bool(options.get("redo")), workers=workers,
                           editor=row.actor, progress=progress)
     except GujiError as error:  # bad pages, no scans, a busy book, an engine that cannot load …
-        _set(catalogue, row.id, status="failed", finished=now_iso(), message=str(error))
+        record(catalogue, row.id, status="failed", finished=now_iso(), message=str(error))
         return 1
     stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
     quality = report.quality or {}
     agreement = f"；与已有文本的一致性 CER {quality['cer']:.3f}" if quality.get("cer") is not None else ""
     problems = [page.problem for page in report.failed if page.problem]
-    _set(catalogue, row.id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
+    record(catalogue, row.id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
          message=f"识别 {report.read} 页，跳过 {sum(p.action == 'skipped' for p in report.pages)} 页，"
                  f"失败 {len(report.failed)} 页，{stored}（{report.seconds:.1f} 秒）{agreement}",
          result_json=json.dumps({"version": report.version, "pages": len(report.pages), "read": report.read,
@@ -240,29 +269,36 @@ def _run_ocr(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
 
 
 def _run_ingest(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
-    from ingest.pages import BookRefused
-    from ingest.watch import DONE, file_book, scan_zip_limits
+    from ingest.watch import file_book, scan_zip_limits
     from repository.config import upload_book_limit, upload_file_limit
 
-    job_id = row.id
     incoming = incoming_dir(home, catalogue.settings)
     workers = catalogue.settings.ingest_workers
     outcome = file_book(catalogue, incoming / row.source, row.object_id, row.actor, incoming, workers=workers,
                         progress=progress, zip_limits=scan_zip_limits(upload_file_limit(), upload_book_limit()))
+    return record_ingest(catalogue, row, incoming, outcome)
+
+
+def record_ingest(catalogue: Catalogue, row: JobRow, incoming: Path, outcome) -> int:
+    """The job's row after an ingest: done, or failed with every problem (`outcome`: ingest.watch.WatchOutcome)."""
+    from ingest.pages import BookRefused
+    from ingest.watch import DONE
+
+    job_id = row.id
     moved = f"{outcome.moved_to.parent.name}/{outcome.moved_to.name}"  # done/… or failed/… in the incoming dir
     if outcome.status != DONE:
         error = outcome.error
         problems = error.problems if isinstance(error, BookRefused) else [str(error)]
         message = (f"未入藏，什么也没有保存：{len(problems)} 个问题" if isinstance(error, BookRefused)
                    else f"未入藏：{error}")
-        _set(catalogue, job_id, status="failed", finished=now_iso(),
+        record(catalogue, job_id, status="failed", finished=now_iso(),
              message=f"{message}；文件夹已移到收件目录的 {moved}" if outcome.moved_to != incoming / row.source
              else message, result_json=json.dumps({"problems": problems, "moved_to": moved,
                                      "report": str(getattr(error, "report_path", "") or "")}, ensure_ascii=False))
         return 1
     report = outcome.report
     stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
-    _set(catalogue, job_id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
+    record(catalogue, job_id, status="done", finished=now_iso(), done=len(report.pages), total=len(report.pages),
          message=f"{len(report.pages)} 页，{stored}（{report.seconds:.1f} 秒）；文件夹已移到收件目录的 {moved}",
          result_json=json.dumps({"version": report.version, "pages": len(report.pages), "built": report.built,
                                  "warnings": report.warnings, "report": str(report.path), "moved_to": moved},

@@ -1,0 +1,201 @@
+"""The shared job queue (GUJI_QUEUE, RQ on a real redis-server the tests start): staff ingest jobs split
+into page jobs that any worker takes, one OCFL version per book, a killed worker's page retried,
+Redis going away refused in one message with nothing recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ingest.pipeline import commit_ingest, plan_ingest, prepare_pending, run_pages
+from repository import Catalogue
+from repository.job_queue import QUEUE_NAME, QueueUnavailable
+from web.cli import root
+from web.staff import jobs
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SCANS = FIXTURES / "scans"
+GUJI = Path(sys.executable).parent / "guji"
+CARD = "maoshi-zhushu"
+
+
+@pytest.fixture
+def card(catalogue, sample_cards) -> str:
+    catalogue.create(next(c for c in sample_cards if c["id"] == CARD), editor="编目员", reason="新建")
+    return CARD
+
+
+def _book(folder: Path, copies: int = 1) -> Path:
+    """The fixture scans (1.png, 2.png, 10.png), `copies` times over (as pages 1, 2, 3, 4 …)."""
+    folder.mkdir(parents=True)
+    number = 0
+    for _ in range(copies):
+        for name in ("1.png", "2.png", "10.png"):
+            number += 1
+            shutil.copyfile(SCANS / name, folder / f"{number:04d}.png")
+    return folder
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha512(path.read_bytes()).hexdigest()
+
+
+def _queue_settings(monkeypatch, home, url: str) -> Catalogue:
+    monkeypatch.setenv("GUJI_HOME", str(home.root))
+    monkeypatch.setenv("GUJI_QUEUE", url)
+    monkeypatch.setenv("GUJI_WORKER_HEARTBEAT", "1")
+    return Catalogue.open(home)
+
+
+def _work_in_process(url: str) -> None:
+    """RQ's SimpleWorker here, until the queue is empty (the page jobs, then the commit they release)."""
+    import redis
+    from rq import Queue, SimpleWorker
+
+    connection = redis.Redis.from_url(url)
+    SimpleWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection).work(burst=True)
+
+
+def test_commit_again_stores_nothing_twice(catalogue, card, tmp_path):
+    # a queue retries the commit when its worker was lost after the OCFL version was written
+    plan = plan_ingest(catalogue, _book(tmp_path / "book"), card, "数字化员")
+    prepare_pending(catalogue.home.derivatives / card)
+    results = run_pages(plan.tasks, 1)
+    first, _ = commit_ingest(catalogue, plan, results)
+    again, report = commit_ingest(catalogue, plan, results)
+    assert first == again == 2  # v1 the card, v2 the scans: the second commit wrote no version
+    assert catalogue.store.head(card) == 2 and report["status"] == "stored"
+    assert len([e for e in catalogue.events(card) if e.kind == "ingest"]) == 1
+
+
+def test_staff_ingest_job_goes_through_the_queue(catalogue, card, home, redis_url, monkeypatch):
+    queued = _queue_settings(monkeypatch, home, redis_url)
+    _book(jobs.incoming_dir(home, queued.settings) / "毛诗", copies=2)
+    job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")
+    row = jobs.job(queued, job_id)
+    assert (row.status, row.pid) == ("queued", None)  # no process on this machine
+    _work_in_process(redis_url)
+    row = jobs.job(queued, job_id)
+    assert (row.status, row.done, row.total) == ("done", 6, 6), row.message
+    assert "已存为 v2" in row.message and "done/毛诗" in row.message
+    stored = catalogue.store.digests(card)
+    assert sorted(path for path in stored if path.startswith("masters/")) == [f"masters/{n:04d}.png"
+                                                                             for n in range(1, 7)]
+    assert stored["masters/0004.png"] == _digest(SCANS / "1.png")
+    published = sorted(p.name for p in (home.derivatives / card).iterdir())
+    assert published == [f"{n:04d}" for n in range(1, 7)]  # and no .pending left
+    queued.close()
+
+
+def test_refused_book_on_the_queue_is_filed_in_failed(catalogue, card, home, redis_url, monkeypatch):
+    queued = _queue_settings(monkeypatch, home, redis_url)
+    folder = _book(jobs.incoming_dir(home, queued.settings) / "坏书")
+    (folder / "0002.png").write_bytes(b"")
+    job_id = jobs.start_ingest(queued, "坏书", card, "管理员")
+    _work_in_process(redis_url)
+    row = jobs.job(queued, job_id)
+    assert row.status == "failed" and "failed/坏书" in row.message
+    assert "0002.png" in jobs.status(row)["result"]["problems"][0]
+    assert catalogue.store.head(card) == 1  # nothing stored
+    queued.close()
+
+
+def test_queue_out_of_reach_starts_nothing(catalogue, card, home, monkeypatch, tmp_path):
+    from web_helpers import staff_client
+
+    closed = socket_port_without_server()
+    queued = _queue_settings(monkeypatch, home, f"redis://:secret@127.0.0.1:{closed}/0")
+    _book(jobs.incoming_dir(home, queued.settings) / "毛诗")
+    with pytest.raises(QueueUnavailable) as refused:
+        jobs.start_ingest(queued, "毛诗", card, "管理员")
+    assert "GUJI_QUEUE" in str(refused.value) and "secret" not in str(refused.value)
+    assert jobs.jobs(queued) == []  # no job recorded
+    client = staff_client(queued, "管理员", "admin")
+    page = client.get("/staff/ingest")
+    assert page.status_code == 200  # the jobs page itself needs no queue
+    answer = client.post("/staff/ingest", data={"folder": "毛诗", "card_id": card,
+                                                "csrf_token": _csrf(page.text)})
+    assert answer.status_code == 503 and "暂不可用" in answer.text and "Traceback" not in answer.text
+    assert answer.headers["Retry-After"]
+    assert jobs.jobs(queued) == [] and (jobs.incoming_dir(home, queued.settings) / "毛诗" / "0001.png").exists()
+    result = CliRunner().invoke(root, ["--home", str(home.root), "worker", "--burst"])
+    assert result.exit_code == 5
+    assert result.output.count("\n") <= 2 and "GUJI_QUEUE" in result.output and "Traceback" not in result.output
+    queued.close()
+
+
+def test_worker_needs_a_queue(home, catalogue):
+    result = CliRunner().invoke(root, ["--home", str(home.root), "worker", "--burst"])
+    assert result.exit_code == 2 and "GUJI_QUEUE" in result.output
+
+
+def test_two_workers_share_a_book_and_a_killed_worker_page_is_retried(catalogue, card, home, redis_url, monkeypatch):
+    """Two real `guji worker` processes take the pages of one book; one is killed (kill -9) while it
+    works on a page: the other takes that page again, and the book is stored once, complete."""
+    import redis
+    from rq import Worker
+    from rq.job import Job
+
+    queued = _queue_settings(monkeypatch, home, redis_url)
+    _book(jobs.incoming_dir(home, queued.settings) / "毛诗", copies=4)  # 12 pages
+    environment = {**os.environ, "MALLOC_ARENA_MAX": "2"}
+    workers = [subprocess.Popen([str(GUJI), "worker", "--name", name], env=environment, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True) for name in ("A", "B")]
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")
+        victim = None
+        deadline = time.monotonic() + 120
+        while victim is None and time.monotonic() < deadline:  # worker A busy on a page: kill it there
+            found = Worker.find_by_key("rq:worker:A", connection=connection)
+            current = found.get_current_job_id() if found else None
+            # started: its horse runs the page (killed in the moment it is taken, RQ puts it back after a minute)
+            if current and "-page-" in current and Job.fetch(current, connection=connection).get_status() == "started":
+                victim = current
+                os.killpg(workers[0].pid, signal.SIGKILL)
+            else:
+                time.sleep(0.01)
+        assert victim, "worker A never took a page"
+        workers[0].wait()
+        while jobs.job(queued, job_id).status in jobs.ACTIVE and time.monotonic() < deadline:
+            time.sleep(0.1)
+        row = jobs.job(queued, job_id)
+        assert row.status == "done", row.message
+        retried = Job.fetch(victim, connection=connection)
+        assert retried.get_status() == "finished" and retried.worker_name == "B" and retried.retries_left == 2
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(30)
+    assert catalogue.store.head(card) == 2  # one version with the book
+    stored = catalogue.store.digests(card)
+    for number in range(1, 13):
+        assert stored[f"masters/{number:04d}.png"] == _digest(SCANS / ("1.png", "2.png", "10.png")[(number - 1) % 3])
+    assert sorted(p.name for p in (home.derivatives / card).iterdir()) == [f"{n:04d}" for n in range(1, 13)]
+    for number in range(1, 13):
+        assert (home.derivatives / card / f"{number:04d}" / "info.json").is_file()
+    queued.close()
+
+
+def socket_port_without_server() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _csrf(html: str) -> str:
+    from web_helpers import csrf_of
+
+    return csrf_of(html)

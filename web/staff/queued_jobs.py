@@ -1,0 +1,148 @@
+"""The staff workspace's jobs on the shared job queue (``GUJI_QUEUE``, repository/job_queue.py).
+
+The job's row in the catalogue DB stays what the staff jobs page reads (web/staff/jobs.py): the
+workers write its progress and outcome there, exactly as a job process on the web server's machine
+does. What runs where:
+
+* **ingest** — :func:`ingest_plan` (one worker): unpack an uploaded zip, check the card and every
+  file, list the pages (ingest.pipeline.plan_ingest); then one :func:`ingest_page` job per page —
+  taken by any worker: master copied and hashed into ``.pending``, derivatives built — and
+  :func:`ingest_commit` once all of them have finished: the one OCFL version (under the object's
+  lock, following the version the commit read), the derivatives published, the folder moved to
+  ``done/`` or ``failed/``. Every step may run again (a worker killed, the job retried): a page's
+  work is found in ``.pending`` by its digest, and a commit that finds the masters stored writes
+  nothing — a page is never stored twice.
+* **OCR** — one job, :func:`whole_job`, the same run as on one machine (web.staff.jobs.run).
+
+Every worker needs the same data home (``GUJI_HOME``: the storage root, derivatives and the
+incoming folder on a shared file system) and the same catalogue database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from repository import Catalogue, GujiError, Home
+from repository.job_queue import RETRIES, JobQueue
+from repository.settings import current
+
+from . import jobs
+
+FAILED_CALLBACK = "web.staff.queued_jobs.job_failed"
+
+
+def _job_key(job_id: int, step: str) -> str:
+    return f"guji-job-{job_id}-{step}"
+
+
+def enqueue(catalogue: Catalogue, queue: JobQueue, job_id: int, kind: str) -> None:
+    """Put a recorded job on the queue; if Redis went away meanwhile, the row says so (and the error rises)."""
+    first = "web.staff.queued_jobs.ingest_plan" if kind == "ingest" else "web.staff.queued_jobs.whole_job"
+    try:
+        queue.enqueue(first, job_id, job_id=_job_key(job_id, "start"), on_failure=FAILED_CALLBACK)
+    except GujiError:
+        jobs.record(catalogue, job_id, status="failed", finished=jobs.now_iso(),
+                    message="任务队列无法连接，任务没有开始；请稍后重新开始")
+        raise
+
+
+@contextlib.contextmanager
+def _catalogue() -> Iterator[Catalogue]:
+    catalogue = Catalogue.open(Home.resolve(None, current()))
+    try:
+        yield catalogue
+    finally:
+        catalogue.close()
+
+
+def _active(catalogue: Catalogue, job_id: int):
+    row = jobs.row_of(catalogue, job_id)
+    return row if row is not None and row.status in jobs.ACTIVE else None
+
+
+def whole_job(job_id: int) -> int:
+    """A job that runs whole on one worker (OCR)."""
+    return jobs.run(Home.resolve(None, current()), job_id, local=False)
+
+
+def ingest_plan(job_id: int) -> None:
+    from ingest.pipeline import check_card, plan_ingest, prepare_pending
+    from ingest.watch import file_failed, scan_zip_limits, unpack_zip
+    from repository.config import upload_book_limit, upload_file_limit
+
+    with _catalogue() as catalogue:
+        row = _active(catalogue, job_id)
+        if row is None:  # ended meanwhile (a retry of a finished step)
+            return
+        jobs.record(catalogue, job_id, status="running", started=row.started or jobs.now_iso(), message="正在检查文件…")
+        incoming = jobs.incoming_dir(catalogue.home, catalogue.settings)
+        folder = incoming / row.source
+        try:
+            unpack_zip(folder, scan_zip_limits(upload_file_limit(), upload_book_limit()))
+            check_card(catalogue, row.object_id, None)
+            plan = plan_ingest(catalogue, folder, row.object_id, row.actor)
+        except GujiError as error:
+            jobs.record_ingest(catalogue, row, incoming, file_failed(folder, row.object_id, incoming, error))
+            return
+        prepare_pending(catalogue.home.built_derivatives / row.object_id)
+        jobs.record(catalogue, job_id, done=0, total=len(plan.tasks), message=f"已处理 0 / {len(plan.tasks)} 页")
+        queue = JobQueue(catalogue.settings.queue_url)
+        pages = [queue.enqueue("web.staff.queued_jobs.ingest_page", job_id, task,
+                               job_id=_job_key(job_id, f"page-{task.page}"), on_failure=FAILED_CALLBACK)
+                 for task in plan.tasks]
+        queue.enqueue("web.staff.queued_jobs.ingest_commit", job_id, plan, pages, job_id=_job_key(job_id, "commit"),
+                      depends_on=pages, on_failure=FAILED_CALLBACK)
+
+
+def ingest_page(job_id: int, task):
+    """One page: master into `.pending` (hashed, checked against the vendor's checksum), derivatives."""
+    import pyvips
+
+    from ingest.pipeline import process_page, quiet_libvips
+
+    pyvips.concurrency_set(1)  # one worker, one core: run as many workers as a machine has cores
+    quiet_libvips()
+    result = process_page(task)
+    with _catalogue() as catalogue:
+        jobs.count_page(catalogue, job_id)
+    return result
+
+
+def ingest_commit(job_id: int, plan, page_jobs: list[str]) -> None:
+    from ingest.pipeline import commit_ingest, finish_report, ingest_lock, publish_pages, remove_pending
+    from ingest.watch import file_done, file_failed
+
+    with _catalogue() as catalogue:
+        row = _active(catalogue, job_id)
+        if row is None:
+            return
+        results = JobQueue(catalogue.settings.queue_url).results(page_jobs)
+        incoming = jobs.incoming_dir(catalogue.home, catalogue.settings)
+        folder = incoming / row.source
+        derivatives = catalogue.home.built_derivatives / plan.object_id
+        try:
+            with ingest_lock(catalogue, plan.object_id):
+                version, report = commit_ingest(catalogue, plan, results)
+                publish_pages(catalogue, plan, results)
+                remove_pending(derivatives)
+                outcome = file_done(folder, row.object_id, incoming,
+                                    finish_report(catalogue, plan, results, version, report))
+        except GujiError as error:
+            remove_pending(derivatives)
+            outcome = file_failed(folder, row.object_id, incoming, error)
+        jobs.record_ingest(catalogue, row, incoming, outcome)
+
+
+def job_failed(job, connection, kind, error, traceback) -> None:
+    """RQ's failure callback: the job's row is failed once no retry is left (a bug, or a worker lost each time)."""
+    if job.retries_left:  # RQ retries it (counted down after this callback)
+        return
+    job_id = job.args[0] if job.args else None
+    if not isinstance(job_id, int):
+        return
+    with _catalogue() as catalogue:
+        if _active(catalogue, job_id) is not None:
+            jobs.record(catalogue, job_id, status="failed", finished=jobs.now_iso(),
+                        message=f"任务在工作进程上失败（{kind.__name__}），重试 {RETRIES} 次仍未完成；"
+                                "原因记在工作进程的日志中。可重新开始")

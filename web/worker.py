@@ -1,0 +1,43 @@
+"""`guji worker` (assembled in web/cli.py): take jobs from the shared job queue (docs/scale-out.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import typer
+
+from repository.cli import home_of, settings_of
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        ctx: typer.Context,
+        burst: bool = typer.Option(False, "--burst", help="Stop once the queue is empty."),
+        name: str = typer.Option(None, "--name", help="The worker's name in the queue (default: a random one)."),
+    ) -> None:
+        """Take ingest and OCR jobs from the shared job queue (GUJI_QUEUE), one page or job at a time.
+
+        Run one per core on every worker machine; each needs the site's data home (a shared file
+        system) and catalogue database. Ctrl-C or SIGTERM finish the job at hand first."""
+        from repository import Catalogue
+        from repository.errors import InvalidInput, NotFound
+        from repository.job_queue import run_worker, shown_url
+        from repository.settings import use
+
+        settings = settings_of(ctx)
+        if not settings.queue_url:
+            raise InvalidInput("没有设置任务队列：请把 GUJI_QUEUE 设为 Redis 地址（如 redis://队列主机:6379/0），"
+                               "见 docs/scale-out.md")
+        home = home_of(ctx)
+        if not home.exists():
+            raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init，或设置 GUJI_HOME")
+        Catalogue.open(home, settings=settings).close()  # the database reachable, at the newest revision
+        use(dataclasses.replace(settings, home=home.root))  # the jobs' settings: forked work horses inherit them
+        import web.staff.queued_jobs  # noqa: F401  imported once here, not in every work horse
+
+        typer.echo(f"任务队列 {shown_url(settings.queue_url)}：等待任务（Ctrl-C 停止）", err=True)
+        try:
+            run_worker(settings.queue_url, settings.worker_heartbeat, burst=burst, name=name)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
