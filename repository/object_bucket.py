@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import Unavailable
+from .errors import NotFound, Unavailable
 
 SETTING = "GUJI_STORAGE"
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's rule for bucket names
@@ -35,7 +35,7 @@ class StorageUnavailable(Unavailable):
     Nothing was written; the web site answers 503 while it lasts."""
 
 
-class KeyMissing(Exception):
+class KeyMissing(NotFound):
     """No object under that key (callers turn it into NotFound, or treat it as absent)."""
 
 
