@@ -1,10 +1,11 @@
 """The OCR engine seam: one small protocol, two engines whose models ship inside their wheels.
 
-An engine takes one page image (8-bit RGB, as a NumPy array) and returns the text lines it found,
+An engine takes one page image (8-bit sRGB, a pyvips image) and returns the text lines it found,
 each with its box in the image's pixels, a confidence and — when the engine gives them — one box
 per character. Reading order, 版心, 夹注 and 眉批 are not the engine's business
 (:mod:`ingest.ocr_layout` rebuilds them), nor is the master's colour space or size
-(:func:`ingest.ocr_image.page_image`).
+(:mod:`ingest.ocr_image`), nor the size of what its detector sees at once: an engine that declares
+``max_side`` (its detector's long side) is given a large page in strips (:mod:`ingest.ocr_tiles`).
 
 Engines (``--engine`` / ``GUJI_OCR_ENGINE``):
 
@@ -101,14 +102,32 @@ def engine_name(name: str | None = None) -> str:
     return chosen
 
 
+def _engine_class(chosen: str) -> type:
+    module_name, class_name = ENGINES[chosen].split(":")
+    try:
+        return getattr(import_module(module_name), class_name)
+    except ImportError as error:
+        raise OcrEngineUnavailable(f"OCR 引擎 {chosen} 没有安装（{error.name or error}）：请运行 make install "
+                                   "（或 pip install -e .）后再试") from None
+
+
+def describe_engine(name: str | None = None) -> EngineDescription:
+    """What engine `name` records with every page it reads — without loading its models when the engine
+    can say it beforehand (a ``description`` class method), so a run's parent process stays small."""
+    chosen = engine_name(name)
+    engine_class = _engine_class(chosen)
+    if hasattr(engine_class, "description"):
+        return engine_class.description()
+    return open_engine(chosen).describe()
+
+
 def open_engine(name: str | None = None, threads: int = 1) -> OcrEngine:
     """Load engine `name` (models from its wheel) with `threads` CPU threads.
 
     Raises :class:`OcrEngineUnavailable` with one message a person can act on."""
     chosen = engine_name(name)
-    module_name, class_name = ENGINES[chosen].split(":")
+    engine_class = _engine_class(chosen)
     try:
-        engine_class = getattr(import_module(module_name), class_name)
         return engine_class(threads=max(1, threads))
     except OcrEngineUnavailable:
         raise

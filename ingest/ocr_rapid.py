@@ -11,10 +11,16 @@ import logging
 from importlib.metadata import version
 
 from .ocr_engine import EngineDescription, RawLine, detection_max_side
+from .ocr_tiles import DETECTION_PIXELS
 
-# Detection tuned on 古籍 pages (RapidOCR's defaults — thresh 0.3, box 0.5, unclip 1.6, max side
-# 2000 — merge neighbouring columns and miss small characters); the max side is GUJI_OCR_MAX_SIDE's.
-SETTINGS = {"Det.thresh": 0.2, "Det.box_thresh": 0.45, "Det.unclip_ratio": 1.4}
+# Detection tuned on 古籍 pages. RapidOCR 3.10 normalises the detector's input with mean = std = 0.5,
+# but PP-OCR's DB detectors are trained on ImageNet's (PaddleOCR's det configs, and faster-paddle):
+# with 0.5 the 夹注 beside a column merge with it into one unreadable box (siku_1: CER 0.068 → 0.034).
+# Its other defaults — thresh 0.3, box 0.5, unclip 1.6, a dilated map, max side 2000 — merge
+# neighbouring columns and miss small characters; the max side is GUJI_OCR_MAX_SIDE's. A strip of
+# a page (ocr_tiles) is not enlarged to 736 px wide (limit_side_len): it is detected at the page's scale.
+SETTINGS = {"Det.thresh": 0.2, "Det.box_thresh": 0.45, "Det.unclip_ratio": 1.4, "Det.use_dilation": False,
+            "Det.mean": [0.485, 0.456, 0.406], "Det.std": [0.229, 0.224, 0.225], "Det.limit_side_len": 64}
 
 
 def _box(points) -> tuple[int, int, int, int]:
@@ -30,20 +36,28 @@ class RapidOcrEngine:
         from rapidocr import RapidOCR
 
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        self.settings = {"Global.max_side_len": detection_max_side(), **SETTINGS}
+        self.max_side = detection_max_side()  # pages larger than DETECTION_PIXELS are read in strips (ocr_tiles)
         self.engine = RapidOCR(params={
-            **self.settings, "Global.return_word_box": True, "Global.return_single_char_box": True,
+            "Global.max_side_len": self.max_side, **SETTINGS,
+            "Global.return_word_box": True, "Global.return_single_char_box": True,
             "Global.log_level": "error",
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         })
 
+    @classmethod
+    def description(cls) -> EngineDescription:
+        """What :meth:`describe` says, without loading the models."""
+        settings = {"max_side_len": detection_max_side(), **{key.split(".", 1)[1]: value for key, value in
+                                                              SETTINGS.items()}, "det_strip_pixels": DETECTION_PIXELS}
+        return EngineDescription(cls.name, version("rapidocr"), "PP-OCRv6 small det + rec (bundled in the wheel)",
+                                 settings)
+
     def describe(self) -> EngineDescription:
-        return EngineDescription(self.name, version("rapidocr"), "PP-OCRv6 small det + rec (bundled in the wheel)",
-                                 {key.split(".", 1)[1]: value for key, value in self.settings.items()})
+        return self.description()
 
     def recognise(self, image) -> list[RawLine]:
-        """`image`: a pyvips image, 8-bit sRGB (RapidOCR wants a BGR array)."""
+        """`image`: a pyvips image (a page or a strip of it), 8-bit sRGB (RapidOCR wants a BGR array)."""
         array = image.numpy()[:, :, ::-1].copy()
         result = self.engine(array)
         lines = []
