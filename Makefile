@@ -18,12 +18,14 @@ logged = mkdir -p "$(dir $(1))" && printf '%s…' "$(2)" && ( $(3) ) >"$(1)" 2>&
   && echo " 完成" || { status=$$?; echo " 失败（退出码 $$status）。$(1) 的最后 40 行："; \
   tail -n 40 "$(1)"; exit $$status; }
 
-.PHONY: install system run test lint bench variants clean
+.PHONY: install system run test lint docs bench variants clean
 
 # Debian packages the browser tests and printed outputs need (a real Chromium, CJK fonts;
 # fonts-arphic-uming is the TrueType face embedded in PDFs, see repository/outputs/fonts.py);
-# lighttpd, iipimage-server and wrk for bench/images.py (wrk also for bench/load.py).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk
+# lighttpd, iipimage-server and wrk for bench/images.py (wrk also for bench/load.py); the PostgreSQL
+# server, which the tests start as a throwaway cluster (tests/postgres_support.py) to run the catalogue
+# contract tests on PostgreSQL as well as SQLite, and bench/scale.py.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-arphic-uming lighttpd iipimage-server wrk postgresql
 
 ## install: Debian packages, virtualenv with Guji and its test tools (idempotent; CLI at .venv/bin/guji)
 install: system $(VENV)/.installed node_modules/.installed
@@ -69,10 +71,15 @@ run: install
 	@$(GUJI) users add admin --role admin --generate-password --if-missing
 	@$(GUJI) serve --host $(HOST) --port $(PORT)
 
-## test: lint and the whole test suite
+## test: lint, the import contracts (the layers, pyproject.toml) and the whole test suite
 test: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
+
+## docs: regenerate the generated parts of docs/ (the settings table, every command's --help; a test checks them)
+docs: $(VENV)/.installed
+	$(VENV)/bin/cog -r docs/settings.md docs/cli.md
 
 ## bench: the benchmarks (each prints a table and writes bench/results/*.json)
 bench: install
@@ -84,6 +91,7 @@ bench: install
 	$(PY) bench/print.py --cards 2000
 	$(PY) bench/load.py --duration 60 --connections 64 --workers 1,2
 	$(PY) bench/ocr.py --workers 1,2
+	$(PY) bench/scale.py --cards 2000 --revise 500
 
 ## variants: regenerate search/variant_table.json (the 異體字 folding of the search key) from Unihan
 ## (Debian unicode-data), OpenCC and search/variants.json; commit the result, then `guji reindex`

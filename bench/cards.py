@@ -47,6 +47,37 @@ def kanripo_books() -> list[tuple[str, str, str]]:
     return books or FALLBACK
 
 
+def write_cards(path: Path, count: int, books: list[tuple[str, str, str]]) -> None:
+    """An XLSX of `count` new cards, as a cataloguer's spreadsheet has them."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["索书号", "题名", "卷数", "著者", "版本", "存卷", "行款版式", "普查编号", "册数"])
+    for n in range(count):
+        title, extent, people = books[n % len(books)]
+        sheet.append([f"善{n + 1:05d}", title, extent, people, "清乾隆四十四年寫本", "存卷一至五",
+                      "半葉八行行二十一字白口四周雙邊", f"320000-0101-{n + 1:07d}", 1 + n % 8])
+    workbook.save(path)
+
+
+def write_revision(catalogue: Catalogue, path: Path, count: int | None = None) -> Path:
+    """The catalogue exported to XLSX, its first `count` rows (default: all) with a new 存卷 and a
+    修改原因 — the batch revision after an expert review."""
+    export_cards(catalogue, "xlsx", path)
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    headers = [cell.value for cell in sheet[1]]
+    extant, reason = headers.index("存卷") + 1, len(headers) + 1
+    sheet.cell(row=1, column=reason, value="修改原因")
+    last = sheet.max_row if count is None else count + 1
+    for row in range(2, last + 1):
+        sheet.cell(row=row, column=extant, value="存卷一至八")
+        sheet.cell(row=row, column=reason, value="专家审校")
+    if last < sheet.max_row:
+        sheet.delete_rows(last + 1, sheet.max_row - last)
+    workbook.save(path)
+    return path
+
+
 def directory_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -60,14 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         work_path = Path(work)
         source = work_path / "cards.xlsx"
-        workbook = openpyxl.Workbook()
-        sheet = workbook.active
-        sheet.append(["索书号", "题名", "卷数", "著者", "版本", "存卷", "行款版式", "普查编号", "册数"])
-        for n in range(args.cards):
-            title, extent, people = books[n % len(books)]
-            sheet.append([f"善{n + 1:05d}", title, extent, people, "清乾隆四十四年寫本", "存卷一至五",
-                          "半葉八行行二十一字白口四周雙邊", f"320000-0101-{n + 1:07d}", 1 + n % 8])
-        workbook.save(source)
+        write_cards(source, args.cards, books)
 
         home = Home.resolve(work_path / "home")
         Catalogue.init(home).close()
@@ -78,17 +102,7 @@ def main() -> None:
         apply_plan(catalogue, plan, editor="bench")
         import_seconds = time.perf_counter() - start
 
-        revision = work_path / "revision.xlsx"
-        export_cards(catalogue, "xlsx", revision)
-        workbook = openpyxl.load_workbook(revision)
-        sheet = workbook.active
-        headers = [c.value for c in sheet[1]]
-        extant, reason = headers.index("存卷") + 1, len(headers) + 1
-        sheet.cell(row=1, column=reason, value="修改原因")
-        for row in range(2, sheet.max_row + 1):
-            sheet.cell(row=row, column=extant, value="存卷一至八")
-            sheet.cell(row=row, column=reason, value="专家审校")
-        workbook.save(revision)
+        revision = write_revision(catalogue, work_path / "revision.xlsx")
 
         start = time.perf_counter()
         plan = plan_import(catalogue, revision)

@@ -271,7 +271,8 @@ def summary(times: list[float], queries: list[dict]) -> dict:
 
 def bench_backend(name: str, entries, queries, work: Path) -> dict:
     from repository import Home
-    from search.backend import index_dir, open_backend
+    from search.backend import index_dir
+    from search.backends import open_backend
     from search.service import Searcher
 
     home = Home(work / name)

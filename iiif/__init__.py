@@ -11,7 +11,7 @@
 The heavier modules load on first use, so `guji` commands that do not need them start fast.
 """
 
-from importlib import import_module
+from repository.lazy import lazy_names
 
 from . import ids
 
@@ -19,13 +19,9 @@ _LAZY = {
     "build_manifest": "manifest", "NoPageImages": "manifest", "BookWithdrawn": "manifest",
     "build_collection": "collections",
     "UnknownCollection": "collections", "parse_request": "image_api", "ImageRequestError": "image_api",
-    "import_manifest": "importer", "ImportRefused": "importer",
+    "import_manifest": "importer", "ManifestRefused": "source_manifest",
 }
 
 __all__ = ["ids", *_LAZY]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -16,7 +16,7 @@ import json
 
 import iiif_prezi3 as prezi
 
-from repository import Catalogue
+from repository import Catalogue, NotFound
 from repository.withdrawal import WITHDRAWN
 
 from . import ids
@@ -38,8 +38,8 @@ NAMES = (TOP, *BRANCHES, UNCLASSIFIED, LOCAL)
 LABELS = {UNCLASSIFIED: ("未分類", "Unclassified"), LOCAL: ("地方文獻", "Local documents")}
 
 
-class UnknownCollection(LookupError):
-    pass
+class UnknownCollection(NotFound):
+    """No IIIF collection of that name (the message lists the ones there are)."""
 
 
 def collection_for_code(code: str) -> str | None:

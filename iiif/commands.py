@@ -1,20 +1,10 @@
-"""`guji iiif import` and `guji iiif pyramids`, registered through the `guji.commands` entry point."""
+"""`guji iiif import` and `guji iiif pyramids` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
-errors = Console(stderr=True)
-console = Console()
-
-
-def _catalogue(ctx: typer.Context):
-    from repository.cli import open_catalogue
-
-    from .importer import ImportRefused
-
-    return open_catalogue(ctx, refusals=(ImportRefused,))
+from repository.cli import EditorOption, console, editor_of, one_of, open_catalogue, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -26,26 +16,23 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         source: str = typer.Argument(..., help="A IIIF Presentation 2 or 3 manifest: a file or an http(s) URL."),
         book: str = typer.Option(..., "--id", help="Card id of the book (an existing card is linked, else created)."),
-        record_type: str = typer.Option("guji", "--record-type", help="For a new card: guji or local_document."),
+        record_type: str = typer.Option("guji", "--record-type", **one_of("guji", "local_document",
+                                                                          what="（古籍或地方文献）"),
+                                        help="For a new card: guji (古籍) or local_document (地方文献)."),
         viewing_direction: str = typer.Option(None, "--viewing-direction",
                                               help="Override the manifest's, e.g. right-to-left."),
-        editor: str = typer.Option(None, "--editor", help="Who imports (default: $GUJI_EDITOR or login name)."),
+        editor: str = EditorOption,
     ) -> None:
         """Import an existing IIIF manifest as a book; the images stay on the other library's server."""
         from repository import public_url
-        from repository.cli import default_editor
 
         from .importer import import_manifest
 
-        if record_type not in ("guji", "local_document"):
-            errors.print(f"[red]错误：[/red]--record-type {record_type!r}：请用 guji（古籍）"
-                         "或 local_document（地方文献）", highlight=False)
-            raise typer.Exit(1)
-        with _catalogue(ctx) as catalogue:
-            result = import_manifest(catalogue, source, book, editor=editor or default_editor(),
+        with open_catalogue(ctx) as catalogue:
+            result = import_manifest(catalogue, source, book, editor=editor_of(ctx, editor),
                                      record_type=record_type, viewing_direction=viewing_direction)
             for warning in result.warnings:
-                errors.print(f"[yellow]提醒：[/yellow]{warning}", highlight=False)
+                warn(warning, "提醒")
             stored = f"存为 v{result.version}" if result.version else "没有变化，未存新版本"
             card = "已建卡片" if result.card_created else "已关联现有卡片"
             console.print(f"{book}：{result.pages} 页，{result.ranges} 个范围（卷、册），{card}，{stored}",
@@ -61,6 +48,6 @@ def register(app: typer.Typer) -> None:
         """Build the pyramidal TIFFs the Image API renders dynamic requests from (otherwise built on first use)."""
         from ingest.pyramid import build_pyramids
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             built = build_pyramids(catalogue, book, force=force)
             console.print(f"built {built} pyramid(s)", highlight=False)

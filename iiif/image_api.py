@@ -28,6 +28,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from repository.errors import InvalidInput
+
 CONTEXT = "http://iiif.io/api/image/3/context.json"
 PROTOCOL = "http://iiif.io/api/image"
 PROFILE = "level2"
@@ -72,13 +74,17 @@ def service_limits(width: int, height: int) -> ServiceLimits:
     return ServiceLimits(max_width, max_height, max_width * max_height)
 
 
-class ImageRequestError(ValueError):
+class ImageRequestError(InvalidInput):
     """A request parameter that cannot be served; `parameter` names it."""
 
     def __init__(self, parameter: str, value: str, message: str):
         self.parameter = parameter
         self.value = value
         super().__init__(f"{parameter} {value!r}: {message}")
+
+    @property
+    def extensions(self) -> dict:
+        return {"parameter": self.parameter}
 
 
 @dataclass(frozen=True)

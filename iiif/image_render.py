@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -119,7 +118,15 @@ class DecodedCache:
         return found
 
 
-DECODED = DecodedCache(int(float(os.environ.get("GUJI_TILE_CACHE_MB", "128")) * 1024 * 1024))
+_default_cache: DecodedCache | None = None
+
+
+def default_cache() -> DecodedCache:
+    """The cache `render` uses when given none (the web app gives its own, of GUJI_TILE_CACHE_MB)."""
+    global _default_cache
+    if _default_cache is None:
+        _default_cache = DecodedCache(128 * 1024 * 1024)
+    return _default_cache
 
 
 def _level(source: Path, request: ImageRequest, full_width: int) -> tuple[object, int, int]:
@@ -137,13 +144,14 @@ def _level(source: Path, request: ImageRequest, full_width: int) -> tuple[object
     return _open(path, 0, modified), 0, modified
 
 
-def _assemble(source: Path, level: int, modified: int, image, left: int, top: int, width: int, height: int):
+def _assemble(decoded: DecodedCache, source: Path, level: int, modified: int, image, left: int, top: int, width: int,
+              height: int):
     """The box (left, top, width, height) of a pyramid level, from cached decoded tiles."""
     import pyvips
 
     first_column, first_row = left // BLOCK, top // BLOCK
     last_column, last_row = (left + width - 1) // BLOCK, (top + height - 1) // BLOCK
-    tiles = [DECODED.tile((str(source), modified, level, column, row), image, column, row)
+    tiles = [decoded.tile((str(source), modified, level, column, row), image, column, row)
              for row in range(first_row, last_row + 1) for column in range(first_column, last_column + 1)]
     joined = tiles[0] if len(tiles) == 1 else pyvips.Image.arrayjoin(tiles, across=last_column - first_column + 1)
     return joined.crop(left - first_column * BLOCK, top - first_row * BLOCK, width, height)
@@ -160,8 +168,11 @@ def _exact(image, width: int, height: int):
     return out
 
 
-def render(source: Path, request: ImageRequest, full_width: int, full_height: int) -> bytes:
-    """The encoded image for `request` on a page of full_width×full_height pixels."""
+def render(source: Path, request: ImageRequest, full_width: int, full_height: int,
+           decoded: DecodedCache | None = None) -> bytes:
+    """The encoded image for `request` on a page of full_width×full_height pixels, reading pyramid
+    levels and tiles through `decoded` (default: one cache of 128 MB per process)."""
+    decoded = decoded or default_cache()
     level_image, level, modified = _level(source, request, full_width)
     # Level k is the page halved k times (each side rounded); use the exact 2**-k, so that a
     # region twice the output size at level 1 needs no resampling at all.
@@ -172,10 +183,10 @@ def render(source: Path, request: ImageRequest, full_width: int, full_height: in
     height = max(1, min(round(request.region_height * scale), level_image.height - top))
     tiled = source.suffix.lower() in (".tif", ".tiff")
     if tiled and level_image.width * level_image.height * level_image.bands <= WHOLE_LEVEL_LIMIT:
-        whole = DECODED.level((str(source), modified, level), level_image)
+        whole = decoded.level((str(source), modified, level), level_image)
         image = whole.crop(left, top, width, height)
     elif tiled and width * height <= ASSEMBLE_LIMIT:
-        image = _assemble(source, level, modified, level_image, left, top, width, height)
+        image = _assemble(decoded, source, level, modified, level_image, left, top, width, height)
     else:
         image = level_image.crop(left, top, width, height)
     image = _exact(image, request.width, request.height)

@@ -35,11 +35,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import metadata_schemas
-from repository import CardNotFound, Catalogue, StoreError
+from repository import Catalogue, Damaged, InvalidInput, NotFound
 from repository.catalogue import STRUCTURE_FILE
 
 from .language import CJK
-from .source_manifest import DIRECTIONS, ImportRefused, SourceManifest, parse_manifest
+from .source_manifest import DIRECTIONS, ManifestRefused, SourceManifest, parse_manifest
 
 SOURCE_FILE = "source/manifest.json"
 JUAN = re.compile(r"^(?P<title>.+?)[\s\u3000]*(?P<juan>[一二三四五六七八九十百千〇零兩两]+卷.*)$")
@@ -64,15 +64,15 @@ def read_source(source: str, timeout: float = 30.0) -> tuple[bytes, str]:
             response = httpx.get(source, timeout=timeout, follow_redirects=True,
                                  headers={"Accept": "application/ld+json, application/json"})
         except httpx.HTTPError as error:
-            raise ImportRefused(f"{source}：无法取得 manifest（{error}）") from None
+            raise ManifestRefused(f"{source}：无法取得 manifest（{error}）") from None
         if response.status_code != 200:
-            raise ImportRefused(f"{source}：对方服务器回答 HTTP {response.status_code}，不是 manifest")
+            raise ManifestRefused(f"{source}：对方服务器回答 HTTP {response.status_code}，不是 manifest")
         return response.content, source
     path = Path(source)
     try:
         return path.read_bytes(), path.name
     except OSError as error:
-        raise ImportRefused(f"{source}：无法读取这个文件（{error.strerror}）") from None
+        raise ManifestRefused(f"{source}：无法读取这个文件（{error.strerror}）") from None
 
 
 # ---- what is stored ------------------------------------------------------------------------
@@ -152,11 +152,11 @@ def import_manifest(
     catalogue: Catalogue, source: str, book: str, *, editor: str, record_type: str = "guji",
     viewing_direction: str | None = None,
 ) -> ImportResult:
-    """Import the manifest at `source` (file or URL) as book `book`. Raises ImportRefused (or
+    """Import the manifest at `source` (file or URL) as book `book`. Raises ManifestRefused (or
     repository.CardError for a card the manifest cannot fill validly) naming the problem;
     nothing is stored then."""
     if viewing_direction and viewing_direction not in DIRECTIONS:
-        raise ImportRefused(f"--viewing-direction {viewing_direction!r}：请用 {'、'.join(DIRECTIONS)} 之一")
+        raise ManifestRefused(f"--viewing-direction {viewing_direction!r}：请用 {'、'.join(DIRECTIONS)} 之一")
     existing = _existing_book(catalogue, book)
     data, origin = read_source(source)
     parsed = parse_manifest(data, origin)
@@ -171,12 +171,12 @@ def import_manifest(
     created = False
     if existing is not None:
         if any(path.startswith("masters/") for path in existing):
-            raise ImportRefused(f"{book} 已有入藏的扫描影像（masters/…），导入 manifest 会遮住它们："
-                                "请导入到新的卡片标识")
+            raise ManifestRefused(f"{book} 已有入藏的扫描影像（masters/…），导入 manifest 会遮住它们："
+                                  "请导入到新的卡片标识")
     else:
         card, card_warnings = card_from_manifest(parsed, book, record_type, origin)
         warnings += card_warnings
-        catalogue.create(card, editor=editor, reason=f"據 IIIF manifest 建立卡片 {origin}")
+        catalogue.create(card, editor=editor, reason=f"据 IIIF 清单建立卡片：{origin}")
         created = True
     files = {
         SOURCE_FILE: data,
@@ -187,7 +187,7 @@ def import_manifest(
                  and catalogue.store.digests(book).get(SOURCE_FILE) == _sha512(data))
     version = None
     if not unchanged:
-        info = catalogue.commit_files(book, files, editor=editor, reason=f"匯入 IIIF manifest {origin}",
+        info = catalogue.commit_files(book, files, editor=editor, reason=f"导入 IIIF 清单：{origin}",
                                       event="iiif-import", pages=len(parsed.canvases), source=origin)
         version = info.number if info else None
     return ImportResult(book, version, len(parsed.canvases), len(structure["ranges"]), created, warnings)
@@ -202,12 +202,12 @@ def _existing_book(catalogue: Catalogue, book: str) -> dict[str, str] | None:
         if not catalogue.exists(book):
             return None
         catalogue.get(book)
-    except (CardNotFound, StoreError, ValueError) as error:
-        if isinstance(error, StoreError) and "invalid id" in str(error):
-            raise ImportRefused(f"--id {book!r}：卡片标识只能用 1–64 个 ASCII 字母、数字和 . _ -，"
-                                "以字母或数字开头") from None
-        raise ImportRefused(f"{book}：存储中已有这个 OCFL 对象，但它不是 Guji 的卡片（没有可读的 card.json），"
-                            "所以什么都没有写入。请换一个 --id，并请管理员查明这个对象的来历") from None
+    except (NotFound, Damaged, InvalidInput) as error:
+        if isinstance(error, InvalidInput):
+            raise ManifestRefused(f"--id {book!r}：卡片标识只能用 1–64 个 ASCII 字母、数字和 . _ -，"
+                                  "以字母或数字开头") from None
+        raise ManifestRefused(f"{book}：存储中已有这个 OCFL 对象，但它不是 Guji 的卡片（没有可读的 card.json），"
+                              "所以什么都没有写入。请换一个 --id，并请管理员查明这个对象的来历") from None
     return catalogue.store.digests(book)
 
 

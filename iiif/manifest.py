@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import iiif_prezi3 as prezi
 
-from repository import CardNotFound, Catalogue
+from repository import CardNotFound, Catalogue, Gone, NotFound
+from repository.page_labels import TRADITIONAL, card_script, page_entry_label
 from repository.withdrawal import is_withdrawn
 
 from . import ids
@@ -37,11 +38,11 @@ THUMBNAIL_WIDTH = 150  # the smallest listed size at least this wide is the thum
 VIEWING_DIRECTIONS = {"right-to-left", "left-to-right", "top-to-bottom", "bottom-to-top"}
 
 
-class NoPageImages(LookupError):
+class NoPageImages(NotFound):
     """The book exists but has no page images to show."""
 
 
-class BookWithdrawn(LookupError):
+class BookWithdrawn(Gone):
     """The book's card was withdrawn: it is no longer part of the public collection."""
 
 
@@ -93,8 +94,18 @@ def _thumbnail(book: str, image: PageImage) -> list:
                                  service=[image_service(book, image.page)])]
 
 
-def _add_canvas(manifest: prezi.Manifest, book: str, image: PageImage) -> None:
-    canvas = manifest.make_canvas(id=ids.canvas(book, image.page), label=chinese(image.label),
+def page_label(image: PageImage, script: str) -> dict[str, list[str]]:
+    """A canvas label: 叶一a / 葉一上 in the card's script (repository.page_labels); a simplified one is
+    tagged zh-Hans only (OpenCC's t2s form of a traditional label is added under zh-Hans)."""
+    text = page_entry_label(image.entry or {"label": image.label}, script)
+    labels = chinese(text)
+    if script != TRADITIONAL and "zh-Hant" in labels:
+        return {"zh-Hans": [text]}
+    return labels
+
+
+def _add_canvas(manifest: prezi.Manifest, book: str, image: PageImage, script: str) -> None:
+    canvas = manifest.make_canvas(id=ids.canvas(book, image.page), label=page_label(image, script),
                                   width=image.width, height=image.height)
     if image.remote:
         # The other library's image, at the size its manifest gave (if any), and its service.
@@ -233,8 +244,9 @@ def build_manifest(catalogue: Catalogue, book: str) -> dict:
     manifest.partOf = [prezi.Class(id=ids.collection(name), type="Collection")
                        for name in collections_of(str(classification.get("code") or ""), card.get("record_type"))]
     manifest.service = search_services(book)
+    script = card_script(card)
     for image in images:
-        _add_canvas(manifest, book, image)
+        _add_canvas(manifest, book, image, script)
     first = _thumbnail(book, images[0])
     if first:
         manifest.thumbnail = first

@@ -1,7 +1,7 @@
 """Reading another library's IIIF manifest (Presentation 2 or 3) into what an imported book needs.
 
 Real manifests are often broken. Everything Guji will later serve is checked here, before
-anything is stored, and a manifest that fails is refused with :class:`ImportRefused` naming the
+anything is stored, and a manifest that fails is refused with :class:`ManifestRefused` naming the
 JSON path of the problem (``sequences[0].canvases[3].images[0].resource.@id：「asdf」不是网址…``):
 
 * the shapes: ``sequences``, ``canvases``, ``items``, ``images``, ``structures``, ``metadata``
@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from repository.errors import Refused
+
 from .language import CJK
 
 DIRECTIONS = ("left-to-right", "right-to-left", "top-to-bottom", "bottom-to-top")
@@ -38,7 +40,7 @@ NOT_IMAGES = {"Video": "视频", "Sound": "音频", "Audio": "音频", "Text": "
               "dctypes:MovingImage": "视频", "dctypes:Sound": "音频", "dctypes:Text": "文本"}
 
 
-class ImportRefused(ValueError):
+class ManifestRefused(Refused):
     """The manifest cannot be imported; the message names what is wrong. Nothing was stored."""
 
 
@@ -57,8 +59,8 @@ def _kind(value) -> str:
     return "列表" if isinstance(value, list) else "对象"
 
 
-def _refuse(path: str, problem: str) -> ImportRefused:
-    return ImportRefused(f"{path}：{problem}")
+def _refuse(path: str, problem: str) -> ManifestRefused:
+    return ManifestRefused(f"{path}：{problem}")
 
 
 def _list(value, path: str) -> list:
@@ -152,7 +154,7 @@ def _dimension(value, path: str) -> int:
 def _optional_dimension(value) -> int | None:
     try:
         return _dimension(value, "")
-    except ImportRefused:
+    except ManifestRefused:
         return None
 
 
@@ -377,9 +379,9 @@ def parse_manifest(data: bytes, name: str = "manifest") -> SourceManifest:
     try:
         manifest = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise ImportRefused(f"{name}：不是 JSON（{error}）") from None
+        raise ManifestRefused(f"{name}：不是 JSON（{error}）") from None
     if not isinstance(manifest, dict):
-        raise ImportRefused(f"{name}：不是 IIIF manifest（JSON 的最外层不是对象）")
+        raise ManifestRefused(f"{name}：不是 IIIF manifest（JSON 的最外层不是对象）")
     context = json.dumps(manifest.get("@context", ""))
     if manifest.get("type") == "Manifest" or "presentation/3" in context:
         version = 3
@@ -400,10 +402,10 @@ def parse_manifest(data: bytes, name: str = "manifest") -> SourceManifest:
         behavior = hint if hint in BEHAVIORS else None
         manifest_id = manifest.get("@id")
     else:
-        raise ImportRefused(f"{name}：不是 IIIF Presentation 2 或 3 的 manifest（没有 Manifest 类型，"
-                            "也没有相应的 @context）")
+        raise ManifestRefused(f"{name}：不是 IIIF Presentation 2 或 3 的 manifest（没有 Manifest 类型，"
+                              "也没有相应的 @context）")
     if not canvases:
-        raise ImportRefused(f"{name}：manifest 里没有画布（canvas），没有可导入的页")
+        raise ManifestRefused(f"{name}：manifest 里没有画布（canvas），没有可导入的页")
     pairs = _objects(manifest.get("metadata"), "metadata")
     metadata = [(_text(pair.get("label")), _text(pair.get("value"))) for _, pair in pairs]
     direction = manifest.get("viewingDirection")

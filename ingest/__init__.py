@@ -1,52 +1,23 @@
 """Scans → preserved masters in OCFL + static IIIF derivatives (tiles, sizes, thumbnails); text import;
-OCR of the scans and the book's text by authority (imported, corrected, machine)."""
+OCR of the scans and the book's text by authority (imported, corrected, machine).
 
-from .ocr_engine import DEFAULT_ENGINE, ENGINES, OcrEngineUnavailable
-from .ocr_run import OcrError, OcrReport, ocr_book, ocr_on_ingest, ocr_quality
-from .pages import DEFAULT_PIXEL_LIMIT, BookRefused, BookScan, PageScan, scan_book
-from .pipeline import IngestError, IngestReport, ingest_book, rebuild_tiles
-from .text_layers import (
-    MACHINE_LABEL,
-    OCR_PAGES_FILE,
-    QUALITY_FILE,
-    RUN_FILE,
-    CorrectionResult,
-    Located,
-    PageText,
-    page_text,
-    page_xml_path,
-    save_page_correction,
-)
-from .text_model import PAGES_FILE, TextRefused
+The names below load on first use (the pipeline imports pyvips, OCR its engines), so that the
+`guji` commands of other packages start fast."""
 
-__all__ = [
-    "DEFAULT_ENGINE",
-    "DEFAULT_PIXEL_LIMIT",
-    "ENGINES",
-    "MACHINE_LABEL",
-    "OCR_PAGES_FILE",
-    "PAGES_FILE",
-    "QUALITY_FILE",
-    "RUN_FILE",
-    "BookRefused",
-    "BookScan",
-    "CorrectionResult",
-    "IngestError",
-    "IngestReport",
-    "Located",
-    "OcrEngineUnavailable",
-    "OcrError",
-    "OcrReport",
-    "PageScan",
-    "PageText",
-    "TextRefused",
-    "ingest_book",
-    "ocr_book",
-    "ocr_on_ingest",
-    "ocr_quality",
-    "page_text",
-    "page_xml_path",
-    "rebuild_tiles",
-    "save_page_correction",
-    "scan_book",
-]
+from repository.lazy import lazy_names
+
+_LAZY = {
+    "DEFAULT_ENGINE": "ocr_engine", "ENGINES": "ocr_engine", "OcrEngineUnavailable": "ocr_engine",
+    "OcrError": "ocr_run", "OcrReport": "ocr_run", "ocr_book": "ocr_run", "ocr_quality": "ocr_run",
+    "BookRefused": "pages", "BookScan": "pages", "DEFAULT_PIXEL_LIMIT": "pages", "PageScan": "pages",
+    "scan_book": "pages", "IngestError": "pipeline", "IngestReport": "pipeline", "ingest_book": "pipeline",
+    "rebuild_tiles": "pipeline", "CorrectionResult": "text_layers", "Located": "text_layers",
+    "MACHINE_LABEL": "text_layers", "OCR_PAGES_FILE": "text_layers", "PageText": "text_layers",
+    "QUALITY_FILE": "text_layers", "RUN_FILE": "text_layers", "page_text": "text_layers",
+    "page_xml_path": "text_layers", "save_page_correction": "text_layers", "PAGES_FILE": "text_model",
+    "TextRefused": "text_model",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__ = lazy_names(__name__, _LAZY)

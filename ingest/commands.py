@@ -1,60 +1,18 @@
-"""`guji ingest` and `guji tiles rebuild`, registered through the `guji.commands` entry point."""
+"""`guji ingest`, `guji watch` and `guji tiles rebuild` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
-errors = Console(stderr=True)
-console = Console()
+from repository.cli import EditorOption, WorkersOption, console, editor_of, open_catalogue, progress, warn
 
-
-class PagesPerMinute(ProgressColumn):
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed * 60:.1f} pages/min" if speed else "– pages/min")
-
-
-@contextmanager
-def _progress(description: str):
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), PagesPerMinute(),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=errors,
-        transient=not errors.is_terminal,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-def _catalogue(ctx: typer.Context):
-    from repository.cli import open_catalogue
-
-    from .ocr_engine import OcrEngineUnavailable
-    from .pages import BookRefused
-
-    # an OCR after the ingest fails as an error: the scans were stored
-    return open_catalogue(ctx, refusals=(BookRefused,), failures=(OcrEngineUnavailable,))
+PixelLimitOption = typer.Option(300, "--pixel-limit", min=1, help="Refuse pages larger than this (megapixels).")
 
 
 def register(app: typer.Typer) -> None:
-    tiles_app = typer.Typer(help="IIIF tiles and other derivatives.", no_args_is_help=True)
+    tiles_app = typer.Typer(help="IIIF tiles and other derivatives: rebuild.", no_args_is_help=True)
     app.add_typer(tiles_app, name="tiles")
 
     @app.command()
@@ -66,22 +24,21 @@ def register(app: typer.Typer) -> None:
                                        "card has that id yet), e.g. one card of guji cards export --format json."),
         replace: bool = typer.Option(False, "--replace", help="The folder replaces the book's pages: remove "
                                      "stored pages it has no scan for (earlier versions keep them)."),
-        workers: int = typer.Option(None, "--workers", help="Pages processed in parallel, one core each "
-                                    "(default: number of cores)."),
-        pixel_limit: float = typer.Option(300, "--pixel-limit", help="Refuse pages larger than this (megapixels)."),
+        workers: int = WorkersOption,
+        pixel_limit: float = PixelLimitOption,
         skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has "
                                            "page scans (e.g. loading samples again into a live data home)."),
-        editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
+        editor: str = EditorOption,
         ocr: bool = typer.Option(None, "--ocr/--no-ocr", help="Then OCR the book (guji ocr; default: "
                                  "$GUJI_OCR_ON_INGEST, off)."),
     ) -> None:
         """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
         from repository.card_import import read_one_card
-        from repository.cli import default_editor
 
         from .pipeline import ingest_book
 
-        with _catalogue(ctx) as catalogue:
+        editor = editor_of(ctx, editor)
+        with open_catalogue(ctx) as catalogue:
             if skip_existing and catalogue.exists(card_id):
                 pages = len((catalogue.structure(card_id) or {}).get("pages") or [])
                 if pages:
@@ -89,26 +46,22 @@ def register(app: typer.Typer) -> None:
                                   highlight=False)
                     return
             card = read_one_card(card_file) if card_file else None
-            with _progress(f"ingest {card_id}") as update:
-                report = ingest_book(catalogue, book_dir, card_id, editor or default_editor(), workers=workers,
+            with progress(f"入藏 {card_id}") as update:
+                report = ingest_book(catalogue, book_dir, card_id, editor, workers=workers,
                                      progress=update, pixel_limit=int(pixel_limit * 1_000_000), card=card,
                                      replace=replace)
             for warning in report.warnings:
-                errors.print("[yellow]warning:[/yellow] ", end="")
-                errors.print(warning, highlight=False, markup=False)  # file names may hold "[…]"
-            stored = f"stored as v{report.version}" if report.version else "nothing new to store"
-            console.print(f"{card_id}: {len(report.pages)} pages, {report.built} derivatives built, {stored} "
-                          f"({report.seconds:.1f} s)", highlight=False)
-            console.print(f"report: {report.path}", highlight=False)
-            from .ocr_run import ocr_on_ingest
-
-            if ocr if ocr is not None else ocr_on_ingest():
+                warn(warning)  # file names may hold "[…]": printed as they are
+            stored = f"存为第 {report.version} 版" if report.version else "没有新内容要保存"
+            console.print(f"{card_id}：{len(report.pages)} 页，生成 {report.built} 页的切片和缩略图，{stored}"
+                          f"（{report.seconds:.1f} 秒）", highlight=False)
+            console.print(f"报告：{report.path}", highlight=False)
+            if ocr if ocr is not None else catalogue.settings.ocr_on_ingest:
                 from .ocr_commands import print_report
                 from .ocr_run import ocr_book
 
-                with _progress(f"OCR {card_id}") as update:
-                    print_report(ocr_book(catalogue, card_id, workers=workers, editor=editor or default_editor(),
-                                          progress=update))
+                with progress(f"文字识别 {card_id}") as update:  # a failure here is told after the scans were stored
+                    print_report(ocr_book(catalogue, card_id, workers=workers, editor=editor, progress=update))
 
     @app.command()
     def watch(
@@ -116,27 +69,28 @@ def register(app: typer.Typer) -> None:
         incoming: Path = typer.Argument(..., help="Hot folder: one sub-folder per book, ingested once READY appears."),
         interval: float = typer.Option(10, "--interval", help="Seconds between looks at the folder."),
         once: bool = typer.Option(False, "--once", help="Look once, ingest what is ready, and stop."),
-        workers: int = typer.Option(None, "--workers", help="Parallel processes (default: number of cores)."),
-        pixel_limit: float = typer.Option(300, "--pixel-limit", help="Refuse pages larger than this (megapixels)."),
-        editor: str = typer.Option(None, "--editor", help="Who ingests (default: $GUJI_EDITOR or login name)."),
+        workers: int = WorkersOption,
+        pixel_limit: float = PixelLimitOption,
+        editor: str = EditorOption,
     ) -> None:
         """Ingest book folders dropped into INCOMING once they hold a READY file; move them to done/ or failed/."""
-        from repository.cli import default_editor
+        from repository.errors import NotFound
 
         from .watch import watch as watch_folder
 
         def announce(outcome) -> None:
             colour = "green" if outcome.status == "done" else "red"
-            console.print(f"[{colour}]{outcome.status}[/{colour}] ", end="")
+            status = {"done": "完成", "failed": "失败"}.get(outcome.status, outcome.status)
+            console.print(f"[{colour}]{status}[/{colour}] ", end="")
             console.print(f"{outcome.folder} → {outcome.card_id}: {outcome.message} ({outcome.moved_to})",
                           highlight=False, markup=False)
 
-        with _catalogue(ctx) as catalogue:
+        editor = editor_of(ctx, editor)
+        with open_catalogue(ctx) as catalogue:
             if not incoming.is_dir():
-                errors.print(f"[red]error:[/red] no folder {incoming}", highlight=False)
-                raise typer.Exit(1)
+                raise NotFound(f"没有文件夹 {incoming}")
             try:
-                outcomes = watch_folder(catalogue, incoming, editor or default_editor(), interval=interval,
+                outcomes = watch_folder(catalogue, incoming, editor, interval=interval,
                                         once=once, workers=workers, pixel_limit=int(pixel_limit * 1_000_000),
                                         announce=announce)
             except KeyboardInterrupt:
@@ -148,12 +102,12 @@ def register(app: typer.Typer) -> None:
     def tiles_rebuild(
         ctx: typer.Context,
         card_id: str = typer.Argument(None, help="Object id (default: every object)."),
-        workers: int = typer.Option(None, "--workers", help="Parallel processes (default: number of cores)."),
+        workers: int = WorkersOption,
     ) -> None:
         """Rebuild tiles, sizes and thumbnails from the stored masters."""
         from .pipeline import rebuild_tiles
 
-        with _catalogue(ctx) as catalogue:
-            with _progress("rebuilding tiles") as update:
+        with open_catalogue(ctx) as catalogue:
+            with progress("重建切片") as update:
                 pages = rebuild_tiles(catalogue, card_id, workers=workers, progress=update)
-            console.print(f"rebuilt derivatives of {pages} pages", highlight=False)
+            console.print(f"已重建 {pages} 页的切片和缩略图", highlight=False)

@@ -1,31 +1,19 @@
-"""`guji ocr` and `guji ocr-report`, registered through the `guji.commands` entry point."""
+"""`guji ocr` and `guji ocr-report` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
 import json
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-errors = Console(stderr=True)
-console = Console()
-
-
-def _catalogue(ctx: typer.Context):
-    from repository.cli import open_catalogue
-
-    from .ocr_engine import OcrEngineUnavailable
-    from .ocr_run import OcrError
-
-    return open_catalogue(ctx, refusals=(OcrError, OcrEngineUnavailable))
+from repository.cli import EditorOption, WorkersOption, console, editor_of, open_catalogue, progress, warn
 
 
 def print_report(report) -> None:
     """The summary of one OCR run (also used by `guji ingest --ocr`)."""
     for warning in report.warnings:
-        errors.print("[yellow]注意:[/yellow] ", end="", highlight=False)
-        errors.print(warning, highlight=False, markup=False)
+        warn(warning, "注意")
     skipped = sum(1 for page in report.pages if page.action == "skipped")
     stored = f"存为 v{report.version}" if report.version else "没有新内容需要存储"
     engine = f"{report.engine['name']} {report.engine['version']}"
@@ -38,30 +26,36 @@ def print_report(report) -> None:
         console.print(f"报告：{report.path}", highlight=False)
 
 
+def _engine(value: str) -> str:
+    """An engine there is (the engines are a seam: ingest/ocr_engine.py ENGINES)."""
+    from .ocr_engine import ENGINES
+
+    if value.strip().lower() not in ENGINES:
+        raise typer.BadParameter(f"没有名为「{value}」的 OCR 引擎：可用的有 {'、'.join(ENGINES)}")
+    return value.strip().lower()
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def ocr(
         ctx: typer.Context,
         book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
         pages: str = typer.Option(None, "--pages", help="Only these pages, e.g. 0001-0010 or 3,5,7-9."),
-        engine: str = typer.Option(None, "--engine", help="faster-paddle (default) or rapidocr "
-                                                           "(default: $GUJI_OCR_ENGINE or faster-paddle)."),
+        engine: str = typer.Option(None, "--engine", parser=_engine, metavar="faster-paddle|rapidocr",
+                                   help="The OCR engine (default: $GUJI_OCR_ENGINE or faster-paddle)."),
         redo: bool = typer.Option(False, "--redo", help="Read again pages already read with the same engine."),
-        workers: int = typer.Option(None, "--workers", help="Pages read in parallel processes (default: cores)."),
+        workers: int = WorkersOption,
         reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
-        editor: str = typer.Option(None, "--editor", help="Who runs it (default: $GUJI_EDITOR or login name)."),
+        editor: str = EditorOption,
     ) -> None:
         """OCR a book's scans (resumable; one new version): PAGE-XML per page, machine text where no person's."""
-        from repository.cli import default_editor
-
-        from .commands import _progress
         from .ocr_run import ocr_book
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             book_id = catalogue.resolve(book)
-            with _progress(f"OCR {book_id}") as update:
+            with progress(f"识别 {book_id}") as update:
                 report = ocr_book(catalogue, book_id, pages=pages, engine=engine, redo=redo, workers=workers,
-                                  editor=editor or default_editor(), progress=update, reason=reason)
+                                  editor=editor_of(ctx, editor), progress=update, reason=reason)
         print_report(report)
         if report.failed and not report.read and not any(p.action == "skipped" for p in report.pages):
             raise typer.Exit(1)
@@ -75,7 +69,7 @@ def register(app: typer.Typer) -> None:
         """Per page: whose text it is (校对/导入/机器), OCR confidence, and the OCR's CER against a person's text."""
         from .ocr_run import ocr_quality
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             report = ocr_quality(catalogue, catalogue.resolve(book))
         if as_json:
             console.print_json(json.dumps(report, ensure_ascii=False))

@@ -19,10 +19,12 @@ and 2000 px miss whole columns of small 夹注 characters). Why faster-paddle is
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Protocol, runtime_checkable
+
+from repository.errors import Unavailable
+from repository.settings import Settings, current
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -33,7 +35,7 @@ ENGINES = {
 DEFAULT_ENGINE = "faster-paddle"
 
 
-class OcrEngineUnavailable(RuntimeError):
+class OcrEngineUnavailable(Unavailable):
     """The engine is not installed or its model cannot be loaded (one message, nothing was stored)."""
 
 
@@ -74,28 +76,18 @@ class OcrEngine(Protocol):
         """Engine, version, model and settings, as recorded with every page it reads."""
 
     def recognise(self, image) -> list[RawLine]:
-        """The text lines of `image` (H×W×3 uint8 RGB array), in no particular order."""
+        """The text lines of `image` (a pyvips image, 8-bit sRGB: a page or a strip of it), in no particular order."""
 
 
-DETECTION_MAX_SIDE = 3000  # the defaults (1600, 2000) miss columns of small 夹注 characters
+# Long side of the image the detector sees (GUJI_OCR_MAX_SIDE, 1000–6000; default 3000: the engines'
+# own defaults, 1600 and 2000, miss columns of small 夹注 characters). Memory of a worker grows with it
+# (26-megapixel scan: about 1.7 GB at 3000, 1.2 GB at 2400), and so does accuracy on small characters
+# (siku_1: CER 0.034 at 3000, 0.045 at 2400).
+DETECTION_MAX_SIDE = 3000
 
 
-def detection_max_side() -> int:
-    """Long side of the image the detector sees (`GUJI_OCR_MAX_SIDE`, 1000–6000; default 3000).
-
-    Memory of a worker grows with it (26-megapixel scan: about 1.7 GB at 3000, 1.2 GB at 2400),
-    and so does accuracy on small characters (siku_1: CER 0.034 at 3000, 0.045 at 2400)."""
-    written = (os.environ.get("GUJI_OCR_MAX_SIDE") or "").strip()
-    if not written:
-        return DETECTION_MAX_SIDE
-    if not written.isdigit() or not 1000 <= int(written) <= 6000:
-        raise OcrEngineUnavailable(f"GUJI_OCR_MAX_SIDE={written!r} 无效：请写 1000 到 6000 之间的整数（像素），"
-                                   f"或删去它（默认 {DETECTION_MAX_SIDE}）")
-    return int(written)
-
-
-def engine_name(name: str | None = None) -> str:
-    chosen = (name or os.environ.get("GUJI_OCR_ENGINE") or DEFAULT_ENGINE).strip().lower()
+def engine_name(name: str | None = None, settings: Settings | None = None) -> str:
+    chosen = (name or (settings or current()).ocr_engine or DEFAULT_ENGINE).strip().lower()
     if chosen not in ENGINES:
         raise OcrEngineUnavailable(f"没有名为 {chosen!r} 的 OCR 引擎（--engine / GUJI_OCR_ENGINE）：可用的有 "
                                    f"{'、'.join(ENGINES)}")
@@ -107,33 +99,40 @@ def _engine_class(chosen: str) -> type:
     try:
         return getattr(import_module(module_name), class_name)
     except ImportError as error:
-        raise OcrEngineUnavailable(f"OCR 引擎 {chosen} 没有安装（{error.name or error}）：请运行 make install "
-                                   "（或 pip install -e .）后再试") from None
+        raise _not_installed(chosen, error) from None
 
 
-def describe_engine(name: str | None = None) -> EngineDescription:
+def _not_installed(chosen: str, error: ImportError) -> OcrEngineUnavailable:
+    return OcrEngineUnavailable(f"OCR 引擎 {chosen} 没有安装（{error.name or error}）：请运行 make install "
+                                "（或 pip install -e .）后再试")
+
+
+def describe_engine(name: str | None = None, max_side: int | None = None) -> EngineDescription:
     """What engine `name` records with every page it reads — without loading its models when the engine
     can say it beforehand (a ``description`` class method), so a run's parent process stays small."""
-    chosen = engine_name(name)
+    settings = current() if name is None or max_side is None else None
+    chosen = engine_name(name, settings)
+    max_side = max_side or settings.ocr_max_side
     engine_class = _engine_class(chosen)
     if hasattr(engine_class, "description"):
-        return engine_class.description()
-    return open_engine(chosen).describe()
+        return engine_class.description(max_side)
+    return open_engine(chosen, max_side=max_side).describe()
 
 
-def open_engine(name: str | None = None, threads: int = 1) -> OcrEngine:
-    """Load engine `name` (models from its wheel) with `threads` CPU threads.
+def open_engine(name: str | None = None, threads: int = 1, max_side: int | None = None) -> OcrEngine:
+    """Load engine `name` (models from its wheel) with `threads` CPU threads, detecting text on
+    images of `max_side` pixels at most (default: GUJI_OCR_MAX_SIDE).
 
     Raises :class:`OcrEngineUnavailable` with one message a person can act on."""
-    chosen = engine_name(name)
+    settings = current() if name is None or max_side is None else None
+    chosen = engine_name(name, settings)
     engine_class = _engine_class(chosen)
     try:
-        return engine_class(threads=max(1, threads))
+        return engine_class(threads=max(1, threads), max_side=max_side or settings.ocr_max_side)
     except OcrEngineUnavailable:
         raise
     except ImportError as error:
-        raise OcrEngineUnavailable(f"OCR 引擎 {chosen} 没有安装（{error.name or error}）：请运行 make install "
-                                   "（或 pip install -e .）后再试") from None
+        raise _not_installed(chosen, error) from None
     except Exception as error:  # noqa: BLE001 - a model that fails to load, whatever the library raises
         raise OcrEngineUnavailable(f"OCR 引擎 {chosen} 无法加载模型（{type(error).__name__}: "
                                    f"{str(error).splitlines()[0][:200] if str(error) else ''}）；请重新安装："

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from .ocr_engine import EngineDescription, RawLine, detection_max_side
+from .ocr_engine import DETECTION_MAX_SIDE, EngineDescription, RawLine
 from .ocr_tiles import DETECTION_PIXELS
 
 MODEL = "small"  # PP-OCRv6 small (bundled); "medium" would download, "tiny" misses rare characters
@@ -18,21 +18,21 @@ MODEL = "small"  # PP-OCRv6 small (bundled); "medium" would download, "tiny" mis
 class FasterPaddleEngine:
     name = "faster-paddle"
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = DETECTION_MAX_SIDE):
         import faster_paddle
 
         self.threads = threads
-        self.max_side = detection_max_side()  # pages larger than DETECTION_PIXELS are read in strips (ocr_tiles)
+        self.max_side = max_side  # pages larger than DETECTION_PIXELS are read in strips (ocr_tiles)
         self.engine = faster_paddle.OcrEngine(model_size=MODEL, threads=threads, det_max_side=self.max_side)
 
     @classmethod
-    def description(cls) -> EngineDescription:
+    def description(cls, max_side: int = DETECTION_MAX_SIDE) -> EngineDescription:
         """What :meth:`describe` says, without loading the model."""
         return EngineDescription(cls.name, version("faster-paddle"), f"PP-OCRv6 {MODEL} (bundled in the wheel)",
-                                 {"det_max_side": detection_max_side(), "det_strip_pixels": DETECTION_PIXELS})
+                                 {"det_max_side": max_side, "det_strip_pixels": DETECTION_PIXELS})
 
     def describe(self) -> EngineDescription:
-        return self.description()
+        return self.description(self.max_side)
 
     def recognise(self, image) -> list[RawLine]:
         """`image`: a pyvips image (a page or a strip of it), 8-bit sRGB; handed over as an uncompressed

@@ -16,11 +16,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repository.errors import Refused
+
 MAX_PIXELS = 36_000_000  # a 6000×6000 page; larger ones are read at reduced size (boxes scaled back)
 MIN_SIDE = 32
 
 
-class PageUnreadable(ValueError):
+class PageUnreadable(Refused):
     """The master cannot be read as an image the engine can take (the message says why, in Chinese)."""
 
 

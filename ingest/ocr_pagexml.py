@@ -32,8 +32,8 @@ _REGION_TYPES = {"body": "paragraph", "header": "header", "annotation": "margina
 _KINDS = {value: key for key, value in _REGION_TYPES.items()}
 
 
-class PageXmlInvalid(ValueError):
-    pass
+class PageXmlInvalid(RuntimeError):
+    """The PAGE-XML Guji wrote fails its own schema: a bug, never a problem of the page (not a GujiError)."""
 
 
 @lru_cache(maxsize=1)

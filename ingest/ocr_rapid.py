@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import version
 
-from .ocr_engine import EngineDescription, RawLine, detection_max_side
+from .ocr_engine import DETECTION_MAX_SIDE, EngineDescription, RawLine
 from .ocr_tiles import DETECTION_PIXELS
 
 # Detection tuned on 古籍 pages. RapidOCR 3.10 normalises the detector's input with mean = std = 0.5,
@@ -32,11 +32,11 @@ def _box(points) -> tuple[int, int, int, int]:
 class RapidOcrEngine:
     name = "rapidocr"
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = DETECTION_MAX_SIDE):
         from rapidocr import RapidOCR
 
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        self.max_side = detection_max_side()  # pages larger than DETECTION_PIXELS are read in strips (ocr_tiles)
+        self.max_side = max_side  # pages larger than DETECTION_PIXELS are read in strips (ocr_tiles)
         self.engine = RapidOCR(params={
             "Global.max_side_len": self.max_side, **SETTINGS,
             "Global.return_word_box": True, "Global.return_single_char_box": True,
@@ -46,15 +46,15 @@ class RapidOcrEngine:
         })
 
     @classmethod
-    def description(cls) -> EngineDescription:
+    def description(cls, max_side: int = DETECTION_MAX_SIDE) -> EngineDescription:
         """What :meth:`describe` says, without loading the models."""
-        settings = {"max_side_len": detection_max_side(), **{key.split(".", 1)[1]: value for key, value in
+        settings = {"max_side_len": max_side, **{key.split(".", 1)[1]: value for key, value in
                                                               SETTINGS.items()}, "det_strip_pixels": DETECTION_PIXELS}
         return EngineDescription(cls.name, version("rapidocr"), "PP-OCRv6 small det + rec (bundled in the wheel)",
                                  settings)
 
     def describe(self) -> EngineDescription:
-        return self.description()
+        return self.description(self.max_side)
 
     def recognise(self, image) -> list[RawLine]:
         """`image`: a pyvips image (a page or a strip of it), 8-bit sRGB (RapidOCR wants a BGR array)."""

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import Catalogue, StoreError
+from repository import CardNotFound, Catalogue, Conflict, InvalidInput, Refused
 from repository.catalogue import STRUCTURE_FILE
 from repository.parse import int_to_chinese
 
@@ -56,8 +56,12 @@ PENDING_DIR = "ocr-pending"
 _PAGE_RANGE = re.compile(r"^\s*(\d{1,6})\s*(?:[-–~]\s*(\d{1,6}))?\s*$")
 
 
-class OcrError(StoreError):
-    """An OCR run that cannot start (no such book, no scans, bad --pages, engine missing); nothing changed."""
+class OcrError(InvalidInput):
+    """An OCR run that cannot start as asked (bad --pages); nothing changed."""
+
+
+class NoScans(Refused):
+    """The book has no page scans to read yet."""
 
 
 @dataclass
@@ -109,11 +113,6 @@ class OcrReport:
                 "warnings": self.warnings, "pages": [asdict(page) for page in self.pages], "quality": self.quality}
 
 
-def ocr_on_ingest() -> bool:
-    """`GUJI_OCR_ON_INGEST=1` (or true/yes/on): every book ingested is OCR'd right after (docs/ocr.md)."""
-    return (os.environ.get("GUJI_OCR_ON_INGEST") or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def parse_pages(spec: str | None, available: list[str]) -> list[str]:
     """``0001-0010,0015`` (or ``1-10``) → the pages of `available` in those ranges."""
     if not spec:
@@ -152,14 +151,14 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _worker_init(name: str, threads: int) -> None:
+def _worker_init(name: str, threads: int, max_side: int) -> None:
     global _engine, _engine_problem
     _die_with_parent()
     import logging
 
     logging.getLogger("pyvips").setLevel(logging.ERROR)
     try:
-        _engine = open_engine(name, threads)
+        _engine = open_engine(name, threads, max_side)
     except OcrEngineUnavailable as error:
         _engine_problem = str(error)
 
@@ -262,18 +261,18 @@ def ocr_book(catalogue: Catalogue, book_id: str, *, pages: str | None = None, en
 
     `progress(done, total)` is called as pages finish (for a CLI bar or a web job). Raises
     :class:`OcrError` when the run cannot start; a page that fails is reported in the result."""
-    from .pipeline import IngestError, ingest_lock
+    from .pipeline import ingest_lock
 
     started = time.monotonic()
     if not catalogue.exists(book_id):
-        raise OcrError(f"没有编号为 {book_id!r} 的书：请先建立卡片并导入扫描（guji ingest）")
-    name = engine_name(engine)
+        raise CardNotFound(f"没有编号为 {book_id!r} 的书：请先建立卡片并导入扫描（guji ingest）")
+    name = engine_name(engine, catalogue.settings)
     workers = max(1, workers or os.cpu_count() or 1)
     try:
         with ingest_lock(catalogue, book_id):
             return _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reason, started)
-    except IngestError as error:
-        raise OcrError(f"{book_id}：此书正在导入扫描或识别，请等它结束后再试") from error
+    except Conflict as error:
+        raise Conflict(f"{book_id}：此书正在导入扫描或识别，请等它结束后再试") from error
 
 
 def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reason, started) -> OcrReport:
@@ -281,12 +280,13 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
     structure = catalogue.structure(book_id)
     scans = (structure or {}).get("pages") or []
     if not scans:
-        raise OcrError(f"{book_id} 还没有扫描页：请先导入扫描（guji ingest 文件夹 --id {book_id}）")
+        raise NoScans(f"{book_id} 还没有扫描页：请先导入扫描（guji ingest 文件夹 --id {book_id}）")
     by_page = {entry["page"]: entry for entry in scans}
     chosen = parse_pages(pages, [entry["page"] for entry in scans])
     digests = store.digests(book_id)
     paths = set(digests)
-    description: EngineDescription = describe_engine(name)  # the models load where pages are read
+    max_side = catalogue.settings.ocr_max_side
+    description: EngineDescription = describe_engine(name, max_side)  # the models load where pages are read
     engine_key = description.key()
     run = read_json(catalogue, book_id, RUN_FILE, paths) or {"pages": {}}
     title = _title(catalogue.get(book_id))
@@ -317,12 +317,13 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
         leaf = str(scan.get("leaf") or "")
         tasks.append(PageTask(book_id, page, str(store.content_path(book_id, master)), digest, str(cache), title,
                               leaf[-1] if leaf[-1:] in ("a", "b") else None, scan.get("label")))
-    engine = open_engine(name, threads=os.cpu_count() or 1) if tasks and (workers == 1 or len(tasks) == 1) else None
+    engine = (open_engine(name, threads=os.cpu_count() or 1, max_side=max_side)
+              if tasks and (workers == 1 or len(tasks) == 1) else None)
     total = len(chosen)
     done = len(results)
     if progress:
         progress(done, total)
-    for result in _execute(tasks, engine, name, workers):
+    for result in _execute(tasks, engine, name, workers, max_side):
         results[result.page] = result
         done += 1
         if progress:
@@ -352,7 +353,7 @@ def _title(card) -> str | None:
     return edition.get("title") or None
 
 
-def _execute(tasks: list[PageTask], engine, name: str, workers: int):
+def _execute(tasks: list[PageTask], engine, name: str, workers: int, max_side: int):
     """Pages in the caller (one worker) or in `workers` processes that die with the caller."""
     if not tasks:
         return
@@ -363,7 +364,7 @@ def _execute(tasks: list[PageTask], engine, name: str, workers: int):
     workers = min(workers, len(tasks))
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                             initargs=(name, threads)) as pool:
+                             initargs=(name, threads, max_side)) as pool:
         futures = [pool.submit(read_page, task) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -414,7 +415,7 @@ def _commit(catalogue, book_id, structure, run, cached, description, engine_key,
     book_quality = quality(entries, machine)
     files[QUALITY_FILE] = (json.dumps(book_quality, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     reason = reason or (f"文字识别 OCR：{len(cached)} 页（{description.name} {description.version}，"
-                        f"{description.model}）" if cached else "按版心叶次恢复页面标签 page labels from the 版心")
+                        f"{description.model}）" if cached else "按版心叶次恢复页面标签")
     version = catalogue.commit_files(book_id, files, editor=editor, reason=reason, event="ocr", pages=len(cached),
                                      engine=description.name)
     return {"version": version.number if version else None, "quality": book_quality}

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repository.errors import Refused
+
 DEFAULT_PIXEL_LIMIT = 300_000_000  # 300 megapixels
 
 IGNORED_NAMES = {"thumbs.db", ".ds_store", "desktop.ini"}
@@ -37,7 +39,7 @@ OTHER_FORMATS = [
 EXTENSIONS = {".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 
 
-class BookRefused(Exception):
+class BookRefused(Refused):
     """The book folder cannot be ingested as it is. `problems` name each file and the reason;
     nothing was stored."""
 
@@ -46,8 +48,7 @@ class BookRefused(Exception):
         self.problems = problems
         self.report_path = report_path
         lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"{book_dir}: refused, nothing was stored ({len(problems)} problem"
-                         f"{'s' if len(problems) != 1 else ''}):\n{lines}")
+        super().__init__(f"{book_dir}：拒收，什么都没有保存（{len(problems)} 处问题）：\n{lines}")
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,13 @@ def read_checksum_file(path: Path) -> tuple[str | None, dict[str, str], list[str
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        return None, {}, [f"{path.name}: checksum file is not UTF-8 text"]
+        return None, {}, [f"{path.name}：校验和文件不是 UTF-8 文本"]
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = re.match(r"^([0-9a-fA-F]+)\s+\*?(.+?)\s*$", line)
         if not match or len(match.group(1)) not in DIGEST_LENGTHS:
-            problems.append(f"{path.name} line {line_number}: not '<digest>  <file name>': {line[:80]!r}")
+            problems.append(f"{path.name} 第 {line_number} 行：不是「校验和  文件名」的格式：{line[:80]!r}")
             continue
         digest, name = match.group(1).lower(), match.group(2)
         name = name[2:] if name.startswith("./") else name
@@ -131,7 +132,7 @@ def read_checksum_file(path: Path) -> tuple[str | None, dict[str, str], list[str
         if algorithm is None:
             algorithm = line_algorithm
         elif line_algorithm != algorithm:
-            problems.append(f"{path.name} line {line_number}: a {line_algorithm} digest in a {algorithm} file")
+            problems.append(f"{path.name} 第 {line_number} 行：{algorithm} 文件里混有 {line_algorithm} 校验和")
             continue
         digests[name] = digest
     return algorithm, digests, problems
@@ -172,7 +173,7 @@ def _bag_file_problems(bag_dir: Path, bag) -> list[str]:
     for path, by_algorithm in sorted(bag.payload_entries().items()):
         target = Path(bag_dir) / path
         if not target.is_file():
-            problems.append(f"{path} is in the manifest but missing")
+            problems.append(f"{path} 列在清单里，但文件不在")
             continue
         for algorithm, expected in by_algorithm.items():
             digest = hashlib.new(algorithm)
@@ -180,7 +181,7 @@ def _bag_file_problems(bag_dir: Path, bag) -> list[str]:
                 for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023
                     digest.update(block)
             if digest.hexdigest() != expected.lower():
-                problems.append(f"{path} {algorithm} validation failed: expected={expected} found={digest.hexdigest()}")
+                problems.append(f"{path} 的 {algorithm} 校验不符：应为 {expected}，实为 {digest.hexdigest()}")
     return problems
 
 
@@ -205,10 +206,10 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
         if name in SILENTLY_IGNORED:
             continue
         if name.lower() in IGNORED_NAMES or name.startswith(".") or name.startswith("._"):
-            warnings.append(f"{name}: skipped (system or hidden file, not a page)")
+            warnings.append(f"{name}：已跳过（系统或隐藏文件，不是书页）")
             continue
         if entry.is_dir():
-            warnings.append(f"{name}/: skipped (sub-folders are not read)")
+            warnings.append(f"{name}/：已跳过（不读子文件夹）")
             continue
         if name == STRUCTURE_FILE:
             structure_file = entry
@@ -218,19 +219,19 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
             continue
         size = entry.stat().st_size
         if size == 0:
-            problems.append(f"{name}: zero-byte file (the scan was not copied completely); copy it again")
+            problems.append(f"{name}：文件是 0 字节（影像没有拷贝完整）；请重新拷贝")
             continue
         found, other = sniff_format(entry)
         if found is None:
             if other:
-                problems.append(f"{name}: unsupported format ({other}); deliver pages as TIFF, JPEG or PNG")
+                problems.append(f"{name}：不支持的格式（{other}）；书页请用 TIFF、JPEG 或 PNG")
             else:
-                problems.append(f"{name}: not an image (not TIFF, JPEG or PNG); remove it from the folder")
+                problems.append(f"{name}：不是图像（不是 TIFF、JPEG 或 PNG）；请把它移出文件夹")
             continue
         named = EXTENSIONS.get(entry.suffix.lower())
         if named != found:
-            problems.append(f"{name}: the file is a {found} image but its name says "
-                            f"{named or repr(entry.suffix)}; rename it to the right extension")
+            problems.append(f"{name}：文件是 {found} 图像，文件名却写作 {named or repr(entry.suffix)}；"
+                            "请改用正确的扩展名")
             continue
         candidates.append((entry, found))
 
@@ -240,7 +241,7 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
         by_key.setdefault(natural_key(path.name), []).append(path.name)
     for names in by_key.values():
         if len(names) > 1:
-            problems.append(f"{' and '.join(names)}: duplicate page number; keep only one of them")
+            problems.append(f"{'、'.join(names)}：页码重复；只保留其中一个")
 
     # Vendor checksum files.
     vendor: dict[str, dict[str, str]] = {}
@@ -249,7 +250,7 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
         problems.extend(checksum_problems)
         for name, digest in digests.items():
             if not (book_dir / name).is_file():
-                problems.append(f"{name}: listed in {checksum_file.name} but not in the folder")
+                problems.append(f"{name}：列在 {checksum_file.name} 里，但不在文件夹中")
             elif algorithm:
                 vendor.setdefault(name, {})[algorithm] = digest
 
@@ -259,22 +260,20 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
         try:
             image = pyvips.Image.new_from_file(str(path), access="sequential")
         except pyvips.Error as error:
-            problems.append(f"{path.name}: corrupt {found} image, its header cannot be read "
-                            f"({_first_line(error)}); scan or copy it again")
+            problems.append(f"{path.name}：{found} 图像已损坏，读不出文件头（{_first_line(error)}）；请重新扫描或拷贝")
             continue
         pixels = image.width * image.height
         if pixels > pixel_limit:
             problems.append(
-                f"{path.name}: {image.width}×{image.height} = {pixels / 1e6:.0f} megapixels is over the "
-                f"limit of {pixel_limit / 1e6:g} megapixels (decompression bomb?); check the scan or raise "
-                "--pixel-limit")
+                f"{path.name}：{image.width}×{image.height} = {pixels / 1e6:.0f} 百万像素，超过上限 "
+                f"{pixel_limit / 1e6:g} 百万像素（解压炸弹？）；请检查影像，或调高 --pixel-limit")
             continue
         headers[path.name] = (image.width, image.height, image.bands, image.format)
 
     if checksum_files:
         for path, _ in candidates:
             if path.name not in vendor:
-                warnings.append(f"{path.name}: not listed in {', '.join(f.name for f in checksum_files)}")
+                warnings.append(f"{path.name}：没有列在 {'、'.join(f.name for f in checksum_files)} 里")
 
     ordered = [path for path, _ in candidates]
     structure = None
@@ -286,7 +285,7 @@ def scan_book(book_dir: Path, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> BookSca
             ordered.sort(key=lambda p: position[p.name])
 
     if not candidates and not problems:
-        problems.append(f"{book_dir}: no page scans (TIFF, JPEG or PNG) found")
+        problems.append(f"{book_dir}：没有找到书页影像（TIFF、JPEG 或 PNG）")
     if problems:
         raise BookRefused(book_dir, problems)
 
@@ -309,31 +308,31 @@ def read_structure(path: Path, scan_names: list[str]) -> tuple[dict | None, list
     try:
         structure = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return None, [f"{path.name}: not valid JSON ({error})"]
+        return None, [f"{path.name}：不是有效的 JSON（{error}）"]
     if not isinstance(structure, dict) or not isinstance(structure.get("pages"), list):
-        return None, [f'{path.name}: must be an object with a "pages" list']
+        return None, [f'{path.name}：应是含 "pages" 列表的对象']
     problems = []
     seen: set[str] = set()
     for index, entry in enumerate(structure["pages"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
-            problems.append(f'{path.name}: pages[{index}] needs a "file" name')
+            problems.append(f'{path.name}：pages[{index}] 缺少 "file"（文件名）')
             continue
         if entry["file"] not in scan_names:
-            problems.append(f"{path.name}: pages[{index}] names {entry['file']!r}, which is not a scan in the folder")
+            problems.append(f"{path.name}：pages[{index}] 写的「{entry['file']}」不是文件夹里的影像")
         if entry["file"] in seen:
-            problems.append(f"{path.name}: {entry['file']!r} is listed twice")
+            problems.append(f"{path.name}：「{entry['file']}」列了两次")
         seen.add(entry["file"])
     for name in scan_names:
         if name not in seen:
-            problems.append(f"{path.name}: the scan {name!r} is not listed in pages")
+            problems.append(f"{path.name}：影像「{name}」没有列在 pages 里")
     for index, entry in enumerate(structure.get("ranges") or []):
         files = entry.get("files") if isinstance(entry, dict) else None
         if not isinstance(files, list) or not isinstance(entry.get("label"), str):
-            problems.append(f'{path.name}: ranges[{index}] needs a "label" and a "files" list')
+            problems.append(f'{path.name}：ranges[{index}] 需要 "label"（名称）和 "files" 列表')
             continue
         for name in files:
             if name not in scan_names:
-                problems.append(f"{path.name}: ranges[{index}] names {name!r}, which is not a scan in the folder")
+                problems.append(f"{path.name}：ranges[{index}] 写的「{name}」不是文件夹里的影像")
     return structure, problems
 
 

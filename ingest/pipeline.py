@@ -39,7 +39,17 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import Catalogue, PreparedFile, StoreError, atomic_files
+from repository import (
+    CardNotFound,
+    Catalogue,
+    Conflict,
+    Damaged,
+    GujiError,
+    InvalidInput,
+    NotFound,
+    PreparedFile,
+    atomic_files,
+)
 from repository.catalogue import STRUCTURE_FILE
 from repository.process_tree import die_with_parent
 
@@ -50,8 +60,12 @@ PENDING = ".pending"
 Progress = Callable[[int, int], None]
 
 
-class IngestError(StoreError):
-    """An ingest that cannot start (no such card, another ingest running …); nothing was changed."""
+class IngestError(GujiError):
+    """An ingest or tile rebuild that cannot be done; nothing was changed."""
+
+
+class IngestBusy(IngestError, Conflict):
+    """Another ingest, OCR run or tile rebuild of the book is running."""
 
 
 @dataclass
@@ -166,8 +180,8 @@ def process_page(task: PageTask) -> PageResult:
         result.staged_master = str(staged) if staged else None
     for algorithm, expected in task.vendor_digests.items():
         if result.digests[algorithm] != expected.lower():
-            result.problem = (f"{task.source_name}: {algorithm} checksum mismatch — the vendor's checksum file "
-                              f"says {expected}, the file has {result.digests[algorithm]}; copy the file again")
+            result.problem = (f"{task.source_name}：{algorithm} 校验和不符——供应商的校验和文件写的是 {expected}，"
+                              f"文件实为 {result.digests[algorithm]}；请重新拷贝这个文件")
             _discard(result)
             return result
     digest = result.digests["sha512"]
@@ -185,8 +199,8 @@ def process_page(task: PageTask) -> PageResult:
                 record = build_page(source, ready, object_id=task.object_id, page=task.page, digest=digest,
                                     source_name=task.source_name, sizes=task.sizes)
             except pyvips.Error as error:
-                result.problem = (f"{task.source_name}: corrupt or truncated {task.format} image "
-                                  f"({_first_line(error)}); scan or copy it again")
+                result.problem = (f"{task.source_name}：{task.format} 图像已损坏或不完整"
+                                  f"（{_first_line(error)}）；请重新扫描或拷贝")
                 _discard(result)
                 return result
             result.action = "built"
@@ -271,8 +285,7 @@ def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IngestError(f"{object_id}: another ingest or tile rebuild of this book is running; "
-                              "wait for it to finish") from None
+            raise IngestBusy(f"{object_id}：这部书正在入藏或重建切片，请等它结束") from None
         try:
             with open(workers_lock_path(catalogue, object_id), "a") as workers:
                 fcntl.flock(workers, fcntl.LOCK_EX)  # waits for leftover workers to end
@@ -330,20 +343,20 @@ def ingest_book(
     been checked). `replace`: the folder replaces the book's pages — stored masters it has no scan
     for are removed from the new version (earlier versions keep them); without it they are refused.
 
-    Raises :class:`BookRefused` (every bad file named; nothing stored) or :class:`IngestError`.
+    Raises :class:`BookRefused` (every bad file named; nothing stored), :class:`CardNotFound`, or a
+    :class:`Conflict` (another ingest of the book is running, or `card` names an existing card).
     """
     started = time.monotonic()
     book_dir = Path(book_dir).resolve()
     workers = workers or os.cpu_count() or 1
     if card is not None:
         if catalogue.exists(card_id):
-            raise IngestError(f"a card with id {card_id!r} exists already: leave out the card file, or change "
-                              "the card with guji cards edit")
+            raise Conflict(f"标识为「{card_id}」的卡片已存在：不要再给卡片文件，或用 guji cards edit 修改卡片")
         if card.get("id", card_id) != card_id:
-            raise IngestError(f"the card file is for id {card.get('id')!r}, not {card_id!r}")
+            raise InvalidInput(f"卡片文件的标识是「{card.get('id')}」，不是「{card_id}」")
     elif not catalogue.exists(card_id):
-        raise IngestError(f"no card with id {card_id!r}: create the card first (guji cards import …, or "
-                          "guji ingest --card FILE), then ingest its scans")
+        raise CardNotFound(f"没有标识为「{card_id}」的卡片：请先建卡片（guji cards import …，"
+                           "或 guji ingest --card 文件），再入藏影像")
     stamp = _timestamp()
     store = catalogue.store
     with ingest_lock(catalogue, card_id):
@@ -358,9 +371,8 @@ def ingest_book(
         new_masters = {page.master for page in scan.pages}
         stale = sorted(path for path in stored if path.startswith("masters/") and path not in new_masters)
         if stale and not replace:
-            problems = [f"{path}: stored in {card_id} but this folder has no scan for it (the folder must hold "
-                        "the whole book, or use --replace to remove the page; nothing was changed)"
-                        for path in stale]
+            problems = [f"{path}：已存在 {card_id} 中，但这个文件夹里没有它的影像（文件夹应包含全书；"
+                        "要删去这一页请用 --replace；什么都没有改动）" for path in stale]
             raise BookRefused(book_dir, problems, _write_staff_report(catalogue, card_id, stamp, {
                 **base, "status": "refused", "problems": problems}))
 
@@ -380,7 +392,7 @@ def ingest_book(
                     "pages": [asdict(r) for r in results if not r.problem]}))
             if card is not None:  # every page has been checked: now the card may be created
                 catalogue.create({**card, "id": card_id}, editor=editor,
-                                 reason="入藏影像时新建 card created at ingest")
+                                 reason="入藏影像时新建卡片")
 
             structure_bytes = (json.dumps(build_structure(scan), ensure_ascii=False, indent=2) + "\n").encode()
             changed = [r.master for r in results if stored.get(r.master) != r.digests["sha512"]]
@@ -399,8 +411,8 @@ def ingest_book(
                     for r in results if r.master in changed}
                 files[STRUCTURE_FILE] = structure_bytes
                 files[f"reports/ingest-{stamp}.json"] = report_bytes
-                reason = (f"入藏影像 ingest {len(changed)} new or changed page scan(s) of {len(results)} "
-                          f"from {book_dir.name}" + (f", {len(stale)} page(s) removed" if stale else ""))
+                reason = (f"入藏影像：{book_dir.name} 的 {len(results)} 叶中新增或更换 {len(changed)} 叶"
+                          + (f"，移除 {len(stale)} 叶" if stale else ""))
                 info = catalogue.commit_files(card_id, files, editor=editor, reason=reason, event="ingest",
                                               deletions=tuple(stale), pages=len(results), changed=len(changed),
                                               removed=len(stale), book_dir=str(book_dir))
@@ -467,7 +479,7 @@ def rebuild_tiles(
     store = catalogue.store
     object_ids = [object_id] if object_id else store.object_ids()
     if object_id and not store.exists(object_id):
-        raise IngestError(f"no object with id {object_id!r}")
+        raise NotFound(f"没有标识为「{object_id}」的对象")
     built = 0
     for current in object_ids:
         with ingest_lock(catalogue, current):
@@ -489,7 +501,7 @@ def rebuild_tiles(
                     results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current))
                     problems = [r.problem for r in results if r.problem]
                     if problems:
-                        raise IngestError(f"{current}: " + "; ".join(problems))
+                        raise Damaged(f"{current}: " + "; ".join(problems))  # stored masters that cannot be read
                     for result in results:
                         publish(Path(result.ready), derivatives / result.page)
             built += len(results)

@@ -20,7 +20,7 @@ import os
 import uuid
 from pathlib import Path
 
-from repository import Catalogue, StoreError
+from repository import Catalogue, GujiError
 
 from .derivatives import SOURCE_FILE, to_display
 
@@ -50,7 +50,7 @@ def master_of(catalogue: Catalogue, book: str, page: str) -> Path | None:
     store = catalogue.store
     try:
         paths = store.digests(book)
-    except StoreError:
+    except GujiError:
         return None
     structure = catalogue.structure(book) or {}
     logical = next((p.get("master") for p in structure.get("pages") or [] if p.get("page") == page), None)

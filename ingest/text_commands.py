@@ -1,4 +1,4 @@
-"""`guji text import` and `guji text show`, registered through the `guji.commands` entry point."""
+"""`guji text import` and `guji text show` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-errors = Console(stderr=True)
-console = Console()
+from repository.cli import EditorOption, add_plain_row, console, editor_of, errors, one_of, open_catalogue, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -23,42 +21,34 @@ def register(app: typer.Typer) -> None:
         book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
         files: list[Path] = typer.Argument(..., help="Text files in reading order (Kanripo, plain UTF-8, "
                                                       "PAGE-XML, hOCR)."),
-        text_format: str = typer.Option(None, "--format", help="kanripo, plain, page-xml or hocr "
-                                                               "(default: recognised from each file)."),
+        text_format: str = typer.Option(None, "--format", **one_of("kanripo", "plain", "page-xml", "hocr"),
+                                        help="kanripo, plain, page-xml or hocr (default: recognised from each file)."),
         reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
         skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has a "
                                            "transcription (it would replace it)."),
-        editor: str = typer.Option(None, "--editor", help="Who imports (default: $GUJI_EDITOR or login name)."),
+        editor: str = EditorOption,
     ) -> None:
         """Store a book's transcription, aligned to its scanned pages (one new version)."""
-        from repository.cli import default_editor, open_catalogue
-
-        from .text_import import import_text
-        from .text_model import PAGES_FILE, TextRefused
+        from .text_import import TEXT_FORMAT_NAMES, import_text
+        from .text_model import PAGES_FILE
 
         with open_catalogue(ctx) as catalogue:
             book_id = catalogue.resolve(book)
             if skip_existing and PAGES_FILE in catalogue.store.logical_paths(book_id):
                 console.print(f"{book_id}: 已有全文，保持原样，未重新导入（--skip-existing）", highlight=False)
                 return
-            try:
-                report = import_text(catalogue, book_id, files, editor=editor or default_editor(), reason=reason,
-                                     text_format=text_format)
-            except TextRefused as refused:
-                errors.print("[red]refused[/red] (nothing was stored):", highlight=False)
-                for problem in refused.problems:
-                    errors.print(f"  {problem}", highlight=False, markup=False)
-                raise typer.Exit(1) from None
+            # a file that cannot be imported: TextRefused, each problem named (file and line)
+            report = import_text(catalogue, book_id, files, editor=editor_of(ctx, editor), reason=reason,
+                                 text_format=text_format)
         for note in report.notes:
-            errors.print(f"note: {note}", highlight=False, markup=False)
+            errors.print(f"说明：{note}", highlight=False, markup=False)
         for warning in report.warnings:
-            errors.print("[yellow]warning:[/yellow] ", end="", highlight=False)
-            errors.print(warning, highlight=False, markup=False)
-        stored = f"stored as v{report.version}" if report.version else "the same text was already stored"
-        placed = f" ({report.pages - report.unscanned} on scans, {report.unscanned} without a scan)" \
-            if report.unscanned else ""
-        console.print(f"{book_id}: {report.pages} pages of {report.format} text{placed}, {stored}",
-                      highlight=False)
+            warn(warning)
+        stored = f"存为第 {report.version} 版" if report.version else "同样的全文已经保存过"
+        placed = (f"；{report.pages - report.unscanned} 叶有影像，{report.unscanned} 叶无影像"
+                  if report.unscanned else "")
+        kind = TEXT_FORMAT_NAMES.get(report.format, report.format)
+        console.print(f"{book_id}：全文 {report.pages} 叶（{kind}{placed}），{stored}", highlight=False)
 
     @text_app.command("show")
     def text_show(
@@ -67,24 +57,23 @@ def register(app: typer.Typer) -> None:
         page: str = typer.Option(None, "--page", help="Only this page (0001 …)."),
     ) -> None:
         """Show the stored transcription page by page."""
-        from repository.cli import add_plain_row, open_catalogue
+        from repository.errors import NotFound
 
         from .text_model import PAGES_FILE
 
         with open_catalogue(ctx) as catalogue:
             book_id = catalogue.resolve(book)
             if PAGES_FILE not in catalogue.store.logical_paths(book_id):
-                errors.print(f"{book_id} has no transcription: import one with `guji text import {book_id} FILE…`")
-                raise typer.Exit(1)
+                raise NotFound(f"{book_id} 还没有全文：用 guji text import {book_id} 文件… 导入")
             document = json.loads(catalogue.store.read_bytes(book_id, PAGES_FILE))
         names = {"imported": "导入", "corrected": "校对", "machine": "机器识别，未校对"}
-        table = Table("page", "label", "文本", "正文 / 夹注", title=f"{book_id} ({document['format']})")
+        table = Table("页", "标签", "文本", "正文 / 夹注", title=f"{book_id}（{document['format']}）")
         for entry in document["pages"]:
             if page and entry["page"] != page:
                 continue
             lines = []
             for line in entry["lines"]:
                 lines.append("".join(text if kind == "text" else f"({text})" for kind, text in line["pieces"]))
-            add_plain_row(table, entry["page"] or "无影像 no scan", entry.get("label") or "",
+            add_plain_row(table, entry["page"] or "无影像", entry.get("label") or "",
                           names.get(entry.get("authority") or "imported", ""), "\n".join(lines))
         console.print(table)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repository import CardNotFound, Catalogue
+from repository.version_reasons import TEXT_FORMAT_NAMES
 
 from .text_kanripo import looks_like_kanripo, parse_kanripo
 from .text_layers import with_other_layers
@@ -62,11 +63,12 @@ def _decode(path: Path, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise TextRefused([f"{path.name} line {line}: not UTF-8 (byte {error.start}); save the file as UTF-8"]) \
+        raise TextRefused([f"{path.name} 第 {line} 行：不是 UTF-8 编码（第 {error.start} 字节）；"
+                           "请把文件另存为 UTF-8"]) \
             from None
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise TextRefused([f"{path.name} line {line}: a NUL character — this is not a text file"])
+        raise TextRefused([f"{path.name} 第 {line} 行：有 NUL 字符，这不是文本文件"])
     return text.lstrip("\ufeff")
 
 
@@ -77,17 +79,17 @@ def read_pages(files: list[Path], text_format: str | None = None) -> tuple[str, 
     formats: set[str] = set()
     names = [path.name for path in files]
     for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"{name}: given twice (file names must differ: they are stored under text/source/)")
+        problems.append(f"{name}：给了两次（文件名不能相同：它们都存在 text/source/ 下）")
     for path in files:
         try:
             if not path.is_file():
-                raise TextRefused([f"{path}: no such file"])
+                raise TextRefused([f"{path}：没有这个文件"])
             if path.stat().st_size > MAX_FILE_BYTES:
-                raise TextRefused([f"{path.name}: larger than {MAX_FILE_BYTES // 2**20} MB; split it"])
+                raise TextRefused([f"{path.name}：超过 {MAX_FILE_BYTES // 2**20} MB，请分成几个文件"])
             data = path.read_bytes()
             chosen = text_format or detect_format(path, data)
             if chosen not in FORMATS:
-                raise TextRefused([f"unknown text format {chosen!r}: use one of {', '.join(FORMATS)}"])
+                raise TextRefused([f"没有「{chosen}」这种全文格式：可用 {'、'.join(FORMATS)}"])
             formats.add(chosen)
             if chosen == "page-xml":
                 found = parse_page_xml(data, path.name)
@@ -98,14 +100,14 @@ def read_pages(files: list[Path], text_format: str | None = None) -> tuple[str, 
             else:
                 found = parse_plain(_decode(path, data), path.name)
             if not found or all(page.is_empty() for page in found):
-                raise TextRefused([f"{path.name}: no text found in it"])
+                raise TextRefused([f"{path.name}：里面没有文字"])
             pages.extend(found)
         except TextRefused as refused:
             problems.extend(refused.problems)
         except OSError as error:
-            problems.append(f"{path}: cannot be read ({error.strerror})")
+            problems.append(f"{path}：读不出来（{error.strerror}）")
     if len(formats) > 1 and not problems:
-        problems.append(f"the files mix formats ({', '.join(sorted(formats))}): import one format at a time")
+        problems.append(f"这些文件格式不一（{'、'.join(sorted(formats))}）：请一次只导入一种格式")
     if problems:
         raise TextRefused(problems)
     return formats.pop(), pages
@@ -131,7 +133,7 @@ def align(pages: list[TextPage], structure: dict | None, warnings: list[str],
         numbers = [page.page for page in pages]
         duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
         if duplicates:
-            raise TextRefused([f"several text pages describe scan page {', '.join(duplicates)}"])
+            raise TextRefused([f"全文中有几页都对应影像第 {'、'.join(duplicates)} 页"])
         pages.sort(key=lambda page: page.page)
         return
     if has_leaves(structure) and any(page.leaf for page in pages):
@@ -139,12 +141,11 @@ def align(pages: list[TextPage], structure: dict | None, warnings: list[str],
         return
     if len(pages) > len(scans):
         last = pages[len(scans)]
-        raise TextRefused([f"the text has {len(pages)} pages but the book has {len(scans)} scanned pages: "
-                           f"page {len(scans) + 1} of the text ({last.source} line {last.source_line}"
-                           f"{', ' + last.marker if last.marker else ''}) has no scan. Ingest the missing scans "
-                           "first, or import only the files that match them"])
+        raise TextRefused([f"全文有 {len(pages)} 页，而这部书只有 {len(scans)} 页影像：全文第 {len(scans) + 1} 页"
+                           f"（{last.source} 第 {last.source_line} 行{'，' + last.marker if last.marker else ''}）"
+                           "没有对应的影像。请先入藏缺少的影像，或只导入与影像对应的文件"])
     if len(pages) < len(scans):
-        warnings.append(f"the text covers the first {len(pages)} of the book's {len(scans)} scanned pages")
+        warnings.append(f"全文只对应这部书 {len(scans)} 页影像中的前 {len(pages)} 页")
     for page, entry in zip(pages, scans, strict=False):
         page.page = entry["page"]
         if not page.label and entry.get("label"):
@@ -162,7 +163,7 @@ def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor
                 reason: str | None = None, text_format: str | None = None) -> TextImportReport:
     """Import transcription files into book `book_id` (one new OCFL version)."""
     if not files:
-        raise TextRefused(["no files given: name one or more text files"])
+        raise TextRefused(["没有给出文件：请写一个或几个全文文件"])
     if not catalogue.exists(book_id):
         raise CardNotFound(f"no card with id {book_id!r}: create the card first, then import its text")
     chosen, pages = read_pages([Path(f) for f in files], text_format)
@@ -182,7 +183,8 @@ def import_text(catalogue: Catalogue, book_id: str, files: list[Path], *, editor
     for path in files:
         new_files[f"{SOURCE_DIR}/{Path(path).name}"] = Path(path)
     deletions = tuple(sorted(p for p in stored if p.startswith(TEXT_DIR + "/") and p not in new_files))
-    reason = reason or f"导入全文 import {chosen} text: {len(pages)} pages from {', '.join(sources)}"
+    kind = TEXT_FORMAT_NAMES.get(chosen, chosen)
+    reason = reason or f"导入全文（{kind}）：{len(pages)} 叶，来自 {'、'.join(sources)}"
     version = catalogue.commit_files(book_id, new_files, editor=editor, reason=reason, event="text-import",
                                      deletions=deletions, format=chosen, pages=len(pages), sources=sources)
     unscanned = sum(1 for page in pages if structure and page.page is None)

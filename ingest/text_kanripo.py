@@ -26,8 +26,8 @@ def looks_like_kanripo(text: str) -> bool:
 def _marker_fields(marker: str, where: str) -> dict[str, str]:
     match = _MARKER_PARTS.match(marker)
     if not match:
-        raise TextRefused([f"{where}: page marker <pb:{marker}> is not of the form "
-                           "<pb:KR1c0004_WYG_001-1a> (text_edition_卷-叶 and side)"])
+        raise TextRefused([f"{where}：页标记 <pb:{marker}> 不合格式：应为 <pb:KR1c0004_WYG_001-1a>"
+                           "（文献_版本_卷-叶 与 a/b 面）"])
     return {"marker": marker, "juan": match["juan"], "leaf": match["leaf"],
             "label": f"{match['juan']}-{match['leaf']}"}
 
@@ -48,7 +48,7 @@ def parse_kanripo(text: str, source: str) -> list[TextPage]:
         return page
 
     for line_number, raw in enumerate(text.splitlines(), start=1):
-        where = f"{source} line {line_number}"
+        where = f"{source} 第 {line_number} 行"
         stripped = raw.strip()
         if in_drawer:
             in_drawer = stripped.upper() != ":END:"
@@ -59,7 +59,7 @@ def parse_kanripo(text: str, source: str) -> list[TextPage]:
         if raw.startswith("#") or "<pb:" in raw and ">" not in raw[raw.index("<pb:"):]:
             if raw.startswith("#"):
                 continue
-            raise TextRefused([f"{where}: a page marker '<pb:' is never closed with '>'"])
+            raise TextRefused([f"{where}：页标记「<pb:」没有用「>」结束"])
         line = TextLine()
         heading = _HEADING.match(raw)
         body = raw
@@ -96,7 +96,7 @@ def parse_kanripo(text: str, source: str) -> list[TextPage]:
         if line.pieces and any(piece[1].strip() for piece in line.pieces):
             current(line_number).lines.append(line)
     if in_note:
-        raise TextRefused([f"{source} line {note_opened_at}: a double-column note '(' is never closed with ')'"])
+        raise TextRefused([f"{source} 第 {note_opened_at} 行：双行夹注的「(」没有用「)」结束"])
     return [page for page in pages if page.marker or not page.is_empty()]
 
 
@@ -124,7 +124,7 @@ def _pieces(segment: str, line: TextLine, in_note: bool, opened_at: int, where: 
             buffer = []
             in_note = False
         elif char == ")":
-            raise TextRefused([f"{where}: ')' at column {index + 1} closes no double-column note '('"])
+            raise TextRefused([f"{where}：第 {index + 1} 列的「)」前面没有双行夹注的「(」"])
         else:
             buffer.append(char)
         index += 1

@@ -134,7 +134,7 @@ def _whole_leaf_files(pages: list[TextPage]) -> set[tuple[str, str | None]]:
 
 def _runs(items: list[str | None]) -> str:
     """"6a, 7a … 28b" (consecutive in the text) → "6a–28b"; separate runs by commas."""
-    return ", ".join(run[0] if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in _split_runs(items))
+    return "、".join(run[0] if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in _split_runs(items))
 
 
 def _split_runs(items: list[str | None]) -> list[list[str]]:
@@ -159,7 +159,7 @@ def _pages_text(numbers: list[str], position: dict[str, int]) -> str:
             runs[-1].append(number)
         else:
             runs.append([number])
-    return ", ".join(run[0] if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
+    return "、".join(run[0] if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
 
 
 def align_by_leaf(pages: list[TextPage], structure: dict, warnings: list[str], notes: list[str]) -> None:
@@ -200,17 +200,16 @@ def align_by_leaf(pages: list[TextPage], structure: dict, warnings: list[str], n
                              and len({page.juan for page in claimants}) == 1
                              and len({leaf.side for leaf in leaves}) == len(leaves))
         if not sides_of_one_leaf:
-            where = "; ".join(f"{page.source} line {page.source_line} ({page.marker or page.label})"
+            where = "；".join(f"{page.source} 第 {page.source_line} 行（{page.marker or page.label}）"
                               for page in claimants)
-            raise TextRefused([f"several text pages describe scan page {number}: {where}. Import each page of "
-                               "the text once"])
+            raise TextRefused([f"全文中有几页都对应影像第 {number} 页：{where}。全文的每一页只能导入一次"])
         first = claimants[0]
         for other in claimants[1:]:
             first.lines.extend(other.lines)
             joined.append(other)
         first.label = f"{first.label}–{claimants[-1].leaf}"
-        notes.append(f"scan {number} is a whole leaf: the text of {', '.join(p.leaf or '' for p in claimants)} "
-                     f"({scans.name_juan(juan_number(first.juan), first.juan)}) is joined on it")
+        notes.append(f"影像 {number} 是整叶：{scans.name_juan(juan_number(first.juan), first.juan)} "
+                     f"{'、'.join(p.leaf or '' for p in claimants)} 的全文合在这一页上")
     for page in joined:
         pages.remove(page)
 
@@ -233,10 +232,9 @@ def align_by_leaf(pages: list[TextPage], structure: dict, warnings: list[str], n
         covered[scans.name_juan(juan_number(page.juan), page.juan)].append(page)
     for juan_name, leaves in covered.items():
         numbers = [str(parse_leaf(page.leaf).number) for page in leaves]
-        notes.append(f"the text marks whole leaves (one 'a' marker per leaf) and the scans are half-leaves: the "
-                     f"text of leaves {_runs(_consecutive(numbers))} of {juan_name} is stored on their a-half "
-                     f"({_pages_text([p.page for p in leaves], scans.position)}); their b-halves "
-                     f"({_pages_text([p.covers[1] for p in leaves], scans.position)}) have no text of their own")
+        notes.append(f"全文按整叶标记（每叶一个 a 标记），影像是半叶：{juan_name}第 {_runs(_consecutive(numbers))} 叶的"
+                     f"全文存在其 a 半叶（{_pages_text([p.page for p in leaves], scans.position)}）上；b 半叶"
+                     f"（{_pages_text([p.covers[1] for p in leaves], scans.position)}）没有单独的全文")
 
     _warn_unscanned(pages, scans, warnings)
     _warn_scans_without_text(pages, scans, claimed, warnings)
@@ -261,7 +259,7 @@ def _warn_unscanned(pages: list[TextPage], scans: ScanLeaves, warnings: list[str
         sequence = by_juan.setdefault(name, [])
         if page.page is None:
             unlinked += 1
-            sequence.append(page.leaf or f"({page.source} line {page.source_line}, before the first page marker)")
+            sequence.append(page.leaf or f"（{page.source} 第 {page.source_line} 行，在第一个页标记之前）")
         elif sequence and sequence[-1] is not None:
             sequence.append(None)  # a scanned page breaks the run
     if not unlinked:
@@ -271,14 +269,11 @@ def _warn_unscanned(pages: list[TextPage], scans: ScanLeaves, warnings: list[str
         leaves = [item for item in sequence if item is not None]
         if not leaves:
             continue
-        noun = "leaf" if len(leaves) == 1 else "leaves"
-        parts.append(f"{noun} {_runs(sequence)}{' of ' + name if name else ''}")
-    verb = "has" if unlinked == 1 else "have"
+        parts.append(f"{name}第 {_runs(sequence)} 叶")
     linked = len(pages) - unlinked
-    warnings.append(f"{'; '.join(parts)} {verb} no scan: their text ({unlinked} of the text's {len(pages)} pages) "
-                    "is kept without a page — searchable in the book, shown as 'no scan'"
-                    + ("" if linked else ". No page of the text matched a scanned leaf: check that the text "
-                       "and the scans are of the same 卷"))
+    warnings.append(f"{'；'.join(parts)}没有影像：这些叶的全文（全文 {len(pages)} 叶中的 {unlinked} 叶）"
+                    "保存时不对应影像，可在书内检索到，显示为「无影像」"
+                    + ("" if linked else "。全文没有一叶对上已扫描的叶：请核对全文与影像是否同一卷"))
 
 
 def _warn_scans_without_text(pages: list[TextPage], scans: ScanLeaves, claimed: set[str],
@@ -291,6 +286,5 @@ def _warn_scans_without_text(pages: list[TextPage], scans: ScanLeaves, claimed: 
              and (not scans.by_juan or scans.juan_of.get(entry["page"]) in juans)]
     if empty:
         leaves = [str(entry.get("leaf") or entry["page"]) for entry in scans.pages if entry["page"] in set(empty)]
-        named = f" (leaves {', '.join(leaves)})" if len(leaves) <= 12 else ""
-        noun = "scanned page has" if len(empty) == 1 else "scanned pages have"
-        warnings.append(f"{len(empty)} {noun} no text: {_pages_text(empty, scans.position)}{named}")
+        named = f"（叶 {'、'.join(leaves)}）" if len(leaves) <= 12 else ""
+        warnings.append(f"{len(empty)} 页影像没有全文：{_pages_text(empty, scans.position)}{named}")

@@ -27,17 +27,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from repository.errors import Refused
+
 TEXT_DIR = "text"
 PAGES_FILE = "text/pages.json"
 SOURCE_DIR = "text/source"
 
 
-class TextRefused(ValueError):
+class TextRefused(Refused):
     """A text file that cannot be imported; `problems` name the file and line. Nothing was stored."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
+
+    @property
+    def notes(self) -> list[str]:
+        return self.problems if len(self.problems) > 1 else []
 
 
 @dataclass

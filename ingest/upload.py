@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from repository import atomic_files
+from repository.errors import Refused
 
 UPLOADS = ".uploads"
 SESSION = "session.json"
@@ -64,14 +65,19 @@ class UploadLimits:
     reserve_bytes: int = RESERVE_BYTES
 
 
-class UploadRefused(Exception):
-    """A request the upload cannot take; the message (Chinese) names the file and what to do, and
-    `received` (when given) is how many bytes of the file are here, to resume from."""
+class UploadRefused(Refused):
+    """A request the upload cannot take; the message (Chinese) names the file and what to do, `status`
+    the HTTP answer (400, 409, 413, 422, 507), and `received` (when given) how many bytes of the file
+    are here, to resume from."""
 
     def __init__(self, message: str, status: int = 400, received: int | None = None):
         super().__init__(message)
         self.status = status
         self.received = received
+
+    @property
+    def extensions(self) -> dict:
+        return {} if self.received is None else {"received": self.received}
 
 
 def _size(count: int) -> str:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from repository import Catalogue, StoreError
+from repository import Catalogue, GujiError
 from repository.safe_archive import ArchiveLimits, ArchiveRefused, extract_zip
 
-from .pages import DEFAULT_PIXEL_LIMIT, SILENTLY_IGNORED, BookRefused
+from .pages import DEFAULT_PIXEL_LIMIT, SILENTLY_IGNORED
 from .pipeline import IngestReport, Progress, ingest_book
 
 READY = "READY"
@@ -41,7 +41,7 @@ class WatchOutcome:
     moved_to: Path
     message: str
     report: IngestReport | None = None  # done
-    error: Exception | None = None  # failed: BookRefused, StoreError or ArchiveRefused
+    error: Exception | None = None  # failed: the GujiError that refused it (BookRefused, ArchiveRefused …)
 
 
 def ready_folders(incoming: Path) -> list[Path]:
@@ -71,14 +71,13 @@ def _move(folder: Path, destination: Path) -> Path:
 
 def _ocr(catalogue: Catalogue, card_id: str, editor: str, workers: int | None) -> str:
     """With GUJI_OCR_ON_INGEST, OCR the book just ingested; a failure is told, the scans stay stored."""
-    from .ocr_engine import OcrEngineUnavailable
-    from .ocr_run import OcrError, ocr_book, ocr_on_ingest
+    from .ocr_run import ocr_book
 
-    if not ocr_on_ingest():
+    if not catalogue.settings.ocr_on_ingest:
         return ""
     try:
         report = ocr_book(catalogue, card_id, workers=workers, editor=editor)
-    except (OcrError, OcrEngineUnavailable) as error:
+    except GujiError as error:
         return f"; OCR 未完成：{error}"
     return f"; OCR {report.read} 页" + (f"，{len(report.failed)} 页失败" if report.failed else "")
 
@@ -143,7 +142,7 @@ def file_book(
             unpack_zip(folder, zip_limits)
         report = ingest_book(catalogue, folder, card_id, editor, workers=workers, progress=progress,
                              pixel_limit=pixel_limit)
-    except (BookRefused, StoreError, ArchiveRefused) as error:
+    except GujiError as error:  # refused scans or zip, no such card, a busy book …: the folder goes to failed/
         if not folder.is_dir():  # gone before its ingest started: nothing to move
             return WatchOutcome(folder.name, card_id, FAILED, folder, str(error), error=error)
         moved = _move(folder, Path(incoming) / FAILED)

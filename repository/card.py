@@ -63,15 +63,30 @@ def card_json_bytes(card: dict) -> bytes:
 
 # ---- normalisation ---------------------------------------------------------------------------
 
+# The fields a cataloguer types as a raw string that is parsed on save: the field's path → (the kind
+# of string, its parser). normalise_card reads them with these parsers; the staff form previews the
+# same kinds with the same parsers while one types (web/staff/parse_preview.py, card_form.py).
+FIELD_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "edition.juan": ("juan", parse_juan_count),
+    "edition.publication.date": ("date", parse_reign_date),
+    "edition.layout": ("layout", parse_page_layout),
+    "edition.frame_size": ("dimensions", parse_dimensions),
+    "copy.page_size": ("dimensions", parse_dimensions),
+    "copy.extant_juan": ("extant_juan", parse_extant_juan),
+    "edition.responsibility_raw": ("responsibility", parse_responsibility),
+    "copy.seals_raw": ("seals", parse_seals),
+}
+PARSERS = {kind: parser for kind, parser in FIELD_PARSERS.values()}  # kind → parser
+
 
 def _fill(
     card: dict,
     path: str,
-    parser: Callable[[str], Any],
     place: Callable[[dict, Any], None],
     warnings: list[CardWarning],
 ) -> None:
-    """Parse `<path>.raw` and let `place` put the result into the field."""
+    """Parse `<path>.raw` with the field's parser and let `place` put the result into the field."""
+    parser = FIELD_PARSERS[path][1]
     field = get_path(card, path)
     if not isinstance(field, dict) or not str(field.get("raw") or "").strip():
         return
@@ -110,12 +125,11 @@ def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
     edition = card.setdefault("edition", {})
     copy_part = card.get("copy")
 
-    _fill(card, "edition.juan", parse_juan_count, _place_keys("count", "unknown", "undivided", "supplements"),
-          warnings)
-    _fill(card, "edition.layout", parse_page_layout, _place_layout, warnings)
-    _fill(card, "edition.frame_size", parse_dimensions, _place_keys("height_cm", "width_cm"), warnings)
-    _fill(card, "copy.page_size", parse_dimensions, _place_keys("height_cm", "width_cm"), warnings)
-    _fill(card, "copy.extant_juan", parse_extant_juan, _place_keys("count", "ranges"), warnings)
+    _fill(card, "edition.juan", _place_keys("count", "unknown", "undivided", "supplements"), warnings)
+    _fill(card, "edition.layout", _place_layout, warnings)
+    _fill(card, "edition.frame_size", _place_keys("height_cm", "width_cm"), warnings)
+    _fill(card, "copy.page_size", _place_keys("height_cm", "width_cm"), warnings)
+    _fill(card, "copy.extant_juan", _place_keys("count", "ranges"), warnings)
 
     typed_date = ((edition.get("publication") or {}).get("date") or {}).get("raw")
     if not typed_date and edition.get("edition_statement"):
@@ -123,7 +137,7 @@ def normalise_card(card: dict) -> tuple[dict, list[CardWarning]]:
         found = find_reign_date(edition["edition_statement"])
         if found and found.get("raw"):
             edition.setdefault("publication", {})["date"] = {"raw": found["raw"]}
-    _fill(card, "edition.publication.date", parse_reign_date, _place_keys("start", "end"), warnings)
+    _fill(card, "edition.publication.date", _place_keys("start", "end"), warnings)
 
     raw_people = str(edition.get("responsibility_raw") or "").strip()
     if raw_people:

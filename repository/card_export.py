@@ -21,6 +21,7 @@ from openpyxl.styles import Font
 from . import atomic_files
 from .card_table import export_columns, format_cell
 from .catalogue import Catalogue, StoredCard
+from .errors import InvalidInput
 
 
 def _cards(catalogue: Catalogue, card_ids: list[str] | None) -> Iterator[StoredCard]:
@@ -51,7 +52,7 @@ def export_cards(
     if format not in BUILT_IN_FORMATS:
         writer = extra_formats().get(format)
         if writer is None:
-            raise ValueError(f"unknown export format {format!r}")
+            raise InvalidInput(f"unknown export format {format!r}")
         return writer(catalogue, output, card_ids)
     cards = list(_cards(catalogue, card_ids))
     if format == "json":

@@ -37,13 +37,15 @@ from .card_table import (
     split_title_with_juan,
 )
 from .catalogue import CardError, CardNotFound, Catalogue, SaveResult, new_card_id
+from .errors import Refused
+from .local_time import format_time
 from .ocfl_store import OBJECT_ID_PATTERN
 from .safe_archive import ArchiveRefused, check_zip
 
 SUPPORTED = {".csv": "CSV", ".xlsx": "XLSX", ".json": "JSON"}
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(Refused):
     """The file as a whole cannot be read (wrong type, no header row, unreadable)."""
 
 
@@ -467,7 +469,7 @@ def _plan_row(catalogue: Catalogue, item: PlanItem, default_reason: str, skip_ex
         last = stored.versions[-1]
         item.problems.append(RowProblem(
             item.row, headers_of.get(_column("version"), "基于版本"),
-            f"这一行基于 v{based_on}，但卡片 {existing} 已由 {last.editor} 于 {last.created} 改为 "
+            f"这一行基于 v{based_on}，但卡片 {existing} 已由 {last.editor} 于 {format_time(last.created)} 改为 "
             f"v{stored.version}（{last.reason}）；请重新导出后再修改",
         ))
         item.action = "bad"
@@ -620,7 +622,9 @@ def apply_plan(
     return results
 
 
-class ImportRefused(Exception):
+class ImportRefused(Refused):
+    """A file with bad rows, imported whole or not at all: nothing was imported."""
+
     def __init__(self, plan: ImportPlan):
         self.plan = plan
         super().__init__(

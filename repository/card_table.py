@@ -17,6 +17,7 @@ from typing import Any
 
 import metadata_schemas
 
+from .errors import Refused
 from .parse import ParseError, chinese_to_int
 from .parse.seals import format_seals
 
@@ -74,7 +75,7 @@ def column_for_path(path: str) -> Column | None:
     return best
 
 
-class CellError(ValueError):
+class CellError(Refused):
     """A cell that cannot be read; the message says what to type instead."""
 
 

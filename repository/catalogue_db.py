@@ -7,7 +7,11 @@ Two kinds of tables live here:
   `guji rebuild-db` can drop and recompute it with identical results;
 * what OCFL does not hold — `users`, their `staff_sessions` and the `login_throttle` (shared by
   every web process and node), `jobs`, and the append-only `events` (PREMIS-like audit log:
-  create, edit, import, rebuild, fixity …). SQLite triggers refuse UPDATE and DELETE on events.
+  create, edit, import, rebuild, fixity …). Triggers refuse UPDATE and DELETE on events (and
+  TRUNCATE on PostgreSQL).
+
+The tables are created and changed by the Alembic revisions in :mod:`repository.migrations`
+(SQLite and PostgreSQL alike); a change to a model here needs a new revision there.
 """
 
 from __future__ import annotations
@@ -15,19 +19,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import (
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    event,
-    inspect,
-    text,
-    update,
-)
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, func, insert, inspect, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -168,37 +162,6 @@ class EventRow(Base):
 
 PROJECTION_TABLES = (CardRow.__table__, CardIdentifierRow.__table__, CardVersionRow.__table__)
 
-_APPEND_ONLY_TRIGGERS = [
-    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
-]
-
-
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-    return engine
-
-
-def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            for statement in _APPEND_ONLY_TRIGGERS:
-                connection.execute(text(statement))
-
-
 def missing_projection_columns(engine: Engine) -> list[str]:
     """Columns the model has but the stored projection tables lack (a data home made by an older Guji)."""
     inspector = inspect(engine)
@@ -209,6 +172,65 @@ def missing_projection_columns(engine: Engine) -> list[str]:
         present = {column["name"] for column in inspector.get_columns(table.name)}
         missing.extend(f"{table.name}.{column.name}" for column in table.columns if column.name not in present)
     return missing
+
+
+INDEXED_TEXT_LIMIT = 500  # characters of an indexed Text column kept (PostgreSQL's B-tree entries are ≤ 2,704 bytes)
+INTEGER_RANGE = (-(2**31), 2**31 - 1)  # PostgreSQL's integer
+
+
+def fitted(table: Table, values: dict) -> dict:
+    """`values` as every engine can store them, so that a projection never fails on one engine and
+    not the other: strings clipped to their column's length, U+0000 (which PostgreSQL's text cannot
+    hold) shown as U+FFFD, integers beyond the column's range left out (None). The card itself —
+    in OCFL and in `card_json` — keeps every character."""
+    result = {}
+    for name, value in values.items():
+        column = table.c[name]
+        if isinstance(value, str):
+            value = value.replace("\0", "\ufffd")
+            limit = getattr(column.type, "length", None) or (INDEXED_TEXT_LIMIT if column.index else None)
+            if limit and len(value) > limit:
+                value = value[:limit]
+        elif isinstance(value, int) and not isinstance(value, bool) and isinstance(column.type, Integer):
+            if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+                value = None
+        result[name] = value
+    return result
+
+
+def project_card_row(session: Session, values: dict) -> bool:
+    """Write one card's row unless the row already shows a newer version of the card; returns
+    whether it was written (False: leave the card's other projection rows alone too).
+
+    Two processes saving one card commit v2 and v3 to OCFL in turn, but may reach the DB in either
+    order: a conditional UPDATE (``head_version <= ours``) makes the newer one win whatever the
+    order. It holds the row's lock until commit (PostgreSQL) or the database's write lock (SQLite),
+    so the card's identifiers and versions are replaced by the same winner."""
+    table = CardRow.__table__
+    for _ in range(5):
+        written = session.execute(update(table).where(
+            table.c.id == values["id"], table.c.head_version <= values["head_version"]).values(**values))
+        if written.rowcount:
+            return True
+        stored = session.scalar(select(table.c.head_version).where(table.c.id == values["id"]))
+        if stored is not None and stored > values["head_version"]:
+            return False
+        if stored is None:
+            try:
+                with session.begin_nested():
+                    session.execute(insert(table).values(**values))
+                return True
+            except IntegrityError:  # another process inserted the row meanwhile: update it instead
+                continue
+    raise RuntimeError(f"card {values['id']}: its row kept changing while it was being written")
+
+
+def projection_outdated(session: Session) -> bool:
+    """A schema revision changed what the projection holds since the last `guji rebuild-db`."""
+    def last(kind: str) -> int:
+        return session.scalar(select(func.max(EventRow.id)).where(EventRow.kind == kind)) or 0
+
+    return last("projection-outdated") > last("rebuild-db")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -228,12 +250,10 @@ def revoke_sessions(session: Session, user: str) -> int:
 
 
 def add_event(session: Session, kind: str, actor: str, object_id: str | None = None, **detail) -> None:
-    session.add(
-        EventRow(
-            time=now_iso(),
-            kind=kind,
-            object_id=object_id,
-            actor=actor,
-            detail_json=json.dumps(detail, ensure_ascii=False, sort_keys=True),
-        )
-    )
+    session.add(EventRow(**fitted(EventRow.__table__, dict(
+        time=now_iso(),
+        kind=kind,
+        object_id=object_id,
+        actor=actor,
+        detail_json=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+    ))))

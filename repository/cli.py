@@ -1,5 +1,17 @@
-"""The `guji` command line. Commands of other packages (`serve`, later `ingest` …) plug in
-through the `guji.commands` entry-point group, so `repository` imports none of them."""
+"""What every `guji` command shares, and the repository's own commands.
+
+The commands of every package are assembled in one place, web/cli.py (the `guji` console script),
+which imports a command's module only when that command runs (or its help is shown), so the CLI
+starts fast. A command module holds its commands on a module-level ``commands`` Typer (or, for the
+older form, a ``register(app)`` function) and takes from here what all commands share: the
+consoles, :func:`open_catalogue`, the options every command spells the same way (``--editor``,
+``--workers``), :func:`one_of` for options with a fixed set of values (a usage error, exit code 2,
+names the values) and :func:`progress`. Errors are not caught in commands: the one CLI handler
+(:class:`GujiGroup`) prints a GujiError as its kind's title and message and exits with its exit
+code (docs/cli.md), and reports anything else as an internal error with the traceback logged.
+
+Heavy modules (the catalogue, ocfl-py, spreadsheets) are imported inside the commands.
+"""
 
 from __future__ import annotations
 
@@ -9,90 +21,108 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import entry_points
+from dataclasses import dataclass
+from datetime import datetime
+from difflib import get_close_matches
+from importlib import import_module
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
 import typer
+import typer.main
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
-from .card import card_json_bytes
-from .card_export import BUILT_IN_FORMATS, export_cards, extra_formats
-from .card_import import (
-    ImportRefused,
-    UnreadableFile,
-    apply_plan,
-    default_reject_path,
-    plan_import,
-    read_one_card,
-    write_rejects,
-)
-from .card_table import get_path, set_path
-from .catalogue import CardConflict, Catalogue
-from .config import Home
-from .grading import assess_grade
-from .ocfl_store import StoreError
-from .process_tree import hold_lifeline
+from .errors import INTERNAL_EXIT_CODE, GujiError
+from .settings import Settings, current
 
-app = typer.Typer(
-    help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-cards_app = typer.Typer(help="Catalogue cards: import, export, show, edit.", no_args_is_help=True)
-app.add_typer(cards_app, name="cards")
+if TYPE_CHECKING:
+    from .catalogue import Catalogue
+    from .config import Home
 
 console = Console()
 errors = Console(stderr=True)
 
 
-def _home(ctx: typer.Context) -> Home:
-    return Home.resolve(ctx.obj.get("home") if ctx.obj else None)
+# ---- the context every command gets -----------------------------------------------------------
 
 
-def _fail(kind: str, error: Exception) -> NoReturn:
-    errors.print(f"[red]{kind}：[/red]", end="")
-    errors.print(str(error), highlight=False, markup=False)
-    report = getattr(error, "report_path", None)
-    if report:
-        errors.print(f"报告：{report}", highlight=False, markup=False)
-    raise typer.Exit(1) from None
+@dataclass
+class CliState:
+    """What the root command read: the settings (once per process) and `--home`."""
+
+    settings: Settings
+    home: str | None = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, CliState) else CliState(current())
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    return state(ctx).settings
+
+
+def home_of(ctx: typer.Context) -> Home:
+    from .config import Home
+
+    return Home.resolve(state(ctx).home, state(ctx).settings)
+
+
+def editor_of(ctx: typer.Context, given: str | None) -> str:
+    """`--editor`, else GUJI_EDITOR, else the login name."""
+    return given or settings_of(ctx).editor or getpass.getuser()
+
+
+def default_editor() -> str:
+    """GUJI_EDITOR or the login name (commands use :func:`editor_of`, which also takes `--editor`)."""
+    return current().editor or getpass.getuser()
 
 
 @contextmanager
-def open_catalogue(
-    ctx: typer.Context,
-    *,
-    refusals: tuple[type[Exception], ...] = (),
-    failures: tuple[type[Exception], ...] = (),
-) -> Iterator[Catalogue]:
-    """Open the catalogue for a command, and turn every expected failure into a clear message
-    and exit code 1 — never a traceback. Commands of other packages use it too.
+def open_catalogue(ctx: typer.Context) -> Iterator[Catalogue]:
+    """The catalogue of the command's data home (with its settings), closed afterwards."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
-    `refusals`: errors meaning the input was refused whole (printed as "refused, nothing stored");
-    `failures`: further errors a person can act on, besides the store's own and OSError.
-    """
-    try:
-        catalogue = Catalogue.open(_home(ctx))
-    except StoreError as error:
-        _fail("错误", error)
+    from .catalogue import Catalogue
+    from .database import unavailable
+
+    catalogue = Catalogue.open(home_of(ctx), settings=settings_of(ctx))
     if catalogue.recovered:
         errors.print(f"提示：已补完 {len(catalogue.recovered)} 次被中断的保存：" + "、".join(catalogue.recovered),
                      highlight=False, markup=False)
     try:
         yield catalogue
-    except refusals as refused:
-        _fail("拒绝，什么都没有保存", refused)
-    except (StoreError, UnreadableFile, OSError, *failures) as error:
-        _fail("错误", error)
+    except (OperationalError, InterfaceError) as error:  # the database went away during the command
+        raise unavailable(error, catalogue.engine.url) from None
     finally:
         catalogue.close()
+
+
+# ---- shared options and output ------------------------------------------------------------------
+
+
+EditorOption = typer.Option(None, "--editor", help="Who makes the change (default: $GUJI_EDITOR or login name).")
+WorkersOption = typer.Option(None, "--workers", min=1, help="Parallel processes, one core each (default: cores).")
+
+
+def one_of(*values: str, what: str = "") -> dict:
+    """Options for a `typer.Option` whose value must be one of `values`: the help shows them, and any
+    other value is a usage error (exit code 2) that names them — `typer.Option("json", "--format",
+    **one_of("json", "csv"))`. `what` adds what the values mean (e.g. 古籍 / 地方文献)."""
+
+    def parse(value: str) -> str:
+        if value not in values:
+            raise typer.BadParameter(f"「{value}」不可用：请用 {'、'.join(values)}{what}")
+        return value
+
+    return {"parser": parse, "metavar": "|".join(values)}
 
 
 def add_plain_row(table: Table, *values: object) -> None:
@@ -101,12 +131,31 @@ def add_plain_row(table: Table, *values: object) -> None:
     table.add_row(*(Text(str(value)) for value in values))
 
 
+def warn(message: str, prefix: str = "提示") -> None:
+    """A yellow note on stderr; `message` is printed as it is (file names and cells may hold "[…]")."""
+    errors.print(f"[yellow]{prefix}：[/yellow]", end="")
+    errors.print(message, highlight=False, markup=False)
+
+
+def rate_text(per_second: float | None, unit: str) -> str:
+    """"12.3 页/分", or "/秒" from one a second on; "– 页/分" until there is a rate."""
+    if not per_second:
+        return f"– {unit}/分"
+    return f"{per_second:.1f} {unit}/秒" if per_second >= 1 else f"{per_second * 60:.1f} {unit}/分"
+
+
 @contextmanager
-def _progress(description: str):
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed}/s"),
-        TimeRemainingColumn(), console=errors, transient=not errors.is_terminal,
-    ) as bar:
+def progress(description: str, unit: str = "页") -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for `description`; yields update(done, total). The rate reads
+    "12.3 页/分" (or "/秒" when more than one a second); it is not shown until there is one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(rate_text(task.finished_speed or task.speed, unit))
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                  TimeRemainingColumn(), console=errors, transient=not errors.is_terminal) as bar:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
@@ -115,28 +164,120 @@ def _progress(description: str):
         yield update
 
 
-def default_editor() -> str:
-    return os.environ.get("GUJI_EDITOR") or getpass.getuser()
+# ---- assembling commands: a group that imports a command's module when it is needed --------------
+
+# A command: (module, name, …) — the named command (or group, then its subcommand) of the module's
+# `commands` Typer; or a group of such entries, (help, {name: entry}).
+Entry = tuple
 
 
-EditorOption = typer.Option(None, "--editor", help="Who makes the change (default: $GUJI_EDITOR or login name).")
+def _module_commands(module_name: str):
+    """The click group of a command module's commands (built once)."""
+    module = import_module(module_name)
+    group = getattr(module, "_guji_group", None)
+    if group is None:
+        app = getattr(module, "commands", None)
+        if app is None:  # the older form: register(app) adds the module's commands to a Typer
+            app = typer.Typer()
+            module.register(app)
+        group = module._guji_group = typer.main.get_group(app)
+    return group
 
 
-@app.callback()
-def main_callback(
-    ctx: typer.Context,
-    home: str = typer.Option(None, "--home", help="Data home (default: $GUJI_HOME or ./guji-data)."),
-) -> None:
-    ctx.obj = {"home": home}
+class GujiGroup(TyperGroup):
+    """A group whose commands are listed in `lazy` (name → Entry) and imported only when a command
+    is run or its help shown. The root group is also the one CLI handler: a GujiError becomes its
+    kind's title and message on stderr and its exit code; anything else is a bug, reported as such
+    with the traceback written to a log file."""
+
+    lazy: dict[str, Entry] = {}
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*self.commands, *(name for name in self.lazy if name not in self.commands)]
+
+    def get_command(self, ctx, name: str):
+        if name not in self.commands and name in self.lazy:
+            entry = self.lazy[name]
+            if isinstance(entry[1], dict):
+                help_text, members = entry
+                command = GujiGroup(name=name, help=help_text, no_args_is_help=True,
+                                    rich_markup_mode=self.rich_markup_mode)
+                command.lazy = members
+            else:
+                command = _module_commands(entry[0])
+                for part in entry[1:]:
+                    command = command.commands[part]
+            self.commands[name] = command
+        return self.commands.get(name)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as error:  # "No such command": suggest from every command, loaded or not
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches and "Did you mean" not in error.message:
+                error.message = f"{error.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
+
+    def invoke(self, ctx):
+        if ctx.parent is not None:
+            return super().invoke(ctx)
+        try:
+            return super().invoke(ctx)
+        except GujiError as error:
+            report(error)
+            raise typer.Exit(error.exit_code) from None
+        except OSError as error:  # a file given on the command line that cannot be read or written
+            errors.print(f"无法完成：{error.filename or ''}：{error.strerror or error}", highlight=False,
+                         markup=False)
+            raise typer.Exit(1) from None
+        except (typer.TyperException, typer.Exit, typer.Abort):  # click's usage errors, exits and aborts
+            raise
+        except Exception as error:  # a bug: never "error:" as if the user had done something wrong
+            log = _log_traceback(error)
+            errors.print(f"内部错误（程序缺陷，不是操作有误）：{type(error).__name__}。完整记录已写入 {log}，"
+                         "请把它交给维护人员；数据没有被部分修改（每次保存要么完整、要么没有发生）。",
+                         highlight=False, markup=False)
+            raise typer.Exit(INTERNAL_EXIT_CODE) from None
 
 
-@app.command()
+def report(error: GujiError) -> None:
+    """A GujiError as a person reads it: the kind's title, the message, then its notes and report."""
+    errors.print(f"[red]{error.title}：[/red]", end="")  # the kind's title, or a closer one (检索式有误)
+    errors.print(str(error), highlight=False, markup=False, soft_wrap=True)  # no line break inside a message
+    for note in error.notes:
+        errors.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
+    report_path = getattr(error, "report_path", None)
+    if report_path:
+        errors.print(f"报告：{report_path}", highlight=False, markup=False)
+
+
+def _log_traceback(error: Exception) -> Path:
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    path = Path(tempfile.gettempdir()) / f"guji-error-{stamp}-{os.getpid()}.log"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as log:
+        log.write(f"guji {' '.join(sys.argv[1:])}\n")
+        log.write("".join(traceback.format_exception(error)))
+    return path
+
+
+# ---- the repository's commands ------------------------------------------------------------------
+
+commands = typer.Typer()
+cards_app = typer.Typer()
+commands.add_typer(cards_app, name="cards")
+
+
+@commands.command()
 def init(ctx: typer.Context) -> None:
     """Create a data home: OCFL storage root and catalogue database."""
-    home = _home(ctx)
+    from .catalogue import Catalogue
+
+    home = home_of(ctx)
     existed = home.exists()
-    Catalogue.init(home).close()
-    console.print(f"{'Data home already exists' if existed else 'Created data home'}: {home.root}")
+    Catalogue.init(home, settings=settings_of(ctx)).close()
+    console.print(f"{'数据目录已存在' if existed else '已建立数据目录'}：{home.root}", highlight=False)
 
 
 # ---- cards ----------------------------------------------------------------------------------
@@ -155,7 +296,10 @@ def cards_import(
     editor: str = EditorOption,
 ) -> None:
     """Import cards; rows matching existing cards with a 修改原因 column are a batch revision."""
-    editor = editor or default_editor()
+    from .card_import import apply_plan, default_reject_path, plan_import, write_rejects
+    from .parse import in_language
+
+    editor = editor_of(ctx, editor)
     with open_catalogue(ctx) as catalogue:
         plan = plan_import(catalogue, file, default_reason=reason, skip_existing=skip_existing)
         # cells are printed as they are: a cell holding "[/red]" is text, not rich markup
@@ -166,7 +310,8 @@ def cards_import(
                 errors.print(f"{file.name} {problem}", style="red", markup=False, highlight=False)
         for item in plan.items:
             for warning in item.warnings:
-                errors.print(f"{file.name} 第{item.row}行 warning: {warning}", style="yellow", markup=False,
+                errors.print(f"{file.name} 第{item.row}行 提示：{in_language(str(warning))}", style="yellow",
+                             markup=False,
                              highlight=False)
         summary = (f"新建 {plan.count('create')} 张，修改 {plan.count('revise')} 张，"
                    f"无变化 {plan.count('unchanged')} 张，错误 {len(plan.bad)} 行")
@@ -179,37 +324,40 @@ def cards_import(
                         console.print(f"{item.card_id} {change.label}: {change.old!r} → {change.new!r}", markup=False)
             console.print(f"试运行（dry run）：{summary}；什么也没有写入")
             raise typer.Exit(1 if plan.bad else 0)
-        try:
-            with _progress("importing") as update:
-                apply_plan(catalogue, plan, editor=editor, skip_bad=skip_bad, progress=update)
-        except ImportRefused as refused:
-            errors.print("[red]拒收:[/red] ", end="")
-            errors.print(str(refused), highlight=False, markup=False)
-            raise typer.Exit(1) from None
+        with progress("导入", "张") as update:  # a file with bad rows: ImportRefused, nothing imported
+            apply_plan(catalogue, plan, editor=editor, skip_bad=skip_bad, progress=update)
         if plan.bad:
             target = write_rejects(plan, reject_file or default_reject_path(file))
             errors.print(f"[yellow]{len(plan.bad)} 个错误行已写入 {target}[/yellow]", highlight=False)
         console.print(f"已导入 {file.name}：{summary}", highlight=False)
 
 
+def _export_format(value: str) -> str:
+    """json, csv, xlsx or a format plugged in through the `guji.card_formats` entry points."""
+    from .card_export import BUILT_IN_FORMATS, extra_formats
+
+    known = (*BUILT_IN_FORMATS, *extra_formats())
+    if value not in known:
+        raise typer.BadParameter(f"「{value}」不可用：请用 {'、'.join(known)}")
+    return value
+
+
 @cards_app.command("export")
 def cards_export(
     ctx: typer.Context,
-    format: str = typer.Option("json", "--format", "-f",
+    format: str = typer.Option("json", "--format", "-f", parser=_export_format, metavar="FORMAT",
                                help="json, csv, xlsx, or a plugged-in format (mods, dc, marcxml, marc)."),
     output: Path = typer.Option(None, "--output", "-o", help="Output file (JSON and XML go to stdout without it)."),
     ids: list[str] = typer.Option(None, "--id", help="Only these cards (id, 索书号 or 普查编号); repeatable."),
-    headers: str = typer.Option("zh", "--headers", help="Spreadsheet headers: zh (索书号 …) or en (call_number …)."),
+    headers: str = typer.Option("zh", "--headers", **one_of("zh", "en"),
+                                help="Spreadsheet headers: zh (索书号 …) or en (call_number …)."),
 ) -> None:
     """Export cards (each with its id and version) as JSON, CSV or XLSX, or MODS, DC, MARCXML, MARC."""
-    plugged = extra_formats()
-    known = (*BUILT_IN_FORMATS, *plugged)
-    if format not in known:
-        errors.print(f"[red]error:[/red] unknown format {format!r}: use {', '.join(known)}")
-        raise typer.Exit(2)
-    if (format in ("csv", "xlsx") or getattr(plugged.get(format), "needs_file", False)) and output is None:
-        errors.print(f"[red]error:[/red] {format} export needs -o FILE")
-        raise typer.Exit(2)
+    from .card_export import export_cards, extra_formats
+    from .errors import InvalidInput
+
+    if output is None and (format in ("csv", "xlsx") or getattr(extra_formats().get(format), "needs_file", False)):
+        raise InvalidInput(f"导出 {format} 需要用 -o 指定文件")
     with open_catalogue(ctx) as catalogue:
         card_ids = [catalogue.resolve(i) for i in ids] if ids else None
         count = export_cards(catalogue, format, output or sys.stdout, card_ids=card_ids, headers=headers)
@@ -225,12 +373,14 @@ def cards_show(
     as_json: bool = typer.Option(False, "--json", help="Print the stored card JSON."),
 ) -> None:
     """Show one card."""
+    from .card import card_entries, card_json_bytes
+    from .grading import assess_grade
+
     with open_catalogue(ctx) as catalogue:
         stored = catalogue.get(catalogue.resolve(reference), version)
         if as_json:
             sys.stdout.write(card_json_bytes(stored.card).decode())
             return
-        from .card import card_entries
 
         title = f"{stored.id}  第 {stored.version} 版（共 {stored.head} 版）"
         table = Table("字段", "路径（--set 用）", "内容", title=title)
@@ -256,8 +406,10 @@ def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="At most t
 
 
 def _assign(card: dict, assignment: str) -> None:
+    from .card_table import get_path, set_path
+
     if "=" not in assignment:
-        raise typer.BadParameter(f"{assignment!r}: write FIELD=VALUE, e.g. copy.extant_juan.raw=存卷一至五")
+        raise typer.BadParameter(f"「{assignment}」：请写 字段=值，如 copy.extant_juan.raw=存卷一至五")
     path, value = assignment.split("=", 1)
     try:
         parsed = json.loads(value) if value[:1] in "[{" or value in ("null", "true", "false") or \
@@ -284,7 +436,10 @@ def cards_edit(
     editor: str = EditorOption,
 ) -> None:
     """Edit a card (by --set, --from-file, or in $EDITOR); every save is a new version."""
-    editor = editor or default_editor()
+    from .card_import import read_one_card
+    from .parse import in_language
+
+    editor = editor_of(ctx, editor)
     with open_catalogue(ctx) as catalogue:
         stored = catalogue.get(catalogue.resolve(reference))
         base = base_version or stored.version
@@ -296,25 +451,20 @@ def cards_edit(
                 _assign(card, assignment)
         else:
             card = _edit_in_editor(stored.card)
-        try:
-            result = catalogue.save(stored.id, card, editor=editor, reason=reason, base_version=base)
-        except CardConflict as conflict:
-            errors.print("[red]conflict:[/red] ", end="")
-            errors.print(str(conflict), markup=False, highlight=False)
-            for change in conflict.changes:
-                errors.print(f"  {change.label} ({change.path}): stored {change.old!r} | yours {change.new!r}",
-                             markup=False, highlight=False)
-            raise typer.Exit(1) from None
+        # someone saved first: CardConflict, shown with both sides of every field (its notes)
+        result = catalogue.save(stored.id, card, editor=editor, reason=reason, base_version=base)
         for warning in result.warnings:
-            errors.print("[yellow]warning:[/yellow] ", end="")
-            errors.print(str(warning), markup=False, highlight=False)
+            warn(in_language(str(warning)))
         if result.changed:
-            console.print(f"saved {stored.id} v{result.version}")
+            console.print(f"已保存 {stored.id} v{result.version}", highlight=False)
         else:
-            console.print(f"{stored.id}: nothing changed, no new version")
+            console.print(f"{stored.id}：没有改动，不生成新版本", highlight=False)
 
 
 def _edit_in_editor(card: dict) -> dict:
+    from .card import card_json_bytes
+    from .card_import import read_one_card
+
     editor_command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as fh:
         fh.write(card_json_bytes(card))
@@ -328,6 +478,8 @@ def _edit_in_editor(card: dict) -> dict:
 @cards_app.command("grade")
 def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="Card id or 索书号.")) -> None:
     """Suggest a grade (定级, advisory) and say which rule of the standard fired."""
+    from .grading import assess_grade
+
     with open_catalogue(ctx) as catalogue:
         stored = catalogue.get(catalogue.resolve(reference))
         assessment = assess_grade(stored.card)
@@ -342,14 +494,18 @@ def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="C
 # ---- history ---------------------------------------------------------------------------------
 
 
-@app.command()
+@commands.command()
 def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card id, 索书号 or 原索书号.")) -> None:
     """Every version of a card: who, when, why."""
+    from .local_time import format_time
+    from .version_reasons import readable_reason
+
     with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
-        table = Table("版次", "时间（UTC）", "修改人", "修改原因", title=card_id)
+        table = Table("版次", "时间", "修改人", "修改原因", title=card_id)
         for version in catalogue.history(card_id):
-            add_plain_row(table, version.label, version.created, version.editor, version.reason)
+            add_plain_row(table, version.label, format_time(version.created), version.editor,
+                          readable_reason(version.reason))
         console.print(table)
 
 
@@ -357,10 +513,10 @@ def _version(text: str) -> int:
     try:
         return int(text.lower().lstrip("v"))
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a version: write v1, v2 … or 1, 2 …") from None
+        raise typer.BadParameter(f"「{text}」不是版次：请写 v1、v2 … 或 1、2 …") from None
 
 
-@app.command()
+@commands.command()
 def diff(
     ctx: typer.Context,
     reference: str = typer.Argument(..., help="Card id or 索书号."),
@@ -387,75 +543,61 @@ def _show(value, path: str = "") -> str:
 # ---- maintenance ----------------------------------------------------------------------------
 
 
-@app.command("rebuild-db")
+@commands.command("rebuild-db")
 def rebuild_db(ctx: typer.Context) -> None:
     """Recompute the catalogue DB from OCFL, swapped in only when complete (users and the event log
     are kept); folders of the storage root that are not Guji's cards are skipped and named."""
     with open_catalogue(ctx) as catalogue:
-        with _progress("rebuilding") as update:
-            report = catalogue.rebuild_db(progress=update, actor=default_editor())
+        with progress("重建", "张") as update:
+            report = catalogue.rebuild_db(progress=update, actor=editor_of(ctx, None))
     for entry in report.skipped:
-        errors.print("[yellow]跳过 skipped[/yellow] ", end="")
+        errors.print("[yellow]跳过[/yellow] ", end="")
         errors.print(str(entry), highlight=False, markup=False)
     skipped = f"；跳过 {len(report.skipped)} 个不是卡片的目录（见上）" if report.skipped else ""
-    console.print(f"已从 OCFL 重建目录数据库 (rebuilt)：{report.cards} 张卡片{skipped}", highlight=False)
+    console.print(f"已从 OCFL 重建目录数据库：{report.cards} 张卡片{skipped}", highlight=False)
 
 
-@app.command()
+@commands.command()
 def fixity(
     ctx: typer.Context,
     ocfl_validate: bool = typer.Option(False, "--ocfl", help="Also run ocfl-py's validator on the whole root."),
 ) -> None:
     """Re-verify every stored file against its digests and report."""
     with open_catalogue(ctx) as catalogue:
-        with _progress("checking") as update:
-            report = catalogue.fixity(progress=update, actor=default_editor())
+        with progress("核对", "个对象") as update:
+            report = catalogue.fixity(progress=update, actor=editor_of(ctx, None))
         for entry in report.foreign:
             errors.print("[yellow]不是 Guji 的对象[/yellow] ", end="")
             errors.print(str(entry) + ("（已核对它的文件）" if entry.kind == "ocfl" else ""), highlight=False,
                          markup=False)
         for problem in report.problems:
-            errors.print("[red]FAIL[/red] ", end="")
+            errors.print("[red]不符[/red] ", end="")
             errors.print(str(problem), highlight=False, markup=False)
-        foreign = f"; {len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
-        console.print(f"fixity: {report.objects} objects, {report.files} files, {len(report.problems)} problems"
+        foreign = f"；{len(report.foreign)} 个目录不是 Guji 的对象（见上）" if report.foreign else ""
+        console.print(f"固定性检查：{report.objects} 个对象，{report.files} 个文件，{len(report.problems)} 处问题"
                       f"{foreign}", highlight=False)
         failed = not report.ok
         if ocfl_validate:
             problems = catalogue.store.validate()
             for problem in problems:
                 errors.print(f"[red]OCFL[/red] {problem}")
-            console.print(f"OCFL validation: {'passed' if not problems else f'{len(problems)} errors'}")
+            console.print(f"OCFL 校验：{'通过' if not problems else f'{len(problems)} 处错误'}")
             failed = failed or bool(problems)
     if failed:
         raise typer.Exit(1)
 
 
-@app.command()
+@commands.command()
 def recover(ctx: typer.Context) -> None:
     """Finish saves a crash interrupted, in every object. Run it before copying the data home for a
     backup, and on a copy or a restored backup (docs/storage.md)."""
     with open_catalogue(ctx) as catalogue:
         repaired, problems = catalogue.repair()
         for problem in problems:
-            errors.print(f"[red]FAIL[/red] {problem}")
+            errors.print(f"[red]不符[/red] {problem}")
         finished = sorted(set(catalogue.recovered) | set(repaired))
-        console.print(f"recover: {len(catalogue.store.object_ids())} objects checked, {len(finished)} interrupted "
-                      "save(s) finished" + (f": {', '.join(finished)}" if finished else ""), highlight=False)
+        checked = len(catalogue.store.object_ids())
+        console.print(f"补完检查：查看了 {checked} 个对象，补完 {len(finished)} 次被中断的保存"
+                      + (f"：{'、'.join(finished)}" if finished else ""), highlight=False)
     if problems:
         raise typer.Exit(1)
-
-
-def _register_plugins() -> None:
-    for entry in entry_points(group="guji.commands"):
-        entry.load()(app)
-
-
-def main() -> None:
-    hold_lifeline()  # started by another Guji process (the indexer `guji serve` runs): end with it
-    _register_plugins()
-    app()
-
-
-if __name__ == "__main__":
-    main()

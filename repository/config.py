@@ -1,4 +1,4 @@
-"""Where a Guji installation keeps its data (the *data home*) and its settings."""
+"""Where a Guji installation keeps its data (the *data home*); its settings are in settings.py."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import Settings, current
+
 DEFAULT_HOME = "guji-data"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # the address `guji serve` listens at by default
 PUBLIC_URL = "GUJI_PUBLIC_URL"
-# Set by `guji serve` for its own processes: the address it listens at (web/served_address.py).
+# Set by `guji serve` for its own processes: the address it listens at (web/public_address.py).
 SERVED_URL = "GUJI_SERVED_URL"
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # 北京时间
 
 
 def public_url() -> str:
@@ -22,12 +25,22 @@ def public_url() -> str:
     without it the web site uses the address `guji serve` listens at, and other commands the
     default address of `guji serve`.
     """
-    return (os.environ.get(PUBLIC_URL) or os.environ.get(SERVED_URL) or DEFAULT_PUBLIC_URL).rstrip("/")
+    return current().public_address
 
 
 def public_url_configured() -> bool:
     """Whether `GUJI_PUBLIC_URL` is set (else the public URL is a default that may be wrong)."""
-    return bool(os.environ.get(PUBLIC_URL))
+    return current().public_url is not None
+
+
+def timezone_name() -> str:
+    """The time zone people read times in (`GUJI_TIMEZONE`, an IANA name; default Asia/Shanghai).
+
+    Times are stored in UTC everywhere (OCFL, the catalogue DB, OAI-PMH); only what a person reads
+    — pages, command output, printed cards and dossiers — is shown in this zone
+    (:mod:`repository.local_time`).
+    """
+    return current().timezone
 
 
 @dataclass(frozen=True)
@@ -48,12 +61,14 @@ class Home:
     """
 
     root: Path
+    database: str | None = None  # GUJI_DATABASE_URL; None: catalogue.sqlite in the data home
 
     @classmethod
-    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+    def resolve(cls, home: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Home:
         """`--home` wins, then `GUJI_HOME`, then `./guji-data`."""
-        chosen = home or os.environ.get("GUJI_HOME") or DEFAULT_HOME
-        return cls(Path(chosen).expanduser().resolve())
+        settings = settings or current()
+        chosen = home or settings.home or DEFAULT_HOME
+        return cls(Path(chosen).expanduser().resolve(), settings.database_url)
 
     @property
     def ocfl_root(self) -> Path:
@@ -65,7 +80,7 @@ class Home:
 
     @property
     def database_url(self) -> str:
-        return os.environ.get("GUJI_DATABASE_URL") or f"sqlite:///{self.database_path}"
+        return self.database or f"sqlite:///{self.database_path}"
 
     @property
     def derivatives(self) -> Path:
@@ -95,34 +110,19 @@ class Home:
 
 # ---- scans uploaded from the staff workspace (web/staff/upload_pages.py, ingest/upload.py) ----------
 
-DEFAULT_UPLOAD_FILE_LIMIT_MB = 1024  # one page scan: 50–100 MB TIFFs are usual, large maps more
-DEFAULT_UPLOAD_BOOK_LIMIT_MB = 200 * 1024  # one book: hundreds of such pages
-DEFAULT_UPLOAD_EXPIRY_HOURS = 72
-
-
-def _positive_setting(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number > 0 or number == float("inf"):
-        raise ValueError(f"{name}={value!r}：应为大于 0 的数字")
-    return number
+MB = 1024 * 1024
 
 
 def upload_file_limit() -> int:
     """Largest file of an upload in bytes (`GUJI_UPLOAD_FILE_LIMIT_MB`); also the largest member of a zip."""
-    return int(_positive_setting("GUJI_UPLOAD_FILE_LIMIT_MB", DEFAULT_UPLOAD_FILE_LIMIT_MB) * 1024 * 1024)
+    return int(current().upload_file_limit_mb * MB)
 
 
 def upload_book_limit() -> int:
     """Largest upload (one book: all its files, or its zip unpacked) in bytes (`GUJI_UPLOAD_BOOK_LIMIT_MB`)."""
-    return int(_positive_setting("GUJI_UPLOAD_BOOK_LIMIT_MB", DEFAULT_UPLOAD_BOOK_LIMIT_MB) * 1024 * 1024)
+    return int(current().upload_book_limit_mb * MB)
 
 
 def upload_expiry_seconds() -> float:
     """An upload nobody added to for this long is abandoned and removed (`GUJI_UPLOAD_EXPIRY_HOURS`)."""
-    return _positive_setting("GUJI_UPLOAD_EXPIRY_HOURS", DEFAULT_UPLOAD_EXPIRY_HOURS) * 3600
+    return current().upload_expiry_hours * 3600

@@ -2,8 +2,9 @@
 
 ocfl-py builds inventories and versions; this module adds what ocfl-py leaves to its caller:
 
-* **locking** — writes to one object are serialised with an exclusive `flock` on
-  `locks/<id>.lock` (ocfl-py has no locking);
+* **locking** — writes to one object are serialised with an exclusive lock (ocfl-py has no
+  locking): `flock` on `locks/<id>.lock`, or a PostgreSQL advisory lock when the catalogue DB is
+  PostgreSQL and several hosts write (see :mod:`.object_locks`);
 * **optimistic concurrency** — a commit names the head version it was based on and is refused
   with :class:`StaleVersionError` if someone else committed first;
 * **crash safety** — a new version is assembled completely in `staging/` (content, inventory,
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import json
@@ -31,16 +31,15 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-import ocfl
-import ocfl.new_version
-
 from .config import Home
+from .errors import Conflict, Damaged, GujiError, InvalidInput, NotFound
+from .object_locks import AdvisoryLocks, FileLocks
 
 OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LAYOUT = "0002-flat-direct-storage-layout"
@@ -72,28 +71,42 @@ class PreparedFile:
     sha512: str
 
 
-# ocfl-py reads every file it adds to compute its digest. For PreparedFiles the digest is known;
-# this table (per thread: commits of different objects may run in parallel threads) lets
-# ocfl-py's NewVersion.add use it. Any path not in the table is hashed by ocfl-py as usual.
+# ocfl-py is imported by the methods that write or validate (it imports s3fs and botocore, half a
+# second): reading an object — what most commands and every web request do — needs only its JSON.
+#
+# ocfl-py reads every file it adds to compute its digest, and offers no way to hand it a digest
+# already known. NewVersion.add looks the function up in its module, so Guji's commits give it one
+# that answers from a per-thread table of known digests (PreparedFiles, and files Guji has just
+# hashed) and hashes anything else as ocfl-py would. It is installed when the first commit starts —
+# importing this module changes nothing in ocfl-py — and only this store's commits fill the table.
 _known_digests = threading.local()
-_ocfl_file_digest = ocfl.new_version.file_digest
 
 
-def _file_digest_or_known(filename, digest_type="sha512", fs=None):
-    known = getattr(_known_digests, "table", None) or {}
-    if digest_type == "sha512" and filename in known:
-        return known[filename]
-    return _ocfl_file_digest(filename, digest_type, fs=fs)
+def _ocfl():
+    """ocfl-py, with NewVersion.add reading known digests from the commit's table (see above)."""
+    import ocfl
+    import ocfl.new_version
+
+    if not getattr(ocfl.new_version.file_digest, "knows_guji_digests", False):
+        original = ocfl.new_version.file_digest
+
+        def file_digest(filename, digest_type="sha512", fs=None):
+            known = getattr(_known_digests, "table", None) or {}
+            if digest_type == "sha512" and filename in known:
+                return known[filename]
+            return original(filename, digest_type, fs=fs)
+
+        file_digest.knows_guji_digests = True
+        ocfl.new_version.file_digest = file_digest
+    return ocfl
 
 
-ocfl.new_version.file_digest = _file_digest_or_known
+# The store's errors are typed by meaning (NotFound, InvalidInput, Conflict, Damaged); `StoreError`
+# is the older name of their common root, kept for the callers that catch "any store problem".
+StoreError = GujiError
 
 
-class StoreError(Exception):
-    """A problem with the object store that a person can act on."""
-
-
-class StaleVersionError(StoreError):
+class StaleVersionError(Conflict):
     """The object moved on since the version a change was based on."""
 
     def __init__(self, object_id: str, expected: int, current: int):
@@ -151,10 +164,10 @@ class ForeignEntry:
 
 def check_object_id(object_id: str) -> str:
     if not isinstance(object_id, str) or not OBJECT_ID_PATTERN.match(object_id):
-        raise StoreError(
-            f"invalid id {object_id!r}: use 1–64 ASCII letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
+        shown = str(object_id)[:80]
+        raise InvalidInput(f"标识「{shown}」不能用：只能用 1–64 个 ASCII 字母、数字和 . _ -，以字母或数字开头",
+                           english=f"invalid id {shown!r}: use 1–64 ASCII letters, digits, '.', '_' or '-', "
+                                   "starting with a letter or digit")
     return object_id
 
 
@@ -190,8 +203,9 @@ def _write_durably(path: Path, data: bytes, durable: bool) -> None:
 class ObjectStore:
     """An OCFL 1.1 storage root holding one object per catalogue record."""
 
-    def __init__(self, home: Home, durable: bool = True):
+    def __init__(self, home: Home, durable: bool = True, locks: FileLocks | AdvisoryLocks | None = None):
         self.home = home
+        self.locks = locks or FileLocks(home.locks)
         self.root = home.ocfl_root
         # fsync every file and directory of a commit (survives a power cut). Benchmarks may
         # turn this off to measure the rest.
@@ -206,7 +220,7 @@ class ObjectStore:
         if (self.root / "0=ocfl_1.1").exists():
             return False
         self.root.parent.mkdir(parents=True, exist_ok=True)
-        ocfl.StorageRoot(root=str(self.root), layout_name=LAYOUT).initialize()
+        _ocfl().StorageRoot(root=str(self.root), layout_name=LAYOUT).initialize()
         return True
 
     def object_path(self, object_id: str) -> Path:
@@ -248,7 +262,7 @@ class ObjectStore:
         try:
             inventory = json.loads((folder / INVENTORY).read_bytes())
             state = self._state(inventory, None)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, StoreError) as error:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, GujiError) as error:
             missing = isinstance(error, FileNotFoundError)
             reason = "没有 inventory.json" if missing else "inventory.json 无法读取或已损坏"
             return ForeignEntry(name, f"{reason}；请用 guji fixity --ocfl 检查，并从备份恢复", "damaged")
@@ -264,9 +278,18 @@ class ObjectStore:
     def inventory(self, object_id: str) -> dict:
         path = self.object_path(object_id) / INVENTORY
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            inventory = json.loads(path.read_bytes())
         except FileNotFoundError:
-            raise StoreError(f"no object {object_id!r} in {self.root}") from None
+            raise NotFound(f"no object {object_id!r} in the storage root") from None
+        except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON: damaged, not missing
+            raise Damaged(f"{object_id}/{INVENTORY} 无法读取（{type(error).__name__}）：存储已损坏，请运行 "
+                          "guji fixity --ocfl，并从备份恢复这个对象") from None
+        versions = inventory.get("versions") if isinstance(inventory, dict) else None
+        if not isinstance(versions, dict) or not isinstance(inventory.get("manifest"), dict) \
+                or inventory.get("head") not in versions:
+            raise Damaged(f"{object_id}/{INVENTORY} 不是完整的 OCFL 清单：存储已损坏，请运行 guji fixity --ocfl，"
+                          "并从备份恢复这个对象")
+        return inventory
 
     def head(self, object_id: str) -> int:
         """The current version number, 0 if the object does not exist."""
@@ -292,7 +315,7 @@ class ObjectStore:
         """Logical path → digest for one version (default: head)."""
         label = f"v{version}" if version is not None else inventory["head"]
         if label not in inventory["versions"]:
-            raise StoreError(f"{inventory['id']} has no version {label} (head is {inventory['head']})")
+            raise NotFound(f"{inventory['id']} has no version {label} (head is {inventory['head']})")
         return {
             logical: digest
             for digest, paths in inventory["versions"][label]["state"].items()
@@ -307,7 +330,7 @@ class ObjectStore:
         inventory = self.inventory(object_id)
         state = self._state(inventory, version)
         if logical_path not in state:
-            raise StoreError(f"{object_id} has no file {logical_path!r} in that version")
+            raise NotFound(f"{object_id} has no file {logical_path!r} in that version")
         relative = inventory["manifest"][state[logical_path]][0]
         return self.object_path(object_id) / relative
 
@@ -320,16 +343,9 @@ class ObjectStore:
 
     # ---- writing ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, object_id: str) -> Iterator[None]:
-        """Exclusive, cross-process lock on one object."""
-        self.home.locks.mkdir(parents=True, exist_ok=True)
-        with open(self.home.locks / f"{check_object_id(object_id)}.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def lock(self, object_id: str) -> contextlib.AbstractContextManager[None]:
+        """Exclusive lock on one object, across processes (and hosts, with PostgreSQL's locks)."""
+        return self.locks.object(check_object_id(object_id))
 
     def commit(
         self,
@@ -352,15 +368,15 @@ class ObjectStore:
         """
         check_object_id(object_id)
         if not reason or not reason.strip():
-            raise StoreError("every change needs a reason (修改原因)")
+            raise InvalidInput("every change needs a reason (修改原因)")
         if not editor or not editor.strip():
-            raise StoreError("every change needs an editor (修改人)")
+            raise InvalidInput("every change needs an editor (修改人)")
         with self.lock(object_id):
             current = self.head(object_id)
             if expected_head is not None and expected_head != current:
                 raise StaleVersionError(object_id, expected_head, current)
             if current == 0 and os.path.lexists(self.object_path(object_id)):
-                raise StoreError(f"存储根里已有名为 {object_id} 的目录，但它不是 Guji 的对象（见 guji fixity）；"
+                raise Conflict(f"存储根里已有名为 {object_id} 的目录，但它不是 Guji 的对象（见 guji fixity）；"
                                  "请换一个记录号")
             work = self.home.staging / f"{object_id}~{uuid.uuid4().hex[:12]}"
             try:
@@ -390,6 +406,7 @@ class ObjectStore:
             source_of[logical] = str(source).lstrip("/")
 
         when = (created or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ocfl = _ocfl()
         if current == 0:
             new_version = ocfl.NewVersion.first_version(srcdir="/", identifier=object_id)
             existing: dict[str, str] = {}
@@ -408,10 +425,11 @@ class ObjectStore:
             if logical in existing:
                 new_version.delete(logical)
                 changed = True
-        _known_digests.table = known
+        digests = dict(known)  # every source's sha512 once hashed: ocfl-py's add takes it from here
+        _known_digests.table = digests
         try:
             for logical, source in source_of.items():
-                digest = known.get(source) or _sha512(Path("/" + source))
+                digest = digests.setdefault(source, known.get(source) or _sha512(Path("/" + source)))
                 if existing.get(logical) == digest:
                     continue
                 if logical in existing:
@@ -532,7 +550,7 @@ class ObjectStore:
                     if journal.exists():
                         try:
                             self._repair(object_id)
-                        except StoreError:
+                        except GujiError:
                             continue  # damaged: left for `guji recover` and `guji fixity` to report
                         journal.unlink()
                         touched.append(object_id)
@@ -557,7 +575,7 @@ class ObjectStore:
                 try:
                     if self._repair(object_id):
                         repaired.append(object_id)
-                except StoreError as error:
+                except GujiError as error:
                     problems.append(str(error))
                     continue
                 (self.home.journal / f"{object_id}.ocfl").unlink(missing_ok=True)
@@ -576,10 +594,10 @@ class ObjectStore:
             inventory_bytes = (staged / INVENTORY).read_bytes()
             sidecar_bytes = (staged / SIDECAR).read_bytes()
         except FileNotFoundError:
-            raise StoreError(f"{object_id}/{newest}: the version has no inventory; restore the object from a "
+            raise Damaged(f"{object_id}/{newest}: the version has no inventory; restore the object from a "
                              "backup") from None
         if hashlib.sha512(inventory_bytes).hexdigest() != sidecar_bytes.split()[0].decode():
-            raise StoreError(f"{object_id}/{newest}: the version's inventory does not match its sidecar "
+            raise Damaged(f"{object_id}/{newest}: the version's inventory does not match its sidecar "
                              f"({SIDECAR}); restore the object from a backup")
         try:
             root_bytes = (object_dir / INVENTORY).read_bytes()
@@ -589,7 +607,7 @@ class ObjectStore:
         if root_bytes == inventory_bytes and root_sidecar == sidecar_bytes:
             return False
         if root_bytes and version_number(json.loads(root_bytes).get("head", "v0")) > version_number(newest):
-            raise StoreError(f"{object_id}: the root inventory names a version newer than {newest}, which is "
+            raise Damaged(f"{object_id}: the root inventory names a version newer than {newest}, which is "
                              "missing; restore the object from a backup")
         self._promote_head_inventory(object_dir, newest)
         return True
@@ -601,7 +619,7 @@ class ObjectStore:
         as a vendor's md5) and compare. Returns (files checked, problems). `object_id` may also name
         a folder of another system's OCFL object (from :meth:`survey`)."""
         if "/" in object_id or object_id in ("", ".", ".."):
-            raise StoreError(f"invalid object folder {object_id!r}")
+            raise InvalidInput(f"invalid object folder {object_id!r}")
         object_dir = self.root / object_id
         try:
             inventory = json.loads((object_dir / INVENTORY).read_bytes())
@@ -635,6 +653,9 @@ class ObjectStore:
 
     def validate(self, object_id: str | None = None, check_digests: bool = True) -> list[str]:
         """Run ocfl-py's validator on one object or on the whole root; returns error messages."""
+        import ocfl
+        import ocfl.validator
+
         if object_id is not None:
             validator = ocfl.validator.Validator(check_digests=check_digests)
             if validator.validate_object(str(self.object_path(object_id))):
@@ -660,7 +681,7 @@ def _move(source: str, target: Path) -> None:
 def _check_logical_path(logical: str) -> None:
     parts = logical.split("/")
     if not logical or logical.startswith("/") or any(part in ("", ".", "..") for part in parts):
-        raise StoreError(f"invalid file name in object: {logical!r}")
+        raise InvalidInput(f"invalid file name in object: {logical!r}")
 
 
 def _sha512(path: Path) -> str:

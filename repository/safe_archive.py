@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from .errors import Refused
+
 MIB = 1024 * 1024
 BLOCK = MIB
 _XML_MEMBER = re.compile(r"\.(xml|rels|vml)$", re.IGNORECASE)
@@ -53,7 +55,7 @@ class ArchiveLimits:
 LIMITS = ArchiveLimits()
 
 
-class ArchiveRefused(ValueError):
+class ArchiveRefused(Refused):
     """A zip file Guji will not open; the message names the file and the reason, in Chinese."""
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from .catalogue import Catalogue, SaveResult, StoredCard
 from .catalogue_db import CardRow
+from .errors import InvalidInput
 from .ocfl_store import VersionInfo
 
 ACTIVE = "active"
@@ -51,7 +52,7 @@ def set_withdrawn(catalogue: Catalogue, card_id: str, withdrawn: bool, *, editor
     `base_version` (default: the head) is the version the person saw, as for any edit: a card
     saved by someone else meanwhile raises CardConflict."""
     if not reason.strip():
-        raise ValueError("撤销或恢复卡片必须写明原因（记入修订记录）")
+        raise InvalidInput("撤销或恢复卡片必须写明原因（记入修订记录）")
     stored = catalogue.get(card_id)
     card = dict(stored.card)
     if withdrawn:

@@ -1,4 +1,5 @@
-"""The `SearchBackend` protocol and what every backend shares: index layout, query compilation.
+"""The `SearchBackend` protocol and what every backend shares: index layout, query compilation
+(search/backends.py chooses and opens a backend; the backends import this module, never it them).
 
 A backend stores two kinds of documents (see `search.documents`): ``book`` (a catalogue record)
 and ``page`` (one page of text). Each searchable text is indexed twice from its search key: as
@@ -21,24 +22,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from repository import Home, StoreError
+from repository import Home, Unavailable
 
 from .analyzer import PARAGRAPH_BREAK, crossing_bigram, fold, key_version, phrase_bigrams
 from .documents import BookDocument, PageDocument
 from .fields import BOOK_FIELDS, BY_NAME, FACETS, PAGE_FIELDS
-from .query import Query, Term
+from .query import Query, QueryError, Term
 
 Kind = Literal["book", "page"]
 BookEntry = tuple[BookDocument, list[PageDocument]]
 SCHEMA_VERSION = 3  # 3: page documents store their authority and where each part starts in its line
-BACKENDS = ("whoosh", "tantivy")
-DEFAULT_BACKEND = "whoosh"
 META = "meta"  # catch-all of every book field (a word typed without a field name)
 PAGE_BOOK = "page_book"  # the book of a page document (book documents do not have it)
 
 
-class SearchError(StoreError):
-    """The index cannot be used as asked (missing, being written by another process …)."""
+class SearchError(Unavailable):
+    """The index cannot be used now (missing, built by another version, being written by another process …)."""
 
 
 @dataclass
@@ -82,28 +81,8 @@ class SearchBackend(Protocol):
     def close(self) -> None: ...
 
 
-def backend_name(name: str | None = None) -> str:
-    chosen = (name or os.environ.get("GUJI_SEARCH_BACKEND") or DEFAULT_BACKEND).strip().lower()
-    if chosen not in BACKENDS:
-        raise SearchError(f"unknown search backend {chosen!r} (GUJI_SEARCH_BACKEND): use one of {', '.join(BACKENDS)}")
-    return chosen
-
-
 def index_dir(home: Home, name: str) -> Path:
     return home.index / name
-
-
-def open_backend(home: Home, name: str | None = None, *, writable: bool = False) -> SearchBackend:
-    """The configured backend over the index of `home` (created empty when a writer opens it)."""
-    chosen = backend_name(name)
-    directory = index_dir(home, chosen)
-    if chosen == "tantivy":
-        from .tantivy_backend import TantivyBackend
-
-        return TantivyBackend(directory, writable=writable)
-    from .whoosh_backend import WhooshBackend
-
-    return WhooshBackend(directory, writable=writable)
 
 
 # ---- index state (last event seen by the indexer) -------------------------------------------------
@@ -246,7 +225,7 @@ class Compiler(Generic[Q]):
             must_not.append(self.term(term, kind))
         for name, value in (filters or {}).items():
             if name not in FACETS:
-                raise SearchError(f"cannot filter by {name!r}: filters are {', '.join(FACETS)}")
+                raise QueryError(f"cannot filter by {name!r}: filters are {', '.join(FACETS)}")
             must.append(self.builder.term(f"facet_{name}", value))
         if book_ids is not None:
             must.append(self.builder.book_in(PAGE_BOOK if kind == "page" else "book_id", book_ids))

@@ -1,4 +1,4 @@
-"""`guji search`, `guji indexer` and `guji reindex`, registered through the `guji.commands` entry point."""
+"""`guji search`, `guji indexer` and `guji reindex` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ import signal
 import sys
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-errors = Console(stderr=True)
-console = Console()
+from repository.cli import console, errors, one_of, open_catalogue, progress
+from repository.errors import InvalidInput
 
-BackendOption = typer.Option(None, "--backend", help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")
-
-
-def _catalogue(ctx: typer.Context):
-    from repository.cli import open_catalogue
-
-    return open_catalogue(ctx)
+BackendOption = typer.Option(None, "--backend", **one_of("whoosh", "tantivy"),
+                             help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")
 
 
 def _snippet_text(snippet) -> Text:
@@ -38,28 +32,24 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
         page: int = typer.Option(1, "--page", help="Page of results."),
         per_page: int = typer.Option(10, "--per-page", help="Books per page of results."),
-        sort: str = typer.Option("relevance", "--sort", help="relevance, title, date or call_number."),
+        sort: str = typer.Option("relevance", "--sort", **one_of("relevance", "title", "date", "call_number"),
+                                 help="relevance, title, date or call_number."),
         filters: list[str] = typer.Option(None, "--filter", help="FACET=VALUE, e.g. sibu=经部 (repeatable)."),
         backend: str = BackendOption,
     ) -> None:
         """Search catalogue records and full text (simplified, traditional and variant forms alike)."""
-        from .query import QueryError
         from .service import Searcher
 
         chosen = {}
         for item in filters or []:
             if "=" not in item:
-                errors.print(f"error: --filter {item!r}: write FACET=VALUE, e.g. sibu=经部", markup=False)
-                raise typer.Exit(2)
+                raise InvalidInput(f"--filter {item!r}：请写成 FACET=VALUE，如 sibu=经部")
             name, value = item.split("=", 1)
             chosen[name.strip()] = value
-        with _catalogue(ctx) as catalogue:
-            searcher = Searcher(catalogue.home, backend)
-            try:
+        with open_catalogue(ctx) as catalogue:
+            searcher = Searcher(catalogue.home, backend, catalogue.settings)
+            try:  # a bad query: QueryError, a usage error (exit code 2) that says what to change
                 results = searcher.search(query, filters=chosen, sort=sort, page=page, per_page=per_page)
-            except QueryError as error:
-                errors.print(f"bad query: {error}", highlight=False, markup=False)
-                raise typer.Exit(2) from None
             finally:
                 searcher.close()
             from .backend import index_dir, stale_key
@@ -72,13 +62,13 @@ def register(app: typer.Typer) -> None:
         if as_json:
             sys.stdout.write(json.dumps(results.to_json(), ensure_ascii=False, indent=1) + "\n")
             return
-        table = Table("book", "题名", "著者", "版本", "pages", "snippets", title=f"{results.total_books} books, "
-                      f"{results.total_pages} pages — {query}", show_lines=True)
+        table = Table("标识符", "题名", "著者", "版本", "叶数", "片段", title=f"{results.total_books} 种，"
+                      f"{results.total_pages} 叶 — {query}", show_lines=True)
         for hit in results.books:
             lines = Text()
             for page_hit in hit.pages:
                 for snippet in page_hit.snippets:
-                    lines.append(f"{page_hit.page or 'no scan'} ({page_hit.label}): ")
+                    lines.append(f"{page_hit.page or '无影像'}（{page_hit.label}）：")
                     lines.append_text(_snippet_text(snippet))
                     lines.append("\n")
             table.add_row(hit.book_id, _snippet_text(hit.title) if hit.title else hit.book["title"],
@@ -90,8 +80,8 @@ def register(app: typer.Typer) -> None:
 
             console.print(f"{BY_NAME[name].label}: " + "  ".join(f"{v} ({c})" for v, c in values), highlight=False)
         if behind > 0:
-            errors.print(f"note: the index has not yet seen the last {behind} catalogue events; "
-                         "start `guji indexer` (or `guji serve`), or run `guji indexer --once`", highlight=False)
+            errors.print(f"提示：检索索引还没有处理最近的 {behind} 个目录事件，结果可能不全；请启动 guji indexer"
+                         "（或 guji serve），或运行 guji indexer --once", highlight=False)
 
     @app.command()
     def indexer(
@@ -103,7 +93,7 @@ def register(app: typer.Typer) -> None:
         """Keep the search index up to date with the catalogue (the one process that writes it)."""
         from .indexer import Indexer
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             worker = Indexer(catalogue, backend)
             try:
                 if once:
@@ -112,8 +102,8 @@ def register(app: typer.Typer) -> None:
                         console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
                                       highlight=False)
                         return
-                    console.print(f"indexer: {done.events} events, {done.indexed} books indexed, {done.deleted} "
-                                  f"removed (last event {done.last_event})", highlight=False)
+                    console.print(f"indexer：处理了 {done.events} 个事件，索引 {done.indexed} 部书，"
+                                  f"移除 {done.deleted} 部（最后一个事件 #{done.last_event}）", highlight=False)
                     return
                 stopping = []
                 signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -123,15 +113,19 @@ def register(app: typer.Typer) -> None:
                         console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
                                       highlight=False)
                         return
-                    console.print(f"indexer: {done.events} events → {done.indexed} books indexed, "
-                                  f"{done.deleted} removed", highlight=False)
+                    console.print(f"indexer：{done.events} 个事件 → 索引 {done.indexed} 部书，移除 {done.deleted} 部",
+                                  highlight=False)
 
                 def waiting() -> None:
-                    errors.print("indexer: another indexer of this index is running; waiting for it to stop",
+                    errors.print("indexer：另一个 indexer 正在写这个索引，等它结束",
                                  highlight=False)
 
+                def unreachable(message: str) -> None:
+                    errors.print(f"indexer: {message}；恢复后继续", highlight=False, markup=False)
+
                 try:
-                    worker.run(interval, stop=lambda: bool(stopping), announce=announce, waiting=waiting)
+                    worker.run(interval, stop=lambda: bool(stopping), announce=announce, waiting=waiting,
+                               unreachable=unreachable)
                 except KeyboardInterrupt:
                     pass
             finally:
@@ -140,17 +134,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def reindex(ctx: typer.Context, backend: str = BackendOption) -> None:
         """Rebuild the search index from OCFL and the catalogue DB."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
         from .indexer import Indexer
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             worker = Indexer(catalogue, backend)
             try:
-                with Progress(TextColumn("reindexing"), BarColumn(), MofNCompleteColumn(), console=errors,
-                              transient=not errors.is_terminal) as bar:
-                    task = bar.add_task("reindex", total=None)
-                    count = worker.rebuild(lambda done, total: bar.update(task, completed=done, total=total))
+                with progress("重建索引", "部") as update:
+                    count = worker.rebuild(update)
             finally:
                 worker.close()
-        console.print(f"reindexed {count} books ({worker.backend_name})", highlight=False)
+        console.print(f"已重建检索索引：{count} 部书（{worker.backend_name}）", highlight=False)

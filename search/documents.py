@@ -6,7 +6,6 @@ Both are built here from what the repository stores — the card (DB projection 
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 
 from repository.card import edition_type_of, grade_label, responsibility_text, title_with_juan
@@ -43,9 +42,6 @@ class FieldText:
     line_offsets: list[int] = field(default_factory=list)  # start offset in `text` of each part
     line_numbers: list[int] = field(default_factory=list)  # the page line each part came from
     line_starts: list[int] = field(default_factory=list)  # where the part starts in its line (pieces joined)
-
-    def line_at(self, offset: int) -> int:
-        return self.line_numbers[max(0, bisect.bisect_right(self.line_offsets, offset) - 1)]
 
     def append(self, text: str, line: int, separator: str, start: int = 0) -> None:
         if self.text and separator:

@@ -17,26 +17,19 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING
 
 from repository import Catalogue
-from repository.catalogue_db import CardRow, EventRow
+from repository.database import is_outage, unavailable
 from repository.withdrawal import WITHDRAWN
 
 from .analyzer import key_version
-from .backend import (
-    BookEntry,
-    SearchBackend,
-    backend_name,
-    check_schema,
-    index_dir,
-    open_backend,
-    read_state,
-    stale_key,
-    write_state,
-)
+from .backend import BookEntry, SearchBackend, check_schema, index_dir, read_state, stale_key, write_state
+from .backends import backend_name, open_backend
 from .documents import book_document, page_documents
+
+if TYPE_CHECKING:
+    from repository.catalogue_db import CardRow  # the rows Catalogue.public_rows and .list_rows answer
 
 PAGES_FILE = "text/pages.json"
 # Events that change nothing the index holds.
@@ -63,24 +56,15 @@ def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
     return book_document(card), pages
 
 
-def last_event_id(catalogue: Catalogue) -> int:
-    with catalogue.sessions() as session:
-        return session.scalar(select(func.max(EventRow.id))) or 0
-
-
 def events_behind(catalogue: Catalogue, last_event: int) -> int:
     """How many events after `last_event` change what the index holds."""
-    with catalogue.sessions() as session:
-        return session.scalar(
-            select(func.count(EventRow.id)).where(EventRow.id > last_event, EventRow.object_id.is_not(None),
-                                                  EventRow.kind.not_in(IGNORED_EVENTS))
-        ) or 0
+    return catalogue.count_events_after(last_event, ignoring=IGNORED_EVENTS)
 
 
 class Indexer:
     def __init__(self, catalogue: Catalogue, backend: str | None = None):
         self.catalogue = catalogue
-        self.backend_name = backend_name(backend)
+        self.backend_name = backend_name(backend, catalogue.settings)
         self.directory = index_dir(catalogue.home, self.backend_name)
         self.backend: SearchBackend = open_backend(catalogue.home, self.backend_name, writable=True)
 
@@ -104,11 +88,7 @@ class Indexer:
             return Pass(0, count, 0, self.last_event, rebuilt=True)
         total = Pass(0, 0, 0, self.last_event)
         while True:
-            with self.catalogue.sessions() as session:
-                events = session.execute(
-                    select(EventRow.id, EventRow.kind, EventRow.object_id)
-                    .where(EventRow.id > total.last_event).order_by(EventRow.id).limit(BATCH)
-                ).all()
+            events = self.catalogue.events_after(total.last_event, BATCH)
             if not events:
                 return total
             touched = sorted({object_id for _, kind, object_id in events
@@ -120,9 +100,7 @@ class Indexer:
     def reindex_books(self, book_ids: list[str]) -> tuple[int, int]:
         if not book_ids:
             return 0, 0
-        with self.catalogue.sessions() as session:
-            rows = {row.id: row for row in session.scalars(
-                select(CardRow).where(CardRow.id.in_(book_ids), CardRow.status != WITHDRAWN))}
+        rows = self.catalogue.public_rows(book_ids)
         gone = [book_id for book_id in book_ids if book_id not in rows]
         if rows:
             self.backend.index(book_entry(self.catalogue, rows[book_id]) for book_id in book_ids if book_id in rows)
@@ -131,15 +109,18 @@ class Indexer:
         return len(rows), len(gone)
 
     def run(self, interval: float = 1.0, stop: Callable[[], bool] = lambda: False,
-            announce: Callable[[Pass], None] | None = None, waiting: Callable[[], None] | None = None) -> None:
+            announce: Callable[[Pass], None] | None = None, waiting: Callable[[], None] | None = None,
+            unreachable: Callable[[str], None] | None = None) -> None:
         """Apply events as they come, every `interval` seconds, until `stop()` says so.
 
         One indexer per index: a second one (a restarted server's, while the old server's indexer
         still finishes its pass) waits until the first has ended — `waiting()` is called once —
-        rather than fight it for the index's write lock."""
+        rather than fight it for the index's write lock. While the catalogue database is out of
+        reach (a PostgreSQL restart) it keeps trying — `unreachable(message)` is called once per
+        outage — and carries on from its last applied event when the database is back."""
         self.catalogue.home.locks.mkdir(parents=True, exist_ok=True)
         with open(self.catalogue.home.locks / f"indexer-{self.backend_name}.lock", "a") as sole:
-            sole_indexer = told = False
+            sole_indexer = told = outage = False
             while not stop():
                 if not sole_indexer:
                     try:
@@ -150,14 +131,23 @@ class Indexer:
                             waiting()
                             told = True
                 if sole_indexer:
-                    done = self.run_once()
-                    if announce and (done.events or done.rebuilt):
-                        announce(done)
+                    try:
+                        done = self.run_once()
+                    except Exception as error:
+                        if not is_outage(error):
+                            raise
+                        if unreachable and not outage:
+                            unreachable(str(unavailable(error, self.catalogue.engine.url)))
+                        outage = True
+                    else:
+                        outage = False
+                        if announce and (done.events or done.rebuilt):
+                            announce(done)
                 time.sleep(interval)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Rebuild the whole index from the catalogue DB and OCFL."""
-        since = last_event_id(self.catalogue)
+        since = self.catalogue.last_event_id()
         rows = [row for row in self.catalogue.list_rows() if row.status != WITHDRAWN]
 
         def entries() -> Iterator[BookEntry]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from repository.errors import InvalidInput
+
 from .analyzer import fold
 from .fields import BY_NAME, field_named
 
@@ -25,8 +27,18 @@ _COLONS = ":："
 _QUOTES = '"“”＂'
 
 
-class QueryError(ValueError):
-    """A query that cannot be run; the message says what to change."""
+class QueryError(InvalidInput):
+    """A query that cannot be run; the message says what to change, `parameter` which one (default q)."""
+
+    title, title_english = "检索式有误", "Bad query"
+
+    def __init__(self, message: str, *, parameter: str = "q"):
+        super().__init__(message)
+        self.parameter = parameter
+
+    @property
+    def extensions(self) -> dict:
+        return {"parameter": self.parameter}
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,7 @@ class _Token:
 def _check_characters(text: str) -> None:
     for position, char in enumerate(text):
         if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
-            raise QueryError(f"the query has a control character U+{ord(char):04X} at position {position + 1}; "
-                             "remove it and search again")
+            raise QueryError(f"检索词第 {position + 1} 个字符是控制字符 U+{ord(char):04X}：请删去后再检索")
 
 
 def _lex(text: str) -> list[_Token]:
@@ -86,8 +97,7 @@ def _lex(text: str) -> list[_Token]:
             negated = True
             index += 1
             if index >= length or text[index].isspace():
-                raise QueryError(f"a lone '-' at position {start + 1}: write it directly before the word to "
-                                 "leave out, e.g. -關雎")
+                raise QueryError(f"第 {start + 1} 个字符是单独的「-」：请紧贴在要排除的词前面，如 -關雎")
         # a field name before a colon
         field = None
         scan = index
@@ -99,20 +109,19 @@ def _lex(text: str) -> list[_Token]:
                 field = named.name
                 index = scan + 1
                 if index >= length or text[index].isspace():
-                    raise QueryError(f"'{text[start:index]}' at position {start + 1} names a field but no words: "
-                                     f"write e.g. {text[start:index]}冒襄")
+                    raise QueryError(f"第 {start + 1} 个字符起的「{text[start:index]}」是字段名，后面没有词：请写如 "
+                                     f"{text[start:index]}冒襄")
         if index < length and text[index] in _QUOTES:
             close = next((i for i in range(index + 1, length) if text[i] in _QUOTES), -1)
             if close == -1:
-                raise QueryError(f"the quote at position {index + 1} is never closed: add a closing \" or remove it")
+                raise QueryError(f"第 {index + 1} 个字符的引号没有配对：请补上后引号 \"，或删去它")
             tokens.append(_Token("phrase", text[index + 1:close], start, negated, field))
             index = close + 1
             continue
         end = index
         while end < length and not text[end].isspace():
             if text[end] in _QUOTES:
-                raise QueryError(f"a quote at position {end + 1} inside a word: put quotes around the whole "
-                                 'phrase, e.g. "后妃之德"')
+                raise QueryError(f'第 {end + 1} 个字符的引号在词中间：请把整个短语放在引号里，如 "后妃之德"')
             end += 1
         word = text[index:end]
         if word == "OR" and not negated and field is None:
@@ -126,10 +135,9 @@ def _lex(text: str) -> list[_Token]:
 def parse_query(text: str) -> Query:
     """Parse a user's query; raises QueryError with an actionable message."""
     if text is None or not text.strip():
-        raise QueryError("the query is empty: type a word or phrase, e.g. 后妃之德")
+        raise QueryError("检索词是空的：请输入一个词或短语，如 后妃之德")
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query has {len(text):,} characters; at most {MAX_QUERY_CHARS} are allowed — "
-                         "search for a shorter phrase")
+        raise QueryError(f"检索词有 {len(text):,} 个字符，最多可用 {MAX_QUERY_CHARS} 个：请检索短一些的词句")
     _check_characters(text)
     tokens = _lex(text)
     groups: list[list[Term]] = []
@@ -138,26 +146,24 @@ def parse_query(text: str) -> Query:
     for index, token in enumerate(tokens):
         if token.kind == "or":
             if index > 0 and tokens[index - 1].negated:
-                raise QueryError(f"'OR' at position {token.position + 1} follows an excluded word: an excluded word "
-                                 "cannot be one side of OR")
+                raise QueryError(f"第 {token.position + 1} 个字符的 OR 跟在排除的词后面：排除的词不能作 OR 的一边")
             if not groups or pending_or or index == len(tokens) - 1:
-                raise QueryError(f"'OR' at position {token.position + 1} needs a word on both sides, "
-                                 "e.g. 后妃 OR 夫人")
+                raise QueryError(f"第 {token.position + 1} 个字符的 OR 两边都要有词，如 后妃 OR 夫人")
             pending_or = True
             continue
         key = fold(token.text)
         if not key.replace("\u2029", ""):
-            raise QueryError(f"'{token.text}' at position {token.position + 1} has nothing to search for "
-                             "(only punctuation or spaces): use characters of the text")
+            raise QueryError(f"第 {token.position + 1} 个字符起的「{token.text}」只有标点或空格，没有可检索的字："
+                             "请用正文中的字检索")
         key = key.replace("\u2029", "")
         if len(key) > MAX_TERM_CHARS:
-            raise QueryError(f"the phrase at position {token.position + 1} has {len(key)} characters; at most "
-                             f"{MAX_TERM_CHARS} are allowed — search for a shorter phrase")
+            raise QueryError(f"第 {token.position + 1} 个字符起的短语有 {len(key)} 个字，最多可用 {MAX_TERM_CHARS} 个："
+                             "请检索短一些的短语")
         term = Term(key, token.text, token.field, token.negated)
         if term.negated:
             if pending_or:
-                raise QueryError(f"'{token.text}' at position {token.position + 1} is excluded: an excluded word "
-                                 "cannot be one side of OR")
+                raise QueryError(f"第 {token.position + 1} 个字符起的「{token.text}」是排除的词："
+                                 "排除的词不能作 OR 的一边")
             excluded.append(term)
         elif pending_or:
             groups[-1].append(term)
@@ -165,7 +171,7 @@ def parse_query(text: str) -> Query:
         else:
             groups.append([term])
     if not groups:
-        raise QueryError("the query only excludes words: add at least one word to find, e.g. 后妃 -關雎")
+        raise QueryError("检索式只有排除的词：请至少加一个要找的词，如 后妃 -關雎")
     if len(groups) + len(excluded) + sum(len(g) - 1 for g in groups) > MAX_TERMS:
-        raise QueryError(f"the query has more than {MAX_TERMS} words and phrases: use fewer")
+        raise QueryError(f"检索式的词和短语超过 {MAX_TERMS} 个：请减少一些")
     return Query(text, tuple(tuple(group) for group in groups), tuple(excluded))

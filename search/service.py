@@ -20,16 +20,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from repository import Home
+from repository.page_labels import display_label, script_of_texts
+from repository.settings import Settings
 
-from .backend import (
-    SearchBackend,
-    backend_name,
-    check_schema,
-    index_dir,
-    open_backend,
-    page_stored,
-    read_state,
-)
+from .backend import SearchBackend, check_schema, index_dir, page_stored, read_state
+from .backends import backend_name, open_backend
 from .documents import page_documents
 from .fields import BY_NAME, FACETS
 from .query import Query, QueryError, parse_query
@@ -39,6 +34,13 @@ MACHINE_NOTE = "机器识别，未校对"  # said of a hit in OCR text no person
 SORTS = ("relevance", "title", "date", "call_number")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+
+
+def _page_label(hit, book: dict) -> str:
+    """叶一a / 卷二 葉一上 for a default or Kanripo label, in the script of the book's card (its title, else
+    版本, else 著者: repository.page_labels)."""
+    script = script_of_texts(book.get("title"), book.get("edition"), book.get("responsibility"))
+    return display_label(hit.stored.get("label") or hit.page, script) or hit.page
 
 
 @dataclass
@@ -153,9 +155,9 @@ class Searcher:
 
     READERS = max(2, os.cpu_count() or 1)
 
-    def __init__(self, home: Home, backend: str | None = None):
+    def __init__(self, home: Home, backend: str | None = None, settings: Settings | None = None):
         self.home = home
-        self.backend_name = backend_name(backend)
+        self.backend_name = backend_name(backend, settings)
         self.backend: SearchBackend = open_backend(home, self.backend_name)
         self._shared = self.backend_name == "tantivy"
         self._idle: queue.LifoQueue[SearchBackend] = queue.LifoQueue()  # the most recently used (warm) first
@@ -194,9 +196,9 @@ class Searcher:
         checked = {}
         for name, value in (filters or {}).items():
             if name not in FACETS:
-                raise QueryError(f"cannot filter by {name!r}: filter by one of {', '.join(FACETS)}")
+                raise QueryError(f"不能按「{name}」筛选：可用 {'、'.join(FACETS)}", parameter="f")
             if not isinstance(value, str) or not value.strip() or len(value) > 64:
-                raise QueryError(f"the filter {name} needs a value of 1–64 characters")
+                raise QueryError(f"筛选条件 {name} 的值应为 1–64 个字符", parameter="f")
             checked[name] = value.strip()
         return checked
 
@@ -210,11 +212,11 @@ class Searcher:
     def _search(self, backend, text, filters, sort, page, per_page, pages_per_book) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
-            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+            raise QueryError(f"没有「{sort}」这种排序：可用 {'、'.join(SORTS)}", parameter="sort")
         if not 1 <= page <= MAX_PAGE:
-            raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+            raise QueryError(f"页码应在 1 到 {MAX_PAGE} 之间", parameter="page")
         if not 1 <= per_page <= MAX_PER_PAGE:
-            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+            raise QueryError(f"每页条数应在 1 到 {MAX_PER_PAGE} 之间", parameter="per_page")
         query = parse_query(text)
         filters = self._check_filters(filters)
         record_hits = {hit.book_id: hit.score for hit in
@@ -241,7 +243,7 @@ class Searcher:
                 found = backend.search(query, kind="page", book_ids=[book_id], filters=filters, limit=pages_per_book)
                 for hit in found.hits:
                     matches = page_matches(hit.stored, keys)
-                    pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+                    pages.append(PageHit(book_id, hit.page or None, _page_label(hit, books[book_id]),
                                          snippets(hit.stored, matches), matches, hit.stored.get("boxes") or [],
                                          authority=hit.stored.get("authority") or "imported",
                                          seq=hit.stored.get("seq")))
@@ -266,16 +268,6 @@ class Searcher:
         return sorted(matched, key=lambda b: (b not in record_hits, -page_counts.get(b, 0),
                                               -record_hits.get(b, 0.0), books[b]["title"], b))
 
-    def matching_pages(self, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
-        """Every (book id, page) whose text matches, in reading order (text without a scan left out)."""
-        query = parse_query(text)
-        check_schema(index_dir(self.home, self.backend_name))
-        if not has_page_terms(query):
-            return []
-        with self._reader() as backend:
-            hits = backend.search(query, kind="page", book_ids=book_ids, limit=None)
-        return [(hit.book_id, hit.page) for hit in hits.hits if hit.page]
-
     def search_book(self, book_id: str, text: str, limit: int | None = None) -> tuple[Query, list[PageHit]]:
         """Every matching page of one book, with every match located (for IIIF Content Search);
         text without a scan comes with ``page`` None."""
@@ -285,11 +277,12 @@ class Searcher:
             return query, []
         with self._reader() as backend:
             hits = backend.search(query, kind="page", book_ids=[book_id], limit=limit)
+            book = backend.books().get(book_id) or {}
         keys = _page_keys(query)
         pages = []
         for hit in hits.hits:
             matches = page_matches(hit.stored, keys)
-            pages.append(PageHit(book_id, hit.page or None, hit.stored.get("label") or hit.page,
+            pages.append(PageHit(book_id, hit.page or None, _page_label(hit, book),
                                  snippets(hit.stored, matches, limit=len(matches) or 1), matches,
                                  hit.stored.get("boxes") or [],
                                  {name: t["text"] for name, t in (hit.stored.get("texts") or {}).items()},

@@ -78,8 +78,9 @@ def page_matches(stored: dict, keys: dict[str, list[str]]) -> list[Match]:
         starts = entry.get("starts") or [0] * len(offsets)
         for begin, end in merge_spans(spans):
             clipped = min(end, own_length)
-            lines = sorted({_line_at(offsets, numbers, position) for position in range(begin, clipped)})
-            places = [_place(offsets, numbers, starts, position) for position in range(begin, clipped)
+            places = [_place(offsets, numbers, starts, position) for position in range(begin, clipped)]
+            lines = sorted({line for line, _ in places})
+            places = [place for position, place in zip(range(begin, clipped), places, strict=True)
                       if own[position] not in "\n\u2029"]
             found.append(Match(name, begin, clipped, own[begin:clipped], lines,
                                runs_on=combined[own_length:end] if end > own_length else "", places=places))
@@ -87,16 +88,11 @@ def page_matches(stored: dict, keys: dict[str, list[str]]) -> list[Match]:
 
 
 def _place(offsets: list[int], numbers: list[int], starts: list[int], position: int) -> tuple[int, int]:
+    """(page line, position in that line) of `position` in a field's text."""
     import bisect
 
     part = max(0, bisect.bisect_right(offsets, position) - 1)
     return numbers[part], starts[part] + position - offsets[part]
-
-
-def _line_at(offsets: list[int], numbers: list[int], position: int) -> int:
-    import bisect
-
-    return numbers[max(0, bisect.bisect_right(offsets, position) - 1)]
 
 
 def snippets(stored: dict, matches: list[Match], limit: int = MAX_SNIPPETS) -> list[Snippet]:

@@ -18,6 +18,7 @@ from .analyzer import PARAGRAPH_BREAK, bigrams
 from .backend import (
     META,
     PAGE_BOOK,
+    SCHEMA_VERSION,
     BookEntry,
     Compiler,
     Hit,
@@ -57,7 +58,8 @@ def _schema() -> tantivy.Schema:
 
 
 def _schema_signature() -> str:
-    return json.dumps({"fields": [*BOOK_FIELDS, META, *PAGE_FIELDS, *FACETS, PAGE_BOOK], "version": 2})
+    """The index's fields and layout version: a writer that finds another one starts the index afresh."""
+    return json.dumps({"fields": [*BOOK_FIELDS, META, *PAGE_FIELDS, *FACETS, PAGE_BOOK], "version": SCHEMA_VERSION})
 
 
 class _Builder:

@@ -21,6 +21,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import CLEAR, LockError
 
 from repository.process_tree import die_with_parent
+from repository.settings import current
 
 from .backend import (
     META,
@@ -41,7 +42,6 @@ from .whoosh_tokens import BigramTokenizer, UnigramTokenizer
 
 WRITER_MEMORY_MB = 256
 # A rebuild writes with one process per core (each its own segment, kept as it is: no merge pass).
-WRITER_PROCESSES = max(1, min(int(os.environ.get("GUJI_WHOOSH_PROCS") or (os.cpu_count() or 1)), 4))
 REFRESH_SECONDS = 0.5  # readers look for a newer index at most this often
 _forking_pid = 0  # 0: forks are not tied to this process yet
 
@@ -138,9 +138,11 @@ def _all_tokens_phrase(compiler: Compiler) -> Compiler:
 class WhooshBackend:
     name = "whoosh"
 
-    def __init__(self, directory: Path, writable: bool = False):
+    def __init__(self, directory: Path, writable: bool = False, processes: int | None = None):
         self.directory = Path(directory)
         self.writable = writable
+        # writer processes of a rebuild (GUJI_WHOOSH_PROCS; default one per core, at most 4)
+        self.processes = processes or current().whoosh_processes or max(1, min(os.cpu_count() or 1, 4))
         self._index = None
         self._searcher = None
         self._checked = 0.0
@@ -372,7 +374,7 @@ class WhooshBackend:
             shutil.rmtree(self.directory)
             self.directory.mkdir(parents=True)
             windex.create_in(self.directory, schema())
-        writer = self._writer(WRITER_PROCESSES)
+        writer = self._writer(self.processes)
         count = 0
         try:
             for entry in entries:

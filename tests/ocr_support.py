@@ -22,7 +22,7 @@ class ReplayEngine:
     calls = 0
     version = "1"
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = 3000):
         self.threads = threads
 
     def describe(self) -> EngineDescription:
@@ -48,7 +48,7 @@ class FailingEngine(ReplayEngine):
 
 
 class BrokenEngine:
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, max_side: int = 3000):
         raise RuntimeError("onnxruntime: model file is corrupt")
 
 

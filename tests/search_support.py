@@ -20,6 +20,19 @@ LUSHU_CARD = {"id": "maoshi-lushu", "record_type": "guji",
               "edition": {"title": "毛詩陸疏校正", "responsibility_raw": "（清）丁晏撰"}}
 
 
+def matching_pages(searcher, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
+    """Every (book id, page) the index holds as matching `text`, in reading order (text without a scan
+    left out): the page documents straight from the searcher's backend."""
+    from search.query import parse_query
+    from search.service import has_page_terms
+
+    query = parse_query(text)
+    if not has_page_terms(query):
+        return []
+    hits = searcher.backend.search(query, kind="page", book_ids=book_ids, limit=None)
+    return [(hit.book_id, hit.page) for hit in hits.hits if hit.page]
+
+
 def load_fixture_books(catalogue: Catalogue, sample_cards: list[dict]) -> None:
     wanted = {"maoshi-zhushu", "jingchuan-wenji", "yingmeian-yiyu", "pingyang-xianzhi-longqing"}
     for card in sample_cards:

@@ -225,7 +225,7 @@ def test_a_json_card_of_the_wrong_shape_is_a_bad_row_naming_the_field(catalogue,
 def test_cards_edit_from_a_file_that_is_not_a_card_says_so(catalogue, sample_cards, tmp_path):
     from typer.testing import CliRunner
 
-    from repository.cli import app
+    from web.cli import root as app
 
     catalogue.create(sample_cards[0], editor="张三", reason="导入")
     for name, text, message in (("broken.json", "{not json", "不是有效的 UTF-8 JSON（第1行第2列"),
@@ -241,7 +241,7 @@ def test_cards_edit_from_a_file_that_is_not_a_card_says_so(catalogue, sample_car
 def test_a_cell_that_looks_like_terminal_markup_is_printed_as_text(catalogue, tmp_path):
     from typer.testing import CliRunner
 
-    from repository.cli import app
+    from web.cli import root as app
 
     path = csv_file(tmp_path, "索书号,题名,册数\nX1,某書,[/red]\n")
     result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), "cards", "import", str(path), "--dry-run"])
@@ -251,7 +251,7 @@ def test_a_cell_that_looks_like_terminal_markup_is_printed_as_text(catalogue, tm
 def test_history_show_and_diff_print_a_markup_like_reason_and_field_as_text(catalogue, sample_cards):
     from typer.testing import CliRunner
 
-    from repository.cli import app
+    from web.cli import root as app
 
     card = dict(sample_cards[0])
     catalogue.create(card, editor="张三", reason="导入")

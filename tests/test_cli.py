@@ -30,27 +30,32 @@ def data_home(tmp_path) -> Path:
     return home
 
 
-def _commands(group, prefix=()):
-    import typer.main
+def command_paths(group, prefix=()):
+    """Every command of the assembled CLI (web/cli.py), as the words that run it."""
+    import typer
 
-    command = typer.main.get_command(group)
-    for name, sub in command.commands.items():
-        if hasattr(sub, "commands"):
-            for inner in sub.commands:
-                yield (*prefix, name, inner)
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if hasattr(command, "list_commands"):
+            yield from command_paths(command, (*prefix, name))
         else:
             yield (*prefix, name)
 
 
 def test_every_command_has_help(tmp_path):
-    from repository.cli import _register_plugins, app
+    """In-process for each command; the console script itself once (a real subprocess)."""
+    from typer.testing import CliRunner
 
-    _register_plugins()
-    commands = list(_commands(app))
-    assert {("cards", "import"), ("history",), ("diff",), ("rebuild-db",), ("fixity",), ("serve",)} <= set(commands)
+    from web.cli import cli, root
+
+    commands = list(command_paths(cli))
+    assert {("cards", "import"), ("cards", "print"), ("history",), ("diff",), ("rebuild-db",), ("fixity",),
+            ("serve",), ("users", "add"), ("tiles", "rebuild")} <= set(commands)
     for command in commands:
-        result = guji(tmp_path, *command, "--help")
-        assert "Usage" in result.stdout and "--help" in result.stdout
+        result = CliRunner().invoke(root, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output and "--help" in result.output, command
+    assert "Usage: guji" in guji(tmp_path, "--help").stdout
 
 
 def test_edit_history_diff_show(data_home):
@@ -75,7 +80,7 @@ def test_stale_edit_is_a_conflict_and_exit_code_1(data_home):
     result = guji(data_home, "cards", "edit", card_id, "--reason", "b", "--set", "edition.notes=乙",
                   "--base-version", "1", check=False)
     assert result.returncode == 1
-    assert "conflict" in result.stderr and "甲" in result.stderr and "乙" in result.stderr
+    assert "保存冲突" in result.stderr and "甲" in result.stderr and "乙" in result.stderr
 
 
 def test_import_refusal_names_rows_and_exit_code(data_home, tmp_path):
@@ -87,19 +92,37 @@ def test_import_refusal_names_rows_and_exit_code(data_home, tmp_path):
 
 
 def test_fixity_rebuild_and_unknown_card(data_home):
-    assert "0 problems" in guji(data_home, "fixity", "--ocfl").stdout
-    assert "rebuilt" in guji(data_home, "rebuild-db").stdout
+    assert "0 处问题" in guji(data_home, "fixity", "--ocfl").stdout
+    assert "已从 OCFL 重建目录数据库" in guji(data_home, "rebuild-db").stdout
     missing = guji(data_home, "history", "nonesuch", check=False)
-    assert missing.returncode == 1 and "nonesuch" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 3 and "nonesuch" in missing.stderr and "Traceback" not in missing.stderr
     victim = next((data_home / "ocfl").glob("*/v1/content/card.json"))
     victim.write_bytes(victim.read_bytes().replace(b"}", b"} ", 1))
     failed = guji(data_home, "fixity", check=False)
     assert failed.returncode == 1 and "card.json" in failed.stderr
 
 
+@pytest.mark.both_databases
+def test_rebuild_db_into_the_database_in_use(catalogue, sample_cards):
+    """`guji rebuild-db` on SQLite and on PostgreSQL (GUJI_DATABASE_URL): the same projection again."""
+    from test_catalogue import dump_projection
+    from typer.testing import CliRunner
+
+    from web.cli import root as app
+
+    for card in sample_cards:
+        catalogue.create(card, editor="张三", reason="导入示例")
+    before = dump_projection(catalogue)
+    result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), "rebuild-db"])
+    assert result.exit_code == 0, result.output
+    assert f"重建目录数据库：{len(sample_cards)} 张卡片" in result.output
+    assert dump_projection(catalogue) == before
+    assert catalogue.events(limit=1)[0].kind == "rebuild-db"
+
+
 def test_missing_data_home_says_what_to_do(tmp_path):
     result = guji(tmp_path / "nowhere", "cards", "list", check=False)
-    assert result.returncode == 1 and "guji init" in result.stderr
+    assert result.returncode == 3 and "guji init" in result.stderr
 
 
 def test_export_xlsx_and_csv(data_home, tmp_path):
@@ -126,7 +149,7 @@ def test_cards_show_grade_and_diff_speak_chinese_in_card_order(catalogue, sample
     the grade suggestion names its rule and says plainly when the rule is unconfirmed."""
     from typer.testing import CliRunner
 
-    from repository.cli import app
+    from web.cli import root as app
 
     for card in sample_cards:
         catalogue.create(card, editor="测试员", reason="导入")
@@ -152,3 +175,57 @@ def test_cards_show_grade_and_diff_speak_chinese_in_card_order(catalogue, sample
     assert "│ 册数 " in diff.output and "┃ 字段 " in diff.output and "field" not in diff.output
     same = runner.invoke(app, [*home, "diff", "jingchuan-wenji", "v2", "v2"])
     assert "没有字段变化" in same.output
+
+
+# ---- the one CLI handler: exit codes by kind, bugs said as bugs ---------------------------------------
+
+
+def test_errors_exit_with_their_kind_and_a_bug_is_reported_as_one(catalogue, sample_cards, monkeypatch):
+    from typer.testing import CliRunner
+
+    from repository.catalogue import Catalogue
+    from web.cli import root
+
+    for card in sample_cards[:2]:
+        catalogue.create(card, editor="测试员", reason="导入")
+    home = ["--home", str(catalogue.home.root)]
+    runner = CliRunner(env={"COLUMNS": "250"})
+    missing = runner.invoke(root, [*home, "cards", "show", "nonesuch"])
+    assert missing.exit_code == 3 and missing.output.startswith("未找到：")
+    usage = runner.invoke(root, [*home, "cards", "export", "--format", "odt"])
+    assert usage.exit_code == 2 and "「odt」不可用：请用 json、csv、xlsx" in usage.output
+    needs_file = runner.invoke(root, [*home, "cards", "export", "--format", "xlsx"])
+    assert needs_file.exit_code == 2 and "需要用 -o 指定文件" in needs_file.output
+
+    def broken(self, limit=None):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(Catalogue, "list_rows", broken)
+    bug = runner.invoke(root, [*home, "cards", "list"])
+    assert bug.exit_code == 70 and "内部错误（程序缺陷" in bug.output and "error:" not in bug.output
+    log = Path(bug.output.split("完整记录已写入 ")[1].split("，")[0])
+    assert "ZeroDivisionError: a bug" in log.read_text(encoding="utf-8") and oct(log.stat().st_mode)[-3:] == "600"
+    log.unlink()
+
+
+def test_a_bad_setting_stops_the_command_naming_it_and_version_needs_no_data_home(monkeypatch, capsys, tmp_path):
+    from web.cli import main
+
+    monkeypatch.setenv("GUJI_OAI_PAGE_SIZE", "abc")
+    monkeypatch.setattr(sys, "argv", ["guji", "--home", str(tmp_path), "cards", "list"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2 and "GUJI_OAI_PAGE_SIZE='abc'" in capsys.readouterr().err
+    monkeypatch.delenv("GUJI_OAI_PAGE_SIZE")
+    monkeypatch.setattr(sys, "argv", ["guji", "--version"])
+    with pytest.raises(SystemExit) as shown:
+        main()
+    assert shown.value.code == 0 and capsys.readouterr().out.startswith("guji 0.")
+
+
+def test_the_progress_rate_reads_as_pages_per_minute():
+    from repository.cli import rate_text
+
+    assert rate_text(None, "页") == "– 页/分"  # before: "None/s"
+    assert rate_text(0.2053, "页") == "12.3 页/分"  # before: "0.2053/s" with all its digits
+    assert rate_text(652.4, "张") == "652.4 张/秒"

@@ -145,7 +145,7 @@ def test_dossier_cli_strict_and_applicant(tmp_path):
     rows = {r.cells[0].text: r.cells[1].text for r in docx.Document(str(output)).tables[0].rows}
     assert rows["申报单位"] == "某某省图书馆"
     bad = guji(home, "dossier", "示善0002", "--format", "odt", "-o", str(tmp_path / "x.odt"), check=False)
-    assert bad.returncode == 2 and "请用 docx 或 pdf" in bad.stderr
+    assert bad.returncode == 2 and "「odt」不可用：请用 docx、pdf" in bad.stderr  # a usage error
 
 
 def test_register_xlsx(loaded, tmp_path):
@@ -190,9 +190,8 @@ def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(loaded, tmp
     """毛詩注疏 and 歷代史纂左編 in one round: pre-flight per book on stderr first, then one zip (in-process)."""
     from typer.testing import CliRunner
 
-    from repository.cli import _register_plugins, app
+    from web.cli import root as app
 
-    _register_plugins()
     runner = CliRunner(env={"COLUMNS": "250"})
 
     def guji(*args: str):
@@ -221,4 +220,4 @@ def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(loaded, tmp
     strict = guji("dossier-round", "--ids", "示善0001", "-o", str(tmp_path / "x.zip"), "--strict")
     assert strict.exit_code == 1 and not (tmp_path / "x.zip").exists()
     unknown = guji("dossier-round", "--ids", "示善9999", "-o", str(tmp_path / "y.zip"))
-    assert unknown.exit_code == 1 and "示善9999" in unknown.output and "Traceback" not in unknown.output
+    assert unknown.exit_code == 2 and "示善9999" in unknown.output and "Traceback" not in unknown.output

@@ -299,12 +299,11 @@ def test_an_export_that_fails_half_way_leaves_the_earlier_file_whole(loaded, tmp
 def test_validate_xml_refuses_a_file_too_large_to_read_whole(tmp_path):
     from typer.testing import CliRunner
 
-    from repository.cli import _register_plugins, app
     from repository.outputs.safe_xml import MAX_XML_BYTES
+    from web.cli import root as app
 
     huge = tmp_path / "huge.xml"
     with open(huge, "wb") as handle:
         handle.truncate(MAX_XML_BYTES + 1)  # sparse: no disk used, no time spent
-    _register_plugins()
     result = CliRunner().invoke(app, ["validate-xml", str(huge)])
     assert result.exit_code == 1 and "超过 256 MB" in result.output

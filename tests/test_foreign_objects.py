@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES
+from sqlalchemy import inspect, text
 from test_catalogue import dump_projection
 
 from repository import CardNotFound, StoreError
@@ -101,6 +101,7 @@ def test_a_card_that_cannot_be_read_is_skipped_and_the_rest_rebuilt(mixed_root, 
         mixed_root.get(victim)
 
 
+@pytest.mark.both_databases
 def test_a_rebuild_that_fails_before_the_swap_leaves_the_catalogue_as_it_was(mixed_root, monkeypatch):
     before = dump_projection(mixed_root)
     real_project = mixed_root._project
@@ -118,10 +119,11 @@ def test_a_rebuild_that_fails_before_the_swap_leaves_the_catalogue_as_it_was(mix
     assert dump_projection(mixed_root) == before
 
 
+@pytest.mark.both_databases
 def test_a_rebuild_that_fails_during_the_swap_rolls_back_even_a_schema_upgrade(mixed_root, monkeypatch):
     before = dump_projection(mixed_root)
-    with sqlite3.connect(mixed_root.home.database_path) as connection:  # a data home of an older Guji
-        connection.execute("ALTER TABLE cards DROP COLUMN page_count")
+    with mixed_root.engine.begin() as connection:  # a data home of an older Guji
+        connection.execute(text("ALTER TABLE cards DROP COLUMN page_count"))
     older = dump_projection(mixed_root)
 
     def die(*args, **kwargs):  # the last step of the swap: rows deleted, tables recreated, rows inserted
@@ -130,8 +132,7 @@ def test_a_rebuild_that_fails_during_the_swap_rolls_back_even_a_schema_upgrade(m
     monkeypatch.setattr(rebuild_module, "add_event", die)
     with pytest.raises(KeyboardInterrupt):
         mixed_root.rebuild_db()
-    with sqlite3.connect(mixed_root.home.database_path) as connection:
-        columns = [row[1] for row in connection.execute("PRAGMA table_info(cards)")]
+    columns = [column["name"] for column in inspect(mixed_root.engine).get_columns("cards")]
     assert "page_count" not in columns  # the DROP and CREATE were rolled back with the rest
     assert dump_projection(mixed_root) == older
     monkeypatch.undo()

@@ -83,7 +83,7 @@ def test_cli_prints_named_cards(tmp_path):
     assert "歷代史纂左編一百四十二卷" in text and "毛詩注疏三十卷首一卷" in text
     assert "影梅庵憶語" not in text
     refused = guji(home, "cards", "print", "--ids", "示善9999", "-o", str(tmp_path / "x.pdf"), check=False)
-    assert refused.returncode == 1 and "示善9999" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 2 and "示善9999" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "x.pdf").exists()
 
 

@@ -202,8 +202,8 @@ def test_dynamic_request_builds_the_pyramid_once(client, iiif_home):
 def test_bad_requests_are_refused_with_a_message(client, path, status):
     response = client.get(f"/iiif/image/{path}")
     assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    assert response.json()["error"]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"]
     assert response.headers["access-control-allow-origin"] == "*"
 
 
@@ -250,7 +250,7 @@ def test_limits_are_named_and_agree_with_info_json(client):
     assert (info["maxWidth"], info["maxHeight"], info["maxArea"]) == (1000, 1000, 1000 * 1000)
     assert "sizeUpscaling" in info["extraFeatures"]
     refused = client.get(f"/iiif/image/{TEST_BOOK}/0001/full/^1,99999/0/default.jpg")
-    assert refused.status_code == 400 and "maxHeight of 1000" in refused.json()["error"]
+    assert refused.status_code == 400 and "maxHeight of 1000" in refused.json()["detail"]
     # upscaling a region stays within them: the largest a 100×50 region can be is the page's width
     largest = client.get(f"/iiif/image/{TEST_BOOK}/0001/0,0,100,50/^max/0/default.jpg")
     assert largest.status_code == 200

@@ -15,7 +15,7 @@ import pytest
 from iiif_fixtures import IIIF, PUBLIC, all_ids, schema_errors
 
 from iiif import ids
-from iiif.importer import ImportRefused, import_manifest
+from iiif.importer import ManifestRefused, import_manifest
 from iiif.manifest import build_manifest
 from repository import CardNotFound
 
@@ -67,7 +67,7 @@ def test_presentation_2_with_string_sizes(library):
 def test_viewing_direction_can_be_corrected(library):
     import_manifest(library, str(NPM), "npm-p1528", editor="编目员", viewing_direction="right-to-left")
     assert build_manifest(library, "npm-p1528")["viewingDirection"] == "right-to-left"
-    with pytest.raises(ImportRefused, match="--viewing-direction 'backwards'"):
+    with pytest.raises(ManifestRefused, match="--viewing-direction 'backwards'"):
         import_manifest(library, str(NPM), "npm-p1528", editor="编目员", viewing_direction="backwards")
 
 
@@ -104,7 +104,7 @@ def test_an_existing_card_is_linked_not_changed(library, sample_cards):
 
 
 def _refused(library, path: Path, book: str, match: str) -> None:
-    with pytest.raises(ImportRefused, match=match):
+    with pytest.raises(ManifestRefused, match=match):
         import_manifest(library, str(path), book, editor="编目员")
     assert not library.exists(book)  # nothing stored, not even the card
 
@@ -137,7 +137,7 @@ def test_a_book_with_ingested_scans_is_not_overwritten(library, sample_cards, tm
     (book / "1.png").write_bytes((IIIF.parent / "scans" / "1.png").read_bytes())
     ingest_book(library, book, "jingchuan-wenji", "数字化员", workers=1)
     head = library.store.head("jingchuan-wenji")
-    with pytest.raises(ImportRefused, match="已有入藏的扫描影像"):
+    with pytest.raises(ManifestRefused, match="已有入藏的扫描影像"):
         import_manifest(library, str(KYOTO), "jingchuan-wenji", editor="编目员")
     assert library.store.head("jingchuan-wenji") == head
 
@@ -274,14 +274,14 @@ def test_importing_into_an_object_guji_did_not_write_stores_nothing(library):
     library.store.commit("foreign-1", {"data/readme.txt": b"another system"}, editor="other", reason="other",
                          expected_head=0)
     head = library.store.head("foreign-1")
-    with pytest.raises(ImportRefused, match="不是 Guji 的卡片"):
+    with pytest.raises(ManifestRefused, match="不是 Guji 的卡片"):
         import_manifest(library, str(KYOTO), "foreign-1", editor="编目员")
     assert library.store.head("foreign-1") == head
     assert sorted(library.store.digests("foreign-1")) == ["data/readme.txt"]
     with pytest.raises(CardNotFound, match="not a Guji card"):  # nor does ingest or text import add to it
         library.commit_files("foreign-1", {"structure.json": b"{}"}, editor="t", reason="t", event="ingest")
     assert library.store.head("foreign-1") == head
-    with pytest.raises(ImportRefused, match="卡片标识只能用"):
+    with pytest.raises(ManifestRefused, match="卡片标识只能用"):
         import_manifest(library, str(KYOTO), "../x", editor="编目员")
 
 

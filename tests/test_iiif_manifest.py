@@ -126,7 +126,7 @@ def test_manifest_over_http(iiif_home, iiif_public_url):
     again = client.get(f"/iiif/{BOOK}/manifest", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
     missing = client.get("/iiif/maoshi-zhushu/manifest")
-    assert missing.status_code == 404 and "guji ingest" in missing.json()["error"]
+    assert missing.status_code == 404 and "guji ingest" in missing.json()["detail"]
     assert client.get("/iiif/no-such-book/manifest").status_code == 404
     assert client.get("/iiif/..%2F..%2Fetc/manifest").status_code == 404
 

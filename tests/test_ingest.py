@@ -17,8 +17,9 @@ import pytest
 import pyvips
 from process_support import descendants, wait_until_gone
 
-from ingest import BookRefused, IngestError, ingest_book, rebuild_tiles
+from ingest import BookRefused, ingest_book, rebuild_tiles
 from ingest.pages import natural_key
+from repository import CardNotFound, Conflict
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANS = Path(__file__).parent / "fixtures" / "scans"
@@ -185,12 +186,12 @@ def test_book_structure_json_naming_a_missing_scan_is_refused(catalogue, home, c
     with pytest.raises(BookRefused) as refused:
         ingest_book(catalogue, book, card, EDITOR, workers=1)
     assert refused.value.problems == [
-        "structure.json: pages[2] names '3.png', which is not a scan in the folder"]
+        "structure.json：pages[2] 写的「3.png」不是文件夹里的影像"]
     assert catalogue.store.head(card) == 1 and _published_pages(home, card) == []
 
 
 def test_missing_card_is_a_clear_error(catalogue, book):
-    with pytest.raises(IngestError, match="no card with id 'nobody'"):
+    with pytest.raises(CardNotFound, match="没有标识为「nobody」的卡片"):
         ingest_book(catalogue, book, "nobody", EDITOR, workers=1)
 
 
@@ -285,7 +286,7 @@ def test_a_refused_ingest_leaves_no_pending_work_behind(catalogue, home, card, b
 def test_decompression_bomb_over_the_pixel_limit(catalogue, home, card, book):
     with pytest.raises(BookRefused) as refused:
         ingest_book(catalogue, book, card, EDITOR, workers=1, pixel_limit=3_000_000)
-    assert any(p.startswith("v01_024.jpg:") and "megapixels" in p for p in refused.value.problems)
+    assert any(p.startswith("v01_024.jpg：") and "百万像素" in p for p in refused.value.problems)
     assert not any(p.startswith("1.png") for p in refused.value.problems)
     assert catalogue.store.head(card) == 1 and _published_pages(home, card) == []
 
@@ -339,7 +340,7 @@ def test_a_page_missing_from_the_folder_is_refused_unless_replace(catalogue, hom
     (book / "10.png").unlink()  # page 0003; v01_024.jpg becomes page 0003 as a .jpg
     with pytest.raises(BookRefused) as refused:
         ingest_book(catalogue, book, card, EDITOR, workers=1)
-    assert any(p.startswith("masters/0004.jpg:") and "--replace" in p for p in refused.value.problems)
+    assert any(p.startswith("masters/0004.jpg：") and "--replace" in p for p in refused.value.problems)
     assert catalogue.store.head(card) == 2
 
     report = ingest_book(catalogue, book, card, EDITOR, workers=1, replace=True)
@@ -359,7 +360,7 @@ def test_card_file_creates_the_card_at_ingest(catalogue, sample_cards, book, tmp
     assert report.version == 2
     assert catalogue.get("new-book").card["edition"]["title"] == card["edition"]["title"]
     assert [v.reason for v in catalogue.history("new-book")][0].startswith("入藏影像时新建")
-    with pytest.raises(IngestError, match="exists already"):
+    with pytest.raises(Conflict, match="的卡片已存在"):
         ingest_book(catalogue, book, "new-book", EDITOR, workers=1, card=card)
 
 
@@ -389,11 +390,11 @@ def guji(home, *args: str) -> subprocess.CompletedProcess:
 
 def test_cli_errors_are_clear(catalogue, home, card, book, tmp_path):
     missing = guji(home, "ingest", str(book), "--id", "nobody")
-    assert missing.returncode == 1 and "no card with id 'nobody'" in missing.stderr
+    assert missing.returncode == 3 and "没有标识为「nobody」的卡片" in missing.stderr
     assert "Traceback" not in missing.stderr
     (book / "2.png").write_bytes(b"")
     refused = guji(home, "ingest", str(book), "--id", card)
-    assert refused.returncode == 1 and "2.png: zero-byte file" in refused.stderr
+    assert refused.returncode == 1 and "2.png：文件是 0 字节" in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
@@ -446,7 +447,7 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
         assert _published_pages(home, card) == [f"{n:04d}" for n in range(1, 13)]
         result = ocfl_validate(reopened.store.root)
         assert result.returncode == 0, result.stdout + result.stderr
-        report = json.loads(Path(rerun.stdout.split("report: ")[1].strip()).read_text(encoding="utf-8"))
+        report = json.loads(Path(rerun.stdout.split("报告：")[1].strip()).read_text(encoding="utf-8"))
         assert "reused" in {p["derivatives"] for p in report["pages"]}
     finally:
         reopened.close()
@@ -540,7 +541,7 @@ def test_watch_ingests_ready_folders_and_moves_them(catalogue, home, card, tmp_p
     assert sorted(p.name for p in incoming.iterdir()) == ["c-not-ready", "done", "failed"]
     done = json.loads((incoming / "done" / "a-good" / "ingest-report.json").read_text(encoding="utf-8"))
     assert done["status"] == "stored" and len(done["pages"]) == 4
-    assert "2.png: zero-byte file" in (incoming / "failed" / "b-bad" / "ERRORS.txt").read_text(encoding="utf-8")
+    assert "2.png：文件是 0 字节" in (incoming / "failed" / "b-bad" / "ERRORS.txt").read_text(encoding="utf-8")
     failed = json.loads((incoming / "failed" / "b-bad" / "ingest-report.json").read_text(encoding="utf-8"))
     assert failed["status"] == "refused"
     catalogue.close()

@@ -133,7 +133,7 @@ def test_concurrent_writers_based_on_the_same_version_cannot_both_win(store):
 
 @pytest.mark.parametrize("bad_id", ["", "../etc", "a/b", "with space", "中文", "-lead", "x" * 65])
 def test_bad_object_ids_are_refused(store, bad_id):
-    with pytest.raises(StoreError, match="invalid id"):
+    with pytest.raises(StoreError, match="标识「.*」不能用"):
         store.commit(bad_id, {"card.json": b"x"}, editor="a", reason="r", expected_head=0)
 
 
@@ -276,7 +276,7 @@ def test_sigkill_during_commits_leaves_a_valid_resumable_object(store):
 def test_guji_recover_finishes_an_interrupted_save_and_says_so(catalogue, sample_cards, monkeypatch):
     from typer.testing import CliRunner
 
-    from repository.cli import app
+    from web.cli import root as app
 
     card = sample_cards[0]
     catalogue.create(card, editor="a", reason="r")
@@ -287,7 +287,15 @@ def test_guji_recover_finishes_an_interrupted_save_and_says_so(catalogue, sample
     home = ["--home", str(catalogue.home.root)]
     first = CliRunner().invoke(app, [*home, "recover"])
     assert first.exit_code == 0, first.output
-    assert f"1 interrupted save(s) finished: {card['id']}" in first.output
+    assert f"补完 1 次被中断的保存：{card['id']}" in first.output
     assert catalogue.get(card["id"]).version == 2
     again = CliRunner().invoke(app, [*home, "recover"])
-    assert again.exit_code == 0 and "0 interrupted save(s) finished" in again.output
+    assert again.exit_code == 0 and "补完 0 次被中断的保存" in again.output
+
+
+def test_reading_needs_no_ocfl_py_and_importing_the_store_changes_nothing_in_it():
+    """ocfl-py (with s3fs, half a second to import) is loaded by writes and validation only, and
+    its file_digest is wrapped when Guji's first commit starts, not when the store is imported."""
+    code = ("import sys, repository.catalogue, repository.ocfl_store; assert 'ocfl' not in sys.modules; "
+            "import ocfl.new_version; assert not hasattr(ocfl.new_version.file_digest, 'knows_guji_digests')")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -21,7 +21,7 @@ from ingest.pipeline import ingest_book
 from ingest.text_import import import_text
 from ingest.text_layers import page_text, save_page_correction
 from ingest.text_model import TextRefused
-from repository import Catalogue, Home, StaleVersionError
+from repository import Catalogue, Home, SettingError, StaleVersionError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ocr"
 CROP = FIXTURES / "qizheng_1a_columns.png"  # 430×1400: 欽定四庫全書 / 七政推步卷二 / 明 貝琳 編 / 日五星中行總年立成
@@ -84,7 +84,7 @@ def test_the_default_engine_is_faster_paddle_and_a_missing_one_gives_one_message
     with pytest.raises(OcrEngineUnavailable, match="没有名为 'tesseract' 的 OCR 引擎"):
         open_engine("tesseract")
     monkeypatch.setenv("GUJI_OCR_MAX_SIDE", "99999")
-    with pytest.raises(OcrEngineUnavailable, match="GUJI_OCR_MAX_SIDE='99999' 无效"):
+    with pytest.raises(SettingError, match="GUJI_OCR_MAX_SIDE='99999' 无法使用：应为 1000 到 6000 之间的整数"):
         open_engine()
     monkeypatch.setenv("GUJI_OCR_MAX_SIDE", "2400")  # less memory, recorded with every page it reads
     assert open_engine().describe().settings == {"det_max_side": 2400, "det_strip_pixels": DETECTION_PIXELS}
@@ -364,16 +364,15 @@ def test_page_ranges():
 def test_cli_refuses_bad_pages_and_prints_the_quality_report(real_run):
     from typer.testing import CliRunner
 
-    from repository.cli import _register_plugins, app
+    from web.cli import root as app
 
     catalogue, _, _ = real_run
-    _register_plugins()
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "250"})
     base = ["--home", str(catalogue.home.root)]
     bad = runner.invoke(app, [*base, "ocr", "qizheng", "--pages", "0009-0010"])
-    assert bad.exit_code == 1 and "此书没有这些页" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "此书没有这些页" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(app, [*base, "ocr", "qizheng", "--engine", "tesseract"])
-    assert missing.exit_code == 1 and "没有名为 'tesseract' 的 OCR 引擎" in missing.output
+    assert missing.exit_code == 2 and "没有名为「tesseract」的 OCR 引擎" in missing.output  # a usage error
     report = runner.invoke(app, [*base, "ocr-report", "qizheng", "--json"])
     assert report.exit_code == 0, report.output
     pages = json.loads(report.stdout)["pages"]
@@ -386,14 +385,13 @@ def test_cli_refuses_bad_pages_and_prints_the_quality_report(real_run):
 def test_ingest_with_ocr_on_ingest_reads_the_new_book(tmp_path, replay, monkeypatch):
     from typer.testing import CliRunner
 
-    from repository.cli import _register_plugins, app
+    from web.cli import root as app
 
     home = Home.resolve(tmp_path / "guji-data")
     Catalogue.init(home).close()
     catalogue = Catalogue.open(home)
     catalogue.create(CARD, editor="test", reason="fixture")
     catalogue.close()
-    _register_plugins()
     monkeypatch.setenv("GUJI_OCR_ON_INGEST", "1")
     monkeypatch.setenv("GUJI_OCR_ENGINE", "replay")
     result = CliRunner().invoke(app, ["--home", str(home.root), "ingest", str(make_book(tmp_path / "book")),

@@ -387,7 +387,7 @@ def test_a_withdrawn_book_has_no_public_text(editable):
     client = TestClient(create_app(editable.home))
     for url in (f"/iiif/{MACHINE_BOOK}/annotations/0001", f"/iiif/{MACHINE_BOOK}/ocr/0001.page.xml"):
         response = client.get(url)
-        assert response.status_code == 410 and "withdrawn" in response.json()["error"], url
+        assert response.status_code == 410 and "withdrawn" in response.json()["detail_en"], url
     assert client.get(f"/books/{MACHINE_BOOK}/reading", params={"page": "0001"}).status_code == 404
     assert client.get(f"/iiif/search/{MACHINE_BOOK}", params={"q": "日五星"}).status_code == 410
 

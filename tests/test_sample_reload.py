@@ -8,11 +8,10 @@ import json
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from repository.cli import _register_plugins, app
+from web.cli import root as app
 
 
 def run(home, *args: str) -> tuple[int, str]:
-    _register_plugins()
     result = CliRunner().invoke(app, ["--home", str(home.root), *args], catch_exceptions=False)
     return result.exit_code, "".join(result.output.split())  # rich wraps lines at 80 columns
 

@@ -7,11 +7,12 @@ import random
 
 import opencc
 import pytest
-from search_support import brute_force, folded_fields, indexed_library, stored_pages
+from search_support import brute_force, folded_fields, indexed_library, matching_pages, stored_pages
 
 from repository import Catalogue, Home
 from search.analyzer import fold
-from search.backend import SearchBackend, open_backend
+from search.backend import SearchBackend
+from search.backends import open_backend
 from search.indexer import Indexer
 from search.query import parse_query
 from search.service import Searcher
@@ -32,7 +33,7 @@ def searcher(request, library):
 
 
 def pages(searcher: Searcher, query: str, books: list[str] | None = None) -> set[tuple[str, str]]:
-    return set(searcher.matching_pages(query, books))
+    return set(matching_pages(searcher, query, books))
 
 
 def test_both_backends_implement_the_protocol(library):
@@ -219,7 +220,7 @@ def test_an_index_the_indexer_created_but_has_not_written_answers_with_nothing(t
         for query in ("荆川", "著者:唐順之", "之"):
             results = searcher.search(query)
             assert (results.total_books, results.books, results.facets) == (0, [], {})
-        assert searcher.matching_pages("荆川") == []
+        assert matching_pages(searcher, "荆川") == []
         assert searcher.search_book("jingchuan-wenji", "荆川")[1] == []
     finally:
         searcher.close()

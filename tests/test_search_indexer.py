@@ -17,9 +17,9 @@ from search_support import TEXTS
 from typer.testing import CliRunner
 
 from ingest.text_import import import_text
-from repository.cli import _register_plugins, app
 from search.indexer import Indexer
 from search.service import Searcher
+from web.cli import root as app
 
 
 @pytest.fixture
@@ -122,7 +122,6 @@ def test_a_whoosh_reader_open_across_a_rebuild_answers_from_the_new_index(books)
 
 
 def test_cli_search_reindex_and_indexer(books, home):
-    _register_plugins()
     runner = CliRunner()
     base = ["--home", str(home.root)]
     assert runner.invoke(app, [*base, "reindex"]).exit_code == 0
@@ -130,16 +129,16 @@ def test_cli_search_reindex_and_indexer(books, home):
     assert result.exit_code == 0, result.output
     assert [b["id"] for b in json.loads(result.stdout)["books"]] == ["yingmeian-yiyu"]
     table = runner.invoke(app, [*base, "search", "荊川"])
-    assert table.exit_code == 0 and "2 books, 0 pages" in table.stdout  # 荊川 is in two records
+    assert table.exit_code == 0 and "2 种，0 叶" in table.stdout  # 荊川 is in two records
     assert "四部: 史部 (1)  集部 (1)" in table.stdout
     bad = runner.invoke(app, [*base, "search", '"荊川'])
-    assert bad.exit_code == 2 and "never closed" in bad.output
+    assert bad.exit_code == 2 and "引号没有配对" in bad.output
     import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     behind = runner.invoke(app, [*base, "search", "游盤山賦"])
-    assert "0 books" in behind.stdout and "has not yet seen the last 1 catalogue events" in behind.output
+    assert "0 种" in behind.stdout and "还没有处理最近的 1 个目录事件" in behind.output
     once = runner.invoke(app, [*base, "indexer", "--once"])
-    assert once.exit_code == 0 and "1 books indexed" in once.stdout
-    assert "1 books, 1 pages" in runner.invoke(app, [*base, "search", "游盤山賦"]).stdout
+    assert once.exit_code == 0 and "索引 1 部书" in once.stdout
+    assert "1 种，1 叶" in runner.invoke(app, [*base, "search", "游盤山賦"]).stdout
 
 
 def _free_port() -> int:
@@ -172,7 +171,7 @@ def _poll(check, timeout: float = 60.0):
 def test_a_card_edit_is_searchable_within_seconds_on_a_running_site(books, home):
     port = _free_port()
     env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_EDITOR": "test"}
-    guji = [sys.executable, "-m", "repository.cli"]
+    guji = [sys.executable, "-m", "web.cli"]
     log = open(home.root / "serve.log", "wb")  # noqa: SIM115 - closed when the server stops
     server = subprocess.Popen([*guji, "serve", "--port", str(port), "--workers", "1"], env=env,
                               stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
@@ -225,7 +224,6 @@ def test_an_index_built_with_another_variant_table_is_rebuilt_by_the_indexer(boo
     assert read_state(directory)["key"] == key_version() and stale_key(directory) is None
     write_state(directory, key="1-000000000000")  # as an index built with an older table
     assert "1-000000000000" in stale_key(directory) and "guji reindex" in stale_key(directory)
-    _register_plugins()
     searched = CliRunner().invoke(app, ["--home", str(books.home.root), "search", "爱生于昵", "--backend", "tantivy"])
     assert "检索索引是用异体字表 1-000000000000 建的" in searched.output
     done = indexer.run_once()

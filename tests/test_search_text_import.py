@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ingest.text_import import import_text
 from ingest.text_model import TextRefused
-from repository.cli import _register_plugins, app
+from web.cli import root as app
 
 
 @pytest.fixture
@@ -124,14 +124,14 @@ def test_kanripo_pages_go_to_the_scans_of_their_leaves(books):
     _structure(books, "jingchuan-wenji", [f"{n}.tif" for n in range(1, 8)])
     report = import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     assert [p["page"] for p in stored_pages(books, "jingchuan-wenji")] == ["0001", "0002", "0003", "0004", "0005"]
-    assert report.warnings == ["2 scanned pages have no text: 0006–0007 (leaves 3b, 4a)"]
+    assert report.warnings == ["2 页影像没有全文：0006–0007（叶 3b、4a）"]
 
 
 def test_kanripo_pages_go_to_the_scans_in_order_without_leaves(books):
     _structure(books, "jingchuan-wenji", [f"{n}.tif" for n in range(1, 8)], leaves=False)
     report = import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     assert [p["page"] for p in stored_pages(books, "jingchuan-wenji")] == ["0001", "0002", "0003", "0004", "0005"]
-    assert report.warnings == ["the text covers the first 5 of the book's 7 scanned pages"]
+    assert report.warnings == ["全文只对应这部书 7 页影像中的前 5 页"]
 
 
 def _unchanged(catalogue, book_id):
@@ -141,20 +141,21 @@ def _unchanged(catalogue, book_id):
 def test_more_text_pages_than_scans_without_leaves_is_refused(books):
     _structure(books, "jingchuan-wenji", ["1.tif", "2.tif", "3.tif"], leaves=False)
     before = _unchanged(books, "jingchuan-wenji")
-    with pytest.raises(TextRefused, match=r"the text has 5 pages but the book has 3 scanned pages: page 4 .*"
-                                          r"KR4e0190_001.txt line \d+, KR4e0190_SBCK_001-2b"):
+    with pytest.raises(TextRefused, match=r"全文有 5 页，而这部书只有 3 页影像：全文第 4 页"
+                                          r"（KR4e0190_001.txt 第 \d+ 行，KR4e0190_SBCK_001-2b）"):
         import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     assert _unchanged(books, "jingchuan-wenji") == before
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
-    ("bad.txt", b"<pb:KR1_A_001-1a>\n\xe5\x90\x8e\n\xff\xfe\n", r"bad.txt line 3: not UTF-8"),
-    ("open.txt", "<pb:KR1c0004_WYG_001-1a>\n正文(夹注¶\n未完¶\n".encode(), r"open.txt line 2: .* never closed"),
-    ("stray.txt", "<pb:KR1c0004_WYG_001-1a>\n正文)¶\n".encode(), r"stray.txt line 2: '\)' at column 3"),
-    ("marker.txt", "<pb:nonsense>\n正文¶\n".encode(), r"marker.txt line 1: page marker <pb:nonsense>"),
+    ("bad.txt", b"<pb:KR1_A_001-1a>\n\xe5\x90\x8e\n\xff\xfe\n", r"bad.txt 第 3 行：不是 UTF-8"),
+    ("open.txt", "<pb:KR1c0004_WYG_001-1a>\n正文(夹注¶\n未完¶\n".encode(),
+     r"open.txt 第 2 行：双行夹注的「\(」没有用「\)」结束"),
+    ("stray.txt", "<pb:KR1c0004_WYG_001-1a>\n正文)¶\n".encode(), r"stray.txt 第 2 行：第 3 列的「\)」"),
+    ("marker.txt", "<pb:nonsense>\n正文¶\n".encode(), r"marker.txt 第 1 行：页标记 <pb:nonsense> 不合格式"),
     ("broken.xml", b"<?xml version='1.0'?>\n<PcGts>\n<Page>\n</PcGts>\n", r"broken.xml line \d: not well-formed"),
-    ("empty.txt", b"\n\n", r"empty.txt: no text found"),
-    ("nul.txt", b"abc\n\x00\n", r"nul.txt line 2: a NUL character"),
+    ("empty.txt", b"\n\n", r"empty.txt：里面没有文字"),
+    ("nul.txt", b"abc\n\x00\n", r"nul.txt 第 2 行：有 NUL 字符"),
 ])
 def test_bad_files_are_refused_naming_file_and_line(books, tmp_path, name, content, message):
     good = tmp_path / "KR4e0190_001.txt"
@@ -203,16 +204,15 @@ def test_a_new_import_replaces_the_old_transcription(books):
 
 
 def test_cli_import_and_refusal(books, home):
-    _register_plugins()
     runner = CliRunner()
     result = runner.invoke(app, ["--home", str(home.root), "text", "import", "示善0001",
                                  str(TEXTS / "KR1c0004_009.txt"), "--editor", "cli"])
     assert result.exit_code == 0, result.output
-    assert "maoshi-zhushu: 5 pages of kanripo text, stored as v2" in result.output
+    assert "maoshi-zhushu：全文 5 叶（Kanripo），存为第 2 版" in result.output
     bad = Path(home.root) / "bad.txt"
     bad.write_text("<pb:KR1c0004_WYG_001-1a>\n正文(未完\n", encoding="utf-8")
     result = runner.invoke(app, ["--home", str(home.root), "text", "import", "maoshi-zhushu", str(bad)])
     assert result.exit_code == 1
-    assert "nothing was stored" in result.output and "bad.txt line 2" in result.output
+    assert "什么都没有保存" in result.output and "bad.txt 第 2 行：双行夹注" in result.output
     shown = runner.invoke(app, ["--home", str(home.root), "text", "show", "maoshi-zhushu", "--page", "0001"])
     assert shown.exit_code == 0 and "009-11b" in shown.output

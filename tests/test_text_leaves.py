@@ -71,11 +71,10 @@ def test_sample_markers_go_to_the_scans_of_their_leaves(books, sample_structure)
     assert [p["leaf"] for p in unscanned] == [f"{n}a" for n in range(6, 29)] + ["28b"]
     assert any("日五星中行日分立成" in piece[1] for p in unscanned for line in p["lines"] for piece in line["pieces"])
     assert report.pages == 29 and report.unscanned == 24
-    assert report.warnings == ["leaves 6a–28b of 卷二 have no scan: their text (24 of the text's 29 pages) is kept "
-                               "without a page — searchable in the book, shown as 'no scan'"]
-    assert report.notes == ["the text marks whole leaves (one 'a' marker per leaf) and the scans are half-leaves: "
-                            "the text of leaves 1–4 of 卷二 is stored on their a-half (0001, 0003, 0005, 0007); "
-                            "their b-halves (0002, 0004, 0006, 0008) have no text of their own"]
+    assert report.warnings == ["卷二第 6a–28b 叶没有影像：这些叶的全文（全文 29 叶中的 24 叶）保存时不对应影像，"
+                               "可在书内检索到，显示为「无影像」"]
+    assert report.notes == ["全文按整叶标记（每叶一个 a 标记），影像是半叶：卷二第 1–4 叶的全文存在其 a 半叶"
+                            "（0001、0003、0005、0007）上；b 半叶（0002、0004、0006、0008）没有单独的全文"]
     assert import_text(books, BOOK, [TEXT], editor="test").version is None  # the same import again: no change
 
 
@@ -90,7 +89,7 @@ def test_markers_are_matched_within_their_juan(books, sample_structure):
     report = import_text(books, BOOK, [TEXT], editor="test")
     on_scans = {p["label"]: p["page"] for p in stored_pages(books, BOOK) if p["page"]}
     assert on_scans == {"002-1a": "0005", "002-2a": "0007", "002-3a": "0009"}
-    assert report.warnings[0].startswith("leaves 4a–28b of 卷二 have no scan")
+    assert report.warnings[0].startswith("卷二第 4a–28b 叶没有影像")
 
 
 def test_a_text_of_another_juan_is_kept_without_pages_and_says_so(books, sample_structure):
@@ -99,9 +98,8 @@ def test_a_text_of_another_juan_is_kept_without_pages_and_says_so(books, sample_
     _scanned(books, BOOK, structure)
     report = import_text(books, BOOK, [TEXT], editor="test")
     assert all(p["page"] is None for p in stored_pages(books, BOOK))
-    assert report.warnings == ["leaves 1a–28b of 卷二 have no scan: their text (29 of the text's 29 pages) is kept "
-                               "without a page — searchable in the book, shown as 'no scan'. No page of the text "
-                               "matched a scanned leaf: check that the text and the scans are of the same 卷"]
+    assert report.warnings == ["卷二第 1a–28b 叶没有影像：这些叶的全文（全文 29 叶中的 29 叶）保存时不对应影像，"
+                               "可在书内检索到，显示为「无影像」。全文没有一叶对上已扫描的叶：请核对全文与影像是否同一卷"]
 
 
 def test_a_half_leaf_text_keeps_each_side_on_its_own_scan(books, sample_structure):
@@ -114,7 +112,7 @@ def test_a_half_leaf_text_keeps_each_side_on_its_own_scan(books, sample_structur
     assert [(p["label"], p["page"]) for p in pages] == [
         ("001-1a", "0001"), ("001-1b", "0002"), ("001-2a", "0003"), ("001-2b", "0004"), ("001-3a", "0005")]
     assert not any("covers" in p for p in pages)
-    assert report.warnings == ["4 scanned pages have no text: 0006–0009 (leaves 3b, 4a, 4b, 5a)"]
+    assert report.warnings == ["4 页影像没有全文：0006–0009（叶 3b、4a、4b、5a）"]
 
 
 def test_a_whole_leaf_scan_takes_the_text_of_both_sides(books, sample_structure):
@@ -131,7 +129,7 @@ def test_a_whole_leaf_scan_takes_the_text_of_both_sides(books, sample_structure)
     one_side = TEXTS.joinpath("KR4e0190_001.txt").read_text(encoding="utf-8")
     first_b = one_side.split("<pb:KR4e0190_SBCK_001-1b>")[1].split("<pb:")[0].replace("¶", "").split()[0]
     assert first_b in "".join(piece[1] for line in pages[0]["lines"] for piece in line["pieces"])
-    assert report.notes[0] == "scan 0001 is a whole leaf: the text of 1a, 1b (卷一) is joined on it"
+    assert report.notes[0] == "影像 0001 是整叶：卷一 1a、1b 的全文合在这一页上"
 
 
 def test_the_same_leaf_twice_is_refused_and_nothing_is_stored(books, sample_structure, tmp_path):
@@ -139,8 +137,8 @@ def test_the_same_leaf_twice_is_refused_and_nothing_is_stored(books, sample_stru
     again = tmp_path / "KR3f0006_002_copy.txt"
     shutil.copy(TEXT, again)
     before = _unchanged(books, BOOK)
-    with pytest.raises(TextRefused, match=r"several text pages describe scan page 0001: KR3f0006_002.txt line 7 "
-                                          r"\(KR3f0006_WYG_002-1a\); KR3f0006_002_copy.txt line 7"):
+    with pytest.raises(TextRefused, match=r"全文中有几页都对应影像第 0001 页：KR3f0006_002.txt 第 7 行"
+                                          r"（KR3f0006_WYG_002-1a）；KR3f0006_002_copy.txt 第 7 行"):
         import_text(books, BOOK, [TEXT, again], editor="test")
     assert _unchanged(books, BOOK) == before
 
@@ -152,12 +150,12 @@ def test_without_leaf_labels_pages_go_in_order(books, sample_structure):
     _scanned(books, "jingchuan-wenji", structure)
     report = import_text(books, "jingchuan-wenji", [TEXTS / "KR4e0190_001.txt"], editor="test")
     assert [p["page"] for p in stored_pages(books, "jingchuan-wenji")] == ["0001", "0002", "0003", "0004", "0005"]
-    assert report.warnings == ["the text covers the first 5 of the book's 9 scanned pages"]
+    assert report.warnings == ["全文只对应这部书 9 页影像中的前 5 页"]
     # … and more text pages than scans is still refused, naming the first page without one
     _scanned(books, BOOK, structure)
     before = _unchanged(books, BOOK)
-    with pytest.raises(TextRefused, match=r"the text has 29 pages but the book has 9 scanned pages: page 10 .*"
-                                          r"KR3f0006_002.txt line 28, KR3f0006_WYG_002-10a"):
+    with pytest.raises(TextRefused, match=r"全文有 29 页，而这部书只有 9 页影像：全文第 10 页"
+                                          r"（KR3f0006_002.txt 第 28 行，KR3f0006_WYG_002-10a）"):
         import_text(books, BOOK, [TEXT], editor="test")
     assert _unchanged(books, BOOK) == before
 
@@ -181,9 +179,11 @@ def test_text_without_a_scan_is_found_in_the_book_and_has_no_canvas(books, sampl
     try:
         # 日五星中行 is on leaves 1a, 3a, 5a (scanned) and 7a (not scanned)
         _, pages = searcher.search_book(BOOK, "日五星中行")
-        assert [(hit.page, hit.label) for hit in pages] == [("0001", "002-1a"), ("0005", "002-3a"),
-                                                             ("0009", "002-5a"), (None, "002-7a")]
-        assert pages[-1].to_json()["url"] == f"/books/{BOOK}" and pages[-1].to_json()["scan"] is False
+        # the Kanripo markers 002-1a … as the library writes leaves (a traditional card: 葉一上)
+        assert [(hit.page, hit.label) for hit in pages] == [("0001", "卷二 葉一上"), ("0005", "卷二 葉三上"),
+                                                             ("0009", "卷二 葉五上"), (None, "卷二 葉七上")]
+        # a leaf without a scan links to the record page's reading view of that leaf (?text=N)
+        assert pages[-1].to_json()["url"].startswith(f"/books/{BOOK}?text=") and pages[-1].to_json()["scan"] is False
         assert pages[0].to_json()["url"] == f"/books/{BOOK}?page=0001"
         # a word only on unscanned leaves still finds the book (simplified form typed)
         found = searcher.search("太阴经度", pages_per_book=10)
@@ -198,7 +198,9 @@ def test_text_without_a_scan_is_found_in_the_book_and_has_no_canvas(books, sampl
         searcher.close()
     monkeypatch.setenv("GUJI_SEARCH_BACKEND", backend)
     html = TestClient(create_app(books.home)).get("/search", params={"q": "太陰經度日分"}).text
-    assert f'<a href="/books/{BOOK}">002-15a</a> <span class="badge no-scan">无影像</span>' in html
+    # the hit links to that leaf's text in the reading view, with the query to mark it
+    link = rf'<a href="/books/{BOOK}\?text=\d+&amp;q=[^"]+">卷二 葉十五上</a>'
+    assert re.search(link + ' <span class="badge no-scan">无影像</span>', html)
 
 
 @pytest.mark.parametrize(("value", "number"),

@@ -21,6 +21,7 @@ from zip_bombs import repeated_member, write_zip
 
 from ingest import upload
 from ingest.watch import scan_zip_limits, unpack_zip
+from repository import SettingError
 from repository.safe_archive import ArchiveRefused
 from web import create_app
 
@@ -173,7 +174,7 @@ def test_oversize_files_books_and_a_full_disk_are_refused_before_anything_is_sen
     assert book.status_code == 413 and "GUJI_UPLOAD_BOOK_LIMIT_MB" in book.text
     for wrong in ("oops", "0", "-5", "inf", "nan"):
         monkeypatch.setenv("GUJI_UPLOAD_FILE_LIMIT_MB", wrong)
-        with pytest.raises(ValueError, match="GUJI_UPLOAD_FILE_LIMIT_MB"):  # the server does not start
+        with pytest.raises(SettingError, match="GUJI_UPLOAD_FILE_LIMIT_MB"):  # the server does not start
             create_app(admin.app.state.catalogue.home)
 
     monkeypatch.delenv("GUJI_UPLOAD_FILE_LIMIT_MB")
@@ -216,7 +217,7 @@ def test_abandoned_uploads_and_unapplied_revision_sheets_expire(site, admin, tmp
     admin.get("/staff/batch")
     assert not folder.exists() and not sheet.exists()
     monkeypatch.setenv("GUJI_UPLOAD_EXPIRY_HOURS", "0")
-    with pytest.raises(ValueError, match="GUJI_UPLOAD_EXPIRY_HOURS"):  # 0 hours is a mistake, not "never"
+    with pytest.raises(SettingError, match="GUJI_UPLOAD_EXPIRY_HOURS"):  # 0 hours is a mistake, not "never"
         create_app(site.home)
 
 

@@ -1,4 +1,5 @@
-"""The minimal web front over the catalogue (the full site is a later issue)."""
+"""The web app over the catalogue: the JSON card API, health check and the basics every page shares
+(the public pages, staff workspace, IIIF and search have their own test files)."""
 
 from __future__ import annotations
 

@@ -62,9 +62,12 @@ def test_a_bad_parameter_on_a_page_is_a_chinese_page_naming_it(client):
     assert "The parameter “page”" in page_text(english) and "must not be less than 1" in page_text(english)
 
 
-def test_a_bad_parameter_in_the_api_stays_json(client):
+def test_a_bad_parameter_in_the_api_is_a_problem_naming_it(client):
     response = client.get("/api/browse?page=abc")
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "page"]
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["errors"][0]["loc"] == ["query", "page"] and problem["errors"][0]["value"] == "abc"
+    assert problem["status"] == 422 and "page" in problem["detail"] and problem["type"] == "about:blank"
     assert client.get(f"/api/cards?limit={HUGE}").status_code == 422
 
 
@@ -72,7 +75,8 @@ def test_unknown_addresses_are_a_chinese_page_for_readers_and_json_for_programs(
     page = client.get("/no/such/page")
     assert page.status_code == 404 and "没有这个页面" in page.text
     assert page.headers["content-type"].startswith("text/html")
-    assert client.get("/api/no-such-thing").json() == {"detail": "Not Found"}
+    assert client.get("/api/no-such-thing").json() == {"type": "about:blank", "title": "未找到 (Not found)",
+                                                       "status": 404, "detail": "Not Found"}
     assert client.post("/browse").status_code == 405
 
 
@@ -110,7 +114,7 @@ def test_numbers_beyond_the_database_are_refused_by_name(admin):
     assert job_page.status_code == 422 and "参数「job_id」" in page_text(job_page)
     assert "工作台" in job_page.text  # shown in the staff layout
     job_json = admin.get(f"/staff/api/jobs/{HUGE}")
-    assert job_json.status_code == 422 and job_json.json()["detail"][0]["loc"] == ["path", "job_id"]
+    assert job_json.status_code == 422 and job_json.json()["errors"][0]["loc"] == ["path", "job_id"]
     assert admin.get(f"/staff/audit?before={HUGE}").status_code == 422
     assert admin.get("/staff/ingest/12345").status_code == 404
 

@@ -258,7 +258,7 @@ def test_a_new_card_from_the_form(cataloguer, samples):
     assert card["edition"]["juan"]["count"] == 10 and card["local_document"] == {"type": "地方志", "place": "如皋"}
     values["reason"] = ["再建"]
     duplicate = cataloguer.post(action, data=values)
-    assert duplicate.status_code == 422 and "already exists" in duplicate.text
+    assert duplicate.status_code == 422 and "已存在" in duplicate.text
 
 
 # ---- live checks --------------------------------------------------------------------------------
@@ -414,5 +414,5 @@ def test_malformed_edit_forms_are_refused_with_a_message(cataloguer, samples):
     _, new = form_values(cataloguer.get("/staff/cards/new").text, "#card-form")
     new.update({"new_id": ["../etc"], "edition.title": ["某書"], "reason": ["新编"]})
     bad_id = cataloguer.post("/staff/cards/new", data=new)
-    assert bad_id.status_code == 422 and "invalid id" in bad_id.text
+    assert bad_id.status_code == 422 and "不能用：只能用 1–64 个 ASCII 字母" in bad_id.text
     assert samples.get(CARD).version == 1 and samples.count() == 5

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web_helpers import FIXTURES, PASSWORD, csrf_of, form_values, load_samples, sign_in, staff_client
 
+from repository import local_time
 from web import create_app
 
 GUJI = Path(sys.executable).parent / "guji"
@@ -189,7 +190,7 @@ def test_admin_adds_disables_and_resets_accounts(samples):
     refused = admin.post("/staff/users/馆长", data={"csrf_token": token, "action": "disable"})
     assert refused.status_code == 400 and "不能停用自己" in refused.text
     short = admin.post("/staff/users", data={"csrf_token": token, "name": "赵六", "role": "admin", "password": "short"})
-    assert short.status_code == 400 and "at least" in short.text
+    assert short.status_code == 400 and "至少 10 个字符" in short.text
     kinds = [event.kind for event in samples.events(limit=20)]
     assert "user-add" in kinds and "user-disable" in kinds
 
@@ -204,18 +205,21 @@ def test_audit_log_filters_by_kind_actor_object_and_date(samples):
     samples.save("maoshi-zhushu", card, editor="李四", reason="改号", base_version=1)
     page = client.get("/staff/audit", params={"kind": "edit"}).text
     assert text_of(page, "table.events tbody tr td:nth-child(3), table.events tr.kind-edit td:nth-child(3)") \
-        == ["edit"]
+        == ["修改卡片"]
     by_actor = client.get("/staff/audit", params={"actor": "李四"}).text
     assert {row.get("class") for row in lxml.html.fromstring(by_actor).cssselect("table.events tr[class]")} \
         == {"kind-edit"}
     by_object = client.get("/staff/audit", params={"object_id": "maoshi-zhushu"}).text
     assert [r.get("class") for r in lxml.html.fromstring(by_object).cssselect("table.events tr[class]")] \
         == ["kind-edit", "kind-create"]
-    today = samples.events(limit=1)[0].time[:10]
+    # days are the library's (Beijing time), not the UTC date of the stored stamp
+    today = local_time.parse(samples.events(limit=1)[0].time).astimezone(local_time.zone()).date().isoformat()
     assert "kind-edit" in client.get("/staff/audit", params={"since": today, "until": today}).text
     assert "kind-edit" not in client.get("/staff/audit", params={"until": "2000-01-01"}).text
     bad = client.get("/staff/audit", params={"since": "yesterday"})
     assert bad.status_code == 200 and "不是日期" in bad.text
+    impossible = client.get("/staff/audit", params={"until": "2024-13-45"})
+    assert impossible.status_code == 200 and "「2024-13-45」不是日期" in impossible.text
 
 
 # ---- ingest jobs --------------------------------------------------------------------------------------
@@ -267,9 +271,9 @@ def test_admin_ingests_a_book_folder_as_a_background_job(samples, tmp_path, monk
     values.update(folder=["broken"], card_id=["yingmeian-yiyu"])
     failed = wait_for_job(admin, int(admin.post(action, data=values, follow_redirects=False)
                                      .headers["location"].rsplit("/", 1)[1]))
-    assert failed["status"] == "failed" and "2.png: zero-byte file" in failed["result"]["problems"][0]
+    assert failed["status"] == "failed" and "2.png：文件是 0 字节" in failed["result"]["problems"][0]
     assert failed["message"].endswith("文件夹已移到收件目录的 failed/broken") and str(tmp_path) not in failed["message"]
-    assert "2.png: zero-byte file" in (incoming / "failed" / "broken" / "ERRORS.txt").read_text(encoding="utf-8")
+    assert "2.png：文件是 0 字节" in (incoming / "failed" / "broken" / "ERRORS.txt").read_text(encoding="utf-8")
     assert samples.get("yingmeian-yiyu").version == 1
     assert lxml.html.fromstring(admin.get("/staff/ingest").text).xpath("//select[@name='folder']/option") == []
 
@@ -308,18 +312,18 @@ def test_guji_users_add_list_disable_and_passwd(samples):
     home = samples.home.root
     guji(home, "users", "add", "张三", "--role", "cataloguer", "--password", PASSWORD)
     generated = guji(home, "users", "add", "admin", "--role", "admin", "--generate-password").stdout
-    password = generated.split("password for admin: ")[1].split()[0]
+    password = generated.split("admin 的密码：")[1].split("（")[0]
     assert len(password) >= 16
-    assert "exists" in guji(home, "users", "add", "admin", "--role", "admin", "--generate-password",
-                            "--if-missing").stdout
+    assert "已存在" in guji(home, "users", "add", "admin", "--role", "admin", "--generate-password",
+                           "--if-missing").stdout
     listing = guji(home, "users", "list").stdout
-    assert "张三" in listing and "cataloguer" in listing and "admin" in listing
+    assert "张三" in listing and "编目员" in listing and "管理员" in listing
     duplicate = guji(home, "users", "add", "张三", "--role", "admin", "--password", PASSWORD, check=False)
-    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    assert duplicate.returncode == 1 and "已存在" in duplicate.stderr
     wrong_role = guji(home, "users", "add", "李四", "--role", "boss", "--password", PASSWORD, check=False)
-    assert wrong_role.returncode == 1 and "unknown role" in wrong_role.stderr
+    assert wrong_role.returncode == 2 and "「boss」不可用：请用 cataloguer、admin" in wrong_role.stderr  # usage
     short = guji(home, "users", "add", "李四", "--role", "admin", "--password", "123", check=False)
-    assert short.returncode == 1 and "too short" in short.stderr
+    assert short.returncode == 2 and "密码太短" in short.stderr
     client = TestClient(create_app(samples.home), base_url="http://127.0.0.1:8000")
     assert sign_in(client, "admin", password).status_code == 303
     guji(home, "users", "disable", "张三")
@@ -329,7 +333,7 @@ def test_guji_users_add_list_disable_and_passwd(samples):
     assert sign_in(client, "张三").status_code == 401
     assert sign_in(client, "张三", "a brand new password").status_code == 303
     missing = guji(home, "users", "disable", "nobody", check=False)
-    assert missing.returncode == 1 and "no user" in missing.stderr
+    assert missing.returncode == 3 and "没有用户" in missing.stderr
 
 
 def test_an_unexpected_error_in_a_job_is_reported_without_server_details(samples, monkeypatch, capsys):

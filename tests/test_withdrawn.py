@@ -8,11 +8,11 @@ import sqlite3
 import lxml.html
 import pytest
 from fastapi.testclient import TestClient
-from search_support import TEXTS
+from search_support import TEXTS, matching_pages
 from web_helpers import form_values, ingest_fixture_scans, load_samples, staff_client
 
 from ingest.text_import import import_text
-from repository import Catalogue
+from repository import Catalogue, InvalidInput
 from repository.withdrawal import set_withdrawn, withdrawn_since, withdrawn_status
 from search.indexer import Indexer
 from search.service import Searcher
@@ -105,7 +105,7 @@ def test_the_record_page_of_a_withdrawn_card_is_410_gone_with_a_note(collection,
 def test_the_json_api_answers_410_for_a_withdrawn_card_and_keeps_older_versions(collection, client):
     withdraw(collection)
     book = client.get(f"/api/books/{BOOK}")
-    assert book.status_code == 410 and "withdrawn in v3" in book.json()["detail"]
+    assert book.status_code == 410 and "已撤销（v3，" in book.json()["detail"]
     assert client.get(f"/api/cards/{BOOK}").status_code == 410
     assert client.get(f"/api/cards/{BOOK}?version=1").json()["card"]["edition"]["title"] == "重刊荊川先生文集"
     cards = client.get("/api/cards").json()
@@ -126,7 +126,7 @@ def test_iiif_manifest_is_410_and_collections_leave_the_book_out(collection, cli
     assert "ji" in top  # 集部 is listed while it holds the book
     withdraw(collection)
     manifest = client.get(f"/iiif/{BOOK}/manifest")
-    assert manifest.status_code == 410 and "withdrawn" in manifest.json()["error"]
+    assert manifest.status_code == 410 and "withdrawn" in manifest.json()["detail"]
     assert manifest.headers["access-control-allow-origin"] == "*"
     assert "ji" not in [item["id"].rsplit("/", 1)[-1] for item in client.get("/iiif/collection/top").json()["items"]]
     assert client.get("/iiif/collection/ji").json()["items"] == []
@@ -154,7 +154,7 @@ def test_a_withdrawn_book_and_its_pages_leave_the_index_and_return_on_reinstate(
 
     def found() -> tuple[list[str], list[str]]:
         books = [hit.book_id for hit in searcher.search("影梅庵").books]
-        pages = sorted({book for book, _ in searcher.matching_pages("秦淮佳丽")})
+        pages = sorted({book for book, _ in matching_pages(searcher, "秦淮佳丽")})
         return books, pages
 
     assert found() == ([memoir], [memoir])
@@ -227,7 +227,7 @@ def test_withdrawn_since_names_the_version_that_withdrew_the_card(collection):
     since = withdrawn_since(collection, collection.get(BOOK))
     assert (since.number, since.reason) == (3, "与示善0099重复")  # not v4, an edit of the withdrawn card
     assert withdrawn_since(collection, collection.get(BOOK, 2)) is None
-    with pytest.raises(ValueError, match="必须写明原因"):
+    with pytest.raises(InvalidInput, match="必须写明原因"):
         set_withdrawn(collection, BOOK, False, editor="审校", reason=" ")
 
 

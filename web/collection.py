@@ -1,8 +1,9 @@
 """The online collection as the public sees it: figures, recent items, browsing facets.
 
-Everything here reads the catalogue DB projection (`cards`), so it is as fast as a SQL query and
-always agrees with what `guji rebuild-db` recomputes from OCFL. Withdrawn cards (记录状态 已撤销,
-`guji cards withdraw`) are left out of every figure, list and count. Browsing facets:
+The catalogue answers the queries (Catalogue.figures, .browse, .facet_counts: repository/browsing.py
+reads the DB projection, as fast as SQL and always in agreement with `guji rebuild-db`); this module
+gives them labels and order. Withdrawn cards (记录状态 已撤销, `guji cards withdraw`) are left out of
+every figure, list and count. Browsing facets:
 
 * 四部 — 部 (code ``1``) and 类 (code ``1.03``) of the card's classification code;
 * 朝代 — the dynasty the edition was made in (版本朝代, from 出版时间);
@@ -16,37 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import case, func, or_, select
-from sqlalchemy.sql import Select
-
 import metadata_schemas
 from repository import Catalogue
-from repository.catalogue_db import CardRow
-from repository.withdrawal import WITHDRAWN
+from repository.browsing import UNKNOWN, Figures, Filters
 
 PAGE_SIZE = 20
-UNKNOWN = "未详"  # cards without the facet's value
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What a browse page is narrowed to; every field optional."""
-
-    classification: str | None = None  # 四部 code: 部 "2" or 类 "2.07" (its 属 are included)
-    dynasty: str | None = None
-    edition_type: str | None = None
-    record_type: str | None = None  # guji | local_document
-    local_type: str | None = None
-    local_author: str | None = None
-    place: str | None = None
-
-    def query_items(self) -> dict[str, str]:
-        names = {"classification": "class"}
-        return {names.get(key, key): value for key, value in vars(self).items() if value}
-
-    @property
-    def empty(self) -> bool:
-        return not self.query_items()
 
 
 @dataclass
@@ -71,60 +46,17 @@ class BrowseResult:
     total: int
     page: int
     pages: int
-    rows: list[CardRow]
+    rows: list  # rows of the catalogue DB (Catalogue.browse)
     facets: list[Facet]
 
 
-@dataclass
-class Figures:
-    titles: int  # 种
-    guji: int
-    local_documents: int
-    volumes: int  # 册
-    digitised: int  # titles with page scans
-    pages: int
-    graded: int  # titles with a 定级
-
-
-def public(query: Select) -> Select:
-    """Only cards the public may see (not withdrawn)."""
-    return query.where(CardRow.status != WITHDRAWN)
-
-
-def _apply(query: Select, filters: Filters, skip: str | None = None) -> Select:
-    query = public(query)
-    if filters.classification and skip != "class":
-        code = filters.classification
-        query = query.where(CardRow.classification_code.is_(None) if code == UNKNOWN else
-                            or_(CardRow.classification_code == code, CardRow.classification_code.like(f"{code}.%")))
-    for key, column in (("dynasty", CardRow.dynasty), ("edition_type", CardRow.edition_type),
-                        ("record_type", CardRow.record_type), ("local_type", CardRow.local_type),
-                        ("local_author", CardRow.local_author), ("place", CardRow.local_place)):
-        value = getattr(filters, key)
-        if value and skip != key:
-            query = query.where(column.is_(None) if value == UNKNOWN else column == value)
-    return query
-
-
 def figures(catalogue: Catalogue) -> Figures:
-    with catalogue.sessions() as session:
-        row = session.execute(public(select(
-            func.count(CardRow.id),
-            func.sum(case((CardRow.record_type == "local_document", 1), else_=0)),
-            func.coalesce(func.sum(CardRow.volumes), 0),
-            func.sum(case((CardRow.page_count > 0, 1), else_=0)),
-            func.coalesce(func.sum(CardRow.page_count), 0),
-            func.sum(case((CardRow.grade.is_not(None), 1), else_=0)),
-        ))).one()
-    titles, local, volumes, digitised, pages, graded = (value or 0 for value in row)
-    return Figures(titles, titles - local, local, volumes, digitised, pages, graded)
+    return catalogue.figures()
 
 
-def recent(catalogue: Catalogue, limit: int = 6) -> list[CardRow]:
+def recent(catalogue: Catalogue, limit: int = 6) -> list:
     """Newest cards first (by the date of their first version)."""
-    with catalogue.sessions() as session:
-        query = public(select(CardRow)).order_by(CardRow.created.desc(), CardRow.call_number).limit(limit)
-        return list(session.scalars(query))
+    return catalogue.recent(limit)
 
 
 @cache
@@ -138,17 +70,11 @@ def _dynasty_rank() -> dict[str, int]:
     return rank
 
 
-def _counts(catalogue: Catalogue, column, filters: Filters, skip: str) -> list[tuple[str | None, int]]:
-    with catalogue.sessions() as session:
-        query = _apply(select(column, func.count(CardRow.id)), filters, skip).group_by(column)
-        return [(value, count) for value, count in session.execute(query)]
-
-
-def _simple_facet(catalogue: Catalogue, key: str, title: str, column, filters: Filters,
+def _simple_facet(catalogue: Catalogue, key: str, title: str, filters: Filters,
                   order=None, labels: dict[str, str] | None = None) -> Facet:
     selected = getattr(filters, {"class": "classification", "place": "place"}.get(key, key))
     values = []
-    for value, count in _counts(catalogue, column, filters, key):
+    for value, count in catalogue.facet_counts(key, filters):
         shown = value if value is not None else UNKNOWN
         values.append(FacetValue(shown, (labels or {}).get(shown, shown), count, selected == shown))
     values.sort(key=order or (lambda item: (item.value == UNKNOWN, -item.count, item.value)))
@@ -160,7 +86,7 @@ def _classification_facet(catalogue: Catalogue, filters: Filters) -> Facet:
     by_bu: dict[str, FacetValue] = {}
     lei_of: dict[str, FacetValue] = {}
     unclassified = 0
-    for code, count in _counts(catalogue, CardRow.classification_code, filters, "class"):
+    for code, count in catalogue.facet_counts("class", filters):
         node = metadata_schemas.classification_by_code(code) if code else None
         if node is None:
             unclassified += count
@@ -193,14 +119,13 @@ def facets(catalogue: Catalogue, filters: Filters) -> list[Facet]:
     rank = _dynasty_rank()
     return [
         _classification_facet(catalogue, filters),
-        _simple_facet(catalogue, "dynasty", "朝代", CardRow.dynasty, filters,
+        _simple_facet(catalogue, "dynasty", "朝代", filters,
                       order=lambda item: (rank.get(item.value, len(rank)), item.value)),
-        _simple_facet(catalogue, "edition_type", "版本类型", CardRow.edition_type, filters),
-        _simple_facet(catalogue, "record_type", "文献类型", CardRow.record_type, filters,
-                      labels=RECORD_TYPE_LABELS),
-        _without_unknown(_simple_facet(catalogue, "local_type", "地方文献", CardRow.local_type, filters)),
-        _without_unknown(_simple_facet(catalogue, "place", "地域", CardRow.local_place, filters)),
-        _without_unknown(_simple_facet(catalogue, "local_author", "地方人士", CardRow.local_author, filters)),
+        _simple_facet(catalogue, "edition_type", "版本类型", filters),
+        _simple_facet(catalogue, "record_type", "文献类型", filters, labels=RECORD_TYPE_LABELS),
+        _without_unknown(_simple_facet(catalogue, "local_type", "地方文献", filters)),
+        _without_unknown(_simple_facet(catalogue, "place", "地域", filters)),
+        _without_unknown(_simple_facet(catalogue, "local_author", "地方人士", filters)),
     ]
 
 
@@ -211,12 +136,7 @@ def _without_unknown(facet: Facet) -> Facet:
 
 
 def browse(catalogue: Catalogue, filters: Filters, page: int = 1, page_size: int = PAGE_SIZE) -> BrowseResult:
-    with catalogue.sessions() as session:
-        total = session.scalar(_apply(select(func.count(CardRow.id)), filters))
-        pages = max(1, -(-total // page_size))
-        page = min(max(1, page), pages)
-        query = _apply(select(CardRow), filters).order_by(CardRow.call_number, CardRow.id)
-        rows = list(session.scalars(query.offset((page - 1) * page_size).limit(page_size)))
+    total, page, pages, rows = catalogue.browse(filters, page, page_size)
     return BrowseResult(filters, total, page, pages, rows, facets(catalogue, filters))
 
 

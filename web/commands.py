@@ -1,4 +1,4 @@
-"""`guji serve`, registered into the repository CLI through the `guji.commands` entry point."""
+"""`guji serve` (assembled in web/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import signal
 import sys
 
 import typer
-import uvicorn
+
+from repository.cli import home_of, settings_of
 
 SERVE_PID = "GUJI_SERVE_PID"  # the `guji serve` process, for its uvicorn workers
 
@@ -16,13 +17,16 @@ SERVE_PID = "GUJI_SERVE_PID"  # the `guji serve` process, for its uvicorn worker
 def worker_app():
     """The app as uvicorn builds it in each worker: a worker process ends with `guji serve`."""
     from repository.process_tree import die_with_parent
+    from repository.settings import Settings, use
 
     from .app import create_app
 
     serve_pid = int(os.environ.get(SERVE_PID) or 0)
     if serve_pid and serve_pid != os.getpid():  # a worker process (with --workers 1 the app runs in serve itself)
         die_with_parent(serve_pid, signal.SIGTERM)  # SIGTERM: uvicorn finishes the requests in flight
-    return create_app()
+    settings = Settings.from_environ()  # the worker's settings, read once (`guji serve` checked them already)
+    use(settings)
+    return create_app(settings=settings)
 
 
 def _exit_on_sigterm(signum, frame) -> None:
@@ -42,23 +46,23 @@ def register(app: typer.Typer) -> None:
         access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the web site and API."""
-        from repository import Home
+        import uvicorn
+
+        from repository import Catalogue
         from repository.config import SERVED_URL
+        from repository.errors import NotFound
         from repository.process_tree import Child, stop_child
 
         from . import public_address
 
-        home = Home.resolve((ctx.obj or {}).get("home"))
+        home = home_of(ctx)
         if not home.exists():
-            typer.echo(f"error: no Guji data home at {home.root}: run `guji init` first", err=True)
-            raise typer.Exit(1)
+            raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init")
+        # the database reachable and at the newest schema revision, before any worker starts
+        Catalogue.open(home, settings=settings_of(ctx)).close()
         # Workers are separate processes: they find the data home through the environment.
         os.environ["GUJI_HOME"] = str(home.root)
         os.environ[SERVE_PID] = str(os.getpid())
-        problem = public_address.configured_problem()
-        if problem:
-            typer.echo(f"错误：{problem}", err=True)
-            raise typer.Exit(1)
         # without GUJI_PUBLIC_URL, the URLs the site writes start with the address it listens at
         os.environ[SERVED_URL] = public_address.served_url(host, port)
         for line in public_address.startup_lines(host, os.environ[SERVED_URL]):
@@ -70,7 +74,7 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         # The search index has one writer: the indexer, run beside the (read-only) web workers. It
         # ends with this process even when this process is killed (its lifeline, see process_tree).
-        side = Child([sys.executable, "-m", "repository.cli", "indexer"]) if indexer else None
+        side = Child([sys.executable, "-m", "web.cli", "indexer"]) if indexer else None
         try:
             # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1 whoever sent it;
             # the app believes it from GUJI_TRUSTED_PROXIES only (web/proxies.py)

@@ -1,25 +1,48 @@
-"""One answer for every request the app refuses before (or instead of) a route's own page.
+"""The app's one exception handler: one answer for every request a route refuses or fails.
 
+* **A GujiError** raised anywhere below a route (no such card, a withdrawn book, a bad query, a
+  busy search index …): its kind gives the HTTP status (repository/errors.py). Routes raise; they
+  do not translate errors themselves.
 * **Bad parameters** (FastAPI's RequestValidationError: `/browse?page=abc`, a job number beyond
-  any database integer …): pages answer with a Chinese page naming the parameter and what it
-  must be; the JSON API, IIIF and OAI keep FastAPI's JSON (`{"detail": [...]}`, 422).
-* **No such address / method** (Starlette's HTTPException from routing): pages get the same
-  page, JSON routes the usual `{"detail": …}`.
-* **Anything unexpected** (a 500): a page or JSON that says so without any detail; the traceback
-  goes to the server log only, never to the reader.
+  any database integer …): 422, naming each parameter and what it must be.
+* **No such address / method** (Starlette's HTTPException from routing).
+* **The catalogue database out of reach** (PostgreSQL restarting, the network down, SQLite busy
+  past its timeout): 503 with ``Retry-After``, saying the site recovers by itself. Nothing is
+  retried here: the engine checks each pooled connection before use, so the first request after
+  the database is back is answered normally.
+* **Anything unexpected** (a 500): says so without any detail; the traceback goes to the server
+  log only, never to the reader.
 
-Staff pages (under /staff/, signed in) are shown in the staff layout.
+Programs (the JSON API, IIIF, OAI-PMH's side routes, the staff API) get RFC 9457 problem details,
+``application/problem+json``: ``{"type", "title", "status", "detail", …}``, where ``type`` is
+``/problems/<kind>`` on this site (a page describing the kind) or ``about:blank`` for a plain HTTP
+error, and a refused parameter list is in ``errors``. People get a Chinese page (English with the
+language switch), in the staff layout under /staff/ when signed in. OAI-PMH's own error conditions
+stay in the protocol's XML (repository/outputs/oai.py). Errors of kinds with a 5xx status
+(damaged storage, an unavailable index, a bad setting) show a general note; their message, which
+may name server paths, goes to the log.
 """
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from repository import GujiError, public_url
+from repository.database import DatabaseUnavailable, is_outage, unavailable
+from repository.errors import KINDS, kind_of
+
+from . import i18n
 from .templating import render
+
+log = logging.getLogger("guji.web")
+PROBLEM_JSON = "application/problem+json"
+CORS = {"Access-Control-Allow-Origin": "*"}
 
 # Addresses answered with JSON (or XML); every other address is a page for people.
 DATA_PREFIXES = ("/api/", "/staff/api/", "/iiif/", "/oai", "/healthz", "/openapi.json", "/viewer/")
@@ -84,19 +107,74 @@ def page(request: Request, status: int, title: str, message: str, *, values: dic
     return render(request, "error.html", context, status_code=status)
 
 
-TITLES = {400: "请求有误", 404: "未找到", 405: "不支持此操作", 410: "已撤销", 413: "内容过大", 422: "参数有误",
-          429: "请求过于频繁", 500: "服务器出错", 503: "暂不可用"}
+TITLES = {400: "请求有误", 403: "没有权限", 404: "未找到", 405: "不支持此操作", 409: "冲突", 410: "已撤销",
+          413: "内容过大", 415: "不支持的文件类型", 422: "参数有误", 429: "请求过于频繁", 500: "服务器出错",
+          503: "暂不可用"}
+TITLES_ENGLISH = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+                  410: "Gone", 413: "Content too large", 415: "Unsupported media type", 422: "Unprocessable content",
+                  429: "Too many requests", 500: "Internal server error", 503: "Service unavailable"}
+# What a person reads for an error of a 5xx kind (the message itself goes to the log)
+SERVER_SIDE = {
+    "damaged": "存储的数据有损坏，无法读取；已记入服务器日志，请告知管理员（guji fixity 可查明）",
+    "unavailable": "这项服务暂时不可用，请稍后再试；原因已记入服务器日志",
+}
+SERVER_ERROR = "服务器处理这个请求时出错，请稍后再试；问题已记入服务器日志"
+
+
+def problem_type(slug: str | None) -> str:
+    return f"{public_url()}/problems/{slug}" if slug else "about:blank"
+
+
+def problem_response(status: int, detail: str, *, title: str | None = None, slug: str | None = None,
+                     headers: dict | None = None, cors: bool = False, **extensions) -> JSONResponse:
+    """RFC 9457 problem details (`extensions`: further members, e.g. `errors`, `parameter`)."""
+    body = {"type": problem_type(slug), "title": title or f"{TITLES.get(status, '无法完成')} "
+            f"({TITLES_ENGLISH.get(status, 'Error')})", "status": status, "detail": detail, **extensions}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
+                        headers={**(CORS if cors else {}), **(headers or {})})
+
+
+def _cors(request: Request) -> bool:
+    return request.url.path.startswith("/iiif/")  # viewers on other sites read IIIF answers, errors too
+
+
+async def guji_error(request: Request, error: GujiError):
+    """A GujiError raised by a route: its kind decides the status, the title and what is shown."""
+    kind = kind_of(error)
+    status = error.status
+    english = i18n.language_of(request) == "en"
+    headers = {"Retry-After": "60"} if status == 503 else {}
+    if status >= 500:
+        log.error("%s %s: %s: %s", request.method, request.url.path, type(error).__name__, error)
+    if not error.public:  # damaged storage, the index, a setting: the message may name server paths
+        shown = SERVER_SIDE.get(kind.slug, SERVER_ERROR)
+    else:
+        shown = error.english if english and error.english else str(error)
+    if wants_data(request):
+        extensions = {"detail_en": error.english} if error.english and error.public else {}
+        extensions.update(error.extensions if error.public else {})
+        return problem_response(status, shown, title=f"{kind.title} ({kind.title_english})", slug=kind.slug,
+                                headers=headers, cors=_cors(request), **extensions)
+    response = page(request, status, kind.title_english if english else kind.title, shown)
+    response.headers.update(headers)
+    return response
 
 
 async def validation_error(request: Request, error: RequestValidationError):
+    problems = parameter_problems(error)
     if wants_data(request):
-        return await request_validation_exception_handler(request, error)
-    return page(request, 422, TITLES[422], "地址或表单中的参数有误，请改正后重试：", problems=parameter_problems(error))
+        listed = [{"name": item["name"], "value": item["value"], "must": item["must"].format(**item["context"]),
+                   "loc": list(raw.get("loc", ()))} for item, raw in zip(problems, error.errors(), strict=True)]
+        detail = "；".join(f"{item['name']}：{item['must']}" for item in listed)
+        return problem_response(422, f"参数有误：{detail}", errors=listed, cors=_cors(request))
+    return page(request, 422, TITLES[422], "地址或表单中的参数有误，请改正后重试：", problems=problems)
 
 
 async def http_error(request: Request, error: StarletteHTTPException):
-    if wants_data(request) or error.status_code < 400:
-        return await http_exception_handler(request, error)
+    if error.status_code < 400:
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+    if wants_data(request):
+        return problem_response(error.status_code, str(error.detail), headers=error.headers, cors=_cors(request))
     if error.status_code == 404:
         message = "没有这个页面：请检查地址，或从首页、浏览和检索找到所需的藏品"
     elif error.status_code == 405:
@@ -108,17 +186,47 @@ async def http_error(request: Request, error: StarletteHTTPException):
     return response
 
 
+RETRY_AFTER_SECONDS = "30"
+DATABASE_DOWN = "目录数据库暂时无法连接：网站会在它恢复后自动恢复，请稍后再试"
+
+
+async def database_unavailable(request: Request, error: Exception):
+    """503 while the catalogue database is out of reach; one line in the log (no traceback)."""
+    catalogue = getattr(request.app.state, "catalogue", None)
+    log.warning("503 %s: %s", request.url.path, unavailable(error, catalogue.engine.url if catalogue else ""))
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    if wants_data(request):
+        return problem_response(503, f"catalogue database unavailable, retry later ({DATABASE_DOWN})",
+                                slug="unavailable", headers=headers, cors=_cors(request))
+    response = page(request, 503, TITLES[503], DATABASE_DOWN)
+    response.headers.update(headers)
+    return response
+
+
 async def server_error(request: Request, error: Exception):
     """A 500: the log gets the traceback (Starlette re-raises after this answer), the reader a plain note."""
+    if is_outage(error):  # raised outside a route (middleware): the same 503
+        return await database_unavailable(request, error)
     if wants_data(request):
-        return JSONResponse({"detail": "internal error: the server log has the details (服务器内部错误)"},
-                            status_code=500)
+        return problem_response(500, "internal error: the server log has the details (服务器内部错误)",
+                                cors=_cors(request))
     return render(request, "error.html", {"status": 500, "title": TITLES[500], "values": {}, "problems": [],
-                                          "message": "服务器处理这个请求时出错，请稍后再试；问题已记入服务器日志"},
-                  status_code=500)
+                                          "message": SERVER_ERROR}, status_code=500)
+
+
+def problem_page(request: Request, slug: str):
+    """/problems/<kind>: what a problem type of the JSON API means (the `type` of its problem details)."""
+    kind = next((kind for kind in KINDS if kind.slug == slug), None)
+    if kind is None:
+        raise StarletteHTTPException(404)
+    return render(request, "problem.html", {"kind": kind, "kinds": KINDS})
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(GujiError, guji_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for outage in (OperationalError, InterfaceError, DatabaseUnavailable):
+        app.add_exception_handler(outage, database_unavailable)
     app.add_exception_handler(Exception, server_error)
+    app.add_api_route("/problems/{slug}", problem_page, methods=["GET"], include_in_schema=False)

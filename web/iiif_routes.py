@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import json
 import logging
 import os
@@ -37,23 +36,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse
 
 from iiif import ids
-from iiif.collections import UnknownCollection, build_collection
-from iiif.image_api import (
-    FORMATS,
-    MEDIA_TYPE,
-    PROFILE_URI,
-    ImageRequestError,
-    parse_request,
-    service_info,
-)
-from iiif.image_render import render
+from iiif.collections import build_collection
+from iiif.image_api import FORMATS, MEDIA_TYPE, PROFILE_URI, parse_request, service_info
+from iiif.image_render import DecodedCache, render
 from iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
 from iiif.page_images import page_folder, read_info, valid_book
 from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
-from repository import CardNotFound, Catalogue, public_url
+from repository import Catalogue, public_url
+from repository.settings import Settings, current
 
+from . import i18n, viewer_language
+from .errors import problem_response
 from .file_stream import FileStream
 from .params import whole_number
+from .static_assets import asset_response, asset_url
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -66,33 +62,33 @@ TILE_CACHE = "public, max-age=604800"  # a week: a re-scanned page keeps its URL
 JSON_CACHE = "public, max-age=300"
 SMALL_FILE = 1 << 20  # files up to 1 MB are read in the event loop (page cache), larger ones streamed
 SEGMENT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz,.:!^")
-LOCALES = {"zh-TW": "zh-TW", "zh-Hant": "zh-TW", "zh-CN": "zh-CN", "zh-Hans": "zh-CN", "en": "en"}
+PLACEHOLDER_WIDTH = 600  # the first page shown while the viewer loads (a listed, pre-built size)
 
 
-# Rendering runs in a few threads of its own (one per core): more renders at once than cores only
-# adds GIL and cache contention (measured: 16 concurrent renders cost 1.6× the CPU per request
-# of one at a time). libvips itself then uses one thread per render.
-RENDER_THREADS = int(os.environ.get("GUJI_RENDER_THREADS") or os.cpu_count() or 2)
+# Rendering runs in a few threads of its own (GUJI_RENDER_THREADS, default one per core): more renders
+# at once than cores only adds GIL and cache contention (measured: 16 concurrent renders cost 1.6× the
+# CPU per request of one at a time). libvips itself then uses one thread per render.
 _renderers: ThreadPoolExecutor | None = None
 
 
-def _render_pool() -> ThreadPoolExecutor:
+def _render_pool(threads: int | None) -> ThreadPoolExecutor:
     global _renderers
     if _renderers is None:
         import pyvips
 
         pyvips.concurrency_set(1)
-        _renderers = ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="iiif-render")
+        _renderers = ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 2, thread_name_prefix="iiif-render")
     return _renderers
 
 
-def mirador_dir() -> Path:
+def mirador_dir(settings: Settings | None = None) -> Path:
     """Where `npm ci` put Mirador's bundle (GUJI_MIRADOR_DIR overrides, e.g. for a packaged install)."""
-    return Path(os.environ.get("GUJI_MIRADOR_DIR") or ROOT / "node_modules" / "mirador" / "dist")
+    return (settings or current()).mirador_dir or ROOT / "node_modules" / "mirador" / "dist"
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=CORS)
+    """Problem details (as the app's error handler answers), for the answers a route returns itself."""
+    return problem_response(status, message, cors=True)
 
 
 def _etag(stat: os.stat_result) -> str:
@@ -195,20 +191,15 @@ def router(catalogue: Catalogue) -> APIRouter:
     manifests = ManifestCache(catalogue)
     derivatives = catalogue.home.derivatives
     sizes = PageSizes()
-    rendered = RenderedCache(int(float(os.environ.get("GUJI_RENDER_CACHE_MB", "64")) * 1024 * 1024))
+    settings = catalogue.settings
+    rendered = RenderedCache(int(settings.render_cache_mb * 1024 * 1024))
+    decoded = DecodedCache(int(settings.tile_cache_mb * 1024 * 1024))
 
     @api.get("/iiif/{book}/manifest", tags=["iiif"], summary="IIIF Presentation 3 manifest of a book")
     def manifest(request: Request, book: str):
         if not valid_book(book):
             return _error(404, f"no book {book!r}")
-        try:
-            body, etag = manifests.get(book)
-        except CardNotFound:
-            return _error(404, f"no book {book!r}")
-        except BookWithdrawn as withdrawn:
-            return _error(410, str(withdrawn))
-        except NoPageImages as missing:
-            return _error(404, str(missing))
+        body, etag = manifests.get(book)  # no such card, withdrawn, no page images: the app's error handler
         headers = {**CORS, "ETag": etag, "Cache-Control": JSON_CACHE}
         if _not_modified(request, etag):
             return Response(status_code=304, headers=headers)
@@ -217,10 +208,7 @@ def router(catalogue: Catalogue) -> APIRouter:
     @api.get("/iiif/collection/{name}", tags=["iiif"],
              summary="IIIF collections: top, 四部 branches, unclassified, local")
     def collection(name: str):
-        try:
-            body = build_collection(catalogue, name)
-        except UnknownCollection as unknown:
-            return _error(404, str(unknown))
+        body = build_collection(catalogue, name)
         return Response(json.dumps(body, ensure_ascii=False), media_type=PRESENTATION_TYPE,
                         headers={**CORS, "Cache-Control": JSON_CACHE})
 
@@ -250,10 +238,7 @@ def router(catalogue: Catalogue) -> APIRouter:
         if size is None:
             return _error(404, f"no image {book}/{page}")
         width, height = size
-        try:
-            wanted = parse_request(*segments, width, height)
-        except ImageRequestError as error:
-            return _error(400, str(error))
+        wanted = parse_request(*segments, width, height)  # ImageRequestError: 400, naming the parameter
         canonical = wanted.canonical()
         # 2. The pre-built file for an equivalent request (0,0,512,512/512,/0/default.jpg → …/512,512/…).
         name = wanted.file_name()
@@ -317,8 +302,8 @@ def router(catalogue: Catalogue) -> APIRouter:
         body = rendered.get(key)
         if body is None:
             try:
-                body = await asyncio.get_running_loop().run_in_executor(_render_pool(), render, source, wanted, width,
-                                                                        height)
+                body = await asyncio.get_running_loop().run_in_executor(
+                    _render_pool(settings.render_threads), render, source, wanted, width, height, decoded)
             except Exception as error:  # pyvips.Error: a damaged derivative; say so rather than 500
                 log.error("%s/%s %s: %s (rebuild with `guji tiles rebuild %s`)", book, page, canonical, error, book)
                 return _error(503, f"cannot render {book}/{page} {canonical} now: an image file on the server is "
@@ -350,50 +335,72 @@ def router(catalogue: Catalogue) -> APIRouter:
     api.add_route("/iiif/image/{rest:path}", image_endpoint, methods=["GET", "HEAD"], include_in_schema=False)
 
     @api.get("/books/{book}/viewer", response_class=HTMLResponse, include_in_schema=False)
-    def viewer(request: Request, book: str, lang: str = "zh-TW", canvas: str | None = None, page: str | None = None,
-               q: str | None = None):
-        """Mirador on the book; `page` (or `canvas`) = the page to open, e.g. 0005; `q` a search."""
+    def viewer(request: Request, book: str, lang: str | None = None, canvas: str | None = None,
+               page: str | None = None, q: str | None = None):
+        """Mirador on the book; `page` (or `canvas`) = the page to open, e.g. 0005; `q` a search; `lang`
+        zh-Hans, zh-Hant or en (default: the site's language, see :mod:`web.viewer_language`)."""
+        language = viewer_language.choose(lang, i18n.language_of(request))
+        words = viewer_language.PAGE_WORDS[language]
         canvas = canvas or page
         if not valid_book(book) or not catalogue.exists(book):
-            return HTMLResponse(f"<p>沒有這部書 / no book {html.escape(book)!r}</p>", status_code=404)
+            return HTMLResponse(viewer_language.note(language, words["no_book"].format(book=book)), status_code=404)
         try:
             manifests.get(book)
         except BookWithdrawn:  # readers see a note; the staff hint in the exception is for the JSON API and logs
-            return HTMLResponse("<p>此記錄已撤銷 / this record was withdrawn</p>", status_code=410)
+            return HTMLResponse(viewer_language.note(language, words["withdrawn"]), status_code=410)
         except NoPageImages:
-            return templates.TemplateResponse(request, "viewer.html", {"book": book, "missing": True},
-                                              status_code=404)
+            return HTMLResponse(viewer_language.note(language, words["no_images"]), status_code=404)
+        card = catalogue.get(book).card
+        start = start_page(book, canvas)
         return templates.TemplateResponse(request, "viewer.html", {
-            "book": book, "manifest": ids.manifest(book), "language": LOCALES.get(lang, "zh-TW"),
-            "canvas": start_canvas(book, canvas), "query": q, "missing": None,
+            "book": book, "manifest": ids.manifest(book), "language": language,
+            "title": viewer_language.tab_title(language, (card.get("edition") or {}).get("title") or book),
+            "mirador": viewer_language.mirador_config(language),
+            "mirador_url": asset_url("/viewer/mirador.min.js", mirador_dir(settings) / "mirador.min.js"),
+            "placeholder": first_page_image(book, start), "loading": words["loading"],
+            "canvas": ids.canvas(book, start) if start else None, "query": q,
         })
 
-    def start_canvas(book: str, wanted: str | None) -> str | None:
-        """The canvas to open: `wanted` (0005, or 5) when the book has that page; otherwise the first."""
+    def first_page_image(book: str, page: str | None) -> str | None:
+        """A listed size (600 px wide, or the nearest) of the page the viewer opens at: shown at once
+        while Mirador loads, so the reader never waits in front of a grey box."""
+        pages = [str(entry.get("page")) for entry in (catalogue.structure(book) or {}).get("pages") or []]
+        page = page or (pages[0] if pages else None)
+        folder = page_folder(catalogue.home.derivatives, book, page) if page else None
+        info = read_info(folder) if folder else None
+        sizes = sorted(int(size["width"]) for size in (info or {}).get("sizes") or [] if size.get("width"))
+        if not sizes:
+            return None
+        width = min(sizes, key=lambda w: abs(w - PLACEHOLDER_WIDTH))
+        return f"/iiif/image/{book}/{page}/full/{width},/0/default.jpg"
+
+    def start_page(book: str, wanted: str | None) -> str | None:
+        """The page to open: `wanted` (0005, or 5) when the book has that page; otherwise None (the first)."""
         number = whole_number(wanted) if wanted else None
         if number is None:
             return None
         page = f"{number:04d}"
         pages = {str(entry.get("page")) for entry in (catalogue.structure(book) or {}).get("pages") or []}
-        return ids.canvas(book, page) if page in pages else None
+        return page if page in pages else None
 
     @api.get("/viewer/{name}", include_in_schema=False)
     def viewer_asset(request: Request, name: str):
         if name not in ("mirador.min.js", "mirador.min.js.map"):
             return _error(404, f"no viewer file {name!r}")
-        path = mirador_dir() / name
+        path = mirador_dir(settings) / name
         if not path.is_file():
             return _error(404, "Mirador is not installed: run `make install` (npm ci) first")
-        media_type = "text/javascript" if name.endswith(".js") else "application/json"
+        if name.endswith(".js"):  # gzip (2.3 MB → 0.7 MB), ETag, a year when the address has its version
+            return asset_response(request, path)
         headers = {"Cache-Control": "public, max-age=86400"}
         if "range" in request.headers:
-            return FileResponse(path, media_type=media_type, headers=headers)
+            return FileResponse(path, media_type="application/json", headers=headers)
         fd = os.open(path, os.O_RDONLY)
         stat = os.fstat(fd)
         headers["ETag"] = _etag(stat)
         if _not_modified(request, headers["ETag"]):
             os.close(fd)
             return Response(status_code=304, headers=headers)
-        return FileStream(fd, stat.st_size, media_type, headers)  # 2.4 MB: not 64 KB per thread-pool trip
+        return FileStream(fd, stat.st_size, "application/json", headers)  # the source map (developers): 9.8 MB
 
     return api

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from repository import CardNotFound, Catalogue, StoreError
+from repository import Catalogue, Gone, InvalidInput
 from repository.outputs.card_formats import MEDIA_TYPES, SUFFIXES, record_bytes
 from repository.outputs.oai import OAIRepository
 from repository.outputs.selection import CurrentCard
@@ -38,16 +38,10 @@ def router(catalogue: Catalogue) -> APIRouter:
     def card_export(card_id: str, format: str = Query("mods", description="mods, dc, marcxml or marc"),
                     version: int | None = Query(None, ge=1, description="an older version (default: current)")):
         if format not in MEDIA_TYPES:
-            raise HTTPException(400, f"unknown format {format!r}: use {', '.join(MEDIA_TYPES)}")
-        try:
-            stored = catalogue.get(card_id, version)
-        except CardNotFound as error:
-            raise HTTPException(404, str(error)) from None
-        except StoreError as error:
-            raise HTTPException(400, str(error)) from None
-        record = CurrentCard.from_stored(stored)
+            raise InvalidInput(f"unknown format {format!r}: use {', '.join(MEDIA_TYPES)}")
+        record = CurrentCard.from_stored(catalogue.get(card_id, version))
         if record.withdrawn:
-            raise HTTPException(410, f"card {card_id!r} was withdrawn (v{record.version})")
+            raise Gone(f"card {card_id!r} was withdrawn (v{record.version})")
         filename = f"{card_id}{SUFFIXES[format]}"
         return Response(record_bytes(record, format), media_type=MEDIA_TYPES[format],
                         headers={"Content-Disposition": f'inline; filename="{filename}"'})

@@ -26,8 +26,7 @@ from urllib.parse import urlsplit
 
 from repository import Home, atomic_files, public_url
 from repository.config import PUBLIC_URL, public_url_configured
-
-from .proxies import trusted_proxies
+from repository.settings import Settings
 
 log = logging.getLogger("guji.web")
 WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
@@ -61,22 +60,6 @@ def machine_address() -> str:
     return address if address not in WILDCARDS else "127.0.0.1"
 
 
-def configured_problem() -> str | None:
-    """What is wrong with a configured GUJI_PUBLIC_URL (None: nothing, or not configured)."""
-    if not public_url_configured():
-        return None
-    value = public_url()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        return (f"{PUBLIC_URL}={value!r} 不是网站地址：应写成 http(s)://主机名[:端口]，"
-                "例如 https://guji.example.cn 或 http://192.168.1.20:8000")
-    try:
-        _ = parts.port  # urlsplit checks the port only when asked
-    except ValueError:
-        return f"{PUBLIC_URL}={value!r} 中的端口不是 1–65535 的数字"
-    return None
-
-
 def startup_lines(host: str, listening: str) -> list[str]:
     """What `guji serve --host HOST` says about its addresses before it starts (`listening`: its
     :func:`served_url`), in Chinese for staff."""
@@ -106,10 +89,10 @@ def _expected() -> str:
 class PublicAddressCheck:
     """ASGI middleware: note requests that reached the site at an address other than the public URL."""
 
-    def __init__(self, app, home: Home):
+    def __init__(self, app, home: Home, trusted_proxies: tuple[str, ...] = ()):
         self.app = app
         self.home = home
-        self.networks = [ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies()]
+        self.networks = [ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies]
         self.warned: set[str] = set()
 
     async def __call__(self, scope, receive, send):
@@ -182,6 +165,6 @@ def seen_elsewhere(home: Home) -> list[dict]:
     return sorted(entries, key=lambda entry: str(entry.get("last")), reverse=True)
 
 
-def install(app, home: Home) -> None:
+def install(app, home: Home, settings: Settings) -> None:
     """Add the check as the outermost middleware (it sees the proxy's own address)."""
-    app.add_middleware(PublicAddressCheck, home=home)
+    app.add_middleware(PublicAddressCheck, home=home, trusted_proxies=settings.trusted_proxies)

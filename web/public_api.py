@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from repository import Catalogue, public_url
-from repository.catalogue_db import CardRow
+from repository import Catalogue, Gone, public_url
 from repository.withdrawal import is_withdrawn
 
 from . import collection
-from .public_pages import browse_filters, stored_or_none, withdrawn_message
+from .public_pages import browse_filters, withdrawn_message
 from .record import BookRecord, Section, book_record
+
+if TYPE_CHECKING:
+    from repository.catalogue_db import CardRow  # the rows Catalogue.browse and .recent answer
 
 
 class BookSummary(BaseModel):
@@ -171,11 +173,9 @@ def router(catalogue: Catalogue) -> APIRouter:
     @api.get("/books/{card_id}", response_model=BookResponse, summary="One book's record (the /books/{id} page)",
              responses={404: {"description": "no such book"}, 410: {"description": "the record was withdrawn"}})
     def book_api(card_id: str):
-        stored = stored_or_none(catalogue, card_id)
-        if stored is None:
-            raise HTTPException(404, f"no book with id {card_id!r}")
+        stored = catalogue.get(card_id)
         if is_withdrawn(stored.card):
-            raise HTTPException(410, withdrawn_message(catalogue, stored))
+            raise Gone(withdrawn_message(catalogue, stored))
         return book_response(book_record(catalogue, stored))
 
     return api

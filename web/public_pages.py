@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from iiif.page_images import valid_page
-from repository import CardNotFound, Catalogue, StoredCard, StoreError
+from repository import Catalogue, StoredCard, local_time
 from repository.card import card_entries, title_with_juan
 from repository.withdrawal import is_withdrawn, withdrawn_since
 
@@ -25,18 +25,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def stored_or_none(catalogue: Catalogue, card_id: str) -> StoredCard | None:
-    try:
-        return catalogue.get(card_id)
-    except (CardNotFound, StoreError):
-        return None
-
-
-def not_found(request: Request, message: str, **values):
-    """A 404 page; `message` is Chinese interface text with `{placeholders}` filled from `values`."""
-    return render(request, "not_found.html", {"message": message, "values": values}, status_code=404)
-
-
 def withdrawn_page(request: Request, catalogue: Catalogue, stored: StoredCard):
     """410 Gone: the card was withdrawn (it stays in OCFL and in the staff workspace)."""
     title = title_with_juan(stored.card) or stored.id
@@ -49,9 +37,8 @@ def withdrawn_page(request: Request, catalogue: Catalogue, stored: StoredCard):
 def withdrawn_message(catalogue: Catalogue, stored: StoredCard) -> str:
     """The same note for the JSON API and IIIF."""
     since = withdrawn_since(catalogue, stored)
-    when = f" in v{since.number} ({since.created})" if since else ""
-    return (f"{stored.id} was withdrawn{when}: the record is no longer part of the public collection "
-            f"(older versions remain in the repository; OAI-PMH reports it as deleted)")
+    when = f"（v{since.number}，{local_time.format_time(since.created)}）" if since else ""
+    return (f"「{stored.id}」已撤销{when}：这条记录不再在馆藏中公开（以前的版本仍然保存；OAI-PMH 报告为已删除）")
 
 
 def browse_filters(
@@ -109,9 +96,7 @@ def router(catalogue: Catalogue) -> APIRouter:
                layout: str = "vertical"):
         """`?page=0003` (as search hits link) opens the embedded viewer at that page and shows its text
         beside it; `?text=12` the text of a leaf without a scan; `q` marks a search's matches in both."""
-        stored = stored_or_none(catalogue, card_id)
-        if stored is None:
-            return not_found(request, "没有标识为「{id}」的藏品", id=card_id)
+        stored = catalogue.get(card_id)
         if is_withdrawn(stored.card):
             return withdrawn_page(request, catalogue, stored)
         book = book_record(catalogue, stored)

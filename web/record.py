@@ -17,14 +17,15 @@ A printed catalogue card (卡片目录, 善本书目) reads, line by line::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 import iiif.ids
 import metadata_schemas
-from repository import Catalogue, StoredCard, public_url
+from repository import Catalogue, StoredCard, local_time, public_url
 from repository.card import responsibility_text, title_with_juan
 from repository.outputs import card_text
+from repository.page_labels import card_script, page_entry_label
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Section:
 @dataclass
 class PageEntry:
     page: str  # 0001
-    label: str  # 1a, 卷一 葉一a …
+    label: str  # 叶一a, 葉一上, 卷一 葉一a … (repository.page_labels)
 
 
 @dataclass
@@ -80,9 +81,11 @@ class BookRecord:
     def manifest_url(self) -> str:
         return iiif.ids.manifest(self.id)
 
-    def viewer_path(self, page: str | None = None, query: str = "") -> str:
-        """The viewer page, at `page`, searching for `query` (its hits highlighted on the scans)."""
-        params = {key: value for key, value in (("page", page), ("q", query)) if value}
+    def viewer_path(self, page: str | None = None, query: str = "", lang: str | None = None) -> str:
+        """The viewer page, at `page`, searching for `query` (its hits highlighted on the scans); `lang`
+        en for the English site (otherwise the viewer follows the site's cookie)."""
+        params = {key: value for key, value in (("page", page), ("q", query), ("lang", "en" if lang == "en" else ""))
+                  if value}
         return f"/books/{self.id}/viewer" + (f"?{urlencode(params)}" if params else "")
 
     def image_path(self, page: str) -> str:
@@ -93,7 +96,7 @@ class BookRecord:
         """A citation after GB/T 7714-2015 (electronic monograph [M/OL]) with the permalink."""
         holding = self.card.get("copy") or {}
         edition = self.card.get("edition") or {}
-        date = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
+        date = (today or local_time.now()).strftime("%Y-%m-%d")  # the access date, in Beijing time
         parts = []
         responsibility = responsibility_text(self.card)
         if responsibility:
@@ -131,8 +134,9 @@ def book_record(catalogue: Catalogue, stored: StoredCard) -> BookRecord:
     card = stored.card
     holding = card.get("copy") or {}
     structure = catalogue.structure(stored.id) or {}
+    script = card_script(card)  # 叶一a or 葉一上 for pages that have only their default label
     pages = [
-        PageEntry(str(page["page"]), str(page.get("label") or page["page"]))
+        PageEntry(str(page["page"]), page_entry_label(page, script))
         for page in structure.get("pages") or [] if isinstance(page, dict) and page.get("page")
     ]
     code = ((card.get("edition") or {}).get("classification") or {}).get("code")

@@ -2,7 +2,8 @@
 Search inside one book (``/iiif/search/{id}``: API 1.0 for Mirador; ``/iiif/search/{id}/v2``).
 
 Web processes only read the index; the indexer (started by `guji serve`) writes it. A bad
-query or parameter is answered with HTTP 400 and a message saying what to change.
+query or parameter is answered with HTTP 400 and a message saying what to change (a QueryError,
+answered by the app's error handler; the search page shows it beside the search box).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from iiif.content_search import search_v1, search_v2
-from repository import Catalogue
+from repository import Catalogue, Gone, NotFound
 from repository.withdrawal import withdrawn_status
 from search.backend import SearchError
 from search.fields import BY_NAME, FACETS
@@ -28,13 +29,16 @@ logger = logging.getLogger("guji.search")
 CONTENT_SEARCH_PARAMETERS = {"q", "motivation", "date", "user"}
 
 
+SORT_LABELS = {"relevance": "相关度", "title": "题名", "date": "年代", "call_number": "索书号"}
+
 def _filters(request: Request) -> dict[str, str]:
     """Facet filters: ?f=sibu:经部 (repeatable)."""
     chosen = {}
     for item in request.query_params.getlist("f"):
         name, _, value = item.partition(":")
         if name not in FACETS or not value:
-            raise QueryError(f"bad filter f={item!r}: write f=FACET:VALUE with FACET one of {', '.join(FACETS)}")
+            raise QueryError(f"bad filter f={item!r}: write f=FACET:VALUE with FACET one of {', '.join(FACETS)}",
+                             parameter="f")
         chosen[name] = value
     return chosen
 
@@ -46,19 +50,12 @@ def _int(request: Request, name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise QueryError(f"{name}={raw!r} is not a whole number") from None
-
-
-def unavailable(error: SearchError) -> JSONResponse:
-    """503 for programs; the details (the index's folder, `guji reindex`) go to the log, not to the caller."""
-    logger.error("search is unavailable: %s", error)
-    return JSONResponse({"error": "search is unavailable now (检索暂不可用): please try again later"}, status_code=503,
-                        headers={"Access-Control-Allow-Origin": "*", "Retry-After": "60"})
+        raise QueryError(f"{name}={raw!r} is not a whole number", parameter=name) from None
 
 
 def router(catalogue: Catalogue) -> APIRouter:
     routes = APIRouter()
-    searcher = Searcher(catalogue.home)
+    searcher = Searcher(catalogue.home, settings=catalogue.settings)
 
     def run(request: Request):
         query = request.query_params.get("q", "")
@@ -69,17 +66,13 @@ def router(catalogue: Catalogue) -> APIRouter:
     def api_search(request: Request):
         """Search records and full text: `q` (query language in docs/search.md), `f=FACET:VALUE`, `sort`,
         `page`, `per_page`. Answers book ids, page refs, highlighted snippets and facet counts."""
-        try:
-            return run(request).to_json()
-        except QueryError as error:
-            return JSONResponse({"error": str(error), "parameter": "q"}, status_code=400)
-        except SearchError as error:
-            return unavailable(error)
+        return run(request).to_json()
 
     @routes.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
         query = request.query_params.get("q", "")
-        context = {"q": query, "results": None, "error": None, "sorts": SORTS, "labels": BY_NAME}
+        context = {"q": query, "results": None, "error": None, "sorts": SORTS, "sort_labels": SORT_LABELS,
+                   "labels": BY_NAME}
         if not query.strip():
             return render(request, "search.html", context)
         if len(query) > MAX_QUERY_CHARS:  # said in Chinese here; the search boxes take at most 1,000 characters
@@ -110,18 +103,12 @@ def router(catalogue: Catalogue) -> APIRouter:
     def content_search(request: Request, book_id: str, build):
         withdrawn = withdrawn_status(catalogue, book_id)
         if withdrawn is None:
-            return JSONResponse({"error": f"no book {book_id!r}"}, status_code=404)
+            raise NotFound(f"没有标识为「{book_id[:80]}」的书", english=f"no book {book_id[:80]!r}")
         if withdrawn:
-            return JSONResponse({"error": f"{book_id} was withdrawn (记录已撤销): nothing to search"}, status_code=410,
-                                headers={"Access-Control-Allow-Origin": "*"})
+            raise Gone(f"{book_id} 的记录已撤销，无可检索", english=f"{book_id} was withdrawn: nothing to search")
         ignored = sorted(set(request.query_params) - CONTENT_SEARCH_PARAMETERS)
-        try:
-            answer = build(searcher, book_id, request.query_params.get("q", ""), ignored,
-                           locate=locator(catalogue, book_id))
-        except QueryError as error:
-            return JSONResponse({"error": str(error), "parameter": "q"}, status_code=400)
-        except SearchError as error:
-            return unavailable(error)
+        answer = build(searcher, book_id, request.query_params.get("q", ""), ignored,
+                       locate=locator(catalogue, book_id))
         return JSONResponse(answer, headers={"Access-Control-Allow-Origin": "*"})
 
     @routes.get("/iiif/search/{book_id}/v2", tags=["iiif"])

@@ -6,16 +6,18 @@ Autoescaping is on for every template; nothing in Guji's templates marks user da
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
-from repository import public_url
+from repository import local_time, public_url
+from repository.version_reasons import readable_reason
 
-from . import i18n
+from . import event_labels, i18n
+from .static_assets import asset_url
 
 HERE = Path(__file__).parent
 
@@ -31,14 +33,6 @@ SECURITY_HEADERS = {
 }
 
 
-DEFAULT_SITE_NAME = "古籍与地方文献数字典藏"
-
-
-def site_name() -> str:
-    """The site's name in the header (`GUJI_SITE_NAME`, e.g. 如皋市图书馆古籍数字典藏)."""
-    return os.environ.get("GUJI_SITE_NAME") or DEFAULT_SITE_NAME
-
-
 def _page_context(request: Request) -> dict:
     language = i18n.language_of(request)
     other = "en" if language == "zh" else "zh"
@@ -49,7 +43,7 @@ def _page_context(request: Request) -> dict:
         "toggle_language": other,
         "toggle_url": "/lang?" + urlencode({"to": other, "next": here}),
         "public_url": public_url(),
-        "site_name": site_name(),
+        "site_name": request.app.state.settings.site_name,  # GUJI_SITE_NAME, e.g. 如皋市图书馆古籍数字典藏
         "staff_user": getattr(request.state, "staff_user", None),
     }
 
@@ -63,6 +57,32 @@ def shown(value) -> str:
 
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_page_context])
 templates.env.filters["shown"] = shown
+
+
+def static_url(name: str) -> str:
+    """/static/NAME with its version, so that browsers may keep it for a year (web/static_assets.py)."""
+    return asset_url(f"/static/{name}", HERE / "static" / name)
+
+
+templates.env.globals["static_url"] = static_url
+
+
+@pass_context
+def local_time_filter(context, value) -> str:
+    """A stored UTC stamp as the reader reads it: 2026年12月6日 19:57, Beijing time (GUJI_TIMEZONE)."""
+    return local_time.format_time(value, context.get("lang", "zh"))
+
+
+@pass_context
+def local_date_filter(context, value) -> str:
+    return local_time.format_date(value, context.get("lang", "zh"))
+
+
+templates.env.filters["local_time"] = local_time_filter
+templates.env.filters["reason"] = readable_reason  # Guji's own reasons of older versions, in Chinese
+templates.env.globals["event_kind"] = event_labels.event_kind
+templates.env.globals["detail_key"] = event_labels.detail_key
+templates.env.filters["local_date"] = local_date_filter
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200):

@@ -23,7 +23,7 @@ from fpdf.enums import WrapMode
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.worksheet.page import PageMargins
 
-from repository import Catalogue
+from repository import Catalogue, InvalidInput, local_time
 from repository.card import grade_label
 
 from . import card_text
@@ -64,7 +64,7 @@ class ApplicationRound:
     name: str  # 批次 as the library calls it, e.g. 第七批; may be empty
     applicant: str  # 申报单位 of the round (else each card's 收藏单位)
     books: list[RoundBook]
-    filled_on: date = field(default_factory=date.today)
+    filled_on: date = field(default_factory=local_time.today)
 
     @property
     def title(self) -> str:
@@ -88,10 +88,10 @@ def build_round(
     """Every chosen book's dossier with its pre-flight warnings, in 普查编号 order."""
     rules = check_scope(scope)
     if not card_ids:
-        raise ValueError("申报批次里没有书：请选择要申报的卡片")
+        raise InvalidInput("申报批次里没有书：请选择要申报的卡片")
     if len(card_ids) > MAX_BOOKS:
-        raise ValueError(f"一个申报批次最多 {MAX_BOOKS} 部书，现在选了 {len(card_ids)} 部：请分批申报")
-    today = date.today()
+        raise InvalidInput(f"一个申报批次最多 {MAX_BOOKS} 部书，现在选了 {len(card_ids)} 部：请分批申报")
+    today = local_time.today()
     books = []
     for done, card_id in enumerate(dict.fromkeys(card_ids), start=1):
         dossier = build_dossier(catalogue, card_id, scope=scope, count=count, width=width, applicant=applicant,
@@ -156,7 +156,7 @@ def summary_xlsx(application: ApplicationRound) -> bytes:
 
 
 def summary_pdf(application: ApplicationRound) -> bytes:
-    pdf = FormPDF(f"{application.title} · 生成于 {application.filled_on.isoformat()}", orientation="L")
+    pdf = FormPDF(f"{application.title} · 生成于 {chinese_date(application.filled_on)}", orientation="L")
     pdf.set_title(application.title)
     pdf.set_lang("zh-CN")
     pdf.add_page()

@@ -15,12 +15,12 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import bagit
 
-from repository import Catalogue, StoreError
+from repository import Catalogue, local_time
+from repository.errors import Damaged, GujiError, InvalidInput
 
 from . import card_text
 
@@ -28,8 +28,16 @@ Progress = Callable[[int, int], None]
 logging.getLogger("bagit").setLevel(logging.WARNING)  # bagit narrates every file at INFO
 
 
-class BagExportError(StoreError):
+class BagExportError(GujiError):
     """A bag that could not be written; nothing is left at the target."""
+
+
+class BagTargetExists(BagExportError, InvalidInput):
+    """The folder named for the bag exists and is not empty."""
+
+
+class BagMismatch(BagExportError, Damaged):
+    """A file copied into the bag does not match the digest OCFL recorded."""
 
 
 @dataclass
@@ -48,7 +56,7 @@ def export_bag(
     """Write version `version` (default: head) of `card_id` as a BagIt bag at `target` (a new folder)."""
     target = Path(target)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BagExportError(f"{target} already exists and is not an empty folder: choose a new folder for the bag")
+        raise BagTargetExists(f"{target} already exists and is not an empty folder: choose a new folder for the bag")
     stored = catalogue.get(card_id, version)  # raises CardNotFound for a bad id or version
     info = next(v for v in stored.versions if v.number == stored.version)
     store = catalogue.store
@@ -68,7 +76,7 @@ def export_bag(
             "Source-Organization": (stored.card.get("copy") or {}).get("holding_institution") or "Guji",
             "External-Identifier": card_id,
             "External-Description": card_text.title_with_juan(stored.card) or card_id,
-            "Bagging-Date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "Bagging-Date": local_time.today().isoformat(),  # BagIt's YYYY-MM-DD, the library's day
             "Guji-OCFL-Object": card_id,
             "Guji-OCFL-Version": f"v{stored.version}",
             "Guji-OCFL-Head-Version": f"v{stored.head}",
@@ -94,7 +102,7 @@ def _check_against_ocfl(bag: bagit.Bag, digests: dict[str, str], card_id: str, v
     for logical, digest in digests.items():
         entry = entries.get(f"data/{logical}")
         if entry is None or entry.get("sha512") != digest:
-            raise BagExportError(
+            raise BagMismatch(
                 f"{card_id} v{version}/{logical}: the copy in the bag does not match the sha512 OCFL recorded; "
                 "no bag was written. Run `guji fixity` and restore the file from a backup if it reports it"
             )

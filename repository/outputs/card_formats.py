@@ -15,7 +15,7 @@ from typing import IO
 from lxml import etree
 from pymarc import XMLWriter, record_to_xml
 
-from repository import Catalogue, atomic_files
+from repository import Catalogue, InvalidInput, atomic_files
 
 from .dublin_core import dc_element
 from .marc import marc_record
@@ -103,4 +103,4 @@ def record_bytes(record: CurrentCard, format: str) -> bytes:
         return b'<?xml version="1.0" encoding="UTF-8"?>\n' + record_to_xml(marc_record(record), namespace=True)
     if format == "marc":
         return marc_record(record).as_marc()
-    raise ValueError(f"导出格式「{format}」不可用：请用 {'、'.join(MEDIA_TYPES)}")
+    raise InvalidInput(f"导出格式「{format}」不可用：请用 {'、'.join(MEDIA_TYPES)}")

@@ -1,4 +1,4 @@
-"""CLI of the outputs package, registered through the ``guji.commands`` entry point:
+"""CLI of the outputs package (assembled in web/cli.py):
 
 ``guji cards print | register | withdraw``, ``guji dossier``, ``guji dossier-round``, ``guji export bag``,
 ``guji validate-xml``.
@@ -6,53 +6,24 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-errors = Console(stderr=True)
-console = Console()
-
-
-def _catalogue(ctx: typer.Context):
-    from repository.cli import open_catalogue
-
-    from .fonts import FontMissing
-    from .safe_xml import XMLRefused
-    from .selection import SelectionError
-
-    return open_catalogue(ctx, failures=(SelectionError, FontMissing, XMLRefused, ValueError))
-
-
-@contextmanager
-def _progress(description: str, unit: str):
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(f"{{task.speed}} {unit}/s"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=not errors.is_terminal,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
+from repository.cli import EditorOption, console, editor_of, errors, one_of, open_catalogue, progress, warn
+from repository.errors import InvalidInput
 
 IdsOption = typer.Option(None, "--ids", help="Cards by id, 索书号 or 普查编号: comma-separated and/or repeated.")
 
 
 def _warn(messages: list[str], prefix: str = "") -> None:
     for message in messages:
-        errors.print("[yellow]提示：[/yellow]", end="")
-        errors.print(f"{prefix}{message}", highlight=False, markup=False)
+        warn(f"{prefix}{message}")
 
 
 def register(app: typer.Typer) -> None:
-    from repository.cli import cards_app
-
+    cards_app = typer.Typer(no_args_is_help=True)
+    app.add_typer(cards_app, name="cards")
     export_app = typer.Typer(help="Transfer packages: BagIt bags of OCFL versions.", no_args_is_help=True)
     app.add_typer(export_app, name="export")
 
@@ -68,14 +39,14 @@ def register(app: typer.Typer) -> None:
         from .guide_cards import print_guide_cards
         from .selection import parse_since, select_cards, split_references
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             since = parse_since(changed_since) if changed_since else None
             card_ids = select_cards(catalogue, split_references(ids), since)
             if not card_ids:
                 errors.print("没有要打印的卡片" + (f"：{changed_since} 以来没有修改过著录的卡片" if since else ""),
                              highlight=False)
                 raise typer.Exit(1)
-            with _progress("打印导卡", "张") as update:
+            with progress("打印导卡", "张") as update:
                 result = print_guide_cards(catalogue, card_ids, output=output, progress=update)
             _warn(result.warnings)
             console.print(f"已打印 {result.cards} 张导卡，共 {result.sheets} 页 A4：{output}", highlight=False)
@@ -90,7 +61,7 @@ def register(app: typer.Typer) -> None:
         from .register import write_register
         from .selection import resolve_references, split_references
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             references = split_references(ids)
             count = write_register(catalogue, output, resolve_references(catalogue, references) if references else None)
             console.print(f"登记目录 {count} 条，已写入 {output}", highlight=False)
@@ -101,16 +72,16 @@ def register(app: typer.Typer) -> None:
         reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
         reason: str = typer.Option(..., "--reason", "-r", help="Why the record is withdrawn (recorded in history)."),
         reinstate: bool = typer.Option(False, "--reinstate", help="Undo: make a withdrawn card active again."),
-        editor: str = typer.Option(None, "--editor", help="Who makes the change (default: $GUJI_EDITOR or login)."),
+        editor: str = EditorOption,
     ) -> None:
         """Withdraw a card (status withdrawn: kept in OCFL; gone from the public site, search and IIIF;
         OAI-PMH reports it as deleted), or --reinstate it."""
-        from repository.cli import default_editor
         from repository.withdrawal import set_withdrawn
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             card_id = catalogue.resolve(reference)
-            result = set_withdrawn(catalogue, card_id, not reinstate, editor=editor or default_editor(), reason=reason)
+            result = set_withdrawn(catalogue, card_id, not reinstate, editor=editor_of(ctx, editor),
+                                   reason=reason)
             state = "恢复" if reinstate else "撤销"
             if result.changed:
                 console.print(f"{card_id} 已{state}（第 {result.version} 版）", highlight=False)
@@ -126,12 +97,7 @@ def register(app: typer.Typer) -> None:
     WidthOption = typer.Option(None, "--width", min=100, help="书影 width in pixels ($GUJI_DOSSIER_IMAGE_WIDTH, 1200).")
     StrictOption = typer.Option(False, "--strict", help="Write nothing and exit 1 if pre-flight warns.")
 
-    def _check_format(format: str) -> None:
-        from .dossier import FORMATS
-
-        if format not in FORMATS:
-            errors.print(f"[red]错误：[/red]--format {format}：请用 docx 或 pdf", highlight=False)
-            raise typer.Exit(2)
+    FormatOption = typer.Option("docx", "--format", "-f", **one_of("docx", "pdf"), help="docx or pdf.")
 
     def _refuse_if_strict(strict: bool, count: int) -> None:
         if strict and count:
@@ -142,7 +108,7 @@ def register(app: typer.Typer) -> None:
     def dossier(
         ctx: typer.Context,
         reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
-        format: str = typer.Option("docx", "--format", "-f", help="docx or pdf."),
+        format: str = FormatOption,
         output: Path = typer.Option(..., "--output", "-o", help="File to write."),
         scope: str = ScopeOption,
         pages: str = typer.Option(None, "--pages", help="书影 pages chosen by staff, e.g. 0001,0003 "
@@ -157,8 +123,7 @@ def register(app: typer.Typer) -> None:
         """Precious-books list dossier (珍贵古籍名录申报书): fields, pre-flight warnings, 书影; DOCX or PDF."""
         from .dossier import build_dossier, write_dossier
 
-        _check_format(format)
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             card_id = catalogue.resolve(reference)
             page_list = [p for p in (pages or "").replace("，", ",").split(",") if p.strip()] or None
             built = build_dossier(catalogue, card_id, scope=scope, pages=page_list, count=count, width=width,
@@ -174,7 +139,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         ids: list[str] = IdsOption,
         output: Path = typer.Option(..., "--output", "-o", help="Zip file to write, e.g. 申报-第七批.zip."),
-        format: str = typer.Option("docx", "--format", "-f", help="docx or pdf, for each book's dossier."),
+        format: str = FormatOption,
         scope: str = ScopeOption,
         name: str = typer.Option("", "--round", help="The round's name on the summary sheet, e.g. 第七批."),
         count: int = CountOption,
@@ -189,14 +154,12 @@ def register(app: typer.Typer) -> None:
         from .application_round import build_round, round_zip
         from .selection import resolve_references, split_references
 
-        _check_format(format)
         references = split_references(ids)
         if not references:
-            errors.print("[red]错误：[/red]请用 --ids 列出要申报的书（标识符、索书号或普查编号）", highlight=False)
-            raise typer.Exit(2)
-        with _catalogue(ctx) as catalogue:
+            raise InvalidInput("请用 --ids 列出要申报的书（标识符、索书号或普查编号）")
+        with open_catalogue(ctx) as catalogue:
             card_ids = resolve_references(catalogue, references)
-            with _progress("预检", "部") as update:
+            with progress("预检", "部") as update:
                 application = build_round(catalogue, card_ids, scope=scope, name=name, applicant=applicant,
                                           preparer=preparer, contact=contact, count=count, width=width,
                                           progress=update)
@@ -204,7 +167,7 @@ def register(app: typer.Typer) -> None:
                 _warn(book.dossier.warnings, prefix=f"{book.dossier.card_id}（{book.dossier.title}）：")
             problems = sum(len(book.dossier.warnings) for book in application.books)
             _refuse_if_strict(strict, problems)
-            with _progress("生成申报书", "部") as update:
+            with progress("生成申报书", "部") as update:
                 data = round_zip(application, format, progress=update)
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_bytes(data)
@@ -221,9 +184,9 @@ def register(app: typer.Typer) -> None:
         """Write one OCFL version of a book as a BagIt bag (sha512 manifests, checked against OCFL)."""
         from .bag import export_bag
 
-        with _catalogue(ctx) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             card_id = catalogue.resolve(reference)
-            with _progress(f"打包 {card_id}", "个文件") as update:
+            with progress(f"打包 {card_id}", "个文件") as update:
                 result = export_bag(catalogue, card_id, output, version=version, progress=update)
             console.print(f"{card_id} 第 {result.version} 版的 BagIt 包：{result.files} 个文件，"
                           f"{result.bytes:,} 字节 → {result.path}", highlight=False)
@@ -231,25 +194,19 @@ def register(app: typer.Typer) -> None:
     @app.command("validate-xml")
     def validate_xml(
         file: Path = typer.Argument(..., help="A MODS, oai_dc or OAI-PMH response file."),
-        schema: str = typer.Option("auto", "--schema",
+        schema: str = typer.Option("auto", "--schema", **one_of("auto", "mods", "oai_dc", "dc-records", "oai"),
                                    help="auto (from the root element), mods, oai_dc, dc-records or oai."),
     ) -> None:
         """Check an XML file against the MODS 3.6 / oai_dc / OAI-PMH 2.0 schemas (no DTDs or entities read)."""
         from .safe_xml import MAX_XML_BYTES, XMLRefused, parse_xml, schema_for, validate
 
-        try:
-            if file.is_file() and file.stat().st_size > MAX_XML_BYTES:
-                raise XMLRefused(f"{file}: 文件超过 {MAX_XML_BYTES >> 20} MB，不予校验；请分成几个文件")
-            tree = parse_xml(file.read_bytes(), str(file))
-        except (XMLRefused, OSError) as error:
-            errors.print("[red]拒绝读取：[/red]", end="")
-            errors.print(str(error), highlight=False, markup=False)
-            raise typer.Exit(1) from None
+        if file.is_file() and file.stat().st_size > MAX_XML_BYTES:
+            raise XMLRefused(f"{file}: 文件超过 {MAX_XML_BYTES >> 20} MB，不予校验；请分成几个文件")
+        tree = parse_xml(file.read_bytes(), str(file))  # a DOCTYPE, entities or broken XML: XMLRefused
         name = schema_for(tree) if schema == "auto" else schema
         if name not in ("mods", "oai_dc", "dc-records", "oai"):
-            errors.print(f"[red]错误：[/red]{file}：看不出根元素属于哪种模式，请用 --schema 指定（mods、oai_dc、"
-                         "dc-records 或 oai）", highlight=False)
-            raise typer.Exit(2)
+            raise InvalidInput(f"{file}：看不出根元素属于哪种模式，请用 --schema 指定"
+                               "（mods、oai_dc、dc-records 或 oai）")
         problems = validate(tree, name)
         for problem in problems:
             errors.print(f"{file} {problem}", highlight=False, markup=False)

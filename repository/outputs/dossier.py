@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,7 +30,7 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 
 import metadata_schemas
-from repository import Catalogue, atomic_files
+from repository import Catalogue, InvalidInput, atomic_files, local_time
 from repository.card import grade_label
 from repository.card_table import get_path
 from repository.parse import int_to_chinese
@@ -40,8 +39,6 @@ from . import card_text
 from .fonts import MAIN_FAMILY, add_cjk_fonts
 from .sample_pages import SamplePage, sample_pages
 
-DEFAULT_PAGES = 2
-DEFAULT_IMAGE_WIDTH = 1200
 UNFILLED = "未填"  # a required field left empty; an optional one prints blank
 DOCX_EAST_ASIAN_FONT = "宋体"  # SimSun: present wherever a provincial centre opens the file
 DOCX_HEADING_FONT = "黑体"  # SimHei, for the title
@@ -58,25 +55,17 @@ def scopes() -> dict[str, dict]:
     return dossier_definition()["scopes"]
 
 
-def setting(name: str, default: int) -> int:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"设置 {name}={text!r} 不对：应为不小于 1 的整数")
-    return int(text)
-
-
 def check_scope(scope: str) -> dict:
-    """The rules of a list (provincial, national), or ValueError naming the lists there are."""
+    """The rules of a list (provincial, national), or InvalidInput naming the lists there are."""
     if scope not in scopes():
-        raise ValueError(f"没有「{scope}」这种名录：请用 provincial（省级珍贵古籍名录）或 national（国家珍贵古籍名录）")
+        raise InvalidInput(f"没有「{scope}」这种名录：请用 provincial（省级珍贵古籍名录）"
+                           "或 national（国家珍贵古籍名录）")
     return scopes()[scope]
 
 
 def chinese_date(day: date) -> str:
     """2026年12月6日."""
-    return f"{day.year}年{day.month}月{day.day}日"
+    return local_time.format_date(day)
 
 
 # ---- field formatters (the `compose` names of dossier.json) -------------------------------------
@@ -140,7 +129,7 @@ class Dossier:
     opinions: list[Opinion] = field(default_factory=list)
     preparer: str = ""  # 填表人
     contact: str = ""  # 联系方式
-    filled_on: date = field(default_factory=date.today)  # 填表日期
+    filled_on: date = field(default_factory=local_time.today)  # 填表日期
 
     def value(self, label: str) -> str:
         return next(f.value for f in self.fields if f.label == label)
@@ -192,14 +181,14 @@ def build_dossier(
     """Everything a dossier shows, with its warnings (`count`/`width`: GUJI_DOSSIER_PAGES /
     GUJI_DOSSIER_IMAGE_WIDTH, default 2 pages at 1200 px)."""
     rules = check_scope(scope)
-    count = count or setting("GUJI_DOSSIER_PAGES", DEFAULT_PAGES)
-    width = width or setting("GUJI_DOSSIER_IMAGE_WIDTH", DEFAULT_IMAGE_WIDTH)
+    count = count or catalogue.settings.dossier_pages
+    width = width or catalogue.settings.dossier_image_width
     stored = catalogue.get(card_id)
     fields = dossier_fields(stored.card, applicant)
     images, image_warnings = sample_pages(catalogue, card_id, pages=pages, count=count, width=width)
     return Dossier(card_id, stored.version, scope, rules["label"], card_text.title_with_juan(stored.card), fields,
                    images, preflight(stored.card, fields, scope) + image_warnings, opinions(scope),
-                   (preparer or "").strip(), (contact or "").strip(), filled_on or date.today())
+                   (preparer or "").strip(), (contact or "").strip(), filled_on or local_time.today())
 
 
 def caption(index: int, page: SamplePage) -> str:
@@ -208,7 +197,7 @@ def caption(index: int, page: SamplePage) -> str:
 
 def stamp(dossier: Dossier) -> str:
     """The small print at the foot of every page: which card version, when."""
-    return f"卡片 {dossier.card_id} 第{dossier.version}版 · 生成于 {dossier.filled_on.isoformat()}"
+    return f"卡片 {dossier.card_id} 第{dossier.version}版 · 生成于 {chinese_date(dossier.filled_on)}"
 
 
 def preparer_line(dossier: Dossier) -> str:
@@ -397,7 +386,7 @@ FORMATS = ("docx", "pdf")
 
 def dossier_bytes(dossier: Dossier, format: str) -> bytes:
     if format not in FORMATS:
-        raise ValueError(f"申报书格式「{format}」不可用：请用 docx 或 pdf")
+        raise InvalidInput(f"申报书格式「{format}」不可用：请用 docx 或 pdf")
     return dossier_docx(dossier) if format == "docx" else dossier_pdf(dossier)
 
 

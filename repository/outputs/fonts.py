@@ -18,12 +18,14 @@ So the main face is **AR PL UMing** (文鼎明體, TrueType, Debian ``fonts-arph
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from fpdf import FPDF
+
+from repository.errors import Unavailable
+from repository.settings import Settings, current
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ MAIN_FAMILY = "guji-main"
 FALLBACK_FAMILY = "guji-fallback"
 
 
-class FontMissing(RuntimeError):
+class FontMissing(Unavailable):
     """No usable CJK font: says which Debian package to install or which setting to use."""
 
 
@@ -59,13 +61,13 @@ def _first_existing(candidates) -> FontFace | None:
     return None
 
 
-def main_face() -> FontFace:
-    configured = os.environ.get("GUJI_CJK_FONT")
-    if configured:
-        path = Path(configured)
+def main_face(settings: Settings | None = None) -> FontFace:
+    settings = settings or current()
+    if settings.cjk_font:
+        path = settings.cjk_font
         if not path.is_file():
-            raise FontMissing(f"GUJI_CJK_FONT={configured}: no such font file")
-        return FontFace(path, int(os.environ.get("GUJI_CJK_FONT_INDEX") or 0), path.stem)
+            raise FontMissing(f"GUJI_CJK_FONT={path}: no such font file")
+        return FontFace(path, settings.cjk_font_index, path.stem)
     face = _first_existing(MAIN_CANDIDATES)
     if face is None:
         raise FontMissing(

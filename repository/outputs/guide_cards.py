@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 
-from repository import Catalogue, atomic_files
+from repository import Catalogue, InvalidInput, atomic_files, local_time
 
 from . import card_text
 from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts
@@ -217,13 +216,13 @@ def render_guide_cards(
     printed_on: str | None = None,
 ) -> PrintResult:
     """Lay out `cards` in the order given; returns the PDF."""
-    sheet = GuideCardSheet(printed_on or datetime.now(UTC).astimezone().strftime("%Y-%m-%d"))
+    sheet = GuideCardSheet(printed_on or local_time.format_date(local_time.today()))
     for card in cards:
         sheet.add(card)
         if progress:
             progress(sheet.count, total or sheet.count)
     if sheet.count == 0:
-        raise ValueError("没有可打印的导卡（所选卡片都已撤销，或没有选卡片）")
+        raise InvalidInput("没有可打印的导卡（所选卡片都已撤销，或没有选卡片）")
     return PrintResult(sheet.output(), sheet.count, sheet.sheets, sheet.warnings)
 
 

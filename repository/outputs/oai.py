@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +36,8 @@ from sqlalchemy import and_, func, or_, select
 import metadata_schemas
 from repository import Catalogue, public_url
 from repository.catalogue_db import CardRow
+from repository.errors import InvalidInput
+from repository.settings import Settings
 
 from .dublin_core import dc_element
 from .mods import mods_element
@@ -77,7 +78,9 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-class OAIError(Exception):
+class OAIError(InvalidInput):
+    """An OAI-PMH error condition (badArgument, idDoesNotExist …), answered in the protocol's own XML."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
@@ -92,17 +95,10 @@ class OAISettings:
     sets: bool = True
 
     @classmethod
-    def from_environment(cls) -> OAISettings:
+    def from_settings(cls, settings: Settings) -> OAISettings:
         """``GUJI_OAI_PAGE_SIZE``, ``GUJI_OAI_REPOSITORY_NAME``, ``GUJI_OAI_ADMIN_EMAIL``, ``GUJI_OAI_SETS``."""
-        size_text = os.environ.get("GUJI_OAI_PAGE_SIZE") or str(DEFAULT_PAGE_SIZE)
-        if not re.fullmatch(r"[0-9]{1,9}", size_text) or int(size_text) < 1:
-            raise ValueError(f"GUJI_OAI_PAGE_SIZE={size_text!r}: give a whole number of records per page, e.g. 100")
-        return cls(
-            page_size=int(size_text),
-            repository_name=os.environ.get("GUJI_OAI_REPOSITORY_NAME") or cls.repository_name,
-            admin_email=os.environ.get("GUJI_OAI_ADMIN_EMAIL") or "",
-            sets=(os.environ.get("GUJI_OAI_SETS") or "on").lower() not in ("off", "no", "0", "false"),
-        )
+        return cls(page_size=settings.oai_page_size, repository_name=settings.oai_repository_name,
+                   admin_email=settings.oai_admin_email, sets=settings.oai_sets)
 
 
 def utc_now() -> datetime:
@@ -224,7 +220,7 @@ class OAIRepository:
 
     def __init__(self, catalogue: Catalogue, settings: OAISettings | None = None):
         self.catalogue = catalogue
-        self.settings = settings or OAISettings.from_environment()
+        self.settings = settings or OAISettings.from_settings(catalogue.settings)
 
     def respond(self, arguments: Iterable[tuple[str, str]], now: datetime | None = None) -> bytes:
         """The response document for one request (``arguments``: the query/form pairs, in order)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from lxml import etree
 
 import metadata_schemas
+from repository.errors import InvalidInput, Refused
 from repository.safe_archive import XML_DECLARATION
 
 XSD_DIR = Path(metadata_schemas.SCHEMA_DIR) / "xsd"
@@ -32,7 +33,6 @@ OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 MODS_NS = "http://www.loc.gov/mods/v3"
-MARC_NS = "http://www.loc.gov/MARC21/slim"
 DC_RECORDS_NS = "urn:guji:export:dc"  # the wrapper of `guji cards export --format dc`
 
 # published schema locations (as written in the schemas' imports) → local copy
@@ -66,7 +66,7 @@ def xml_text(value: object) -> str:
 MAX_XML_BYTES = 256 << 20  # a file validate-xml reads whole into memory
 
 
-class XMLRefused(ValueError):
+class XMLRefused(Refused):
     """An XML document Guji will not read; the message names the file and what to change."""
 
 
@@ -142,7 +142,7 @@ def schema(name: str) -> etree.XMLSchema:
         return etree.XMLSchema(_schema_document("oai_dc.xsd"))
     if name == "oai":
         return etree.XMLSchema(_strict_oai_document())
-    raise KeyError(f"no schema {name!r}: use mods, oai_dc or oai")
+    raise InvalidInput(f"no schema {name!r}: use mods, oai_dc or oai")
 
 
 def _strict_oai_document() -> etree._ElementTree:

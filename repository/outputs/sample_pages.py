@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyvips
 
-from repository import Catalogue, StoreError
+from repository import Catalogue, InvalidInput
 
 JPEG_QUALITY = 85
 # A JFIF APP0 segment (version 1.01, no density unit, 1:1): the derivatives are written with all
@@ -25,7 +25,7 @@ JFIF_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 logging.getLogger("pyvips").setLevel(logging.WARNING)  # libvips narrates every operation at INFO
 
 
-class PageChoiceError(StoreError):
+class PageChoiceError(InvalidInput):
     """Pages that do not exist in the book; says which ones it has."""
 
 

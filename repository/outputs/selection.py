@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
-from repository import CardNotFound, Catalogue, StoredCard
+from repository import Ambiguous, CardNotFound, Catalogue, StoredCard, local_time
 from repository.catalogue_db import CardRow
+from repository.errors import InvalidInput
 from repository.withdrawal import is_withdrawn
 
 CARD_FILE = "card.json"
@@ -42,22 +43,23 @@ class CurrentCard:
         return is_withdrawn(self.card)
 
 
-class SelectionError(ValueError):
+class SelectionError(InvalidInput):
     """A card reference or date a person typed that names nothing; says what to type instead."""
 
 
 def parse_since(text: str) -> datetime:
-    """`2024-05-10` (midnight, this machine's local time) or an ISO time `2024-05-10T08:00+08:00`."""
+    """`2024-05-10` (midnight in the library's zone, Beijing time unless GUJI_TIMEZONE says otherwise) or an
+    ISO time `2024-05-10T08:00+08:00` (without an offset: the library's zone too)."""
     text = text.strip()
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time()).astimezone()
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=local_time.zone())
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise SelectionError(
             f"「{text}」不是日期：请写 2024-05-10 或 2024-05-10T08:00:00+08:00"
         ) from None
-    return moment if moment.tzinfo else moment.astimezone()
+    return moment if moment.tzinfo else moment.replace(tzinfo=local_time.zone())
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -71,7 +73,7 @@ def resolve_references(catalogue: Catalogue, references: list[str]) -> list[str]
     for reference in references:
         try:
             found.append(catalogue.resolve(reference))
-        except CardNotFound as error:
+        except (CardNotFound, Ambiguous) as error:
             unknown.append(str(error))
     if unknown:
         raise SelectionError("；".join(unknown))

@@ -24,7 +24,7 @@ from .dimensions import parse_dimensions
 from .edition_type import parse_edition_type
 from .extant_juan import juan_set, parse_extant_juan
 from .juan_count import parse_juan_count
-from .numerals import ParseError, chinese_to_int, int_to_chinese
+from .numerals import ParseError, chinese_to_int, in_language, int_to_chinese
 from .page_layout import parse_page_layout
 from .reign_era import find_reign_date, parse_reign_date
 from .responsibility import format_responsibility, parse_responsibility
@@ -32,6 +32,7 @@ from .responsibility import format_responsibility, parse_responsibility
 __all__ = [
     "ParseError",
     "chinese_to_int",
+    "in_language",
     "int_to_chinese",
     "parse_juan_count",
     "parse_page_layout",

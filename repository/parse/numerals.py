@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
-__all__ = ["ParseError", "chinese_to_int", "int_to_chinese", "unify_ideographs", "NUMERAL_CHARACTERS"]
+from ..errors import InvalidInput
+
+__all__ = ["ParseError", "chinese_to_int", "in_language", "int_to_chinese", "unify_ideographs", "NUMERAL_CHARACTERS"]
 
 
-class ParseError(ValueError):
+class ParseError(InvalidInput, ValueError):
     """A cataloguer's string that could not be read at all.
 
     The message says what was not understood and what to type instead (in Chinese, with a short
@@ -21,6 +24,15 @@ class ParseError(ValueError):
     def __init__(self, message: str, raw: str | None = None) -> None:
         super().__init__(message)
         self.raw = raw
+
+
+_GLOSS = re.compile(r"（[\x20-\x7e]*[A-Za-z]{2}[\x20-\x7e]*）")  # （range runs backwards）
+
+
+def in_language(message: str, language: str = "zh") -> str:
+    """A parser's message as shown to a reader of `language`: Chinese without the English gloss in
+    （…）; English (en) with it, as written."""
+    return message if language == "en" else _GLOSS.sub("", message)
 
 
 def unify_ideographs(text: str) -> str:

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from repository import Catalogue
+from repository import Catalogue, Conflict, InvalidInput, NotFound, Refused
 from repository.catalogue_db import UserRow, add_event, now_iso, revoke_sessions
 
 from .throttle import LoginThrottle
@@ -40,16 +40,28 @@ def _unknown_user_hash() -> str:
     return _hasher.hash(secrets.token_hex(16))
 
 
-class AccountError(ValueError):
+class AccountError(InvalidInput):
     """A request about accounts that cannot be done as asked; the message says why."""
 
 
-class LoginRefused(Exception):
+class UserExists(Conflict, AccountError):
+    """An account of that name exists already."""
+
+
+class NoSuchUser(NotFound, AccountError):
+    """No account of that name."""
+
+
+class LoginRefused(Refused):
     """Sign-in refused; `message` is Chinese interface text with `{placeholders}` from `values`."""
+
+    status = 401
 
     def __init__(self, message: str, throttled: bool = False, **values):
         super().__init__(message.format(**values))
         self.message, self.values, self.throttled = message, values, throttled
+        if throttled:
+            self.status = 429
 
 
 @dataclass(frozen=True)
@@ -80,21 +92,20 @@ def generate_password() -> str:
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password too short: use at least {MIN_PASSWORD_LENGTH} characters "
-                           f"(密码至少 {MIN_PASSWORD_LENGTH} 个字符)")
+        raise AccountError(f"密码太短：至少 {MIN_PASSWORD_LENGTH} 个字符")
 
 
 def check_name(name: str) -> str:
     name = name.strip()
     if not NAME_PATTERN.match(name):
-        raise AccountError(f"user name {name!r} is not allowed: 1–64 characters, no spaces, quotes, "
-                           "slashes or < > & (用户名 1–64 个字符，不含空格、引号、斜杠和 < > &)")
+        raise AccountError(f"用户名「{name}」不可用：1–64 个字符，不含空格、引号、斜杠和 < > &")
     return name
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}: use {' or '.join(ROLES)}")
+        choices = " 或 ".join(f"{key}（{label}）" for key, label in ROLES.items())
+        raise AccountError(f"没有角色「{role}」：请用 {choices}")
     return role
 
 
@@ -119,8 +130,7 @@ class Accounts:
         check_password(password)
         with self.catalogue.sessions.begin() as session:
             if session.get(UserRow, name) is not None:
-                raise AccountError(f"user {name!r} already exists (用户已存在); change the password with "
-                                   f"`guji users passwd {name}`")
+                raise UserExists(f"用户「{name}」已存在；要改密码，用 guji users passwd {name}")
             row = UserRow(name=name, role=role, password_hash=_hasher.hash(password), created=now_iso(), disabled=0)
             session.add(row)
             add_event(session, "user-add", actor, None, user=name, role=role)
@@ -153,7 +163,7 @@ class Accounts:
     def _row(session, name: str) -> UserRow:
         row = session.get(UserRow, name)
         if row is None:
-            raise AccountError(f"no user {name!r} (没有这个用户)")
+            raise NoSuchUser(f"没有用户「{name}」")
         return row
 
     # ---- signing in ------------------------------------------------------------------------

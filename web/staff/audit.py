@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 
-from repository import Catalogue
-from repository.catalogue_db import EventRow
+from repository import Catalogue, local_time
 
+from .. import i18n
+from ..event_labels import detail_value
 from ..params import DB_INT_MAX
 from .common import staff_render
 
@@ -28,37 +29,32 @@ class EventFilters:
     until: str = ""  # YYYY-MM-DD, inclusive
 
 
-def events(catalogue: Catalogue, filters: EventFilters, before: int | None = None,
-           limit: int = PAGE_SIZE) -> list[EventRow]:
-    query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
-    if filters.kind:
-        query = query.where(EventRow.kind == filters.kind)
-    if filters.actor:
-        query = query.where(EventRow.actor == filters.actor)
-    if filters.object_id:
-        query = query.where(EventRow.object_id == filters.object_id)
-    if filters.since:
-        query = query.where(EventRow.time >= filters.since)
-    if filters.until:
-        query = query.where(EventRow.time < filters.until + "T99")  # the whole last day
-    if before:
-        query = query.where(EventRow.id < before)
-    with catalogue.sessions() as session:
-        return list(session.scalars(query))
+def events(catalogue: Catalogue, filters: EventFilters, before: int | None = None, limit: int = PAGE_SIZE) -> list:
+    """The events the filters leave; days are the library's (Beijing time), compared with the stored UTC stamps."""
+    since = local_time.day_start_utc(date.fromisoformat(filters.since)) if filters.since else ""
+    until = local_time.day_start_utc(date.fromisoformat(filters.until) + timedelta(1)) if filters.until else ""
+    return catalogue.events(filters.object_id or None, limit, kinds=[filters.kind] if filters.kind else (),
+                            actor=filters.actor, since=since, until=until, before=before)
 
 
-def kinds(catalogue: Catalogue) -> list[str]:
-    with catalogue.sessions() as session:
-        return list(session.scalars(select(EventRow.kind).distinct().order_by(EventRow.kind)))
+def _day(text: str) -> date | None:
+    """2024-05-10 as a date; None for anything else (2024-13-45 too)."""
+    if not DAY.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
-def detail_items(row: EventRow) -> list[tuple[str, str]]:
+def detail_items(row, language: str = "zh") -> list[tuple[str, str]]:
+    """The details of one event (a row of Catalogue.events) as (key, text) pairs."""
     try:
         detail = json.loads(row.detail_json or "{}")
     except ValueError:
         return [("detail", row.detail_json)]
-    return [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            for key, value in detail.items() if value not in (None, "", [], {})]
+    return [(key, detail_value(value, language, key)) for key, value in detail.items()
+            if value not in (None, "", [], {})]
 
 
 def router(catalogue: Catalogue, route_class) -> APIRouter:
@@ -69,12 +65,14 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
               object_id: str = Query("", max_length=64), since: str = Query("", max_length=10),
               until: str = Query("", max_length=10), before: int | None = Query(None, ge=1, le=DB_INT_MAX)):
         problems = [f"「{value}」不是日期，请写成 2024-05-10"
-                    for value in (since, until) if value and not DAY.match(value)]
+                    for value in (since, until) if value and not _day(value)]
         filters = EventFilters(kind, actor.strip(), object_id.strip(),
-                               since if DAY.match(since) else "", until if DAY.match(until) else "")
+                               since if _day(since) else "", until if _day(until) else "")
         rows = events(catalogue, filters, before)
+        language = i18n.language_of(request)
         return staff_render(request, "staff/audit.html", {
-            "rows": [(row, detail_items(row)) for row in rows], "filters": filters, "kinds": kinds(catalogue),
+            "rows": [(row, detail_items(row, language)) for row in rows], "filters": filters,
+            "kinds": catalogue.event_kinds(),
             "problems": problems, "next_before": rows[-1].id if len(rows) == PAGE_SIZE else None,
         })
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData, UploadFile
 
-from repository import Catalogue
+from repository import Catalogue, Refused
 from repository.card_import import ImportPlan, ImportRefused, UnreadableFile, apply_plan, plan_import
 from repository.config import upload_expiry_seconds
 
@@ -31,7 +31,9 @@ SUFFIXES = (".xlsx", ".csv", ".json")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
-class UploadRefused(ValueError):
+class UploadRefused(Refused):
+    """An upload that is not a spreadsheet Guji reads, or too large; `status` says which (415, 413, 400)."""
+
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status

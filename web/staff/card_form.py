@@ -28,25 +28,37 @@ from functools import cache
 from typing import Any
 
 import metadata_schemas
+from repository.card import FIELD_PARSERS
 from repository.card_table import get_path, set_path
 
 # which live preview each raw string gets (see parse_preview.py)
-PARSE_KIND = {
-    "edition.juan": "juan",
-    "edition.publication.date": "date",
-    "edition.layout": "layout",
-    "edition.frame_size": "dimensions",
-    "copy.page_size": "dimensions",
-    "copy.extant_juan": "extant_juan",
-    "edition.responsibility_raw": "responsibility",
-    "copy.seals_raw": "seals",
-}
+PARSE_KIND = {path: kind for path, (kind, _) in FIELD_PARSERS.items()}  # previewed while typing
 # parsed from another field on save; changing that field drops them so they are parsed afresh
 COMPANIONS = {
     "edition.responsibility_raw": ("edition.responsibilities",),
     "copy.seals_raw": ("copy.seals",),
 }
 DERIVED = {"edition.responsibilities", "copy.seals", "edition.edition_type_derived"}
+# The form follows the order a cataloguer works in (题名 → 责任 → 版本 → 行款 → 复本 …, the schema's own
+# order); these headings mark the steps inside 版本层 and 复本层.
+SECTIONS = {
+    "edition.title": "题名与卷数", "edition.responsibility_raw": "著者", "edition.edition_type": "版本",
+    "edition.layout": "行款版式与版框", "edition.series": "丛编、子目、附注与分类",
+    "copy.call_number": "索书号与编号", "copy.volumes": "册数、装帧与开本", "copy.extant_juan": "存卷、批校题跋与钤印",
+    "copy.grade": "定级与特征", "copy.damage": "破损与名录", "copy.holding_institution": "收藏与来源",
+}
+# Groups folded while empty (a 古籍 card rarely has 地方文献 fields; 定级 comes after an expert review).
+FOLDED_WHEN_EMPTY = {"copy.grade", "local_document"}
+# Hints for the form where the schema's description shows the JSON shape (read by API users) rather than
+# what to type; a list item's fields are keyed by their own name.
+FORM_HINTS = {
+    "record_type": "古籍，或地方文献（地方志、地方著述、家谱等）。",
+    "edition.classification": "按四部分类法归类：从列表中选分类号，部、类、属随分类号带出，如「1.03 经部 · 诗类」。",
+    "copy.former_call_numbers": "以前用过的索书号，保留以便查找；每行一个，如 普1234。",
+    "copy.distinctions": "本复本值得注意的特征，供定级建议参考；可多选，如 名家批校题跋、稀见。",
+    "types": "破损类型，可多选，如 虫蛀、水渍。",
+    "rights": "数字化对象的权利声明：从列表中选择，如「公有领域标识」。",
+}
 LONG_TEXT = re.compile(r"(^|\.)(notes|provenance|cataloguing_basis|seals_raw|basis|description|text)$")
 VOCABULARY_PREFIX = "urn:guji:vocab:"
 
@@ -61,6 +73,11 @@ class FormField:
     parse: str | None = None
     required: bool = False
     children: list[FormField] = field(default_factory=list)  # group members, or a list item's fields
+
+    @property
+    def section(self) -> str | None:
+        """The heading of the step of cataloguing this field starts (SECTIONS), if any."""
+        return SECTIONS.get(self.path)
 
     @property
     def input_suffix(self) -> str:
@@ -102,7 +119,7 @@ def classification_options() -> tuple[tuple[str, str], ...]:
 
 def _field(path: str, node: dict, required: bool) -> FormField | None:
     title = node.get("title") or path.rsplit(".", 1)[-1]
-    description = node.get("description", "")
+    description = FORM_HINTS.get(path, node.get("description", ""))
     key = path.rsplit(".", 1)[-1]
     if key == "warnings" or path in DERIVED:
         return None
@@ -321,6 +338,20 @@ class Bound:
     children: list[Bound] | None = None  # a group's members
     items: list[list[Bound]] | None = None  # a list's entries (existing + one blank)
     blank: list[Bound] | None = None  # the blank entry, index __i__, for "add another"
+
+    @property
+    def filled(self) -> bool:
+        """Something is entered here (a value, a group member, a list entry)."""
+        if self.children is not None:
+            return any(child.filled for child in self.children)
+        if self.items is not None:
+            return len(self.items) > 1
+        return bool(self.value)
+
+    @property
+    def folded(self) -> bool:
+        """A group shown folded: one of FOLDED_WHEN_EMPTY with nothing entered and nothing to say."""
+        return self.field.path in FOLDED_WHEN_EMPTY and not self.filled and not self.has_messages
 
     @property
     def has_messages(self) -> bool:

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
+from functools import cache
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 import metadata_schemas
-from repository import CardConflict, CardError, CardNotFound, Catalogue, StoredCard, StoreError
-from repository.card import FieldChange, card_diff, field_label, normalise_card
+from repository import CardConflict, CardError, Catalogue, Conflict, InvalidInput, StoredCard
+from repository.card import FieldChange, card_diff, display_value, field_label, normalise_card
+from repository.card_list import SORTS, CardListQuery, card_list
 from repository.catalogue import new_card_id
 from repository.grading import suggest_grade
+from repository.parse import in_language
 from repository.withdrawal import withdrawn_since
 
+from .. import i18n
 from . import card_form
 from .common import posted_form, staff_render
 from .guard import current_user
@@ -24,35 +30,30 @@ from .parse_preview import PREVIEWS, preview
 
 REASON_FIELD = "reason"  # 修改原因
 REASON_LIMIT = 500
-CARD_LIST_LIMIT = 200  # the card list shows at most this many; a search narrows it
 
 
-def _stored(catalogue: Catalogue, card_id: str) -> StoredCard | None:
-    try:
-        return catalogue.get(card_id)
-    except (CardNotFound, StoreError):
-        return None
+@cache
+def classification_choices() -> tuple[tuple[str, str], ...]:
+    """部 and 类 of the 四部 classification for the card list's filter (code, 经部 · 易类)."""
+    return tuple((code, label) for code, label in card_form.classification_options() if code.count(".") <= 1)
 
 
-def _not_found(request: Request, card_id: str):
-    return staff_render(request, "staff/refused.html", {
-        "status": 404, "message": "没有标识为「{id}」的卡片", "values": {"id": card_id}}, status_code=404)
-
-
-def _warnings(card: dict) -> list[tuple[str, str]]:
+def _warnings(card: dict, language: str = "zh") -> list[tuple[str, str]]:
+    """The parsers' warnings by field, in Chinese (the English switch keeps their English gloss)."""
     _, warnings = normalise_card(card)
-    return [(warning.field, str(warning)) for warning in warnings]
+    return [(warning.field, in_language(str(warning), language)) for warning in warnings]
 
 
 def _changes_view(changes: list[FieldChange]) -> list[dict]:
-    return [{"label": change.label, "path": change.path, "old": _shown(change.old), "new": _shown(change.new)}
-            for change in card_form.in_form_order(changes)]
+    return [{"label": change.label, "path": change.path, "old": _shown(change.old, change.path),
+             "new": _shown(change.new, change.path)} for change in card_form.in_form_order(changes)]
 
 
-def _shown(value) -> str:
+def _shown(value, path: str = "") -> str:
+    """A value as staff read it (是/否, lists joined with 、, codes with their label), — for nothing."""
     if value is None or value == "" or value == []:
         return "—"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return display_value(value, path)
 
 
 def router(catalogue: Catalogue, route_class) -> APIRouter:
@@ -61,11 +62,12 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     def edit_page(request: Request, *, stored: StoredCard | None, card: dict, base_version: int,
                   reason: str = "", problems: list[dict] | None = None, read: card_form.FormReading | None = None,
                   notice: str | None = None, status_code: int = 200, reason_error: str | None = None):
-        warnings = _warnings(card)
+        warnings = _warnings(card, i18n.language_of(request))
         fields, unplaced = card_form.bind(card, problems, warnings, read.typed if read else None,
                                           read.problems if read else None)
         return staff_render(request, "staff/edit.html", {
             "stored": stored, "card": card, "fields": fields, "unplaced": unplaced,
+            "folded_groups": card_form.FOLDED_WHEN_EMPTY,
             "base_version": base_version, "reason": reason, "reason_error": reason_error, "notice": notice,
             "suggestion": suggest_grade(card) if stored else None,
             "withdrawal": withdrawn_since(catalogue, stored) if stored else None,
@@ -76,11 +78,29 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     # ---- finding ------------------------------------------------------------------------------
 
     @api.get("/cards")
-    def cards(request: Request, q: str = Query("", max_length=100)):
-        rows = (catalogue.find_rows(q.strip(), limit=CARD_LIST_LIMIT) if q.strip()
-                else catalogue.list_rows(limit=CARD_LIST_LIMIT))
-        return staff_render(request, "staff/cards.html", {"rows": rows, "q": q, "total": catalogue.count(),
-                                                          "limit": CARD_LIST_LIMIT})
+    def cards(request: Request, q: str = Query("", max_length=100),
+              classification: str = Query("", alias="class", max_length=16, pattern=r"^[0-9.]*$"),
+              edition_type: str = Query("", max_length=16), extant: str = Query("", max_length=32),
+              editor: str = Query("", max_length=64), since: date | None = Query(None),
+              sort: str = Query("call_number", pattern="^(" + "|".join(SORTS) + ")$"),
+              order: str = Query("asc", pattern="^(asc|desc)$"), page: int = Query(1, ge=1, le=100_000)):
+        """The card list: filter by 题名/编号, 分类, 版本类型, 存卷, 修改人 and last change; sort by any column."""
+        query = CardListQuery(q.strip(), classification.strip("."), edition_type, extant, editor, since, sort,
+                              order == "desc", page)
+        listing = card_list(catalogue, query)
+        filters = {"q": q, "class": classification, "edition_type": edition_type, "extant": extant,
+                   "editor": editor, "since": since.isoformat() if since else ""}
+
+        def link(**changed) -> str:
+            wanted = {**filters, "sort": sort, "order": order, "page": page, **changed}
+            kept = {key: value for key, value in wanted.items()
+                    if value and (key, value) not in (("sort", "call_number"), ("order", "asc"), ("page", 1))}
+            return "/staff/cards" + (f"?{urlencode(kept)}" if kept else "")
+
+        return staff_render(request, "staff/cards.html", {
+            "listing": listing, "rows": listing.rows, "filters": filters, "sort": sort, "order": order, "link": link,
+            "filtered": any(filters.values()), "total": catalogue.count(), "classes": classification_choices(),
+        })
 
     # ---- editing ------------------------------------------------------------------------------
 
@@ -91,9 +111,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     @api.get("/cards/{card_id}/edit")
     def edit(request: Request, card_id: str):
-        stored = _stored(catalogue, card_id)
-        if stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id)
         return edit_page(request, stored=stored, card=stored.card, base_version=stored.version)
 
     def submitted(form: FormData, stored: StoredCard | None):
@@ -109,9 +127,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     def save(request: Request, form: FormData, card_id: str | None):
         user = current_user(request)
-        stored = _stored(catalogue, card_id) if card_id else None
-        if card_id and stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id) if card_id else None
         form, base_version, reason, read = submitted(form, stored)
         if stored is not None and not 1 <= base_version <= stored.head:
             return staff_render(request, "staff/refused.html", {
@@ -134,7 +150,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                 result = catalogue.save(stored.id, card, editor=user.name, reason=reason, base_version=base_version)
         except CardConflict as conflict:
             return conflict_page(request, conflict, base_version, card, reason)
-        except StoreError as error:  # CardError names fields; a bad new id is a plain StoreError
+        except (CardError, InvalidInput, Conflict) as error:  # CardError names fields; also a bad or taken new id
             problems = getattr(error, "problems", None) or [{"path": "", "message": str(error)}]
             return edit_page(request, stored=stored, card=card, base_version=base_version, reason=reason,
                              problems=problems, read=read, status_code=422)
@@ -154,22 +170,24 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     # ---- live checks (JSON) ---------------------------------------------------------------------
 
     @api.get("/api/parse")
-    def parse(kind: str = Query(..., max_length=32), text: str = Query("", max_length=2000)):
+    def parse(request: Request, kind: str = Query(..., max_length=32), text: str = Query("", max_length=2000)):
         if kind not in PREVIEWS:
-            return JSONResponse({"detail": f"unknown kind {kind!r}: use one of {', '.join(PREVIEWS)}"},
-                                status_code=400)
-        return asdict(preview(kind, text))
+            raise InvalidInput(f"没有「{kind}」这种解析：可用 {'、'.join(PREVIEWS)}")
+        shown = preview(kind, text)
+        language = i18n.language_of(request)
+        shown.warnings = [in_language(warning, language) for warning in shown.warnings]
+        shown.error = in_language(shown.error, language) if shown.error else None
+        return asdict(shown)
 
     @api.post("/api/check")
     def check(request: Request, form: FormData = Depends(posted_form)):
         """What a save of this form would say: problems and warnings per field, and the changes."""
         card_id = str(form.get("card_id") or "")
-        stored = _stored(catalogue, card_id) if card_id else None
-        if card_id and stored is None:
-            return JSONResponse({"detail": f"no card {card_id!r}"}, status_code=404)
+        stored = catalogue.get(card_id) if card_id else None
         _, base_version, reason, read = submitted(form, stored)
         problems = metadata_schemas.validate_card(normalise_card(read.card)[0])
-        fields, unplaced = card_form.bind(read.card, problems, _warnings(read.card), read.typed, read.problems)
+        fields, unplaced = card_form.bind(read.card, problems, _warnings(read.card, i18n.language_of(request)),
+                                          read.typed, read.problems)
         placed = [
             {"name": item.name, "error": item.error, "warnings": item.warnings}
             for item in card_form._all_leaves(fields) if item.error or item.warnings
@@ -185,17 +203,17 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     @api.get("/cards/{card_id}/history")
     def history(request: Request, card_id: str, a: int | None = Query(None, ge=1), b: int | None = Query(None, ge=1),
                 saved: int | None = None):
-        stored = _stored(catalogue, card_id)
-        if stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id)
         head = stored.head
         b = min(b or head, head)
         a = min(a if a is not None else max(1, b - 1), head)
         old, new = catalogue.get(card_id, a).card, catalogue.get(card_id, b).card
+        if head == 1:  # a new card: what its one version holds, field by field
+            old, a = {}, 0
         changes = card_diff(old, new) if a != b else []
         return staff_render(request, "staff/history.html", {
             "stored": stored, "a": a, "b": b, "changes": _changes_view(changes), "saved": saved,
-            "version_a": stored.versions[a - 1], "version_b": stored.versions[b - 1],
+            "version_a": stored.versions[a - 1] if a else None, "version_b": stored.versions[b - 1],
             "withdrawal": withdrawn_since(catalogue, stored),
         })
 
@@ -221,9 +239,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     def merge(request: Request, card_id: str, form: FormData = Depends(posted_form)):
         """Save the three-way merge chosen on the conflict page, based on the head it showed."""
         user = current_user(request)
-        stored = _stored(catalogue, card_id)
-        if stored is None:
-            return _not_found(request, card_id)
+        stored = catalogue.get(card_id)
         origin = _int(form.get("origin_version"), 0)
         head = _int(form.get("head_version"), 0)
         reason = str(form.get(REASON_FIELD) or "").strip()

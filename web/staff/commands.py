@@ -1,4 +1,5 @@
-"""`guji users add/list/disable/enable/passwd`, registered through the `guji.commands` entry point."""
+"""`guji users add/list/disable/enable/passwd` (assembled in web/cli.py). Importing it does not import
+the staff workspace (web/staff/__init__.py loads its routers on first use)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import getpass
 from contextlib import contextmanager
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+from repository.cli import console, editor_of, one_of, open_catalogue
+from repository.errors import InvalidInput, Refused
 
 
 def register(app: typer.Typer) -> None:
@@ -19,40 +19,32 @@ def register(app: typer.Typer) -> None:
 
     @contextmanager
     def _accounts(ctx: typer.Context):
-        """The staff accounts of the data home; an AccountError becomes a message and exit code 1."""
-        from repository.cli import open_catalogue
+        """The staff accounts of the data home."""
+        from .accounts import Accounts
 
-        from .accounts import AccountError, Accounts
-
-        with open_catalogue(ctx, failures=(AccountError,)) as catalogue:
+        with open_catalogue(ctx) as catalogue:
             yield Accounts(catalogue)
-
-    def _actor() -> str:
-        from repository.cli import default_editor
-
-        return default_editor()
 
     def _password(given: str | None, generate: bool) -> tuple[str, bool]:
         if given and generate:
-            errors.print("[red]error:[/red] give --password or --generate-password, not both")
-            raise typer.Exit(2)
+            raise InvalidInput("--password 和 --generate-password 只能用一个")
         if generate:
             from .accounts import generate_password
 
             return generate_password(), True
         if given:
             return given, False
-        first = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != first:
-            errors.print("[red]error:[/red] the two passwords differ; nothing was changed")
-            raise typer.Exit(1)
+        first = getpass.getpass("密码：")
+        if getpass.getpass("再输一次：") != first:
+            raise Refused("两次输入的密码不同，什么都没有改动")
         return first, False
 
     @users_app.command("add")
     def add(
         ctx: typer.Context,
         name: str = typer.Argument(..., help="User name (also recorded as the editor of their saves)."),
-        role: str = typer.Option(..., "--role", help="cataloguer (edits cards) or admin (also users and ingest)."),
+        role: str = typer.Option(..., "--role", **one_of("cataloguer", "admin"),
+                                 help="cataloguer (edits cards) or admin (also users and ingest)."),
         password: str = typer.Option(None, "--password", help="The password (asked for when not given)."),
         generate: bool = typer.Option(False, "--generate-password", help="Make up a password and print it once."),
         if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing (exit 0) if the user exists."),
@@ -60,29 +52,35 @@ def register(app: typer.Typer) -> None:
         """Add a staff account."""
         with _accounts(ctx) as accounts:
             if if_missing and accounts.get(name.strip()) is not None:
-                console.print(f"user {name} exists (new password: guji users passwd {name} --generate-password)",
+                console.print(f"用户 {name} 已存在（要设新密码：guji users passwd {name} --generate-password）",
                               highlight=False)
                 return
             secret, generated = _password(password, generate)
-            user = accounts.add(name, role, secret, actor=_actor())
-        console.print(f"added {user.role} {user.name}", highlight=False)
+            user = accounts.add(name, role, secret, actor=editor_of(ctx, None))
+        from .accounts import ROLES
+
+        console.print(f"已添加{ROLES.get(user.role, user.role)} {user.name}", highlight=False)
         if generated:
-            console.print(f"password for {user.name}: {secret}  (shown once; sign in at /staff/login)",
-                          highlight=False)
+            console.print(f"{user.name} 的密码：{secret}（只显示这一次；在 /staff/login 登录）", highlight=False)
 
     @users_app.command("list")
     def list_users(ctx: typer.Context) -> None:
         """List staff accounts."""
-        table = Table("name", "role", "created", "status")
+        from repository.local_time import format_time
+
+        from .accounts import ROLES
+
+        table = Table("用户名", "角色", "建立时间", "状态")
         with _accounts(ctx) as accounts:
             for user in accounts.list():
-                table.add_row(user.name, user.role, user.created, "disabled" if user.disabled else "active")
+                table.add_row(user.name, ROLES.get(user.role, user.role), format_time(user.created),
+                              "已停用" if user.disabled else "在用")
         console.print(table)
 
     def _set_disabled(ctx: typer.Context, name: str, disabled: bool) -> None:
         with _accounts(ctx) as accounts:
-            accounts.set_disabled(name, disabled, actor=_actor())
-        console.print(f"{'disabled' if disabled else 'enabled'} {name}", highlight=False)
+            accounts.set_disabled(name, disabled, actor=editor_of(ctx, None))
+        console.print(f"{'已停用' if disabled else '已启用'} {name}", highlight=False)
 
     @users_app.command("disable")
     def disable(ctx: typer.Context, name: str = typer.Argument(..., help="User name.")) -> None:
@@ -104,7 +102,7 @@ def register(app: typer.Typer) -> None:
         """Set a new password (ends the user's open sessions)."""
         with _accounts(ctx) as accounts:
             secret, generated = _password(password, generate)
-            accounts.set_password(name, secret, actor=_actor())
-        console.print(f"new password set for {name}", highlight=False)
+            accounts.set_password(name, secret, actor=editor_of(ctx, None))
+        console.print(f"已为 {name} 设置新密码", highlight=False)
         if generated:
-            console.print(f"password for {name}: {secret}  (shown once)", highlight=False)
+            console.print(f"{name} 的密码：{secret}（只显示这一次）", highlight=False)

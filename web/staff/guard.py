@@ -27,12 +27,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from repository import Home, public_url
+from repository import Damaged, Forbidden, Home, public_url
 
+from ..errors import problem_response
 from ..params import whole_number
 from ..proxies import client_address
 from ..templating import render
@@ -45,11 +46,6 @@ OPEN_PATHS = {"/staff/login"}  # reachable without a session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-class Forbidden(Exception):
-    def __init__(self, message: str = "此功能仅限管理员使用"):
-        super().__init__(message)
 
 
 def session_key(home: Home) -> bytes:
@@ -71,7 +67,7 @@ def session_key(home: Home) -> bytes:
         if key:
             return key.encode()
         time.sleep(0.01)
-    raise RuntimeError(f"{path} is empty: delete it and start again (a new key signs everybody out)")
+    raise Damaged(f"{path} is empty: delete it and start again (a new key signs everybody out)")
 
 
 class Guard:
@@ -172,7 +168,7 @@ def staff_route_class(guard: Guard, upload_limit: int) -> type[APIRoute]:
                 request.state.guard = guard
                 if user is None and not open_route:
                     if is_api(request):
-                        return JSONResponse({"detail": "请先登录 (sign in first)"}, status_code=401)
+                        return problem_response(401, "请先登录 (sign in first)")
                     return login_redirect(request)
                 if request.method not in SAFE_METHODS:
                     if not await _body_within(request, upload_limit):
@@ -180,10 +176,7 @@ def staff_route_class(guard: Guard, upload_limit: int) -> type[APIRoute]:
                                        limit=upload_limit // (1024 * 1024))
                     if not await guard.csrf_ok(request, user):
                         return _refuse(request, 403, "表单已失效（CSRF 校验失败）：请刷新页面后重试")
-                try:
-                    response = await handler(request)
-                except Forbidden as denied:
-                    return _refuse(request, 403, str(denied))
+                response = await handler(request)  # a GujiError (Forbidden …): the app's error handler
                 if request.state.renew_cookie and COOKIE not in response.headers.get("set-cookie", ""):
                     guard.write(response, guard.read(request))  # the same session, with a fresh max-age
                 return response
@@ -211,7 +204,7 @@ async def _body_within(request: Request, limit: int) -> bool:
 
 def _refuse(request: Request, status: int, message: str, **values) -> Response:
     if is_api(request):
-        return JSONResponse({"detail": message.format(**values)}, status_code=status)
+        return problem_response(status, message.format(**values))
     return render(request, "staff/refused.html", {"status": status, "message": message, "values": values},
                   status_code=status)
 
@@ -220,7 +213,7 @@ def require_admin(request: Request) -> StaffUser:
     """A dependency for admin-only routes (raises Forbidden, shown as a 403 page)."""
     user: StaffUser | None = request.state.staff_user
     if user is None or not user.is_admin:
-        raise Forbidden()
+        raise Forbidden("此功能仅限管理员使用")
     return user
 
 

@@ -4,11 +4,11 @@ watch a job's progress."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from ingest import DEFAULT_ENGINE, ENGINES
-from repository import Catalogue
+from repository import Catalogue, NotFound
 from repository.config import upload_expiry_seconds
 
 from ..params import DB_INT_MAX
@@ -29,8 +29,9 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         busy = {row.source for row in recent if row.kind == "ingest" and row.status in jobs.ACTIVE}
         return staff_render(request, "staff/ingest.html", {
             "uploads": upload_pages.unfinished(catalogue, request.state.staff_user.name),
-            "expiry_hours": round(upload_expiry_seconds() / 3600), "incoming": jobs.incoming_dir(catalogue.home),
-            "folders": [name for name in jobs.book_folders(catalogue.home) if name not in busy],
+            "expiry_hours": round(upload_expiry_seconds() / 3600),
+            "incoming": jobs.incoming_dir(catalogue.home, catalogue.settings),
+            "folders": [name for name in jobs.book_folders(catalogue.home, catalogue.settings) if name not in busy],
             "cards": rows, "jobs": [(row, jobs.status(row)) for row in recent], "error": error,
             "folder": folder, "card_id": card_id, "ocr_error": ocr_error, "ocr": ocr or {},
             "scanned": [row for row in rows if (catalogue.structure(row.id) or {}).get("pages")],
@@ -61,19 +62,18 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                                ocr={"card_id": card_id, "pages": pages, "engine": engine, "redo": redo})
         return RedirectResponse(f"/staff/ingest/{job_id}", status_code=303)
 
-    @api.get("/ingest/{job_id}")
-    def job_page(request: Request, job_id: int = Path(ge=1, le=DB_INT_MAX)):
+    def job_of(job_id: int):
         row = jobs.job(catalogue, job_id)
         if row is None:
-            return staff_render(request, "staff/refused.html", {
-                "status": 404, "message": "没有编号为 {id} 的任务", "values": {"id": job_id}}, status_code=404)
-        return staff_render(request, "staff/job.html", {"job": jobs.status(row)})
+            raise NotFound(f"没有编号为 {job_id} 的任务", english=f"No job {job_id}")
+        return row
+
+    @api.get("/ingest/{job_id}")
+    def job_page(request: Request, job_id: int = Path(ge=1, le=DB_INT_MAX)):
+        return staff_render(request, "staff/job.html", {"job": jobs.status(job_of(job_id))})
 
     @api.get("/api/jobs/{job_id}")
     def job_status(job_id: int = Path(ge=1, le=DB_INT_MAX)):
-        row = jobs.job(catalogue, job_id)
-        if row is None:
-            return JSONResponse({"detail": f"no job {job_id}"}, status_code=404)
-        return jobs.status(row)
+        return jobs.status(job_of(job_id))
 
     return api

@@ -26,28 +26,29 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from repository import Catalogue, Home, StoreError
+from repository import Catalogue, GujiError, Home, InvalidInput
 from repository.catalogue_db import JobRow, now_iso
 from repository.process_tree import Child, hold_lifeline
+from repository.settings import Settings, current, use
 
 ACTIVE = ("queued", "running")
 FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
 KIND_LABELS = {"ingest": "影像入藏", "ocr": "文字识别"}
 
 
-class JobError(ValueError):
+class JobError(InvalidInput):
     """A job that cannot be started as asked; nothing was started."""
 
 
-def incoming_dir(home: Home) -> Path:
+def incoming_dir(home: Home, settings: Settings | None = None) -> Path:
     """Where book folders wait to be ingested (`GUJI_INCOMING`, default `<home>/incoming`)."""
-    configured = os.environ.get("GUJI_INCOMING")
-    return Path(configured).expanduser().resolve() if configured else home.root / "incoming"
+    configured = (settings or current()).incoming
+    return configured.resolve() if configured else home.root / "incoming"
 
 
-def book_folders(home: Home) -> list[str]:
+def book_folders(home: Home, settings: Settings | None = None) -> list[str]:
     """The book folders in the incoming directory (sub-folders, not hidden, not done/failed)."""
-    root = incoming_dir(home)
+    root = incoming_dir(home, settings)
     if not root.is_dir():
         return []
     return sorted(entry.name for entry in root.iterdir()
@@ -60,8 +61,8 @@ def log_path(home: Home, job_id: int) -> Path:
 
 def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) -> int:
     """Record an ingest job and start its process; returns the job id."""
-    if folder not in book_folders(catalogue.home):
-        raise JobError(f"「{folder}」不是收件目录 {incoming_dir(catalogue.home)} 中的书籍文件夹")
+    if folder not in book_folders(catalogue.home, catalogue.settings):
+        raise JobError(f"「{folder}」不是收件目录 {incoming_dir(catalogue.home, catalogue.settings)} 中的书籍文件夹")
     if not _card_exists(catalogue, card_id):
         raise JobError(f"没有标识为「{card_id}」的卡片：请先建卡片，再入藏影像")
     return _start(catalogue, "ingest", card_id, folder, actor)
@@ -95,7 +96,7 @@ def _card_exists(catalogue: Catalogue, card_id: str) -> bool:
     """Whether there is such a card; a string that cannot be an id (a form field sent by anyone) is none."""
     try:
         return catalogue.exists(card_id)
-    except StoreError:
+    except InvalidInput:
         return False
 
 
@@ -214,15 +215,15 @@ def run(home: Home, job_id: int) -> int:
 
 
 def _run_ocr(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
-    from ingest import OcrEngineUnavailable, OcrError, ocr_book
+    from ingest import ocr_book
 
     options = json.loads(row.source or "{}")
-    workers = int(os.environ.get("GUJI_OCR_WORKERS") or 0) or None
+    workers = catalogue.settings.ocr_workers
     try:
         report = ocr_book(catalogue, row.object_id, pages=options.get("pages") or None,
                           engine=options.get("engine") or None, redo=bool(options.get("redo")), workers=workers,
                           editor=row.actor, progress=progress)
-    except (OcrError, OcrEngineUnavailable) as error:
+    except GujiError as error:  # bad pages, no scans, a busy book, an engine that cannot load …
         _set(catalogue, row.id, status="failed", finished=now_iso(), message=str(error))
         return 1
     stored = f"已存为 v{report.version}" if report.version else "没有新内容，未生成新版本"
@@ -244,8 +245,8 @@ def _run_ingest(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
     from repository.config import upload_book_limit, upload_file_limit
 
     job_id = row.id
-    incoming = incoming_dir(home)
-    workers = int(os.environ.get("GUJI_INGEST_WORKERS") or 0) or None
+    incoming = incoming_dir(home, catalogue.settings)
+    workers = catalogue.settings.ingest_workers
     outcome = file_book(catalogue, incoming / row.source, row.object_id, row.actor, incoming, workers=workers,
                         progress=progress, zip_limits=scan_zip_limits(upload_file_limit(), upload_book_limit()))
     moved = f"{outcome.moved_to.parent.name}/{outcome.moved_to.name}"  # done/… or failed/… in the incoming dir
@@ -271,4 +272,5 @@ def _run_ingest(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
 
 if __name__ == "__main__":  # python -m web.staff.jobs HOME JOB
     hold_lifeline()  # SIGTERM when the web process that started the job is gone
+    use(Settings.from_environ())  # this process's settings, read once
     sys.exit(run(Home.resolve(sys.argv[1]), int(sys.argv[2])))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,16 +27,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, QueryParams
 
-from repository import CardNotFound, Catalogue, StoreError
+from repository import Catalogue, InvalidInput, NotFound, Refused, local_time
 from repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
-from repository.outputs.dossier import (
-    DEFAULT_IMAGE_WIDTH,
-    DEFAULT_PAGES,
-    build_dossier,
-    dossier_bytes,
-    scopes,
-    setting,
-)
+from repository.outputs.dossier import build_dossier, dossier_bytes, scopes
 from repository.outputs.guide_cards import print_guide_cards
 from repository.outputs.register import write_register
 from repository.outputs.sample_pages import choose_pages
@@ -152,10 +144,10 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         except SelectionError as error:
             return outputs_page(request, error=str(error), references=typed, changed_since=changed_since,
                                 status_code=422)
-        except ValueError:  # render_guide_cards: every chosen card is withdrawn
+        except InvalidInput:  # render_guide_cards: every chosen card is withdrawn
             return outputs_page(request, error="所选卡片都已撤销，没有导卡可打印", references=typed,
                                 changed_since=changed_since, status_code=422)
-        stamp = date.today().strftime("%Y%m%d")
+        stamp = local_time.today().strftime("%Y%m%d")
         response = attachment(result.pdf, PDF, f"导卡-{stamp}.pdf", f"guide-cards-{stamp}.pdf")
         response.headers["X-Guji-Cards"] = str(result.cards)
         if result.warnings:
@@ -173,7 +165,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             path = Path(folder) / "register.xlsx"
             rows = write_register(catalogue, path, card_ids)
             data = path.read_bytes()
-        stamp = date.today().strftime("%Y%m%d")
+        stamp = local_time.today().strftime("%Y%m%d")
         response = attachment(data, XLSX, f"登记目录-{stamp}.xlsx", f"register-{stamp}.xlsx")
         response.headers["X-Guji-Rows"] = str(rows)
         return response
@@ -189,7 +181,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                 card_ids = resolve_references(catalogue, references)
                 application = build_round(catalogue, card_ids, scope=choices.scope, name=name, width=choices.width,
                                           **choices.people)
-            except (StoreError, ValueError) as error:  # unknown references (SelectionError), none chosen, too many
+            except (InvalidInput, NotFound, Refused) as error:  # unknown references, none chosen, too many
                 problems.append(str(error))
         return staff_render(request, "staff/dossier_round.html", {
             "application": application, "choices": choices, "scopes": scopes(), "name": name,
@@ -213,7 +205,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         try:
             application = build_round(catalogue, resolve_references(catalogue, references), scope=choices.scope,
                                       name=name, width=choices.width, **choices.people)
-        except (StoreError, ValueError):
+        except (InvalidInput, NotFound, Refused):
             return round_page(request, references=references, choices=choices, name=name)
         versions = {book.dossier.card_id: str(book.dossier.version) for book in application.books}
         if versions != checked:
@@ -221,21 +213,11 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             return round_page(request, references=references, choices=choices, name=name, status_code=409,
                               notice="检查之后有卡片又保存过：请核对下面更新后的预检结果，再下载")
         data = round_zip(application, choices.format)
-        stamp = date.today().strftime("%Y%m%d")
+        stamp = local_time.today().strftime("%Y%m%d")
         title = f"{application.scope_label}{application.name}申报-{stamp}.zip"
         return attachment(data, ZIP, title, f"dossier-round-{choices.scope}-{stamp}.zip")
 
     # ---- one card -------------------------------------------------------------------------------
-
-    def _stored(card_id: str):
-        try:
-            return catalogue.get(card_id)
-        except (CardNotFound, StoreError):
-            return None
-
-    def not_found(request: Request, card_id: str):
-        return staff_render(request, "staff/refused.html", {
-            "status": 404, "message": "没有标识为「{id}」的卡片", "values": {"id": card_id}}, status_code=404)
 
     def card_outputs_page(request: Request, stored, choices: DossierChoices, *, notice: str | None = None,
                           status_code: int = 200):
@@ -246,12 +228,9 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             try:
                 dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
                                         width=choices.width, **choices.people)
-            except (StoreError, ValueError) as error:  # pages the book lacks; a bad GUJI_DOSSIER_* setting
+            except (InvalidInput, NotFound, Refused) as error:  # pages the book lacks, an unknown list …
                 problems.append(str(error))
-        try:
-            default_pages = choose_pages(structure, None, setting("GUJI_DOSSIER_PAGES", DEFAULT_PAGES))
-        except ValueError:
-            default_pages = []
+        default_pages = choose_pages(structure, None, catalogue.settings.dossier_pages)
         book_pages = [entry for entry in (structure or {}).get("pages") or [] if entry.get("page")]
         scanned = {entry["page"] for entry in book_pages
                    if catalogue.home.derivatives.joinpath(stored.id, str(entry["page"])).is_dir()}
@@ -259,21 +238,17 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
             "stored": stored, "withdrawn": is_withdrawn(stored.card), "choices": choices, "scopes": scopes(),
             "dossier": dossier, "problems": problems, "notice": notice,
             "chosen": [page.page for page in dossier.pages] if dossier else (choices.pages or default_pages),
-            "book_pages": book_pages, "scanned": scanned, "default_width": _default_width(),
+            "book_pages": book_pages, "scanned": scanned, "default_width": catalogue.settings.dossier_image_width,
         }, status_code=422 if problems else status_code)
 
     @api.get("/cards/{card_id}/outputs")
     def card_outputs(request: Request, card_id: str):
-        stored = _stored(card_id)
-        if stored is None:
-            return not_found(request, card_id)
+        stored = catalogue.get(card_id)
         return card_outputs_page(request, stored, DossierChoices.read(request.query_params))
 
     @api.post("/cards/{card_id}/dossier")
     def dossier_download(request: Request, card_id: str, form: FormData = Depends(posted_form)):
-        stored = _stored(card_id)
-        if stored is None:
-            return not_found(request, card_id)
+        stored = catalogue.get(card_id)
         choices = DossierChoices.read(form)
         checked = str(form.get("version") or "")
         if not choices.problems and checked != str(stored.version):
@@ -283,7 +258,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         try:
             dossier = build_dossier(catalogue, stored.id, scope=choices.scope, pages=choices.pages or None,
                                     width=choices.width, **choices.people)
-        except (StoreError, ValueError):
+        except (InvalidInput, NotFound, Refused):
             dossier = None
         if choices.problems or dossier is None:
             return card_outputs_page(request, stored, choices)
@@ -294,9 +269,3 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
 
     return api
 
-
-def _default_width() -> int:
-    try:
-        return setting("GUJI_DOSSIER_IMAGE_WIDTH", DEFAULT_IMAGE_WIDTH)
-    except ValueError:
-        return DEFAULT_IMAGE_WIDTH

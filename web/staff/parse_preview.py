@@ -11,16 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from repository.parse import (
-    ParseError,
-    parse_dimensions,
-    parse_extant_juan,
-    parse_juan_count,
-    parse_page_layout,
-    parse_reign_date,
-    parse_responsibility,
-)
-from repository.parse.seals import parse_seals
+from repository.card import PARSERS
+from repository.parse import ParseError
 
 
 @dataclass
@@ -133,20 +125,16 @@ def _seals(seals: list[dict]) -> str:
     ) + f"（{len(seals)} 方）"
 
 
-PREVIEWS: dict[str, tuple[Callable[[str], Any], Callable[[Any], str]]] = {
-    "layout": (parse_page_layout, _layout),
-    "extant_juan": (parse_extant_juan, _extant),
-    "date": (parse_reign_date, _date),
-    "juan": (parse_juan_count, _juan),
-    "dimensions": (parse_dimensions, _dimensions),
-    "responsibility": (parse_responsibility, _responsibility),
-    "seals": (parse_seals, _seals),
+# what each kind of string reads as, in a line of Chinese (the parsers: repository/card.py PARSERS)
+PREVIEWS: dict[str, Callable[[Any], str]] = {
+    "layout": _layout, "extant_juan": _extant, "date": _date, "juan": _juan, "dimensions": _dimensions,
+    "responsibility": _responsibility, "seals": _seals,
 }
 
 
 def preview(kind: str, text: str) -> Preview:
     """What the save will read from `text`; an unknown `kind` raises KeyError."""
-    parser, describe = PREVIEWS[kind]
+    parser, describe = PARSERS[kind], PREVIEWS[kind]
     text = text.strip()
     if not text:
         return Preview(kind, text, True, "")

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 
 from iiif.page_images import page_folder, read_info, valid_page
 from ingest import DEFAULT_ENGINE, ENGINES, PAGES_FILE, TextRefused, ocr_quality, page_text, save_page_correction
-from repository import CardNotFound, Catalogue, StaleVersionError, StoredCard, StoreError
+from repository import CardNotFound, Catalogue, StaleVersionError, StoredCard
 
 from . import jobs
 from .common import posted_form, staff_render
@@ -46,7 +46,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
     def stored(book_id: str) -> StoredCard | None:
         try:
             return catalogue.get(book_id)
-        except (CardNotFound, StoreError):
+        except CardNotFound:  # a damaged card is not a missing one: the app's error handler answers 500
             return None
 
     def refused(request: Request, status: int, message: str, **values):

@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
 from ingest import upload
-from repository import Catalogue
+from repository import Catalogue, InvalidInput, NotFound
 from repository.config import upload_book_limit, upload_expiry_seconds, upload_file_limit
 
 from . import jobs
@@ -40,13 +40,6 @@ CACHED = {"Cache-Control": "private, max-age=86400"}
 def limits(body_limit: int) -> upload.UploadLimits:
     return upload.UploadLimits(file_bytes=upload_file_limit(), book_bytes=upload_book_limit(),
                                chunk_bytes=min(upload.CHUNK_BYTES, body_limit), expiry_seconds=upload_expiry_seconds())
-
-
-def _refused(refused: upload.UploadRefused) -> JSONResponse:
-    body = {"detail": str(refused)}
-    if refused.received is not None:
-        body["received"] = refused.received
-    return JSONResponse(body, status_code=refused.status)
 
 
 def router(catalogue: Catalogue, route_class, body_limit: int) -> APIRouter:
@@ -65,57 +58,42 @@ def router(catalogue: Catalogue, route_class, body_limit: int) -> APIRouter:
     @api.get("/upload/sha256.js")
     def sha256_script():
         if not SHA256_JS.is_file():
-            return JSONResponse({"detail": "js-sha256 is not installed: run `make install` (npm ci)"}, status_code=404)
+            raise NotFound("js-sha256 没有安装：请运行 make install（npm ci）")
         return FileResponse(SHA256_JS, media_type="text/javascript", headers=CACHED)
 
     @api.post("/api/uploads")
     def open_upload(request: Request, payload: JsonBody):
         card_id = str(payload.get("card_id") or "").strip()
         if not catalogue.exists(card_id):
-            return JSONResponse({"detail": f"没有标识为「{card_id[:64]}」的卡片：请先建卡片，再上传影像"},
-                                status_code=400)
+            raise InvalidInput(f"没有标识为「{card_id[:64]}」的卡片：请先建卡片，再上传影像")
         expire(catalogue)
-        try:
-            session = upload.open_session(incoming(), catalogue.home.root, request.state.staff_user.name, card_id,
-                                          str(payload.get("name") or ""), payload.get("files"), limits(body_limit))
-        except upload.UploadRefused as refused:
-            return _refused(refused)
+        # a request the upload cannot take: UploadRefused, answered with its status (and `received`)
+        session = upload.open_session(incoming(), catalogue.home.root, request.state.staff_user.name, card_id,
+                                      str(payload.get("name") or ""), payload.get("files"), limits(body_limit))
         return answer(session)
 
     @api.get("/api/uploads/{token}")
     def upload_status(request: Request, token: str):
-        try:
-            return answer(owned(request, token))
-        except upload.UploadRefused as refused:
-            return _refused(refused)
+        return answer(owned(request, token))
 
     @api.put("/api/uploads/{token}/files/{index}")
     async def chunk(request: Request, token: str, index: int = Path(ge=0, le=upload.MAX_FILES),
                     offset: int = Query(ge=0, le=MAX_OFFSET)):
         data = await request.body()
-        try:
-            session = owned(request, token)
-            received = await run_in_threadpool(upload.put_chunk, session, index, offset, data,
-                                               request.headers.get("x-chunk-sha256", ""), limits(body_limit))
-        except upload.UploadRefused as refused:
-            return _refused(refused)
+        session = owned(request, token)
+        received = await run_in_threadpool(upload.put_chunk, session, index, offset, data,
+                                           request.headers.get("x-chunk-sha256", ""), limits(body_limit))
         return {"received": received}
 
     @api.post("/api/uploads/{token}/files/{index}/complete")
     def complete(request: Request, token: str, payload: JsonBody, index: int = Path(ge=0, le=upload.MAX_FILES)):
-        try:
-            upload.complete_file(owned(request, token), index, payload.get("sha256"))
-        except upload.UploadRefused as refused:
-            return _refused(refused)
+        upload.complete_file(owned(request, token), index, payload.get("sha256"))
         return {"done": True}
 
     @api.post("/api/uploads/{token}/finish")
     def finish(request: Request, token: str):
-        try:
-            session = owned(request, token)
-            folder = upload.finish(session, incoming())
-        except upload.UploadRefused as refused:
-            return _refused(refused)
+        session = owned(request, token)
+        folder = upload.finish(session, incoming())
         try:
             job_id = jobs.start_ingest(catalogue, folder, session.card_id, request.state.staff_user.name)
         except jobs.JobError as error:
@@ -126,10 +104,7 @@ def router(catalogue: Catalogue, route_class, body_limit: int) -> APIRouter:
 
     @api.delete("/api/uploads/{token}")
     def cancel(request: Request, token: str):
-        try:
-            upload.cancel(owned(request, token))
-        except upload.UploadRefused as refused:
-            return _refused(refused)
+        upload.cancel(owned(request, token))
         return {"cancelled": True}
 
     return api

@@ -55,7 +55,7 @@ def router(accounts: Accounts, route_class) -> APIRouter:
                 accounts.set_password(name, password, actor=me.name)
                 return users_page(request, notice=f"已为 {name} 设置新密码", new_password=(name, password))
             else:
-                raise AccountError(f"unknown action {action!r}")
+                raise AccountError(f"不支持的操作「{action}」")
         except AccountError as error:
             return users_page(request, error=str(error), status_code=400)
         return RedirectResponse("/staff/users", status_code=303)

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from repository import CardConflict, CardNotFound, Catalogue, StoreError
+from repository import CardConflict, Catalogue, local_time
 from repository.withdrawal import set_withdrawn
 
+from .. import i18n
 from ..params import whole_number
 from .cards import REASON_FIELD, REASON_LIMIT
 from .common import posted_form, staff_render
@@ -29,10 +30,7 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
                             status_code=status)
 
     def change(request: Request, form: FormData, card_id: str, withdrawn: bool):
-        try:
-            stored = catalogue.get(card_id)
-        except (CardNotFound, StoreError):
-            return refused(request, 404, "没有标识为「{id}」的卡片", id=card_id)
+        stored = catalogue.get(card_id)
         reason = str(form.get(REASON_FIELD) or "").strip()
         base = str(form.get("base_version") or "")
         if not reason or len(reason) > REASON_LIMIT:
@@ -48,7 +46,8 @@ def router(catalogue: Catalogue, route_class) -> APIRouter:
         except CardConflict as conflict:
             last = conflict.current.versions[-1]
             return refused(request, 409, "{editor} 已在 {time} 保存了 v{version}（{reason}）：什么都没有改动，"
-                                         "请回到修订记录页核对后重试", editor=last.editor, time=last.created,
+                                         "请回到修订记录页核对后重试", editor=last.editor,
+                           time=local_time.format_time(last.created, i18n.language_of(request)),
                            version=last.number, reason=last.reason)
         if not result.changed:
             return RedirectResponse(f"/staff/cards/{card_id}/history", status_code=303)

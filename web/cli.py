@@ -1,0 +1,122 @@
+"""The `guji` command: every package's commands, assembled in one place.
+
+Each entry names the module that holds a command (in its ``commands`` Typer, or registered by its
+``register(app)``), so that `guji ingest` imports the ingest pipeline but not the web app, and
+`guji --help` imports no more than the command modules themselves (measured in bench/cli_start.py).
+This module sits in the top layer (web), the only one allowed to name every other package; the
+modules are named as strings and imported by :class:`repository.cli.GujiGroup` on demand.
+
+docs/cli.md is generated from the help of these commands (`make docs`).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from repository.cli import CliState, GujiGroup, report
+
+REPOSITORY = "repository.cli"
+OUTPUTS = "repository.outputs.commands"
+INGEST = "ingest.commands"
+TEXT = "ingest.text_commands"
+OCR = "ingest.ocr_commands"
+SEARCH = "search.commands"
+IIIF = "iiif.commands"
+SERVE = "web.commands"
+USERS = "web.staff.commands"
+
+# name → (module, name in the module's command tree …), or (help, {name: entry}) for a group whose
+# commands come from several modules; listed in the order `guji --help` shows them.
+COMMANDS = {
+    "init": (REPOSITORY, "init"),
+    "cards": ("Catalogue cards: import, export, show, list, edit, grade; guide cards, 登记目录, withdrawing.", {
+        "import": (REPOSITORY, "cards", "import"),
+        "export": (REPOSITORY, "cards", "export"),
+        "show": (REPOSITORY, "cards", "show"),
+        "list": (REPOSITORY, "cards", "list"),
+        "edit": (REPOSITORY, "cards", "edit"),
+        "grade": (REPOSITORY, "cards", "grade"),
+        "print": (OUTPUTS, "cards", "print"),
+        "register": (OUTPUTS, "cards", "register"),
+        "withdraw": (OUTPUTS, "cards", "withdraw"),
+    }),
+    "history": (REPOSITORY, "history"),
+    "diff": (REPOSITORY, "diff"),
+    "ingest": (INGEST, "ingest"),
+    "watch": (INGEST, "watch"),
+    "tiles": (INGEST, "tiles"),
+    "text": (TEXT, "text"),
+    "ocr": (OCR, "ocr"),
+    "ocr-report": (OCR, "ocr-report"),
+    "search": (SEARCH, "search"),
+    "indexer": (SEARCH, "indexer"),
+    "reindex": (SEARCH, "reindex"),
+    "iiif": (IIIF, "iiif"),
+    "dossier": (OUTPUTS, "dossier"),
+    "dossier-round": (OUTPUTS, "dossier-round"),
+    "export": (OUTPUTS, "export"),
+    "validate-xml": (OUTPUTS, "validate-xml"),
+    "serve": (SERVE, "serve"),
+    "users": (USERS, "users"),
+    "rebuild-db": (REPOSITORY, "rebuild-db"),
+    "fixity": (REPOSITORY, "fixity"),
+    "recover": (REPOSITORY, "recover"),
+}
+
+
+
+class Guji(GujiGroup):
+    """The root group: every command of COMMANDS, and the one CLI error handler."""
+
+    lazy = COMMANDS
+
+
+root = typer.Typer(
+    cls=Guji,
+    help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"guji {version('guji')}")
+        raise typer.Exit()
+
+
+@root.callback()
+def main_callback(
+    ctx: typer.Context,
+    home: str = typer.Option(None, "--home", help="Data home (default: $GUJI_HOME or ./guji-data)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    from repository.settings import current
+
+    ctx.obj = CliState(current(), home)  # the settings main() read for this process
+
+
+cli = typer.main.get_command(root)  # tests invoke `root` in-process with typer's CliRunner
+
+
+def main() -> None:
+    """The `guji` console script: read the settings once, then run the command."""
+    from repository.errors import SettingError
+    from repository.process_tree import hold_lifeline
+    from repository.settings import Settings, use
+
+    hold_lifeline()  # started by another Guji process (the indexer `guji serve` runs): end with it
+    try:
+        use(Settings.from_environ())
+    except SettingError as error:
+        report(error)
+        raise SystemExit(error.exit_code) from None
+    cli(prog_name="guji")
+
+
+if __name__ == "__main__":  # python -m web.cli …
+    main()
