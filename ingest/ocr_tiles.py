@@ -28,9 +28,6 @@ DETECTION_PIXELS = 1_600_000  # per detector run: ~0.35 GB for PP-OCRv6 small (a
 OVERLAP = 160  # detector pixels shared by neighbouring strips; a column of text is 40–120
 MIN_STRIP = 736  # image pixels: faster-paddle enlarges an image whose short side is less (det_min_side)
 EDGE = 3  # detector pixels: a line this close to a strip's inner edge was cut by it
-WIDE = 1.5  # a vertical line this many times wider than most columns (3 in 4) ...
-DOUBTFUL = 0.9  # ... and read with less confidence than this: neighbouring columns run together
-LOOKS = (1.0, 0.85, 0.7)  # widths of the strips a second look tries, as shares of the strips read
 SAME = 0.5  # two lines sharing this share of the smaller one's area are one line seen twice
 
 
@@ -57,12 +54,10 @@ def read_lines(engine, source: PageSource) -> list[RawLine]:
     if not max_side:
         return engine.recognise(source.image())
     strips = plan_strips(source.width, source.height, max_side, DETECTION_PIXELS, OVERLAP)
-    edge = EDGE / min(1.0, max_side / source.height)
     if len(strips) == 1:
-        lines = engine.recognise(source.image())
-    else:
-        lines = merge([_read_strip(engine, source, left, right) for left, right in strips], strips, edge=edge)
-    return second_look(engine, source, lines, strips, edge)
+        return engine.recognise(source.image())
+    edge = EDGE / min(1.0, max_side / source.height)  # in image pixels
+    return merge([_read_strip(engine, source, left, right) for left, right in strips], strips, edge=edge)
 
 
 def _read_strip(engine, source: PageSource, left: int, right: int) -> list[RawLine]:
@@ -72,47 +67,6 @@ def _read_strip(engine, source: PageSource, left: int, right: int) -> list[RawLi
         if line.chars:
             line.chars = [_shift(box, left) for box in line.chars]
     return lines
-
-
-def merged_columns(lines: list[RawLine]) -> list[RawLine]:
-    """Vertical lines that are neighbouring columns the detector ran together (a 夹注 pair beside its
-    column): far wider than the page's columns, and read with low confidence."""
-    vertical = sorted(line.box[2] for line in lines if line.box[3] >= line.box[2])
-    if len(vertical) < 4:
-        return []
-    column = vertical[(len(vertical) * 3) // 4]
-    return [line for line in lines if line.box[3] >= line.box[2] and line.box[2] > WIDE * column
-            and line.confidence < DOUBTFUL]
-
-
-def second_look(engine, source: PageSource, lines: list[RawLine], strips: list[tuple[int, int]],
-                edge: float) -> list[RawLine]:
-    """Columns the detector ran together are read again in a strip centred on them (another context
-    for the detector, whose verdict depends on the whole image it sees); their columns replace the
-    merged line when they are read with more confidence."""
-    suspects = merged_columns(lines)
-    if not suspects:
-        return lines
-    width = strips[0][1] - strips[0][0] if len(strips) > 1 else source.width
-    for suspect in suspects:
-        x, _, w, _ = suspect.box
-        for share in LOOKS:
-            size = max(min(source.width, MIN_STRIP), round(width * share))
-            left = min(max(0, round(x + w / 2 - size / 2)), source.width - size)
-            if (left, left + size) in strips:
-                continue
-            again = [line for line in _read_strip(engine, source, left, left + size)
-                     if _shared(line.box, suspect.box) >= 0.8 and (left == 0 or line.box[0] > left + edge)
-                     and (left + size >= source.width or line.box[0] + line.box[2] < left + size - edge)]
-            if len(again) >= 2 and _confidence(again) > suspect.confidence + 0.1:  # and what it had seen inside
-                lines = [line for line in lines if line is not suspect
-                         and not any(_shared(line.box, new.box) >= SAME for new in again)] + again
-                break
-    return lines
-
-
-def _confidence(lines: list[RawLine]) -> float:
-    return sum(line.confidence * len(line.text) for line in lines) / max(1, sum(len(line.text) for line in lines))
 
 
 def _shift(box: Box, dx: int) -> Box:
