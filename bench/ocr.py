@@ -198,10 +198,11 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "ocr.json"))
+    parser.add_argument("--note", default="", help="stored with the results, e.g. what else ran on the machine")
     args = parser.parse_args()
     if not SIKU.is_file() or not BOOK7:
         sys.exit(f"the corpus is missing ({CORPUS}): the OCR benchmark needs ../shared/corpus")
-    results = {"load_average": os.getloadavg(), "cores": os.cpu_count(), "engines": {}}
+    results = {"note": args.note, "load_average": os.getloadavg(), "cores": os.cpu_count(), "engines": {}}
     with tempfile.TemporaryDirectory() as work:
         home = Path(work) / "home"
         pages = make_book(home)

@@ -80,9 +80,9 @@ class OcrEngine(Protocol):
 
 
 # Long side of the image the detector sees (GUJI_OCR_MAX_SIDE, 1000–6000; default 3000: the engines'
-# own defaults, 1600 and 2000, miss columns of small 夹注 characters). Memory of a worker grows with it
-# (26-megapixel scan: about 1.7 GB at 3000, 1.2 GB at 2400), and so does accuracy on small characters
-# (siku_1: CER 0.034 at 3000, 0.045 at 2400).
+# own defaults, 1600 and 2000, miss columns of small 夹注 characters). Accuracy on small characters
+# grows with it (siku_1: CER 0.034 at 3000, 0.045 at 2400), and so does time; memory does not: a page
+# whose detector image would be large is read in strips (ingest.ocr_tiles).
 DETECTION_MAX_SIDE = 3000
 
 
