@@ -13,14 +13,12 @@ from importlib.metadata import version
 from .ocr_engine import DETECTION_MAX_SIDE, EngineDescription, RawLine
 from .ocr_tiles import DETECTION_PIXELS
 
-# Detection tuned on 古籍 pages. RapidOCR 3.10 normalises the detector's input with mean = std = 0.5,
-# but PP-OCR's DB detectors are trained on ImageNet's (PaddleOCR's det configs, and faster-paddle):
-# with 0.5 the 夹注 beside a column merge with it into one unreadable box (siku_1: CER 0.068 → 0.034).
-# Its other defaults — thresh 0.3, box 0.5, unclip 1.6, a dilated map, max side 2000 — merge
-# neighbouring columns and miss small characters; the max side is GUJI_OCR_MAX_SIDE's. A strip of
-# a page (ocr_tiles) is not enlarged to 736 px wide (limit_side_len): it is detected at the page's scale.
-SETTINGS = {"Det.thresh": 0.2, "Det.box_thresh": 0.45, "Det.unclip_ratio": 1.4, "Det.use_dilation": False,
-            "Det.mean": [0.485, 0.456, 0.406], "Det.std": [0.229, 0.224, 0.225], "Det.limit_side_len": 64}
+# Detection tuned on 古籍 pages (RapidOCR's defaults — thresh 0.3, box 0.5, unclip 1.6, max side
+# 2000 — merge neighbouring columns and miss small characters); the max side is GUJI_OCR_MAX_SIDE's.
+# (ImageNet mean/std for the detector, no dilation, no enlarging of narrow strips were tried: siku_1
+# read whole improved, 0.068 → 0.034, but book7 read whole fell apart, 0.023 → 0.47; in strips
+# siku_1 is 0.058 either way: docs/ocr.md.)
+SETTINGS = {"Det.thresh": 0.2, "Det.box_thresh": 0.45, "Det.unclip_ratio": 1.4}
 
 
 def _box(points) -> tuple[int, int, int, int]:
