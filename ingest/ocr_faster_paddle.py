@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from .ocr_engine import DETECTION_MAX_SIDE, EngineDescription, RawLine
+from .ocr_tiles import DETECTION_PIXELS
 
 MODEL = "small"  # PP-OCRv6 small (bundled); "medium" would download, "tiny" misses rare characters
 
@@ -21,15 +22,21 @@ class FasterPaddleEngine:
         import faster_paddle
 
         self.threads = threads
-        self.max_side = max_side
+        self.max_side = max_side  # pages larger than DETECTION_PIXELS are read in strips (ocr_tiles)
         self.engine = faster_paddle.OcrEngine(model_size=MODEL, threads=threads, det_max_side=self.max_side)
 
+    @classmethod
+    def description(cls, max_side: int = DETECTION_MAX_SIDE) -> EngineDescription:
+        """What :meth:`describe` says, without loading the model."""
+        return EngineDescription(cls.name, version("faster-paddle"), f"PP-OCRv6 {MODEL} (bundled in the wheel)",
+                                 {"det_max_side": max_side, "det_strip_pixels": DETECTION_PIXELS})
+
     def describe(self) -> EngineDescription:
-        return EngineDescription(self.name, version("faster-paddle"), f"PP-OCRv6 {MODEL} (bundled in the wheel)",
-                                 {"det_max_side": self.max_side})
+        return self.description(self.max_side)
 
     def recognise(self, image) -> list[RawLine]:
-        """`image`: a pyvips image, 8-bit sRGB; handed over as an uncompressed TIFF (no PNG encoding)."""
+        """`image`: a pyvips image (a page or a strip of it), 8-bit sRGB; handed over as an uncompressed
+        TIFF (no PNG encoding)."""
         result = self.engine.ocr(image.tiffsave_buffer(compression="none"))
         lines = []
         for _, bound in sorted(result.get("bounds", {}).items()):

@@ -11,9 +11,13 @@ import logging
 from importlib.metadata import version
 
 from .ocr_engine import DETECTION_MAX_SIDE, EngineDescription, RawLine
+from .ocr_tiles import DETECTION_PIXELS
 
 # Detection tuned on 古籍 pages (RapidOCR's defaults — thresh 0.3, box 0.5, unclip 1.6, max side
 # 2000 — merge neighbouring columns and miss small characters); the max side is GUJI_OCR_MAX_SIDE's.
+# (ImageNet mean/std for the detector, no dilation, no enlarging of narrow strips were tried: siku_1
+# read whole improved, 0.068 → 0.034, but book7 read whole fell apart, 0.023 → 0.47; in strips
+# siku_1 is 0.058 either way: docs/ocr.md.)
 SETTINGS = {"Det.thresh": 0.2, "Det.box_thresh": 0.45, "Det.unclip_ratio": 1.4}
 
 
@@ -30,20 +34,28 @@ class RapidOcrEngine:
         from rapidocr import RapidOCR
 
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        self.settings = {"Global.max_side_len": max_side, **SETTINGS}
+        self.max_side = max_side  # pages larger than DETECTION_PIXELS are read in strips (ocr_tiles)
         self.engine = RapidOCR(params={
-            **self.settings, "Global.return_word_box": True, "Global.return_single_char_box": True,
+            "Global.max_side_len": self.max_side, **SETTINGS,
+            "Global.return_word_box": True, "Global.return_single_char_box": True,
             "Global.log_level": "error",
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         })
 
+    @classmethod
+    def description(cls, max_side: int = DETECTION_MAX_SIDE) -> EngineDescription:
+        """What :meth:`describe` says, without loading the models."""
+        settings = {"max_side_len": max_side, **{key.split(".", 1)[1]: value for key, value in
+                                                              SETTINGS.items()}, "det_strip_pixels": DETECTION_PIXELS}
+        return EngineDescription(cls.name, version("rapidocr"), "PP-OCRv6 small det + rec (bundled in the wheel)",
+                                 settings)
+
     def describe(self) -> EngineDescription:
-        return EngineDescription(self.name, version("rapidocr"), "PP-OCRv6 small det + rec (bundled in the wheel)",
-                                 {key.split(".", 1)[1]: value for key, value in self.settings.items()})
+        return self.description(self.max_side)
 
     def recognise(self, image) -> list[RawLine]:
-        """`image`: a pyvips image, 8-bit sRGB (RapidOCR wants a BGR array)."""
+        """`image`: a pyvips image (a page or a strip of it), 8-bit sRGB (RapidOCR wants a BGR array)."""
         array = image.numpy()[:, :, ::-1].copy()
         result = self.engine(array)
         lines = []

@@ -37,7 +37,7 @@ from repository import CardNotFound, Catalogue, Conflict, InvalidInput, Refused
 from repository.catalogue import STRUCTURE_FILE
 from repository.parse import int_to_chinese
 
-from .ocr_engine import EngineDescription, OcrEngineUnavailable, engine_name, open_engine
+from .ocr_engine import EngineDescription, OcrEngineUnavailable, describe_engine, engine_name, open_engine
 from .text_layers import (
     OCR_PAGES_FILE,
     QUALITY_FILE,
@@ -165,24 +165,25 @@ def _worker_init(name: str, threads: int, max_side: int) -> None:
 
 def read_page(task: PageTask, engine=None) -> PageResult:
     """Read one page and cache it (runs in a worker process, or in the caller with `engine`)."""
-    from .ocr_image import PageUnreadable, page_image
+    from .ocr_image import PageUnreadable, open_page
     from .ocr_layout import lay_out
     from .ocr_pagexml import write_page_xml
+    from .ocr_tiles import read_lines
 
     engine = engine or _engine
     started = time.monotonic()
     result = PageResult(task.page, "read")
-    if engine is None:
-        result.action, result.problem = "failed", _engine_problem or "OCR 引擎未能加载"
-        return result
+    if engine is None:  # the worker could not load the engine: the run stops with this one message
+        raise OcrEngineUnavailable(_engine_problem or "OCR 引擎未能加载")
     try:
-        image, scale, warnings = page_image(Path(task.master))
-        raw = engine.recognise(image)
+        source = open_page(Path(task.master))
+        scale, warnings = source.scale, source.warnings
+        raw = read_lines(engine, source)
         for line in raw:  # back to the master's pixels
             line.box = tuple(round(v / scale) for v in line.box)
             if line.chars:
                 line.chars = [tuple(round(v / scale) for v in box) for box in line.chars]
-        width, height = round(image.width / scale), round(image.height / scale)
+        width, height = round(source.width / scale), round(source.height / scale)
         layout = lay_out(raw, width, height, title=task.title, side=task.side)
         description = engine.describe()
         xml = write_page_xml(layout, image_name=Path(task.master).name, engine=description)
@@ -285,8 +286,7 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
     digests = store.digests(book_id)
     paths = set(digests)
     max_side = catalogue.settings.ocr_max_side
-    engine = open_engine(name, threads=max(1, (os.cpu_count() or 1) // min(workers, len(chosen))), max_side=max_side)
-    description: EngineDescription = engine.describe()
+    description: EngineDescription = describe_engine(name, max_side)  # the models load where pages are read
     engine_key = description.key()
     run = read_json(catalogue, book_id, RUN_FILE, paths) or {"pages": {}}
     title = _title(catalogue.get(book_id))
@@ -317,8 +317,8 @@ def _run(catalogue, book_id, pages, name, redo, workers, editor, progress, reaso
         leaf = str(scan.get("leaf") or "")
         tasks.append(PageTask(book_id, page, str(store.content_path(book_id, master)), digest, str(cache), title,
                               leaf[-1] if leaf[-1:] in ("a", "b") else None, scan.get("label")))
-    if workers > 1 and len(tasks) > 1:
-        engine = None  # the workers load their own; this one only described the engine
+    engine = (open_engine(name, threads=os.cpu_count() or 1, max_side=max_side)
+              if tasks and (workers == 1 or len(tasks) == 1) else None)
     total = len(chosen)
     done = len(results)
     if progress:

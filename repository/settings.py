@@ -237,7 +237,7 @@ class Settings:
         "GUJI_OCR_ENGINE", str.lower, "faster-paddle", "OCR engine: faster-paddle or rapidocr (`--engine` wins)")
     ocr_max_side: int = _setting("GUJI_OCR_MAX_SIDE", _whole(1000, 6000), 3000,
                                  "long side (pixels) of the image text detection sees: more is more accurate and "
-                                 "takes more memory (docs/ocr.md)")
+                                 "slower (large pages are read in strips, so memory stays bounded: docs/ocr.md)")
     ocr_on_ingest: bool = _setting("GUJI_OCR_ON_INGEST", _switch, False,
                                    "OCR every book right after its ingest (`--ocr` / `--no-ocr` win)", "off")
     # the shared job queue (docs/scale-out.md)

@@ -16,6 +16,7 @@ from ingest.ocr_engine import OcrEngineUnavailable, RawLine, open_engine
 from ingest.ocr_layout import lay_out
 from ingest.ocr_pagexml import read_page_xml, validate, write_page_xml
 from ingest.ocr_run import OcrError, ocr_book, ocr_quality, parse_pages, read_page
+from ingest.ocr_tiles import DETECTION_PIXELS
 from ingest.pipeline import ingest_book
 from ingest.text_import import import_text
 from ingest.text_layers import page_text, save_page_correction
@@ -86,7 +87,7 @@ def test_the_default_engine_is_faster_paddle_and_a_missing_one_gives_one_message
     with pytest.raises(SettingError, match="GUJI_OCR_MAX_SIDE='99999' 无法使用：应为 1000 到 6000 之间的整数"):
         open_engine()
     monkeypatch.setenv("GUJI_OCR_MAX_SIDE", "2400")  # less memory, recorded with every page it reads
-    assert open_engine().describe().settings == {"det_max_side": 2400}
+    assert open_engine().describe().settings == {"det_max_side": 2400, "det_strip_pixels": DETECTION_PIXELS}
 
 
 # ---- PAGE-XML -------------------------------------------------------------------------------------------
@@ -162,7 +163,8 @@ def test_a_run_stores_page_xml_machine_text_and_one_version(real_run):
     text = json.loads(catalogue.store.read_bytes("qizheng", "text/pages.json"))
     assert [(e["page"], e["authority"]) for e in text["pages"]] == [("0001", "machine"), ("0002", "machine")]
     run = json.loads(catalogue.store.read_bytes("qizheng", "ocr/run.json"))
-    assert run["engine"]["name"] == "faster-paddle" and run["engine"]["settings"] == {"det_max_side": 3000}
+    assert run["engine"]["name"] == "faster-paddle" and run["engine"]["settings"] == {"det_max_side": 3000,
+                                                                              "det_strip_pixels": DETECTION_PIXELS}
     assert catalogue.history("qizheng")[-1].reason.startswith("文字识别 OCR：2 页")
 
 
