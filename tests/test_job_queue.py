@@ -87,6 +87,24 @@ def test_refused_book_on_the_queue_is_filed_in_failed(catalogue, card, home, red
     queued.close()
 
 
+def test_a_page_whose_work_folder_is_on_another_host_fails_the_job_in_one_message(catalogue, card, home, redis_url,
+                                                                                  monkeypatch, tmp_path):
+    # workers with data homes of their own and no shared GUJI_BUILD_DIR: the planning worker's .pending is elsewhere
+    from dataclasses import replace
+
+    from web.staff import queued_jobs
+
+    queued = _queue_settings(monkeypatch, home, redis_url)
+    folder = book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗")
+    job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")
+    task = replace(plan_ingest(queued, folder, card, "管理员").tasks[0], pending_dir=str(tmp_path / "elsewhere"))
+    assert queued_jobs.ingest_page(job_id, task) is None
+    row = jobs.job(queued, job_id)
+    assert row.status == "failed" and "GUJI_BUILD_DIR" in row.message and "0001" in row.message
+    assert not (tmp_path / "elsewhere").exists() and catalogue.store.head(card) == 1
+    queued.close()
+
+
 def test_queue_out_of_reach_starts_nothing(catalogue, card, home, monkeypatch, tmp_path):
     from web_helpers import staff_client
 

@@ -89,6 +89,8 @@ def test_two_nodes_and_two_workers_on_postgresql_s3_and_redis(tmp_path, postgres
         catalogue.close()
     assert {path: value for path, value in stored.items() if path.startswith("masters/")} == {
         f"masters/{number:04d}.png": digest(scan_of_page(number)) for number in (1, 2, 3)}
+    for name in ("worker-1", "worker-2", "node-a", "node-b"):  # no host built in a folder the others cannot see
+        assert not (tmp_path / name / "derivatives").exists(), name
     assert list((shared / "build").iterdir()) == [shared / "build" / BOOK]
     assert not (shared / "build" / BOOK / ".pending").exists()  # the work folder is left clean
     for log in logs:
