@@ -97,8 +97,9 @@ def snapshot(env: dict) -> tuple[str, int]:
     return export, fixity
 
 
-def run(duration: float, connections: int, database_url: str) -> dict:
-    """The measurements (see the module's docstring)."""
+def run(duration: float, connections: int, setup: dict[str, str]) -> dict:
+    """The measurements (see the module's docstring); `setup`: the GUJI_* and AWS_* variables of the
+    setup (bench/scale.py: its database, and storage and queue when it has them)."""
     from nginx_front import front
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,7 @@ def run(duration: float, connections: int, database_url: str) -> dict:
         key.write_text(KEY + "\n")
         proxy_port = free_port()
         env = {**{name: value for name, value in os.environ.items() if not name.startswith("GUJI_")},
-               "GUJI_HOME": str(home), "GUJI_DATABASE_URL": database_url, "GUJI_EDITOR": "bench",
+               **setup, "GUJI_HOME": str(home), "GUJI_EDITOR": "bench",
                "GUJI_SESSION_KEY_FILE": str(key), "GUJI_TRUSTED_PROXIES": "127.0.0.1"}
         prepare(env)
         (www / "iiif").mkdir(parents=True)

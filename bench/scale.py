@@ -73,11 +73,48 @@ def postgresql_setup() -> Iterator[dict[str, str]]:
         server.remove()
 
 
+@contextlib.contextmanager
+def postgresql_s3_redis_setup() -> Iterator[dict[str, str]]:
+    """The larger site of docs/scale-out.md ("All together"): PostgreSQL, an S3 API (moto's server,
+    in memory) for the storage root and the tiles, and a Redis queue."""
+    from redis_support import RedisServer
+    from s3_support import TEST_KEYS, S3Server
+
+    from repository.object_bucket import Bucket, S3Location
+
+    s3, redis = S3Server(), RedisServer()
+    with postgresql_setup() as database:
+        try:
+            s3.start()
+            redis.start()
+            environment = {**database, **TEST_KEYS, "AWS_ENDPOINT_URL": s3.url, "GUJI_QUEUE": redis.url,
+                           "GUJI_STORAGE": f"s3://guji-bench-{time.monotonic_ns() % 10**9}/guji"}
+            saved = {name: os.environ.get(name) for name in environment}
+            os.environ.update(environment)
+            try:
+                Bucket(S3Location.parse(environment["GUJI_STORAGE"])).create()
+            finally:
+                _restore(saved)
+            yield environment
+        finally:
+            redis.remove()
+            s3.stop()
+
+
 # name → context manager yielding the environment of that setup (see the module's docstring)
 SETUPS: dict[str, Callable[[], contextlib.AbstractContextManager[dict[str, str]]]] = {
     "sqlite": sqlite_setup,
     "postgresql": postgresql_setup,
+    "postgresql-s3-redis": postgresql_s3_redis_setup,
 }
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def timed(work: Callable[[], object]) -> float:
@@ -92,7 +129,8 @@ def import_file(catalogue: Catalogue, path: Path, expected: str, count: int) -> 
     apply_plan(catalogue, plan, editor="bench")
 
 
-def run_setup(name: str, cards: int, revise: int, books, durable: bool) -> dict:
+def run_setup(name: str, cards: int, revise: int, books, durable: bool, pages: int = 0,
+              worker_counts: tuple[int, ...] = (1, 2)) -> dict:
     with SETUPS[name]() as environment, tempfile.TemporaryDirectory() as work:
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
@@ -112,12 +150,10 @@ def run_setup(name: str, cards: int, revise: int, books, durable: bool) -> dict:
             finally:
                 catalogue.close()
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            _restore(saved)
+        queued = queue_ingest(pages, list(worker_counts), environment) if pages else {}
     return {
+        **queued,
         "import_seconds": round(import_seconds, 2),
         "import_cards_per_second": round(cards / import_seconds, 1),
         "batch_revision_seconds": round(revise_seconds, 2),
@@ -126,24 +162,31 @@ def run_setup(name: str, cards: int, revise: int, books, durable: bool) -> dict:
     }
 
 
-def reads(duration: float, connections: int) -> None:
-    """Part ``reads``: web nodes behind nginx (bench/read_nodes.py); writes scale-nodes.json."""
+def reads(duration: float, connections: int, setups: list[str]) -> None:
+    """Part ``reads``: web nodes behind nginx (bench/read_nodes.py) on each setup with a shared database
+    (not sqlite); writes scale-nodes.json."""
     from read_nodes import run
 
-    with postgresql_setup() as environment:
-        result = run(duration, connections, environment["GUJI_DATABASE_URL"])
-    print(f"\n{'scenario':32} {'nodes':>5} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} "
+    result = {"rows": []}
+    for name in [name for name in setups if name != "sqlite"]:
+        with SETUPS[name]() as environment:
+            measured = run(duration, connections, environment)
+        result.update({key: value for key, value in measured.items() if key != "rows"})
+        result["rows"] += [{**row, "scenario": f"{name}: {row['scenario']}"} for row in measured["rows"]]
+    print(f"\n{'scenario':52} {'nodes':>5} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} "
           f"{'load':>5}")
     for row in result["rows"]:
-        print(f"{row['scenario']:32} {row['nodes']:>5} {row['requests_per_s']:>8.0f} {row['p50_ms']:>7.1f} "
+        print(f"{row['scenario']:52} {row['nodes']:>5} {row['requests_per_s']:>8.0f} {row['p50_ms']:>7.1f} "
               f"{row['p95_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['errors']:>6} "
               f"{row.get('load_average_after', 0):>5.1f}")
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     out = ROOT / "bench" / "results" / "scale-nodes.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-def queue_ingest(pages: int, worker_counts: list[int]) -> dict:
-    """Seconds to ingest a book of `pages` pages through the job queue with each number of workers."""
+def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) -> dict:
+    """Seconds to ingest a book of `pages` pages through the job queue with each number of workers, on
+    `setup` (its own Redis when it has none; with the storage in a bucket each worker has a data home of
+    its own and they share only the incoming folder and GUJI_BUILD_DIR, as hosts of their own would)."""
     import importlib.util
     import shutil
     import subprocess
@@ -158,47 +201,56 @@ def queue_ingest(pages: int, worker_counts: list[int]) -> dict:
     card = json.loads((ROOT / "samples" / "cards.json").read_text(encoding="utf-8"))[0]
 
     results = {}
+    server = None if setup.get("GUJI_QUEUE") else RedisServer()
+    saved = {key: os.environ.get(key) for key in (*setup, "GUJI_HOME", "GUJI_QUEUE", "GUJI_INCOMING", "GUJI_BUILD_DIR")}
     with tempfile.TemporaryDirectory() as work:
-        book = Path(work) / "book"
+        folder = Path(work)
+        book = folder / "book"
         book.mkdir()
         for number in range(1, pages + 1):
             ingest_bench.make_page(book / f"{number:04d}.jpg", 2000, 3000, seed=number)
-        server = RedisServer()
         try:
-            server.start()
+            if server:
+                server.start()
+            shared = {"GUJI_QUEUE": setup.get("GUJI_QUEUE") or server.url, "GUJI_INCOMING": str(folder / "incoming")}
+            if setup.get("GUJI_STORAGE"):
+                shared["GUJI_BUILD_DIR"] = str(folder / "build")
+            home = Home.resolve(folder / "home")
+            os.environ.update({**setup, **shared, "GUJI_HOME": str(home.root)})
+            Catalogue.init(home).close()
+            catalogue = Catalogue.open(home)
             for count in worker_counts:
-                home = Home.resolve(Path(work) / f"home-{count}")
-                environment = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_QUEUE": server.url}
-                os.environ.update(GUJI_HOME=str(home.root), GUJI_QUEUE=server.url)
-                Catalogue.init(home).close()
-                catalogue = Catalogue.open(home)
-                catalogue.create({**card, "id": "bench-book"}, editor="bench", reason="bench")
-                shutil.copytree(book, jobs.incoming_dir(home, catalogue.settings) / "book")
-                workers = [subprocess.Popen([str(Path(sys.executable).parent / "guji"), "worker"], env=environment,
+                book_id = f"bench-book-{count}"
+                catalogue.create({**card, "id": book_id}, editor="bench", reason="bench")
+                shutil.copytree(book, folder / "incoming" / book_id)
+                own_homes = bool(setup.get("GUJI_STORAGE"))
+                workers = [subprocess.Popen([str(Path(sys.executable).parent / "guji"), "worker"],
+                                            env={**os.environ, "GUJI_HOME": str(folder / f"worker-{number}")
+                                                 if own_homes else str(home.root)},
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                           for _ in range(count)]
+                           for number in range(1, count + 1)]
                 time.sleep(5)  # the workers started and waiting (their start is not the ingest's time)
                 start = time.perf_counter()
-                job_id = jobs.start_ingest(catalogue, "book", "bench-book", "bench")
+                job_id = jobs.start_ingest(catalogue, book_id, book_id, "bench")
                 while jobs.job(catalogue, job_id).status in jobs.ACTIVE:
                     time.sleep(0.1)
                 seconds = time.perf_counter() - start
                 row = jobs.job(catalogue, job_id)
-                assert row.status == "done" and catalogue.store.head("bench-book") == 2, row.message
+                assert row.status == "done" and catalogue.store.head(book_id) == 2, row.message
                 for worker in workers:
                     worker.terminate()
                     worker.wait()
-                catalogue.close()
-                results[f"{count}_workers_seconds"] = round(seconds, 2)
-                results[f"{count}_workers_pages_per_second"] = round(pages / seconds, 2)
+                results[f"queue_{count}_workers_seconds"] = round(seconds, 2)
+                results[f"queue_{count}_workers_pages_per_second"] = round(pages / seconds, 2)
+            catalogue.close()
         finally:
-            server.remove()
-            for key in ("GUJI_HOME", "GUJI_QUEUE"):
-                os.environ.pop(key, None)
+            if server:
+                server.remove()
+            _restore(saved)
     if len(worker_counts) > 1:
         first, last = worker_counts[0], worker_counts[-1]
-        results[f"speedup_{first}_to_{last}"] = round(results[f"{first}_workers_seconds"]
-                                                      / results[f"{last}_workers_seconds"], 2)
+        results[f"queue_speedup_{first}_to_{last}"] = round(results[f"queue_{first}_workers_seconds"]
+                                                            / results[f"queue_{last}_workers_seconds"], 2)
     return results
 
 
@@ -218,31 +270,31 @@ def main() -> None:
     parts = {part.strip() for part in args.parts.split(",") if part.strip()}
     if parts - {"catalogue", "reads"}:
         parser.error(f"unknown parts {sorted(parts - {'catalogue', 'reads'})}: use catalogue, reads")
-    if "reads" in parts:
-        reads(args.duration, args.connections)
-    if "catalogue" not in parts:
-        return
     chosen = [name.strip() for name in args.setups.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in SETUPS]
     if unknown or args.revise > args.cards:
         parser.error(f"unknown setups {unknown}" if unknown else "--revise cannot exceed --cards")
+    if "reads" in parts:
+        reads(args.duration, args.connections, chosen)
+    if "catalogue" not in parts:
+        return
     books = kanripo_books()
-    results = {name: run_setup(name, args.cards, args.revise, books, not args.no_fsync) for name in chosen}
-    queued = queue_ingest(args.pages, [int(n) for n in args.queue_workers.split(",")]) if args.pages else {}
+    counts = tuple(int(n) for n in args.queue_workers.split(","))
+    results = {name: run_setup(name, args.cards, args.revise, books, not args.no_fsync, args.pages, counts)
+               for name in chosen}
 
     metrics = list(next(iter(results.values())))
     width = max(len(metric) for metric in metrics)
     print(f"{'':<{width}}  " + "  ".join(f"{name:>12}" for name in chosen))
     for metric in metrics:
         print(f"{metric:<{width}}  " + "  ".join(f"{results[name][metric]:>12}" for name in chosen))
-    for metric, value in queued.items():
-        print(f"queue ingest {metric}: {value}")
     output = {
         "cards": args.cards,
         "revised": args.revise,
         "ocfl_fsync": not args.no_fsync,
         "setups": results,
-        "queue_ingest": {"pages": args.pages, **queued},
+        "queue_ingest_pages": args.pages,
+        "note": "a shared, loaded machine: figures are indicative only (see load_average_at_end)",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }

@@ -64,6 +64,7 @@ class Home:
     database: str | None = None  # GUJI_DATABASE_URL; None: catalogue.sqlite in the data home
     index_root: Path | None = None  # GUJI_INDEX_DIR, this node's own index; None: index/ in the data home
     storage: str | None = None  # GUJI_STORAGE (s3://bucket/prefix); None: ocfl/ and derivatives/ here
+    build_root: Path | None = None  # GUJI_BUILD_DIR (only with storage): tiles made there, shared by the workers
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Home:
@@ -71,7 +72,9 @@ class Home:
         settings = settings or current()
         chosen = home or settings.home or DEFAULT_HOME
         index_root = settings.index_dir.expanduser().resolve() if settings.index_dir else None
-        return cls(Path(chosen).expanduser().resolve(), settings.database_url, index_root, settings.storage)
+        build_root = settings.build_dir.expanduser().resolve() if settings.build_dir and settings.storage else None
+        return cls(Path(chosen).expanduser().resolve(), settings.database_url, index_root, settings.storage,
+                   build_root)
 
     @property
     def ocfl_root(self) -> Path:
@@ -95,8 +98,9 @@ class Home:
     @property
     def built_derivatives(self) -> Path:
         """Where ingest and `guji tiles rebuild` make the tiles (the same folder as :attr:`derivatives`
-        unless the storage root is on S3, where they are uploaded from here)."""
-        return self.root / "derivatives"
+        unless the storage root is on S3, where they are uploaded from here): with GUJI_BUILD_DIR a folder
+        every queue worker sees, so that the page a worker made is there for the worker that commits the book."""
+        return self.build_root or self.root / "derivatives"
 
     @property
     def index(self) -> Path:

@@ -182,6 +182,11 @@ class Settings:
     incoming: Path | None = _setting("GUJI_INCOMING", _path, None,
                                      "where the staff workspace's ingest page finds book folders",
                                      "incoming/ in the data home")
+    build_dir: Path | None = _setting("GUJI_BUILD_DIR", _path, None,
+                                      "with GUJI_STORAGE=s3://… and `guji worker`s on several hosts: a folder they "
+                                      "all see at this path (a shared file system, like GUJI_INCOMING), where ingest "
+                                      "copies the masters and makes the tiles before they go to the bucket "
+                                      "(docs/scale-out.md)", "derivatives/ in the data home")
     index_dir: Path | None = _setting("GUJI_INDEX_DIR", _path, None,
                                       "this node's search index: a local folder each web node keeps for itself, "
                                       "fed from the shared event log (docs/deployment.md)", "index/ in the data home")
@@ -286,6 +291,10 @@ class Settings:
                 shown = written if len(written) <= 60 else written[:60] + "…"
                 raise SettingError(f"设置 {item.metadata['variable']}={shown!r} 无法使用：{bad}（见 docs/settings.md）",
                                    english=f"{item.metadata['variable']}={shown!r} cannot be used") from None
+        if values.get("build_dir") and not values.get("storage"):
+            raise SettingError("设置 GUJI_BUILD_DIR 只在 GUJI_STORAGE=s3://… 时使用：存储根在本机时，切片就做在数据目录的 "
+                               "derivatives/ 中并从那里提供；请去掉 GUJI_BUILD_DIR（见 docs/scale-out.md）",
+                               english="GUJI_BUILD_DIR is used only with GUJI_STORAGE=s3://…")
         return cls(**values)
 
     @property

@@ -4,16 +4,12 @@ Redis going away refused in one message with nothing recorded."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from cluster_support import book_folder, digest, scan_of_page, start_worker, stop_worker
 from typer.testing import CliRunner
 
 from ingest.pipeline import commit_ingest, plan_ingest, prepare_pending, run_pages
@@ -22,9 +18,6 @@ from repository.job_queue import QUEUE_NAME, QueueUnavailable
 from web.cli import root
 from web.staff import jobs
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SCANS = FIXTURES / "scans"
-GUJI = Path(sys.executable).parent / "guji"
 CARD = "maoshi-zhushu"
 
 
@@ -32,21 +25,6 @@ CARD = "maoshi-zhushu"
 def card(catalogue, sample_cards) -> str:
     catalogue.create(next(c for c in sample_cards if c["id"] == CARD), editor="编目员", reason="新建")
     return CARD
-
-
-def _book(folder: Path, copies: int = 1) -> Path:
-    """The fixture scans (1.png, 2.png, 10.png), `copies` times over (as pages 1, 2, 3, 4 …)."""
-    folder.mkdir(parents=True)
-    number = 0
-    for _ in range(copies):
-        for name in ("1.png", "2.png", "10.png"):
-            number += 1
-            shutil.copyfile(SCANS / name, folder / f"{number:04d}.png")
-    return folder
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha512(path.read_bytes()).hexdigest()
 
 
 def _queue_settings(monkeypatch, home, url: str) -> Catalogue:
@@ -67,7 +45,7 @@ def _work_in_process(url: str) -> None:
 
 def test_commit_again_stores_nothing_twice(catalogue, card, tmp_path):
     # a queue retries the commit when its worker was lost after the OCFL version was written
-    plan = plan_ingest(catalogue, _book(tmp_path / "book"), card, "数字化员")
+    plan = plan_ingest(catalogue, book_folder(tmp_path / "book"), card, "数字化员")
     prepare_pending(catalogue.home.derivatives / card)
     results = run_pages(plan.tasks, 1)
     first, _ = commit_ingest(catalogue, plan, results)
@@ -79,7 +57,7 @@ def test_commit_again_stores_nothing_twice(catalogue, card, tmp_path):
 
 def test_staff_ingest_job_goes_through_the_queue(catalogue, card, home, redis_url, monkeypatch):
     queued = _queue_settings(monkeypatch, home, redis_url)
-    _book(jobs.incoming_dir(home, queued.settings) / "毛诗", copies=2)
+    book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗", copies=2)
     job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")
     row = jobs.job(queued, job_id)
     assert (row.status, row.pid) == ("queued", None)  # no process on this machine
@@ -90,7 +68,7 @@ def test_staff_ingest_job_goes_through_the_queue(catalogue, card, home, redis_ur
     stored = catalogue.store.digests(card)
     assert sorted(path for path in stored if path.startswith("masters/")) == [f"masters/{n:04d}.png"
                                                                              for n in range(1, 7)]
-    assert stored["masters/0004.png"] == _digest(SCANS / "1.png")
+    assert stored["masters/0004.png"] == digest(scan_of_page(1))
     published = sorted(p.name for p in (home.derivatives / card).iterdir())
     assert published == [f"{n:04d}" for n in range(1, 7)]  # and no .pending left
     queued.close()
@@ -98,7 +76,7 @@ def test_staff_ingest_job_goes_through_the_queue(catalogue, card, home, redis_ur
 
 def test_refused_book_on_the_queue_is_filed_in_failed(catalogue, card, home, redis_url, monkeypatch):
     queued = _queue_settings(monkeypatch, home, redis_url)
-    folder = _book(jobs.incoming_dir(home, queued.settings) / "坏书")
+    folder = book_folder(jobs.incoming_dir(home, queued.settings) / "坏书")
     (folder / "0002.png").write_bytes(b"")
     job_id = jobs.start_ingest(queued, "坏书", card, "管理员")
     _work_in_process(redis_url)
@@ -109,12 +87,30 @@ def test_refused_book_on_the_queue_is_filed_in_failed(catalogue, card, home, red
     queued.close()
 
 
+def test_a_page_whose_work_folder_is_on_another_host_fails_the_job_in_one_message(catalogue, card, home, redis_url,
+                                                                                  monkeypatch, tmp_path):
+    # workers with data homes of their own and no shared GUJI_BUILD_DIR: the planning worker's .pending is elsewhere
+    from dataclasses import replace
+
+    from web.staff import queued_jobs
+
+    queued = _queue_settings(monkeypatch, home, redis_url)
+    folder = book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗")
+    job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")
+    task = replace(plan_ingest(queued, folder, card, "管理员").tasks[0], pending_dir=str(tmp_path / "elsewhere"))
+    assert queued_jobs.ingest_page(job_id, task) is None
+    row = jobs.job(queued, job_id)
+    assert row.status == "failed" and "GUJI_BUILD_DIR" in row.message and "0001" in row.message
+    assert not (tmp_path / "elsewhere").exists() and catalogue.store.head(card) == 1
+    queued.close()
+
+
 def test_queue_out_of_reach_starts_nothing(catalogue, card, home, monkeypatch, tmp_path):
     from web_helpers import staff_client
 
     closed = socket_port_without_server()
     queued = _queue_settings(monkeypatch, home, f"redis://:secret@127.0.0.1:{closed}/0")
-    _book(jobs.incoming_dir(home, queued.settings) / "毛诗")
+    book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗")
     with pytest.raises(QueueUnavailable) as refused:
         jobs.start_ingest(queued, "毛诗", card, "管理员")
     assert "GUJI_QUEUE" in str(refused.value) and "secret" not in str(refused.value)
@@ -146,10 +142,8 @@ def test_two_workers_share_a_book_and_a_killed_worker_page_is_retried(catalogue,
     from rq.job import Job
 
     queued = _queue_settings(monkeypatch, home, redis_url)
-    _book(jobs.incoming_dir(home, queued.settings) / "毛诗", copies=4)  # 12 pages
-    environment = {**os.environ, "MALLOC_ARENA_MAX": "2"}
-    workers = [subprocess.Popen([str(GUJI), "worker", "--name", name], env=environment, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True) for name in ("A", "B")]
+    book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗", copies=4)  # 12 pages
+    workers = [start_worker(dict(os.environ), name) for name in ("A", "B")]
     connection = redis.Redis.from_url(redis_url)
     try:
         job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")
@@ -174,13 +168,11 @@ def test_two_workers_share_a_book_and_a_killed_worker_page_is_retried(catalogue,
         assert retried.get_status() == "finished" and retried.worker_name == "B" and retried.retries_left == 2
     finally:
         for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(30)
+            stop_worker(worker)
     assert catalogue.store.head(card) == 2  # one version with the book
     stored = catalogue.store.digests(card)
     for number in range(1, 13):
-        assert stored[f"masters/{number:04d}.png"] == _digest(SCANS / ("1.png", "2.png", "10.png")[(number - 1) % 3])
+        assert stored[f"masters/{number:04d}.png"] == digest(scan_of_page(number))
     assert sorted(p.name for p in (home.derivatives / card).iterdir()) == [f"{n:04d}" for n in range(1, 13)]
     for number in range(1, 13):
         assert (home.derivatives / card / f"{number:04d}" / "info.json").is_file()

@@ -87,7 +87,7 @@ def test_an_edit_on_node_a_is_found_in_search_on_node_b(tmp_path, postgres_url):
     its search finds the new title once B's indexer has applied the edit from the shared event log."""
     import httpx
     from browser_support import PASSWORD, ROOT, free_port, guji, serving, wait_until
-    from web_helpers import csrf_of, form_values
+    from cluster_support import edit_title, found_in_search, sign_in_over_http
 
     key = tmp_path / "session.key"
     key.write_text(KEY)
@@ -102,23 +102,13 @@ def test_an_edit_on_node_a_is_found_in_search_on_node_b(tmp_path, postgres_url):
     with (serving(nodes[0], ports[0], tmp_path / "node-a.log", workers=1) as node_a,
           serving(nodes[1], ports[1], tmp_path / "node-b.log", workers=1) as node_b,
           httpx.Client(base_url=node_a, timeout=30) as browser):
-        login = browser.get("/staff/login")
-        signed_in = browser.post("/staff/login", data={"csrf_token": csrf_of(login.text), "name": "张三",
-                                                       "password": PASSWORD})
-        assert signed_in.status_code == 303
-        action, values = form_values(browser.get(f"/staff/cards/{CARD}/edit").text, "#card-form")
-        values["edition.title"] = ["涇川文集補遺新校本"]
-        values["reason"] = ["据原书卷端改题名"]
-        assert browser.post(action, data=values).headers["location"].endswith("history?saved=2")
+        sign_in_over_http(browser, "张三", PASSWORD)
+        edit_title(browser, CARD, "涇川文集補遺新校本", "据原书卷端改题名")
 
         with httpx.Client(base_url=node_b, cookies=browser.cookies, timeout=30) as other:
             assert other.get("/staff/").status_code == 200  # A's session, on B
-
-            def found_on_b() -> bool:
-                hits = other.get("/api/search", params={"q": "補遺新校本"}).json()["books"]
-                return [hit["id"] for hit in hits] == [CARD]
-
-            wait_until(found_on_b, 60, "node B's search did not find the edit made on node A within 60 s")
+            wait_until(lambda: found_in_search(other, "補遺新校本", CARD), 60,
+                       "node B's search did not find the edit made on node A within 60 s")
             assert other.get("/healthz").json()["index_behind"] == 0
     assert (tmp_path / "index-a" / "whoosh").is_dir() and (tmp_path / "index-b" / "whoosh").is_dir()
     for log in ("node-a.log", "node-b.log"):

@@ -14,14 +14,18 @@ does. What runs where:
   nothing — a page is never stored twice.
 * **OCR** — one job, :func:`whole_job`, the same run as on one machine (web.staff.jobs.run).
 
-Every worker needs the same data home (``GUJI_HOME``: the storage root, derivatives and the
-incoming folder on a shared file system) and the same catalogue database.
+Every worker needs the same catalogue database, storage root and incoming folder, and the folder
+the pages are built in: with the storage root in the data home, one data home on a shared file
+system; with ``GUJI_STORAGE=s3://…`` each host keeps a data home of its own and shares only
+``GUJI_INCOMING`` and ``GUJI_BUILD_DIR`` (docs/scale-out.md, "All together"). A page whose work
+folder is not there (``GUJI_BUILD_DIR`` left unset on hosts of their own) fails the job in one message.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from repository import Catalogue, GujiError, Home
 from repository.job_queue import RETRIES, JobQueue
@@ -103,6 +107,14 @@ def ingest_page(job_id: int, task):
 
     pyvips.concurrency_set(1)  # one worker, one core: run as many workers as a machine has cores
     quiet_libvips()
+    if not Path(task.pending_dir).is_dir():  # made by the worker that planned the book: another host's disk
+        with _catalogue() as catalogue:
+            if _active(catalogue, job_id) is not None:
+                jobs.record(catalogue, job_id, status="failed", finished=jobs.now_iso(),
+                            message=f"第 {task.page} 页的工作文件夹不在这台工作机上：各台机器上的 guji worker "
+                                    "要用同一个共享文件夹做切片（GUJI_BUILD_DIR，见 docs/scale-out.md）；"
+                                    "什么也没有保存。改好设置后可重新开始")
+        return None
     result = process_page(task)
     with _catalogue() as catalogue:
         jobs.count_page(catalogue, job_id)
