@@ -292,8 +292,9 @@ class Settings:
                 raise SettingError(f"设置 {item.metadata['variable']}={shown!r} 无法使用：{bad}（见 docs/settings.md）",
                                    english=f"{item.metadata['variable']}={shown!r} cannot be used") from None
         if values.get("build_dir") and not values.get("storage"):
-            raise SettingError("设置 GUJI_BUILD_DIR 只在 GUJI_STORAGE=s3://… 时使用：存储根在本机时，切片就做在数据目录的 "
-                               "derivatives/ 中并从那里提供；请去掉 GUJI_BUILD_DIR（见 docs/scale-out.md）",
+            raise SettingError("设置 GUJI_BUILD_DIR 只在 GUJI_STORAGE=s3://… 时使用：存储根在本机时，"
+                               "切片就做在数据目录的 derivatives/ 中并从那里提供；"
+                               "请去掉 GUJI_BUILD_DIR（见 docs/scale-out.md）",
                                english="GUJI_BUILD_DIR is used only with GUJI_STORAGE=s3://…")
         return cls(**values)
 
