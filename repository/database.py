@@ -93,9 +93,11 @@ def _replace_nul(parameters):
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
     cursor = dbapi_connection.cursor()
+    # the wait first: switching a new file to WAL takes a lock that other processes opening it hold
+    # too (sqlite3's own 5 s wait ran out on a loaded machine when three processes opened at once)
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
