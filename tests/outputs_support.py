@@ -1,5 +1,5 @@
 """Helpers shared by the outputs tests: the published XML Schemas (loaded here with lxml directly,
-not through the product's loader), sample cards, the real `guji` CLI and a real server."""
+not through the product's loader), sample cards and a real server (the CLI: cli_support.py)."""
 
 from __future__ import annotations
 
@@ -100,14 +100,6 @@ def more_cards(count: int) -> list[dict]:
 def load(catalogue: Catalogue, cards: list[dict], created: datetime | None = None) -> None:
     for card in cards:
         catalogue.create(card, editor="测试员", reason="测试数据", created=created)
-
-
-def guji(home: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "GUJI_HOME": str(home), "GUJI_EDITOR": "测试员", "COLUMNS": "200", **(env or {})}
-    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=full_env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"guji {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def free_port() -> int:

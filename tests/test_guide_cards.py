@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pypdf
 import pytest
-from outputs_support import ROOT, guji, load, more_cards, sample_cards
+from cli_support import guji
+from outputs_support import load, more_cards, sample_cards
 
 from repository.outputs.guide_cards import CARD_HEIGHT, CARD_WIDTH, GuideCard, print_guide_cards, render_guide_cards
 from repository.outputs.selection import SelectionError, parse_since, select_cards
@@ -72,10 +73,8 @@ def test_cards_are_the_standard_size_with_cut_marks_on_a4(loaded):
     assert horizontal_y == [30.0, 30.0 + CARD_HEIGHT, 30.0 + 2 * CARD_HEIGHT]
 
 
-def test_cli_prints_named_cards(tmp_path):
-    home = tmp_path / "data"
-    guji(home, "init")
-    guji(home, "cards", "import", str(ROOT / "samples" / "cards.json"))
+def test_cli_prints_named_cards(sample_library, tmp_path):
+    home = sample_library
     output = tmp_path / "cards.pdf"
     result = guji(home, "cards", "print", "--ids", "示善0003,maoshi-zhushu", "-o", str(output))
     assert "已打印 2 张导卡，共 1 页 A4" in result.stdout

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import lxml.html
-import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Route
-from web_helpers import PASSWORD, add_user, csrf_of, form_values, load_samples, sign_in, staff_client
+from web_helpers import PASSWORD, add_user, csrf_of, form_values, sign_in, staff_client
 
 from web import create_app
 from web.staff.accounts import Accounts
@@ -17,20 +16,7 @@ from web.staff.throttle import FREE_PER_PAIR
 CARD = "jingchuan-wenji"
 
 
-@pytest.fixture
-def samples(catalogue, sample_cards):
-    load_samples(catalogue, sample_cards)
-    return catalogue
-
-
-@pytest.fixture
-def cataloguer(samples) -> TestClient:
-    return staff_client(samples, "张三", "cataloguer")
-
-
-@pytest.fixture
-def admin(samples) -> TestClient:
-    return staff_client(samples, "馆长", "admin")
+# `samples`, `cataloguer`, `admin`: conftest.py
 
 
 def all_routes(routes, prefix=""):

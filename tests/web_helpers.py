@@ -55,6 +55,10 @@ WEB_SAMPLE_IDS = ("maoshi-zhushu", "jingchuan-wenji", "lidai-shizuan-zuobian", "
                   "pingyang-xianzhi-longqing")
 
 
+# 重刊荊川先生文集's scans in the `collection` fixture (conftest.py): 卷一 on 0001–0002, 卷二 on 0003.
+WEB_COLLECTION_RANGES = [{"label": "卷一", "files": ["1.png", "2.png"]}, {"label": "卷二", "files": ["10.png"]}]
+
+
 def load_samples(catalogue, sample_cards) -> None:
     for card in sample_cards:
         if card["id"] in WEB_SAMPLE_IDS:
