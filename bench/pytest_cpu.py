@@ -2,7 +2,7 @@
 and the child processes it waited for) and the wall time of each test, setup and teardown included
 (a module or session fixture counts towards the test that first needs it, or last holds it).
 
-    python -m pytest -p pytest_cpu …   (its folder on PYTHONPATH; GUJI_TEST_CPU_OUT names the JSON file)
+    python -m pytest -p pytest_cpu …   (its folder on PYTHONPATH; PYTEST_CPU_OUT names the JSON file)
 """
 
 from __future__ import annotations
@@ -30,6 +30,6 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if output := os.environ.get("GUJI_TEST_CPU_OUT"):
+    if output := os.environ.get("PYTEST_CPU_OUT"):
         with open(output, "w", encoding="utf-8") as handle:
             json.dump(_times, handle, ensure_ascii=False)

@@ -48,7 +48,7 @@ def run(pytest_args: list[str], top: int, nice: int) -> dict:
         per_test_file = Path(work) / "per-test.json"
         # the plugin alone on the path: bench/ itself holds modules named like the packages (ingest.py …)
         shutil.copy(ROOT / "bench" / "pytest_cpu.py", work)
-        env = {**os.environ, "GUJI_TEST_CPU_OUT": str(per_test_file),
+        env = {**os.environ, "PYTEST_CPU_OUT": str(per_test_file),
                "PYTHONPATH": os.pathsep.join(filter(None, [work, os.environ.get("PYTHONPATH")]))}
         user0, sys0 = children_cpu()
         load = os.getloadavg()

@@ -31,8 +31,8 @@ class Ran:
     output: str  # stdout and stderr as they interleaved
 
 
-def command_env(home: Path | None, env: dict | None = None) -> dict[str, str]:
-    """What a test's `guji` command sees on top of the test's environment."""
+def command_env(home: Path | None, env: dict | None = None) -> dict[str, str | None]:
+    """What a test's `guji` command sees on top of the test's environment (None: a variable unset)."""
     return {**({"GUJI_HOME": str(home)} if home is not None else {}), "GUJI_EDITOR": "测试员", "COLUMNS": "200",
             **(env or {})}
 
@@ -55,8 +55,9 @@ def guji(home: Path | None, *args: str, check: bool = True, env: dict | None = N
 def guji_process(home: Path | None, *args: str, check: bool = True,
                  env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `guji ARGS…` as a real process (the console script of this virtualenv)."""
-    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env={**os.environ,
-                                                                                      **command_env(home, env)})
+    full_env = {**os.environ, **command_env(home, env)}
+    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True,
+                            env={name: value for name, value in full_env.items() if value is not None})
     if check and result.returncode != 0:
         raise AssertionError(f"guji {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
