@@ -44,11 +44,12 @@ def guji(home: Path | None, *args: str, check: bool = True, env: dict | None = N
     from web.cli import root
 
     result = CliRunner(env=command_env(home, env)).invoke(root, list(args), input=input)
-    ran = Ran(result.exit_code, result.stdout, result.stderr, result.output)
+    # an exception that escaped the command goes to stderr with its traceback, as Python prints it
+    escaped = result.exception is not None and not isinstance(result.exception, SystemExit)
+    raised = "".join(traceback.format_exception(*result.exc_info)) if escaped else ""
+    ran = Ran(result.exit_code, result.stdout, result.stderr + raised, result.output + raised)
     if check and ran.returncode != 0:
-        raised = "" if result.exc_info is None or isinstance(result.exception, SystemExit) else \
-            "".join(traceback.format_exception(*result.exc_info))
-        raise AssertionError(f"guji {' '.join(args)} failed ({ran.returncode}):\n{ran.stdout}\n{ran.stderr}\n{raised}")
+        raise AssertionError(f"guji {' '.join(args)} failed ({ran.returncode}):\n{ran.stdout}\n{ran.stderr}")
     return ran
 
 

@@ -110,7 +110,8 @@ def free_port() -> int:
 
 class Server:
     """`guji serve` in a subprocess on a free port, polled until it answers. A port taken by someone
-    else between choosing and binding it (other test runs share the machine) means another try."""
+    else between choosing and binding it (other test runs share the machine) means another try.
+    Without the search indexer (`--no-indexer`): what is served here needs no search index."""
 
     def __init__(self, home: Path, env: dict | None = None, workers: int = 2, attempts: int = 3):
         for _ in range(attempts):
@@ -123,7 +124,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": self.url, **env}
         self.process = subprocess.Popen(
-            [str(GUJI), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
+            [str(GUJI), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+             "--no-indexer"],
             env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 120

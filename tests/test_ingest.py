@@ -421,6 +421,8 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
                 break
             assert process.poll() is None, "ingest finished before it could be killed"
             time.sleep(0.02)
+        else:  # before, the kill then came at whatever point the run had reached
+            raise AssertionError("no page was finished within 60 s: the kill would not fall between pages")
         workers = descendants(process.pid)
         assert workers, "the page workers"
         os.kill(process.pid, signal.SIGKILL)  # the command only: its page workers must end with it
@@ -502,6 +504,8 @@ def test_sigkill_during_the_ocfl_commit_leaves_old_or_new_version(catalogue, hom
                 break
             assert process.poll() is None, "ingest finished before it could be killed"
             time.sleep(0.005)
+        else:  # before, the kill then came at whatever point the run had reached
+            raise AssertionError("no version was staged within 120 s: the kill would not fall in the commit")
         os.killpg(process.pid, signal.SIGKILL)
     finally:
         process.wait()

@@ -7,14 +7,13 @@ import io
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 
 import lxml.html
 import openpyxl
 from cli_support import guji
 from fastapi.testclient import TestClient
-from web_helpers import FIXTURES, PASSWORD, csrf_of, form_values, sign_in, staff_client
+from web_helpers import FIXTURES, PASSWORD, csrf_of, form_values, sign_in, staff_client, wait_for_job
 
 from repository import local_time
 from web import create_app
@@ -215,17 +214,6 @@ def test_audit_log_filters_by_kind_actor_object_and_date(samples):
 
 
 # ---- ingest jobs --------------------------------------------------------------------------------------
-
-
-def wait_for_job(client: TestClient, job_id: int) -> dict:
-    """Poll the job's status endpoint (as the job page does) until it has finished."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status = client.get(f"/staff/api/jobs/{job_id}").json()
-        if status["status"] not in ("queued", "running"):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {status}")
 
 
 def test_admin_ingests_a_book_folder_as_a_background_job(samples, tmp_path, monkeypatch):

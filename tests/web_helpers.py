@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import lxml.html
@@ -39,6 +40,17 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD):
     page = client.get("/staff/login")
     return client.post("/staff/login", data={"csrf_token": csrf_of(page.text), "name": name, "password": password},
                        follow_redirects=False)
+
+
+def wait_for_job(client: TestClient, job_id: int) -> dict:
+    """Poll the job's status endpoint (as the job page does) until it has finished."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = client.get(f"/staff/api/jobs/{job_id}").json()
+        if status["status"] not in ("queued", "running"):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {status}")
 
 
 def staff_client(catalogue, name: str = "张三", role: str = "cataloguer") -> TestClient:
