@@ -93,8 +93,9 @@ def main() -> None:
     print(f"{report['command']}")
     print(f"{'exit':<6} {'user s':>8} {'sys s':>7} {'CPU s':>7} {'CPU min':>8} {'wall s':>7}  load  tests")
     counts = ", ".join(f"{n} {kind}" for kind, n in report["counts"].items())
+    load = report["load_average_at_start"][0]
     print(f"{report['exit_code']:<6} {report['cpu_user_s']:>8.1f} {report['cpu_sys_s']:>7.1f} {report['cpu_s']:>7.1f} "
-          f"{report['cpu_s'] / 60:>8.2f} {report['wall_s']:>7.1f}  {report['load_average_at_start'][0]:>4.1f}  {counts}")
+          f"{report['cpu_s'] / 60:>8.2f} {report['wall_s']:>7.1f}  {load:>4.1f}  {counts}")
     print(f"\ncostliest {len(report['slowest'])} tests (setup + call + teardown):")
     print(f"{'CPU s':>7} {'wall s':>7}  test")
     for row in report["slowest"]:
