@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import cli_support
 import pytest
 import pyvips
 
@@ -42,10 +43,11 @@ def free_port() -> int:
 
 
 def guji(env: dict, *args: str) -> str:
-    """Run the `guji` CLI; fails the test with its output when it does not succeed."""
-    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, f"guji {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    """Run the `guji` CLI in-process with exactly the environment `env` (the one the site's server gets:
+    variables of this process that `env` leaves out are unset meanwhile); fails the test with its output
+    when it does not succeed."""
+    unset = {name: None for name in os.environ if name not in env}
+    return cli_support.guji(None, *args, env={**unset, **env}).stdout
 
 
 @contextmanager
@@ -93,9 +95,9 @@ def get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Debian's headless Chromium (never a downloaded one)."""
+    """Debian's headless Chromium (never a downloaded one), one for the whole session."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), "Debian chromium is missing: run `make install`"

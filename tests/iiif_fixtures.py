@@ -1,4 +1,5 @@
-"""Shared data for the IIIF tests: a data home with real scans ingested, built once per module.
+"""Shared data for the IIIF tests: a data home with real scans ingested, built once per session, a
+copy of it per module.
 
 `jingchuan-wenji` gets the four fixture scans with a structure.json of one 册 holding 卷一 and
 卷二; `iiif-test` gets the official Image API validator test image as its only page.
@@ -67,8 +68,9 @@ def build_home(root: Path) -> Home:
 
 
 @pytest.fixture(scope="module")
-def iiif_home(tmp_path_factory) -> Home:
-    return build_home(tmp_path_factory.mktemp("iiif"))
+def iiif_home(prepared_homes, tmp_path_factory) -> Home:
+    """This module's own copy of the home build_home makes (once per session: conftest.PreparedHomes)."""
+    return prepared_homes.copy("iiif", build_home, tmp_path_factory.mktemp("iiif") / "guji-data")
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Helpers shared by the outputs tests: the published XML Schemas (loaded here with lxml directly,
-not through the product's loader), sample cards, the real `guji` CLI and a real server."""
+not through the product's loader), sample cards and a real server (the CLI: cli_support.py)."""
 
 from __future__ import annotations
 
@@ -102,14 +102,6 @@ def load(catalogue: Catalogue, cards: list[dict], created: datetime | None = Non
         catalogue.create(card, editor="测试员", reason="测试数据", created=created)
 
 
-def guji(home: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "GUJI_HOME": str(home), "GUJI_EDITOR": "测试员", "COLUMNS": "200", **(env or {})}
-    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=full_env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"guji {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,7 +110,8 @@ def free_port() -> int:
 
 class Server:
     """`guji serve` in a subprocess on a free port, polled until it answers. A port taken by someone
-    else between choosing and binding it (other test runs share the machine) means another try."""
+    else between choosing and binding it (other test runs share the machine) means another try.
+    Without the search indexer (`--no-indexer`): what is served here needs no search index."""
 
     def __init__(self, home: Path, env: dict | None = None, workers: int = 2, attempts: int = 3):
         for _ in range(attempts):
@@ -131,7 +124,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "GUJI_HOME": str(home), "GUJI_PUBLIC_URL": self.url, **env}
         self.process = subprocess.Popen(
-            [str(GUJI), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
+            [str(GUJI), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+             "--no-indexer"],
             env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 120

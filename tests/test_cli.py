@@ -1,33 +1,14 @@
-"""The `guji` command line, run as a user runs it (a real subprocess)."""
+"""The `guji` command line, as a user runs it: in-process (cli_support.guji), the console script itself
+as a real process once. `sample_library` and `data_home` (conftest.py) hold samples/cards.json."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-GUJI = Path(sys.executable).parent / "guji"
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def guji(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GUJI_HOME": str(home), "GUJI_EDITOR": "测试员", "COLUMNS": "200"}
-    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"guji {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-@pytest.fixture
-def data_home(tmp_path) -> Path:
-    home = tmp_path / "data"
-    guji(home, "init")
-    guji(home, "cards", "import", str(ROOT / "samples" / "cards.json"))
-    return home
+from cli_support import guji, guji_process
 
 
 def command_paths(group, prefix=()):
@@ -55,7 +36,7 @@ def test_every_command_has_help(tmp_path):
     for command in commands:
         result = CliRunner().invoke(root, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output and "--help" in result.output, command
-    assert "Usage: guji" in guji(tmp_path, "--help").stdout
+    assert "Usage: guji" in guji_process(tmp_path, "--help").stdout
 
 
 def test_edit_history_diff_show(data_home):
@@ -83,10 +64,10 @@ def test_stale_edit_is_a_conflict_and_exit_code_1(data_home):
     assert "保存冲突" in result.stderr and "甲" in result.stderr and "乙" in result.stderr
 
 
-def test_import_refusal_names_rows_and_exit_code(data_home, tmp_path):
+def test_import_refusal_names_rows_and_exit_code(sample_library, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("索书号,题名,普查编号\n新001,某書,12\n", encoding="utf-8")
-    result = guji(data_home, "cards", "import", str(bad), check=False)
+    result = guji(sample_library, "cards", "import", str(bad), check=False)
     assert result.returncode == 1
     assert "第2行「普查编号」列" in result.stderr and "什么也没有导入" in result.stderr
 
@@ -125,9 +106,9 @@ def test_missing_data_home_says_what_to_do(tmp_path):
     assert result.returncode == 3 and "guji init" in result.stderr
 
 
-def test_export_xlsx_and_csv(data_home, tmp_path):
-    guji(data_home, "cards", "export", "--format", "xlsx", "-o", str(tmp_path / "c.xlsx"))
-    guji(data_home, "cards", "export", "--format", "csv", "-o", str(tmp_path / "c.csv"), "--headers", "en")
+def test_export_xlsx_and_csv(sample_library, tmp_path):
+    guji(sample_library, "cards", "export", "--format", "xlsx", "-o", str(tmp_path / "c.xlsx"))
+    guji(sample_library, "cards", "export", "--format", "csv", "-o", str(tmp_path / "c.csv"), "--headers", "en")
     header = (tmp_path / "c.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header.startswith("id,version,call_number")
 

@@ -13,7 +13,8 @@ import openpyxl
 import pypdf
 import pytest
 import pyvips
-from outputs_support import ROOT, guji, load, sample_cards
+from cli_support import guji
+from outputs_support import ROOT, load, sample_cards
 
 from ingest.pipeline import ingest_book
 from repository.outputs.dossier import build_dossier, dossier_docx, dossier_pdf
@@ -130,10 +131,8 @@ def test_preflight_warnings(loaded):
     assert sparse.value("存卷/缺卷") == "存十卷（卷一至十），缺一百三十二卷"
 
 
-def test_dossier_cli_strict_and_applicant(tmp_path):
-    home = tmp_path / "data"
-    guji(home, "init")
-    guji(home, "cards", "import", str(ROOT / "samples" / "cards.json"))
+def test_dossier_cli_strict_and_applicant(sample_library, tmp_path):
+    home = sample_library
     output = tmp_path / "d.docx"
     strict = guji(home, "dossier", "示善0002", "--format", "docx", "-o", str(output), "--list", "national", "--strict",
                   check=False)
@@ -188,19 +187,10 @@ def test_an_empty_field_never_claims_none_and_both_formats_are_a4(loaded):
 
 def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(loaded, tmp_path):
     """毛詩注疏 and 歷代史纂左編 in one round: pre-flight per book on stderr first, then one zip (in-process)."""
-    from typer.testing import CliRunner
-
-    from web.cli import root as app
-
-    runner = CliRunner(env={"COLUMNS": "250"})
-
-    def guji(*args: str):
-        return runner.invoke(app, ["--home", str(loaded.home.root), *args])
-
+    home = loaded.home.root
     output = tmp_path / "第七批.zip"
-    result = guji("dossier-round", "--ids", "lidai-shizuan-zuobian,示善0001", "-o", str(output),
+    result = guji(home, "dossier-round", "--ids", "lidai-shizuan-zuobian,示善0001", "-o", str(output),
                   "--round", "第七批", "--format", "docx", "--preparer", "张三")
-    assert result.exit_code == 0, result.output
     assert "maoshi-zhushu（毛詩注疏三十卷首一卷）：「定级」未填" in result.output
     assert "lidai-shizuan-zuobian（歷代史纂左編一百四十二卷）：「行款版式」未填" in result.output
     assert "省级珍贵古籍名录第七批申报汇总表：2 部书" in result.output
@@ -217,7 +207,7 @@ def test_dossier_round_cli_gives_the_summary_sheet_and_every_dossier(loaded, tmp
     assert round(float(summary.pages[0].mediabox.width)) == 842  # A4 landscape
     first = docx.Document(io.BytesIO(archive.read("申报书/01-毛詩注疏三十卷首一卷-maoshi-zhushu.docx")))
     assert first.paragraphs[1].text == "毛詩注疏三十卷首一卷"
-    strict = guji("dossier-round", "--ids", "示善0001", "-o", str(tmp_path / "x.zip"), "--strict")
-    assert strict.exit_code == 1 and not (tmp_path / "x.zip").exists()
-    unknown = guji("dossier-round", "--ids", "示善9999", "-o", str(tmp_path / "y.zip"))
-    assert unknown.exit_code == 2 and "示善9999" in unknown.output and "Traceback" not in unknown.output
+    strict = guji(home, "dossier-round", "--ids", "示善0001", "-o", str(tmp_path / "x.zip"), "--strict", check=False)
+    assert strict.returncode == 1 and not (tmp_path / "x.zip").exists()
+    unknown = guji(home, "dossier-round", "--ids", "示善9999", "-o", str(tmp_path / "y.zip"), check=False)
+    assert unknown.returncode == 2 and "示善9999" in unknown.output and "Traceback" not in unknown.output

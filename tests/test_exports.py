@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import bagit
 import pymarc
 import pytest
+from cli_support import guji
 from fastapi.testclient import TestClient
 from lxml import etree
-from outputs_support import NS, ROOT, all_sample_cards, assert_valid, guji, load, sample_cards
+from outputs_support import NS, ROOT, all_sample_cards, assert_valid, load, sample_cards
 
 from repository.card import normalise_card
 from repository.outputs.bag import BagExportError, export_bag
@@ -26,14 +27,6 @@ from web.app import create_app
 def loaded(catalogue):
     load(catalogue, sample_cards())
     return catalogue
-
-
-@pytest.fixture
-def data_home(tmp_path):
-    home = tmp_path / "data"
-    guji(home, "init")
-    guji(home, "cards", "import", str(ROOT / "samples" / "cards.json"))
-    return home
 
 
 def _record(card_id: str) -> CurrentCard:
@@ -114,11 +107,11 @@ def test_iso2709_reads_back_in_utf8():
     assert record["200"]["a"] == "平陽縣志"
 
 
-def test_bulk_export_cli_every_format(data_home, tmp_path):
-    everything = all_sample_cards()  # data_home imported samples/cards.json
+def test_bulk_export_cli_every_format(sample_library, tmp_path):
+    everything = all_sample_cards()  # the sample library holds samples/cards.json
     for format, name in (("mods", "mods"), ("dc", None), ("marcxml", None)):
         output = tmp_path / f"all.{format}.xml"
-        result = guji(data_home, "cards", "export", "--format", format, "-o", str(output))
+        result = guji(sample_library, "cards", "export", "--format", format, "-o", str(output))
         assert f"已导出 {len(everything)} 张卡片" in result.stdout
         root = etree.parse(str(output)).getroot()
         assert len(root) == len(everything)
@@ -129,9 +122,9 @@ def test_bulk_export_cli_every_format(data_home, tmp_path):
     dc_root = etree.parse(str(tmp_path / "all.dc.xml")).getroot()
     for child in dc_root:
         assert_valid(etree.tostring(child), "oai_dc")
-    one = guji(data_home, "cards", "export", "--format", "mods", "--id", "示善0001")
+    one = guji(sample_library, "cards", "export", "--format", "mods", "--id", "示善0001")
     assert assert_valid(one.stdout.encode(), "mods").xpath("count(mods:mods)", namespaces=NS) == 1
-    unknown = guji(data_home, "cards", "export", "--format", "bibtex", check=False)
+    unknown = guji(sample_library, "cards", "export", "--format", "bibtex", check=False)
     assert unknown.returncode == 2 and "mods" in unknown.stderr
 
 
@@ -200,8 +193,8 @@ def test_bag_refuses_a_used_folder_and_a_missing_version(loaded, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial bag left
 
 
-def test_export_bag_cli(data_home, tmp_path):
-    result = guji(data_home, "export", "bag", "示善0001", "-o", str(tmp_path / "bag"))
+def test_export_bag_cli(sample_library, tmp_path):
+    result = guji(sample_library, "export", "bag", "示善0001", "-o", str(tmp_path / "bag"))
     assert "maoshi-zhushu 第 1 版的 BagIt 包" in result.stdout
     bagit.Bag(str(tmp_path / "bag")).validate()
 
@@ -218,17 +211,17 @@ def test_an_xxe_payload_is_refused():
         parse_xml(XXE, "evil.xml")
 
 
-def test_validate_xml_cli_refuses_xxe_and_checks_the_schema(data_home, tmp_path):
+def test_validate_xml_cli_refuses_xxe_and_checks_the_schema(sample_library, tmp_path):
     evil = tmp_path / "evil.xml"
     evil.write_bytes(XXE)
-    refused = guji(data_home, "validate-xml", str(evil), check=False)
+    refused = guji(sample_library, "validate-xml", str(evil), check=False)
     assert refused.returncode == 1 and "DOCTYPE" in refused.stderr and "root:" not in refused.stdout + refused.stderr
     good = tmp_path / "good.xml"
-    guji(data_home, "cards", "export", "--format", "mods", "-o", str(good))
-    assert "valid mods" in guji(data_home, "validate-xml", str(good)).stdout
+    guji(sample_library, "cards", "export", "--format", "mods", "-o", str(good))
+    assert "valid mods" in guji(sample_library, "validate-xml", str(good)).stdout
     bad = tmp_path / "bad.xml"
     bad.write_text('<mods xmlns="http://www.loc.gov/mods/v3"><title>x</title></mods>')
-    invalid = guji(data_home, "validate-xml", str(bad), check=False)
+    invalid = guji(sample_library, "validate-xml", str(bad), check=False)
     assert invalid.returncode == 1 and "line 1" in invalid.stderr
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import subprocess
 import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cli_support import guji
 from iiif_fixtures import IIIF, PUBLIC, all_ids, schema_errors
 
 from iiif import ids
@@ -157,19 +156,15 @@ def manifest_server():
 
 def test_import_from_a_url_with_the_command(tmp_path, manifest_server):
     home = tmp_path / "data"
-    env = {**os.environ, "GUJI_HOME": str(home), "GUJI_EDITOR": "编目员", "GUJI_PUBLIC_URL": PUBLIC, "COLUMNS": "200"}
-    subprocess.run([str(GUJI), "init"], check=True, env=env, capture_output=True)
+    env = {"GUJI_EDITOR": "编目员", "GUJI_PUBLIC_URL": PUBLIC}
+    guji(home, "init", env=env)
     url = f"{manifest_server}/{KYOTO.name}"
-    done = subprocess.run([str(GUJI), "iiif", "import", url, "--id", "kyoto-a049"], env=env, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
+    done = guji(home, "iiif", "import", url, "--id", "kyoto-a049", env=env)
     assert "kyoto-a049：17 页，0 个范围（卷、册），已建卡片，存为 v2" in done.stdout
     assert f"manifest：{PUBLIC}/iiif/kyoto-a049/manifest" in done.stdout
-    missing = subprocess.run([str(GUJI), "iiif", "import", f"{manifest_server}/nothing.json", "--id", "x"], env=env,
-                             capture_output=True, text=True)
+    missing = guji(home, "iiif", "import", f"{manifest_server}/nothing.json", "--id", "x", env=env, check=False)
     assert missing.returncode == 1 and "HTTP 404" in missing.stderr and "Traceback" not in missing.stderr
-    npm = subprocess.run([str(GUJI), "iiif", "import", str(NPM), "--id", "npm-p1528"], env=env, capture_output=True,
-                         text=True)
+    npm = guji(home, "iiif", "import", str(NPM), "--id", "npm-p1528", env=env, check=False)
     assert npm.returncode == 0 and "提醒：" in npm.stderr and "left-to-right" in npm.stderr
 
 

@@ -48,10 +48,10 @@ def _with_text(env: dict, home: Home) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, prepared_homes):
     """`guji serve` (2 workers) over a data home with the validator image and real scans ingested."""
     folder = tmp_path_factory.mktemp("live")
-    home = build_home(folder)
+    home = prepared_homes.copy("iiif", build_home, folder / "guji-data")
     port = free_port()
     env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "GUJI_EDITOR": "数字化员"}

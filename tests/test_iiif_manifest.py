@@ -166,10 +166,10 @@ def test_collections(iiif_catalogue):
         build_collection(iiif_catalogue, "nonesuch")
 
 
-def test_local_documents_collection(tmp_path, iiif_public_url):
+def test_local_documents_collection(tmp_path, iiif_public_url, prepared_homes):
     from iiif_fixtures import build_home
 
-    home = build_home(tmp_path)
+    home = prepared_homes.copy("iiif", build_home, tmp_path / "guji-data")
     from iiif_fixtures import IIIF
 
     from iiif.importer import import_manifest

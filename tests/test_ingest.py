@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import pyvips
+from cli_support import guji as run_guji
 from process_support import descendants, wait_until_gone
 
 from ingest import BookRefused, ingest_book, rebuild_tiles
@@ -383,9 +384,9 @@ def test_tiles_rebuild_from_stored_masters(catalogue, home, card, book):
 # ---- the command line, and a real SIGKILL -------------------------------------------------------
 
 
-def guji(home, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_EDITOR": EDITOR, "COLUMNS": "200"}
-    return subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=env)
+def guji(home, *args: str):
+    """`guji ARGS…` in-process (cli_support.guji); the kill -9 tests start the ingest they kill as a process."""
+    return run_guji(home.root, *args, check=False, env={"GUJI_EDITOR": EDITOR})
 
 
 def test_cli_errors_are_clear(catalogue, home, card, book, tmp_path):
@@ -402,8 +403,8 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
     folder = tmp_path / "big"
     folder.mkdir()
     base = pyvips.Image.new_from_file(str(SCANS / "1.png"))
-    page = base.resize(2.2)  # ≈ 2540×3430 px
-    for number in range(1, 13):
+    page = base.resize(2.2)  # ≈ 2540×3430 px: a page takes long enough to kill the run between pages
+    for number in range(1, 7):  # two workers: the kill comes after the first page, four are not begun
         page.rot180().embed(number, number, page.width, page.height).tiffsave(
             str(folder / f"{number:04d}.tif"), compression="lzw")
     process = subprocess.Popen(
@@ -420,6 +421,8 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
                 break
             assert process.poll() is None, "ingest finished before it could be killed"
             time.sleep(0.02)
+        else:  # before, the kill then came at whatever point the run had reached
+            raise AssertionError("no page was finished within 60 s: the kill would not fall between pages")
         workers = descendants(process.pid)
         assert workers, "the page workers"
         os.kill(process.pid, signal.SIGKILL)  # the command only: its page workers must end with it
@@ -442,9 +445,9 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
     reopened = Catalogue.open(home)
     try:
         assert reopened.store.head(card) == 2
-        assert len([p for p in reopened.store.logical_paths(card) if p.startswith("masters/")]) == 12
-        assert reopened.store.read_bytes(card, "masters/0007.tif") == (folder / "0007.tif").read_bytes()
-        assert _published_pages(home, card) == [f"{n:04d}" for n in range(1, 13)]
+        assert len([p for p in reopened.store.logical_paths(card) if p.startswith("masters/")]) == 6
+        assert reopened.store.read_bytes(card, "masters/0005.tif") == (folder / "0005.tif").read_bytes()
+        assert _published_pages(home, card) == [f"{n:04d}" for n in range(1, 7)]
         result = ocfl_validate(reopened.store.root)
         assert result.returncode == 0, result.stdout + result.stderr
         report = json.loads(Path(rerun.stdout.split("报告：")[1].strip()).read_text(encoding="utf-8"))
@@ -501,6 +504,8 @@ def test_sigkill_during_the_ocfl_commit_leaves_old_or_new_version(catalogue, hom
                 break
             assert process.poll() is None, "ingest finished before it could be killed"
             time.sleep(0.005)
+        else:  # before, the kill then came at whatever point the run had reached
+            raise AssertionError("no version was staged within 120 s: the kill would not fall in the commit")
         os.killpg(process.pid, signal.SIGKILL)
     finally:
         process.wait()

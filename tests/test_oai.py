@@ -8,9 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cli_support import guji
 from fastapi.testclient import TestClient
 from lxml import etree
-from outputs_support import NS, Server, assert_valid, guji, load, more_cards, sample_cards
+from outputs_support import NS, Server, assert_valid, load, more_cards, sample_cards
 from sickle import Sickle
 from sickle.iterator import OAIResponseIterator
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import FIXTURES, csrf_of, load_samples, staff_client
+from web_helpers import FIXTURES, csrf_of, load_samples, staff_client, wait_for_job
 from zip_bombs import repeated_member, write_zip
 
 from ingest import upload
@@ -68,16 +68,6 @@ def send_all(client: TestClient, session: dict, files: dict[str, bytes]) -> None
         done = client.post(f"/staff/api/uploads/{session['id']}/files/{entry['index']}/complete",
                            json={"sha256": sha(data)})
         assert done.status_code == 200, done.text
-
-
-def wait_for_job(client: TestClient, job_id: int) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status = client.get(f"/staff/api/jobs/{job_id}").json()
-        if status["status"] not in ("queued", "running"):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {status}")
 
 
 def book_files() -> dict[str, bytes]:

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import lxml.html
-import pytest
-from fastapi.testclient import TestClient
-from web_helpers import load_samples, staff_client
 
 from repository.card_list import CardListQuery, card_list
 
-
-@pytest.fixture
-def samples(catalogue, sample_cards):
-    load_samples(catalogue, sample_cards)
-    return catalogue
-
-
-@pytest.fixture
-def cataloguer(samples) -> TestClient:
-    return staff_client(samples, "张三", "cataloguer")
+# `samples`, `cataloguer`: conftest.py
 
 
 def column(html: str, index: int) -> list[str]:

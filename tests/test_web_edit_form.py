@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import lxml.html
-import pytest
-from web_helpers import load_samples, staff_client
 
-
-@pytest.fixture
-def cataloguer(catalogue, sample_cards):
-    load_samples(catalogue, sample_cards)
-    return staff_client(catalogue, "张三", "cataloguer")
+# `samples`, `cataloguer`: conftest.py
 
 
 def test_the_form_goes_title_author_edition_layout_then_copy(cataloguer):

@@ -8,19 +8,9 @@ import sqlite3
 import lxml.html
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import ingest_fixture_scans, load_samples
 
 from repository import Catalogue
 from web import create_app
-
-RANGES = [{"label": "卷一", "files": ["1.png", "2.png"]}, {"label": "卷二", "files": ["10.png"]}]
-
-
-@pytest.fixture
-def collection(catalogue, sample_cards, tmp_path):
-    load_samples(catalogue, sample_cards)
-    ingest_fixture_scans(catalogue, "jingchuan-wenji", tmp_path / "book", RANGES)
-    return catalogue
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ account at once; failures slow down the place they come from, never the real use
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text, update
 from typer.testing import CliRunner
@@ -15,15 +14,9 @@ from repository import Catalogue, SettingError
 from repository.catalogue_db import LoginThrottleRow, StaffSessionRow
 from web import create_app
 from web.cli import root as cli
-from web.staff import accounts, throttle
+from web.staff import throttle
 
 BASE = "http://127.0.0.1:8000"
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch):
-    """argon2 with a small cost: these tests sign in dozens of times (the hash format is the same)."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def client_of(app, address: str = "192.0.2.1") -> TestClient:

@@ -13,32 +13,15 @@ import docx
 import lxml.html
 import openpyxl
 import pypdf
-import pytest
 from fastapi.testclient import TestClient
-from web_helpers import csrf_of, form_values, ingest_fixture_scans, load_samples, staff_client
+from web_helpers import csrf_of, form_values, staff_client
 
 from repository.withdrawal import set_withdrawn
 from web import create_app
 
-BOOK = "jingchuan-wenji"
-RANGES = [{"label": "卷一", "files": ["1.png", "2.png"]}, {"label": "卷二", "files": ["10.png"]}]
+BOOK = "jingchuan-wenji"  # scanned in the `collection` fixture (conftest.py): 0001–0002 卷一, 0003 卷二
 
-
-@pytest.fixture
-def samples(catalogue, sample_cards):
-    load_samples(catalogue, sample_cards)
-    return catalogue
-
-
-@pytest.fixture
-def cataloguer(samples) -> TestClient:
-    return staff_client(samples, "张三", "cataloguer")
-
-
-@pytest.fixture
-def scanned(samples, tmp_path):
-    ingest_fixture_scans(samples, BOOK, tmp_path / "book", RANGES)  # 0001–0002 卷一, 0003 卷二
-    return samples
+# `samples`, `cataloguer`: conftest.py
 
 
 def pdf_text(data: bytes) -> str:
@@ -145,8 +128,8 @@ def test_the_card_pages_link_to_its_outputs(cataloguer):
         assert f"/staff/cards/{BOOK}/outputs" in links, path
 
 
-def test_dossier_warnings_are_shown_before_the_download_and_the_docx_holds_the_card(scanned):
-    client = staff_client(scanned, "张三", "cataloguer")
+def test_dossier_warnings_are_shown_before_the_download_and_the_docx_holds_the_card(collection):
+    client = staff_client(collection, "张三", "cataloguer")
     page = client.get(f"/staff/cards/{BOOK}/outputs", params={"list": "national"})
     assert page.status_code == 200
     warnings = texts(page.text, ".preflight li")
@@ -171,8 +154,8 @@ def test_dossier_warnings_are_shown_before_the_download_and_the_docx_holds_the_c
     assert document.paragraphs[0].text == "国家珍贵古籍名录申报书"
 
 
-def test_dossier_pdf_with_pages_applicant_and_the_provincial_list(scanned):
-    client = staff_client(scanned, "张三", "cataloguer")
+def test_dossier_pdf_with_pages_applicant_and_the_provincial_list(collection):
+    client = staff_client(collection, "张三", "cataloguer")
     page = client.get(f"/staff/cards/{BOOK}/outputs",
                       params={"list": "provincial", "pages": ["0002"], "applicant": "示例省图书馆", "width": "400"})
     warnings = texts(page.text, ".preflight li")
@@ -187,14 +170,14 @@ def test_dossier_pdf_with_pages_applicant_and_the_provincial_list(scanned):
     assert len(pypdf.PdfReader(io.BytesIO(response.content)).pages[-1].images) == 1
 
 
-def test_a_card_saved_after_the_check_shows_the_new_warnings_instead_of_a_file(scanned):
-    client = staff_client(scanned, "张三", "cataloguer")
+def test_a_card_saved_after_the_check_shows_the_new_warnings_instead_of_a_file(collection):
+    client = staff_client(collection, "张三", "cataloguer")
     page = client.get(f"/staff/cards/{BOOK}/outputs")
     action, values = form_values(page.text, "form.download")
-    stored = scanned.get(BOOK)
+    stored = collection.get(BOOK)
     card = json.loads(json.dumps(stored.card))
     card["copy"]["significance"] = "明萬曆元年重刻本，流傳稀少。"
-    scanned.save(BOOK, card, editor="李四", reason="补价值说明", base_version=stored.version)
+    collection.save(BOOK, card, editor="李四", reason="补价值说明", base_version=stored.version)
     response = client.post(action, data={**values, "format": "docx"})
     assert response.status_code == 409 and response.headers["content-type"].startswith("text/html")
     assert "v3" in texts(response.text, ".notice.error")[0]
@@ -204,7 +187,8 @@ def test_a_card_saved_after_the_check_shows_the_new_warnings_instead_of_a_file(s
                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx")
 
 
-def test_bad_dossier_choices_are_named_on_the_page(scanned, cataloguer):
+def test_bad_dossier_choices_are_named_on_the_page(collection):
+    cataloguer = staff_client(collection, "张三", "cataloguer")
     missing = cataloguer.get(f"/staff/cards/{BOOK}/outputs", params={"pages": ["0099"]})
     assert missing.status_code == 422 and "0099" in texts(missing.text, ".problems li")[0]
     assert not lxml.html.fromstring(missing.text).cssselect("form.download")

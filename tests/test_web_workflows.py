@@ -4,30 +4,21 @@ and `guji users`."""
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
-from pathlib import Path
 
 import lxml.html
 import openpyxl
-import pytest
+from cli_support import guji
 from fastapi.testclient import TestClient
-from web_helpers import FIXTURES, PASSWORD, csrf_of, form_values, load_samples, sign_in, staff_client
+from web_helpers import FIXTURES, PASSWORD, csrf_of, form_values, sign_in, staff_client, wait_for_job
 
 from repository import local_time
 from web import create_app
 
-GUJI = Path(sys.executable).parent / "guji"
-
-
-@pytest.fixture
-def samples(catalogue, sample_cards):
-    load_samples(catalogue, sample_cards)
-    return catalogue
+# `samples`: conftest.py
 
 
 def revision_sheet(rows: list[list], headers=("索书号", "存卷", "修改原因")) -> bytes:
@@ -225,17 +216,6 @@ def test_audit_log_filters_by_kind_actor_object_and_date(samples):
 # ---- ingest jobs --------------------------------------------------------------------------------------
 
 
-def wait_for_job(client: TestClient, job_id: int) -> dict:
-    """Poll the job's status endpoint (as the job page does) until it has finished."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status = client.get(f"/staff/api/jobs/{job_id}").json()
-        if status["status"] not in ("queued", "running"):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {status}")
-
-
 def test_admin_ingests_a_book_folder_as_a_background_job(samples, tmp_path, monkeypatch):
     incoming = tmp_path / "incoming"
     book = incoming / "荊川文集-掃描"
@@ -298,14 +278,6 @@ def test_a_job_whose_process_died_is_shown_as_failed(samples):
 
 
 # ---- guji users ------------------------------------------------------------------------------------
-
-
-def guji(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GUJI_HOME": str(home), "GUJI_EDITOR": "测试员", "COLUMNS": "200"}
-    result = subprocess.run([str(GUJI), *args], capture_output=True, text=True, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"guji {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def test_guji_users_add_list_disable_and_passwd(samples):

@@ -9,7 +9,7 @@ import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 from search_support import TEXTS, matching_pages
-from web_helpers import form_values, ingest_fixture_scans, load_samples, staff_client
+from web_helpers import form_values, staff_client
 
 from ingest.text_import import import_text
 from repository import Catalogue, InvalidInput
@@ -20,17 +20,9 @@ from web import create_app
 
 BOOK = "jingchuan-wenji"  # 重刊荊川先生文集: the one sample with 册数, scans and a 定级, the only 集部 book
 TITLE = "重刊荊川先生文集十七卷外集三卷"
-RANGES = [{"label": "卷一", "files": ["1.png", "2.png"]}, {"label": "卷二", "files": ["10.png"]}]
 # Home figures of the five web samples (tests/test_web_public.py), and without 荊川文集.
 ALL_FIGURES = ["5种藏品", "3种古籍", "2种地方文献", "8册", "1种已数字化", "3叶书影", "1种已定级"]
 WITHOUT_BOOK = ["4种藏品", "2种古籍", "2种地方文献", "0种已数字化", "0叶书影"]  # no 册 or 定级 left to show
-
-
-@pytest.fixture
-def collection(catalogue, sample_cards, tmp_path):
-    load_samples(catalogue, sample_cards)
-    ingest_fixture_scans(catalogue, BOOK, tmp_path / "book", RANGES)
-    return catalogue
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import lxml.html
@@ -41,6 +42,17 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD):
                        follow_redirects=False)
 
 
+def wait_for_job(client: TestClient, job_id: int) -> dict:
+    """Poll the job's status endpoint (as the job page does) until it has finished."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = client.get(f"/staff/api/jobs/{job_id}").json()
+        if status["status"] not in ("queued", "running"):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {status}")
+
+
 def staff_client(catalogue, name: str = "张三", role: str = "cataloguer") -> TestClient:
     add_user(catalogue, name, role)
     client = TestClient(create_app(catalogue.home), base_url="http://127.0.0.1:8000")
@@ -53,6 +65,10 @@ def staff_client(catalogue, name: str = "张三", role: str = "cataloguer") -> T
 # samples added later (e.g. 七政推步 with its scans) do not change them.
 WEB_SAMPLE_IDS = ("maoshi-zhushu", "jingchuan-wenji", "lidai-shizuan-zuobian", "yingmeian-yiyu",
                   "pingyang-xianzhi-longqing")
+
+
+# 重刊荊川先生文集's scans in the `collection` fixture (conftest.py): 卷一 on 0001–0002, 卷二 on 0003.
+WEB_COLLECTION_RANGES = [{"label": "卷一", "files": ["1.png", "2.png"]}, {"label": "卷二", "files": ["10.png"]}]
 
 
 def load_samples(catalogue, sample_cards) -> None:
