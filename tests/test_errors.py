@@ -24,7 +24,8 @@ NOT_GUJI_ERRORS = {"ingest.ocr_pagexml.PageXmlInvalid",  # our own PAGE-XML fail
 def _exception_classes():
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            # web/staff/jobs.py is guji.web.staff.jobs (pyproject.toml's package-dir)
+            module = ".".join(("guji", *path.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__")
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in tree.body:
                 if isinstance(node, ast.ClassDef) and node.bases:

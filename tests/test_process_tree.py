@@ -73,8 +73,8 @@ def test_die_with_parent_ends_the_child_when_its_parent_is_killed():
 
 def test_die_with_parent_ends_a_child_whose_parent_is_already_gone():
     # the parent died before the child could ask for the signal: the child was handed to another process
-    orphan = subprocess.run([sys.executable, "-c", "import os; from repository.process_tree import die_with_parent; "
-                             "die_with_parent(os.getppid() + 1); print('still here')"],
+    orphan = subprocess.run([sys.executable, "-c", "import os; from repository.process_tree import "
+                             "die_with_parent; die_with_parent(os.getppid() + 1); print('still here')"],
                             capture_output=True, text=True, env=ENV, cwd=ROOT)
     assert orphan.returncode == -signal.SIGKILL and "still here" not in orphan.stdout
 

@@ -95,8 +95,8 @@ def ingest_plan(job_id: int) -> None:
         pages = [queue.enqueue("web.staff.queued_jobs.ingest_page", job_id, task,
                                job_id=_job_key(job_id, f"page-{task.page}"), on_failure=FAILED_CALLBACK)
                  for task in plan.tasks]
-        queue.enqueue("web.staff.queued_jobs.ingest_commit", job_id, plan, pages, job_id=_job_key(job_id, "commit"),
-                      depends_on=pages, on_failure=FAILED_CALLBACK)
+        queue.enqueue("web.staff.queued_jobs.ingest_commit", job_id, plan, pages,
+                      job_id=_job_key(job_id, "commit"), depends_on=pages, on_failure=FAILED_CALLBACK)
 
 
 def ingest_page(job_id: int, task):
