@@ -25,9 +25,9 @@ import openpyxl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repository import Catalogue, Home  # noqa: E402
-from repository.card_export import export_cards  # noqa: E402
-from repository.card_import import apply_plan, plan_import  # noqa: E402
+from guji.repository import Catalogue, Home  # noqa: E402
+from guji.repository.card_export import export_cards  # noqa: E402
+from guji.repository.card_import import apply_plan, plan_import  # noqa: E402
 
 CATALOGUE_DIR = ROOT.parent / "shared" / "corpus" / "kanripo" / "catalog"
 FALLBACK = [("毛詩注疏", "30 卷", "（漢）毛亨,（漢）鄭玄,（唐）孔穎達,（唐）陸德明"),

@@ -85,8 +85,8 @@ def make_page(path: Path, width: int, height: int, seed: int) -> None:
 
 
 def run_ours(pages: Path, work: Path, workers: int) -> None:
-    from ingest.pipeline import ingest_book
-    from repository import Catalogue, Home
+    from guji.ingest.pipeline import ingest_book
+    from guji.repository import Catalogue, Home
 
     home = Home.resolve(work / "home")
     Catalogue.init(home).close()
@@ -99,7 +99,7 @@ def run_ours(pages: Path, work: Path, workers: int) -> None:
 
 
 def _build_one(source: Path, target: Path) -> None:
-    from ingest.derivatives import build_page
+    from guji.ingest.derivatives import build_page
 
     build_page(source, target, object_id=CARD, page=target.name, digest="0" * 128, source_name=source.name)
 
@@ -109,7 +109,7 @@ def _pool(workers: int):
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from ingest.pipeline import _worker_init
+    from guji.ingest.pipeline import _worker_init
 
     return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init)
 

@@ -33,12 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.ocr_align import align, cer, han_only  # noqa: E402
-from ingest.ocr_engine import ENGINES, open_engine  # noqa: E402
-from ingest.ocr_image import open_page  # noqa: E402
-from ingest.ocr_layout import lay_out  # noqa: E402
-from ingest.ocr_tiles import read_lines  # noqa: E402
-from search.analyzer import fold  # noqa: E402
+from guji.ingest.ocr_align import align, cer, han_only  # noqa: E402
+from guji.ingest.ocr_engine import ENGINES, open_engine  # noqa: E402
+from guji.ingest.ocr_image import open_page  # noqa: E402
+from guji.ingest.ocr_layout import lay_out  # noqa: E402
+from guji.ingest.ocr_tiles import read_lines  # noqa: E402
+from guji.search.analyzer import fold  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"
 SIKU = CORPUS / "siku_wyg_KR1d0087" / "siku_1.png"
@@ -161,8 +161,8 @@ class Sampler:
 
 def make_book(home: Path) -> int:
     """A data home holding one book of siku_1 and the ten book7 pages, ingested."""
-    from ingest.pipeline import ingest_book
-    from repository import Catalogue, Home
+    from guji.ingest.pipeline import ingest_book
+    from guji.repository import Catalogue, Home
 
     folder = home.parent / "scans"
     folder.mkdir()

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from cards import kanripo_books  # noqa: E402
 
-from repository import Catalogue, Home  # noqa: E402
-from repository.outputs.guide_cards import print_guide_cards  # noqa: E402
+from guji.repository import Catalogue, Home  # noqa: E402
+from guji.repository.outputs.guide_cards import print_guide_cards  # noqa: E402
 
 
 def bench_cards(count: int) -> list[dict]:

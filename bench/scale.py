@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from cards import kanripo_books, write_cards, write_revision  # noqa: E402
 
-from repository import Catalogue, Home  # noqa: E402
-from repository.card_import import apply_plan, plan_import  # noqa: E402
+from guji.repository import Catalogue, Home  # noqa: E402
+from guji.repository.card_import import apply_plan, plan_import  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -80,7 +80,7 @@ def postgresql_s3_redis_setup() -> Iterator[dict[str, str]]:
     from redis_support import RedisServer
     from s3_support import TEST_KEYS, S3Server
 
-    from repository.object_bucket import Bucket, S3Location
+    from guji.repository.object_bucket import Bucket, S3Location
 
     s3, redis = S3Server(), RedisServer()
     with postgresql_setup() as database:
@@ -193,7 +193,7 @@ def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) ->
 
     from redis_support import RedisServer
 
-    from web.staff import jobs
+    from guji.web.staff import jobs
 
     spec = importlib.util.spec_from_file_location("ingest_bench", ROOT / "bench" / "ingest.py")  # not the package
     ingest_bench = importlib.util.module_from_spec(spec)

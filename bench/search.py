@@ -47,8 +47,8 @@ def folder_size(path: Path) -> int:
 
 def load_corpus(limit_files: int | None):
     """(book entries, {book id: [page records]}) for the corpus."""
-    from ingest.text_import import _continues, read_pages
-    from search.documents import book_document, page_documents
+    from guji.ingest.text_import import _continues, read_pages
+    from guji.search.documents import book_document, page_documents
 
     entries, records = [], {}
     texts = sorted(p for p in (CORPUS / "kanripo").iterdir() if p.is_dir() and p.name.startswith("KR"))
@@ -74,8 +74,8 @@ def load_corpus(limit_files: int | None):
 def make_queries(records, count: int, seed: int) -> list[dict]:
     import opencc
 
-    from search.analyzer import VARIANTS_FILE, fold
-    from search.documents import page_texts
+    from guji.search.analyzer import VARIANTS_FILE, fold
+    from guji.search.documents import page_texts
 
     variants = json.loads(VARIANTS_FILE.read_text(encoding="utf-8"))["fold"]
     t2s = opencc.OpenCC("t2s")
@@ -113,7 +113,7 @@ def folding_methods() -> dict:
     then t2s, repeated); the generated Unihan table (what search uses now)."""
     import opencc
 
-    from search.analyzer import VARIANTS_FILE, fold
+    from guji.search.analyzer import VARIANTS_FILE, fold
 
     t2s = opencc.OpenCC("t2s")
     pairs = json.loads(VARIANTS_FILE.read_text(encoding="utf-8"))["fold"]
@@ -270,10 +270,10 @@ def summary(times: list[float], queries: list[dict]) -> dict:
 
 
 def bench_backend(name: str, entries, queries, work: Path) -> dict:
-    from repository import Home
-    from search.backend import index_dir
-    from search.backends import open_backend
-    from search.service import Searcher
+    from guji.repository import Home
+    from guji.search.backend import index_dir
+    from guji.search.backends import open_backend
+    from guji.search.service import Searcher
 
     home = Home(work / name)
     backend = open_backend(home, name, writable=True)
@@ -296,7 +296,7 @@ def bench_backend(name: str, entries, queries, work: Path) -> dict:
 
 
 def bench_fts5(entries, queries, work: Path) -> dict:
-    from search.analyzer import PARAGRAPH_BREAK, fold
+    from guji.search.analyzer import PARAGRAPH_BREAK, fold
 
     path = work / "fts5.sqlite"
     connection = sqlite3.connect(path)

@@ -11,7 +11,7 @@
 The heavier modules load on first use, so `guji` commands that do not need them start fast.
 """
 
-from repository.lazy import lazy_names
+from guji.repository.lazy import lazy_names
 
 from . import ids
 

@@ -16,8 +16,8 @@ import json
 
 import iiif_prezi3 as prezi
 
-from repository import Catalogue, NotFound
-from repository.withdrawal import WITHDRAWN
+from guji.repository import Catalogue, NotFound
+from guji.repository.withdrawal import WITHDRAWN
 
 from . import ids
 from .language import bilingual, book_label

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from repository.cli import EditorOption, console, editor_of, one_of, open_catalogue, warn
+from guji.repository.cli import EditorOption, console, editor_of, one_of, open_catalogue, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         editor: str = EditorOption,
     ) -> None:
         """Import an existing IIIF manifest as a book; the images stay on the other library's server."""
-        from repository import public_url
+        from guji.repository import public_url
 
         from .importer import import_manifest
 
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Rebuild pyramids that exist."),
     ) -> None:
         """Build the pyramidal TIFFs the Image API renders dynamic requests from (otherwise built on first use)."""
-        from ingest.pyramid import build_pyramids
+        from guji.ingest.pyramid import build_pyramids
 
         with open_catalogue(ctx) as catalogue:
             built = build_pyramids(catalogue, book, force=force)

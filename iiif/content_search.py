@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from search.service import PageHit, Searcher
+from guji.search.service import PageHit, Searcher
 
 from . import ids
 from .text_boxes import column_boxes, fragment

@@ -7,7 +7,7 @@ object id), `page` the four-digit page number of `structure.json` ("0001").
 
 from __future__ import annotations
 
-from repository import public_url
+from guji.repository import public_url
 
 
 def base() -> str:

@@ -28,7 +28,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from repository.errors import InvalidInput
+from guji.repository.errors import InvalidInput
 
 CONTEXT = "http://iiif.io/api/image/3/context.json"
 PROTOCOL = "http://iiif.io/api/image"

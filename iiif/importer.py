@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import metadata_schemas
-from repository import Catalogue, Damaged, InvalidInput, NotFound
-from repository.catalogue import STRUCTURE_FILE
+from guji import metadata_schemas
+from guji.repository import Catalogue, Damaged, InvalidInput, NotFound
+from guji.repository.catalogue import STRUCTURE_FILE
 
 from .language import CJK
 from .source_manifest import DIRECTIONS, ManifestRefused, SourceManifest, parse_manifest

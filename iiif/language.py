@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import metadata_schemas
-from repository.card import grade_label, responsibility_text, title_with_juan
+from guji import metadata_schemas
+from guji.repository.card import grade_label, responsibility_text, title_with_juan
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import iiif_prezi3 as prezi
 
-from repository import CardNotFound, Catalogue, Gone, NotFound
-from repository.page_labels import TRADITIONAL, card_script, page_entry_label
-from repository.withdrawal import is_withdrawn
+from guji.repository import CardNotFound, Catalogue, Gone, NotFound
+from guji.repository.page_labels import TRADITIONAL, card_script, page_entry_label
+from guji.repository.withdrawal import is_withdrawn
 
 from . import ids
 from .collections import collections_of

@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.shared_tiles import refresh
-from repository import Catalogue
-from repository.ocfl_store import OBJECT_ID_PATTERN
+from guji.ingest.shared_tiles import refresh
+from guji.repository import Catalogue
+from guji.repository.ocfl_store import OBJECT_ID_PATTERN
 
 from .source_manifest import is_web_uri
 

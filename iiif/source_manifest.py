@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from repository.errors import Refused
+from guji.repository.errors import Refused
 
 from .language import CJK
 

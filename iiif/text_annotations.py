@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from repository import Catalogue
+from guji.repository import Catalogue
 
 from . import ids
 from .language import CJK, simplified

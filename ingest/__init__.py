@@ -4,7 +4,7 @@ OCR of the scans and the book's text by authority (imported, corrected, machine)
 The names below load on first use (the pipeline imports pyvips, OCR its engines), so that the
 `guji` commands of other packages start fast."""
 
-from repository.lazy import lazy_names
+from guji.repository.lazy import lazy_names
 
 _LAZY = {
     "DEFAULT_ENGINE": "ocr_engine", "ENGINES": "ocr_engine", "OcrEngineUnavailable": "ocr_engine",

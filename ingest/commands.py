@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from repository.cli import EditorOption, WorkersOption, console, editor_of, open_catalogue, progress, warn
+from guji.repository.cli import EditorOption, WorkersOption, console, editor_of, open_catalogue, progress, warn
 
 PixelLimitOption = typer.Option(300, "--pixel-limit", min=1, help="Refuse pages larger than this (megapixels).")
 
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
                                  "$GUJI_OCR_ON_INGEST, off)."),
     ) -> None:
         """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
-        from repository.card_import import read_one_card
+        from guji.repository.card_import import read_one_card
 
         from .pipeline import ingest_book
 
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         editor: str = EditorOption,
     ) -> None:
         """Ingest book folders dropped into INCOMING once they hold a READY file; move them to done/ or failed/."""
-        from repository.errors import NotFound
+        from guji.repository.errors import NotFound
 
         from .watch import watch as watch_folder
 

@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from repository.cli import EditorOption, WorkersOption, console, editor_of, open_catalogue, progress, warn
+from guji.repository.cli import EditorOption, WorkersOption, console, editor_of, open_catalogue, progress, warn
 
 
 def print_report(report) -> None:

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Protocol, runtime_checkable
 
-from repository.errors import Unavailable
-from repository.settings import Settings, current
+from guji.repository.errors import Unavailable
+from guji.repository.settings import Settings, current
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
 ENGINES = {
-    "faster-paddle": "ingest.ocr_faster_paddle:FasterPaddleEngine",
-    "rapidocr": "ingest.ocr_rapid:RapidOcrEngine",
+    "faster-paddle": "guji.ingest.ocr_faster_paddle:FasterPaddleEngine",
+    "rapidocr": "guji.ingest.ocr_rapid:RapidOcrEngine",
 }
 DEFAULT_ENGINE = "faster-paddle"
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repository.errors import Refused
+from guji.repository.errors import Refused
 
 MAX_PIXELS = 36_000_000  # a 6000×6000 page; larger ones are read at reduced size (boxes scaled back)
 MIN_SIDE = 32

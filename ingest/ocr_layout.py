@@ -29,7 +29,7 @@ import statistics
 import unicodedata
 from dataclasses import dataclass, field
 
-from repository.parse import ParseError, chinese_to_int
+from guji.repository.parse import ParseError, chinese_to_int
 
 from .ocr_engine import Box, RawLine
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lxml import etree
 
-import metadata_schemas
+from guji import metadata_schemas
 
 from .ocr_engine import Box, EngineDescription
 from .ocr_layout import Glyph, Line, PageLayout, Region

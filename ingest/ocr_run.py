@@ -33,9 +33,9 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import CardNotFound, Catalogue, Conflict, InvalidInput, Refused
-from repository.catalogue import STRUCTURE_FILE
-from repository.parse import int_to_chinese
+from guji.repository import CardNotFound, Catalogue, Conflict, InvalidInput, Refused
+from guji.repository.catalogue import STRUCTURE_FILE
+from guji.repository.parse import int_to_chinese
 
 from .ocr_engine import EngineDescription, OcrEngineUnavailable, describe_engine, engine_name, open_engine
 from .text_layers import (

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repository.errors import Refused
+from guji.repository.errors import Refused
 
 DEFAULT_PIXEL_LIMIT = 300_000_000  # 300 megapixels
 

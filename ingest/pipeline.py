@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from repository import (
+from guji.repository import (
     CardNotFound,
     Catalogue,
     Conflict,
@@ -50,8 +50,8 @@ from repository import (
     PreparedFile,
     atomic_files,
 )
-from repository.catalogue import STRUCTURE_FILE
-from repository.process_tree import die_with_parent
+from guji.repository.catalogue import STRUCTURE_FILE
+from guji.repository.process_tree import die_with_parent
 
 from .derivatives import DEFAULT_SIZES, build_page, clean_leftovers, publish, read_source
 from .pages import DEFAULT_PIXEL_LIMIT, BookRefused, BookScan, PageScan, _first_line, scan_book

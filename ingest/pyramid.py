@@ -20,7 +20,7 @@ import os
 import uuid
 from pathlib import Path
 
-from repository import Catalogue, GujiError
+from guji.repository import Catalogue, GujiError
 
 from .derivatives import SOURCE_FILE, to_display
 

@@ -34,7 +34,7 @@ import time
 import uuid
 from pathlib import Path
 
-from repository import Catalogue
+from guji.repository import Catalogue
 
 from .derivatives import SOURCE_FILE, publish, read_source
 
@@ -61,7 +61,7 @@ def _page_names(folder: Path) -> list[str]:
 
 
 def _read_index(bucket, book: str) -> dict:
-    from repository.object_bucket import KeyMissing
+    from guji.repository.object_bucket import KeyMissing
 
     try:
         index = json.loads(bucket.read(f"{ROOT}{book}/{INDEX}"))
@@ -163,7 +163,7 @@ def _plain(page: str) -> bool:
 def fetch(catalogue: Catalogue, book: str, page: str, relative: str) -> Path | None:
     """The file `relative` of a page folder, fetched from the bucket into this node's mirror; None
     when the bucket has no such file (or the storage root is local)."""
-    from repository.object_bucket import KeyMissing
+    from guji.repository.object_bucket import KeyMissing
 
     bucket = shared_bucket(catalogue)
     folder = catalogue.home.derivatives / book / page

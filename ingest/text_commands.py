@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from repository.cli import EditorOption, add_plain_row, console, editor_of, errors, one_of, open_catalogue, warn
+from guji.repository.cli import EditorOption, add_plain_row, console, editor_of, errors, one_of, open_catalogue, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         page: str = typer.Option(None, "--page", help="Only this page (0001 …)."),
     ) -> None:
         """Show the stored transcription page by page."""
-        from repository.errors import NotFound
+        from guji.repository.errors import NotFound
 
         from .text_model import PAGES_FILE
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repository import CardNotFound, Catalogue
-from repository.version_reasons import TEXT_FORMAT_NAMES
+from guji.repository import CardNotFound, Catalogue
+from guji.repository.version_reasons import TEXT_FORMAT_NAMES
 
 from .text_kanripo import looks_like_kanripo, parse_kanripo
 from .text_layers import with_other_layers

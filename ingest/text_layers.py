@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from repository import CardNotFound, Catalogue
+from guji.repository import CardNotFound, Catalogue
 
 from .ocr_align import align, cer, han_only
 from .ocr_layout import PageLayout

@@ -27,7 +27,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from repository.parse import ParseError, chinese_to_int, int_to_chinese
+from guji.repository.parse import ParseError, chinese_to_int, int_to_chinese
 
 from .text_model import TextPage, TextRefused
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from repository.errors import Refused
+from guji.repository.errors import Refused
 
 TEXT_DIR = "text"
 PAGES_FILE = "text/pages.json"

@@ -20,7 +20,7 @@ import re
 
 from lxml import etree, html
 
-from repository.outputs.safe_xml import doctype_refusal
+from guji.repository.outputs.safe_xml import doctype_refusal
 
 from .text_model import TextLine, TextPage, TextRefused
 

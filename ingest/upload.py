@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from repository import atomic_files
-from repository.errors import Refused
+from guji.repository import atomic_files
+from guji.repository.errors import Refused
 
 UPLOADS = ".uploads"
 SESSION = "session.json"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from repository import Catalogue, GujiError
-from repository.safe_archive import ArchiveLimits, ArchiveRefused, extract_zip
+from guji.repository import Catalogue, GujiError
+from guji.repository.safe_archive import ArchiveLimits, ArchiveRefused, extract_zip
 
 from .pages import DEFAULT_PIXEL_LIMIT, SILENTLY_IGNORED
 from .pipeline import IngestReport, Progress, ingest_book

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import metadata_schemas
+from guji import metadata_schemas
 
 from .card_table import get_path
 from .parse import (

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-import metadata_schemas
+from guji import metadata_schemas
 
 from .errors import Refused
 from .parse import ParseError, chinese_to_int

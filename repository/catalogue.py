@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-import metadata_schemas
+from guji import metadata_schemas
 
 from . import migrations
 from .card import (

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from metadata_schemas import SCHEMA_DIR, canonical_term
+from guji.metadata_schemas import SCHEMA_DIR, canonical_term
 
 from .card import edition_type_of
 

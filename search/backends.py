@@ -6,8 +6,8 @@ only one that names them, so the import-linter contract can keep the two apart a
 
 from __future__ import annotations
 
-from repository import Home, InvalidInput
-from repository.settings import Settings, current
+from guji.repository import Home, InvalidInput
+from guji.repository.settings import Settings, current
 
 from .backend import SearchBackend, index_dir
 

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from repository.cli import console, errors, one_of, open_catalogue, progress
-from repository.errors import InvalidInput
+from guji.repository.cli import console, errors, one_of, open_catalogue, progress
+from guji.repository.errors import InvalidInput
 
 BackendOption = typer.Option(None, "--backend", **one_of("whoosh", "tantivy"),
                              help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from repository.card import edition_type_of, grade_label, responsibility_text, title_with_juan
-from repository.parse import parse_reign_date
+from guji.repository.card import edition_type_of, grade_label, responsibility_text, title_with_juan
+from guji.repository.parse import parse_reign_date
 
 from .analyzer import PARAGRAPH_BREAK, fold
 

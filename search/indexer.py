@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from repository import Catalogue
-from repository.database import is_outage, unavailable
-from repository.withdrawal import WITHDRAWN
+from guji.repository import Catalogue
+from guji.repository.database import is_outage, unavailable
+from guji.repository.withdrawal import WITHDRAWN
 
 from .analyzer import key_version
 from .backend import (
@@ -43,7 +43,7 @@ from .backends import backend_name, open_backend
 from .documents import book_document, page_documents
 
 if TYPE_CHECKING:
-    from repository.catalogue_db import CardRow  # the rows Catalogue.public_rows and .list_rows answer
+    from guji.repository.catalogue_db import CardRow  # the rows Catalogue.public_rows and .list_rows answer
 
 PAGES_FILE = "text/pages.json"
 # Events that change nothing the index holds.

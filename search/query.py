@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from repository.errors import InvalidInput
+from guji.repository.errors import InvalidInput
 
 from .analyzer import fold
 from .fields import BY_NAME, field_named

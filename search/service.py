@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from repository import Home
-from repository.page_labels import display_label, script_of_texts
-from repository.settings import Settings
+from guji.repository import Home
+from guji.repository.page_labels import display_label, script_of_texts
+from guji.repository.settings import Settings
 
 from .backend import SearchBackend, check_schema, index_dir, page_stored, read_state
 from .backends import backend_name, open_backend

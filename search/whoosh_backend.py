@@ -20,8 +20,8 @@ from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import CLEAR, LockError
 
-from repository.process_tree import die_with_parent
-from repository.settings import current
+from guji.repository.process_tree import die_with_parent
+from guji.repository.settings import current
 
 from .backend import (
     META,

@@ -41,7 +41,7 @@ def guji(home: Path | None, *args: str, check: bool = True, env: dict | None = N
     """Run `guji ARGS…` in this process, as the console script would (web.cli.root)."""
     from typer.testing import CliRunner
 
-    from web.cli import root
+    from guji.web.cli import root
 
     result = CliRunner(env=command_env(home, env)).invoke(root, list(args), input=input)
     # an exception that escaped the command goes to stderr with its traceback, as Python prints it

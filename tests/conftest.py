@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 from cli_support import guji
 
-from repository import Catalogue, Home
+from guji.repository import Catalogue, Home
 
 # iiif_home, iiif_catalogue, iiif_public_url (tests/iiif_fixtures.py); browser, page (tests/browser_support.py);
 # postgres_server, postgres_url (tests/postgres_support.py); s3_server, s3_storage (tests/s3_support.py);
@@ -50,7 +50,7 @@ def _settings_of_the_test():
     """A test that runs an entry point (web.cli.main …) installs its settings for the process; the next
     test reads them from its own environment again."""
     yield
-    from repository.settings import use
+    from guji.repository.settings import use
 
     use(None)
 
@@ -101,7 +101,7 @@ def _cheap_password_hashing():
     its checking are the same; real processes (`guji serve` in the browser tests) keep the real cost."""
     from argon2 import PasswordHasher
 
-    from web.staff import accounts
+    from guji.web.staff import accounts
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import ingest_book
-from repository import Catalogue, Home
+from guji.ingest import ingest_book
+from guji.repository import Catalogue, Home
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

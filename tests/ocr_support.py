@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.ocr_engine import EngineDescription, RawLine
+from guji.ingest.ocr_engine import EngineDescription, RawLine
 
 # 欽定四庫全書 / 七政推步卷二 on a 430×1400 crop, as faster-paddle read the fixture crop
 LINES = [RawLine("欽定四庫全書", (310, 25, 100, 430), 0.99), RawLine("七政推步卷二", (210, 77, 104, 398), 0.97),
@@ -60,7 +60,7 @@ QIZHENG_SIZE = (1217, 1650)  # samples/scans/qizheng-tuibu/06054854.cn_page_110.
 
 def recorded_lines(path: Path = QIZHENG_PAGE_XML) -> list[RawLine]:
     """The lines (with character boxes and confidences) of a PAGE-XML file `guji ocr` wrote."""
-    from ingest.ocr_pagexml import read_page_xml
+    from guji.ingest.ocr_pagexml import read_page_xml
 
     layout = read_page_xml(path.read_bytes())
     return [RawLine(line.text, line.box, line.confidence, [glyph.box for glyph in line.glyphs],
@@ -91,7 +91,7 @@ MACHINE_CARD = {"id": MACHINE_BOOK, "record_type": "guji",
 def replayed_ocr(catalogue, book_id: str) -> None:
     """OCR of scan 0001 with the recorded rapidocr lines (PageXmlReplayEngine): the real layout,
     PAGE-XML, text layers and alignment, without a model."""
-    from ingest import ocr_book, ocr_engine
+    from guji.ingest import ocr_book, ocr_engine
 
     ocr_engine.ENGINES[PageXmlReplayEngine.name] = "ocr_support:PageXmlReplayEngine"
     try:
@@ -107,9 +107,9 @@ def build_text_library(root: Path, *, index: bool = True):
     import json
     import shutil
 
-    from ingest import ingest_book
-    from ingest.text_import import import_text
-    from repository import Catalogue, Home
+    from guji.ingest import ingest_book
+    from guji.ingest.text_import import import_text
+    from guji.repository import Catalogue, Home
 
     home = Home.resolve(root / "guji-data")
     Catalogue.init(home).close()
@@ -130,7 +130,7 @@ def build_text_library(root: Path, *, index: bool = True):
         ingest_book(catalogue, single, MACHINE_BOOK, "数字化员", workers=1)
         replayed_ocr(catalogue, MACHINE_BOOK)
         if index:
-            from search.indexer import Indexer
+            from guji.search.indexer import Indexer
 
             indexer = Indexer(catalogue)
             indexer.rebuild()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from lxml import etree
 
-from repository import Catalogue
+from guji.repository import Catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 XSD_DIR = ROOT / "metadata_schemas" / "xsd"

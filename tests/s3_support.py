@@ -94,7 +94,7 @@ def s3_environment(s3_server, monkeypatch) -> str:
 @pytest.fixture
 def s3_storage(s3_environment, monkeypatch) -> str:
     """A fresh bucket on the test server, as `GUJI_STORAGE` (set for the test and the commands it runs)."""
-    from repository.object_bucket import Bucket, S3Location
+    from guji.repository.object_bucket import Bucket, S3Location
 
     location = S3Location.parse(f"s3://guji-test-{next(_buckets)}-{time.monotonic_ns() % 10**9}/guji")
     Bucket(location).create()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingest.text_import import import_text
-from repository import Catalogue, Home
-from search.analyzer import PARAGRAPH_BREAK, fold
+from guji.ingest.text_import import import_text
+from guji.repository import Catalogue, Home
+from guji.search.analyzer import PARAGRAPH_BREAK, fold
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = Path(__file__).parent / "fixtures" / "texts"
@@ -23,8 +23,8 @@ LUSHU_CARD = {"id": "maoshi-lushu", "record_type": "guji",
 def matching_pages(searcher, text: str, book_ids: list[str] | None = None) -> list[tuple[str, str]]:
     """Every (book id, page) the index holds as matching `text`, in reading order (text without a scan
     left out): the page documents straight from the searcher's backend."""
-    from search.query import parse_query
-    from search.service import has_page_terms
+    from guji.search.query import parse_query
+    from guji.search.service import has_page_terms
 
     query = parse_query(text)
     if not has_page_terms(query):
@@ -48,7 +48,7 @@ def load_fixture_books(catalogue: Catalogue, sample_cards: list[dict]) -> None:
 def indexed_library(folder: Path):
     """A catalogue holding the fixture books, indexed by both backends (for module-scoped fixtures);
     yields it open and closes it after."""
-    from search.indexer import Indexer
+    from guji.search.indexer import Indexer
 
     home = Home.resolve(folder / "guji-data")
     Catalogue.init(home).close()

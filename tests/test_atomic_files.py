@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from repository import atomic_files
-from repository.outputs import card_formats
+from guji.repository import atomic_files
+from guji.repository.outputs import card_formats
 
 
 def test_an_export_that_fails_half_way_leaves_the_earlier_file_untouched(catalogue, sample_cards, tmp_path,

@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from repository.card_export import export_cards
-from repository.card_import import ImportRefused, UnreadableFile, apply_plan, plan_import, write_rejects
+from guji.repository.card_export import export_cards
+from guji.repository.card_import import ImportRefused, UnreadableFile, apply_plan, plan_import, write_rejects
 
 # Real titles, authors and editions (Kanripo catalogue, CC BY-SA 4.0), cycled to make big files.
 BOOKS = [

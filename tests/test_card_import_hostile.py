@@ -13,8 +13,8 @@ import pytest
 from test_card_import import HEADERS, book_rows, write_table
 from zip_bombs import xlsx_bomb
 
-from repository.card_import import MAX_COLUMNS, UnreadableFile, apply_plan, plan_import
-from repository.safe_archive import ArchiveRefused, check_zip
+from guji.repository.card_import import MAX_COLUMNS, UnreadableFile, apply_plan, plan_import
+from guji.repository.safe_archive import ArchiveRefused, check_zip
 
 # The file of issue 11: row 3 opens a quote that is never closed, so before the fix rows 4 and 5
 # became part of 测试书乙's 题名 and the bad 普查编号 of row 5 was never checked ("2 new, 0 bad").
@@ -225,7 +225,7 @@ def test_a_json_card_of_the_wrong_shape_is_a_bad_row_naming_the_field(catalogue,
 def test_cards_edit_from_a_file_that_is_not_a_card_says_so(catalogue, sample_cards, tmp_path):
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     catalogue.create(sample_cards[0], editor="张三", reason="导入")
     for name, text, message in (("broken.json", "{not json", "不是有效的 UTF-8 JSON（第1行第2列"),
@@ -241,7 +241,7 @@ def test_cards_edit_from_a_file_that_is_not_a_card_says_so(catalogue, sample_car
 def test_a_cell_that_looks_like_terminal_markup_is_printed_as_text(catalogue, tmp_path):
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     path = csv_file(tmp_path, "索书号,题名,册数\nX1,某書,[/red]\n")
     result = CliRunner().invoke(app, ["--home", str(catalogue.home.root), "cards", "import", str(path), "--dry-run"])
@@ -251,7 +251,7 @@ def test_a_cell_that_looks_like_terminal_markup_is_printed_as_text(catalogue, tm
 def test_history_show_and_diff_print_a_markup_like_reason_and_field_as_text(catalogue, sample_cards):
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     card = dict(sample_cards[0])
     catalogue.create(card, editor="张三", reason="导入")

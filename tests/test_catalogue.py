@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from test_ocfl_store import ocfl_validate
 
-from repository import CardConflict, CardError, CardNotFound, Catalogue
+from guji.repository import CardConflict, CardError, CardNotFound, Catalogue
 
 pytestmark = pytest.mark.both_databases
 
@@ -228,14 +228,14 @@ def test_edition_type_is_read_from_the_statement_and_a_typed_one_wins(catalogue)
 
 def test_rebuild_db_derives_the_edition_type_of_cards_stored_without_it(catalogue, monkeypatch):
     """Cards saved before the statement was read keep their stored form; the DB and the facet use the type."""
-    import repository.card
-    from web.collection import Filters, facets
+    import guji.repository.card
+    from guji.web.collection import Filters, facets
 
     card = minimal_card()
     del card["edition"]["edition_type"]
     card["edition"]["edition_statement"] = "清刻本"
     with monkeypatch.context() as patch:
-        patch.setattr(repository.card, "derived_edition_type", lambda card: None)  # as an older Guji stored it
+        patch.setattr(guji.repository.card, "derived_edition_type", lambda card: None)  # as an older Guji stored it
         catalogue.create(card, editor="张三", reason="新编")
     assert catalogue.list_rows()[0].edition_type is None
     before = catalogue.get("yingmeian")

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from web_helpers import FIXTURES, WEB_SAMPLE_IDS, add_user, sign_in
 
-from repository import Catalogue, Home
-from web import create_app
-from web.cli import root as app
+from guji.repository import Catalogue, Home
+from guji.web import create_app
+from guji.web.cli import root as app
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = "jingchuan-wenji"
@@ -57,8 +57,8 @@ def walk_home(tmp_path_factory):
     """Sample cards, one book with three scans and its Kanripo text, staff accounts and an ingest job."""
     import json
 
-    from ingest.pipeline import ingest_book
-    from ingest.text_import import import_text
+    from guji.ingest.pipeline import ingest_book
+    from guji.ingest.text_import import import_text
 
     home = Home.resolve(tmp_path_factory.mktemp("walk") / "guji-data")
     Catalogue.init(home).close()
@@ -156,7 +156,7 @@ def test_command_outputs_speak_chinese(cli, args):
 
 
 def test_reasons_guji_wrote_in_english_before_read_in_chinese():
-    from repository.version_reasons import readable_reason
+    from guji.repository.version_reasons import readable_reason
 
     assert readable_reason("入藏影像 ingest 9 new or changed page scan(s) of 9 from qizheng-tuibu") == \
         "入藏影像：qizheng-tuibu 的 9 叶中新增或更换 9 叶"

@@ -28,7 +28,7 @@ def test_every_command_has_help(tmp_path):
     """In-process for each command; the console script itself once (a real subprocess)."""
     from typer.testing import CliRunner
 
-    from web.cli import cli, root
+    from guji.web.cli import cli, root
 
     commands = list(command_paths(cli))
     assert {("cards", "import"), ("cards", "print"), ("history",), ("diff",), ("rebuild-db",), ("fixity",),
@@ -89,7 +89,7 @@ def test_rebuild_db_into_the_database_in_use(catalogue, sample_cards):
     from test_catalogue import dump_projection
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     for card in sample_cards:
         catalogue.create(card, editor="张三", reason="导入示例")
@@ -130,7 +130,7 @@ def test_cards_show_grade_and_diff_speak_chinese_in_card_order(catalogue, sample
     the grade suggestion names its rule and says plainly when the rule is unconfirmed."""
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     for card in sample_cards:
         catalogue.create(card, editor="测试员", reason="导入")
@@ -164,8 +164,8 @@ def test_cards_show_grade_and_diff_speak_chinese_in_card_order(catalogue, sample
 def test_errors_exit_with_their_kind_and_a_bug_is_reported_as_one(catalogue, sample_cards, monkeypatch):
     from typer.testing import CliRunner
 
-    from repository.catalogue import Catalogue
-    from web.cli import root
+    from guji.repository.catalogue import Catalogue
+    from guji.web.cli import root
 
     for card in sample_cards[:2]:
         catalogue.create(card, editor="测试员", reason="导入")
@@ -190,7 +190,7 @@ def test_errors_exit_with_their_kind_and_a_bug_is_reported_as_one(catalogue, sam
 
 
 def test_a_bad_setting_stops_the_command_naming_it_and_version_needs_no_data_home(monkeypatch, capsys, tmp_path):
-    from web.cli import main
+    from guji.web.cli import main
 
     monkeypatch.setenv("GUJI_OAI_PAGE_SIZE", "abc")
     monkeypatch.setattr(sys, "argv", ["guji", "--home", str(tmp_path), "cards", "list"])
@@ -205,7 +205,7 @@ def test_a_bad_setting_stops_the_command_naming_it_and_version_needs_no_data_hom
 
 
 def test_the_progress_rate_reads_as_pages_per_minute():
-    from repository.cli import rate_text
+    from guji.repository.cli import rate_text
 
     assert rate_text(None, "页") == "– 页/分"  # before: "None/s"
     assert rate_text(0.2053, "页") == "12.3 页/分"  # before: "0.2053/s" with all its digits

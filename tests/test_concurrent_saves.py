@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from test_catalogue import minimal_card
 
-from repository import CardConflict, Catalogue
-from repository.catalogue_db import CardRow, CardVersionRow
+from guji.repository import CardConflict, Catalogue
+from guji.repository.catalogue_db import CardRow, CardVersionRow
 
 pytestmark = pytest.mark.both_databases
 

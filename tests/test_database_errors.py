@@ -11,10 +11,10 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 from web_helpers import staff_client
 
-from repository import Catalogue
-from search.indexer import Indexer
-from web import create_app
-from web.cli import root as cli
+from guji.repository import Catalogue
+from guji.search.indexer import Indexer
+from guji.web import create_app
+from guji.web.cli import root as cli
 
 SECRET = "s3cret-pass"
 on_postgresql = pytest.mark.parametrize("database", ["postgresql"], indirect=True)

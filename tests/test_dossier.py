@@ -16,10 +16,10 @@ import pyvips
 from cli_support import guji
 from outputs_support import ROOT, load, sample_cards
 
-from ingest.pipeline import ingest_book
-from repository.outputs.dossier import build_dossier, dossier_docx, dossier_pdf
-from repository.outputs.register import write_register
-from repository.outputs.sample_pages import PageChoiceError
+from guji.ingest.pipeline import ingest_book
+from guji.repository.outputs.dossier import build_dossier, dossier_docx, dossier_pdf
+from guji.repository.outputs.register import write_register
+from guji.repository.outputs.sample_pages import PageChoiceError
 
 SCANS = ROOT / "tests" / "fixtures" / "scans"
 

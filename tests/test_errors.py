@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from repository import Ambiguous, CardNotFound, Damaged, GujiError, NotFound
-from repository.errors import KINDS, kind_of
+from guji.repository import Ambiguous, CardNotFound, Damaged, GujiError, NotFound
+from guji.repository.errors import KINDS, kind_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("repository", "ingest", "iiif", "search", "web", "metadata_schemas")
 # Exceptions that are not for a person to act on: when they escape, it is a bug.
-NOT_GUJI_ERRORS = {"ingest.ocr_pagexml.PageXmlInvalid",  # our own PAGE-XML fails its schema: a bug
-                   "repository.settings._Bad"}  # a parser's note, raised again at once as a SettingError
+NOT_GUJI_ERRORS = {"guji.ingest.ocr_pagexml.PageXmlInvalid",  # our own PAGE-XML fails its schema: a bug
+                   "guji.repository.settings._Bad"}  # a parser's note, raised again at once as a SettingError
 
 
 def _exception_classes():
@@ -84,7 +84,7 @@ def test_a_reference_to_several_cards_is_ambiguous_not_unknown(catalogue, sample
 def web(catalogue, sample_cards):
     from fastapi.testclient import TestClient
 
-    from web import create_app
+    from guji.web import create_app
 
     for card in sample_cards[:2]:
         catalogue.create(card, editor="张三", reason="导入")

@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from lxml import etree
 from outputs_support import NS, ROOT, all_sample_cards, assert_valid, load, sample_cards
 
-from repository.card import normalise_card
-from repository.outputs.bag import BagExportError, export_bag
-from repository.outputs.card_formats import record_bytes
-from repository.outputs.mods import mods_element
-from repository.outputs.safe_xml import XMLRefused, parse_xml
-from repository.outputs.selection import CurrentCard
-from web.app import create_app
+from guji.repository.card import normalise_card
+from guji.repository.outputs.bag import BagExportError, export_bag
+from guji.repository.outputs.card_formats import record_bytes
+from guji.repository.outputs.mods import mods_element
+from guji.repository.outputs.safe_xml import XMLRefused, parse_xml
+from guji.repository.outputs.selection import CurrentCard
+from guji.web.app import create_app
 
 
 @pytest.fixture
@@ -267,8 +267,8 @@ def test_withdraw_and_reinstate_cli(data_home):
 
 
 def test_an_export_that_fails_half_way_leaves_the_earlier_file_whole(loaded, tmp_path, monkeypatch):
-    from repository.card_export import export_cards
-    from repository.outputs import card_formats
+    from guji.repository.card_export import export_cards
+    from guji.repository.outputs import card_formats
 
     target = tmp_path / "exports" / "全部.mods.xml"
     target.parent.mkdir()
@@ -292,8 +292,8 @@ def test_an_export_that_fails_half_way_leaves_the_earlier_file_whole(loaded, tmp
 def test_validate_xml_refuses_a_file_too_large_to_read_whole(tmp_path):
     from typer.testing import CliRunner
 
-    from repository.outputs.safe_xml import MAX_XML_BYTES
-    from web.cli import root as app
+    from guji.repository.outputs.safe_xml import MAX_XML_BYTES
+    from guji.web.cli import root as app
 
     huge = tmp_path / "huge.xml"
     with open(huge, "wb") as handle:

@@ -14,10 +14,10 @@ from conftest import FIXTURES
 from sqlalchemy import inspect, text
 from test_catalogue import dump_projection
 
-from repository import CardNotFound, StoreError
-from repository import projection_rebuild as rebuild_module
-from repository.catalogue_db import UserRow
-from repository.outputs.oai import OAIRepository
+from guji.repository import CardNotFound, StoreError
+from guji.repository import projection_rebuild as rebuild_module
+from guji.repository.catalogue_db import UserRow
+from guji.repository.outputs.oai import OAIRepository
 
 OCFL_FIXTURES = FIXTURES / "ocfl"
 OCFL_10 = "ocfl-1.0-minimal_one_version_one_file"
@@ -161,9 +161,9 @@ def test_a_foreign_object_is_never_read_or_written_as_a_card(mixed_root):
 
 
 def test_commands_that_walk_every_object_skip_foreign_ones(mixed_root, sample_cards, tmp_path):
-    from ingest.pipeline import rebuild_tiles
-    from ingest.pyramid import build_pyramids
-    from search.indexer import Indexer
+    from guji.ingest.pipeline import rebuild_tiles
+    from guji.ingest.pyramid import build_pyramids
+    from guji.search.indexer import Indexer
 
     mixed_root.rebuild_db()
     assert rebuild_tiles(mixed_root, workers=1) == 0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from metadata_schemas import vocabulary
-from repository.grading import GradeSuggestion, assess_grade, grading_rules, suggest_grade
+from guji.metadata_schemas import vocabulary
+from guji.repository.grading import GradeSuggestion, assess_grade, grading_rules, suggest_grade
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "cards.json"
 

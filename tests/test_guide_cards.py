@@ -11,8 +11,14 @@ import pytest
 from cli_support import guji
 from outputs_support import load, more_cards, sample_cards
 
-from repository.outputs.guide_cards import CARD_HEIGHT, CARD_WIDTH, GuideCard, print_guide_cards, render_guide_cards
-from repository.outputs.selection import SelectionError, parse_since, select_cards
+from guji.repository.outputs.guide_cards import (
+    CARD_HEIGHT,
+    CARD_WIDTH,
+    GuideCard,
+    print_guide_cards,
+    render_guide_cards,
+)
+from guji.repository.outputs.selection import SelectionError, parse_since, select_cards
 
 MM = 72 / 25.4
 
@@ -135,7 +141,7 @@ def test_many_cards_in_one_run_fill_sheets_of_four_with_progress_per_card(catalo
 
 
 def test_a_missing_font_is_a_clear_error(loaded, monkeypatch):
-    from repository.outputs.fonts import FontMissing
+    from guji.repository.outputs.fonts import FontMissing
 
     monkeypatch.setenv("GUJI_CJK_FONT", "/nowhere/font.ttc")
     with pytest.raises(FontMissing, match="GUJI_CJK_FONT=/nowhere/font.ttc: no such font file"):

@@ -7,8 +7,8 @@ import pyvips
 from fastapi.testclient import TestClient
 from iiif_fixtures import BOOK, PUBLIC, TEST_BOOK, TEST_IMAGE
 
-from iiif.image_api import ImageRequestError, parse_request
-from web import create_app
+from guji.iiif.image_api import ImageRequestError, parse_request
+from guji.web import create_app
 
 W, H = 1000, 800  # a page for the parser tests
 
@@ -210,7 +210,7 @@ def test_bad_requests_are_refused_with_a_message(client, path, status):
 def test_folder_names_are_checked_before_the_file_system():
     from pathlib import Path
 
-    from iiif.page_images import page_folder
+    from guji.iiif.page_images import page_folder
 
     root = Path("/srv/derivatives")
     assert page_folder(root, BOOK, "0001") == root / BOOK / "0001"
@@ -230,7 +230,7 @@ def test_hidden_folders_are_never_served(client, iiif_home):
 
 def test_render_from_a_single_image_when_there_is_no_pyramid(iiif_home):
     """The fallback source (the page's full/max JPEG) gives the same pixels as the pyramid."""
-    from iiif.image_render import render
+    from guji.iiif.image_render import render
 
     folder = iiif_home.derivatives / TEST_BOOK / "0001"
     request = parse_request("300,500,200,100", "100,", "0", "default.png", 1000, 1000)

@@ -13,10 +13,10 @@ import pytest
 from cli_support import guji
 from iiif_fixtures import IIIF, PUBLIC, all_ids, schema_errors
 
-from iiif import ids
-from iiif.importer import ManifestRefused, import_manifest
-from iiif.manifest import build_manifest
-from repository import CardNotFound
+from guji.iiif import ids
+from guji.iiif.importer import ManifestRefused, import_manifest
+from guji.iiif.manifest import build_manifest
+from guji.repository import CardNotFound
 
 NPM = IIIF / "npm_P1528_siku_jianming_mulu_manifest_v2.json"  # Presentation 2, sizes as strings, left-to-right
 KYOTO = IIIF / "kyoto_toho_A049_manifest_v3.json"  # Presentation 3
@@ -127,7 +127,7 @@ def test_bad_manifests_are_refused_naming_the_problem(library, tmp_path):
 
 
 def test_a_book_with_ingested_scans_is_not_overwritten(library, sample_cards, tmp_path):
-    from ingest import ingest_book
+    from guji.ingest import ingest_book
 
     card = next(c for c in sample_cards if c["id"] == "jingchuan-wenji")
     library.create(card, editor="编目员", reason="新建")
@@ -285,7 +285,7 @@ def test_pages_stored_before_imports_were_checked_do_not_break_the_manifest(libr
     the viewer answer 500; such a page is now left out, a service that is not a URL dropped."""
     from fastapi.testclient import TestClient
 
-    from web import create_app
+    from guji.web import create_app
 
     import_manifest(library, str(KYOTO), "kyoto-a049", editor="编目员")
     structure = library.structure("kyoto-a049")

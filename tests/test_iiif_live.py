@@ -26,8 +26,8 @@ from browser_support import (
 from iiif_fixtures import BOOK, TEST_BOOK, build_home
 from ocr_support import QIZHENG_SIZE, recorded_lines, replayed_ocr
 
-from iiif.text_boxes import union
-from repository import Catalogue, Home
+from guji.iiif.text_boxes import union
+from guji.repository import Catalogue, Home
 
 BIN = Path(sys.executable).parent
 SEARCH_BOOK = "qizheng-tuibu"  # the sample with scans and a Kanripo transcription (samples/README.md)

@@ -9,11 +9,11 @@ import pyvips
 from fastapi.testclient import TestClient
 from iiif_fixtures import BOOK, ORDER, PUBLIC, SCANS, TEST_BOOK, all_ids, schema_errors
 
-from iiif import ids
-from iiif.collections import UnknownCollection, build_collection
-from iiif.manifest import NoPageImages, build_manifest
-from repository import CardNotFound
-from web import create_app
+from guji.iiif import ids
+from guji.iiif.collections import UnknownCollection, build_collection
+from guji.iiif.manifest import NoPageImages, build_manifest
+from guji.repository import CardNotFound
+from guji.web import create_app
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_english_label_where_the_card_has_one(iiif_catalogue, iiif_public_url):
     stored = iiif_catalogue.get("maoshi-zhushu")
     card = json.loads(json.dumps(stored.card))
     card["edition"]["other_titles"].append({"type": "并列题名", "title": "Mao's Book of Songs, annotated"})
-    from iiif.language import book_label
+    from guji.iiif.language import book_label
 
     assert book_label(card)["en"] == ["Mao's Book of Songs, annotated"]
     assert "en" not in book_label(stored.card)
@@ -172,8 +172,8 @@ def test_local_documents_collection(tmp_path, iiif_public_url, prepared_homes):
     home = prepared_homes.copy("iiif", build_home, tmp_path / "guji-data")
     from iiif_fixtures import IIIF
 
-    from iiif.importer import import_manifest
-    from repository import Catalogue
+    from guji.iiif.importer import import_manifest
+    from guji.repository import Catalogue
 
     catalogue = Catalogue.open(home)
     try:

@@ -18,9 +18,9 @@ import pyvips
 from cli_support import guji as run_guji
 from process_support import descendants, wait_until_gone
 
-from ingest import BookRefused, ingest_book, rebuild_tiles
-from ingest.pages import natural_key
-from repository import CardNotFound, Conflict
+from guji.ingest import BookRefused, ingest_book, rebuild_tiles
+from guji.ingest.pages import natural_key
+from guji.repository import CardNotFound, Conflict
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANS = Path(__file__).parent / "fixtures" / "scans"
@@ -433,7 +433,7 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
 
     # Killed mid-run: nothing visible changed and the repository is valid.
     catalogue.close()
-    from repository import Catalogue
+    from guji.repository import Catalogue
     reopened = Catalogue.open(home)
     assert reopened.store.head(card) == 1
     assert _published_pages(home, card) == []
@@ -459,7 +459,7 @@ def test_sigkill_mid_ingest_then_rerun_completes(catalogue, home, card, tmp_path
 def test_a_new_run_waits_until_the_page_workers_of_a_killed_run_are_gone(catalogue, card):
     """A killed run's lock is free at once, while its workers take a moment longer to die: the next run
     must not start cleaning `.pending` while one of them may still write there."""
-    from ingest.pipeline import ingest_lock, workers_lock_path
+    from guji.ingest.pipeline import ingest_lock, workers_lock_path
 
     catalogue.home.locks.mkdir(parents=True, exist_ok=True)
     leftover = subprocess.Popen(  # holds the lock a page worker holds while it lives
@@ -511,7 +511,7 @@ def test_sigkill_during_the_ocfl_commit_leaves_old_or_new_version(catalogue, hom
         process.wait()
 
     catalogue.close()
-    from repository import Catalogue
+    from guji.repository import Catalogue
     reopened = Catalogue.open(home)  # runs recovery
     try:
         assert reopened.store.head(card) in (1, 2)
@@ -550,7 +550,7 @@ def test_watch_ingests_ready_folders_and_moves_them(catalogue, home, card, tmp_p
     failed = json.loads((incoming / "failed" / "b-bad" / "ingest-report.json").read_text(encoding="utf-8"))
     assert failed["status"] == "refused"
     catalogue.close()
-    from repository import Catalogue
+    from guji.repository import Catalogue
     reopened = Catalogue.open(home)
     try:
         assert reopened.store.head(card) == 2

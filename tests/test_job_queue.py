@@ -12,11 +12,11 @@ import pytest
 from cluster_support import book_folder, digest, scan_of_page, start_worker, stop_worker
 from typer.testing import CliRunner
 
-from ingest.pipeline import commit_ingest, plan_ingest, prepare_pending, run_pages
-from repository import Catalogue
-from repository.job_queue import QUEUE_NAME, QueueUnavailable
-from web.cli import root
-from web.staff import jobs
+from guji.ingest.pipeline import commit_ingest, plan_ingest, prepare_pending, run_pages
+from guji.repository import Catalogue
+from guji.repository.job_queue import QUEUE_NAME, QueueUnavailable
+from guji.web.cli import root
+from guji.web.staff import jobs
 
 CARD = "maoshi-zhushu"
 
@@ -92,7 +92,7 @@ def test_a_page_whose_work_folder_is_on_another_host_fails_the_job_in_one_messag
     # workers with data homes of their own and no shared GUJI_BUILD_DIR: the planning worker's .pending is elsewhere
     from dataclasses import replace
 
-    from web.staff import queued_jobs
+    from guji.web.staff import queued_jobs
 
     queued = _queue_settings(monkeypatch, home, redis_url)
     folder = book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗")

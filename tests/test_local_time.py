@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from repository import SettingError, local_time
-from repository.outputs.selection import parse_since, utc_stamp
+from guji.repository import SettingError, local_time
+from guji.repository.outputs.selection import parse_since, utc_stamp
 
 
 def test_a_stored_utc_stamp_reads_as_beijing_time():

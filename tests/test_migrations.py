@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from test_catalogue import dump_projection, minimal_card
 from web_helpers import add_user
 
-from repository import Catalogue, ObjectStore, migrations
-from repository.catalogue_db import Base, add_event
-from repository.withdrawal import set_withdrawn
+from guji.repository import Catalogue, ObjectStore, migrations
+from guji.repository.catalogue_db import Base, add_event
+from guji.repository.withdrawal import set_withdrawn
 
 pytestmark = pytest.mark.both_databases
 

@@ -15,8 +15,8 @@ from outputs_support import NS, Server, assert_valid, load, more_cards, sample_c
 from sickle import Sickle
 from sickle.iterator import OAIResponseIterator
 
-from repository.outputs.oai import OAIRepository, OAISettings
-from web.app import create_app
+from guji.repository.outputs.oai import OAIRepository, OAISettings
+from guji.web.app import create_app
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from repository.ocfl_store import ObjectStore, PreparedFile, StaleVersionError, StoreError
+from guji.repository.ocfl_store import ObjectStore, PreparedFile, StaleVersionError, StoreError
 
 OCFL_VALIDATE = Path(sys.executable).parent / "ocfl-validate.py"
 
@@ -194,7 +194,7 @@ def test_while_a_version_is_moved_in_nothing_but_renames_happen(store, monkeypat
     object. Everything the second step needs is written and fsynced before the first."""
     import shutil
 
-    from repository import ocfl_store
+    from guji.repository import ocfl_store
 
     store.commit("b1", {"card.json": b"one"}, editor="a", reason="r", expected_head=0)
     done = []
@@ -244,8 +244,8 @@ def test_repair_reports_a_damaged_version_inventory_and_deletes_nothing(store):
 
 WRITER = """
 import sys
-from repository.config import Home
-from repository.ocfl_store import ObjectStore
+from guji.repository.config import Home
+from guji.repository.ocfl_store import ObjectStore
 store = ObjectStore(Home.resolve(sys.argv[1]))
 store.initialize()
 head = store.head("b1")
@@ -276,7 +276,7 @@ def test_sigkill_during_commits_leaves_a_valid_resumable_object(store):
 def test_guji_recover_finishes_an_interrupted_save_and_says_so(catalogue, sample_cards, monkeypatch):
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     card = sample_cards[0]
     catalogue.create(card, editor="a", reason="r")
@@ -296,6 +296,6 @@ def test_guji_recover_finishes_an_interrupted_save_and_says_so(catalogue, sample
 def test_reading_needs_no_ocfl_py_and_importing_the_store_changes_nothing_in_it():
     """ocfl-py (with s3fs, half a second to import) is loaded by writes and validation only, and
     its file_digest is wrapped when Guji's first commit starts, not when the store is imported."""
-    code = ("import sys, repository.catalogue, repository.ocfl_store; assert 'ocfl' not in sys.modules; "
+    code = ("import sys, guji.repository.catalogue, guji.repository.ocfl_store; assert 'ocfl' not in sys.modules; "
             "import ocfl.new_version; assert not hasattr(ocfl.new_version.file_digest, 'knows_guji_digests')")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

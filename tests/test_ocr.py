@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ingest import ocr_engine
-from ingest.ocr_align import align, cer
-from ingest.ocr_engine import OcrEngineUnavailable, RawLine, open_engine
-from ingest.ocr_layout import lay_out
-from ingest.ocr_pagexml import read_page_xml, validate, write_page_xml
-from ingest.ocr_run import OcrError, ocr_book, ocr_quality, parse_pages, read_page
-from ingest.ocr_tiles import DETECTION_PIXELS
-from ingest.pipeline import ingest_book
-from ingest.text_import import import_text
-from ingest.text_layers import page_text, save_page_correction
-from ingest.text_model import TextRefused
-from repository import Catalogue, Home, SettingError, StaleVersionError
+from guji.ingest import ocr_engine
+from guji.ingest.ocr_align import align, cer
+from guji.ingest.ocr_engine import OcrEngineUnavailable, RawLine, open_engine
+from guji.ingest.ocr_layout import lay_out
+from guji.ingest.ocr_pagexml import read_page_xml, validate, write_page_xml
+from guji.ingest.ocr_run import OcrError, ocr_book, ocr_quality, parse_pages, read_page
+from guji.ingest.ocr_tiles import DETECTION_PIXELS
+from guji.ingest.pipeline import ingest_book
+from guji.ingest.text_import import import_text
+from guji.ingest.text_layers import page_text, save_page_correction
+from guji.ingest.text_model import TextRefused
+from guji.repository import Catalogue, Home, SettingError, StaleVersionError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ocr"
 CROP = FIXTURES / "qizheng_1a_columns.png"  # 430×1400: 欽定四庫全書 / 七政推步卷二 / 明 貝琳 編 / 日五星中行總年立成
@@ -54,7 +54,7 @@ def new_library(root: Path, pages: int = 2) -> Catalogue:
 
 @pytest.fixture(scope="session")
 def engine_lines() -> dict[str, list[RawLine]]:
-    from ingest.ocr_image import page_image
+    from guji.ingest.ocr_image import page_image
 
     image, scale, _ = page_image(CROP)
     assert scale == 1.0
@@ -181,8 +181,8 @@ def test_page_text_places_every_machine_character_inside_its_line(real_run):
 
 
 def test_machine_text_is_searchable_and_says_no_person_checked_it(real_run):
-    from search.indexer import Indexer
-    from search.service import Searcher
+    from guji.search.indexer import Indexer
+    from guji.search.service import Searcher
 
     catalogue, _, _ = real_run
     indexer = Indexer(catalogue, "whoosh")
@@ -203,8 +203,8 @@ def test_machine_text_is_searchable_and_says_no_person_checked_it(real_run):
 
 
 def test_places_of_a_note_skip_the_column_mark_and_count_from_the_line_start():
-    from search.documents import page_texts
-    from search.snippets import page_matches
+    from guji.search.documents import page_texts
+    from guji.search.snippets import page_matches
 
     entry = {"lines": [{"pieces": [["text", "侯伯"], ["note", "傳堯舜/五行外"]]}]}
     fields = page_texts(entry)
@@ -225,7 +225,7 @@ def replay(monkeypatch):
 
 
 def test_a_killed_run_keeps_its_pages_and_a_rerun_reads_only_what_is_missing(tmp_path, replay):
-    from ingest import ocr_run
+    from guji.ingest import ocr_run
 
     catalogue = new_library(tmp_path, pages=3)
     # a run killed after page 0001: its worker had cached the page, nothing was committed
@@ -326,8 +326,8 @@ def test_a_page_the_engine_cannot_read_is_reported_and_changes_nothing_stored(tm
 def test_bad_masters_are_made_readable_or_refused_with_a_message(tmp_path, monkeypatch):
     import pyvips
 
-    from ingest import ocr_image
-    from ingest.ocr_image import PageUnreadable, page_image
+    from guji.ingest import ocr_image
+    from guji.ingest.ocr_image import PageUnreadable, page_image
 
     grey16 = tmp_path / "grey16.tif"
     (pyvips.Image.black(200, 300) + 40000).cast("ushort").write_to_file(str(grey16))
@@ -364,7 +364,7 @@ def test_page_ranges():
 def test_cli_refuses_bad_pages_and_prints_the_quality_report(real_run):
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     catalogue, _, _ = real_run
     runner = CliRunner(env={"COLUMNS": "250"})
@@ -385,7 +385,7 @@ def test_cli_refuses_bad_pages_and_prints_the_quality_report(real_run):
 def test_ingest_with_ocr_on_ingest_reads_the_new_book(tmp_path, replay, monkeypatch):
     from typer.testing import CliRunner
 
-    from web.cli import root as app
+    from guji.web.cli import root as app
 
     home = Home.resolve(tmp_path / "guji-data")
     Catalogue.init(home).close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingest.ocr_engine import RawLine
-from ingest.ocr_layout import lay_out, place_characters
+from guji.ingest.ocr_engine import RawLine
+from guji.ingest.ocr_layout import lay_out, place_characters
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ocr"
 CHAR = 100  # a 正文 character: 100×100 px; 夹注: 50 wide
@@ -122,7 +122,7 @@ def test_characters_are_placed_down_a_vertical_line_and_across_a_horizontal_one(
 def test_a_real_page_of_two_leaves_reads_like_its_transcription():
     """siku_1.png's lines as faster-paddle read them (boxes recorded): the layout puts them in the
     order of the Kanripo transcription (CER ≤ 0.06 after t2s; 0.08 with the 版心 read as text)."""
-    from ingest.ocr_align import cer
+    from guji.ingest.ocr_align import cer
 
     recorded = json.loads((FIXTURES / "siku_1.faster-paddle.json").read_text(encoding="utf-8"))
     lines = [RawLine(line["text"], tuple(line["box"]), line["confidence"]) for line in recorded["lines"]]
@@ -145,8 +145,8 @@ def test_a_column_set_low_after_a_gap_stays_in_reading_order():
 
 
 def test_control_characters_from_an_engine_are_dropped_with_their_boxes():
-    from ingest.ocr_engine import EngineDescription
-    from ingest.ocr_pagexml import write_page_xml
+    from guji.ingest.ocr_engine import EngineDescription
+    from guji.ingest.ocr_pagexml import write_page_xml
 
     page = lay_out([RawLine("正\x00文\x1b", (0, 0, 100, 400), 0.9, chars=[(0, 0, 100, 100), (0, 100, 100, 100),
                                                                     (0, 200, 100, 100), (0, 300, 100, 100)]),

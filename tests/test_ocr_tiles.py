@@ -10,10 +10,10 @@ import numpy
 import pytest
 import pyvips
 
-from ingest import ocr_tiles
-from ingest.ocr_engine import RawLine
-from ingest.ocr_image import open_page
-from ingest.ocr_tiles import plan_strips, read_lines
+from guji.ingest import ocr_tiles
+from guji.ingest.ocr_engine import RawLine
+from guji.ingest.ocr_image import open_page
+from guji.ingest.ocr_tiles import plan_strips, read_lines
 
 WIDTH, HEIGHT = 300, 60
 # (left, right, grey level): the grey level names the bar, so a bar read twice shows as a repeated text

@@ -16,10 +16,10 @@ from iiif_fixtures import schema_errors
 from ocr_support import MACHINE_BOOK, QIZHENG, QIZHENG_SIZE, build_text_library, recorded_lines
 from web_helpers import form_values, staff_client
 
-from iiif.text_boxes import union
-from ingest import page_text
-from repository import Catalogue, Home
-from web import create_app
+from guji.iiif.text_boxes import union
+from guji.ingest import page_text
+from guji.repository import Catalogue, Home
+from guji.web import create_app
 
 CANVAS = "http://guji.test:8080/iiif/{book}/canvas/{page}"
 
@@ -169,7 +169,7 @@ def test_a_page_text_as_supplementing_annotations_with_line_boxes(client):
 def test_page_xml_is_served_as_stored_and_unknown_pages_are_refused(client, library):
     from lxml import etree
 
-    from ingest.ocr_pagexml import validate
+    from guji.ingest.ocr_pagexml import validate
 
     answer = client.get(f"/iiif/{QIZHENG}/ocr/0001.page.xml")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/vnd.prima.page+xml"
@@ -216,7 +216,7 @@ def test_the_record_page_shows_the_page_text_beside_the_scan_with_the_hit_marked
 
 
 def test_a_small_note_is_a_double_column_and_a_bad_query_is_said(client):
-    from web.reading import line_runs
+    from guji.web.reading import line_runs
 
     line = line_runs({"pieces": [["text", "侯伯"], ["note", "傳堯舜/五行外"]]}, 0,
                      lambda index: "hit" if index in (3, 4, 6, 7) else None)
@@ -251,7 +251,7 @@ def test_the_proofreading_page_marks_doubtful_characters_and_places_each_line(ed
 
 
 def test_a_correction_is_a_new_version_that_wins_in_search_and_display(editable):
-    from search.indexer import Indexer
+    from guji.search.indexer import Indexer
 
     client = staff_client(editable)
     action, values = proofread_form(client, MACHINE_BOOK, "0001")
@@ -325,8 +325,8 @@ def test_a_stale_save_of_the_same_page_is_a_conflict_but_other_changes_are_not(e
 def test_an_admin_starts_an_ocr_job_and_watches_its_progress(editable, monkeypatch):
     import ocr_support
 
-    from ingest import ocr_engine
-    from web.staff import jobs
+    from guji.ingest import ocr_engine
+    from guji.web.staff import jobs
 
     started = []
 
@@ -356,7 +356,7 @@ def test_an_admin_starts_an_ocr_job_and_watches_its_progress(editable, monkeypat
     busy = admin.post(action, data=values)
     assert busy.status_code == 400 and f"#{job_id}" in busy.text
     with editable.sessions.begin() as session:  # as if the form had asked for the replay engine
-        from repository.catalogue_db import JobRow
+        from guji.repository.catalogue_db import JobRow
 
         row = session.get(JobRow, job_id)
         row.source = json.dumps({"pages": "0001-0002", "engine": "pagexml-replay", "redo": True})
@@ -381,7 +381,7 @@ def test_an_admin_starts_an_ocr_job_and_watches_its_progress(editable, monkeypat
 
 
 def test_a_withdrawn_book_has_no_public_text(editable):
-    from repository.withdrawal import set_withdrawn
+    from guji.repository.withdrawal import set_withdrawn
 
     set_withdrawn(editable, MACHINE_BOOK, True, editor="馆长", reason="重复著录")
     client = TestClient(create_app(editable.home))
@@ -395,7 +395,7 @@ def test_a_withdrawn_book_has_no_public_text(editable):
 def test_a_book_with_text_and_no_scans_is_read_from_its_first_leaf(editable):
     from ocr_support import SAMPLES
 
-    from ingest.text_import import import_text
+    from guji.ingest.text_import import import_text
 
     editable.create({"id": "text-only", "record_type": "guji", "edition": {"title": "七政推步"}}, editor="编目员",
                     reason="测试")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from repository.parse import (
+from guji.repository.parse import (
     ParseError,
     chinese_to_int,
     find_reign_date,
@@ -26,8 +26,8 @@ from repository.parse import (
     parse_reign_date,
     parse_responsibility,
 )
-from repository.parse.edition_type import EDITION_TYPE_PATH
-from repository.parse.reign_era import REIGN_ERAS_PATH
+from guji.repository.parse.edition_type import EDITION_TYPE_PATH
+from guji.repository.parse.reign_era import REIGN_ERAS_PATH
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kanripo_catalog_excerpt.txt"
 CATALOGUE = FIXTURE.read_text(encoding="utf-8")

@@ -35,10 +35,10 @@ def _kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 LIFELINE_PARENT = """
 import sys, threading
-from repository.process_tree import Child
+from guji.repository.process_tree import Child
 def start():
     global child
-    child = Child([sys.executable, "-c", "import signal; from repository.process_tree import hold_lifeline; "
+    child = Child([sys.executable, "-c", "import signal; from guji.repository.process_tree import hold_lifeline; "
                    "assert hold_lifeline(); signal.pause()"])
 thread = threading.Thread(target=start)  # a thread that ends at once, as a web request's does
 thread.start(); thread.join()
@@ -57,7 +57,7 @@ def test_a_lifeline_child_ends_when_its_parent_is_killed():
 
 DEATH_SIGNAL_PARENT = """
 import subprocess, sys, os
-child = subprocess.Popen([sys.executable, "-c", "import signal, sys; from repository.process_tree import "
+child = subprocess.Popen([sys.executable, "-c", "import signal, sys; from guji.repository.process_tree import "
                           "die_with_parent; die_with_parent(int(sys.argv[1])); signal.pause()", str(os.getpid())])
 print(child.pid, flush=True)
 sys.stdin.read()
@@ -73,7 +73,7 @@ def test_die_with_parent_ends_the_child_when_its_parent_is_killed():
 
 def test_die_with_parent_ends_a_child_whose_parent_is_already_gone():
     # the parent died before the child could ask for the signal: the child was handed to another process
-    orphan = subprocess.run([sys.executable, "-c", "import os; from repository.process_tree import "
+    orphan = subprocess.run([sys.executable, "-c", "import os; from guji.repository.process_tree import "
                              "die_with_parent; die_with_parent(os.getppid() + 1); print('still here')"],
                             capture_output=True, text=True, env=ENV, cwd=ROOT)
     assert orphan.returncode == -signal.SIGKILL and "still here" not in orphan.stdout
@@ -119,8 +119,8 @@ def test_stopping_or_killing_serve_ends_its_workers_and_indexer(catalogue, home,
 
 JOB_PARENT = """
 import sys
-from repository import Catalogue, Home
-from web.staff.jobs import start_ingest
+from guji.repository import Catalogue, Home
+from guji.web.staff.jobs import start_ingest
 catalogue = Catalogue.open(Home.resolve(sys.argv[1]))
 job = start_ingest(catalogue, "book", "maoshi-zhushu", "馆长")
 print(job, flush=True)
@@ -156,7 +156,7 @@ def test_an_ingest_job_and_its_page_workers_end_with_the_web_process(catalogue, 
 
 WHOOSH_PARENT = """
 import multiprocessing, sys
-from search.whoosh_backend import WhooshBackend
+from guji.search.whoosh_backend import WhooshBackend
 writer = WhooshBackend(sys.argv[1], writable=True)._writer(2)
 for number in range(250):  # batches of 100 documents: two sub-writers start
     writer.add_document(doc_id=f"b:{number}", kind="book", book_id=str(number))

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from web_helpers import load_samples, staff_client
 
-from repository import public_url
-from web import create_app, public_address
-from web.cli import root as cli
+from guji.repository import public_url
+from guji.web import create_app, public_address
+from guji.web.cli import root as cli
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ingest import ingest_book
-from repository import Catalogue, Home
-from repository.object_bucket import Bucket, S3Location, StorageUnavailable
-from repository.ocfl_s3 import S3ObjectStore
-from repository.ocfl_store import ObjectStore
-from web import create_app
-from web.cli import root as cli
+from guji.ingest import ingest_book
+from guji.repository import Catalogue, Home
+from guji.repository.object_bucket import Bucket, S3Location, StorageUnavailable
+from guji.repository.ocfl_s3 import S3ObjectStore
+from guji.repository.ocfl_store import ObjectStore
+from guji.web import create_app
+from guji.web.cli import root as cli
 
 SCANS = Path(__file__).parent / "fixtures" / "scans"
 CARD = {"id": "s3-book", "record_type": "guji", "edition": {"title": "對象存儲測試"}}
@@ -141,7 +141,7 @@ def test_fixity_reads_s3_objects_at_a_bounded_rate(tmp_path, s3_storage, monkeyp
     try:
         catalogue.create(CARD, editor="编目员", reason="新建")
         waits = []
-        monkeypatch.setattr("repository.object_bucket.time.sleep", waits.append)
+        monkeypatch.setattr("guji.repository.object_bucket.time.sleep", waits.append)
         data = b"x" * (1 << 20)
         catalogue.commit_files(CARD["id"], {"masters/0001.bin": data}, editor="数字化员", reason="加一个文件",
                                event="ingest")

@@ -8,7 +8,7 @@ import json
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from web.cli import root as app
+from guji.web.cli import root as app
 
 
 def run(home, *args: str) -> tuple[int, str]:

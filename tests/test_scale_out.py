@@ -11,9 +11,9 @@ import httpx
 from browser_support import PASSWORD, ROOT, free_port, guji, serving, wait_until
 from cluster_support import book_folder, digest, edit_title, found_in_search, scan_of_page, sign_in_over_http, workers
 
-from repository import Catalogue, Home
-from repository.object_bucket import Bucket, S3Location
-from repository.settings import Settings
+from guji.repository import Catalogue, Home
+from guji.repository.object_bucket import Bucket, S3Location
+from guji.repository.settings import Settings
 
 BOOK = "maoshi-zhushu"  # gets the scans
 EDITED = "jingchuan-wenji"  # gets a new title

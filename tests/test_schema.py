@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-import metadata_schemas
-from metadata_schemas import (
+from guji import metadata_schemas
+from guji.metadata_schemas import (
     canonical_term,
     card_schema,
     card_validator,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from search_support import TEXTS
 
-from search.analyzer import (
+from guji.search.analyzer import (
     PARAGRAPH_BREAK,
     TABLE_FILE,
     VARIANTS_FILE,
@@ -111,7 +111,7 @@ def test_a_traditional_query_finds_the_simplified_text_of_yingmeian_where_opencc
 
 
 def test_the_committed_table_follows_the_generators_rules_on_a_unihan_excerpt():
-    from search import build_variants
+    from guji.search import build_variants
 
     with EXCERPT.open(encoding="utf-8") as handle:
         unihan = build_variants.read_unihan(handle)

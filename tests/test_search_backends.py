@@ -9,13 +9,13 @@ import opencc
 import pytest
 from search_support import brute_force, folded_fields, indexed_library, matching_pages, stored_pages
 
-from repository import Catalogue, Home
-from search.analyzer import fold
-from search.backend import SearchBackend
-from search.backends import open_backend
-from search.indexer import Indexer
-from search.query import parse_query
-from search.service import Searcher
+from guji.repository import Catalogue, Home
+from guji.search.analyzer import fold
+from guji.search.backend import SearchBackend
+from guji.search.backends import open_backend
+from guji.search.indexer import Indexer
+from guji.search.query import parse_query
+from guji.search.service import Searcher
 
 BOOKS = ["maoshi-zhushu", "jingchuan-wenji", "yingmeian-yiyu", "maoshi-lushu"]
 

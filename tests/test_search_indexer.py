@@ -19,12 +19,12 @@ from cli_support import guji as run_guji
 from search_support import TEXTS
 from typer.testing import CliRunner
 
-from ingest.text_import import import_text
-from repository import Catalogue
-from search.backend import writer_lock
-from search.indexer import Indexer
-from search.service import Searcher
-from web.cli import root as app
+from guji.ingest.text_import import import_text
+from guji.repository import Catalogue
+from guji.search.backend import writer_lock
+from guji.search.indexer import Indexer
+from guji.search.service import Searcher
+from guji.web.cli import root as app
 
 
 @pytest.fixture
@@ -222,7 +222,7 @@ def _poll(check, timeout: float = 60.0):
 def test_a_card_edit_is_searchable_within_seconds_on_a_running_site(books, home):
     port = _free_port()
     env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_EDITOR": "test"}
-    guji = [sys.executable, "-m", "web.cli"]
+    guji = [sys.executable, "-m", "guji.web.cli"]
     log = open(home.root / "serve.log", "wb")  # noqa: SIM115 - closed when the server stops
     server = subprocess.Popen([*guji, "serve", "--port", str(port), "--workers", "1"], env=env,
                               stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
@@ -248,7 +248,7 @@ def test_a_card_edit_is_searchable_within_seconds_on_a_running_site(books, home)
 def test_an_index_of_another_layout_asks_for_a_reindex(books, home):
     indexer = Indexer(books, "tantivy")
     indexer.run_once()
-    from search.backend import STATE_FILE
+    from guji.search.backend import STATE_FILE
 
     state = json.loads((indexer.directory / STATE_FILE).read_text())
     (indexer.directory / STATE_FILE).write_text(json.dumps({**state, "schema": 0}))
@@ -266,8 +266,8 @@ def test_an_index_of_another_layout_asks_for_a_reindex(books, home):
 def test_an_index_built_with_another_variant_table_is_rebuilt_by_the_indexer(books):
     """The search key changes with the 異體字 table: the index records the table's version; an index
     built with another one is reported and rebuilt whole by the indexer, not patched event by event."""
-    from search.analyzer import key_version
-    from search.backend import index_dir, read_state, stale_key, write_state
+    from guji.search.analyzer import key_version
+    from guji.search.backend import index_dir, read_state, stale_key, write_state
 
     import_text(books, "yingmeian-yiyu", [TEXTS / "影梅庵忆语.txt"], editor="test")
     indexer = Indexer(books, "tantivy")

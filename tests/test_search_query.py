@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.query import MAX_QUERY_CHARS, QueryError, parse_query
+from guji.search.query import MAX_QUERY_CHARS, QueryError, parse_query
 
 
 def test_words_phrases_fields_exclusion_and_or():

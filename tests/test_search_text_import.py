@@ -9,9 +9,9 @@ import pytest
 from search_support import LUSHU_CARD, TEXTS, stored_pages
 from typer.testing import CliRunner
 
-from ingest.text_import import import_text
-from ingest.text_model import TextRefused
-from web.cli import root as app
+from guji.ingest.text_import import import_text
+from guji.ingest.text_model import TextRefused
+from guji.web.cli import root as app
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from search_support import indexed_library, stored_pages
 
-from iiif import ids
-from web import create_app
+from guji.iiif import ids
+from guji.web import create_app
 
 
 @pytest.fixture(scope="module")

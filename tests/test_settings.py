@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from repository import Catalogue, SettingError
-from repository.settings import INTERNAL, Settings, documented
+from guji.repository import Catalogue, SettingError
+from guji.repository.settings import INTERNAL, Settings, documented
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIABLE = re.compile(r"\bGUJI_[A-Z0-9]+(?:_[A-Z0-9]+)*\b")

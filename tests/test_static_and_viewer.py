@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from web_helpers import ingest_fixture_scans, load_samples
 
-from iiif.manifest import build_manifest
-from repository.page_labels import SIMPLIFIED, TRADITIONAL, card_script, display_label
-from web import create_app
-from web.iiif_routes import mirador_dir
+from guji.iiif.manifest import build_manifest
+from guji.repository.page_labels import SIMPLIFIED, TRADITIONAL, card_script, display_label
+from guji.web import create_app
+from guji.web.iiif_routes import mirador_dir
 
 BOOK = "jingchuan-wenji"  # 重刊荊川先生文集: a traditional-script card
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from search_support import TEXTS, stored_pages
 
-from ingest.pages import scan_book
-from ingest.pipeline import build_structure
-from ingest.text_import import import_text
-from ingest.text_leaves import juan_number
-from ingest.text_model import TextRefused
+from guji.ingest.pages import scan_book
+from guji.ingest.pipeline import build_structure
+from guji.ingest.text_import import import_text
+from guji.ingest.text_leaves import juan_number
+from guji.ingest.text_model import TextRefused
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = "qizheng-tuibu"
@@ -165,10 +165,10 @@ def test_text_without_a_scan_is_found_in_the_book_and_has_no_canvas(books, sampl
                                                                     monkeypatch):
     from fastapi.testclient import TestClient
 
-    from iiif.content_search import search_v1
-    from search.indexer import Indexer
-    from search.service import Searcher
-    from web import create_app
+    from guji.iiif.content_search import search_v1
+    from guji.search.indexer import Indexer
+    from guji.search.service import Searcher
+    from guji.web import create_app
 
     _scanned(books, BOOK, sample_structure)
     import_text(books, BOOK, [TEXT], editor="test")

@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from web_helpers import FIXTURES, csrf_of, load_samples, staff_client, wait_for_job
 from zip_bombs import repeated_member, write_zip
 
-from ingest import upload
-from ingest.watch import scan_zip_limits, unpack_zip
-from repository import SettingError
-from repository.safe_archive import ArchiveRefused
-from web import create_app
+from guji.ingest import upload
+from guji.ingest.watch import scan_zip_limits, unpack_zip
+from guji.repository import SettingError
+from guji.repository.safe_archive import ArchiveRefused
+from guji.web import create_app
 
 SCANS = ("1.png", "2.png", "10.png")
 CHUNK = 50_000  # GUJI_UPLOAD_LIMIT_MB=0.05 makes the chunks this small: every scan takes several
@@ -121,7 +121,7 @@ def test_an_uploaded_book_is_verified_chunk_by_chunk_resumed_and_ingested(site, 
 def test_files_received_but_no_job_started_is_a_conflict_naming_the_folder(site, admin, tmp_path, monkeypatch):
     """The whole book arrived, but its ingest job cannot start: a 409 problem (as every API error is)
     saying where the files are kept, and the files stay in the incoming directory."""
-    from web.staff import jobs
+    from guji.web.staff import jobs
 
     def busy(*_args, **_kwargs):
         raise jobs.JobError("这个文件夹已有入藏任务在进行")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from web import create_app
+from guji.web import create_app
 
 
 def test_home_record_and_api(catalogue, sample_cards):

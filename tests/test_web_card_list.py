@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lxml.html
 
-from repository.card_list import CardListQuery, card_list
+from guji.repository.card_list import CardListQuery, card_list
 
 # `samples`, `cataloguer`: conftest.py
 

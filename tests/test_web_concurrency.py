@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from web_helpers import csrf_of, form_values, load_samples, staff_client
 
-from repository.outputs.oai import OAIRepository
-from web.staff import outputs_pages
-from web.staff.accounts import Accounts
+from guji.repository.outputs.oai import OAIRepository
+from guji.web.staff import outputs_pages
+from guji.web.staff.accounts import Accounts
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_a_full_size_image_is_sent_whole_and_without_the_thread_pool(catalogue, 
     import anyio.to_thread
     from fastapi.testclient import TestClient
 
-    from web import create_app
+    from guji.web import create_app
 
     big = os.urandom(3 * 1024 * 1024 + 123)
     path = catalogue.home.derivatives / "bigbook" / "0001" / "full" / "max" / "0" / "default.jpg"

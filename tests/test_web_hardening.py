@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from iiif_fixtures import BOOK
 from web_helpers import add_user, csrf_of, sign_in
 
-from repository import Catalogue
-from web import create_app
+from guji.repository import Catalogue
+from guji.web import create_app
 
 HUGE = "9" * 23  # more than any database integer (2**63 − 1)
 
@@ -81,7 +81,7 @@ def test_unknown_addresses_are_a_chinese_page_for_readers_and_json_for_programs(
 
 
 def test_an_unexpected_error_is_a_plain_page_without_details(client, monkeypatch):
-    from web import collection
+    from guji.web import collection
 
     def broken(*args, **kwargs):
         raise RuntimeError("/srv/guji-data/catalogue.sqlite is locked")
@@ -251,8 +251,8 @@ def test_search_unavailable_names_no_server_folder(catalogue, monkeypatch):
     come back later, the log gets the folder and what to do."""
     import json as json_module
 
-    from search.backend import STATE_FILE, index_dir
-    from search.service import Searcher
+    from guji.search.backend import STATE_FILE, index_dir
+    from guji.search.service import Searcher
 
     folder = index_dir(catalogue.home, Searcher(catalogue.home).backend_name)
     folder.mkdir(parents=True, exist_ok=True)

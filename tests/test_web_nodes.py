@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from web_helpers import add_user, sign_in
 
-from repository import Catalogue, Home
-from repository.settings import Settings
-from web import create_app
-from web.cli import root as cli
-from web.staff import accounts
+from guji.repository import Catalogue, Home
+from guji.repository.settings import Settings
+from guji.web import create_app
+from guji.web.cli import root as cli
+from guji.web.staff import accounts
 
 BASE = "http://127.0.0.1:8000"
 CARD = "jingchuan-wenji"

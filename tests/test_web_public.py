@@ -9,8 +9,8 @@ import lxml.html
 import pytest
 from fastapi.testclient import TestClient
 
-from repository import Catalogue
-from web import create_app
+from guji.repository import Catalogue
+from guji.web import create_app
 
 
 @pytest.fixture
@@ -213,10 +213,10 @@ def test_every_interface_string_has_an_english_translation(client, collection):
     import re
     from pathlib import Path
 
-    from web import collection as collection_module
-    from web import i18n
-    from web.record import card_lines
-    from web.staff.accounts import ROLES
+    from guji.web import collection as collection_module
+    from guji.web import i18n
+    from guji.web.record import card_lines
+    from guji.web.staff.accounts import ROLES
 
     english = i18n.catalogue("en")
     wanted = set()

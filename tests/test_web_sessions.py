@@ -10,11 +10,11 @@ from sqlalchemy import inspect, text, update
 from typer.testing import CliRunner
 from web_helpers import PASSWORD, add_user, csrf_of, sign_in
 
-from repository import Catalogue, SettingError
-from repository.catalogue_db import LoginThrottleRow, StaffSessionRow
-from web import create_app
-from web.cli import root as cli
-from web.staff import throttle
+from guji.repository import Catalogue, SettingError
+from guji.repository.catalogue_db import LoginThrottleRow, StaffSessionRow
+from guji.web import create_app
+from guji.web.cli import root as cli
+from guji.web.staff import throttle
 
 BASE = "http://127.0.0.1:8000"
 

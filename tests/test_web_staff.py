@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 from web_helpers import PASSWORD, add_user, csrf_of, form_values, sign_in, staff_client
 
-from web import create_app
-from web.staff.accounts import Accounts
-from web.staff.throttle import FREE_PER_PAIR, wait_after
+from guji.web import create_app
+from guji.web.staff.accounts import Accounts
+from guji.web.staff.throttle import FREE_PER_PAIR, wait_after
 
 CARD = "jingchuan-wenji"
 

@@ -16,8 +16,8 @@ import pypdf
 from fastapi.testclient import TestClient
 from web_helpers import csrf_of, form_values, staff_client
 
-from repository.withdrawal import set_withdrawn
-from web import create_app
+from guji.repository.withdrawal import set_withdrawn
+from guji.web import create_app
 
 BOOK = "jingchuan-wenji"  # scanned in the `collection` fixture (conftest.py): 0001–0002 卷一, 0003 卷二
 
@@ -302,7 +302,7 @@ def test_anonymous_users_are_sent_to_sign_in_and_posts_need_the_csrf_token(sampl
 def test_a_book_of_an_imported_manifest_gets_a_dossier_without_images_and_says_why(samples):
     from iiif_fixtures import IIIF
 
-    from iiif.importer import import_manifest
+    from guji.iiif.importer import import_manifest
 
     import_manifest(samples, str(IIIF / "npm_P1528_siku_jianming_mulu_manifest_v2.json"), "npm-p1528",
                     editor="编目员")

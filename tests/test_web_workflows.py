@@ -15,8 +15,8 @@ from cli_support import guji
 from fastapi.testclient import TestClient
 from web_helpers import FIXTURES, PASSWORD, csrf_of, form_values, sign_in, staff_client, wait_for_job
 
-from repository import local_time
-from web import create_app
+from guji.repository import local_time
+from guji.web import create_app
 
 # `samples`: conftest.py
 
@@ -262,8 +262,8 @@ def test_admin_ingests_a_book_folder_as_a_background_job(samples, tmp_path, monk
 
 
 def test_a_job_whose_process_died_is_shown_as_failed(samples):
-    from repository.catalogue_db import JobRow, now_iso
-    from web.staff import jobs
+    from guji.repository.catalogue_db import JobRow, now_iso
+    from guji.web.staff import jobs
 
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
@@ -309,9 +309,9 @@ def test_guji_users_add_list_disable_and_passwd(samples):
 
 
 def test_an_unexpected_error_in_a_job_is_reported_without_server_details(samples, monkeypatch, capsys):
-    from ingest import watch as pipeline  # the job ingests through ingest.watch.file_book
-    from repository.catalogue_db import JobRow, now_iso
-    from web.staff import jobs
+    from guji.ingest import watch as pipeline  # the job ingests through ingest.watch.file_book
+    from guji.repository.catalogue_db import JobRow, now_iso
+    from guji.web.staff import jobs
 
     def broken(*args, **kwargs):
         raise RuntimeError(f"cannot write {samples.home.root}/staging/x.tif")

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from search_support import TEXTS, matching_pages
 from web_helpers import form_values, staff_client
 
-from ingest.text_import import import_text
-from repository import Catalogue, InvalidInput
-from repository.withdrawal import set_withdrawn, withdrawn_since, withdrawn_status
-from search.indexer import Indexer
-from search.service import Searcher
-from web import create_app
+from guji.ingest.text_import import import_text
+from guji.repository import Catalogue, InvalidInput
+from guji.repository.withdrawal import set_withdrawn, withdrawn_since, withdrawn_status
+from guji.search.indexer import Indexer
+from guji.search.service import Searcher
+from guji.web import create_app
 
 BOOK = "jingchuan-wenji"  # 重刊荊川先生文集: the one sample with 册数, scans and a 定级, the only 集部 book
 TITLE = "重刊荊川先生文集十七卷外集三卷"

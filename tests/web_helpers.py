@@ -11,8 +11,8 @@ from pathlib import Path
 import lxml.html
 from fastapi.testclient import TestClient
 
-from web import create_app
-from web.staff.accounts import Accounts
+from guji.web import create_app
+from guji.web.staff.accounts import Accounts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSWORD = "correct horse battery"
@@ -80,7 +80,7 @@ def load_samples(catalogue, sample_cards) -> None:
 def ingest_fixture_scans(catalogue, card_id: str, folder: Path, ranges: list[dict] | None = None) -> Path:
     """Copy the three open-guji-cv PNG scans into `folder` (with a structure.json giving 卷 ranges)
     and ingest them into `card_id`."""
-    from ingest.pipeline import ingest_book
+    from guji.ingest.pipeline import ingest_book
 
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("1.png", "2.png", "10.png"):

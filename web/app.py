@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 
-from repository import Catalogue, Home
-from repository.settings import Settings, current
-from search.indexer import index_behind
+from guji.repository import Catalogue, Home
+from guji.repository.settings import Settings, current
+from guji.search.indexer import index_behind
 
 from . import (
     cards_api,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from repository import Gone
-from repository.withdrawal import WITHDRAWN, is_withdrawn
+from guji.repository import Gone
+from guji.repository.withdrawal import WITHDRAWN, is_withdrawn
 
 from .dependencies import CatalogueDep
 from .public_pages import withdrawn_message

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import typer
 
-from repository.cli import CliState, GujiGroup, report
+from guji.repository.cli import CliState, GujiGroup, report
 
-REPOSITORY = "repository.cli"
-OUTPUTS = "repository.outputs.commands"
-INGEST = "ingest.commands"
-TEXT = "ingest.text_commands"
-OCR = "ingest.ocr_commands"
-SEARCH = "search.commands"
-IIIF = "iiif.commands"
-SERVE = "web.commands"
-USERS = "web.staff.commands"
-WORKER = "web.worker"
+REPOSITORY = "guji.repository.cli"
+OUTPUTS = "guji.repository.outputs.commands"
+INGEST = "guji.ingest.commands"
+TEXT = "guji.ingest.text_commands"
+OCR = "guji.ingest.ocr_commands"
+SEARCH = "guji.search.commands"
+IIIF = "guji.iiif.commands"
+SERVE = "guji.web.commands"
+USERS = "guji.web.staff.commands"
+WORKER = "guji.web.worker"
 
 # name → (module, name in the module's command tree …), or (help, {name: entry}) for a group whose
 # commands come from several modules; listed in the order `guji --help` shows them.
@@ -97,7 +97,7 @@ def main_callback(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
-    from repository.settings import current
+    from guji.repository.settings import current
 
     ctx.obj = CliState(current(), home)  # the settings main() read for this process
 
@@ -107,9 +107,9 @@ cli = typer.main.get_command(root)  # tests invoke `root` in-process with typer'
 
 def main() -> None:
     """The `guji` console script: read the settings once, then run the command."""
-    from repository.errors import SettingError
-    from repository.process_tree import hold_lifeline
-    from repository.settings import Settings, use
+    from guji.repository.errors import SettingError
+    from guji.repository.process_tree import hold_lifeline
+    from guji.repository.settings import Settings, use
 
     hold_lifeline()  # started by another Guji process (the indexer `guji serve` runs): end with it
     try:
@@ -120,5 +120,5 @@ def main() -> None:
     cli(prog_name="guji")
 
 
-if __name__ == "__main__":  # python -m web.cli …
+if __name__ == "__main__":  # python -m guji.web.cli …
     main()

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-import metadata_schemas
-from repository import Catalogue
-from repository.browsing import UNKNOWN, Figures, Filters
+from guji import metadata_schemas
+from guji.repository import Catalogue
+from guji.repository.browsing import UNKNOWN, Figures, Filters
 
 PAGE_SIZE = 20
 

@@ -9,15 +9,15 @@ import sys
 
 import typer
 
-from repository.cli import home_of, settings_of
+from guji.repository.cli import home_of, settings_of
 
 SERVE_PID = "GUJI_SERVE_PID"  # the `guji serve` process, for its uvicorn workers
 
 
 def worker_app():
     """The app as uvicorn builds it in each worker: a worker process ends with `guji serve`."""
-    from repository.process_tree import die_with_parent
-    from repository.settings import Settings, use
+    from guji.repository.process_tree import die_with_parent
+    from guji.repository.settings import Settings, use
 
     from .app import create_app
 
@@ -48,10 +48,10 @@ def register(app: typer.Typer) -> None:
         """Serve the web site and API."""
         import uvicorn
 
-        from repository import Catalogue
-        from repository.config import SERVED_URL
-        from repository.errors import NotFound
-        from repository.process_tree import Child, stop_child
+        from guji.repository import Catalogue
+        from guji.repository.config import SERVED_URL
+        from guji.repository.errors import NotFound
+        from guji.repository.process_tree import Child, stop_child
 
         from . import public_address
         from .staff.guard import session_key
@@ -77,11 +77,11 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         # The search index has one writer: the indexer, run beside the (read-only) web workers. It
         # ends with this process even when this process is killed (its lifeline, see process_tree).
-        side = Child([sys.executable, "-m", "web.cli", "indexer"]) if indexer else None
+        side = Child([sys.executable, "-m", "guji.web.cli", "indexer"]) if indexer else None
         try:
             # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1 whoever sent it;
             # the app believes it from GUJI_TRUSTED_PROXIES only (web/proxies.py)
-            uvicorn.run("web.commands:worker_app", factory=True, host=host, port=port, workers=workers,
+            uvicorn.run("guji.web.commands:worker_app", factory=True, host=host, port=port, workers=workers,
                         access_log=access_log, proxy_headers=False, **options)
         finally:
             if side is not None:

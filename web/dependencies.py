@@ -17,8 +17,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from repository import Catalogue
-from repository.settings import Settings
+from guji.repository import Catalogue
+from guji.repository.settings import Settings
 
 
 async def catalogue_of(request: Request) -> Catalogue:

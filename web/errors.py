@@ -33,9 +33,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from repository import GujiError, public_url
-from repository.database import DatabaseUnavailable, is_outage, unavailable
-from repository.errors import KINDS, kind_of
+from guji.repository import GujiError, public_url
+from guji.repository.database import DatabaseUnavailable, is_outage, unavailable
+from guji.repository.errors import KINDS, kind_of
 
 from . import i18n
 from .templating import render

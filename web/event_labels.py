@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from repository.parse import in_language
-from repository.version_reasons import TEXT_FORMAT_NAMES, readable_reason
+from guji.repository.parse import in_language
+from guji.repository.version_reasons import TEXT_FORMAT_NAMES, readable_reason
 
 # kind → (中文, English)
 EVENT_KINDS = {

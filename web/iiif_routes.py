@@ -36,16 +36,16 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse
 
-from iiif import ids
-from iiif.collections import build_collection
-from iiif.image_api import FORMATS, MEDIA_TYPE, PROFILE_URI, parse_request, service_info
-from iiif.image_render import DecodedCache, render
-from iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
-from iiif.page_images import page_folder, read_info, valid_book
-from ingest.pyramid import PYRAMID_FILE, ensure_pyramid
-from ingest.shared_tiles import fetch, refresh, shared_bucket
-from repository import Catalogue, public_url
-from repository.settings import Settings, current
+from guji.iiif import ids
+from guji.iiif.collections import build_collection
+from guji.iiif.image_api import FORMATS, MEDIA_TYPE, PROFILE_URI, parse_request, service_info
+from guji.iiif.image_render import DecodedCache, render
+from guji.iiif.manifest import BookWithdrawn, NoPageImages, build_manifest
+from guji.iiif.page_images import page_folder, read_info, valid_book
+from guji.ingest.pyramid import PYRAMID_FILE, ensure_pyramid
+from guji.ingest.shared_tiles import fetch, refresh, shared_bucket
+from guji.repository import Catalogue, public_url
+from guji.repository.settings import Settings, current
 
 from . import i18n, viewer_language
 from .dependencies import CatalogueDep, SettingsDep

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from repository import Gone, InvalidInput
-from repository.outputs.card_formats import MEDIA_TYPES, SUFFIXES, record_bytes
-from repository.outputs.oai import OAIRepository
-from repository.outputs.selection import CurrentCard
+from guji.repository import Gone, InvalidInput
+from guji.repository.outputs.card_formats import MEDIA_TYPES, SUFFIXES, record_bytes
+from guji.repository.outputs.oai import OAIRepository
+from guji.repository.outputs.selection import CurrentCard
 
 from .dependencies import CatalogueDep
 

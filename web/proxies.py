@@ -19,7 +19,7 @@ import logging
 from fastapi import FastAPI, Request
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from repository.settings import Settings
+from guji.repository.settings import Settings
 
 SETTING = "GUJI_TRUSTED_PROXIES"  # checked in repository/settings.py: addresses or networks
 log = logging.getLogger("guji.web")

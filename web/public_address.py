@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from repository import Home, atomic_files, public_url
-from repository.config import PUBLIC_URL, public_url_configured
-from repository.settings import Settings
+from guji.repository import Home, atomic_files, public_url
+from guji.repository.config import PUBLIC_URL, public_url_configured
+from guji.repository.settings import Settings
 
 log = logging.getLogger("guji.web")
 WILDCARDS = {"", "0.0.0.0", "::", "[::]"}

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from repository import Gone, public_url
-from repository.withdrawal import is_withdrawn
+from guji.repository import Gone, public_url
+from guji.repository.withdrawal import is_withdrawn
 
 from . import collection
 from .dependencies import CatalogueDep
@@ -16,7 +16,7 @@ from .public_pages import browse_filters, withdrawn_message
 from .record import BookRecord, Section, book_record
 
 if TYPE_CHECKING:
-    from repository.catalogue_db import CardRow  # the rows Catalogue.browse and .recent answer
+    from guji.repository.catalogue_db import CardRow  # the rows Catalogue.browse and .recent answer
 
 
 class BookSummary(BaseModel):

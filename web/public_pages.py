@@ -7,10 +7,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
-from iiif.page_images import valid_page
-from repository import Catalogue, StoredCard, local_time
-from repository.card import card_entries, title_with_juan
-from repository.withdrawal import is_withdrawn, withdrawn_since
+from guji.iiif.page_images import valid_page
+from guji.repository import Catalogue, StoredCard, local_time
+from guji.repository.card import card_entries, title_with_juan
+from guji.repository.withdrawal import is_withdrawn, withdrawn_since
 
 from . import collection, i18n
 from .dependencies import CatalogueDep

@@ -21,10 +21,10 @@ from urllib.parse import urlencode
 
 from lxml import etree
 
-from ingest import MACHINE_LABEL, PAGES_FILE, PageText, page_text
-from repository import Catalogue
-from search.query import QueryError
-from search.service import text_matches
+from guji.ingest import MACHINE_LABEL, PAGES_FILE, PageText, page_text
+from guji.repository import Catalogue
+from guji.search.query import QueryError
+from guji.search.service import text_matches
 
 log = logging.getLogger("guji.reading")
 LAYOUTS = ("vertical", "horizontal")

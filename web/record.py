@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
-import iiif.ids
-import metadata_schemas
-from repository import Catalogue, StoredCard, local_time, public_url
-from repository.card import responsibility_text, title_with_juan
-from repository.outputs import card_text
-from repository.page_labels import card_script, page_entry_label
+import guji.iiif.ids
+from guji import metadata_schemas
+from guji.repository import Catalogue, StoredCard, local_time, public_url
+from guji.repository.card import responsibility_text, title_with_juan
+from guji.repository.outputs import card_text
+from guji.repository.page_labels import card_script, page_entry_label
 
 
 @dataclass
@@ -79,7 +79,7 @@ class BookRecord:
 
     @property
     def manifest_url(self) -> str:
-        return iiif.ids.manifest(self.id)
+        return guji.iiif.ids.manifest(self.id)
 
     def viewer_path(self, page: str | None = None, query: str = "", lang: str | None = None) -> str:
         """The viewer page, at `page`, searching for `query` (its hits highlighted on the scans); `lang`

@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from iiif.content_search import search_v1, search_v2
-from repository import Catalogue, Gone, NotFound
-from repository.withdrawal import withdrawn_status
-from search.backend import SearchError
-from search.fields import BY_NAME, FACETS
-from search.query import MAX_QUERY_CHARS, QueryError
-from search.service import SORTS, Searcher
+from guji.iiif.content_search import search_v1, search_v2
+from guji.repository import Catalogue, Gone, NotFound
+from guji.repository.withdrawal import withdrawn_status
+from guji.search.backend import SearchError
+from guji.search.fields import BY_NAME, FACETS
+from guji.search.query import MAX_QUERY_CHARS, QueryError
+from guji.search.service import SORTS, Searcher
 
 from .dependencies import CatalogueDep
 from .reading import locator

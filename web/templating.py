@@ -13,8 +13,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
-from repository import local_time, public_url
-from repository.version_reasons import readable_reason
+from guji.repository import local_time, public_url
+from guji.repository.version_reasons import readable_reason
 
 from . import event_labels, i18n
 from .static_assets import asset_url

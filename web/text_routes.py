@@ -13,10 +13,10 @@ import json
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from iiif.page_images import valid_book, valid_page
-from iiif.text_annotations import PAGE_XML_FORMAT, annotation_page, page_xml_file, text_pages
-from repository import Catalogue, Gone, NotFound
-from repository.withdrawal import withdrawn_status
+from guji.iiif.page_images import valid_book, valid_page
+from guji.iiif.text_annotations import PAGE_XML_FORMAT, annotation_page, page_xml_file, text_pages
+from guji.repository import Catalogue, Gone, NotFound
+from guji.repository.withdrawal import withdrawn_status
 
 from .dependencies import CatalogueDep
 from .reading import reading, text_of_scan

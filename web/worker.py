@@ -6,7 +6,7 @@ import dataclasses
 
 import typer
 
-from repository.cli import home_of, settings_of
+from guji.repository.cli import home_of, settings_of
 
 
 def register(app: typer.Typer) -> None:
@@ -20,10 +20,10 @@ def register(app: typer.Typer) -> None:
 
         Run one per core on every worker machine; each needs the site's data home (a shared file
         system) and catalogue database. Ctrl-C or SIGTERM finish the job at hand first."""
-        from repository import Catalogue
-        from repository.errors import InvalidInput, NotFound
-        from repository.job_queue import run_worker, shown_url
-        from repository.settings import use
+        from guji.repository import Catalogue
+        from guji.repository.errors import InvalidInput, NotFound
+        from guji.repository.job_queue import run_worker, shown_url
+        from guji.repository.settings import use
 
         settings = settings_of(ctx)
         if not settings.queue_url:
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init，或设置 GUJI_HOME")
         Catalogue.open(home, settings=settings).close()  # the database reachable, at the newest revision
         use(dataclasses.replace(settings, home=home.root))  # the jobs' settings: forked work horses inherit them
-        import web.staff.queued_jobs  # noqa: F401  imported once here, not in every work horse
+        import guji.web.staff.queued_jobs  # noqa: F401  imported once here, not in every work horse
 
         typer.echo(f"任务队列 {shown_url(settings.queue_url)}：等待任务（Ctrl-C 停止）", err=True)
         try:

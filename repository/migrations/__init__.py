@@ -13,7 +13,7 @@ database is recorded in the audit log (``db-upgrade``); a revision that sets
 recomputes the projection from OCFL.
 
 Adding a table or column (developers): change the model in :mod:`repository.catalogue_db`, then
-``python -m repository.migrations revision "what changed"`` writes the next revision from the
+``python -m guji.repository.migrations revision "what changed"`` writes the next revision from the
 difference; read it, adjust, commit it with the model. See docs/scale-out.md.
 """
 

@@ -1,7 +1,7 @@
 """For developers: write the next schema revision from the difference between the models and the
 newest revision.
 
-    .venv/bin/python -m repository.migrations revision "uploads: a table of browser uploads"
+    .venv/bin/python -m guji.repository.migrations revision "uploads: a table of browser uploads"
 
 Builds a throwaway SQLite database at the newest revision, compares it with the models of
 :mod:`repository.catalogue_db` and writes ``versions/NNNN_<slug>.py`` (numbered after the last

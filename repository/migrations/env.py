@@ -3,7 +3,7 @@
 
 from alembic import context
 
-from repository.catalogue_db import Base
+from guji.repository.catalogue_db import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -23,8 +23,8 @@ from fpdf.enums import WrapMode
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.worksheet.page import PageMargins
 
-from repository import Catalogue, InvalidInput, local_time
-from repository.card import grade_label
+from guji.repository import Catalogue, InvalidInput, local_time
+from guji.repository.card import grade_label
 
 from . import card_text
 from .dossier import Dossier, FormPDF, build_dossier, check_scope, chinese_date, dossier_bytes

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import bagit
 
-from repository import Catalogue, local_time
-from repository.errors import Damaged, GujiError, InvalidInput
+from guji.repository import Catalogue, local_time
+from guji.repository.errors import Damaged, GujiError, InvalidInput
 
 from . import card_text
 

@@ -15,7 +15,7 @@ from typing import IO
 from lxml import etree
 from pymarc import XMLWriter, record_to_xml
 
-from repository import Catalogue, InvalidInput, atomic_files
+from guji.repository import Catalogue, InvalidInput, atomic_files
 
 from .dublin_core import dc_element
 from .marc import marc_record

@@ -8,9 +8,9 @@ seals and annotations entered as structure are composed here.
 
 from __future__ import annotations
 
-from repository.card import edition_type_text, responsibility_text, title_with_juan
-from repository.parse import int_to_chinese
-from repository.parse.seals import format_seal, format_seals
+from guji.repository.card import edition_type_text, responsibility_text, title_with_juan
+from guji.repository.parse import int_to_chinese
+from guji.repository.parse.seals import format_seal, format_seals
 
 __all__ = [
     "annotation_text",

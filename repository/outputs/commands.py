@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
-from repository.cli import EditorOption, console, editor_of, errors, one_of, open_catalogue, progress, warn
-from repository.errors import InvalidInput
+from guji.repository.cli import EditorOption, console, editor_of, errors, one_of, open_catalogue, progress, warn
+from guji.repository.errors import InvalidInput
 
 IdsOption = typer.Option(None, "--ids", help="Cards by id, 索书号 or 普查编号: comma-separated and/or repeated.")
 
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Withdraw a card (status withdrawn: kept in OCFL; gone from the public site, search and IIIF;
         OAI-PMH reports it as deleted), or --reinstate it."""
-        from repository.withdrawal import set_withdrawn
+        from guji.repository.withdrawal import set_withdrawn
 
         with open_catalogue(ctx) as catalogue:
             card_id = catalogue.resolve(reference)

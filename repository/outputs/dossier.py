@@ -29,11 +29,11 @@ from docx.shared import Cm, Mm, Pt, RGBColor, Twips
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 
-import metadata_schemas
-from repository import Catalogue, InvalidInput, atomic_files, local_time
-from repository.card import grade_label
-from repository.card_table import get_path
-from repository.parse import int_to_chinese
+from guji import metadata_schemas
+from guji.repository import Catalogue, InvalidInput, atomic_files, local_time
+from guji.repository.card import grade_label
+from guji.repository.card_table import get_path
+from guji.repository.parse import int_to_chinese
 
 from . import card_text
 from .fonts import MAIN_FAMILY, add_cjk_fonts

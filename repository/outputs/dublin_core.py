@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-import metadata_schemas
-from repository import public_url
-from repository.card import edition_type_of
+from guji import metadata_schemas
+from guji.repository import public_url
+from guji.repository.card import edition_type_of
 
 from . import card_text
 from .safe_xml import DC_NS, OAI_DC_NS, SCHEMA_LOCATIONS, xml_text

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from repository.errors import Unavailable
-from repository.settings import Settings, current
+from guji.repository.errors import Unavailable
+from guji.repository.settings import Settings, current
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import WrapMode
 
-from repository import Catalogue, InvalidInput, atomic_files, local_time
+from guji.repository import Catalogue, InvalidInput, atomic_files, local_time
 
 from . import card_text
 from .fonts import MAIN_FAMILY, GlyphCoverage, add_cjk_fonts

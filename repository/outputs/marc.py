@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pymarc import Field, Indicators, Leader, Record, Subfield
 
-from repository.card import edition_type_of
+from guji.repository.card import edition_type_of
 
 from . import card_text
 from .mods import MANUSCRIPT_TYPES

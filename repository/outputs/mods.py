@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-import metadata_schemas
-from repository.card import edition_type_of, grade_label
+from guji import metadata_schemas
+from guji.repository.card import edition_type_of, grade_label
 
 from . import card_text
 from .dublin_core import XSI_NS, classification_path, language_code, permalink

@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 from lxml import etree
 from sqlalchemy import and_, func, or_, select
 
-import metadata_schemas
-from repository import Catalogue, public_url
-from repository.catalogue_db import CardRow
-from repository.errors import InvalidInput
-from repository.settings import Settings
+from guji import metadata_schemas
+from guji.repository import Catalogue, public_url
+from guji.repository.catalogue_db import CardRow
+from guji.repository.errors import InvalidInput
+from guji.repository.settings import Settings
 
 from .dublin_core import dc_element
 from .mods import mods_element

@@ -12,7 +12,7 @@ import openpyxl
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from repository import Catalogue, atomic_files
+from guji.repository import Catalogue, atomic_files
 
 from . import card_text
 from .selection import current_cards

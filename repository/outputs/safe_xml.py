@@ -23,9 +23,9 @@ from pathlib import Path
 
 from lxml import etree
 
-import metadata_schemas
-from repository.errors import InvalidInput, Refused
-from repository.safe_archive import XML_DECLARATION
+from guji import metadata_schemas
+from guji.repository.errors import InvalidInput, Refused
+from guji.repository.safe_archive import XML_DECLARATION
 
 XSD_DIR = Path(metadata_schemas.SCHEMA_DIR) / "xsd"
 XS = "http://www.w3.org/2001/XMLSchema"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyvips
 
-from repository import Catalogue, InvalidInput
+from guji.repository import Catalogue, InvalidInput
 
 JPEG_QUALITY = 85
 # A JFIF APP0 segment (version 1.01, no density unit, 1:1): the derivatives are written with all

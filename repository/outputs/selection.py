@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
-from repository import Ambiguous, CardNotFound, Catalogue, StoredCard, local_time
-from repository.catalogue_db import CardRow
-from repository.errors import InvalidInput
-from repository.withdrawal import is_withdrawn
+from guji.repository import Ambiguous, CardNotFound, Catalogue, StoredCard, local_time
+from guji.repository.catalogue_db import CardRow
+from guji.repository.errors import InvalidInput
+from guji.repository.withdrawal import is_withdrawn
 
 CARD_FILE = "card.json"
 

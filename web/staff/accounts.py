@@ -22,8 +22,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from repository import Catalogue, Conflict, InvalidInput, NotFound, Refused
-from repository.catalogue_db import UserRow, add_event, now_iso, revoke_sessions
+from guji.repository import Catalogue, Conflict, InvalidInput, NotFound, Refused
+from guji.repository.catalogue_db import UserRow, add_event, now_iso, revoke_sessions
 
 from .throttle import LoginThrottle
 

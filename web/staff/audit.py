@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from fastapi import APIRouter, Query, Request
 
-from repository import Catalogue, local_time
+from guji.repository import Catalogue, local_time
 
 from .. import i18n
 from ..dependencies import CatalogueDep

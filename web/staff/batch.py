@@ -20,9 +20,9 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData, UploadFile
 
-from repository import Catalogue, Refused
-from repository.card_import import ImportPlan, ImportRefused, UnreadableFile, apply_plan, plan_import
-from repository.config import upload_expiry_seconds
+from guji.repository import Catalogue, Refused
+from guji.repository.card_import import ImportPlan, ImportRefused, UnreadableFile, apply_plan, plan_import
+from guji.repository.config import upload_expiry_seconds
 
 from ..dependencies import CatalogueDep, SettingsDep
 from .card_form import in_form_order

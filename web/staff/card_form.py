@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import metadata_schemas
-from repository.card import FIELD_PARSERS
-from repository.card_table import get_path, set_path
+from guji import metadata_schemas
+from guji.repository.card import FIELD_PARSERS
+from guji.repository.card_table import get_path, set_path
 
 # which live preview each raw string gets (see parse_preview.py)
 PARSE_KIND = {path: kind for path, (kind, _) in FIELD_PARSERS.items()}  # previewed while typing

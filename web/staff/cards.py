@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-import metadata_schemas
-from repository import CardConflict, CardError, Catalogue, Conflict, InvalidInput, StoredCard
-from repository.card import FieldChange, card_diff, display_value, field_label, normalise_card
-from repository.card_list import SORTS, CardListQuery, card_list
-from repository.catalogue import new_card_id
-from repository.grading import suggest_grade
-from repository.parse import in_language
-from repository.withdrawal import withdrawn_since
+from guji import metadata_schemas
+from guji.repository import CardConflict, CardError, Catalogue, Conflict, InvalidInput, StoredCard
+from guji.repository.card import FieldChange, card_diff, display_value, field_label, normalise_card
+from guji.repository.card_list import SORTS, CardListQuery, card_list
+from guji.repository.catalogue import new_card_id
+from guji.repository.grading import suggest_grade
+from guji.repository.parse import in_language
+from guji.repository.withdrawal import withdrawn_since
 
 from .. import i18n
 from ..dependencies import CatalogueDep

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import typer
 from rich.table import Table
 
-from repository.cli import console, editor_of, one_of, open_catalogue
-from repository.errors import InvalidInput, Refused
+from guji.repository.cli import console, editor_of, one_of, open_catalogue
+from guji.repository.errors import InvalidInput, Refused
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
     @users_app.command("list")
     def list_users(ctx: typer.Context) -> None:
         """List staff accounts."""
-        from repository.local_time import format_time
+        from guji.repository.local_time import format_time
 
         from .accounts import ROLES
 

@@ -33,8 +33,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from repository import Damaged, Forbidden, Home, SettingError, public_url
-from repository.settings import Settings, current
+from guji.repository import Damaged, Forbidden, Home, SettingError, public_url
+from guji.repository.settings import Settings, current
 
 from ..errors import problem_response
 from ..params import whole_number

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from ingest import DEFAULT_ENGINE, ENGINES
-from repository import Catalogue, NotFound
-from repository.config import upload_expiry_seconds
+from guji.ingest import DEFAULT_ENGINE, ENGINES
+from guji.repository import Catalogue, NotFound
+from guji.repository.config import upload_expiry_seconds
 
 from ..dependencies import CatalogueDep
 from ..params import DB_INT_MAX

@@ -3,7 +3,7 @@
 An admin picks a book folder inside the incoming directory (``GUJI_INCOMING``, default
 ``<data home>/incoming``) and the card it belongs to (:func:`start_ingest`), or a book with scans
 to OCR (:func:`start_ocr`: its pages, all by default). Either records a job in the catalogue DB's
-``jobs`` table and starts ``python -m web.staff.jobs HOME JOB`` in its own process session (tied
+``jobs`` table and starts ``python -m guji.web.staff.jobs HOME JOB`` in its own process session (tied
 to the web process by a lifeline: it ends when the server stops or is killed, and its page workers
 with it). An ingest job runs :func:`ingest.watch.file_book` — unpack a zip uploaded alone, ingest,
 then move the folder to ``done/`` or ``failed/`` of the incoming directory as `guji watch` does —;
@@ -26,10 +26,10 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from repository import Catalogue, GujiError, Home, InvalidInput
-from repository.catalogue_db import JobRow, now_iso
-from repository.process_tree import Child, hold_lifeline
-from repository.settings import Settings, current, use
+from guji.repository import Catalogue, GujiError, Home, InvalidInput
+from guji.repository.catalogue_db import JobRow, now_iso
+from guji.repository.process_tree import Child, hold_lifeline
+from guji.repository.settings import Settings, current, use
 
 ACTIVE = ("queued", "running")
 FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
@@ -71,8 +71,8 @@ def start_ingest(catalogue: Catalogue, folder: str, card_id: str, actor: str) ->
 def start_ocr(catalogue: Catalogue, card_id: str, actor: str, pages: str = "", engine: str = "",
               redo: bool = False) -> int:
     """Record an OCR job for a book's scans (`pages` like ``0001-0010``, empty: all) and start it."""
-    from ingest import ENGINES
-    from ingest.ocr_run import OcrError, parse_pages
+    from guji.ingest import ENGINES
+    from guji.ingest.ocr_run import OcrError, parse_pages
 
     if not _card_exists(catalogue, card_id):
         raise JobError(f"没有标识为「{card_id[:80]}」的卡片")
@@ -103,7 +103,7 @@ def _card_exists(catalogue: Catalogue, card_id: str) -> bool:
 def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: str) -> int:
     queue = None
     if catalogue.settings.queue_url:  # a shared job queue: reachable before anything is recorded
-        from repository.job_queue import JobQueue
+        from guji.repository.job_queue import JobQueue
 
         queue = JobQueue(catalogue.settings.queue_url)
         queue.ping()
@@ -129,7 +129,7 @@ def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: st
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = Child(
-            [sys.executable, "-m", "web.staff.jobs", str(catalogue.home.root), str(job_id)],
+            [sys.executable, "-m", "guji.web.staff.jobs", str(catalogue.home.root), str(job_id)],
             stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "GUJI_HOME": str(catalogue.home.root)},
         )
@@ -244,7 +244,7 @@ def run(home: Home, job_id: int, *, local: bool = True) -> int:
 
 
 def _run_ocr(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
-    from ingest import ocr_book
+    from guji.ingest import ocr_book
 
     options = json.loads(row.source or "{}")
     workers = catalogue.settings.ocr_workers
@@ -269,8 +269,8 @@ def _run_ocr(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
 
 
 def _run_ingest(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
-    from ingest.watch import file_book, scan_zip_limits
-    from repository.config import upload_book_limit, upload_file_limit
+    from guji.ingest.watch import file_book, scan_zip_limits
+    from guji.repository.config import upload_book_limit, upload_file_limit
 
     incoming = incoming_dir(home, catalogue.settings)
     workers = catalogue.settings.ingest_workers
@@ -281,8 +281,8 @@ def _run_ingest(catalogue: Catalogue, home: Home, row: JobRow, progress) -> int:
 
 def record_ingest(catalogue: Catalogue, row: JobRow, incoming: Path, outcome) -> int:
     """The job's row after an ingest: done, or failed with every problem (`outcome`: ingest.watch.WatchOutcome)."""
-    from ingest.pages import BookRefused
-    from ingest.watch import DONE
+    from guji.ingest.pages import BookRefused
+    from guji.ingest.watch import DONE
 
     job_id = row.id
     moved = f"{outcome.moved_to.parent.name}/{outcome.moved_to.name}"  # done/… or failed/… in the incoming dir
@@ -306,7 +306,7 @@ def record_ingest(catalogue: Catalogue, row: JobRow, incoming: Path, outcome) ->
     return 0
 
 
-if __name__ == "__main__":  # python -m web.staff.jobs HOME JOB
+if __name__ == "__main__":  # python -m guji.web.staff.jobs HOME JOB
     hold_lifeline()  # SIGTERM when the web process that started the job is gone
     use(Settings.from_environ())  # this process's settings, read once
     sys.exit(run(Home.resolve(sys.argv[1]), int(sys.argv[2])))

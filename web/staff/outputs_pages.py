@@ -27,14 +27,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, QueryParams
 
-from repository import Catalogue, InvalidInput, NotFound, Refused, local_time
-from repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
-from repository.outputs.dossier import build_dossier, dossier_bytes, scopes
-from repository.outputs.guide_cards import print_guide_cards
-from repository.outputs.register import write_register
-from repository.outputs.sample_pages import choose_pages
-from repository.outputs.selection import SelectionError, parse_since, resolve_references, select_cards, split_references
-from repository.withdrawal import is_withdrawn
+from guji.repository import Catalogue, InvalidInput, NotFound, Refused, local_time
+from guji.repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
+from guji.repository.outputs.dossier import build_dossier, dossier_bytes, scopes
+from guji.repository.outputs.guide_cards import print_guide_cards
+from guji.repository.outputs.register import write_register
+from guji.repository.outputs.sample_pages import choose_pages
+from guji.repository.outputs.selection import (
+    SelectionError,
+    parse_since,
+    resolve_references,
+    select_cards,
+    split_references,
+)
+from guji.repository.withdrawal import is_withdrawn
 
 from ..dependencies import CatalogueDep
 from ..params import whole_number

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from repository.card import PARSERS
-from repository.parse import ParseError
+from guji.repository.card import PARSERS
+from guji.repository.parse import ParseError
 
 
 @dataclass

@@ -14,9 +14,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from iiif.text_boxes import column_boxes, union
-from ingest import PAGES_FILE, PageText
-from repository import Catalogue
+from guji.iiif.text_boxes import column_boxes, union
+from guji.ingest import PAGES_FILE, PageText
+from guji.repository import Catalogue
 
 from ..reading import Line, Run, line_runs
 

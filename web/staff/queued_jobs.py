@@ -27,13 +27,13 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from repository import Catalogue, GujiError, Home
-from repository.job_queue import RETRIES, JobQueue
-from repository.settings import current
+from guji.repository import Catalogue, GujiError, Home
+from guji.repository.job_queue import RETRIES, JobQueue
+from guji.repository.settings import current
 
 from . import jobs
 
-FAILED_CALLBACK = "web.staff.queued_jobs.job_failed"
+FAILED_CALLBACK = "guji.web.staff.queued_jobs.job_failed"
 
 
 def _job_key(job_id: int, step: str) -> str:
@@ -42,7 +42,7 @@ def _job_key(job_id: int, step: str) -> str:
 
 def enqueue(catalogue: Catalogue, queue: JobQueue, job_id: int, kind: str) -> None:
     """Put a recorded job on the queue; if Redis went away meanwhile, the row says so (and the error rises)."""
-    first = "web.staff.queued_jobs.ingest_plan" if kind == "ingest" else "web.staff.queued_jobs.whole_job"
+    first = "guji.web.staff.queued_jobs.ingest_plan" if kind == "ingest" else "guji.web.staff.queued_jobs.whole_job"
     try:
         queue.enqueue(first, job_id, job_id=_job_key(job_id, "start"), on_failure=FAILED_CALLBACK)
     except GujiError:
@@ -71,9 +71,9 @@ def whole_job(job_id: int) -> int:
 
 
 def ingest_plan(job_id: int) -> None:
-    from ingest.pipeline import check_card, plan_ingest, prepare_pending
-    from ingest.watch import file_failed, scan_zip_limits, unpack_zip
-    from repository.config import upload_book_limit, upload_file_limit
+    from guji.ingest.pipeline import check_card, plan_ingest, prepare_pending
+    from guji.ingest.watch import file_failed, scan_zip_limits, unpack_zip
+    from guji.repository.config import upload_book_limit, upload_file_limit
 
     with _catalogue() as catalogue:
         row = _active(catalogue, job_id)
@@ -92,10 +92,10 @@ def ingest_plan(job_id: int) -> None:
         prepare_pending(catalogue.home.built_derivatives / row.object_id)
         jobs.record(catalogue, job_id, done=0, total=len(plan.tasks), message=f"已处理 0 / {len(plan.tasks)} 页")
         queue = JobQueue(catalogue.settings.queue_url)
-        pages = [queue.enqueue("web.staff.queued_jobs.ingest_page", job_id, task,
+        pages = [queue.enqueue("guji.web.staff.queued_jobs.ingest_page", job_id, task,
                                job_id=_job_key(job_id, f"page-{task.page}"), on_failure=FAILED_CALLBACK)
                  for task in plan.tasks]
-        queue.enqueue("web.staff.queued_jobs.ingest_commit", job_id, plan, pages,
+        queue.enqueue("guji.web.staff.queued_jobs.ingest_commit", job_id, plan, pages,
                       job_id=_job_key(job_id, "commit"), depends_on=pages, on_failure=FAILED_CALLBACK)
 
 
@@ -103,7 +103,7 @@ def ingest_page(job_id: int, task):
     """One page: master into `.pending` (hashed, checked against the vendor's checksum), derivatives."""
     import pyvips
 
-    from ingest.pipeline import process_page, quiet_libvips
+    from guji.ingest.pipeline import process_page, quiet_libvips
 
     pyvips.concurrency_set(1)  # one worker, one core: run as many workers as a machine has cores
     quiet_libvips()
@@ -122,8 +122,8 @@ def ingest_page(job_id: int, task):
 
 
 def ingest_commit(job_id: int, plan, page_jobs: list[str]) -> None:
-    from ingest.pipeline import commit_ingest, finish_report, ingest_lock, publish_pages, remove_pending
-    from ingest.watch import file_done, file_failed
+    from guji.ingest.pipeline import commit_ingest, finish_report, ingest_lock, publish_pages, remove_pending
+    from guji.ingest.watch import file_done, file_failed
 
     with _catalogue() as catalogue:
         row = _active(catalogue, job_id)

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_, update
 
-from repository import Catalogue
-from repository.catalogue_db import StaffSessionRow, UserRow, now_iso
+from guji.repository import Catalogue
+from guji.repository.catalogue_db import StaffSessionRow, UserRow, now_iso
 
 from .accounts import StaffUser
 

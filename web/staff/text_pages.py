@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from iiif.page_images import page_folder, read_info, valid_page
-from ingest import DEFAULT_ENGINE, ENGINES, PAGES_FILE, TextRefused, ocr_quality, page_text, save_page_correction
-from repository import Catalogue, NotFound, StaleVersionError, StoredCard
+from guji.iiif.page_images import page_folder, read_info, valid_page
+from guji.ingest import DEFAULT_ENGINE, ENGINES, PAGES_FILE, TextRefused, ocr_quality, page_text, save_page_correction
+from guji.repository import Catalogue, NotFound, StaleVersionError, StoredCard
 
 from ..dependencies import CatalogueDep
 from . import jobs

@@ -28,8 +28,8 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from repository import Catalogue
-from repository.catalogue_db import LoginThrottleRow, StaffSessionRow
+from guji.repository import Catalogue
+from guji.repository.catalogue_db import LoginThrottleRow, StaffSessionRow
 
 FREE_PER_PAIR = 5
 FREE_PER_ADDRESS = 20

@@ -23,9 +23,9 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from ingest import upload
-from repository import Catalogue, Conflict, InvalidInput, NotFound
-from repository.config import upload_book_limit, upload_expiry_seconds, upload_file_limit
+from guji.ingest import upload
+from guji.repository import Catalogue, Conflict, InvalidInput, NotFound
+from guji.repository.config import upload_book_limit, upload_expiry_seconds, upload_file_limit
 
 from ..dependencies import CatalogueDep, SettingsDep
 from . import jobs

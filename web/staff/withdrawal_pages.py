@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from repository import CardConflict, Catalogue, local_time
-from repository.withdrawal import set_withdrawn
+from guji.repository import CardConflict, Catalogue, local_time
+from guji.repository.withdrawal import set_withdrawn
 
 from .. import i18n
 from ..dependencies import CatalogueDep
