@@ -317,7 +317,9 @@ def build_structure(scan: BookScan) -> dict:
 
 
 def _timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    """Names the run (its report, ``reports/ingest-<this>.json``): to the microsecond, since a retried
+    commit knows its own run by that report — two runs in one second must not share it."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def _write_staff_report(catalogue: Catalogue, object_id: str, stamp: str, report: dict) -> Path:

@@ -573,3 +573,24 @@ def test_the_sample_collection_ingests_as_make_run_does(catalogue, home, sample_
     assert [p["leaf"] for p in structure["pages"][:3]] == ["1a", "1b", "2a"]
     assert structure["ranges"] == [{"label": "卷二", "juan": 2, "pages": [f"{n:04d}" for n in range(1, 10)]}]
     assert ocfl_validate(catalogue.store.root).returncode == 0
+
+
+def test_two_ingests_of_a_book_in_the_same_second_both_store(catalogue, card, book, monkeypatch):
+    """The run's report names the run: a second ingest within the same clock second is not taken for
+    a retry of the first (which a queue's retried commit recognises by that report, storing nothing)."""
+    import datetime as real
+
+    from guji.ingest import pipeline
+
+    ticks = iter(range(1, 1000))
+
+    class SameSecond(real.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real.datetime(2026, 12, 6, 10, 0, 0, next(ticks), tzinfo=tz)
+
+    monkeypatch.setattr(pipeline, "datetime", SameSecond)
+    assert ingest_book(catalogue, book, card, EDITOR, workers=1).version == 2
+    shutil.copyfile(SCANS / "2.png", book / "1.png")  # page 0001 changed
+    assert ingest_book(catalogue, book, card, EDITOR, workers=1).version == 3
+    assert catalogue.store.read_bytes(card, "masters/0001.png") == (SCANS / "2.png").read_bytes()
