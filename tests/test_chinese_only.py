@@ -163,3 +163,34 @@ def test_reasons_guji_wrote_in_english_before_read_in_chinese():
     assert readable_reason("导入全文 import kanripo text: 29 pages from KR3f0006_002.txt") == \
         "导入全文（Kanripo）：29 叶，来自 KR3f0006_002.txt"
     assert readable_reason("据原书卷端核对 import text") == "据原书卷端核对 import text"  # a person's: as typed
+
+
+def _command_paths(group, prefix=()):
+    """Every group and command of the assembled CLI (web/cli.py), as the words that reach it."""
+    import typer
+
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield (*prefix, name)
+        if hasattr(command, "list_commands"):
+            yield from _command_paths(command, (*prefix, name))
+
+
+# click's own help option text comes from click's gettext catalogue, which cannot be set without
+# replacing click's translation domain for the whole process; it is the one English line left.
+CLICK_OWN = ("Show this message and exit.",)
+
+
+def test_every_help_speaks_chinese():
+    """`guji --help` and every command's `--help`: titles, summaries, options, arguments and panels."""
+    from guji.web.cli import cli
+
+    runner = CliRunner()
+    for path in [(), *_command_paths(cli)]:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.output)
+        shown = result.output
+        for fixed in CLICK_OWN:
+            shown = shown.replace(fixed, "")
+        assert english_sentences(shown) == [], (" ".join(["guji", *path]), result.output)
