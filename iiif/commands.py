@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
                                               help="阅读方向，取代清单中的设置，如 right-to-left。"),
         editor: str = EditorOption,
     ) -> None:
-        """把现成的 IIIF 清单作为一部书导入；影像仍留在对方馆的服务器上。"""
+        """导入现成的 IIIF 清单作为一部书。
+
+        影像仍留在对方馆的服务器上。"""
         from guji.repository import public_url
 
         from .importer import import_manifest
@@ -45,7 +47,9 @@ def register(app: typer.Typer) -> None:
         book: str = typer.Argument(None, help="书的标识符（默认：所有书）。"),
         force: bool = typer.Option(False, "--force", help="已有的金字塔 TIFF 也重建。"),
     ) -> None:
-        """生成金字塔 TIFF，供 Image API 响应动态请求（不生成则在首次使用时生成）。"""
+        """生成金字塔 TIFF，供 Image API 动态取图。
+
+        不预先生成，则在首次使用时生成。"""
         from guji.ingest.pyramid import build_pyramids
 
         with open_catalogue(ctx) as catalogue:

@@ -32,7 +32,9 @@ def register(app: typer.Typer) -> None:
         ocr: bool = typer.Option(None, "--ocr/--no-ocr", help="入藏后接着 OCR 识别（即 guji ocr；默认："
                                  "$GUJI_OCR_ON_INGEST，不识别）。"),
     ) -> None:
-        """入藏影像：把一部书的扫描影像存为母版（一个 OCFL 版本），并生成 IIIF 切片。"""
+        """入藏一部书的扫描影像，并生成 IIIF 切片。
+
+        影像存为母版，一次入藏是一个 OCFL 版本。"""
         from guji.repository.card_import import read_one_card
 
         from .pipeline import ingest_book
@@ -73,7 +75,9 @@ def register(app: typer.Typer) -> None:
         pixel_limit: float = PixelLimitOption,
         editor: str = EditorOption,
     ) -> None:
-        """监视 INCOMING：子文件夹有 READY 文件即入藏，完成后移到 done/ 或 failed/。"""
+        """监视待入藏文件夹 INCOMING，书到即入藏。
+
+        子文件夹里出现 READY 文件即入藏，完成后移到 done/ 或 failed/。"""
         from guji.repository.errors import NotFound
 
         from .watch import watch as watch_folder

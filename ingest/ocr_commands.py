@@ -68,7 +68,9 @@ def register(app: typer.Typer) -> None:
         book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
         as_json: bool = typer.Option(False, "--json", help="以 JSON 输出报告。"),
     ) -> None:
-        """逐页报告：文本来源（校对/导入/机器）、OCR 置信度，以及 OCR 相对人工文本的字错率（CER）。"""
+        """逐页报告文本来源、OCR 置信度和字错率。
+
+        文本来源：校对/导入/机器；字错率（CER）是 OCR 文本相对人工文本而言。"""
         from .ocr_run import ocr_quality
 
         with open_catalogue(ctx) as catalogue:

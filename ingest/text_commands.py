@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
                                            "（否则会替换它）。"),
         editor: str = EditorOption,
     ) -> None:
-        """导入一部书的全文，与扫描影像逐页对齐（生成一个新版本）。"""
+        """导入一部书的全文，与影像逐页对齐。
+
+        生成一个新版本。"""
         from .text_import import TEXT_FORMAT_NAMES, import_text
         from .text_model import PAGES_FILE
 

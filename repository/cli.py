@@ -295,7 +295,9 @@ def cards_import(
     reason: str = typer.Option(None, "--reason", help="记在新卡片上的修改原因（默认：导入 FILE）。"),
     editor: str = EditorOption,
 ) -> None:
-    """导入卡片；与已有卡片对应且有「修改原因」列的行，作为批量修改。"""
+    """导入卡片（也可批量修改）。
+
+    与已有卡片对应、且有「修改原因」列的行，作为批量修改。"""
     from .card_import import apply_plan, default_reject_path, plan_import, write_rejects
     from .parse import in_language
 
@@ -352,7 +354,9 @@ def cards_export(
     headers: str = typer.Option("zh", "--headers", **one_of("zh", "en"),
                                 help="表格列名：zh（索书号 …）或 en（call_number …）。"),
 ) -> None:
-    """导出卡片（带标识符和版次）：JSON、CSV、XLSX，或 MODS、DC、MARCXML、MARC。"""
+    """导出卡片：JSON、CSV、XLSX、MODS、DC、MARCXML、MARC。
+
+    每张卡片带标识符和版次。"""
     from .card_export import export_cards, extra_formats
     from .errors import InvalidInput
 
@@ -435,7 +439,9 @@ def cards_edit(
     base_version: int = typer.Option(None, "--base-version", help="修改所依据的版次（默认：当前版）。"),
     editor: str = EditorOption,
 ) -> None:
-    """修改卡片（--set、--from-file，或在 $EDITOR 中编辑）；每次保存生成新版本。"""
+    """修改卡片，每次保存生成新版本。
+
+    用 --set、--from-file，或在 $EDITOR 中编辑。"""
     from .card_import import read_one_card
     from .parse import in_language
 

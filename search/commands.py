@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         filters: list[str] = typer.Option(None, "--filter", help="分面=值，如 sibu=经部（可重复）。"),
         backend: str = BackendOption,
     ) -> None:
-        """检索编目记录和全文（简体、繁体、异体字同样能检到）。"""
+        """检索编目记录和全文（简繁异体通检）。"""
         from .service import Searcher
 
         chosen = {}
@@ -95,7 +95,9 @@ def register(app: typer.Typer) -> None:
         interval: float = typer.Option(1.0, "--interval", help="查看事件日志的间隔（秒）。"),
         backend: str = BackendOption,
     ) -> None:
-        """让检索索引跟上目录的变化（唯一写索引的进程）。"""
+        """让检索索引跟上目录的变化。
+
+        它是唯一写索引的进程。"""
         from .indexer import Indexer
 
         with open_catalogue(ctx) as catalogue:

@@ -30,7 +30,7 @@ WORKER = "guji.web.worker"
 # commands come from several modules; listed in the order `guji --help` shows them.
 COMMANDS = {
     "init": (REPOSITORY, "init"),
-    "cards": ("编目卡片：导入、导出、查看、列表、修改、定级；打印导卡、登记目录、撤销。", {
+    "cards": ("编目卡片：导入导出、查看修改、定级、导卡、登记目录、撤销。", {
         "import": (REPOSITORY, "cards", "import"),
         "export": (REPOSITORY, "cards", "export"),
         "show": (REPOSITORY, "cards", "show"),

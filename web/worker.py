@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
         burst: bool = typer.Option(False, "--burst", help="队列空了就停止。"),
         name: str = typer.Option(None, "--name", help="在队列中的名称（默认：随机生成）。"),
     ) -> None:
-        """从共享任务队列（GUJI_QUEUE）领取入藏和 OCR 任务，每次一页或一项。
+        """从共享任务队列领取入藏和 OCR 任务。
+
+        队列由 GUJI_QUEUE 指定；每次领取一页或一项。
 
         每台工作机每个核运行一个；每个都要能访问本馆的数据目录（共享文件系统）和目录数据库。
         Ctrl-C 或 SIGTERM：做完手头的任务再退出。"""

@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
         changed_since: str = typer.Option(None, "--changed-since",
                                           help="只打印 DATE 以后 card.json 有改动的卡片（2024-05-10 或 ISO 时间）。"),
     ) -> None:
-        """打印导卡（12.5 × 7.5 cm，每张 A4 四张，带裁切线），按索书号排列。"""
+        """按索书号打印导卡（PDF）。
+
+        导卡 12.5 × 7.5 cm，每张 A4 纸四张，带裁切线。"""
         from .guide_cards import print_guide_cards
         from .selection import parse_since, select_cards, split_references
 
@@ -57,7 +59,9 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(..., "--output", "-o", help="写出的 XLSX 文件，如 登记目录.xlsx。"),
         ids: list[str] = IdsOption,
     ) -> None:
-        """登记目录（普查编号、索书号、题名卷数、著者、版本、册数、存缺卷数），XLSX。"""
+        """生成登记目录（XLSX）。
+
+        各列：普查编号、索书号、题名卷数、著者、版本、册数、存缺卷数。"""
         from .register import write_register
         from .selection import resolve_references, split_references
 
@@ -122,7 +126,9 @@ def register(app: typer.Typer) -> None:
         contact: str = ContactOption,
         strict: bool = StrictOption,
     ) -> None:
-        """珍贵古籍名录申报书：著录项、预检提示、书影；DOCX 或 PDF。"""
+        """生成珍贵古籍名录申报书（DOCX 或 PDF）。
+
+        含著录项、预检提示和书影。"""
         from .dossier import build_dossier, write_dossier
 
         with open_catalogue(ctx) as catalogue:
@@ -151,9 +157,9 @@ def register(app: typer.Typer) -> None:
         contact: str = ContactOption,
         strict: bool = StrictOption,
     ) -> None:
-        """一批申报：申报汇总表（XLSX 和 PDF）和所选各书的申报书，打成一个 zip。
+        """一批申报：汇总表和各书申报书，打成一个 zip。
 
-        先逐书预检，再生成。"""
+        申报汇总表有 XLSX 和 PDF 两份；先逐书预检，再生成。"""
         from .application_round import build_round, round_zip
         from .selection import resolve_references, split_references
 
@@ -184,7 +190,9 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(..., "--output", "-o", help="存放 BagIt 包的新文件夹。"),
         version: int = typer.Option(None, "--version", "-v", help="OCFL 版本（默认：当前版本）。"),
     ) -> None:
-        """把一部书的一个 OCFL 版本写成 BagIt 包（sha512 清单，与 OCFL 核对）。"""
+        """把一部书的一个 OCFL 版本写成 BagIt 包。
+
+        清单用 sha512，写完与 OCFL 核对。"""
         from .bag import export_bag
 
         with open_catalogue(ctx) as catalogue:
@@ -200,7 +208,9 @@ def register(app: typer.Typer) -> None:
         schema: str = typer.Option("auto", "--schema", **one_of("auto", "mods", "oai_dc", "dc-records", "oai"),
                                    help="auto（按根元素判断）、mods、oai_dc、dc-records 或 oai。"),
     ) -> None:
-        """按 MODS 3.6 / oai_dc / OAI-PMH 2.0 模式校验 XML 文件（不读取 DTD 和实体）。"""
+        """按 MODS、oai_dc、OAI-PMH 模式校验 XML 文件。
+
+        模式版本：MODS 3.6、OAI-PMH 2.0；不读取 DTD 和实体。"""
         from .safe_xml import MAX_XML_BYTES, XMLRefused, parse_xml, schema_for, validate
 
         if file.is_file() and file.stat().st_size > MAX_XML_BYTES:

@@ -84,7 +84,9 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("disable")
     def disable(ctx: typer.Context, name: str = typer.Argument(..., help="用户名。")) -> None:
-        """停用账号：不能再登录，已登录的会话随即结束。"""
+        """停用账号。
+
+        停用后不能再登录，已登录的会话随即结束。"""
         _set_disabled(ctx, name, True)
 
     @users_app.command("enable")
