@@ -196,3 +196,24 @@ def test_every_help_speaks_chinese():
         for fixed in CLICK_OWN:
             shown = shown.replace(fixed, "")
         assert english_sentences(shown) == [], (" ".join(["guji", *path]), result.output)
+
+
+PANEL_CASES = [(["--help"], ["选项", "命令"]), (["cards"], ["选项", "命令"]), ([], ["命令"]),
+               (["cards", "show", "--help"], ["参数", "[必填]"]), (["cards", "list", "--help"], ["[默认：50]"]),
+               (["cards", "export", "--headers", "xx"], ["命令行有误", "查看帮助"])]
+TYPER_ENGLISH = {"OPTIONS_PANEL_TITLE": "Options", "COMMANDS_PANEL_TITLE": "Commands", "ERRORS_PANEL_TITLE": "Error",
+                 "ARGUMENTS_PANEL_TITLE": "Arguments", "REQUIRED_LONG_STRING": "[required]",
+                 "DEFAULT_STRING": "[default: {}]", "RICH_HELP": "Try '{command_path} {help_option}' for help."}
+
+
+@pytest.mark.parametrize(("args", "words"), PANEL_CASES, ids=[" ".join(args) or "guji" for args, _ in PANEL_CASES])
+def test_help_and_usage_error_panels_are_chinese(monkeypatch, args, words):
+    """Typer's own panel words, however the page is reached (a group given no command draws its help
+    as the command line is read), starting each time from Typer's English."""
+    from typer import rich_utils
+
+    for name, english in TYPER_ENGLISH.items():
+        monkeypatch.setattr(rich_utils, name, english)
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"}, prog_name="guji")
+    shown = result.output + (result.stderr if result.stderr_bytes else "")
+    assert all(word in shown for word in words), shown

@@ -66,7 +66,7 @@ COMMANDS = {
 }
 
 # The fixed words of Typer's help and error panels, in Chinese (typer.rich_utils reads these module
-# constants each time it draws a help page). A name a later Typer drops is skipped, not an error.
+# constants each time it draws a panel). A name a later Typer drops is skipped, not an error.
 # click's own "Usage:" and "Show this message and exit." come from click's gettext catalogue and stay.
 HELP_WORDS = {
     "ARGUMENTS_PANEL_TITLE": "参数",
@@ -82,7 +82,9 @@ HELP_WORDS = {
 }
 
 
-def _chinese_help_words() -> None:
+def chinese_help_words() -> None:
+    """Set HELP_WORDS in typer.rich_utils. Called only before a help page or an error panel is drawn:
+    importing rich_utils costs a command that just runs about 40 ms (bench/cli_start.py)."""
     try:
         from typer import rich_utils
     except ImportError:  # Typer without rich: click's plain help, nothing to set
@@ -92,13 +94,35 @@ def _chinese_help_words() -> None:
             setattr(rich_utils, name, words)
 
 
-_chinese_help_words()
-
-
 class Guji(GujiGroup):
     """The root group: every command of COMMANDS, and the one CLI error handler."""
 
     lazy = COMMANDS
+
+    # Typer draws a help page while the command line is read: for `--help` anywhere in it and for a
+    # group given no command (click's NoArgsIsHelpError, whose help is drawn when it is raised); usage
+    # errors and Ctrl-C are drawn after they are raised here.
+    def make_context(self, info_name, args, parent=None, **extra):
+        if not args or "--help" in args:
+            chinese_help_words()
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except (typer.TyperException, typer.Abort):
+            chinese_help_words()
+            raise
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if not rest and hasattr(command, "list_commands"):  # `guji cards`: the group's help
+            chinese_help_words()
+        return name, command, rest
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Abort, KeyboardInterrupt, EOFError):
+            chinese_help_words()
+            raise
 
 
 root = typer.Typer(
