@@ -13,6 +13,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from cli_support import command_paths
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from web_helpers import FIXTURES, WEB_SAMPLE_IDS, add_user, sign_in
@@ -165,18 +166,6 @@ def test_reasons_guji_wrote_in_english_before_read_in_chinese():
     assert readable_reason("据原书卷端核对 import text") == "据原书卷端核对 import text"  # a person's: as typed
 
 
-def _command_paths(group, prefix=()):
-    """Every group and command of the assembled CLI (web/cli.py), as the words that reach it."""
-    import typer
-
-    ctx = typer.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        yield (*prefix, name)
-        if hasattr(command, "list_commands"):
-            yield from _command_paths(command, (*prefix, name))
-
-
 # click's own help option text comes from click's gettext catalogue, which cannot be set without
 # replacing click's translation domain for the whole process; it is the one English line left.
 CLICK_OWN = ("Show this message and exit.",)
@@ -189,7 +178,7 @@ def test_every_help_speaks_chinese():
     from guji.web.cli import cli
 
     runner = CliRunner()
-    for path in [(), *_command_paths(cli)]:
+    for path in [(), *command_paths(cli, groups=True)]:
         result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}, prog_name="guji")
         assert result.exit_code == 0, (path, result.output)
         shown = VALUE_LIST.sub(" ", result.output)
