@@ -8,22 +8,24 @@ from guji.repository.cli import EditorOption, console, editor_of, one_of, open_c
 
 
 def register(app: typer.Typer) -> None:
-    iiif_app = typer.Typer(help="IIIF: import manifests, prepare images for the Image API.", no_args_is_help=True)
+    iiif_app = typer.Typer(help="IIIF：导入清单（manifest），为 Image API 准备影像。", no_args_is_help=True)
     app.add_typer(iiif_app, name="iiif")
 
     @iiif_app.command("import")
     def import_command(
         ctx: typer.Context,
-        source: str = typer.Argument(..., help="A IIIF Presentation 2 or 3 manifest: a file or an http(s) URL."),
-        book: str = typer.Option(..., "--id", help="Card id of the book (an existing card is linked, else created)."),
+        source: str = typer.Argument(..., help="IIIF Presentation 2 或 3 清单：文件或 http(s) 网址。"),
+        book: str = typer.Option(..., "--id", help="这部书的卡片标识符（已有卡片则关联，否则新建）。"),
         record_type: str = typer.Option("guji", "--record-type", **one_of("guji", "local_document",
                                                                           what="（古籍或地方文献）"),
-                                        help="For a new card: guji (古籍) or local_document (地方文献)."),
+                                        help="新建卡片的类型：guji（古籍）或 local_document（地方文献）。"),
         viewing_direction: str = typer.Option(None, "--viewing-direction",
-                                              help="Override the manifest's, e.g. right-to-left."),
+                                              help="阅读方向，取代清单中的设置，如 right-to-left。"),
         editor: str = EditorOption,
     ) -> None:
-        """Import an existing IIIF manifest as a book; the images stay on the other library's server."""
+        """导入现成的 IIIF 清单作为一部书。
+
+        影像仍留在对方馆的服务器上。"""
         from guji.repository import public_url
 
         from .importer import import_manifest
@@ -42,10 +44,12 @@ def register(app: typer.Typer) -> None:
     @iiif_app.command("pyramids")
     def pyramids_command(
         ctx: typer.Context,
-        book: str = typer.Argument(None, help="Book id (default: every book)."),
-        force: bool = typer.Option(False, "--force", help="Rebuild pyramids that exist."),
+        book: str = typer.Argument(None, help="书的标识符（默认：所有书）。"),
+        force: bool = typer.Option(False, "--force", help="已有的金字塔 TIFF 也重建。"),
     ) -> None:
-        """Build the pyramidal TIFFs the Image API renders dynamic requests from (otherwise built on first use)."""
+        """生成金字塔 TIFF，供 Image API 动态取图。
+
+        不预先生成，则在首次使用时生成。"""
         from guji.ingest.pyramid import build_pyramids
 
         with open_catalogue(ctx) as catalogue:

@@ -8,31 +8,33 @@ import typer
 
 from guji.repository.cli import EditorOption, WorkersOption, console, editor_of, open_catalogue, progress, warn
 
-PixelLimitOption = typer.Option(300, "--pixel-limit", min=1, help="Refuse pages larger than this (megapixels).")
+PixelLimitOption = typer.Option(300, "--pixel-limit", min=1, help="拒收大于此值的页（百万像素）。")
 
 
 def register(app: typer.Typer) -> None:
-    tiles_app = typer.Typer(help="IIIF tiles and other derivatives: rebuild.", no_args_is_help=True)
+    tiles_app = typer.Typer(help="IIIF 切片等衍生影像：重建。", no_args_is_help=True)
     app.add_typer(tiles_app, name="tiles")
 
     @app.command()
     def ingest(
         ctx: typer.Context,
-        book_dir: Path = typer.Argument(..., help="Folder with the page scans of one book (TIFF, JPEG, PNG)."),
-        card_id: str = typer.Option(..., "--id", help="Id of the book's catalogue card."),
-        card_file: Path = typer.Option(None, "--card", help="Create the card from this JSON file first (when no "
-                                       "card has that id yet), e.g. one card of guji cards export --format json."),
-        replace: bool = typer.Option(False, "--replace", help="The folder replaces the book's pages: remove "
-                                     "stored pages it has no scan for (earlier versions keep them)."),
+        book_dir: Path = typer.Argument(..., help="一部书的扫描影像文件夹（TIFF、JPEG、PNG）。"),
+        card_id: str = typer.Option(..., "--id", help="这部书的卡片标识符。"),
+        card_file: Path = typer.Option(None, "--card", help="先用这个 JSON 文件建立卡片（该标识符还没有卡片时），"
+                                       "如 guji cards export --format json 导出的一张卡片。"),
+        replace: bool = typer.Option(False, "--replace", help="以文件夹替换这部书的影像："
+                                     "文件夹里没有的已存页删去（旧版本仍保留）。"),
         workers: int = WorkersOption,
         pixel_limit: float = PixelLimitOption,
-        skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has "
-                                           "page scans (e.g. loading samples again into a live data home)."),
+        skip_existing: bool = typer.Option(False, "--skip-existing", help="这部书已有影像时什么都不做"
+                                           "（如向在用的数据目录再次载入示例）。"),
         editor: str = EditorOption,
-        ocr: bool = typer.Option(None, "--ocr/--no-ocr", help="Then OCR the book (guji ocr; default: "
-                                 "$GUJI_OCR_ON_INGEST, off)."),
+        ocr: bool = typer.Option(None, "--ocr/--no-ocr", help="入藏后接着 OCR 识别（即 guji ocr；默认："
+                                 "$GUJI_OCR_ON_INGEST，不识别）。"),
     ) -> None:
-        """Store a book's page scans as masters (one OCFL version) and build its IIIF tiles."""
+        """入藏一部书的扫描影像，并生成 IIIF 切片。
+
+        影像存为母版，一次入藏是一个 OCFL 版本。"""
         from guji.repository.card_import import read_one_card
 
         from .pipeline import ingest_book
@@ -66,14 +68,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def watch(
         ctx: typer.Context,
-        incoming: Path = typer.Argument(..., help="Hot folder: one sub-folder per book, ingested once READY appears."),
-        interval: float = typer.Option(10, "--interval", help="Seconds between looks at the folder."),
-        once: bool = typer.Option(False, "--once", help="Look once, ingest what is ready, and stop."),
+        incoming: Path = typer.Argument(..., help="待入藏文件夹：每部书一个子文件夹，出现 READY 文件后入藏。"),
+        interval: float = typer.Option(10, "--interval", help="查看文件夹的间隔（秒）。"),
+        once: bool = typer.Option(False, "--once", help="只查看一次，入藏已就绪的书后停止。"),
         workers: int = WorkersOption,
         pixel_limit: float = PixelLimitOption,
         editor: str = EditorOption,
     ) -> None:
-        """Ingest book folders dropped into INCOMING once they hold a READY file; move them to done/ or failed/."""
+        """监视待入藏文件夹 INCOMING，书到即入藏。
+
+        子文件夹里出现 READY 文件即入藏，完成后移到 done/ 或 failed/。"""
         from guji.repository.errors import NotFound
 
         from .watch import watch as watch_folder
@@ -101,10 +105,10 @@ def register(app: typer.Typer) -> None:
     @tiles_app.command("rebuild")
     def tiles_rebuild(
         ctx: typer.Context,
-        card_id: str = typer.Argument(None, help="Object id (default: every object)."),
+        card_id: str = typer.Argument(None, help="对象标识符（默认：所有对象）。"),
         workers: int = WorkersOption,
     ) -> None:
-        """Rebuild tiles, sizes and thumbnails from the stored masters."""
+        """从存储的母版重建切片、各尺寸影像和缩略图。"""
         from .pipeline import rebuild_tiles
 
         with open_catalogue(ctx) as catalogue:

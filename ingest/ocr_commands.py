@@ -39,16 +39,18 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def ocr(
         ctx: typer.Context,
-        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
-        pages: str = typer.Option(None, "--pages", help="Only these pages, e.g. 0001-0010 or 3,5,7-9."),
+        book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
+        pages: str = typer.Option(None, "--pages", help="只识别这些页，如 0001-0010 或 3,5,7-9。"),
         engine: str = typer.Option(None, "--engine", parser=_engine, metavar="faster-paddle|rapidocr",
-                                   help="The OCR engine (default: $GUJI_OCR_ENGINE or faster-paddle)."),
-        redo: bool = typer.Option(False, "--redo", help="Read again pages already read with the same engine."),
+                                   help="OCR 引擎（默认：$GUJI_OCR_ENGINE，否则 faster-paddle）。"),
+        redo: bool = typer.Option(False, "--redo", help="同一引擎已识别过的页也重新识别。"),
         workers: int = WorkersOption,
-        reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
+        reason: str = typer.Option(None, "--reason", help="记在新版本上的修改原因。"),
         editor: str = EditorOption,
     ) -> None:
-        """OCR a book's scans (resumable; one new version): PAGE-XML per page, machine text where no person's."""
+        """OCR 识别一部书的影像（可续做；生成一个新版本）。
+
+        每页存一份 PAGE-XML；没有人工文本的页用机器识别文本。"""
         from .ocr_run import ocr_book
 
         with open_catalogue(ctx) as catalogue:
@@ -63,10 +65,12 @@ def register(app: typer.Typer) -> None:
     @app.command("ocr-report")
     def ocr_report(
         ctx: typer.Context,
-        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
+        as_json: bool = typer.Option(False, "--json", help="以 JSON 输出报告。"),
     ) -> None:
-        """Per page: whose text it is (校对/导入/机器), OCR confidence, and the OCR's CER against a person's text."""
+        """逐页报告文本来源、OCR 置信度和字错率。
+
+        文本来源：校对/导入/机器；字错率（CER）是 OCR 文本相对人工文本而言。"""
         from .ocr_run import ocr_quality
 
         with open_catalogue(ctx) as catalogue:

@@ -12,23 +12,25 @@ from guji.repository.cli import EditorOption, add_plain_row, console, editor_of,
 
 
 def register(app: typer.Typer) -> None:
-    text_app = typer.Typer(help="Transcriptions (full text) of books: import, show.", no_args_is_help=True)
+    text_app = typer.Typer(help="书的全文（录入文本）：导入、查看。", no_args_is_help=True)
     app.add_typer(text_app, name="text")
 
     @text_app.command("import")
     def text_import(
         ctx: typer.Context,
-        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
-        files: list[Path] = typer.Argument(..., help="Text files in reading order (Kanripo, plain UTF-8, "
-                                                      "PAGE-XML, hOCR)."),
+        book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
+        files: list[Path] = typer.Argument(..., help="按阅读顺序排列的文本文件（Kanripo、UTF-8 纯文本、"
+                                                      "PAGE-XML、hOCR）。"),
         text_format: str = typer.Option(None, "--format", **one_of("kanripo", "plain", "page-xml", "hocr"),
-                                        help="kanripo, plain, page-xml or hocr (default: recognised from each file)."),
-        reason: str = typer.Option(None, "--reason", help="Reason recorded on the new version."),
-        skip_existing: bool = typer.Option(False, "--skip-existing", help="Do nothing if the book already has a "
-                                           "transcription (it would replace it)."),
+                                        help="kanripo、plain、page-xml 或 hocr（默认：逐个文件自动识别）。"),
+        reason: str = typer.Option(None, "--reason", help="记在新版本上的修改原因。"),
+        skip_existing: bool = typer.Option(False, "--skip-existing", help="这部书已有全文时什么都不做"
+                                           "（否则会替换它）。"),
         editor: str = EditorOption,
     ) -> None:
-        """Store a book's transcription, aligned to its scanned pages (one new version)."""
+        """导入一部书的全文，与影像逐页对齐。
+
+        生成一个新版本。"""
         from .text_import import TEXT_FORMAT_NAMES, import_text
         from .text_model import PAGES_FILE
 
@@ -53,10 +55,10 @@ def register(app: typer.Typer) -> None:
     @text_app.command("show")
     def text_show(
         ctx: typer.Context,
-        book: str = typer.Argument(..., help="The book: card id, 索书号 or 普查编号."),
-        page: str = typer.Option(None, "--page", help="Only this page (0001 …)."),
+        book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
+        page: str = typer.Option(None, "--page", help="只显示这一页（0001 …）。"),
     ) -> None:
-        """Show the stored transcription page by page."""
+        """逐页显示存储的全文。"""
         from guji.repository.errors import NotFound
 
         from .text_model import PAGES_FILE

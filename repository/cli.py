@@ -108,8 +108,8 @@ def open_catalogue(ctx: typer.Context) -> Iterator[Catalogue]:
 # ---- shared options and output ------------------------------------------------------------------
 
 
-EditorOption = typer.Option(None, "--editor", help="Who makes the change (default: $GUJI_EDITOR or login name).")
-WorkersOption = typer.Option(None, "--workers", min=1, help="Parallel processes, one core each (default: cores).")
+EditorOption = typer.Option(None, "--editor", help="修改人（默认：$GUJI_EDITOR，否则登录名）。")
+WorkersOption = typer.Option(None, "--workers", min=1, help="并行进程数，每个占一个核（默认：核数）。")
 
 
 def one_of(*values: str, what: str = "") -> dict:
@@ -271,7 +271,7 @@ commands.add_typer(cards_app, name="cards")
 
 @commands.command()
 def init(ctx: typer.Context) -> None:
-    """Create a data home: OCFL storage root and catalogue database."""
+    """建立数据目录：OCFL 存储根和目录数据库。"""
     from .catalogue import Catalogue
 
     home = home_of(ctx)
@@ -286,16 +286,18 @@ def init(ctx: typer.Context) -> None:
 @cards_app.command("import")
 def cards_import(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV, XLSX or JSON file of cards."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Import the good rows; write bad ones to a reject file."),
-    reject_file: Path = typer.Option(None, "--reject-file", help="Where --skip-bad writes bad rows."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only report what would happen."),
-    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave cards already in the catalogue as "
-                                       "they are (even if the file differs); import only the new ones."),
-    reason: str = typer.Option(None, "--reason", help="Reason recorded on new cards (default: 导入 FILE)."),
+    file: Path = typer.Argument(..., help="卡片文件：CSV、XLSX 或 JSON。"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="只导入无误的行，有错的行写入退回文件。"),
+    reject_file: Path = typer.Option(None, "--reject-file", help="--skip-bad 写出错行的退回文件。"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="试运行：只报告将做什么，不写入。"),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="目录中已有的卡片保持原样"
+                                       "（即使文件里不同），只导入新卡片。"),
+    reason: str = typer.Option(None, "--reason", help="记在新卡片上的修改原因（默认：导入 FILE）。"),
     editor: str = EditorOption,
 ) -> None:
-    """Import cards; rows matching existing cards with a 修改原因 column are a batch revision."""
+    """导入卡片（也可批量修改）。
+
+    与已有卡片对应、且有「修改原因」列的行，作为批量修改。"""
     from .card_import import apply_plan, default_reject_path, plan_import, write_rejects
     from .parse import in_language
 
@@ -346,13 +348,15 @@ def _export_format(value: str) -> str:
 def cards_export(
     ctx: typer.Context,
     format: str = typer.Option("json", "--format", "-f", parser=_export_format, metavar="FORMAT",
-                               help="json, csv, xlsx, or a plugged-in format (mods, dc, marcxml, marc)."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output file (JSON and XML go to stdout without it)."),
-    ids: list[str] = typer.Option(None, "--id", help="Only these cards (id, 索书号 or 普查编号); repeatable."),
+                               help="json、csv、xlsx，或插件提供的格式（mods、dc、marcxml、marc）。"),
+    output: Path = typer.Option(None, "--output", "-o", help="输出文件（不给时 JSON 和 XML 输出到标准输出）。"),
+    ids: list[str] = typer.Option(None, "--id", help="只导出这些卡片（标识符、索书号或普查编号），可重复。"),
     headers: str = typer.Option("zh", "--headers", **one_of("zh", "en"),
-                                help="Spreadsheet headers: zh (索书号 …) or en (call_number …)."),
+                                help="表格列名：zh（索书号 …）或 en（call_number …）。"),
 ) -> None:
-    """Export cards (each with its id and version) as JSON, CSV or XLSX, or MODS, DC, MARCXML, MARC."""
+    """导出卡片：JSON、CSV、XLSX、MODS、DC、MARCXML、MARC。
+
+    每张卡片带标识符和版次。"""
     from .card_export import export_cards, extra_formats
     from .errors import InvalidInput
 
@@ -368,11 +372,11 @@ def cards_export(
 @cards_app.command("show")
 def cards_show(
     ctx: typer.Context,
-    reference: str = typer.Argument(..., help="Card id, 索书号, 原索书号 or 普查编号."),
-    version: int = typer.Option(None, "--version", "-v", help="Show this version (default: current)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the stored card JSON."),
+    reference: str = typer.Argument(..., help="卡片标识符、索书号、原索书号或普查编号。"),
+    version: int = typer.Option(None, "--version", "-v", help="显示这一版（默认：当前版）。"),
+    as_json: bool = typer.Option(False, "--json", help="输出存储的卡片 JSON。"),
 ) -> None:
-    """Show one card."""
+    """查看一张卡片。"""
     from .card import card_entries, card_json_bytes
     from .grading import assess_grade
 
@@ -395,8 +399,8 @@ def cards_show(
 
 
 @cards_app.command("list")
-def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="At most this many cards.")) -> None:
-    """List cards by 索书号."""
+def cards_list(ctx: typer.Context, limit: int = typer.Option(50, help="最多列出的卡片数。")) -> None:
+    """按索书号列出卡片。"""
     with open_catalogue(ctx) as catalogue:
         table = Table("标识符", "索书号", "题名卷数", "著者", "版本", "版次")
         for row in catalogue.list_rows(limit):
@@ -428,14 +432,16 @@ def _assign(card: dict, assignment: str) -> None:
 @cards_app.command("edit")
 def cards_edit(
     ctx: typer.Context,
-    reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
-    reason: str = typer.Option(..., "--reason", "-r", help="修改原因: why this change is made (required)."),
-    assignments: list[str] = typer.Option(None, "--set", help="FIELD=VALUE, e.g. copy.extant_juan.raw=存卷一至五."),
-    from_file: Path = typer.Option(None, "--from-file", help="Replace the card with this JSON file."),
-    base_version: int = typer.Option(None, "--base-version", help="Version the edit is based on (default: current)."),
+    reference: str = typer.Argument(..., help="卡片标识符、索书号或普查编号。"),
+    reason: str = typer.Option(..., "--reason", "-r", help="修改原因（必填）。"),
+    assignments: list[str] = typer.Option(None, "--set", help="字段=值，如 copy.extant_juan.raw=存卷一至五。"),
+    from_file: Path = typer.Option(None, "--from-file", help="用这个 JSON 文件替换整张卡片。"),
+    base_version: int = typer.Option(None, "--base-version", help="修改所依据的版次（默认：当前版）。"),
     editor: str = EditorOption,
 ) -> None:
-    """Edit a card (by --set, --from-file, or in $EDITOR); every save is a new version."""
+    """修改卡片，每次保存生成新版本。
+
+    用 --set、--from-file，或在 $EDITOR 中编辑。"""
     from .card_import import read_one_card
     from .parse import in_language
 
@@ -476,8 +482,8 @@ def _edit_in_editor(card: dict) -> dict:
 
 
 @cards_app.command("grade")
-def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="Card id or 索书号.")) -> None:
-    """Suggest a grade (定级, advisory) and say which rule of the standard fired."""
+def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="卡片标识符或索书号。")) -> None:
+    """定级建议（仅供参考），并说明依据标准的哪一条。"""
     from .grading import assess_grade
 
     with open_catalogue(ctx) as catalogue:
@@ -495,8 +501,8 @@ def cards_grade(ctx: typer.Context, reference: str = typer.Argument(..., help="C
 
 
 @commands.command()
-def history(ctx: typer.Context, reference: str = typer.Argument(..., help="Card id, 索书号 or 原索书号.")) -> None:
-    """Every version of a card: who, when, why."""
+def history(ctx: typer.Context, reference: str = typer.Argument(..., help="卡片标识符、索书号或原索书号。")) -> None:
+    """卡片的各个版本：修改人、时间、原因。"""
     from .local_time import format_time
     from .version_reasons import readable_reason
 
@@ -519,11 +525,11 @@ def _version(text: str) -> int:
 @commands.command()
 def diff(
     ctx: typer.Context,
-    reference: str = typer.Argument(..., help="Card id or 索书号."),
-    version_a: str = typer.Argument(..., help="Older version, e.g. v1."),
-    version_b: str = typer.Argument(..., help="Newer version, e.g. v3."),
+    reference: str = typer.Argument(..., help="卡片标识符或索书号。"),
+    version_a: str = typer.Argument(..., help="较早的版次，如 v1。"),
+    version_b: str = typer.Argument(..., help="较新的版次，如 v3。"),
 ) -> None:
-    """Field-level differences between two versions (old → new)."""
+    """两个版本之间逐字段的差异（旧 → 新）。"""
     with open_catalogue(ctx) as catalogue:
         card_id = catalogue.resolve(reference)
         changes = catalogue.diff(card_id, _version(version_a), _version(version_b))
@@ -545,8 +551,9 @@ def _show(value, path: str = "") -> str:
 
 @commands.command("rebuild-db")
 def rebuild_db(ctx: typer.Context) -> None:
-    """Recompute the catalogue DB from OCFL, swapped in only when complete (users and the event log
-    are kept); folders of the storage root that are not Guji's cards are skipped and named."""
+    """从 OCFL 重建目录数据库。
+
+    全部算完才替换旧库（保留用户和事件日志）；存储根中不是 Guji 卡片的目录跳过并列出。"""
     with open_catalogue(ctx) as catalogue:
         with progress("重建", "张") as update:
             report = catalogue.rebuild_db(progress=update, actor=editor_of(ctx, None))
@@ -560,9 +567,9 @@ def rebuild_db(ctx: typer.Context) -> None:
 @commands.command()
 def fixity(
     ctx: typer.Context,
-    ocfl_validate: bool = typer.Option(False, "--ocfl", help="Also run ocfl-py's validator on the whole root."),
+    ocfl_validate: bool = typer.Option(False, "--ocfl", help="另用 ocfl-py 的校验器检查整个存储根。"),
 ) -> None:
-    """Re-verify every stored file against its digests and report."""
+    """固定性检查：按摘要值逐一核对存储的文件并报告。"""
     with open_catalogue(ctx) as catalogue:
         with progress("核对", "个对象") as update:
             report = catalogue.fixity(progress=update, actor=editor_of(ctx, None))
@@ -589,8 +596,9 @@ def fixity(
 
 @commands.command()
 def recover(ctx: typer.Context) -> None:
-    """Finish saves a crash interrupted, in every object. Run it before copying the data home for a
-    backup, and on a copy or a restored backup (docs/storage.md)."""
+    """补完被中断的保存（检查每个对象）。
+
+    复制数据目录做备份之前运行，在副本或恢复的备份上也运行（docs/storage.md）。"""
     with open_catalogue(ctx) as catalogue:
         repaired, problems = catalogue.repair()
         for problem in problems:

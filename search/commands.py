@@ -14,7 +14,7 @@ from guji.repository.cli import console, errors, one_of, open_catalogue, progres
 from guji.repository.errors import InvalidInput
 
 BackendOption = typer.Option(None, "--backend", **one_of("whoosh", "tantivy"),
-                             help="whoosh or tantivy (default: $GUJI_SEARCH_BACKEND or whoosh).")
+                             help="whoosh 或 tantivy（默认：$GUJI_SEARCH_BACKEND，否则 whoosh）。")
 
 
 def _snippet_text(snippet) -> Text:
@@ -32,16 +32,17 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def search(
         ctx: typer.Context,
-        query: str = typer.Argument(..., help='What to find, e.g. 后妃之德, 著者:冒襄, "影梅 庵", -關雎.'),
-        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-        page: int = typer.Option(1, "--page", help="Page of results."),
-        per_page: int = typer.Option(10, "--per-page", help="Books per page of results."),
+        query: str = typer.Argument(..., help='检索式，如 后妃之德、著者:冒襄、"影梅 庵"、-關雎。'),
+        as_json: bool = typer.Option(False, "--json", help="以 JSON 输出结果。"),
+        page: int = typer.Option(1, "--page", help="结果的第几页。"),
+        per_page: int = typer.Option(10, "--per-page", help="每页列出几部书。"),
         sort: str = typer.Option("relevance", "--sort", **one_of("relevance", "title", "date", "call_number"),
-                                 help="relevance, title, date or call_number."),
-        filters: list[str] = typer.Option(None, "--filter", help="FACET=VALUE, e.g. sibu=经部 (repeatable)."),
+                                 help="排序：relevance（相关度）、title（题名）、date（年代）"
+                                      "或 call_number（索书号）。"),
+        filters: list[str] = typer.Option(None, "--filter", help="分面=值，如 sibu=经部（可重复）。"),
         backend: str = BackendOption,
     ) -> None:
-        """Search catalogue records and full text (simplified, traditional and variant forms alike)."""
+        """检索编目记录和全文（简繁异体通检）。"""
         from .service import Searcher
 
         chosen = {}
@@ -90,11 +91,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def indexer(
         ctx: typer.Context,
-        once: bool = typer.Option(False, "--once", help="Apply the waiting events once and stop."),
-        interval: float = typer.Option(1.0, "--interval", help="Seconds between looks at the event log."),
+        once: bool = typer.Option(False, "--once", help="把等待中的事件处理一遍后停止。"),
+        interval: float = typer.Option(1.0, "--interval", help="查看事件日志的间隔（秒）。"),
         backend: str = BackendOption,
     ) -> None:
-        """Keep the search index up to date with the catalogue (the one process that writes it)."""
+        """让检索索引跟上目录的变化。
+
+        它是唯一写索引的进程。"""
         from .indexer import Indexer
 
         with open_catalogue(ctx) as catalogue:
@@ -143,7 +146,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def reindex(ctx: typer.Context, backend: str = BackendOption) -> None:
-        """Rebuild the search index from OCFL and the catalogue DB."""
+        """从 OCFL 和目录数据库重建检索索引。"""
         from .indexer import Indexer
 
         with open_catalogue(ctx) as catalogue:

@@ -62,3 +62,18 @@ def guji_process(home: Path | None, *args: str, check: bool = True,
     if check and result.returncode != 0:
         raise AssertionError(f"guji {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def command_paths(group, prefix=(), groups=False):
+    """Every command of the assembled CLI (web/cli.py), as the words that run it; with `groups` also
+    every group (`cards`, `users` …) before its commands."""
+    import typer
+
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        is_group = hasattr(command, "list_commands")
+        if groups or not is_group:
+            yield (*prefix, name)
+        if is_group:
+            yield from command_paths(command, (*prefix, name), groups)

@@ -8,20 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import guji, guji_process
-
-
-def command_paths(group, prefix=()):
-    """Every command of the assembled CLI (web/cli.py), as the words that run it."""
-    import typer
-
-    ctx = typer.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if hasattr(command, "list_commands"):
-            yield from command_paths(command, (*prefix, name))
-        else:
-            yield (*prefix, name)
+from cli_support import command_paths, guji, guji_process
 
 
 def test_every_command_has_help(tmp_path):

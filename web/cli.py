@@ -30,7 +30,7 @@ WORKER = "guji.web.worker"
 # commands come from several modules; listed in the order `guji --help` shows them.
 COMMANDS = {
     "init": (REPOSITORY, "init"),
-    "cards": ("Catalogue cards: import, export, show, list, edit, grade; guide cards, 登记目录, withdrawing.", {
+    "cards": ("编目卡片：导入导出、查看修改、定级、导卡、登记目录、撤销。", {
         "import": (REPOSITORY, "cards", "import"),
         "export": (REPOSITORY, "cards", "export"),
         "show": (REPOSITORY, "cards", "show"),
@@ -65,6 +65,33 @@ COMMANDS = {
     "recover": (REPOSITORY, "recover"),
 }
 
+# The fixed words of Typer's help and error panels, in Chinese (typer.rich_utils reads these module
+# constants each time it draws a panel). A name a later Typer drops is skipped, not an error.
+# click's own "Usage:" and "Show this message and exit." come from click's gettext catalogue and stay.
+HELP_WORDS = {
+    "ARGUMENTS_PANEL_TITLE": "参数",
+    "OPTIONS_PANEL_TITLE": "选项",
+    "COMMANDS_PANEL_TITLE": "命令",
+    "ERRORS_PANEL_TITLE": "命令行有误",
+    "DEFAULT_STRING": "[默认：{}]",
+    "ENVVAR_STRING": "[环境变量：{}]",
+    "REQUIRED_LONG_STRING": "[必填]",
+    "DEPRECATED_STRING": "（已停用）",
+    "ABORTED_TEXT": "已中止。",
+    "RICH_HELP": "用 [blue]'{command_path} {help_option}'[/] 查看帮助。",
+}
+
+
+def chinese_help_words() -> None:
+    """Set HELP_WORDS in typer.rich_utils. Called only before a help page or an error panel is drawn:
+    importing rich_utils costs a command that just runs about 40 ms (bench/cli_start.py)."""
+    try:
+        from typer import rich_utils
+    except ImportError:  # Typer without rich: click's plain help, nothing to set
+        return
+    for name, words in HELP_WORDS.items():
+        if hasattr(rich_utils, name):
+            setattr(rich_utils, name, words)
 
 
 class Guji(GujiGroup):
@@ -72,10 +99,35 @@ class Guji(GujiGroup):
 
     lazy = COMMANDS
 
+    # Typer draws a help page while the command line is read: for `--help` anywhere in it and for a
+    # group given no command (click's NoArgsIsHelpError, whose help is drawn when it is raised); usage
+    # errors and Ctrl-C are drawn after they are raised here.
+    def make_context(self, info_name, args, parent=None, **extra):
+        if not args or "--help" in args:
+            chinese_help_words()
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except (typer.TyperException, typer.Abort):
+            chinese_help_words()
+            raise
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if not rest and hasattr(command, "list_commands"):  # `guji cards`: the group's help
+            chinese_help_words()
+        return name, command, rest
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Abort, KeyboardInterrupt, EOFError):
+            chinese_help_words()
+            raise
+
 
 root = typer.Typer(
     cls=Guji,
-    help="Guji: rare-book (古籍) and local-document (地方文献) repository.",
+    help="Guji：古籍与地方文献数字化典藏库。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -93,9 +145,9 @@ def _version(value: bool) -> None:
 @root.callback()
 def main_callback(
     ctx: typer.Context,
-    home: str = typer.Option(None, "--home", help="Data home (default: $GUJI_HOME or ./guji-data)."),
+    home: str = typer.Option(None, "--home", help="数据目录（默认：$GUJI_HOME，否则 ./guji-data）。"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Show the version and exit."),
+                                 help="显示版本号后退出。"),
 ) -> None:
     from guji.repository.settings import current
 

@@ -39,13 +39,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         ctx: typer.Context,
-        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-        port: int = typer.Option(8000, help="Port to listen on."),
-        workers: int = typer.Option(2, help="Uvicorn worker processes."),
-        indexer: bool = typer.Option(True, "--indexer/--no-indexer", help="Also run the search indexer."),
-        access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
+        host: str = typer.Option("127.0.0.1", help="监听地址。"),
+        port: int = typer.Option(8000, help="监听端口。"),
+        workers: int = typer.Option(2, help="Uvicorn 工作进程数。"),
+        indexer: bool = typer.Option(True, "--indexer/--no-indexer", help="同时运行检索索引进程。"),
+        access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="记录每个请求的访问日志。"),
     ) -> None:
-        """Serve the web site and API."""
+        """运行网站和 API 服务。"""
         import uvicorn
 
         from guji.repository import Catalogue

@@ -13,13 +13,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def worker(
         ctx: typer.Context,
-        burst: bool = typer.Option(False, "--burst", help="Stop once the queue is empty."),
-        name: str = typer.Option(None, "--name", help="The worker's name in the queue (default: a random one)."),
+        burst: bool = typer.Option(False, "--burst", help="队列空了就停止。"),
+        name: str = typer.Option(None, "--name", help="在队列中的名称（默认：随机生成）。"),
     ) -> None:
-        """Take ingest and OCR jobs from the shared job queue (GUJI_QUEUE), one page or job at a time.
+        """从共享任务队列领取入藏和 OCR 任务。
 
-        Run one per core on every worker machine; each needs the site's data home (a shared file
-        system) and catalogue database. Ctrl-C or SIGTERM finish the job at hand first."""
+        队列由 GUJI_QUEUE 指定；每次领取一页或一项。
+
+        每台工作机每个核运行一个；每个都要能访问本馆的数据目录（共享文件系统）和目录数据库。
+        Ctrl-C 或 SIGTERM：做完手头的任务再退出。"""
         from guji.repository import Catalogue
         from guji.repository.errors import InvalidInput, NotFound
         from guji.repository.job_queue import run_worker, shown_url

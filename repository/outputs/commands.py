@@ -13,7 +13,7 @@ import typer
 from guji.repository.cli import EditorOption, console, editor_of, errors, one_of, open_catalogue, progress, warn
 from guji.repository.errors import InvalidInput
 
-IdsOption = typer.Option(None, "--ids", help="Cards by id, 索书号 or 普查编号: comma-separated and/or repeated.")
+IdsOption = typer.Option(None, "--ids", help="卡片：标识符、索书号或普查编号，逗号分隔，也可重复。")
 
 
 def _warn(messages: list[str], prefix: str = "") -> None:
@@ -24,18 +24,20 @@ def _warn(messages: list[str], prefix: str = "") -> None:
 def register(app: typer.Typer) -> None:
     cards_app = typer.Typer(no_args_is_help=True)
     app.add_typer(cards_app, name="cards")
-    export_app = typer.Typer(help="Transfer packages: BagIt bags of OCFL versions.", no_args_is_help=True)
+    export_app = typer.Typer(help="移交包：把 OCFL 版本打成 BagIt 包。", no_args_is_help=True)
     app.add_typer(export_app, name="export")
 
     @cards_app.command("print")
     def cards_print(
         ctx: typer.Context,
-        output: Path = typer.Option(..., "--output", "-o", help="PDF file to write, e.g. cards.pdf."),
+        output: Path = typer.Option(..., "--output", "-o", help="写出的 PDF 文件，如 cards.pdf。"),
         ids: list[str] = IdsOption,
         changed_since: str = typer.Option(None, "--changed-since",
-                                          help="Only cards whose card.json changed since DATE (2024-05-10 or ISO)."),
+                                          help="只打印 DATE 以后 card.json 有改动的卡片（2024-05-10 或 ISO 时间）。"),
     ) -> None:
-        """Print guide cards (导卡, 12.5 × 7.5 cm, four per A4 sheet with cut marks) in 索书号 order."""
+        """按索书号打印导卡（PDF）。
+
+        导卡 12.5 × 7.5 cm，每张 A4 纸四张，带裁切线。"""
         from .guide_cards import print_guide_cards
         from .selection import parse_since, select_cards, split_references
 
@@ -54,10 +56,12 @@ def register(app: typer.Typer) -> None:
     @cards_app.command("register")
     def cards_register(
         ctx: typer.Context,
-        output: Path = typer.Option(..., "--output", "-o", help="XLSX file to write, e.g. 登记目录.xlsx."),
+        output: Path = typer.Option(..., "--output", "-o", help="写出的 XLSX 文件，如 登记目录.xlsx。"),
         ids: list[str] = IdsOption,
     ) -> None:
-        """登记目录 rows (普查编号, 索书号, 题名卷数, 著者, 版本, 册数, 存缺卷数) as XLSX."""
+        """生成登记目录（XLSX）。
+
+        各列：普查编号、索书号、题名卷数、著者、版本、册数、存缺卷数。"""
         from .register import write_register
         from .selection import resolve_references, split_references
 
@@ -69,13 +73,14 @@ def register(app: typer.Typer) -> None:
     @cards_app.command("withdraw")
     def cards_withdraw(
         ctx: typer.Context,
-        reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
-        reason: str = typer.Option(..., "--reason", "-r", help="Why the record is withdrawn (recorded in history)."),
-        reinstate: bool = typer.Option(False, "--reinstate", help="Undo: make a withdrawn card active again."),
+        reference: str = typer.Argument(..., help="卡片标识符、索书号或普查编号。"),
+        reason: str = typer.Option(..., "--reason", "-r", help="撤销原因（记入修改历史）。"),
+        reinstate: bool = typer.Option(False, "--reinstate", help="恢复：让已撤销的卡片重新生效。"),
         editor: str = EditorOption,
     ) -> None:
-        """Withdraw a card (status withdrawn: kept in OCFL; gone from the public site, search and IIIF;
-        OAI-PMH reports it as deleted), or --reinstate it."""
+        """撤销卡片，或用 --reinstate 恢复。
+
+        撤销的卡片仍保存在 OCFL 中，但不再出现在公共网站、检索和 IIIF 中；OAI-PMH 把它报为已删除。"""
         from guji.repository.withdrawal import set_withdrawn
 
         with open_catalogue(ctx) as catalogue:
@@ -89,15 +94,16 @@ def register(app: typer.Typer) -> None:
                 console.print(f"{card_id} 原已{state}，没有新版本", highlight=False)
 
     ScopeOption = typer.Option("provincial", "--list",
-                               help="provincial (省级, 一至三级) or national (国家, 一、二级).")
-    ApplicantOption = typer.Option(None, "--applicant", help="申报单位, if not the card's 收藏单位.")
-    PreparerOption = typer.Option(None, "--preparer", help="填表人 printed on the form (else left for handwriting).")
-    ContactOption = typer.Option(None, "--contact", help="联系方式 of the 填表人 (telephone, e-mail).")
-    CountOption = typer.Option(None, "--count", min=1, help="How many 书影 by default ($GUJI_DOSSIER_PAGES, 2).")
-    WidthOption = typer.Option(None, "--width", min=100, help="书影 width in pixels ($GUJI_DOSSIER_IMAGE_WIDTH, 1200).")
-    StrictOption = typer.Option(False, "--strict", help="Write nothing and exit 1 if pre-flight warns.")
+                               help="provincial（省级名录，一至三级）或 national（国家名录，一、二级）。")
+    ApplicantOption = typer.Option(None, "--applicant", help="申报单位（与卡片的收藏单位不同时填写）。")
+    PreparerOption = typer.Option(None, "--preparer", help="印在表上的填表人（不给则留空手写）。")
+    ContactOption = typer.Option(None, "--contact", help="填表人的联系方式（电话、电子邮箱）。")
+    CountOption = typer.Option(None, "--count", min=1, help="默认附几幅书影（$GUJI_DOSSIER_PAGES，默认 2）。")
+    WidthOption = typer.Option(None, "--width", min=100,
+                               help="书影宽度，像素（$GUJI_DOSSIER_IMAGE_WIDTH，默认 1200）。")
+    StrictOption = typer.Option(False, "--strict", help="预检有提示时什么都不写，退出码 1。")
 
-    FormatOption = typer.Option("docx", "--format", "-f", **one_of("docx", "pdf"), help="docx or pdf.")
+    FormatOption = typer.Option("docx", "--format", "-f", **one_of("docx", "pdf"), help="docx 或 pdf。")
 
     def _refuse_if_strict(strict: bool, count: int) -> None:
         if strict and count:
@@ -107,12 +113,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def dossier(
         ctx: typer.Context,
-        reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
+        reference: str = typer.Argument(..., help="卡片标识符、索书号或普查编号。"),
         format: str = FormatOption,
-        output: Path = typer.Option(..., "--output", "-o", help="File to write."),
+        output: Path = typer.Option(..., "--output", "-o", help="写出的文件。"),
         scope: str = ScopeOption,
-        pages: str = typer.Option(None, "--pages", help="书影 pages chosen by staff, e.g. 0001,0003 "
-                                                        "(default: the first 卷端 pages)."),
+        pages: str = typer.Option(None, "--pages", help="选作书影的页，如 0001,0003"
+                                                        "（默认：最前面的卷端页）。"),
         count: int = CountOption,
         width: int = WidthOption,
         applicant: str = ApplicantOption,
@@ -120,7 +126,9 @@ def register(app: typer.Typer) -> None:
         contact: str = ContactOption,
         strict: bool = StrictOption,
     ) -> None:
-        """Precious-books list dossier (珍贵古籍名录申报书): fields, pre-flight warnings, 书影; DOCX or PDF."""
+        """生成珍贵古籍名录申报书（DOCX 或 PDF）。
+
+        含著录项、预检提示和书影。"""
         from .dossier import build_dossier, write_dossier
 
         with open_catalogue(ctx) as catalogue:
@@ -138,10 +146,10 @@ def register(app: typer.Typer) -> None:
     def dossier_round(
         ctx: typer.Context,
         ids: list[str] = IdsOption,
-        output: Path = typer.Option(..., "--output", "-o", help="Zip file to write, e.g. 申报-第七批.zip."),
+        output: Path = typer.Option(..., "--output", "-o", help="写出的 zip 文件，如 申报-第七批.zip。"),
         format: str = FormatOption,
         scope: str = ScopeOption,
-        name: str = typer.Option("", "--round", help="The round's name on the summary sheet, e.g. 第七批."),
+        name: str = typer.Option("", "--round", help="汇总表上的批次名称，如 第七批。"),
         count: int = CountOption,
         width: int = WidthOption,
         applicant: str = ApplicantOption,
@@ -149,8 +157,9 @@ def register(app: typer.Typer) -> None:
         contact: str = ContactOption,
         strict: bool = StrictOption,
     ) -> None:
-        """One application round: the 申报汇总表 (XLSX and PDF) and every chosen book's dossier in one zip,
-        after the pre-flight check of every book."""
+        """一批申报：汇总表和各书申报书，打成一个 zip。
+
+        申报汇总表有 XLSX 和 PDF 两份；先逐书预检，再生成。"""
         from .application_round import build_round, round_zip
         from .selection import resolve_references, split_references
 
@@ -177,11 +186,13 @@ def register(app: typer.Typer) -> None:
     @export_app.command("bag")
     def export_bag_command(
         ctx: typer.Context,
-        reference: str = typer.Argument(..., help="Card id, 索书号 or 普查编号."),
-        output: Path = typer.Option(..., "--output", "-o", help="New folder for the bag."),
-        version: int = typer.Option(None, "--version", "-v", help="OCFL version (default: the current one)."),
+        reference: str = typer.Argument(..., help="卡片标识符、索书号或普查编号。"),
+        output: Path = typer.Option(..., "--output", "-o", help="存放 BagIt 包的新文件夹。"),
+        version: int = typer.Option(None, "--version", "-v", help="OCFL 版本（默认：当前版本）。"),
     ) -> None:
-        """Write one OCFL version of a book as a BagIt bag (sha512 manifests, checked against OCFL)."""
+        """把一部书的一个 OCFL 版本写成 BagIt 包。
+
+        清单用 sha512，写完与 OCFL 核对。"""
         from .bag import export_bag
 
         with open_catalogue(ctx) as catalogue:
@@ -193,11 +204,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("validate-xml")
     def validate_xml(
-        file: Path = typer.Argument(..., help="A MODS, oai_dc or OAI-PMH response file."),
+        file: Path = typer.Argument(..., help="MODS、oai_dc 或 OAI-PMH 响应的 XML 文件。"),
         schema: str = typer.Option("auto", "--schema", **one_of("auto", "mods", "oai_dc", "dc-records", "oai"),
-                                   help="auto (from the root element), mods, oai_dc, dc-records or oai."),
+                                   help="auto（按根元素判断）、mods、oai_dc、dc-records 或 oai。"),
     ) -> None:
-        """Check an XML file against the MODS 3.6 / oai_dc / OAI-PMH 2.0 schemas (no DTDs or entities read)."""
+        """按 MODS、oai_dc、OAI-PMH 模式校验 XML 文件。
+
+        模式版本：MODS 3.6、OAI-PMH 2.0；不读取 DTD 和实体。"""
         from .safe_xml import MAX_XML_BYTES, XMLRefused, parse_xml, schema_for, validate
 
         if file.is_file() and file.stat().st_size > MAX_XML_BYTES:

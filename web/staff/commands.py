@@ -14,7 +14,7 @@ from guji.repository.errors import InvalidInput, Refused
 
 
 def register(app: typer.Typer) -> None:
-    users_app = typer.Typer(help="Staff accounts for the web workspace (/staff).", no_args_is_help=True)
+    users_app = typer.Typer(help="网站工作台（/staff）的馆员账号。", no_args_is_help=True)
     app.add_typer(users_app, name="users")
 
     @contextmanager
@@ -42,14 +42,14 @@ def register(app: typer.Typer) -> None:
     @users_app.command("add")
     def add(
         ctx: typer.Context,
-        name: str = typer.Argument(..., help="User name (also recorded as the editor of their saves)."),
+        name: str = typer.Argument(..., help="用户名（也记作其保存的修改人）。"),
         role: str = typer.Option(..., "--role", **one_of("cataloguer", "admin"),
-                                 help="cataloguer (edits cards) or admin (also users and ingest)."),
-        password: str = typer.Option(None, "--password", help="The password (asked for when not given)."),
-        generate: bool = typer.Option(False, "--generate-password", help="Make up a password and print it once."),
-        if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing (exit 0) if the user exists."),
+                                 help="cataloguer（编目员，修改卡片）或 admin（管理员，另管账号和入藏）。"),
+        password: str = typer.Option(None, "--password", help="密码（不给则提示输入）。"),
+        generate: bool = typer.Option(False, "--generate-password", help="生成一个密码并显示一次。"),
+        if_missing: bool = typer.Option(False, "--if-missing", help="用户已存在时什么都不做（退出码 0）。"),
     ) -> None:
-        """Add a staff account."""
+        """添加馆员账号。"""
         with _accounts(ctx) as accounts:
             if if_missing and accounts.get(name.strip()) is not None:
                 console.print(f"用户 {name} 已存在（要设新密码：guji users passwd {name} --generate-password）",
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("list")
     def list_users(ctx: typer.Context) -> None:
-        """List staff accounts."""
+        """列出馆员账号。"""
         from guji.repository.local_time import format_time
 
         from .accounts import ROLES
@@ -83,23 +83,25 @@ def register(app: typer.Typer) -> None:
         console.print(f"{'已停用' if disabled else '已启用'} {name}", highlight=False)
 
     @users_app.command("disable")
-    def disable(ctx: typer.Context, name: str = typer.Argument(..., help="User name.")) -> None:
-        """Disable an account: it can no longer sign in, and its open sessions end."""
+    def disable(ctx: typer.Context, name: str = typer.Argument(..., help="用户名。")) -> None:
+        """停用账号。
+
+        停用后不能再登录，已登录的会话随即结束。"""
         _set_disabled(ctx, name, True)
 
     @users_app.command("enable")
-    def enable(ctx: typer.Context, name: str = typer.Argument(..., help="User name.")) -> None:
-        """Enable a disabled account again."""
+    def enable(ctx: typer.Context, name: str = typer.Argument(..., help="用户名。")) -> None:
+        """重新启用已停用的账号。"""
         _set_disabled(ctx, name, False)
 
     @users_app.command("passwd")
     def passwd(
         ctx: typer.Context,
-        name: str = typer.Argument(..., help="User name."),
-        password: str = typer.Option(None, "--password", help="The new password (asked for when not given)."),
-        generate: bool = typer.Option(False, "--generate-password", help="Make up a password and print it once."),
+        name: str = typer.Argument(..., help="用户名。"),
+        password: str = typer.Option(None, "--password", help="新密码（不给则提示输入）。"),
+        generate: bool = typer.Option(False, "--generate-password", help="生成一个密码并显示一次。"),
     ) -> None:
-        """Set a new password (ends the user's open sessions)."""
+        """设置新密码（该用户已登录的会话随即结束）。"""
         with _accounts(ctx) as accounts:
             secret, generated = _password(password, generate)
             accounts.set_password(name, secret, actor=editor_of(ctx, None))
