@@ -193,6 +193,7 @@ def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) ->
 
     from redis_support import RedisServer
 
+    from guji.repository.process_tree import Child
     from guji.web.staff import jobs
 
     spec = importlib.util.spec_from_file_location("ingest_bench", ROOT / "bench" / "ingest.py")  # not the package
@@ -224,7 +225,8 @@ def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) ->
                 catalogue.create({**card, "id": book_id}, editor="bench", reason="bench")
                 shutil.copytree(book, folder / "incoming" / book_id)
                 own_homes = bool(setup.get("GUJI_STORAGE"))
-                workers = [subprocess.Popen([str(Path(sys.executable).parent / "guji"), "worker"],
+                # Child: the workers end with this run, however it ends (repository/process_tree.py)
+                workers = [Child([str(Path(sys.executable).parent / "guji"), "worker"],
                                             env={**os.environ, "GUJI_HOME": str(folder / f"worker-{number}")
                                                  if own_homes else str(home.root)},
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
