@@ -234,7 +234,12 @@ def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) ->
                 time.sleep(5)  # the workers started and waiting (their start is not the ingest's time)
                 start = time.perf_counter()
                 job_id = jobs.start_ingest(catalogue, book_id, book_id, "bench")
+                deadline = time.monotonic() + max(600, 10 * pages)  # a job that never ends: say so, do not hang
                 while jobs.job(catalogue, job_id).status in jobs.ACTIVE:
+                    if time.monotonic() > deadline:
+                        row = jobs.job(catalogue, job_id)
+                        raise SystemExit(f"queue ingest with {count} worker(s): job #{job_id} still "
+                                         f"{row.status} ({row.done}/{row.total}) after {max(600, 10 * pages)} s")
                     time.sleep(0.1)
                 seconds = time.perf_counter() - start
                 row = jobs.job(catalogue, job_id)
