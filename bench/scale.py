@@ -216,8 +216,9 @@ def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) ->
             shared = {"GUJI_QUEUE": setup.get("GUJI_QUEUE") or server.url, "GUJI_INCOMING": str(folder / "incoming")}
             if setup.get("GUJI_STORAGE"):
                 shared["GUJI_BUILD_DIR"] = str(folder / "build")
+            # the setup's variables first: Home.resolve reads GUJI_DATABASE_URL and GUJI_STORAGE from them
+            os.environ.update({**setup, **shared, "GUJI_HOME": str(folder / "home")})
             home = Home.resolve(folder / "home")
-            os.environ.update({**setup, **shared, "GUJI_HOME": str(home.root)})
             Catalogue.init(home).close()
             catalogue = Catalogue.open(home)
             for count in worker_counts:
