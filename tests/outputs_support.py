@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 from lxml import etree
+from process_support import free_port
 
 from guji.repository import Catalogue
 
@@ -101,11 +101,6 @@ def load(catalogue: Catalogue, cards: list[dict], created: datetime | None = Non
     for card in cards:
         catalogue.create(card, editor="测试员", reason="测试数据", created=created)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

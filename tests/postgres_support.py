@@ -23,13 +23,13 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from process_support import free_port
 
 ROLE = "guji"
 
@@ -61,11 +61,6 @@ def _sweep_stale_folders() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 class PostgresServer:
     """One throwaway cluster: :meth:`start`, :meth:`stop` (and start again: same data, same port)."""
@@ -79,7 +74,7 @@ class PostgresServer:
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
         self.password = secrets.token_hex(12)
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
         self._databases = 0
         as_root = os.geteuid() == 0
@@ -112,7 +107,7 @@ class PostgresServer:
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder)
             if self._wait_ready():
                 return
-            self.port = _free_port()  # someone took the port between probe and bind: another one
+            self.port = free_port()  # someone took the port between probe and bind: another one
         raise RuntimeError(f"PostgreSQL did not start; its log:\n{self.log.read_text(errors='replace')[-3000:]}")
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:

@@ -1,12 +1,22 @@
-"""Looking at real processes from tests: a process's descendants, and polling until they are gone."""
+"""Looking at real processes from tests: a process's descendants, polling until they are gone, and a
+free port of 127.0.0.1 for a server a test starts."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import socket
 import time
 from pathlib import Path
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 no one listens on now (a server may still lose it to another process before
+    it binds: the servers the tests start retry on another port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _stat(pid: int) -> tuple[str, int] | None:

@@ -16,26 +16,20 @@ import atexit
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from process_support import free_port
 
 
 class RedisServer:
     def __init__(self):
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.folder = Path(tempfile.mkdtemp(prefix="guji-redis-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property

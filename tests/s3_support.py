@@ -1,4 +1,4 @@
-"""An S3 API server for the tests, started by the tests themselves: moto's server (`moto[server]`,
+"""An S3 API server for the tests, started by the tests themselves: moto's server (`moto[s3]` and flask,
 in memory) on a free port of 127.0.0.1.
 
 It runs under ``setpriv --pdeathsig SIGKILL``: the kernel ends it the moment the test run ends, even
@@ -19,20 +19,16 @@ import sys
 import time
 
 import pytest
+from process_support import free_port
 
 TEST_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 _buckets = itertools.count(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 class S3Server:
     def __init__(self):
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -48,8 +44,8 @@ class S3Server:
             if self._wait_ready():
                 return
             self.stop()
-            self.port = _free_port()  # taken between probe and bind: another one
-        raise RuntimeError("moto's S3 server did not start (is moto[server] installed? `make install`)")
+            self.port = free_port()  # taken between probe and bind: another one
+        raise RuntimeError("moto's S3 server did not start (are moto[s3] and flask installed? `make install`)")
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -11,8 +11,9 @@ import re
 import shutil
 
 import pytest
-from browser_support import PASSWORD, ROOT, free_port, guji, serving, shot, sign_in
+from browser_support import PASSWORD, ROOT, guji, serving, shot, sign_in
 from playwright.sync_api import Page, expect
+from process_support import free_port
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

@@ -24,7 +24,6 @@ from browser_support import (
     ARTIFACTS,
     MIRADOR,
     ROOT,
-    free_port,
     get_json,
     guji,
     likeness,
@@ -35,6 +34,7 @@ from browser_support import (
     wait_until,
 )
 from playwright.sync_api import Page, expect
+from process_support import free_port
 
 BOOK = "qizheng-tuibu"
 CARD = "jingchuan-wenji"

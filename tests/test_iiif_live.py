@@ -17,7 +17,6 @@ from browser_support import (
     ARTIFACTS,
     MIRADOR,
     ROOT,
-    free_port,
     guji,
     likeness,
     serving,
@@ -25,6 +24,7 @@ from browser_support import (
 )
 from iiif_fixtures import BOOK, TEST_BOOK, build_home
 from ocr_support import QIZHENG_SIZE, recorded_lines, replayed_ocr
+from process_support import free_port
 
 from guji.iiif.text_boxes import union
 from guji.repository import Catalogue, Home

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import pyvips
-from process_support import alive, command_line, descendants, poll, wait_until_gone
+from process_support import alive, command_line, descendants, free_port, poll, wait_until_gone
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANS = Path(__file__).parent / "fixtures" / "scans"
@@ -82,11 +81,6 @@ def test_die_with_parent_ends_a_child_whose_parent_is_already_gone():
 # ---- guji serve ------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _answers(url: str) -> bool:
     try:
@@ -99,7 +93,7 @@ def _answers(url: str) -> bool:
 @pytest.mark.parametrize("workers, sig", [(1, signal.SIGTERM), (2, signal.SIGKILL)],
                          ids=["one-worker-sigterm", "two-workers-sigkill"])
 def test_stopping_or_killing_serve_ends_its_workers_and_indexer(catalogue, home, workers, sig):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "guji"), "serve", "--port", str(port),
                                "--workers", str(workers), "--no-access-log"],
                               env={**os.environ, "GUJI_HOME": str(home.root)},

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 
 import httpx
-from browser_support import PASSWORD, ROOT, free_port, guji, serving, wait_until
+from browser_support import PASSWORD, ROOT, guji, serving, wait_until
 from cluster_support import book_folder, digest, edit_title, found_in_search, scan_of_page, sign_in_over_http, workers
+from process_support import free_port
 
 from guji.repository import Catalogue, Home
 from guji.repository.object_bucket import Bucket, S3Location

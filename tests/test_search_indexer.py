@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 from cli_support import guji as run_guji
+from process_support import free_port
 from search_support import TEXTS
 from typer.testing import CliRunner
 
@@ -192,11 +192,6 @@ def test_cli_search_reindex_and_indexer(books, home):
     assert "1 种，1 叶" in runner.invoke(app, [*base, "search", "游盤山賦"]).stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as answer:
@@ -220,7 +215,7 @@ def _poll(check, timeout: float = 60.0):
 
 
 def test_a_card_edit_is_searchable_within_seconds_on_a_running_site(books, home):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GUJI_HOME": str(home.root), "GUJI_EDITOR": "test"}
     guji = [sys.executable, "-m", "guji.web.cli"]
     log = open(home.root / "serve.log", "wb")  # noqa: SIM115 - closed when the server stops

@@ -9,6 +9,7 @@ import os
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from process_support import free_port
 from typer.testing import CliRunner
 from web_helpers import add_user, sign_in
 
@@ -86,7 +87,7 @@ def test_an_edit_on_node_a_is_found_in_search_on_node_b(tmp_path, postgres_url):
     balancer run them: a cataloguer signed in on node A edits a title; node B takes A's session, and
     its search finds the new title once B's indexer has applied the edit from the shared event log."""
     import httpx
-    from browser_support import PASSWORD, ROOT, free_port, guji, serving, wait_until
+    from browser_support import PASSWORD, ROOT, guji, serving, wait_until
     from cluster_support import edit_title, found_in_search, sign_in_over_http
 
     key = tmp_path / "session.key"
