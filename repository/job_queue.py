@@ -14,8 +14,10 @@ How a worker lives (RQ's :class:`rq.Worker`, one job at a time, each in a forked
   heartbeats, puts it back on the queue (RQ's ``Retry``: up to :data:`RETRIES` times) — the work
   steps are idempotent, so the retry gives what an uninterrupted run gives;
 * the horse ends with its worker (Linux parent-death signal): no orphan goes on writing;
-* while Redis is out of reach (a restart) the worker says so in one log line and reconnects by
-  itself; whoever enqueues gets :class:`QueueUnavailable` (503 on the web, exit code 5).
+* while Redis is out of reach (a restart) every Redis call of the worker and its horse waits and
+  tries again (:class:`PatientRetry`): the job at hand goes on, its result is written when Redis is
+  back, and the worker says so in one log line when the outage begins and one when it ends; whoever
+  enqueues gets :class:`QueueUnavailable` at once (503 on the web, exit code 5).
 
 This module names the work by dotted path only (RQ imports it in the worker), so the repository
 layer stays below the others.
@@ -27,6 +29,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +40,7 @@ SETTING = "GUJI_QUEUE"
 RETRIES = 3  # a job abandoned (or failing unexpectedly) this many times more is failed for good
 RESULT_SECONDS = 7 * 24 * 3600  # a page's result waits this long for the book's last page
 CONNECT_TIMEOUT_SECONDS = 5
+OUTAGE_WAIT_CAP = 5  # seconds: a worker tries a Redis that is out of reach again at least this often
 
 log = logging.getLogger("guji.queue")
 
@@ -81,11 +85,50 @@ def reaching(url: str) -> Iterator[None]:
         raise _unreachable(url, error) from None
 
 
-def connect(url: str):
-    """A Redis client for `url` (the caller checked the URL: repository/settings.py)."""
+def connect(url: str, retry=None):
+    """A Redis client for `url` (the caller checked the URL: repository/settings.py); `retry`: redis-py's
+    retry policy (default: its own, a few tries — a web request answers 503 rather than wait)."""
     import redis
 
-    return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, health_check_interval=30)
+    options = {"retry": retry} if retry is not None else {}
+    return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, health_check_interval=30,
+                                **options)
+
+
+def _patient_retry_class():
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    class PatientRetry(Retry):
+        """A worker's retry policy: every Redis call waits through an outage (a restart, a failover) and is
+        tried again — forever, up to :data:`OUTAGE_WAIT_CAP` seconds apart — until `stopping()` says the worker
+        is asked to end. One log line when an outage begins, one when Redis answers again."""
+
+        def __init__(self, url: str):
+            super().__init__(ExponentialBackoff(cap=OUTAGE_WAIT_CAP, base=0.25), -1)
+            self.url = url
+            self.outage = False
+            self.stopping = lambda: False
+            self.quiet = False  # a work horse: its worker says it (once, not once per process)
+
+        def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
+            def failed(error, *count):
+                if not self.outage:
+                    self.outage = True
+                    if not self.quiet:
+                        log.warning("%s；正在做的任务不会中断", _unreachable(self.url, error))
+                fail(error, *count)
+                if self.stopping():
+                    raise error  # asked to end: do not wait for Redis any longer
+
+            result = super().call_with_retry(do, failed, is_retryable, with_failure_count)
+            if self.outage:
+                self.outage = False
+                if not self.quiet:
+                    log.warning("任务队列已恢复连接（%s = %s）", SETTING, shown_url(self.url))
+            return result
+
+    return PatientRetry
 
 
 class JobQueue:
@@ -141,9 +184,13 @@ def _worker_class():
                 interval = min(job.timeout - working_time, interval)
             return int(interval) + self.grace_seconds
 
+        patient_retry = None  # the connection's PatientRetry (run_worker)
+
         def setup_work_horse_signals(self) -> None:
             super().setup_work_horse_signals()
             die_with_parent(self._worker_pid)  # the horse of a killed worker stops too
+            if self.patient_retry is not None:
+                self.patient_retry.quiet = True
 
         def fork_work_horse(self, job, queue) -> None:
             self._worker_pid = os.getpid()
@@ -157,13 +204,32 @@ def run_worker(url: str, heartbeat: int, *, burst: bool = False, name: str | Non
     `burst`, until the queue is empty. Returns whether any job was done."""
     from rq import Queue
 
-    redis = connect(url)
     with reaching(url):
-        redis.ping()
+        connect(url).ping()  # out of reach at the start: one message, exit code 5
+    _log_to_stderr()
+    retry = _patient_retry_class()(url)
+    redis = connect(url, retry)
     worker_class = _worker_class()
     worker_class.grace_seconds = 2 * heartbeat
     worker = worker_class([Queue(QUEUE_NAME, connection=redis)], connection=redis, name=name,
                           job_monitoring_interval=heartbeat, worker_ttl=heartbeat + 15,
                           maintenance_interval=2 * heartbeat)
+    retry.stopping = lambda: worker._stop_requested
+    worker.patient_retry = retry
     with reaching(url):
         return worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+
+
+def _log_to_stderr() -> None:
+    """The worker's own lines on standard error, stamped with the library's time (Beijing time)."""
+    from . import local_time
+
+    if log.handlers:
+        return
+    handler = logging.StreamHandler()
+    formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    formatter.converter = lambda seconds: datetime.fromtimestamp(seconds, local_time.zone()).timetuple()
+    handler.setFormatter(formatter)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False

@@ -179,6 +179,48 @@ def test_two_workers_share_a_book_and_a_killed_worker_page_is_retried(catalogue,
     queued.close()
 
 
+def test_a_redis_restart_under_a_working_worker(catalogue, card, home, redis_server, redis_url, monkeypatch,
+                                               tmp_path):
+    """Redis restarted while a real `guji worker` works on a job: the job at hand finishes (its result is
+    written once Redis is back, not retried), the worker says so in one line each way and takes new work;
+    meanwhile a staff job is refused in one message with nothing recorded."""
+    import redis
+    from rq import Queue, Retry
+
+    queued = _queue_settings(monkeypatch, home, redis_url)
+    book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗")
+    log = tmp_path / "worker.log"
+    worker = start_worker(dict(os.environ), "A", log)
+    try:
+        at_hand = Queue(QUEUE_NAME, connection=redis.Redis.from_url(redis_url)).enqueue(
+            "time.sleep", 2, retry=Retry(max=3))
+        deadline = time.monotonic() + 60
+        while at_hand.get_status(refresh=True) != "started" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        redis_server.stop()
+        while "任务队列无法使用" not in log.read_text() and time.monotonic() < deadline:  # noticed at a heartbeat
+            time.sleep(0.05)
+        with pytest.raises(QueueUnavailable):
+            jobs.start_ingest(queued, "毛诗", card, "管理员")
+        assert jobs.jobs(queued) == []
+        redis_server.start()
+        while at_hand.get_status(refresh=True) != "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert at_hand.get_status() == "finished" and at_hand.retries_left == 3  # finished, not run again
+        job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")  # Redis back: no restart of anything else
+        while jobs.job(queued, job_id).status in jobs.ACTIVE and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert jobs.job(queued, job_id).status == "done", jobs.job(queued, job_id).message
+        assert worker.poll() is None
+    finally:
+        stop_worker(worker)
+    said = log.read_text()
+    assert said.count("任务队列无法使用") == 1 and said.count("任务队列已恢复连接") == 1, said
+    assert "Traceback" not in said and "could not connect" not in said
+    assert catalogue.store.head(card) == 2
+    queued.close()
+
+
 def socket_port_without_server() -> int:
     import socket
 
