@@ -385,11 +385,14 @@ class Catalogue:
                 select(EventRow.id, EventRow.kind, EventRow.object_id)
                 .where(EventRow.id > event_id).order_by(EventRow.id).limit(limit))]
 
-    def count_events_after(self, event_id: int, ignoring: Collection[str] = ()) -> int:
-        """How many events after `event_id` name an object, leaving out the kinds `ignoring`."""
+    def count_events_after(self, event_id: int, ignoring: Collection[str] = (), naming_none: Collection[str] = ()) \
+            -> int:
+        """How many events after `event_id` name an object, leaving out the kinds `ignoring`; events of the
+        kinds `naming_none` are counted though they name no object."""
         with self.sessions() as session:
             return session.scalar(select(func.count(EventRow.id)).where(
-                EventRow.id > event_id, EventRow.object_id.is_not(None), EventRow.kind.not_in(list(ignoring)))) or 0
+                EventRow.id > event_id, EventRow.kind.not_in(list(ignoring)),
+                or_(EventRow.object_id.is_not(None), EventRow.kind.in_(list(naming_none))))) or 0
 
     # ---- the public collection (queries in repository/browsing.py) -------------------------------
 

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from guji.repository.cli import console, errors, one_of, open_catalogue, progress
+from guji.repository.cli import EditorOption, console, editor_of, errors, one_of, open_catalogue, progress
 from guji.repository.errors import InvalidInput
 
 BackendOption = typer.Option(None, "--backend", **one_of("whoosh", "tantivy"),
@@ -24,8 +24,16 @@ def _snippet_text(snippet) -> Text:
     return text
 
 
-def _built(done) -> str:
-    return f"indexer：索引尚未建立，已按目录建好（{done.indexed} 部书，截至事件 #{done.last_event}），此后按事件更新"
+def _whole(done) -> str:
+    """What the indexer says when a pass built the index whole (empty: it applied events one by one)."""
+    if done.built:
+        return (f"indexer：索引尚未建立，已按目录建好（{done.indexed} 部书，截至事件 #{done.last_event}），"
+                "此后按事件更新")
+    if done.rebuilt:
+        return f"indexer：检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）"
+    if done.requested:
+        return f"indexer：应 guji reindex --all-nodes 的请求，已重建本节点的索引（{done.indexed} 部书）"
+    return ""
 
 
 def register(app: typer.Typer) -> None:
@@ -105,29 +113,15 @@ def register(app: typer.Typer) -> None:
             try:
                 if once:
                     done = worker.run_once()
-                    if done.built:
-                        console.print(_built(done), highlight=False)
-                        return
-                    if done.rebuilt:
-                        console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
-                                      highlight=False)
-                        return
-                    console.print(f"indexer：处理了 {done.events} 个事件，索引 {done.indexed} 部书，"
+                    console.print(_whole(done) or f"indexer：处理了 {done.events} 个事件，索引 {done.indexed} 部书，"
                                   f"移除 {done.deleted} 部（最后一个事件 #{done.last_event}）", highlight=False)
                     return
                 stopping = []
                 signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
 
                 def announce(done) -> None:
-                    if done.built:
-                        console.print(_built(done), highlight=False)
-                        return
-                    if done.rebuilt:
-                        console.print(f"indexer: 检索键已更新，已按新的异体字表重建索引（{done.indexed} 部书）",
-                                      highlight=False)
-                        return
-                    console.print(f"indexer：{done.events} 个事件 → 索引 {done.indexed} 部书，移除 {done.deleted} 部",
-                                  highlight=False)
+                    console.print(_whole(done) or f"indexer：{done.events} 个事件 → 索引 {done.indexed} 部书，"
+                                  f"移除 {done.deleted} 部", highlight=False)
 
                 def waiting() -> None:
                     errors.print("indexer：另一个 indexer 正在写这个索引，等它结束",
@@ -145,10 +139,25 @@ def register(app: typer.Typer) -> None:
                 worker.close()
 
     @app.command()
-    def reindex(ctx: typer.Context, backend: str = BackendOption) -> None:
-        """从 OCFL 和目录数据库重建检索索引。"""
-        from .indexer import Indexer
+    def reindex(
+        ctx: typer.Context,
+        backend: str = BackendOption,
+        all_nodes: bool = typer.Option(False, "--all-nodes",
+                                       help="请各网站节点各自重建自己的索引（多节点部署，经共享的事件日志）。"),
+        editor: str = EditorOption,
+    ) -> None:
+        """从 OCFL 和目录数据库重建检索索引。
 
+        默认重建本机的索引（GUJI_INDEX_DIR）；多个网站节点各有一份索引时，用 --all-nodes：
+        各节点的 indexer 读到请求后各自重建，/healthz 的 index_behind 为 0 即已完成。"""
+        from .indexer import Indexer, request_rebuild
+
+        if all_nodes:
+            with open_catalogue(ctx) as catalogue:
+                request_rebuild(catalogue, editor_of(ctx, editor))
+            console.print("已请求各网站节点重建检索索引：各节点的 indexer 读到后各自重建；"
+                          "/healthz 的 index_behind 为 0 即已完成", highlight=False)
+            return
         with open_catalogue(ctx) as catalogue:
             worker = Indexer(catalogue, backend)
             try:

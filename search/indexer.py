@@ -9,6 +9,11 @@ removes it when it is gone or withdrawn (记录状态 已撤销: its book and pa
 come back when it is reinstated — both are edits, so both are events). `guji indexer` runs passes
 every second; `guji reindex` rebuilds the whole index from OCFL + DB.
 
+Several web nodes keep one index each, so a whole rebuild is asked of all of them through the same
+log: `guji reindex --all-nodes` records a ``reindex-request`` event, and every node's indexer that
+reads it rebuilds its own index from the catalogue (a queue job would be taken by one worker only,
+and no worker holds an index).
+
 An index that has never been built — a new web node's own index (GUJI_INDEX_DIR), or a deleted
 one — is built whole from the catalogue on the first pass, then follows the log from the event
 it was built at: the log alone would miss cards that came in without an event of their own (a
@@ -49,6 +54,7 @@ PAGES_FILE = "text/pages.json"
 # Events that change nothing the index holds.
 IGNORED_EVENTS = frozenset({"fixity", "fixity-failure", "tiles-rebuild", "login", "logout", "init", "rebuild-db",
                             "reindex"})
+REBUILD_REQUEST = "reindex-request"  # every node's indexer rebuilds its index whole on reading it
 BATCH = 500
 Progress = Callable[[int, int], None]
 
@@ -61,6 +67,7 @@ class Pass:
     last_event: int
     rebuilt: bool = False  # the whole index was rebuilt: it had been built with another search key
     built: bool = False  # the index had never been built: it was built whole (a new node's index)
+    requested: bool = False  # rebuilt whole, as a `reindex-request` event asked
 
 
 def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
@@ -71,9 +78,14 @@ def book_entry(catalogue: Catalogue, row: CardRow) -> BookEntry:
     return book_document(card), pages
 
 
+def request_rebuild(catalogue: Catalogue, actor: str) -> None:
+    """Ask every node's indexer to rebuild its own index whole (`guji reindex --all-nodes`)."""
+    catalogue.record_event(REBUILD_REQUEST, actor)
+
+
 def events_behind(catalogue: Catalogue, last_event: int) -> int:
     """How many events after `last_event` change what the index holds."""
-    return catalogue.count_events_after(last_event, ignoring=IGNORED_EVENTS)
+    return catalogue.count_events_after(last_event, ignoring=IGNORED_EVENTS, naming_none=(REBUILD_REQUEST,))
 
 
 def index_behind(catalogue: Catalogue) -> int:
@@ -116,6 +128,9 @@ class Indexer:
             events = self.catalogue.events_after(total.last_event, BATCH)
             if not events:
                 return total
+            if any(kind == REBUILD_REQUEST for _, kind, _ in events):
+                count = self.rebuild(audit=False)  # from everything the catalogue holds now: the rest is in it
+                return Pass(total.events + len(events), count, 0, self.last_event, requested=True)
             touched = sorted({object_id for _, kind, object_id in events
                               if object_id and kind not in IGNORED_EVENTS})
             indexed, deleted = self.reindex_books(touched)

@@ -74,6 +74,31 @@ def test_rebuild_matches_incremental_indexing(books):
     incremental.close()
 
 
+def test_reindex_all_nodes_has_every_node_rebuild_its_own_index(books, tmp_path):
+    """Two web nodes, each with an index of its own (GUJI_INDEX_DIR) on one catalogue; node B's has lost a
+    book. `guji reindex --all-nodes` asks both through the event log, and each indexer rebuilds its own."""
+    node_b_catalogue = Catalogue.open(replace(books.home, index_root=tmp_path / "node-b"))
+    nodes = [Indexer(books, "whoosh"), Indexer(node_b_catalogue, "whoosh")]
+    for node in nodes:
+        assert node.run_once().built
+    nodes[1].backend.delete(["yingmeian-yiyu"])  # a damaged replica, which no event would mend
+    lost = Searcher(node_b_catalogue.home, "whoosh")
+    assert lost.search("影梅庵").books == []
+    asked = run_guji(books.home.root, "reindex", "--all-nodes", "--editor", "管理员")
+    assert "已请求各网站节点重建检索索引" in asked.output
+    assert books.events(limit=1)[0].kind == "reindex-request" and books.events(limit=1)[0].actor == "管理员"
+    assert all(node.behind() == 1 for node in nodes)
+    for node in nodes:
+        done = node.run_once()
+        assert done.requested and done.indexed == 6 and node.behind() == 0
+        assert not node.run_once().requested  # once per request
+    assert _poll(lambda: [b.book_id for b in lost.search("影梅庵").books]) == ["yingmeian-yiyu"]
+    lost.close()
+    for node in nodes:
+        node.close()
+    node_b_catalogue.close()
+
+
 def test_only_one_writer_at_a_time(books):
     first = Indexer(books, "whoosh")
     writer = first.backend._writer()  # holds the whoosh lock like a running indexer would

@@ -26,6 +26,7 @@ EVENT_KINDS = {
     "rebuild-db": ("重建目录数据库", "catalogue DB rebuilt"),
     "recover": ("补完中断的保存", "interrupted saves finished"),
     "reindex": ("重建检索索引", "search index rebuilt"),
+    "reindex-request": ("请各节点重建检索索引", "search index rebuild asked of every node"),
     "login": ("登录", "sign-in"),
     "login-failed": ("登录失败", "failed sign-in"),
     "login-throttled": ("登录被限速", "sign-in slowed down"),
