@@ -138,8 +138,10 @@ class Bucket:
     # ---- the bucket -------------------------------------------------------------------------------
 
     def check(self) -> None:
-        """Reach the bucket once (HEAD): raises StorageUnavailable naming what is wrong."""
-        self._call("head_bucket")
+        """Reach the bucket once: raises StorageUnavailable naming what is wrong. A listing of one key
+        rather than HEAD, whose answer has no body: S3 then says which — an unknown key, a wrong secret, a
+        key without rights, no such bucket (the same right, s3:ListBucket, as HEAD)."""
+        self._call("list_objects_v2", Prefix=self.key(""), MaxKeys=1)
 
     def create(self) -> None:
         """Create the bucket (tests, and `guji init` against an empty store); an existing one is kept."""
@@ -197,6 +199,9 @@ class Bucket:
             response = self._call("head_object", Key=self.key(name))
         except KeyMissing:
             return None
+        except StorageUnavailable:
+            self.check()  # a refused HEAD has no body: the listing says why (an unknown key, a wrong secret …)
+            raise
         return {"size": response.get("ContentLength", 0), "etag": response.get("ETag", ""),
                 "modified": response.get("LastModified")}
 

@@ -12,6 +12,7 @@ the ``GUJI_STORAGE`` value ``s3://<bucket>/guji``.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import socket
 import subprocess
@@ -27,9 +28,10 @@ _buckets = itertools.count(1)
 
 
 class S3Server:
-    def __init__(self):
+    def __init__(self, environment: dict[str, str] | None = None):
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        self.environment = environment  # e.g. moto's INITIAL_NO_AUTH_ACTION_COUNT: checked keys
 
     @property
     def url(self) -> str:
@@ -40,7 +42,7 @@ class S3Server:
         for _ in range(3):
             self.process = subprocess.Popen(
                 [*prefix, sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                env={**os.environ, **(self.environment or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
             if self._wait_ready():
                 return
             self.stop()

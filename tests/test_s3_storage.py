@@ -214,6 +214,41 @@ def test_a_wrong_endpoint_or_bucket_is_one_message_and_nothing_is_written(tmp_pa
     assert result.exit_code == 2 and "GUJI_STORAGE" in text and "不是存储桶名" in text
 
 
+def test_refused_keys_are_one_message_naming_what_to_check_and_nothing_is_written(tmp_path, monkeypatch):
+    """A store that checks keys (moto with IAM checks after its first 3 requests): an unknown key, a
+    wrong secret and a key without rights each stop `guji init` and the site's commands in one Chinese
+    message, exit code 5, with no data home written and no key or secret shown."""
+    import boto3
+    from s3_support import S3Server
+
+    server = S3Server({"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
+    server.start()
+    try:
+        admin = {"endpoint_url": server.url, "region_name": "us-east-1", "aws_access_key_id": "admin",
+                 "aws_secret_access_key": "admin"}
+        iam = boto3.client("iam", **admin)
+        iam.create_user(UserName="guji")
+        key = iam.create_access_key(UserName="guji")["AccessKey"]  # a real key, with no rights
+        boto3.client("s3", **admin).create_bucket(Bucket="guji-bucket")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        home = tmp_path / "guji-data"
+        refused = (("AKIAUNKNOWNUNKNOWN01", "x" * 40, "对象存储不认识这个访问密钥：请核对AWS_ACCESS_KEY_ID"),
+                   (key["AccessKeyId"], "wrong-secret-" * 3, "访问密钥的密码不对：请核对AWS_SECRET_ACCESS_KEY"),
+                   (key["AccessKeyId"], key["SecretAccessKey"], "请给它读写存储桶「guji-bucket」的权限"))
+        for key_id, secret, says in refused:
+            keys = {"GUJI_STORAGE": "s3://guji-bucket/guji", "AWS_ACCESS_KEY_ID": key_id,
+                    "AWS_SECRET_ACCESS_KEY": secret}
+            for command in (["init"], ["cards", "list"]):
+                result, text = _run(["--home", str(home), *command], keys)
+                assert result.exit_code == 5 and says in text, result.output
+                assert key_id not in text and secret not in text
+            assert not home.exists()
+    finally:
+        server.stop()
+
+
 def test_a_bucket_without_a_storage_root_asks_for_guji_init(tmp_path, s3_storage):
     result, text = _run(["--home", str(tmp_path / "guji-data"), "cards", "list"], {})
     assert result.exit_code == 3 and "没有OCFL存储根" in text and "gujiinit" in text
