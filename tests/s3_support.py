@@ -42,7 +42,8 @@ class S3Server:
         for _ in range(3):
             self.process = subprocess.Popen(
                 [*prefix, sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                env={**os.environ, **(self.environment or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                env={**os.environ, **(self.environment or {})},
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
             if self._wait_ready():
                 return
             self.stop()
