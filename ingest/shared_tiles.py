@@ -19,13 +19,18 @@ what it does not find (info.json, whose id the site writes; a region not pre-bui
 * **Web nodes** — :func:`refresh` keeps the node's ``derivatives-mirror/`` in step with the index
   (looked at once per book every :data:`REFRESH_SECONDS` at most): a page whose source changed is
   replaced by a folder holding only its ``info.json`` and ``source.json``; the tiles and sizes
-  are fetched on first request (:func:`fetch`) and then served from the mirror as local files.
+  are fetched on first request (:func:`fetch`) and then served from the mirror as local files. The
+  mirror is a cache: beyond ``GUJI_MIRROR_MB`` the least recently used fetched files go first
+  (:func:`trim_mirror`, at most every :data:`TRIM_SECONDS`, one process of the node at a time); a page
+  keeps its ``info.json`` and ``source.json``, and what went is fetched again when asked for.
 
 On a local storage root every function here does nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -44,8 +49,13 @@ REFRESH_SECONDS = 30.0  # how long a web node trusts its copy of a book's index
 LOCAL_ONLY = {"pyramid.tif", ".pyramid.lock"}  # made by each node for itself, never shared
 CONTENT_TYPES = {".jpg": "image/jpeg", ".json": "application/json", ".png": "image/png", ".webp": "image/webp"}
 
+TRIM_SECONDS = 60.0  # how often a web node process may look whether its mirror is over its budget
+KEPT = {"info.json", SOURCE_FILE}  # a mirrored page's skeleton, never trimmed
+TRIM_TO = 0.9  # a trim goes down to this share of the budget, so that it is not needed again at once
+
 _seen: dict[tuple[str, str], tuple[float, str]] = {}  # (bucket, book) → (when looked, index ETag)
 _seen_lock = threading.Lock()
+_last_trim = [0.0]
 
 
 def shared_bucket(catalogue: Catalogue):
@@ -182,4 +192,50 @@ def fetch(catalogue: Catalogue, book: str, page: str, relative: str) -> Path | N
         return None
     finally:
         partial.unlink(missing_ok=True)
+    _trim_now_and_then(catalogue.home.derivatives, int(catalogue.settings.mirror_mb * 1024 * 1024))
     return target
+
+
+def _trim_now_and_then(mirror: Path, budget: int) -> None:
+    now = time.monotonic()
+    with _seen_lock:
+        if now - _last_trim[0] < TRIM_SECONDS:
+            return
+        _last_trim[0] = now
+    threading.Thread(target=trim_mirror, args=(mirror, budget), daemon=True, name="guji-mirror-trim").start()
+
+
+def trim_mirror(mirror: Path, budget: int) -> int:
+    """Remove the least recently used fetched files (tiles, sizes, a node's pyramid) of a web node's
+    mirror while it holds more than `budget` bytes, down to :data:`TRIM_TO` of it; returns the bytes
+    removed. Last use is the later of the file's modification and access times (a `relatime` mount
+    records a read about once a day). One process of the node trims at a time; the others skip it."""
+    if not mirror.is_dir():
+        return 0
+    with open(mirror / ".trim.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0
+        files = []
+        for folder, _, names in os.walk(mirror):
+            for name in names:
+                if name in KEPT or name.startswith("."):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                files.append((max(stat.st_mtime, stat.st_atime), stat.st_size, path))
+        total = sum(size for _, size, _ in files)
+        if total <= budget:
+            return 0
+        removed = 0
+        for _, size, path in sorted(files):
+            if total - removed <= budget * TRIM_TO:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # a reader that has it open reads on; the next request fetches it again
+                removed += size
+        return removed

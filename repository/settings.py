@@ -179,6 +179,9 @@ class Settings:
     storage_cache_mb: float = _setting("GUJI_STORAGE_CACHE_MB", _megabytes, 20480.0,
                                        "with GUJI_STORAGE=s3://…: local disk for masters fetched from the store to "
                                        "make tiles, pyramids and OCR from (MB; oldest out first)", "20480 (20 GB)")
+    mirror_mb: float = _setting("GUJI_MIRROR_MB", _megabytes, 20480.0,
+                                "with GUJI_STORAGE=s3://…: local disk for the tiles and sizes a web node fetched from "
+                                "the bucket (MB; least recently used out first)", "20480 (20 GB)")
     incoming: Path | None = _setting("GUJI_INCOMING", _path, None,
                                      "where the staff workspace's ingest page finds book folders",
                                      "incoming/ in the data home")

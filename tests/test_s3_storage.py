@@ -8,7 +8,9 @@ with PostgreSQL too (its advisory locks are what several hosts writing one bucke
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from guji.ingest import ingest_book
+from guji.ingest.shared_tiles import trim_mirror
 from guji.repository import Catalogue, Home
 from guji.repository.object_bucket import Bucket, S3Location, StorageUnavailable
 from guji.repository.ocfl_s3 import S3ObjectStore
@@ -188,8 +191,36 @@ def test_a_book_ingested_into_s3_is_served_by_another_web_node(tmp_path, s3_stor
     assert region.status_code == 200 and region.headers["content-type"] == "image/jpeg"
     rendered = client.get("/iiif/image/s3-book/0002/10,10,50,50/max/0/default.png")  # not pre-built: the pyramid
     assert rendered.status_code == 200 and rendered.content.startswith(b"\x89PNG")
-    assert (reader_home.derivatives / "s3-book" / "0001" / "full" / "max" / "0" / "default.jpg").exists()
+    fetched = reader_home.derivatives / "s3-book" / "0001" / "full" / "max" / "0" / "default.jpg"
+    assert fetched.exists()
     assert not (reader_home.root / "derivatives").exists()  # node B built nothing of its own
+
+    # the mirror is a cache (GUJI_MIRROR_MB): trimmed to nothing, each page keeps its skeleton, and a
+    # request fetches the file again
+    assert trim_mirror(reader_home.derivatives, 0) > 0
+    assert not fetched.exists() and (reader_home.derivatives / "s3-book" / "0001" / "info.json").exists()
+    again = client.get("/iiif/image/s3-book/0001/full/max/0/default.jpg")
+    assert again.status_code == 200 and again.content == full.content and fetched.exists()
+
+
+def test_a_mirror_over_its_budget_loses_its_least_recently_used_files_first(tmp_path):
+    mirror = tmp_path / "derivatives-mirror"
+    page = mirror / "book" / "0001"
+    (page / "full" / "max" / "0").mkdir(parents=True)
+    (page / "info.json").write_text("{}")
+    (page / "source.json").write_text("{}")
+    files = {}
+    for age, name in ((300, "old.jpg"), (200, "used-lately.jpg"), (100, "new.jpg")):
+        files[name] = page / "full" / "max" / "0" / name
+        files[name].write_bytes(b"x" * 1000)
+        os.utime(files[name], (time.time() - age, time.time() - age))
+    os.utime(files["used-lately.jpg"], (time.time(), time.time() - 400))  # read a moment ago
+    assert trim_mirror(mirror, 3000) == 0  # within its budget: nothing goes
+    assert trim_mirror(mirror, 2500) == 1000
+    assert not files["old.jpg"].exists() and files["used-lately.jpg"].exists() and files["new.jpg"].exists()
+    assert trim_mirror(mirror, 1500) == 1000  # down to 90 % of the budget
+    assert [name for name, path in files.items() if path.exists()] == ["used-lately.jpg"]
+    assert (page / "info.json").exists() and (page / "source.json").exists()
 
 
 def _run(arguments: list[str], env: dict[str, str]):
