@@ -65,9 +65,12 @@ def test_batch_revision_previews_every_change_then_writes_one_version_per_card(s
     assert "存卷 存十七卷（卷一至十七） 存十卷（卷一至十）" in changes
     assert "存卷 — 存一百卷（卷一至一百）" in changes
     assert samples.get("jingchuan-wenji").version == 1  # a preview writes nothing
+    sheets = samples.home.root / "incoming" / ".sheets"  # GUJI_INCOMING: shared by a site's web nodes
+    assert len(list(sheets.glob("*.xlsx"))) == 1
     action, values = form_values(preview.text, "form.apply")
     done = client.post(action, data=values)
     assert done.status_code == 200 and "已保存 2 张卡片" in done.text
+    assert not list(sheets.glob("*.xlsx"))
     revised = samples.get("jingchuan-wenji")
     assert revised.version == 2 and revised.versions[-1].reason == "专家审核：存卷有误"
     assert revised.versions[-1].editor == "张三"
@@ -119,7 +122,7 @@ def test_uploads_are_type_and_size_checked(samples, monkeypatch):
     small = staff_client(samples, "李四")
     too_big = upload(small, "big.csv", b"a" * 20_000)
     assert too_big.status_code == 413 and "上限" in too_big.text
-    assert not list((samples.home.root / "uploads").glob("*.csv"))
+    assert not list((samples.home.root / "incoming" / ".sheets").glob("*.csv"))
 
 
 def test_hostile_uploads_are_refused_naming_the_upload_never_a_server_path(samples, tmp_path):
@@ -146,7 +149,7 @@ def test_hostile_uploads_are_refused_naming_the_upload_never_a_server_path(sampl
         [shown] = text_of(response.text, ".notice.error")
         assert response.status_code == 400 and shown.startswith(name) and reason in shown
         assert str(samples.home.root) not in response.text and "uploads" not in shown
-    assert not list((samples.home.root / "uploads").iterdir())  # refused uploads are not kept
+    assert not list((samples.home.root / "incoming" / ".sheets").iterdir())  # refused uploads are not kept
     fixed = upload(client, "目录.csv", UNCLOSED_QUOTE.replace('"测试书乙', "测试书乙").encode())
     bad_rows = text_of(fixed.text, ".bad-rows li")
     assert bad_rows[0].startswith("第4行: 有 2 格在表头之外") and bad_rows[1].startswith("第5行「普查编号」列")

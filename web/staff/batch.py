@@ -2,8 +2,9 @@
 
 The planning is `repository.card_import` — the same as `guji cards import --dry-run`: rows that
 match existing cards (by 记录号 or 索书号) and carry a 修改原因 become one new version per changed
-card with that reason; a file with any bad row cannot be applied. The upload is kept in
-``<data home>/uploads/`` between preview and apply; apply plans the file again and refuses if the
+card with that reason; a file with any bad row cannot be applied. The upload is kept in the hidden
+``.sheets/`` of the incoming folder (``GUJI_INCOMING``, shared by every web node of a site: the preview
+on one node is applied on another) between preview and apply; apply plans the file again and refuses if the
 plan is no longer the one previewed (someone changed a card meanwhile). A file previewed but never
 applied is removed after GUJI_UPLOAD_EXPIRY_HOURS, like an abandoned upload of scans.
 """
@@ -28,6 +29,7 @@ from ..dependencies import CatalogueDep, SettingsDep
 from .card_form import in_form_order
 from .common import posted_form, staff_render
 from .guard import StaffRoute, UserDep
+from .jobs import incoming_dir
 
 SUFFIXES = (".xlsx", ".csv", ".json")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -42,7 +44,7 @@ class UploadRefused(Refused):
 
 
 def _uploads(catalogue: Catalogue) -> Path:
-    return catalogue.home.root / "uploads"
+    return incoming_dir(catalogue.home, catalogue.settings) / ".sheets"  # hidden: not a book folder
 
 
 def expire_uploads(catalogue: Catalogue) -> None:
