@@ -277,22 +277,19 @@ def workers_lock_path(catalogue: Catalogue, object_id: str) -> Path:
 
 @contextlib.contextmanager
 def ingest_lock(catalogue: Catalogue, object_id: str) -> Iterator[None]:
-    """One ingest or rebuild per object at a time (the store's own lock covers single commits).
+    """One ingest or rebuild per object at a time, on every host of the site (a lock file on one
+    machine, a PostgreSQL advisory lock on several: repository/object_locks.py); the store's own lock
+    covers single commits.
 
-    Granted only once no page worker of an earlier run is alive: a run killed with SIGKILL releases
-    its lock at once, while its workers take a moment longer to die (they hold the workers lock)."""
+    Granted only once no page worker of an earlier run on this host is alive: a run killed with SIGKILL
+    releases its lock at once, while its workers take a moment longer to die (they hold the workers lock)."""
     catalogue.home.locks.mkdir(parents=True, exist_ok=True)
-    with open(catalogue.home.locks / f"{object_id}.ingest.lock", "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IngestBusy(f"{object_id}：这部书正在入藏或重建切片，请等它结束") from None
-        try:
-            with open(workers_lock_path(catalogue, object_id), "a") as workers:
-                fcntl.flock(workers, fcntl.LOCK_EX)  # waits for leftover workers to end
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with catalogue.locks.attempt("ingest", object_id) as taken:
+        if not taken:
+            raise IngestBusy(f"{object_id}：这部书正在入藏或重建切片，请等它结束")
+        with open(workers_lock_path(catalogue, object_id), "a") as workers:
+            fcntl.flock(workers, fcntl.LOCK_EX)  # waits for leftover workers to end
+        yield
 
 
 def build_structure(scan: BookScan) -> dict:

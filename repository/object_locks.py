@@ -41,6 +41,22 @@ class FileLocks:
         return self._hold(f"_{_plain(name)}.lock")  # object ids start with a letter or digit: no clash
 
     @contextlib.contextmanager
+    def attempt(self, kind: str, object_id: str) -> Iterator[bool]:
+        """The `kind` lock of an object (``ingest``: one ingest or tiles rebuild at a time) if it is free:
+        yields whether it was taken, without waiting."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"{_plain(object_id)}.{_plain(kind)}.lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
     def _hold(self, filename: str) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / filename, "a") as handle:
@@ -60,6 +76,22 @@ class AdvisoryLocks:
 
     def task(self, name: str) -> contextlib.AbstractContextManager[None]:
         return self._hold(f"guji:task:{name}")
+
+    @contextlib.contextmanager
+    def attempt(self, kind: str, object_id: str) -> Iterator[bool]:
+        """As :meth:`FileLocks.attempt`, for every host of the site (``pg_try_advisory_lock``)."""
+        key = f"guji:{kind}:{object_id}"
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            taken = connection.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), {"key": key})
+            try:
+                yield bool(taken)
+            finally:
+                if taken:
+                    try:
+                        connection.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"),
+                                           {"key": key})
+                    except Exception:
+                        connection.invalidate()
 
     @contextlib.contextmanager
     def _hold(self, key: str) -> Iterator[None]:

@@ -484,6 +484,31 @@ def test_a_new_run_waits_until_the_page_workers_of_a_killed_run_are_gone(catalog
     assert entered.is_set()
 
 
+@pytest.mark.both_databases
+def test_one_ingest_per_book_on_every_host_of_the_site(catalogue, card, database, tmp_path):
+    """Two hosts — data homes of their own (their own locks/ folders) on one catalogue database — cannot
+    ingest one book at once on PostgreSQL (an advisory lock); on SQLite the site is one machine."""
+    from dataclasses import replace
+
+    from guji.ingest.pipeline import IngestBusy, ingest_lock
+    from guji.repository import Catalogue
+
+    other_host = catalogue.home if database == "sqlite" else replace(catalogue.home, root=tmp_path / "host-b")
+    if database != "sqlite":
+        Catalogue.init(other_host).close()
+    other = Catalogue.open(other_host)
+    try:
+        with ingest_lock(catalogue, card):
+            with pytest.raises(IngestBusy, match="正在入藏或重建切片"), ingest_lock(other, card):
+                pass
+            with ingest_lock(other, "another-book"):  # other books are free
+                pass
+        with ingest_lock(other, card):  # and this one once the first host is done
+            pass
+    finally:
+        other.close()
+
+
 def test_sigkill_during_the_ocfl_commit_leaves_old_or_new_version(catalogue, home, card, book, tmp_path):
     """Kill the ingest while the store moves the version in (the slowest moment of the commit is
     fsyncing the masters in staging): the object is at v1 or v2, never in between."""
