@@ -22,8 +22,8 @@ def test_every_command_has_help(tmp_path):
             ("serve",), ("users", "add"), ("tiles", "rebuild")} <= set(commands)
     for command in commands:
         result = CliRunner().invoke(root, [*command, "--help"])
-        assert result.exit_code == 0 and "Usage" in result.output and "--help" in result.output, command
-    assert "Usage: guji" in guji_process(tmp_path, "--help").stdout
+        assert result.exit_code == 0 and "用法：" in result.output and "--help" in result.output, command
+    assert "用法：guji" in guji_process(tmp_path, "--help").stdout
 
 
 def test_edit_history_diff_show(data_home):

@@ -65,33 +65,12 @@ COMMANDS = {
     "recover": (REPOSITORY, "recover"),
 }
 
-# The fixed words of Typer's help and error panels, in Chinese (typer.rich_utils reads these module
-# constants each time it draws a panel). A name a later Typer drops is skipped, not an error.
-# click's own "Usage:" and "Show this message and exit." come from click's gettext catalogue and stay.
-HELP_WORDS = {
-    "ARGUMENTS_PANEL_TITLE": "参数",
-    "OPTIONS_PANEL_TITLE": "选项",
-    "COMMANDS_PANEL_TITLE": "命令",
-    "ERRORS_PANEL_TITLE": "命令行有误",
-    "DEFAULT_STRING": "[默认：{}]",
-    "ENVVAR_STRING": "[环境变量：{}]",
-    "REQUIRED_LONG_STRING": "[必填]",
-    "DEPRECATED_STRING": "（已停用）",
-    "ABORTED_TEXT": "已中止。",
-    "RICH_HELP": "用 [blue]'{command_path} {help_option}'[/] 查看帮助。",
-}
-
-
 def chinese_help_words() -> None:
-    """Set HELP_WORDS in typer.rich_utils. Called only before a help page or an error panel is drawn:
-    importing rich_utils costs a command that just runs about 40 ms (bench/cli_start.py)."""
-    try:
-        from typer import rich_utils
-    except ImportError:  # Typer without rich: click's plain help, nothing to set
-        return
-    for name, words in HELP_WORDS.items():
-        if hasattr(rich_utils, name):
-            setattr(rich_utils, name, words)
+    """Typer's and click's fixed words in Chinese (web/cli_chinese.py), just before a help page or an
+    error panel is drawn."""
+    from .cli_chinese import use_chinese
+
+    use_chinese()
 
 
 class Guji(GujiGroup):
