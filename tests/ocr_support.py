@@ -82,7 +82,7 @@ class PageXmlReplayEngine(ReplayEngine):
 
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-QIZHENG = "qizheng-tuibu"  # the sample: 9 scans (卷二 葉一a–五a) and its Kanripo text of 卷二
+QIZHENG = "qizheng-tuibu"  # the sample: 9 scans (卷二 葉一上–五上) and its Kanripo text of 卷二
 MACHINE_BOOK = "qizheng-ocr"  # its first scan alone, with machine text only
 MACHINE_CARD = {"id": MACHINE_BOOK, "record_type": "guji",
                 "edition": {"title": "七政推步", "responsibility_raw": "（明）貝琳編"}}

@@ -199,7 +199,7 @@ def test_the_record_page_shows_the_page_text_beside_the_scan_with_the_hit_marked
     (reading,) = page.cssselect("section#reading")
     assert "vertical" in reading.get("class").split()
     (leaf,) = reading.cssselect("article.leaf")
-    assert leaf.cssselect("h3")[0].text == "卷二 葉一a"
+    assert leaf.cssselect("h3")[0].text == "卷二 葉一上"
     assert [line.text_content() for line in leaf.cssselect("p.line")] == [
         "欽定四庫全書", "七政推步卷二", "明　貝琳　編", "日五星中行總年立成"]
     assert [mark.text for mark in leaf.cssselect("mark")] == ["日五星中行"]

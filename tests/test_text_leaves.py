@@ -57,7 +57,7 @@ def test_sample_markers_go_to_the_scans_of_their_leaves(books, sample_structure)
     # leaf N side a is the scan labelled Na (1a, 2a … are scans 1, 3, 5 …), not the N-th scan
     assert on_scans == {"002-1a": "0001", "002-2a": "0003", "002-3a": "0005", "002-4a": "0007", "002-5a": "0009"}
     scan_label = {p["page"]: p["label"] for p in sample_structure["pages"]}
-    assert scan_label["0005"] == "卷二 葉三a" and scan_label["0009"] == "卷二 葉五a"
+    assert scan_label["0005"] == "卷二 葉三上" and scan_label["0009"] == "卷二 葉五上"
     text_of = {p["page"]: "".join(piece[1] for line in p["lines"] for piece in line["pieces"]) for p in pages}
     # what samples/README.md read on the images: 葉三a begins 日五星中行零年立成, 葉五a 日五星中行月分立成
     assert text_of["0005"].startswith("日五星中行零年立成")
