@@ -69,13 +69,13 @@ def test_a_retried_page_or_finish_step_does_no_harm(collection, redis_url, monke
     _work_in_process(redis_url)  # the page runs again, with the others, then the finish
     row = jobs.job(queued, job_id)
     assert (row.status, row.done, row.total, row.message) == ("done", 3, 3, "已重建 3 页的切片和缩略图")
-    before = {page: (queued.home.derivatives / BOOK / page / "info.json").read_bytes() for page in _page_folders(queued)}
+    folder = queued.home.derivatives / BOOK
+    before = {page: (folder / page / "info.json").read_bytes() for page in _page_folders(queued)}
     assert sorted(before) == ["0001", "0002", "0003"]
     # the finish ran, and its worker was lost before RQ knew: it runs again
     job_records.record(queued, job_id, status="running")
     finish_book(job_id, BOOK, [job_records.job_key(job_id, f"b0-p{index}") for index in range(3)], 1)
-    assert {page: (queued.home.derivatives / BOOK / page / "info.json").read_bytes()
-            for page in _page_folders(queued)} == before
+    assert {page: (folder / page / "info.json").read_bytes() for page in _page_folders(queued)} == before
     assert len(queued.events(BOOK, kinds=("tiles-rebuild",))) == 1  # the book logged and counted once
     assert json.loads(jobs.job(queued, job_id).result_json)["pages"] == 3
     queued.close()

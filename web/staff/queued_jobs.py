@@ -14,6 +14,10 @@ does. What runs where:
   nothing — a page is never stored twice.
 * **OCR** — one job, :func:`whole_job`, the same run as on one machine (web.staff.jobs.run).
 
+The row's bookkeeping (recording, the first step, RQ's failure callback) is repository/job_records.py;
+a tiles rebuild and printing guide cards put their own steps on the queue (ingest/page_jobs.py,
+repository/outputs/print_jobs.py).
+
 Every worker needs the same catalogue database, storage root and incoming folder, and the folder
 the pages are built in: with the storage root in the data home, one data home on a shared file
 system; with ``GUJI_STORAGE=s3://…`` each host keeps a data home of its own and shares only
