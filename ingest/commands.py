@@ -107,11 +107,30 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         card_id: str = typer.Argument(None, help="对象标识符（默认：所有对象）。"),
         workers: int = WorkersOption,
+        here: bool = typer.Option(False, "--here", help="在本机重建，即使设置了任务队列 GUJI_QUEUE。"),
+        wait: bool = typer.Option(True, "--wait/--no-wait", help="交给任务队列时：等它完成（默认），"
+                                  "或排队后立即返回任务编号。"),
     ) -> None:
-        """从存储的母版重建切片、各尺寸影像和缩略图。"""
+        """从存储的母版重建切片、各尺寸影像和缩略图。
+
+        设置了 GUJI_QUEUE 时交给任务队列，每页一项，由各台工作机分担（--here：在本机）；
+        --workers 是本机重建时的进程数。"""
+        from guji.repository.job_records import wait as wait_for
+
+        from .page_jobs import start_rebuild
         from .pipeline import rebuild_tiles
 
         with open_catalogue(ctx) as catalogue:
+            if catalogue.settings.queue_url and not here:
+                job_id = start_rebuild(catalogue, card_id, editor_of(ctx, None))
+                follow = f"/staff/ingest/{job_id}"
+                if not wait:
+                    console.print(f"已交给任务队列：任务 #{job_id}（重建切片）；进度见工作台 "
+                                  f"{catalogue.settings.public_address}{follow}", highlight=False)
+                    return
+                row = wait_for(catalogue, job_id, f"重建切片（任务 #{job_id}）", "页", follow)
+                console.print(f"已重建 {row.done} 页的切片和缩略图（任务 #{job_id}）", highlight=False)
+                return
             with progress("重建切片") as update:
                 pages = rebuild_tiles(catalogue, card_id, workers=workers, progress=update)
             console.print(f"已重建 {pages} 页的切片和缩略图", highlight=False)

@@ -546,42 +546,69 @@ def rebuild_tiles(
     catalogue: Catalogue, object_id: str | None = None, workers: int | None = None,
     progress: Progress | None = None, sizes: tuple[int, ...] = DEFAULT_SIZES,
 ) -> int:
-    """Rebuild the derivatives of one object (or all) from the stored masters. Returns pages built."""
+    """Rebuild the derivatives of one object (or all) from the stored masters. Returns pages built.
+
+    The steps — :func:`rebuild_tasks`, the pages (:func:`run_pages`), :func:`finish_rebuild` — are the
+    same when the shared job queue runs them on several machines (ingest/page_jobs.py)."""
     workers = workers or os.cpu_count() or 1
     store = catalogue.store
     object_ids = [object_id] if object_id else store.object_ids()
     if object_id and not store.exists(object_id):
-        raise NotFound(f"没有标识为「{object_id}」的对象")
+        raise NotFound(no_object_message(object_id))
     built = 0
     for current in object_ids:
-        with ingest_lock(catalogue, current):
-            digests = store.digests(current)
-            masters = sorted(path for path in digests if path.startswith("masters/"))
-            derivatives = catalogue.home.built_derivatives / current
-            if not masters:
-                remove_pending(derivatives)
-                results = []
-            else:
-                with pending_work(derivatives) as pending:
-                    tasks = []
-                    for master in masters:
-                        page = Path(master).stem
-                        tasks.append(PageTask(current, page, str(store.content_path(current, master)), master,
-                                              Path(master).suffix.lstrip(".").upper(), master,
-                                              str(derivatives / page), str(pending), stored_digest=digests[master],
-                                              known_digest=digests[master], force=True, sizes=sizes))
-                    results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current))
-                    problems = [r.problem for r in results if r.problem]
-                    if problems:
-                        raise Damaged(f"{current}: " + "; ".join(problems))  # stored masters that cannot be read
-                    for result in results:
-                        publish(Path(result.ready), derivatives / result.page)
-            built += len(results)
-            keep = {Path(master).stem for master in masters}
-            if derivatives.is_dir():
-                for entry in derivatives.iterdir():
-                    if not entry.name.startswith(".") and entry.is_dir() and entry.name not in keep:
-                        shutil.rmtree(entry)  # a page folder with no stored master
-            share_book(catalogue, current)
-            catalogue.record_event("tiles-rebuild", "system", current, pages=len(results))
+        with ingest_lock(catalogue, current), pending_work(catalogue.home.built_derivatives / current) as pending:
+            tasks = rebuild_tasks(catalogue, current, store.digests(current), pending, sizes)
+            results = run_pages(tasks, workers, progress, workers_lock_path(catalogue, current)) if tasks else []
+            finish_rebuild(catalogue, current, results)
+        built += len(results)
     return built
+
+
+def no_object_message(object_id: str) -> str:
+    return f"没有标识为「{object_id}」的对象"
+
+
+def stored_masters(digests: dict[str, str]) -> list[str]:
+    """The masters among an object's stored files (logical paths), in page order."""
+    return sorted(path for path in digests if path.startswith("masters/"))
+
+
+def rebuild_task(catalogue: Catalogue, object_id: str, master: str, digest: str, pending: Path,
+                 sizes: tuple[int, ...] = DEFAULT_SIZES) -> PageTask:
+    """One page's rebuild from its stored master (fetched into this host's cache on S3 storage)."""
+    page = Path(master).stem
+    return PageTask(object_id, page, str(catalogue.store.content_path(object_id, master)), master,
+                    Path(master).suffix.lstrip(".").upper(), master,
+                    str(catalogue.home.built_derivatives / object_id / page), str(pending), stored_digest=digest,
+                    known_digest=digest, force=True, sizes=sizes)
+
+
+def rebuild_tasks(catalogue: Catalogue, object_id: str, digests: dict[str, str], pending: Path,
+                  sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[PageTask]:
+    return [rebuild_task(catalogue, object_id, master, digests[master], pending, sizes)
+            for master in stored_masters(digests)]
+
+
+def finish_rebuild(catalogue: Catalogue, object_id: str, results: list[PageResult], actor: str = "system",
+                   **detail) -> None:
+    """After a rebuild's pages (the caller holds the book's ingest lock): refuse masters that could not
+    be read (Damaged), publish each page still stored as it was read, remove page folders with no
+    stored master and the `.pending` folder, share the book to the bucket (S3 storage), record the
+    event. Run again (a queue's retry), it publishes nothing twice and leaves the same folders."""
+    problems = [result.problem for result in results if result.problem]
+    if problems:
+        raise Damaged(f"{object_id}: " + "; ".join(problems))  # stored masters that cannot be read
+    digests = catalogue.store.digests(object_id)  # an ingest since the pages were read: its pages stay
+    derivatives = catalogue.home.built_derivatives / object_id
+    for result in results:
+        if result.ready and Path(result.ready).is_dir() and digests.get(result.master) == result.digests["sha512"]:
+            publish(Path(result.ready), derivatives / result.page)
+    keep = {Path(master).stem for master in stored_masters(digests)}
+    if derivatives.is_dir():
+        for entry in derivatives.iterdir():
+            if not entry.name.startswith(".") and entry.is_dir() and entry.name not in keep:
+                shutil.rmtree(entry)  # a page folder with no stored master
+    remove_pending(derivatives)
+    share_book(catalogue, object_id)
+    catalogue.record_event("tiles-rebuild", actor, object_id, pages=len(results), **detail)

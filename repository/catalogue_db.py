@@ -19,7 +19,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, func, insert, inspect, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -99,12 +112,12 @@ class UserRow(Base):
 
 
 class JobRow(Base):
-    """A long-running job started from the staff workspace (ingest), with its progress."""
+    """A long-running job (ingest, OCR, tiles rebuild, printing), with its progress and outcome."""
 
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(32))  # ingest
+    kind: Mapped[str] = mapped_column(String(32))  # ingest, ocr, tiles, print
     object_id: Mapped[str | None] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(Text, default="")  # e.g. the book folder
     actor: Mapped[str] = mapped_column(Text)
@@ -117,6 +130,20 @@ class JobRow(Base):
     created: Mapped[str] = mapped_column(String(32))
     started: Mapped[str | None] = mapped_column(String(32))
     finished: Mapped[str | None] = mapped_column(String(32))
+
+
+class JobOutputRow(Base):
+    """The file a job made for the one who asked (a queued print job's PDF), readable from every web
+    node and the CLI host; removed after repository.job_records.OUTPUT_DAYS days."""
+
+    __tablename__ = "job_outputs"
+
+    job_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # jobs.id
+    filename: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[str] = mapped_column(String(32), index=True)
 
 
 class StaffSessionRow(Base):

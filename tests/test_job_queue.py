@@ -39,8 +39,12 @@ def _work_in_process(url: str) -> None:
     import redis
     from rq import Queue, SimpleWorker
 
+    class BurstWorker(SimpleWorker):
+        def subscribe(self) -> None:
+            """No command channel: stopping its listening thread may wait up to a minute (RQ's sleep_time)."""
+
     connection = redis.Redis.from_url(url)
-    SimpleWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection).work(burst=True)
+    BurstWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection).work(burst=True)
 
 
 def test_commit_again_stores_nothing_twice(catalogue, card, tmp_path):

@@ -35,6 +35,7 @@ def _as_an_older_guji_left_it(catalogue: Catalogue) -> None:
     tables, cards without `status`, and the sign-in log of that time."""
     with catalogue.engine.begin() as connection:
         for statement in ("DROP TABLE alembic_version", "DROP TABLE staff_sessions", "DROP TABLE login_throttle",
+                          "DROP TABLE job_outputs",
                           "DROP INDEX ix_cards_status", "ALTER TABLE cards DROP COLUMN status",
                           "CREATE TABLE login_attempts (id INTEGER PRIMARY KEY, name TEXT)",
                           "INSERT INTO login_attempts VALUES (1, '张三')"):

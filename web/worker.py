@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         burst: bool = typer.Option(False, "--burst", help="队列空了就停止。"),
         name: str = typer.Option(None, "--name", help="在队列中的名称（默认：随机生成）。"),
     ) -> None:
-        """从共享任务队列领取入藏和 OCR 任务。
+        """从共享任务队列领取入藏、OCR、重建切片和打印导卡任务。
 
         队列由 GUJI_QUEUE 指定；每次领取一页或一项。
 
@@ -36,7 +36,10 @@ def register(app: typer.Typer) -> None:
             raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init，或设置 GUJI_HOME")
         Catalogue.open(home, settings=settings).close()  # the database reachable, at the newest revision
         use(dataclasses.replace(settings, home=home.root))  # the jobs' settings: forked work horses inherit them
-        import guji.web.staff.queued_jobs  # noqa: F401  imported once here, not in every work horse
+        # the steps' modules imported once here, not in every work horse
+        import guji.ingest.page_jobs  # noqa: F401
+        import guji.repository.outputs.print_jobs  # noqa: F401
+        import guji.web.staff.queued_jobs  # noqa: F401
 
         typer.echo(f"任务队列 {shown_url(settings.queue_url)}：等待任务（Ctrl-C 停止）", err=True)
         try:

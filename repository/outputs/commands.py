@@ -34,24 +34,50 @@ def register(app: typer.Typer) -> None:
         ids: list[str] = IdsOption,
         changed_since: str = typer.Option(None, "--changed-since",
                                           help="只打印 DATE 以后 card.json 有改动的卡片（2024-05-10 或 ISO 时间）。"),
+        here: bool = typer.Option(False, "--here", help="在本机排版，即使设置了任务队列 GUJI_QUEUE。"),
     ) -> None:
         """按索书号打印导卡（PDF）。
 
-        导卡 12.5 × 7.5 cm，每张 A4 纸四张，带裁切线。"""
+        导卡 12.5 × 7.5 cm，每张 A4 纸四张，带裁切线。设置了 GUJI_QUEUE 时由工作机排版，本命令等它完成再写出文件。"""
         from .guide_cards import print_guide_cards
         from .selection import parse_since, select_cards, split_references
 
         with open_catalogue(ctx) as catalogue:
             since = parse_since(changed_since) if changed_since else None
-            card_ids = select_cards(catalogue, split_references(ids), since)
+            references = split_references(ids)
+            card_ids = select_cards(catalogue, references, since)
             if not card_ids:
                 errors.print("没有要打印的卡片" + (f"：{changed_since} 以来没有修改过著录的卡片" if since else ""),
                              highlight=False)
                 raise typer.Exit(1)
+            if catalogue.settings.queue_url and not here:
+                _print_on_queue(ctx, catalogue, card_ids if references or since else None, output)
+                return
             with progress("打印导卡", "张") as update:
                 result = print_guide_cards(catalogue, card_ids, output=output, progress=update)
             _warn(result.warnings)
             console.print(f"已打印 {result.cards} 张导卡，共 {result.sheets} 页 A4：{output}", highlight=False)
+
+    def _print_on_queue(ctx: typer.Context, catalogue, card_ids: list[str] | None, output: Path) -> None:
+        """A worker prints them (None: every card); waits, then writes its PDF to `output`."""
+        import json
+
+        from guji.repository import atomic_files
+        from guji.repository.job_records import output_of, wait
+
+        from .print_jobs import start_print
+
+        job_id = start_print(catalogue, card_ids, editor_of(ctx, None))
+        row = wait(catalogue, job_id, f"打印导卡（任务 #{job_id}）", "张", f"/staff/outputs/jobs/{job_id}")
+        stored = output_of(catalogue, job_id)
+        if stored is None:
+            errors.print(f"任务 #{job_id} 的导卡已不在（保留期已过）：请重新打印", highlight=False)
+            raise typer.Exit(1)
+        atomic_files.write_bytes(output, stored.data)
+        result = json.loads(row.result_json or "{}")
+        _warn(result.get("warnings") or [])
+        console.print(f"已打印 {result.get('cards')} 张导卡，共 {result.get('sheets')} 页 A4：{output}"
+                      f"（任务 #{job_id}）", highlight=False)
 
     @cards_app.command("register")
     def cards_register(

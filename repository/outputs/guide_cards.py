@@ -41,6 +41,7 @@ HOLE_DIAMETER, HOLE_FROM_BOTTOM = 6.0, 8.0  # rod-hole guide, centred
 POINT = 25.4 / 72  # mm per typographic point
 LINE_SPACING = 1.45
 MIN_SCALE = 0.6
+ALL_WITHDRAWN = "所选卡片都已撤销，没有导卡可打印"  # the cards chosen, withdrawn every one
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ an OCR job runs :func:`ingest.ocr_book`. Either writes its progress (pages done 
 outcome back into the row; the job page polls that row as JSON. A job whose process has died is
 shown as failed. The process's output goes to ``<data home>/jobs/<job>.log``. Page workers:
 ``GUJI_INGEST_WORKERS`` / ``GUJI_OCR_WORKERS`` (default: one per core).
+
+The row itself — recording, progress, the queue's first step — is repository/job_records.py, which
+the jobs of the other layers use too: a tiles rebuild (ingest/page_jobs.py) and printing guide cards
+(repository/outputs/print_jobs.py) on the shared job queue are listed and shown here as well.
 """
 
 from __future__ import annotations
@@ -28,16 +32,12 @@ from sqlalchemy import select, update
 
 from guji.repository import Catalogue, GujiError, Home, InvalidInput
 from guji.repository.catalogue_db import JobRow, now_iso
+from guji.repository.job_records import ACTIVE, JobError, create, record, start_queued
 from guji.repository.process_tree import Child, hold_lifeline
 from guji.repository.settings import Settings, current, use
 
-ACTIVE = ("queued", "running")
 FOLDER_NAME = re.compile(r"^[^./\\][^/\\]{0,199}$")
-KIND_LABELS = {"ingest": "影像入藏", "ocr": "文字识别"}
-
-
-class JobError(InvalidInput):
-    """A job that cannot be started as asked; nothing was started."""
+KIND_LABELS = {"ingest": "影像入藏", "ocr": "文字识别", "tiles": "重建切片", "print": "打印导卡"}
 
 
 def incoming_dir(home: Home, settings: Settings | None = None) -> Path:
@@ -101,30 +101,22 @@ def _card_exists(catalogue: Catalogue, card_id: str) -> bool:
 
 
 def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: str) -> int:
-    queue = None
-    if catalogue.settings.queue_url:  # a shared job queue: reachable before anything is recorded
-        from guji.repository.job_queue import JobQueue
-
-        queue = JobQueue(catalogue.settings.queue_url)
-        queue.ping()
-    with catalogue.sessions.begin() as session:
-        busy = session.scalar(select(JobRow.id).where(JobRow.object_id == card_id, JobRow.status.in_(ACTIVE)))
-        if busy is not None and _alive(session.get(JobRow, busy)):
-            raise JobError(f"「{card_id}」已有任务 #{busy} 在进行（入藏或文字识别），请等它结束")
+    def busy(session) -> str | None:
+        taken = session.scalar(select(JobRow.id).where(JobRow.object_id == card_id, JobRow.status.in_(ACTIVE)))
+        if taken is not None and _alive(session.get(JobRow, taken)):
+            return f"「{card_id}」已有任务 #{taken} 在进行（入藏、文字识别或重建切片），请等它结束"
         if kind == "ingest":
             taken = session.scalar(select(JobRow.id).where(JobRow.kind == "ingest", JobRow.source == source,
                                                            JobRow.status.in_(ACTIVE)))
             if taken is not None and _alive(session.get(JobRow, taken)):
-                raise JobError(f"文件夹「{source}」正由入藏任务 #{taken} 处理，请等它结束")
-        row = JobRow(kind=kind, object_id=card_id, source=source, actor=actor, status="queued", created=now_iso())
-        session.add(row)
-        session.flush()
-        job_id = row.id
-    if queue is not None:
-        from . import queued_jobs
+                return f"文件夹「{source}」正由入藏任务 #{taken} 处理，请等它结束"
+        return None
 
-        queued_jobs.enqueue(catalogue, queue, job_id, kind)
-        return job_id
+    if catalogue.settings.queue_url:  # a shared job queue: reachable before anything is recorded
+        from .queued_jobs import FIRST_STEPS
+
+        return start_queued(catalogue, kind, card_id, source, actor, FIRST_STEPS[kind], busy=busy)
+    job_id = create(catalogue, kind, card_id, source, actor, busy=busy)
     log = log_path(catalogue.home, job_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
@@ -170,13 +162,19 @@ def jobs(catalogue: Catalogue, limit: int = 50) -> list[JobRow]:
 
 
 def source_text(row: JobRow) -> str:
-    """What the job works on, for people: the folder of an ingest, the pages and engine of an OCR run."""
-    if row.kind != "ocr":
+    """What the job works on, for people: the folder of an ingest, the pages and engine of an OCR run,
+    the cards of a print job, the object (or all) of a tiles rebuild."""
+    if row.kind == "tiles":
+        return row.object_id or "全部对象"
+    if row.kind not in ("ocr", "print"):
         return row.source
     try:
         options = json.loads(row.source or "{}")
     except ValueError:
         return row.source
+    if row.kind == "print":
+        ids = options.get("ids")
+        return "全部卡片" if ids is None else f"{len(ids)} 张卡片"
     parts = [f"页 {options['pages']}" if options.get("pages") else "全部页", options.get("engine") or "默认引擎"]
     if options.get("redo"):
         parts.append("重新识别")
@@ -195,27 +193,6 @@ def status(row: JobRow) -> dict:
 
 
 # ---- the job process ------------------------------------------------------------------------
-
-
-def row_of(catalogue: Catalogue, job_id: int) -> JobRow | None:
-    with catalogue.sessions() as session:
-        return session.get(JobRow, job_id)
-
-
-def count_page(catalogue: Catalogue, job_id: int) -> None:
-    """One more page done (a queue worker's page job); the row's lock orders workers finishing together."""
-    with catalogue.sessions.begin() as session:
-        session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.done < JobRow.total)
-                        .values(done=JobRow.done + 1))
-        row = session.get(JobRow, job_id)
-        if row is not None:
-            row.message = f"已处理 {row.done} / {row.total} 页"
-
-
-def record(catalogue: Catalogue, job_id: int, **values) -> None:
-    """Set columns of a job's row (status, message, progress …)."""
-    with catalogue.sessions.begin() as session:
-        session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
 
 def run(home: Home, job_id: int, *, local: bool = True) -> int:

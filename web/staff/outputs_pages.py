@@ -8,7 +8,11 @@ warnings for the chosen list, pages and applicant, and its download button sends
 choices. Withdrawn cards are left out of guide cards and the 登记目录, as on the command line.
 
     GET  /staff/outputs                    guide cards and 登记目录 for chosen cards or all
-    POST /staff/outputs/guide-cards        → PDF   (ids, references, changed_since)
+    POST /staff/outputs/guide-cards        → PDF   (ids, references, changed_since); with GUJI_QUEUE a print
+                                             job instead, and a redirect to its page:
+    GET  /staff/outputs/jobs/{job}         the print job's progress, then its download (any staff member)
+    GET  /staff/api/outputs/jobs/{job}     the same as JSON, polled by the page
+    GET  /staff/outputs/jobs/{job}/pdf     → PDF, once the job is done (kept seven days)
     POST /staff/outputs/register           → XLSX  (ids, references; none: every card)
     POST /staff/outputs/dossier-round/check  an application round: every chosen book's pre-flight check
     POST /staff/outputs/dossier-round      → ZIP: 申报汇总表 (XLSX, PDF), 预检结果.txt, each book's dossier
@@ -24,13 +28,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import Path as PathParam
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, QueryParams
 
 from guji.repository import Catalogue, InvalidInput, NotFound, Refused, local_time
+from guji.repository.job_records import output_of
 from guji.repository.outputs.application_round import MAX_BOOKS, build_round, round_zip
 from guji.repository.outputs.dossier import build_dossier, dossier_bytes, scopes
-from guji.repository.outputs.guide_cards import print_guide_cards
+from guji.repository.outputs.guide_cards import ALL_WITHDRAWN, print_guide_cards
+from guji.repository.outputs.print_jobs import KIND as PRINT_JOB
+from guji.repository.outputs.print_jobs import file_names, start_print
 from guji.repository.outputs.register import write_register
 from guji.repository.outputs.sample_pages import choose_pages
 from guji.repository.outputs.selection import (
@@ -43,9 +51,10 @@ from guji.repository.outputs.selection import (
 from guji.repository.withdrawal import is_withdrawn
 
 from ..dependencies import CatalogueDep
-from ..params import whole_number
+from ..params import DB_INT_MAX, whole_number
+from . import jobs
 from .common import posted_form, staff_render
-from .guard import StaffRoute
+from .guard import StaffRoute, UserDep
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -155,24 +164,66 @@ def _guide_card_ids(catalogue: Catalogue, references: list[str], changed_since: 
 
 
 @router.post("/outputs/guide-cards")
-def guide_cards(request: Request, catalogue: CatalogueDep, form: FormData = Depends(posted_form)):
+def guide_cards(request: Request, catalogue: CatalogueDep, user: UserDep, form: FormData = Depends(posted_form)):
     references = _references(form)
     changed_since = str(form.get("changed_since") or "").strip()[:40]
     typed = " ".join(references)
     try:
-        result = print_guide_cards(catalogue, _guide_card_ids(catalogue, references, changed_since))
+        card_ids = _guide_card_ids(catalogue, references, changed_since)
+        if catalogue.settings.queue_url:  # a worker prints them; the job page offers the PDF
+            job_id = start_print(catalogue, card_ids if references or changed_since else None, user.name)
+            return RedirectResponse(f"/staff/outputs/jobs/{job_id}", status_code=303)
+        result = print_guide_cards(catalogue, card_ids)
     except SelectionError as error:
         return outputs_page(request, catalogue, error=str(error), references=typed, changed_since=changed_since,
                             status_code=422)
     except InvalidInput:  # render_guide_cards: every chosen card is withdrawn
-        return outputs_page(request, catalogue, error="所选卡片都已撤销，没有导卡可打印", references=typed,
+        return outputs_page(request, catalogue, error=ALL_WITHDRAWN, references=typed,
                             changed_since=changed_since, status_code=422)
     stamp = _stamp()
-    response = attachment(result.pdf, PDF, f"导卡-{stamp}.pdf", f"guide-cards-{stamp}.pdf")
-    response.headers["X-Guji-Cards"] = str(result.cards)
-    if result.warnings:
-        response.headers["X-Guji-Warnings"] = str(len(result.warnings))
+    return _guide_cards_download(result.pdf, stamp, result.cards, len(result.warnings))
+
+
+def _guide_cards_download(pdf: bytes, stamp: str, cards: int, warnings: int) -> Response:
+    response = attachment(pdf, PDF, *file_names(stamp))
+    response.headers["X-Guji-Cards"] = str(cards)
+    if warnings:
+        response.headers["X-Guji-Warnings"] = str(warnings)
     return response
+
+
+def _print_job(catalogue: Catalogue, job_id: int):
+    row = jobs.job(catalogue, job_id)
+    if row is None or row.kind != PRINT_JOB:
+        raise NotFound(f"没有编号为 {job_id} 的打印任务", english=f"No print job {job_id}")
+    return row
+
+
+JobId = PathParam(ge=1, le=DB_INT_MAX)
+
+
+@router.get("/outputs/jobs/{job_id}")
+def print_job_page(request: Request, catalogue: CatalogueDep, job_id: int = JobId):
+    return staff_render(request, "staff/job.html", {"job": jobs.status(_print_job(catalogue, job_id))})
+
+
+@router.get("/api/outputs/jobs/{job_id}")
+def print_job_status(catalogue: CatalogueDep, job_id: int = JobId):
+    return jobs.status(_print_job(catalogue, job_id))
+
+
+@router.get("/outputs/jobs/{job_id}/pdf")
+def print_job_download(catalogue: CatalogueDep, job_id: int = JobId):
+    row = _print_job(catalogue, job_id)
+    stored = output_of(catalogue, job_id) if row.status == "done" else None
+    if stored is None:
+        reason = ("已过保留期（7 天）被删除，请重新打印" if row.status == "done"
+                  else "还没有做好，请稍候" if row.status in jobs.ACTIVE else "没有做成，没有可下载的文件")
+        raise NotFound(f"打印任务 #{job_id} 的导卡{reason}",
+                       english=f"The guide cards of print job {job_id} cannot be downloaded")
+    result = jobs.status(row)["result"]
+    return _guide_cards_download(stored.data, str(result.get("stamp") or _stamp()), row.done,
+                                 len(result.get("warnings") or []))
 
 
 @router.post("/outputs/register")

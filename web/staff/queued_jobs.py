@@ -14,6 +14,10 @@ does. What runs where:
   nothing — a page is never stored twice.
 * **OCR** — one job, :func:`whole_job`, the same run as on one machine (web.staff.jobs.run).
 
+The row's bookkeeping (recording, the first step, RQ's failure callback) is repository/job_records.py;
+a tiles rebuild and printing guide cards put their own steps on the queue (ingest/page_jobs.py,
+repository/outputs/print_jobs.py).
+
 Every worker needs the same catalogue database, storage root and incoming folder, and the folder
 the pages are built in: with the storage root in the data home, one data home on a shared file
 system; with ``GUJI_STORAGE=s3://…`` each host keeps a data home of its own and shares only
@@ -23,46 +27,15 @@ folder is not there (``GUJI_BUILD_DIR`` left unset on hosts of their own) fails 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
-
-from guji.repository import Catalogue, GujiError, Home
-from guji.repository.job_queue import RETRIES, JobQueue
+from guji.repository import GujiError, Home
+from guji.repository.job_queue import JobQueue
+from guji.repository.job_records import FAILED_CALLBACK, active, count_page, job_key, step_failed, worker_catalogue
 from guji.repository.settings import current
 
 from . import jobs
 
-FAILED_CALLBACK = "guji.web.staff.queued_jobs.job_failed"
-
-
-def _job_key(job_id: int, step: str) -> str:
-    return f"guji-job-{job_id}-{step}"
-
-
-def enqueue(catalogue: Catalogue, queue: JobQueue, job_id: int, kind: str) -> None:
-    """Put a recorded job on the queue; if Redis went away meanwhile, the row says so (and the error rises)."""
-    first = "guji.web.staff.queued_jobs.ingest_plan" if kind == "ingest" else "guji.web.staff.queued_jobs.whole_job"
-    try:
-        queue.enqueue(first, job_id, job_id=_job_key(job_id, "start"), on_failure=FAILED_CALLBACK)
-    except GujiError:
-        jobs.record(catalogue, job_id, status="failed", finished=jobs.now_iso(),
-                    message="任务队列无法连接，任务没有开始；请稍后重新开始")
-        raise
-
-
-@contextlib.contextmanager
-def _catalogue() -> Iterator[Catalogue]:
-    catalogue = Catalogue.open(Home.resolve(None, current()))
-    try:
-        yield catalogue
-    finally:
-        catalogue.close()
-
-
-def _active(catalogue: Catalogue, job_id: int):
-    row = jobs.row_of(catalogue, job_id)
-    return row if row is not None and row.status in jobs.ACTIVE else None
+FIRST_STEPS = {"ingest": "guji.web.staff.queued_jobs.ingest_plan", "ocr": "guji.web.staff.queued_jobs.whole_job"}
+job_failed = step_failed  # the failure callback's former path, named by steps queued before an upgrade
 
 
 def whole_job(job_id: int) -> int:
@@ -75,8 +48,8 @@ def ingest_plan(job_id: int) -> None:
     from guji.ingest.watch import file_failed, scan_zip_limits, unpack_zip
     from guji.repository.config import upload_book_limit, upload_file_limit
 
-    with _catalogue() as catalogue:
-        row = _active(catalogue, job_id)
+    with worker_catalogue() as catalogue:
+        row = active(catalogue, job_id)
         if row is None:  # ended meanwhile (a retry of a finished step)
             return
         jobs.record(catalogue, job_id, status="running", started=row.started or jobs.now_iso(), message="正在检查文件…")
@@ -93,31 +66,26 @@ def ingest_plan(job_id: int) -> None:
         jobs.record(catalogue, job_id, done=0, total=len(plan.tasks), message=f"已处理 0 / {len(plan.tasks)} 页")
         queue = JobQueue(catalogue.settings.queue_url)
         pages = [queue.enqueue("guji.web.staff.queued_jobs.ingest_page", job_id, task,
-                               job_id=_job_key(job_id, f"page-{task.page}"), on_failure=FAILED_CALLBACK)
+                               job_id=job_key(job_id, f"page-{task.page}"), on_failure=FAILED_CALLBACK)
                  for task in plan.tasks]
         queue.enqueue("guji.web.staff.queued_jobs.ingest_commit", job_id, plan, pages,
-                      job_id=_job_key(job_id, "commit"), depends_on=pages, on_failure=FAILED_CALLBACK)
+                      job_id=job_key(job_id, "commit"), depends_on=pages, on_failure=FAILED_CALLBACK)
 
 
 def ingest_page(job_id: int, task):
     """One page: master into `.pending` (hashed, checked against the vendor's checksum), derivatives."""
     import pyvips
 
+    from guji.ingest.page_jobs import work_folder_missing
     from guji.ingest.pipeline import process_page, quiet_libvips
 
     pyvips.concurrency_set(1)  # one worker, one core: run as many workers as a machine has cores
     quiet_libvips()
-    if not Path(task.pending_dir).is_dir():  # made by the worker that planned the book: another host's disk
-        with _catalogue() as catalogue:
-            if _active(catalogue, job_id) is not None:
-                jobs.record(catalogue, job_id, status="failed", finished=jobs.now_iso(),
-                            message=f"第 {task.page} 页的工作文件夹不在这台工作机上：各台机器上的 guji worker "
-                                    "要用同一个共享文件夹做切片（GUJI_BUILD_DIR，见 docs/scale-out.md）；"
-                                    "什么也没有保存。改好设置后可重新开始")
-        return None
-    result = process_page(task)
-    with _catalogue() as catalogue:
-        jobs.count_page(catalogue, job_id)
+    with worker_catalogue() as catalogue:
+        if work_folder_missing(catalogue, job_id, task.page, task.pending_dir):
+            return None
+        result = process_page(task)
+        count_page(catalogue, job_id)
     return result
 
 
@@ -125,8 +93,8 @@ def ingest_commit(job_id: int, plan, page_jobs: list[str]) -> None:
     from guji.ingest.pipeline import commit_ingest, finish_report, ingest_lock, publish_pages, remove_pending
     from guji.ingest.watch import file_done, file_failed
 
-    with _catalogue() as catalogue:
-        row = _active(catalogue, job_id)
+    with worker_catalogue() as catalogue:
+        row = active(catalogue, job_id)
         if row is None:
             return
         results = JobQueue(catalogue.settings.queue_url).results(page_jobs)
@@ -144,17 +112,3 @@ def ingest_commit(job_id: int, plan, page_jobs: list[str]) -> None:
             remove_pending(derivatives)
             outcome = file_failed(folder, row.object_id, incoming, error)
         jobs.record_ingest(catalogue, row, incoming, outcome)
-
-
-def job_failed(job, connection, kind, error, traceback) -> None:
-    """RQ's failure callback: the job's row is failed once no retry is left (a bug, or a worker lost each time)."""
-    if job.retries_left:  # RQ retries it (counted down after this callback)
-        return
-    job_id = job.args[0] if job.args else None
-    if not isinstance(job_id, int):
-        return
-    with _catalogue() as catalogue:
-        if _active(catalogue, job_id) is not None:
-            jobs.record(catalogue, job_id, status="failed", finished=jobs.now_iso(),
-                        message=f"任务在工作进程上失败（{kind.__name__}），重试 {RETRIES} 次仍未完成；"
-                                "原因记在工作进程的日志中。可重新开始")
