@@ -35,57 +35,58 @@ def _engine(value: str) -> str:
     return value.strip().lower()
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def ocr(
-        ctx: typer.Context,
-        book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
-        pages: str = typer.Option(None, "--pages", help="只识别这些页，如 0001-0010 或 3,5,7-9。"),
-        engine: str = typer.Option(None, "--engine", parser=_engine, metavar="faster-paddle|rapidocr",
-                                   help="OCR 引擎（默认：$GUJI_OCR_ENGINE，否则 faster-paddle）。"),
-        redo: bool = typer.Option(False, "--redo", help="同一引擎已识别过的页也重新识别。"),
-        workers: int = WorkersOption,
-        reason: str = typer.Option(None, "--reason", help="记在新版本上的修改原因。"),
-        editor: str = EditorOption,
-    ) -> None:
-        """OCR 识别一部书的影像（可续做；生成一个新版本）。
+commands = typer.Typer()
 
-        每页存一份 PAGE-XML；没有人工文本的页用机器识别文本。"""
-        from .ocr_run import ocr_book
+@commands.command()
+def ocr(
+    ctx: typer.Context,
+    book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
+    pages: str = typer.Option(None, "--pages", help="只识别这些页，如 0001-0010 或 3,5,7-9。"),
+    engine: str = typer.Option(None, "--engine", parser=_engine, metavar="faster-paddle|rapidocr",
+                               help="OCR 引擎（默认：$GUJI_OCR_ENGINE，否则 faster-paddle）。"),
+    redo: bool = typer.Option(False, "--redo", help="同一引擎已识别过的页也重新识别。"),
+    workers: int = WorkersOption,
+    reason: str = typer.Option(None, "--reason", help="记在新版本上的修改原因。"),
+    editor: str = EditorOption,
+) -> None:
+    """OCR 识别一部书的影像（可续做；生成一个新版本）。
 
-        with open_catalogue(ctx) as catalogue:
-            book_id = catalogue.resolve(book)
-            with progress(f"识别 {book_id}") as update:
-                report = ocr_book(catalogue, book_id, pages=pages, engine=engine, redo=redo, workers=workers,
-                                  editor=editor_of(ctx, editor), progress=update, reason=reason)
-        print_report(report)
-        if report.failed and not report.read and not any(p.action == "skipped" for p in report.pages):
-            raise typer.Exit(1)
+    每页存一份 PAGE-XML；没有人工文本的页用机器识别文本。"""
+    from .ocr_run import ocr_book
 
-    @app.command("ocr-report")
-    def ocr_report(
-        ctx: typer.Context,
-        book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
-        as_json: bool = typer.Option(False, "--json", help="以 JSON 输出报告。"),
-    ) -> None:
-        """逐页报告文本来源、OCR 置信度和字错率。
+    with open_catalogue(ctx) as catalogue:
+        book_id = catalogue.resolve(book)
+        with progress(f"识别 {book_id}") as update:
+            report = ocr_book(catalogue, book_id, pages=pages, engine=engine, redo=redo, workers=workers,
+                              editor=editor_of(ctx, editor), progress=update, reason=reason)
+    print_report(report)
+    if report.failed and not report.read and not any(p.action == "skipped" for p in report.pages):
+        raise typer.Exit(1)
 
-        文本来源：校对/导入/机器；字错率（CER）是 OCR 文本相对人工文本而言。"""
-        from .ocr_run import ocr_quality
+@commands.command("ocr-report")
+def ocr_report(
+    ctx: typer.Context,
+    book: str = typer.Argument(..., help="书：卡片标识符、索书号或普查编号。"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出报告。"),
+) -> None:
+    """逐页报告文本来源、OCR 置信度和字错率。
 
-        with open_catalogue(ctx) as catalogue:
-            report = ocr_quality(catalogue, catalogue.resolve(book))
-        if as_json:
-            console.print_json(json.dumps(report, ensure_ascii=False))
-            return
-        names = {"corrected": "校对", "imported": "导入", "machine": "机器识别，未校对", None: "无文本"}
-        table = Table("页", "标签", "文本", "OCR 置信度", "CER", "字数", "注意",
-                      title=f"{report['book']} 文字识别质量"
-                            + (f"（全书 CER {report['cer']:.3f}）" if report.get("cer") is not None else ""))
-        for page in report["pages"]:
-            table.add_row(page["page"], page["label"] or "", names.get(page["authority"], page["authority"]),
-                          "" if page["confidence"] is None else f"{page['confidence']:.2f}",
-                          "" if page["cer"] is None else f"{page['cer']:.3f}",
-                          "" if page["characters"] is None else str(page["characters"]),
-                          "；".join(page["warnings"]))
-        console.print(table)
+    文本来源：校对/导入/机器；字错率（CER）是 OCR 文本相对人工文本而言。"""
+    from .ocr_run import ocr_quality
+
+    with open_catalogue(ctx) as catalogue:
+        report = ocr_quality(catalogue, catalogue.resolve(book))
+    if as_json:
+        console.print_json(json.dumps(report, ensure_ascii=False))
+        return
+    names = {"corrected": "校对", "imported": "导入", "machine": "机器识别，未校对", None: "无文本"}
+    table = Table("页", "标签", "文本", "OCR 置信度", "CER", "字数", "注意",
+                  title=f"{report['book']} 文字识别质量"
+                        + (f"（全书 CER {report['cer']:.3f}）" if report.get("cer") is not None else ""))
+    for page in report["pages"]:
+        table.add_row(page["page"], page["label"] or "", names.get(page["authority"], page["authority"]),
+                      "" if page["confidence"] is None else f"{page['confidence']:.2f}",
+                      "" if page["cer"] is None else f"{page['cer']:.3f}",
+                      "" if page["characters"] is None else str(page["characters"]),
+                      "；".join(page["warnings"]))
+    console.print(table)

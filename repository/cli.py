@@ -2,8 +2,8 @@
 
 The commands of every package are assembled in one place, web/cli.py (the `guji` console script),
 which imports a command's module only when that command runs (or its help is shown), so the CLI
-starts fast. A command module holds its commands on a module-level ``commands`` Typer (or, for the
-older form, a ``register(app)`` function) and takes from here what all commands share: the
+starts fast. A command module holds its commands on a module-level ``commands`` Typer and takes
+from here what all commands share: the
 consoles, :func:`open_catalogue`, the options every command spells the same way (``--editor``,
 ``--workers``), :func:`one_of` for options with a fixed set of values (a usage error, exit code 2,
 names the values) and :func:`progress`. Errors are not caught in commands: the one CLI handler
@@ -176,11 +176,7 @@ def _module_commands(module_name: str):
     module = import_module(module_name)
     group = getattr(module, "_guji_group", None)
     if group is None:
-        app = getattr(module, "commands", None)
-        if app is None:  # the older form: register(app) adds the module's commands to a Typer
-            app = typer.Typer()
-            module.register(app)
-        group = module._guji_group = typer.main.get_group(app)
+        group = module._guji_group = typer.main.get_group(module.commands)
     return group
 
 

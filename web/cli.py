@@ -1,8 +1,7 @@
 """The `guji` command: every package's commands, assembled in one place.
 
-Each entry names the module that holds a command (in its ``commands`` Typer, or registered by its
-``register(app)``), so that `guji ingest` imports the ingest pipeline but not the web app, and
-`guji --help` imports no more than the command modules themselves (measured in bench/cli_start.py).
+Each entry names the module that holds a command (in its module-level ``commands`` Typer), so that
+`guji ingest` imports the ingest pipeline but not the web app, and `guji --help` imports no more than the command modules themselves (measured in bench/cli_start.py).
 This module sits in the top layer (web), the only one allowed to name every other package; the
 modules are named as strings and imported by :class:`repository.cli.GujiGroup` on demand.
 

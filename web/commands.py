@@ -35,54 +35,55 @@ def _exit_on_sigterm(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def serve(
-        ctx: typer.Context,
-        host: str = typer.Option("127.0.0.1", help="监听地址。"),
-        port: int = typer.Option(8000, help="监听端口。"),
-        workers: int = typer.Option(2, help="Uvicorn 工作进程数。"),
-        indexer: bool = typer.Option(True, "--indexer/--no-indexer", help="同时运行检索索引进程。"),
-        access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="记录每个请求的访问日志。"),
-    ) -> None:
-        """运行网站和 API 服务。"""
-        import uvicorn
+commands = typer.Typer()
 
-        from guji.repository import Catalogue
-        from guji.repository.config import SERVED_URL
-        from guji.repository.errors import NotFound
-        from guji.repository.process_tree import Child, stop_child
+@commands.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="监听地址。"),
+    port: int = typer.Option(8000, help="监听端口。"),
+    workers: int = typer.Option(2, help="Uvicorn 工作进程数。"),
+    indexer: bool = typer.Option(True, "--indexer/--no-indexer", help="同时运行检索索引进程。"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="记录每个请求的访问日志。"),
+) -> None:
+    """运行网站和 API 服务。"""
+    import uvicorn
 
-        from . import public_address
-        from .staff.guard import session_key
+    from guji.repository import Catalogue
+    from guji.repository.config import SERVED_URL
+    from guji.repository.errors import NotFound
+    from guji.repository.process_tree import Child, stop_child
 
-        home = home_of(ctx)
-        if not home.exists():
-            raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init")
-        # the database reachable and at the newest schema revision, and the key that signs staff
-        # cookies readable (GUJI_SESSION_KEY_FILE), before any worker starts
-        Catalogue.open(home, settings=settings_of(ctx)).close()
-        session_key(home, settings_of(ctx))
-        # Workers are separate processes: they find the data home through the environment.
-        os.environ["GUJI_HOME"] = str(home.root)
-        os.environ[SERVE_PID] = str(os.getpid())
-        # without GUJI_PUBLIC_URL, the URLs the site writes start with the address it listens at
-        os.environ[SERVED_URL] = public_address.served_url(host, port)
-        for line in public_address.startup_lines(host, os.environ[SERVED_URL]):
-            typer.echo(line)
-        options = {}
-        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
-            # a worker on a busy machine may need more than uvicorn's 5 s to start the app
-            options["timeout_worker_healthcheck"] = 60
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        # The search index has one writer: the indexer, run beside the (read-only) web workers. It
-        # ends with this process even when this process is killed (its lifeline, see process_tree).
-        side = Child([sys.executable, "-m", "guji.web.cli", "indexer"]) if indexer else None
-        try:
-            # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1 whoever sent it;
-            # the app believes it from GUJI_TRUSTED_PROXIES only (web/proxies.py)
-            uvicorn.run("guji.web.commands:worker_app", factory=True, host=host, port=port, workers=workers,
-                        access_log=access_log, proxy_headers=False, **options)
-        finally:
-            if side is not None:
-                stop_child(side)
+    from . import public_address
+    from .staff.guard import session_key
+
+    home = home_of(ctx)
+    if not home.exists():
+        raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init")
+    # the database reachable and at the newest schema revision, and the key that signs staff
+    # cookies readable (GUJI_SESSION_KEY_FILE), before any worker starts
+    Catalogue.open(home, settings=settings_of(ctx)).close()
+    session_key(home, settings_of(ctx))
+    # Workers are separate processes: they find the data home through the environment.
+    os.environ["GUJI_HOME"] = str(home.root)
+    os.environ[SERVE_PID] = str(os.getpid())
+    # without GUJI_PUBLIC_URL, the URLs the site writes start with the address it listens at
+    os.environ[SERVED_URL] = public_address.served_url(host, port)
+    for line in public_address.startup_lines(host, os.environ[SERVED_URL]):
+        typer.echo(line)
+    options = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        # a worker on a busy machine may need more than uvicorn's 5 s to start the app
+        options["timeout_worker_healthcheck"] = 60
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # The search index has one writer: the indexer, run beside the (read-only) web workers. It
+    # ends with this process even when this process is killed (its lifeline, see process_tree).
+    side = Child([sys.executable, "-m", "guji.web.cli", "indexer"]) if indexer else None
+    try:
+        # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1 whoever sent it;
+        # the app believes it from GUJI_TRUSTED_PROXIES only (web/proxies.py)
+        uvicorn.run("guji.web.commands:worker_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=access_log, proxy_headers=False, **options)
+    finally:
+        if side is not None:
+            stop_child(side)
