@@ -1,9 +1,10 @@
 """The `guji` command: every package's commands, assembled in one place.
 
 Each entry names the module that holds a command (in its module-level ``commands`` Typer), so that
-`guji ingest` imports the ingest pipeline but not the web app, and `guji --help` imports no more than the command modules themselves (measured in bench/cli_start.py).
-This module sits in the top layer (web), the only one allowed to name every other package; the
-modules are named as strings and imported by :class:`repository.cli.GujiGroup` on demand.
+`guji ingest` imports the ingest pipeline but not the web app, and `guji --help` imports no more
+than the command modules themselves (measured in bench/cli_start.py). This module sits in the top
+layer (web), the only one allowed to name every other package; the modules are named as strings
+and imported by :class:`repository.cli.GujiGroup` on demand.
 
 docs/cli.md is generated from the help of these commands (`make docs`).
 """
