@@ -166,6 +166,13 @@ class JobQueue:
         with reaching(self.url):
             self.redis.ping()
 
+    def has_job(self, job_id: str) -> bool:
+        """Whether Redis still holds the job `job_id` (queued, running, or finished within its result time)."""
+        from rq.job import Job
+
+        with reaching(self.url):
+            return Job.exists(job_id, connection=self.redis)
+
 
 def _worker_class():
     from rq import Worker

@@ -39,6 +39,8 @@ OUTPUT_DAYS = 7  # a job's output (a print job's PDF) is removed after this many
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024  # one output at most: a PDF of some 40,000 guide cards
 POLL_SECONDS = 0.5  # how often a waiting command reads its job's row
 PROGRESS_SECONDS = 0.5  # a job's progress is written at most this often (and at the end)
+LOST_AFTER_SECONDS = 60  # a queued job's row this old whose first step Redis no longer holds is lost
+LOST_MESSAGE = "任务队列里已没有这个任务（Redis 重启时丢了数据？），任务没有完成；可重新开始"
 
 
 class JobError(InvalidInput):
@@ -169,6 +171,24 @@ def start_queued(catalogue: Catalogue, kind: str, object_id: str | None, source:
     return job_id
 
 
+def lost_on_queue(catalogue: Catalogue, row: JobRow) -> bool:
+    """Whether an active job of the shared queue has lost its queue: its first step, which Redis keeps
+    until days after the job ends, is no longer there (a Redis that restarted without its append-only
+    file, or was emptied). Such a row would otherwise stay 排队中 or 进行中 for ever and keep its book
+    from another job. A queue out of reach says nothing here (the job may well be alive)."""
+    from .job_queue import JobQueue, QueueUnavailable
+
+    if row.status not in ACTIVE or row.pid is not None or not catalogue.settings.queue_url:
+        return False
+    created = datetime.strptime(row.created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if datetime.now(UTC) - created < timedelta(seconds=LOST_AFTER_SECONDS):
+        return False  # recorded a moment ago: its first step may not be on the queue yet
+    try:
+        return not JobQueue(catalogue.settings.queue_url).has_job(job_key(row.id, "start"))
+    except QueueUnavailable:
+        return False
+
+
 def enqueue_first(catalogue: Catalogue, queue, job_id: int, first_step: str) -> None:
     """Put a recorded job's first step on the queue; if Redis went away meanwhile, the row says so."""
     try:
@@ -251,11 +271,17 @@ def wait(catalogue: Catalogue, job_id: int, description: str, unit: str, follow:
 
     from .cli import errors, progress
 
+    looked = time.monotonic()
     try:
         with progress(description, unit) as update:
             while (row := row_of(catalogue, job_id)) is not None and row.status in ACTIVE:
                 if row.total:
                     update(row.done, row.total)
+                if time.monotonic() - looked > LOST_AFTER_SECONDS / 2:  # the queue lost it: no end to wait for
+                    looked = time.monotonic()
+                    if lost_on_queue(catalogue, row):
+                        fail(catalogue, job_id, LOST_MESSAGE)
+                        continue
                 pause()
             if row is not None and row.total:
                 update(row.done, row.total)

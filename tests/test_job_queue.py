@@ -133,6 +133,34 @@ def test_queue_out_of_reach_starts_nothing(catalogue, card, home, monkeypatch, t
     queued.close()
 
 
+def test_a_job_its_queue_lost_is_failed_and_frees_its_book(catalogue, card, home, redis_url, monkeypatch):
+    """Redis lost its data (restarted without its append-only file): the job's row would stay 排队中 for
+    ever and keep the book from another ingest. Once its first step is missing from Redis, the jobs page
+    shows it failed and a new ingest of the book may start."""
+    import redis
+    from sqlalchemy import update
+
+    from guji.repository.catalogue_db import JobRow
+    from guji.repository.job_records import LOST_AFTER_SECONDS
+
+    queued = _queue_settings(monkeypatch, home, redis_url)
+    book_folder(jobs.incoming_dir(home, queued.settings) / "毛诗")
+    job_id = jobs.start_ingest(queued, "毛诗", card, "管理员")
+    with pytest.raises(jobs.JobError, match="已有任务"):
+        jobs.start_ingest(queued, "毛诗", card, "管理员")  # the job is alive: its book is taken
+    redis.Redis.from_url(redis_url).flushdb()  # the queue's data is gone
+    assert jobs.job(queued, job_id).status == "queued"  # recorded a moment ago: not judged yet
+    earlier = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - LOST_AFTER_SECONDS - 5))
+    with queued.sessions.begin() as session:
+        session.execute(update(JobRow).where(JobRow.id == job_id).values(created=earlier))
+    row = jobs.job(queued, job_id)
+    assert row.status == "failed" and "任务队列里已没有这个任务" in row.message
+    again = jobs.start_ingest(queued, "毛诗", card, "管理员")
+    _work_in_process(redis_url)
+    assert jobs.job(queued, again).status == "done"
+    queued.close()
+
+
 def test_worker_needs_a_queue(home, catalogue):
     result = CliRunner().invoke(root, ["--home", str(home.root), "worker", "--burst"])
     assert result.exit_code == 2 and "GUJI_QUEUE" in result.output

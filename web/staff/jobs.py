@@ -32,7 +32,15 @@ from sqlalchemy import select, update
 
 from guji.repository import Catalogue, GujiError, Home, InvalidInput
 from guji.repository.catalogue_db import JobRow, now_iso
-from guji.repository.job_records import ACTIVE, JobError, create, record, start_queued
+from guji.repository.job_records import (
+    ACTIVE,
+    LOST_MESSAGE,
+    JobError,
+    create,
+    lost_on_queue,
+    record,
+    start_queued,
+)
 from guji.repository.process_tree import Child, hold_lifeline
 from guji.repository.settings import Settings, current, use
 
@@ -103,12 +111,12 @@ def _card_exists(catalogue: Catalogue, card_id: str) -> bool:
 def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: str) -> int:
     def busy(session) -> str | None:
         taken = session.scalar(select(JobRow.id).where(JobRow.object_id == card_id, JobRow.status.in_(ACTIVE)))
-        if taken is not None and _alive(session.get(JobRow, taken)):
+        if taken is not None and _alive(session.get(JobRow, taken), catalogue):
             return f"「{card_id}」已有任务 #{taken} 在进行（入藏、文字识别或重建切片），请等它结束"
         if kind == "ingest":
             taken = session.scalar(select(JobRow.id).where(JobRow.kind == "ingest", JobRow.source == source,
                                                            JobRow.status.in_(ACTIVE)))
-            if taken is not None and _alive(session.get(JobRow, taken)):
+            if taken is not None and _alive(session.get(JobRow, taken), catalogue):
                 return f"文件夹「{source}」正由入藏任务 #{taken} 处理，请等它结束"
         return None
 
@@ -131,9 +139,11 @@ def _start(catalogue: Catalogue, kind: str, card_id: str, source: str, actor: st
     return job_id
 
 
-def _alive(row: JobRow | None) -> bool:
-    if row is None or row.pid is None:
-        return row is not None  # queued, its process is starting
+def _alive(row: JobRow | None, catalogue: Catalogue | None = None) -> bool:
+    if row is None:
+        return False
+    if row.pid is None:  # on the shared queue, or its process is starting
+        return catalogue is None or not lost_on_queue(catalogue, row)
     try:
         os.kill(row.pid, 0)
     except ProcessLookupError:
@@ -144,14 +154,15 @@ def _alive(row: JobRow | None) -> bool:
 
 
 def job(catalogue: Catalogue, job_id: int) -> JobRow | None:
-    """One job; an active job whose process is gone is marked failed first."""
+    """One job; an active job whose process is gone, or whose queue lost it, is marked failed first."""
     with catalogue.sessions.begin() as session:
         row = session.get(JobRow, job_id)
-        if row is not None and row.status in ACTIVE and row.pid is not None and not _alive(row):
+        if row is not None and row.status in ACTIVE and not _alive(row, catalogue):
             session.refresh(row)
             if row.status in ACTIVE:
                 row.status, row.finished = "failed", now_iso()
-                row.message = f"任务进程意外结束（进程 {row.pid}），详见 jobs/{row.id}.log；可重新开始"
+                row.message = LOST_MESSAGE if row.pid is None else \
+                    f"任务进程意外结束（进程 {row.pid}），详见 jobs/{row.id}.log；可重新开始"
         return row
 
 
