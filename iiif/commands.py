@@ -11,6 +11,7 @@ commands = typer.Typer()
 iiif_app = typer.Typer(help="IIIF：导入清单（manifest），为 Image API 准备影像。", no_args_is_help=True)
 commands.add_typer(iiif_app, name="iiif")
 
+
 @iiif_app.command("import")
 def import_command(
     ctx: typer.Context,
@@ -40,6 +41,7 @@ def import_command(
         console.print(f"{book}：{result.pages} 页，{result.ranges} 个范围（卷、册），{card}，{stored}",
                       highlight=False)
         console.print(f"manifest：{public_url()}/iiif/{book}/manifest", highlight=False)
+
 
 @iiif_app.command("pyramids")
 def pyramids_command(

@@ -16,6 +16,7 @@ commands = typer.Typer()
 tiles_app = typer.Typer(help="IIIF 切片等衍生影像：重建。", no_args_is_help=True)
 commands.add_typer(tiles_app, name="tiles")
 
+
 @commands.command()
 def ingest(
     ctx: typer.Context,
@@ -66,6 +67,7 @@ def ingest(
             with progress(f"文字识别 {card_id}") as update:  # a failure here is told after the scans were stored
                 print_report(ocr_book(catalogue, card_id, workers=workers, editor=editor, progress=update))
 
+
 @commands.command()
 def watch(
     ctx: typer.Context,
@@ -102,6 +104,7 @@ def watch(
             raise typer.Exit(0) from None
     if once and any(outcome.status == "failed" for outcome in outcomes):
         raise typer.Exit(1)
+
 
 @tiles_app.command("rebuild")
 def tiles_rebuild(

@@ -37,6 +37,7 @@ def _engine(value: str) -> str:
 
 commands = typer.Typer()
 
+
 @commands.command()
 def ocr(
     ctx: typer.Context,
@@ -62,6 +63,7 @@ def ocr(
     print_report(report)
     if report.failed and not report.read and not any(p.action == "skipped" for p in report.pages):
         raise typer.Exit(1)
+
 
 @commands.command("ocr-report")
 def ocr_report(

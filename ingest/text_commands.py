@@ -15,6 +15,7 @@ commands = typer.Typer()
 text_app = typer.Typer(help="书的全文（录入文本）：导入、查看。", no_args_is_help=True)
 commands.add_typer(text_app, name="text")
 
+
 @text_app.command("import")
 def text_import(
     ctx: typer.Context,
@@ -51,6 +52,7 @@ def text_import(
               if report.unscanned else "")
     kind = TEXT_FORMAT_NAMES.get(report.format, report.format)
     console.print(f"{book_id}：全文 {report.pages} 叶（{kind}{placed}），{stored}", highlight=False)
+
 
 @text_app.command("show")
 def text_show(

@@ -38,6 +38,7 @@ def _whole(done) -> str:
 
 commands = typer.Typer()
 
+
 @commands.command()
 def search(
     ctx: typer.Context,
@@ -97,6 +98,7 @@ def search(
         errors.print(f"提示：检索索引还没有处理最近的 {behind} 个目录事件，结果可能不全；请启动 guji indexer"
                      "（或 guji serve），或运行 guji indexer --once", highlight=False)
 
+
 @commands.command()
 def indexer(
     ctx: typer.Context,
@@ -138,6 +140,7 @@ def indexer(
                 pass
         finally:
             worker.close()
+
 
 @commands.command()
 def reindex(

@@ -37,6 +37,7 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 commands = typer.Typer()
 
+
 @commands.command()
 def serve(
     ctx: typer.Context,

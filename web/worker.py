@@ -10,6 +10,7 @@ from guji.repository.cli import home_of, settings_of
 
 commands = typer.Typer()
 
+
 @commands.command()
 def worker(
     ctx: typer.Context,

@@ -28,6 +28,7 @@ commands.add_typer(cards_app, name="cards")
 export_app = typer.Typer(help="移交包：把 OCFL 版本打成 BagIt 包。", no_args_is_help=True)
 commands.add_typer(export_app, name="export")
 
+
 @cards_app.command("print")
 def cards_print(
     ctx: typer.Context,
@@ -59,6 +60,7 @@ def cards_print(
         _warn(result.warnings)
         console.print(f"已打印 {result.cards} 张导卡，共 {result.sheets} 页 A4：{output}", highlight=False)
 
+
 def _print_on_queue(ctx: typer.Context, catalogue, card_ids: list[str] | None, output: Path) -> None:
     """A worker prints them (None: every card); waits, then writes its PDF to `output`."""
     import json
@@ -80,6 +82,7 @@ def _print_on_queue(ctx: typer.Context, catalogue, card_ids: list[str] | None, o
     console.print(f"已打印 {result.get('cards')} 张导卡，共 {result.get('sheets')} 页 A4：{output}"
                   f"（任务 #{job_id}）", highlight=False)
 
+
 @cards_app.command("register")
 def cards_register(
     ctx: typer.Context,
@@ -96,6 +99,7 @@ def cards_register(
         references = split_references(ids)
         count = write_register(catalogue, output, resolve_references(catalogue, references) if references else None)
         console.print(f"登记目录 {count} 条，已写入 {output}", highlight=False)
+
 
 @cards_app.command("withdraw")
 def cards_withdraw(
@@ -120,6 +124,7 @@ def cards_withdraw(
         else:
             console.print(f"{card_id} 原已{state}，没有新版本", highlight=False)
 
+
 ScopeOption = typer.Option("provincial", "--list",
                            help="provincial（省级名录，一至三级）或 national（国家名录，一、二级）。")
 ApplicantOption = typer.Option(None, "--applicant", help="申报单位（与卡片的收藏单位不同时填写）。")
@@ -132,10 +137,12 @@ StrictOption = typer.Option(False, "--strict", help="预检有提示时什么都
 
 FormatOption = typer.Option("docx", "--format", "-f", **one_of("docx", "pdf"), help="docx 或 pdf。")
 
+
 def _refuse_if_strict(strict: bool, count: int) -> None:
     if strict and count:
         errors.print(f"[red]不生成（--strict）：[/red]预检发现 {count} 个问题，什么都没有写入", highlight=False)
         raise typer.Exit(1)
+
 
 @commands.command()
 def dossier(
@@ -168,6 +175,7 @@ def dossier(
         write_dossier(built, output, format)
         console.print(f"{built.scope_label}申报书（{card_id} 第 {built.version} 版，书影 {len(built.pages)} 幅）："
                       f"{output}", highlight=False)
+
 
 @commands.command("dossier-round")
 def dossier_round(
@@ -210,6 +218,7 @@ def dossier_round(
         console.print(f"{application.title}：{len(application.books)} 部书，汇总表和申报书已写入 {output}"
                       f"（预检提示 {problems} 条，见压缩包中的 预检结果.txt）", highlight=False)
 
+
 @export_app.command("bag")
 def export_bag_command(
     ctx: typer.Context,
@@ -228,6 +237,7 @@ def export_bag_command(
             result = export_bag(catalogue, card_id, output, version=version, progress=update)
         console.print(f"{card_id} 第 {result.version} 版的 BagIt 包：{result.files} 个文件，"
                       f"{result.bytes:,} 字节 → {result.path}", highlight=False)
+
 
 @commands.command("validate-xml")
 def validate_xml(

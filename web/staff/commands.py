@@ -17,6 +17,7 @@ commands = typer.Typer()
 users_app = typer.Typer(help="网站工作台（/staff）的馆员账号。", no_args_is_help=True)
 commands.add_typer(users_app, name="users")
 
+
 @contextmanager
 def _accounts(ctx: typer.Context):
     """The staff accounts of the data home."""
@@ -24,6 +25,7 @@ def _accounts(ctx: typer.Context):
 
     with open_catalogue(ctx) as catalogue:
         yield Accounts(catalogue)
+
 
 def _password(given: str | None, generate: bool) -> tuple[str, bool]:
     if given and generate:
@@ -38,6 +40,7 @@ def _password(given: str | None, generate: bool) -> tuple[str, bool]:
     if getpass.getpass("再输一次：") != first:
         raise Refused("两次输入的密码不同，什么都没有改动")
     return first, False
+
 
 @users_app.command("add")
 def add(
@@ -63,6 +66,7 @@ def add(
     if generated:
         console.print(f"{user.name} 的密码：{secret}（只显示这一次；在 /staff/login 登录）", highlight=False)
 
+
 @users_app.command("list")
 def list_users(ctx: typer.Context) -> None:
     """列出馆员账号。"""
@@ -77,10 +81,12 @@ def list_users(ctx: typer.Context) -> None:
                           "已停用" if user.disabled else "在用")
     console.print(table)
 
+
 def _set_disabled(ctx: typer.Context, name: str, disabled: bool) -> None:
     with _accounts(ctx) as accounts:
         accounts.set_disabled(name, disabled, actor=editor_of(ctx, None))
     console.print(f"{'已停用' if disabled else '已启用'} {name}", highlight=False)
+
 
 @users_app.command("disable")
 def disable(ctx: typer.Context, name: str = typer.Argument(..., help="用户名。")) -> None:
@@ -89,10 +95,12 @@ def disable(ctx: typer.Context, name: str = typer.Argument(..., help="用户名�
     停用后不能再登录，已登录的会话随即结束。"""
     _set_disabled(ctx, name, True)
 
+
 @users_app.command("enable")
 def enable(ctx: typer.Context, name: str = typer.Argument(..., help="用户名。")) -> None:
     """重新启用已停用的账号。"""
     _set_disabled(ctx, name, False)
+
 
 @users_app.command("passwd")
 def passwd(
