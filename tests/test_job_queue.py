@@ -75,6 +75,11 @@ def test_staff_ingest_job_goes_through_the_queue(catalogue, card, home, redis_ur
     assert stored["masters/0004.png"] == digest(scan_of_page(1))
     published = sorted(p.name for p in (home.derivatives / card).iterdir())
     assert published == [f"{n:04d}" for n in range(1, 7)]  # and no .pending left
+    listed = CliRunner().invoke(root, ["--home", str(home.root), "jobs", "list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and f"#{job_id}" in listed.output and "影像入藏" in listed.output
+    assert "完成" in listed.output and "6 / 6" in listed.output
+    waited = CliRunner().invoke(root, ["--home", str(home.root), "jobs", "wait", str(job_id)])
+    assert waited.exit_code == 0 and f"任务 #{job_id}（影像入藏）已完成" in waited.output
     queued.close()
 
 
@@ -88,6 +93,10 @@ def test_refused_book_on_the_queue_is_filed_in_failed(catalogue, card, home, red
     assert row.status == "failed" and "failed/坏书" in row.message
     assert "0002.png" in jobs.status(row)["result"]["problems"][0]
     assert catalogue.store.head(card) == 1  # nothing stored
+    waited = CliRunner().invoke(root, ["--home", str(home.root), "jobs", "wait", str(job_id)])
+    assert waited.exit_code == 1 and f"任务 #{job_id} 失败" in waited.output and "0002.png" in waited.output
+    unknown = CliRunner().invoke(root, ["--home", str(home.root), "jobs", "wait", "999"])
+    assert unknown.exit_code == 3 and "没有任务 #999" in unknown.output
     queued.close()
 
 

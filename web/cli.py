@@ -24,6 +24,7 @@ SEARCH = "guji.search.commands"
 IIIF = "guji.iiif.commands"
 SERVE = "guji.web.commands"
 USERS = "guji.web.staff.commands"
+JOBS = "guji.web.staff.job_commands"
 WORKER = "guji.web.worker"
 
 # name → (module, name in the module's command tree …), or (help, {name: entry}) for a group whose
@@ -59,6 +60,7 @@ COMMANDS = {
     "validate-xml": (OUTPUTS, "validate-xml"),
     "serve": (SERVE, "serve"),
     "worker": (WORKER, "worker"),
+    "jobs": (JOBS, "jobs"),
     "users": (USERS, "users"),
     "rebuild-db": (REPOSITORY, "rebuild-db"),
     "fixity": (REPOSITORY, "fixity"),
