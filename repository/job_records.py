@@ -286,8 +286,9 @@ def wait(catalogue: Catalogue, job_id: int, description: str, unit: str, follow:
             if row is not None and row.total:
                 update(row.done, row.total)
     except KeyboardInterrupt:
-        errors.print(f"已停止等待；任务 #{job_id} 仍在任务队列中进行，进度和结果见工作台 "
-                     f"{catalogue.settings.public_address}{follow}", highlight=False, markup=False, soft_wrap=True)
+        errors.print(f"已停止等待；任务 #{job_id} 仍在任务队列中进行：用 guji jobs wait {job_id} 接着等，"
+                     f"或在工作台 {catalogue.settings.public_address}{follow} 查看进度和结果",
+                     highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(130) from None
     if row is None or row.status != "done":
         message = row.message if row is not None else "任务记录不见了"
