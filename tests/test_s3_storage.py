@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from guji.ingest import ingest_book
 from guji.ingest.shared_tiles import trim_mirror
-from guji.repository import Catalogue, Home
+from guji.repository import Catalogue, Home, job_records
 from guji.repository.object_bucket import Bucket, S3Location, StorageUnavailable
 from guji.repository.ocfl_s3 import S3ObjectStore
 from guji.repository.ocfl_store import ObjectStore
@@ -201,6 +201,38 @@ def test_a_book_ingested_into_s3_is_served_by_another_web_node(tmp_path, s3_stor
     assert not fetched.exists() and (reader_home.derivatives / "s3-book" / "0001" / "info.json").exists()
     again = client.get("/iiif/image/s3-book/0001/full/max/0/default.jpg")
     assert again.status_code == 200 and again.content == full.content and fetched.exists()
+
+
+def test_tiles_rebuild_on_the_queue_rewrites_the_bucket_from_masters_in_the_bucket(tmp_path, s3_storage, redis_url,
+                                                                                 monkeypatch):
+    """`guji tiles rebuild` on the shared queue with the storage root in a bucket: the page steps fetch
+    the masters from the bucket, and the book's tiles in the bucket are whole again."""
+    from test_job_queue import _work_in_process
+
+    from guji.ingest.page_jobs import start_rebuild
+
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    _ingest_two_pages(tmp_path, catalogue)
+    catalogue.close()
+    bucket = Bucket(S3Location.parse(s3_storage))
+    lost = bucket.listing("derivatives/s3-book/0001/", None)[1]
+    bucket.delete([f"derivatives/s3-book/0001/{key}" for key in lost])  # the bucket lost a page's tiles
+    shutil.rmtree(home.built_derivatives)  # and this host has no copy
+    shutil.rmtree(home.root / "storage-cache", ignore_errors=True)  # nor the masters
+    assert not (home.root / "storage-cache").exists()
+    monkeypatch.setenv("GUJI_HOME", str(home.root))
+    monkeypatch.setenv("GUJI_QUEUE", redis_url)
+    queued = Catalogue.open(home)
+    job_id = start_rebuild(queued, "s3-book", "管理员")
+    _work_in_process(redis_url)
+    row = job_records.row_of(queued, job_id)
+    assert (row.status, row.done, row.total) == ("done", 2, 2), row.message
+    assert set(bucket.listing("derivatives/s3-book/0001/", None)[1]) == set(lost)
+    assert json.loads(bucket.read("derivatives/s3-book/0001/info.json"))["width"] > 0
+    assert len(list((home.root / "storage-cache").glob("*/*"))) == 2  # both masters came from the bucket
+    queued.close()
 
 
 def test_a_mirror_over_its_budget_loses_its_least_recently_used_files_first(tmp_path):
