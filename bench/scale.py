@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale.py [--cards 2000] [--revise 500] [--setups sqlite,postgresql] [--no-fsync]
                                     [--parts catalogue,reads] [--duration 60] [--connections 64]
-                                    [--pages 100] [--queue-workers 1,2]
+                                    [--pages 100] [--queue-workers 1,2] [--output scale.json]
 
 Workloads (each setup gets a fresh data home): import ``--cards`` new cards from XLSX; a batch
 revision of ``--revise`` of them (a 修改原因 column, one new version each); ``guji rebuild-db``
@@ -26,7 +26,10 @@ killed half-way; writes bench/results/scale-nodes.json.
 Ingest on the shared job queue (``--pages``, 0 to leave it out): a book of ``--pages`` generated
 scan-like JPEG pages (bench/ingest.py's pages, 2000 × 3000) ingested as a staff job through a Redis
 queue (tests/redis_support.py) by 1, then 2 `guji worker` processes (``--queue-workers``), each into
-a fresh data home; the time from the job's start to its row saying done, and the speed-up.
+a fresh data home; the time from the job's start to its row saying done, and the speed-up. With
+it, the CPU seconds each kind of process spent meanwhile (the workers with their work horses, and
+PostgreSQL, moto's S3 server and Redis when the setup runs them on the same machine), and the
+load average at its end: what the two cores were busy with besides the workers.
 """
 
 from __future__ import annotations
@@ -183,6 +186,41 @@ def reads(duration: float, connections: int, setups: list[str]) -> None:
     out = ROOT / "bench" / "results" / "scale-nodes.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+# the direct children of this process by what they run (their cmdline), for the CPU accounting
+ROLES = (("guji worker", "workers"), ("postgres", "postgresql"), ("moto.server", "moto"),
+         ("redis-server", "redis"))
+
+
+def children_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's children, summed by role (:data:`ROLES`), each with its
+    whole process tree: its own time, its live descendants' and that of the descendants it has waited
+    for (a worker's finished work horses, PostgreSQL's closed backends); ``bench``: this process."""
+    import resource
+
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, spent, command = {}, {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, UnicodeDecodeError):
+            continue  # ended meanwhile
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        spent[pid] = sum(int(value) for value in fields[11:15]) / tick  # utime stime cutime cstime
+
+    def tree(pid: int) -> float:
+        return spent.get(pid, 0.0) + sum(tree(child) for child, up in parent.items() if up == pid)
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    totals = {"bench": usage.ru_utime + usage.ru_stime}
+    for pid, up in parent.items():
+        if up == os.getpid():
+            role = next((name for needle, name in ROLES if needle in command.get(pid, "")), "other")
+            totals[role] = totals.get(role, 0.0) + tree(pid)
+    return totals
+
+
 def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) -> dict:
     """Seconds to ingest a book of `pages` pages through the job queue with each number of workers, on
     `setup` (its own Redis when it has none; with the storage in a bucket each worker has a data home of
@@ -233,16 +271,19 @@ def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) ->
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                            for number in range(1, count + 1)]
                 time.sleep(5)  # the workers started and waiting (their start is not the ingest's time)
-                start = time.perf_counter()
+                start, cpu_before = time.perf_counter(), children_cpu()
                 job_id = jobs.start_ingest(catalogue, book_id, book_id, "bench")
                 deadline = time.monotonic() + max(600, 10 * pages)  # a job that never ends: say so, do not hang
-                while jobs.job(catalogue, job_id).status in jobs.ACTIVE:
+                pages_done = None  # when the last page was counted: the commit's time follows
+                while (row := jobs.job(catalogue, job_id)).status in jobs.ACTIVE:
+                    if pages_done is None and row.total and row.done == row.total:
+                        pages_done = time.perf_counter()
                     if time.monotonic() > deadline:
-                        row = jobs.job(catalogue, job_id)
                         raise SystemExit(f"queue ingest with {count} worker(s): job #{job_id} still "
                                          f"{row.status} ({row.done}/{row.total}) after {max(600, 10 * pages)} s")
                     time.sleep(0.1)
-                seconds = time.perf_counter() - start
+                end, cpu_after = time.perf_counter(), children_cpu()
+                seconds = end - start
                 row = jobs.job(catalogue, job_id)
                 assert row.status == "done" and catalogue.store.head(book_id) == 2, row.message
                 for worker in workers:
@@ -250,6 +291,12 @@ def queue_ingest(pages: int, worker_counts: list[int], setup: dict[str, str]) ->
                     worker.wait()
                 results[f"queue_{count}_workers_seconds"] = round(seconds, 2)
                 results[f"queue_{count}_workers_pages_per_second"] = round(pages / seconds, 2)
+                # the book's commit (one worker: the OCFL version, the tiles published) after the last page
+                results[f"queue_{count}_workers_commit_seconds"] = round(end - (pages_done or end), 2)
+                # where the two cores went meanwhile: the workers (with their work horses), each server
+                results[f"queue_{count}_workers_cpu_seconds"] = {
+                    role: round(cpu_after[role] - cpu_before.get(role, 0.0), 1) for role in sorted(cpu_after)}
+                results[f"queue_{count}_workers_load_average"] = round(os.getloadavg()[0], 2)
             catalogue.close()
         finally:
             if server:
@@ -274,6 +321,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="readers at once")
     parser.add_argument("--pages", type=int, default=100, help="pages of the queue ingest (0: leave it out)")
     parser.add_argument("--queue-workers", default="1,2", help="numbers of guji worker processes, comma-separated")
+    parser.add_argument("--output", help="file name in bench/results (default scale.json, scale-nofsync.json)")
     args = parser.parse_args()
     parts = {part.strip() for part in args.parts.split(",") if part.strip()}
     if parts - {"catalogue", "reads"}:
@@ -291,11 +339,15 @@ def main() -> None:
     results = {name: run_setup(name, args.cards, args.revise, books, not args.no_fsync, args.pages, counts)
                for name in chosen}
 
-    metrics = list(next(iter(results.values())))
+    metrics = [metric for metric, value in next(iter(results.values())).items() if not isinstance(value, dict)]
     width = max(len(metric) for metric in metrics)
     print(f"{'':<{width}}  " + "  ".join(f"{name:>12}" for name in chosen))
     for metric in metrics:
         print(f"{metric:<{width}}  " + "  ".join(f"{results[name][metric]:>12}" for name in chosen))
+    for name in chosen:
+        for metric, value in results[name].items():
+            if isinstance(value, dict):  # CPU seconds by process
+                print(f"{name} {metric}: " + ", ".join(f"{role} {seconds}" for role, seconds in value.items()))
     output = {
         "cards": args.cards,
         "revised": args.revise,
@@ -306,7 +358,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }
-    out = ROOT / "bench" / "results" / f"scale{'-nofsync' if args.no_fsync else ''}.json"
+    out = ROOT / "bench" / "results" / (args.output or f"scale{'-nofsync' if args.no_fsync else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(output, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
