@@ -134,7 +134,7 @@ def rebuild_page(job_id: int, book: str, master: str, digest: str):
         if work_folder_missing(catalogue, job_id, Path(master).stem, pending):
             return None
         result = process_page(rebuild_task(catalogue, book, master, digest, pending))
-        count_page(catalogue, job_id)
+        count_page(catalogue.sessions, job_id)
     return result
 
 

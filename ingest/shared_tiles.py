@@ -37,6 +37,8 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from guji.repository import Catalogue
@@ -47,6 +49,7 @@ INDEX = "pages.json"
 ROOT = "derivatives/"
 REFRESH_SECONDS = 30.0  # how long a web node trusts its copy of a book's index
 LOCAL_ONLY = {"pyramid.tif", ".pyramid.lock"}  # made by each node for itself, never shared
+UPLOAD_PAGES = 8  # pages uploaded at once (the bucket's client keeps 10 connections: boto3's default)
 CONTENT_TYPES = {".jpg": "image/jpeg", ".json": "application/json", ".png": "image/png", ".webp": "image/webp"}
 
 TRIM_SECONDS = 60.0  # how often a web node process may look whether its mirror is over its budget
@@ -94,17 +97,37 @@ def share_book(catalogue: Catalogue, book: str) -> None:
         return
     folder = catalogue.home.built_derivatives / book
     shared = _read_index(bucket, book)
-    index = {}
+    index, changed = {}, []
     for page in _page_names(folder):
         source = read_source(folder / page)
         info = json.loads((folder / page / "info.json").read_text(encoding="utf-8"))
         if (shared.get(page) or {}).get("source") != source:
-            _upload_page(bucket, book, page, folder / page)
+            changed.append(page)
         index[page] = {"source": source, "info": info}
-    for page in sorted(set(shared) - set(index)):
-        _remove_page(bucket, book, page)
+    _at_once(lambda page: _upload_page(bucket, book, page, folder / page), changed)
+    _at_once(lambda page: _remove_page(bucket, book, page), sorted(set(shared) - set(index)))
     body = {"book": book, "pages": index}
     bucket.write(f"{ROOT}{book}/{INDEX}", json.dumps(body, ensure_ascii=False).encode(), "application/json")
+
+
+def _at_once(work: Callable[[str], None], pages: list[str]) -> None:
+    """`work` on every page, :data:`UPLOAD_PAGES` at a time (each page's own requests stay in order).
+    A page's tiles are some 50 small objects, one request each: one after the other, a 100-page book
+    waited ~30 s for them, the object store's answers, not this host's work. The first error rises
+    once the pages under way are done; the index is then left as it was."""
+    if len(pages) <= 1:
+        for page in pages:
+            work(page)
+        return
+    with ThreadPoolExecutor(min(UPLOAD_PAGES, len(pages)), thread_name_prefix="guji-tiles") as pool:
+        futures = [pool.submit(work, page) for page in pages]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _upload_page(bucket, book: str, page: str, folder: Path) -> None:

@@ -13,6 +13,7 @@ What is here, for the jobs of every layer (ingest, OCR, tiles rebuild, printing)
   queue out of reach is :class:`QueueUnavailable` with nothing recorded;
 * :func:`step_failed` — RQ's failure callback: the row is failed once no retry is left;
 * :func:`worker_catalogue` — the catalogue a queue step works on (the worker's settings);
+  :func:`worker_job_rows` — only the job rows, for a page step that needs nothing else;
 * :func:`finish_with_output` / :func:`output_of` — the file a job made for the one who asked (a print
   job's PDF), kept in the catalogue DB (table ``job_outputs``) for :data:`OUTPUT_DAYS` days;
 * :func:`wait` — a command waiting for its job: the row polled, the usual progress bar, the
@@ -28,11 +29,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from .catalogue import Catalogue
 from .catalogue_db import JobOutputRow, JobRow, now_iso
+from .config import Home
+from .database import make_engine
 from .errors import GujiError, InvalidInput, Refused
+from .settings import current
 
 ACTIVE = ("queued", "running")
 OUTPUT_DAYS = 7  # a job's output (a print job's PDF) is removed after this many days
@@ -114,9 +118,10 @@ def fail(catalogue: Catalogue, job_id: int, error: GujiError | str) -> None:
            result_json=json.dumps(result, ensure_ascii=False))
 
 
-def count_page(catalogue: Catalogue, job_id: int) -> None:
-    """One more page done (a queue worker's page job); the row's lock orders workers finishing together."""
-    with catalogue.sessions.begin() as session:
+def count_page(sessions: sessionmaker[Session], job_id: int) -> None:
+    """One more page done (a queue worker's page job); the row's lock orders workers finishing together.
+    `sessions`: a catalogue's, or :func:`worker_job_rows` (a page job that needs no Catalogue)."""
+    with sessions.begin() as session:
         session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.done < JobRow.total)
                         .values(done=JobRow.done + 1))
         row = session.get(JobRow, job_id)
@@ -207,6 +212,20 @@ def worker_catalogue() -> Iterator[Catalogue]:
         yield catalogue
     finally:
         catalogue.close()
+
+
+@contextlib.contextmanager
+def worker_job_rows() -> Iterator[sessionmaker[Session]]:
+    """Sessions on the catalogue database for the job rows alone, for a step that needs nothing else.
+    Per page, :meth:`Catalogue.open` cost more than the progress it was opened for: a boto3 client and
+    a request when the storage root is in a bucket (~0.1 CPU-s in a work horse), the migration and
+    projection checks (the worker did them at its start). A plain engine, closed at once: each work
+    horse is a process of its own."""
+    engine = make_engine(Home.resolve(None, current()).database_url)
+    try:
+        yield sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 def step_failed(job, connection, kind, error, traceback) -> None:

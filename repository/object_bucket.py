@@ -28,6 +28,7 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's rule for
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 60
 BLOCK = 1 << 20
+SMALL_FILE = 8 * BLOCK  # Bucket.upload sends a file up to this size in one PUT from memory
 
 
 class StorageUnavailable(Unavailable):
@@ -217,6 +218,9 @@ class Bucket:
         """Store a local file (multipart for large ones; each part checked by its SHA-256)."""
         from boto3.s3.transfer import TransferConfig
 
+        if path.stat().st_size <= SMALL_FILE:  # a tile: one PUT, without boto3's transfer machinery per file
+            self.write(name, path.read_bytes(), content_type)
+            return
         extra = {"ChecksumAlgorithm": "SHA256", **({"ContentType": content_type} if content_type else {})}
         config = TransferConfig(multipart_threshold=64 * BLOCK, multipart_chunksize=64 * BLOCK, use_threads=False)
         try:

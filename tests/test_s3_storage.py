@@ -255,6 +255,53 @@ def test_a_mirror_over_its_budget_loses_its_least_recently_used_files_first(tmp_
     assert (page / "info.json").exists() and (page / "source.json").exists()
 
 
+def _page_folders(folder: Path, pages: int, made_from: str) -> None:
+    for number in range(1, pages + 1):
+        page = folder / f"{number:04d}"
+        (page / "full" / "max" / "0").mkdir(parents=True, exist_ok=True)
+        (page / "full" / "max" / "0" / "default.jpg").write_bytes(f"{made_from} {number}".encode())
+        (page / "info.json").write_text(json.dumps({"width": number}), encoding="utf-8")
+        (page / "source.json").write_text(json.dumps({"sha512": f"{made_from}-{number}"}), encoding="utf-8")
+
+
+def test_tiles_go_up_several_pages_at_once_and_a_failed_page_leaves_the_index_as_it_was(tmp_path, s3_storage,
+                                                                                        monkeypatch):
+    from guji.ingest.shared_tiles import share_book
+
+    home = Home.resolve(tmp_path / "guji-data")
+    Catalogue.init(home).close()
+    catalogue = Catalogue.open(home)
+    try:
+        folder = catalogue.home.built_derivatives / "s3-book"
+        _page_folders(folder, 12, "first")
+        share_book(catalogue, "s3-book")
+        bucket = catalogue.store.bucket
+        index = json.loads(bucket.read("derivatives/s3-book/pages.json"))["pages"]
+        assert sorted(index) == [f"{number:04d}" for number in range(1, 13)]
+        assert bucket.read("derivatives/s3-book/0012/full/max/0/default.jpg") == b"first 12"
+
+        _page_folders(folder, 12, "second")  # every page made anew; page 7's upload fails
+        upload = Bucket.upload
+
+        def failing(self, path, name, content_type=None):
+            if "/0007/" in name:
+                raise StorageUnavailable("对象存储无法使用（测试）")
+            upload(self, path, name, content_type)
+
+        monkeypatch.setattr(Bucket, "upload", failing)
+        with pytest.raises(StorageUnavailable):
+            share_book(catalogue, "s3-book")
+        assert json.loads(bucket.read("derivatives/s3-book/pages.json"))["pages"] == index  # not switched
+
+        monkeypatch.setattr(Bucket, "upload", upload)  # the store back: the next run brings it in step
+        share_book(catalogue, "s3-book")
+        pages = json.loads(bucket.read("derivatives/s3-book/pages.json"))["pages"]
+        assert {entry["source"]["sha512"] for entry in pages.values()} == {f"second-{n}" for n in range(1, 13)}
+        assert bucket.read("derivatives/s3-book/0007/full/max/0/default.jpg") == b"second 7"
+    finally:
+        catalogue.close()
+
+
 def _run(arguments: list[str], env: dict[str, str]):
     result = CliRunner().invoke(cli, arguments, env=env)
     text = "".join(result.output.split())

@@ -37,7 +37,11 @@ def worker(
         raise NotFound(f"没有 Guji 数据目录 {home.root}：请先运行 guji init，或设置 GUJI_HOME")
     Catalogue.open(home, settings=settings).close()  # the database reachable, at the newest revision
     use(dataclasses.replace(settings, home=home.root))  # the jobs' settings: forked work horses inherit them
-    # the steps' modules imported once here, not in every work horse
+    # the steps' modules imported once here, not in every work horse (~50 ms CPU each). Safe to fork
+    # after: importing pyvips initialises libvips, which starts no thread until it processes an image
+    # — which only the horses do
+    import pyvips  # noqa: F401
+
     import guji.ingest.page_jobs  # noqa: F401
     import guji.repository.outputs.print_jobs  # noqa: F401
     import guji.web.staff.queued_jobs  # noqa: F401

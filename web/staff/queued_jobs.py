@@ -27,9 +27,19 @@ folder is not there (``GUJI_BUILD_DIR`` left unset on hosts of their own) fails 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from guji.repository import GujiError, Home
 from guji.repository.job_queue import JobQueue
-from guji.repository.job_records import FAILED_CALLBACK, active, count_page, job_key, step_failed, worker_catalogue
+from guji.repository.job_records import (
+    FAILED_CALLBACK,
+    active,
+    count_page,
+    job_key,
+    step_failed,
+    worker_catalogue,
+    worker_job_rows,
+)
 from guji.repository.settings import current
 
 from . import jobs
@@ -81,11 +91,13 @@ def ingest_page(job_id: int, task):
 
     pyvips.concurrency_set(1)  # one worker, one core: run as many workers as a machine has cores
     quiet_libvips()
-    with worker_catalogue() as catalogue:
-        if work_folder_missing(catalogue, job_id, task.page, task.pending_dir):
-            return None
-        result = process_page(task)
-        count_page(catalogue, job_id)
+    if not Path(task.pending_dir).is_dir():
+        with worker_catalogue() as catalogue:
+            work_folder_missing(catalogue, job_id, task.page, task.pending_dir)  # the job fails, saying why
+        return None
+    result = process_page(task)
+    with worker_job_rows() as sessions:  # no Catalogue per page: see worker_job_rows
+        count_page(sessions, job_id)
     return result
 
 
