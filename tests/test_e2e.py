@@ -108,7 +108,8 @@ def test_public_search_then_record_then_the_viewer_draws_the_page(page: Page, si
     path = ARTIFACTS / "e2e-2-record-viewer.png"
     area = viewer_area(page, page.frame_locator("iframe.viewer").locator(".openseadragon-canvas").first, path)
     assert area.deviate() > 25, f"the viewer area looks blank (see {path})"
-    assert (area < 100).avg() / 255 > 0.01, f"no ink drawn in the viewer (see {path})"
+    # the search panel (the hit's query) leaves the page a narrow column: its ink is about 1 % of the area
+    assert (area < 100).avg() / 255 > 0.005, f"no ink drawn in the viewer (see {path})"
     # what is drawn is leaf 1a (the 卷端 page), of all the book's nine scans the most alike (the
     # bottom strip, where Mirador draws its zoom buttons, left out)
     drawn = area.crop(0, 0, area.width, int(area.height * 0.85))

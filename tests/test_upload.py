@@ -213,7 +213,7 @@ def test_abandoned_uploads_and_unapplied_revision_sheets_expire(site, admin, tmp
     session = open_upload(admin, {"1.png": b"x" * 10}).json()
     put(admin, session, 0, 0, b"x" * 5)
     folder = tmp_path / "incoming" / ".uploads" / session["id"]
-    sheet = site.home.root / "uploads" / "0123456789abcdef0123456789abcdef.csv"
+    sheet = tmp_path / "incoming" / ".sheets" / "0123456789abcdef0123456789abcdef.csv"  # GUJI_INCOMING
     sheet.parent.mkdir(parents=True, exist_ok=True)
     sheet.write_text("索书号\n")
     admin.get("/staff/ingest")

@@ -21,8 +21,9 @@ def worker(
 
     队列由 GUJI_QUEUE 指定；每次领取一页或一项。
 
-    每台工作机每个核运行一个；每个都要能访问本馆的数据目录（共享文件系统）和目录数据库。
-    Ctrl-C 或 SIGTERM：做完手头的任务再退出。"""
+    每台工作机每个核运行一个，都连到同一个目录数据库和存储：存储根在本地时共享数据目录，
+    在对象存储中时共享 GUJI_INCOMING 和 GUJI_BUILD_DIR（见 docs/scale-out.md）。
+    Redis 重启时等它恢复，手头的任务照常做完。Ctrl-C 或 SIGTERM：做完手头的任务再退出。"""
     from guji.repository import Catalogue
     from guji.repository.errors import InvalidInput, NotFound
     from guji.repository.job_queue import run_worker, shown_url
