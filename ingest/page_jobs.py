@@ -4,9 +4,10 @@ ingest's page steps share with it (web/staff/queued_jobs.py).
 A tiles rebuild (:func:`start_rebuild`, a job row of kind ``tiles``) runs as
 
 * :func:`plan_rebuild` (one worker): for each book, under the book's ingest lock, the stored
-  masters listed and the book's `.pending` work folder prepared; then, per book,
+  masters listed and the job's own work folder in the book prepared (``.rebuild-<job>``: an ingest
+  of the book between the steps cleans its ``.pending``, not this); then, per book,
 * one :func:`rebuild_page` per page, taken by any worker: the page's derivatives made from its
-  stored master (fetched into the worker's cache with ``GUJI_STORAGE`` on S3) into `.pending` —
+  stored master (fetched into the worker's cache with ``GUJI_STORAGE`` on S3) into that folder —
   ingest/pipeline.py's ``process_page``, as on one machine;
 * :func:`finish_book` once the book's pages have all finished (RQ's ``depends_on``): under the
   book's ingest lock, ingest/pipeline.py's ``finish_rebuild`` — the pages published, page folders
@@ -41,7 +42,6 @@ from guji.repository.job_records import (
 )
 
 from .pipeline import (
-    PENDING,
     finish_rebuild,
     ingest_lock,
     no_object_message,
@@ -57,6 +57,11 @@ KIND = "tiles"
 PLAN = "guji.ingest.page_jobs.plan_rebuild"
 PAGE = "guji.ingest.page_jobs.rebuild_page"
 FINISH = "guji.ingest.page_jobs.finish_book"
+
+
+def work_folder(job_id: int) -> str:
+    """A rebuild job's work folder in each book's derivatives (hidden: never served, never a page)."""
+    return f".rebuild-{job_id}"
 
 
 def work_folder_missing(catalogue: Catalogue, job_id: int, page: str, pending_dir: str | Path) -> bool:
@@ -101,7 +106,7 @@ def plan_rebuild(job_id: int) -> None:
             for book in books:
                 with ingest_lock(catalogue, book):
                     digests = store.digests(book)
-                    prepare_pending(catalogue.home.built_derivatives / book)
+                    prepare_pending(catalogue.home.built_derivatives / book, work_folder(job_id))
                     plans.append((book, [(master, digests[master]) for master in stored_masters(digests)]))
         except GujiError as error:  # a book being ingested, storage out of reach …
             fail(catalogue, job_id, error)
@@ -122,7 +127,7 @@ def plan_rebuild(job_id: int) -> None:
 
 
 def rebuild_page(job_id: int, book: str, master: str, digest: str):
-    """One page's derivatives from its stored master, into the book's `.pending` (PageResult)."""
+    """One page's derivatives from its stored master, into the job's work folder in the book (PageResult)."""
     import pyvips
 
     pyvips.concurrency_set(1)  # one worker, one core: run as many workers as a machine has cores
@@ -130,7 +135,7 @@ def rebuild_page(job_id: int, book: str, master: str, digest: str):
     with worker_catalogue() as catalogue:
         if active(catalogue, job_id) is None:  # failed meanwhile (another page, another book)
             return None
-        pending = catalogue.home.built_derivatives / book / PENDING
+        pending = catalogue.home.built_derivatives / book / work_folder(job_id)
         if work_folder_missing(catalogue, job_id, Path(master).stem, pending):
             return None
         result = process_page(rebuild_task(catalogue, book, master, digest, pending))
@@ -142,18 +147,19 @@ def finish_book(job_id: int, book: str, page_jobs: list[str], books: int) -> Non
     with worker_catalogue() as catalogue:
         row = active(catalogue, job_id)
         derivatives = catalogue.home.built_derivatives / book
+        work = work_folder(job_id)
         if row is None:  # failed meanwhile: leave the served pages as they were
-            remove_pending(derivatives)
+            remove_pending(derivatives, work)
             return
         results = [result for result in JobQueue(catalogue.settings.queue_url).results(page_jobs) if result]
         try:
             with ingest_lock(catalogue, book):
                 if _finished_before(catalogue, book, job_id):  # this step ran, then its worker was lost
-                    remove_pending(derivatives)
+                    remove_pending(derivatives, work)
                 else:
-                    finish_rebuild(catalogue, book, results, actor=row.actor, job=job_id)
+                    finish_rebuild(catalogue, book, results, actor=row.actor, work=work, job=job_id)
         except GujiError as error:  # a master that cannot be read (Damaged), an ingest of the book running …
-            remove_pending(derivatives)
+            remove_pending(derivatives, work)
             fail(catalogue, job_id, error)
             return
         last, pages = part_done(catalogue, job_id, book, books, len(results))

@@ -516,17 +516,18 @@ def pending_work(derivatives: Path) -> Iterator[Path]:
     remove_pending(derivatives)
 
 
-def prepare_pending(derivatives: Path) -> Path:
-    """The book's `.pending` folder, without what a killed run left half-written."""
-    pending = derivatives / PENDING
+def prepare_pending(derivatives: Path, folder: str = PENDING) -> Path:
+    """The book's `.pending` folder (or another work `folder` of its own), without what a killed run left
+    half-written."""
+    pending = derivatives / folder
     pending.mkdir(parents=True, exist_ok=True)
     clean_leftovers(pending)
     clean_leftovers(derivatives)
     return pending
 
 
-def remove_pending(derivatives: Path) -> None:
-    shutil.rmtree(derivatives / PENDING, ignore_errors=True)
+def remove_pending(derivatives: Path, folder: str = PENDING) -> None:
+    shutil.rmtree(derivatives / folder, ignore_errors=True)
     with contextlib.suppress(OSError):  # only when nothing was ever published there
         derivatives.rmdir()
 
@@ -591,10 +592,10 @@ def rebuild_tasks(catalogue: Catalogue, object_id: str, digests: dict[str, str],
 
 
 def finish_rebuild(catalogue: Catalogue, object_id: str, results: list[PageResult], actor: str = "system",
-                   **detail) -> None:
+                   work: str = PENDING, **detail) -> None:
     """After a rebuild's pages (the caller holds the book's ingest lock): refuse masters that could not
     be read (Damaged), publish each page still stored as it was read, remove page folders with no
-    stored master and the `.pending` folder, share the book to the bucket (S3 storage), record the
+    stored master and the work folder (`.pending`), share the book to the bucket (S3 storage), record the
     event. Run again (a queue's retry), it publishes nothing twice and leaves the same folders."""
     problems = [result.problem for result in results if result.problem]
     if problems:
@@ -609,6 +610,6 @@ def finish_rebuild(catalogue: Catalogue, object_id: str, results: list[PageResul
         for entry in derivatives.iterdir():
             if not entry.name.startswith(".") and entry.is_dir() and entry.name not in keep:
                 shutil.rmtree(entry)  # a page folder with no stored master
-    remove_pending(derivatives)
+    remove_pending(derivatives, work)
     share_book(catalogue, object_id)
     catalogue.record_event("tiles-rebuild", actor, object_id, pages=len(results), **detail)
