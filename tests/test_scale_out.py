@@ -23,7 +23,8 @@ KEY = "4e3d2c1b0a9f8e7d6c5b4a3928170f6e5d4c3b2a19080f7e6d5c4b3a29180716\n"
 
 def test_two_nodes_and_two_workers_on_postgresql_s3_and_redis(tmp_path, postgres_url, s3_storage, redis_url):
     """An admin on node A ingests a book through the staff ingest page; the two workers take its pages; node B
-    serves the manifest and a tile from the bucket; a title edited on node A is found on node B; fixity passes."""
+    serves the manifest and a tile from the bucket; node B takes A's staff session; a title edited on node A is
+    found by node B's search (its own index, fed from the shared event log); fixity passes."""
     shared = tmp_path / "shared"  # what every host mounts at the same path
     (shared / "incoming").mkdir(parents=True)
     key = shared / "session.key"
@@ -78,6 +79,9 @@ def test_two_nodes_and_two_workers_on_postgresql_s3_and_redis(tmp_path, postgres
         edit_title(on_a, EDITED, "涇川文集補遺新校本", "据原书卷端改题名")
         wait_until(lambda: found_in_search(on_b, "補遺新校本", EDITED), 60,
                    "node B's search did not find the edit made on node A within 60 s")
+        assert on_b.get("/healthz").json()["index_behind"] == 0
+    for node in ("node-a", "node-b"):  # each node built an index of its own (GUJI_INDEX_DIR) and fed it
+        assert (tmp_path / node / "index" / "whoosh").is_dir(), node
 
     checker = host("checker")
     assert "Traceback" not in guji(checker, "fixity")  # exit code 0: every stored file read back and matching

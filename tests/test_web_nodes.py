@@ -1,15 +1,13 @@
 """Several web nodes behind a load balancer (docs/deployment.md): what one node knows, every node
-knows — staff sessions and the key that signs them, the catalogue, the search index each node
-keeps for itself fed from the shared event log."""
+knows — staff sessions and the key that signs them, the catalogue; the nginx front of the docs.
+Two real `guji serve` nodes, each with its own index fed from the shared event log, are started by
+tests/test_scale_out.py (an edit on node A found by node B's search)."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from process_support import free_port
 from typer.testing import CliRunner
 from web_helpers import add_user, sign_in
 
@@ -79,41 +77,6 @@ def test_serve_refuses_a_key_file_it_cannot_use_before_starting(tmp_path, conten
 
 
 # ---- two real nodes ----------------------------------------------------------------------------
-
-
-def test_an_edit_on_node_a_is_found_in_search_on_node_b(tmp_path, postgres_url):
-    """Two `guji serve` processes (ports of their own, one worker each, each with its indexer and its
-    own index) on one PostgreSQL database, one data home and one key file, as two hosts behind a load
-    balancer run them: a cataloguer signed in on node A edits a title; node B takes A's session, and
-    its search finds the new title once B's indexer has applied the edit from the shared event log."""
-    import httpx
-    from browser_support import PASSWORD, ROOT, guji, serving, wait_until
-    from cluster_support import edit_title, found_in_search, sign_in_over_http
-
-    key = tmp_path / "session.key"
-    key.write_text(KEY)
-    ports = free_port(), free_port()
-    shared = {**os.environ, "GUJI_HOME": str(tmp_path / "guji-data"), "GUJI_DATABASE_URL": postgres_url,
-              "GUJI_SESSION_KEY_FILE": str(key), "GUJI_PUBLIC_URL": f"http://127.0.0.1:{ports[0]}",
-              "GUJI_EDITOR": "test"}
-    guji(shared, "init")
-    guji(shared, "cards", "import", str(ROOT / "samples" / "cards.json"), "--reason", "示例数据导入")
-    guji(shared, "users", "add", "张三", "--role", "cataloguer", "--password", PASSWORD)
-    nodes = [{**shared, "GUJI_INDEX_DIR": str(tmp_path / f"index-{name}")} for name in "ab"]
-    with (serving(nodes[0], ports[0], tmp_path / "node-a.log", workers=1) as node_a,
-          serving(nodes[1], ports[1], tmp_path / "node-b.log", workers=1) as node_b,
-          httpx.Client(base_url=node_a, timeout=30) as browser):
-        sign_in_over_http(browser, "张三", PASSWORD)
-        edit_title(browser, CARD, "涇川文集補遺新校本", "据原书卷端改题名")
-
-        with httpx.Client(base_url=node_b, cookies=browser.cookies, timeout=30) as other:
-            assert other.get("/staff/").status_code == 200  # A's session, on B
-            wait_until(lambda: found_in_search(other, "補遺新校本", CARD), 60,
-                       "node B's search did not find the edit made on node A within 60 s")
-            assert other.get("/healthz").json()["index_behind"] == 0
-    assert (tmp_path / "index-a" / "whoosh").is_dir() and (tmp_path / "index-b" / "whoosh").is_dir()
-    for log in ("node-a.log", "node-b.log"):
-        assert "Traceback" not in (tmp_path / log).read_text(errors="replace"), log
 
 
 def test_the_documented_nginx_front_is_a_configuration_nginx_accepts(tmp_path):
