@@ -109,7 +109,7 @@ def _pool(workers: int):
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from guji.ingest.pipeline import _worker_init
+    from guji.ingest.page_work import _worker_init
 
     return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init)
 

@@ -54,7 +54,7 @@ def open_page(path: Path) -> PageSource:
     """The master at `path`, checked (size, header) but not decoded. Raises :class:`PageUnreadable`."""
     import pyvips
 
-    from .pipeline import quiet_libvips
+    from .page_work import quiet_libvips
 
     quiet_libvips()
     try:

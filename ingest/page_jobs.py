@@ -8,7 +8,7 @@ A tiles rebuild (:func:`start_rebuild`, a job row of kind ``tiles``) runs as
   of the book between the steps cleans its ``.pending``, not this); then, per book,
 * one :func:`rebuild_page` per page, taken by any worker: the page's derivatives made from its
   stored master (fetched into the worker's cache with ``GUJI_STORAGE`` on S3) into that folder —
-  ingest/pipeline.py's ``process_page``, as on one machine;
+  ingest/page_work.py's ``process_page``, as on one machine;
 * :func:`finish_book` once the book's pages have all finished (RQ's ``depends_on``): under the
   book's ingest lock, ingest/pipeline.py's ``finish_rebuild`` — the pages published, page folders
   without a master removed, the book shared to the bucket, the ``tiles-rebuild`` event — and, when
@@ -41,13 +41,12 @@ from guji.repository.job_records import (
     worker_catalogue,
 )
 
+from .page_work import process_page, quiet_libvips
 from .pipeline import (
     finish_rebuild,
     ingest_lock,
     no_object_message,
     prepare_pending,
-    process_page,
-    quiet_libvips,
     rebuild_task,
     remove_pending,
     stored_masters,

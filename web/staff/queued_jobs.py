@@ -87,7 +87,7 @@ def ingest_page(job_id: int, task):
     import pyvips
 
     from guji.ingest.page_jobs import work_folder_missing
-    from guji.ingest.pipeline import process_page, quiet_libvips
+    from guji.ingest.page_work import process_page, quiet_libvips
 
     pyvips.concurrency_set(1)  # one worker, one core: run as many workers as a machine has cores
     quiet_libvips()
