@@ -45,9 +45,11 @@ def guji(env: dict, *args: str) -> str:
 
 
 @contextmanager
-def serving(env: dict, port: int, log: Path, *options: str, workers: int = 2) -> Iterator[str]:
+def serving(env: dict, port: int, log: Path, *options: str, workers: int = 1) -> Iterator[str]:
     """`guji serve` (with its indexer) on 127.0.0.1:`port` until the block ends; yields the base URL.
-    Output goes to `log`; the server and the processes it started are stopped by process group."""
+    Output goes to `log`; the server and the processes it started are stopped by process group. One web
+    worker unless asked: each more is another process loading the whole app (about 2 CPU-s), and what
+    several workers share is tested with them (tests/test_process_tree.py, test_scale_out.py)."""
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as output:
         server = subprocess.Popen([str(GUJI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
