@@ -44,6 +44,9 @@ MAX_OUTPUT_BYTES = 64 * 1024 * 1024  # one output at most: a PDF of some 40,000 
 POLL_SECONDS = 0.5  # how often a waiting command reads its job's row
 PROGRESS_SECONDS = 0.5  # a job's progress is written at most this often (and at the end)
 LOST_AFTER_SECONDS = 60  # a queued job's row this old whose first step Redis no longer holds is lost
+LOOK_SECONDS = 15  # how often one process asks Redis whether a job is still there
+_looked_at: dict[tuple[str, int], float] = {}  # (catalogue DB, job id) → when this process last asked Redis
+_out_of_reach_until: dict[str, float] = {}  # queue URL → until when not to ask it again
 LOST_MESSAGE = "任务队列里已没有这个任务（Redis 重启时丢了数据？），任务没有完成；可重新开始"
 
 
@@ -181,16 +184,25 @@ def lost_on_queue(catalogue: Catalogue, row: JobRow) -> bool:
     until days after the job ends, is no longer there (a Redis that restarted without its append-only
     file, or was emptied). Such a row would otherwise stay 排队中 or 进行中 for ever and keep its book
     from another job. A queue out of reach says nothing here (the job may well be alive)."""
+    from . import local_time
     from .job_queue import JobQueue, QueueUnavailable
 
     if row.status not in ACTIVE or row.pid is not None or not catalogue.settings.queue_url:
         return False
-    created = datetime.strptime(row.created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    if datetime.now(UTC) - created < timedelta(seconds=LOST_AFTER_SECONDS):
+    created = local_time.parse(row.created)
+    if created is not None and datetime.now(UTC) - created < timedelta(seconds=LOST_AFTER_SECONDS):
         return False  # recorded a moment ago: its first step may not be on the queue yet
+    # Redis is asked at most every LOOK_SECONDS per job and process, and not at all for a while after it
+    # could not be reached: the jobs page and its polling must not wait on a Redis that is down
+    url, looked = catalogue.settings.queue_url, (str(catalogue.engine.url), row.id)
+    now = time.monotonic()
+    if now < _out_of_reach_until.get(url, 0.0) or now - _looked_at.get(looked, -LOOK_SECONDS) < LOOK_SECONDS:
+        return False
+    _looked_at[looked] = now
     try:
-        return not JobQueue(catalogue.settings.queue_url).has_job(job_key(row.id, "start"))
+        return not JobQueue(url).has_job(job_key(row.id, "start"))
     except QueueUnavailable:
+        _out_of_reach_until[url] = now + LOOK_SECONDS
         return False
 
 
@@ -199,8 +211,7 @@ def enqueue_first(catalogue: Catalogue, queue, job_id: int, first_step: str) -> 
     try:
         queue.enqueue(first_step, job_id, job_id=job_key(job_id, "start"), on_failure=FAILED_CALLBACK)
     except GujiError:
-        record(catalogue, job_id, status="failed", finished=now_iso(),
-               message="任务队列无法连接，任务没有开始；请稍后重新开始")
+        fail(catalogue, job_id, "任务队列无法连接，任务没有开始；请稍后重新开始")
         raise
 
 
@@ -239,9 +250,8 @@ def step_failed(job, connection, kind, error, traceback) -> None:
         return
     with worker_catalogue() as catalogue:
         if active(catalogue, job_id) is not None:
-            record(catalogue, job_id, status="failed", finished=now_iso(),
-                   message=f"任务在工作进程上失败（{kind.__name__}），重试 {RETRIES} 次仍未完成；"
-                           "原因记在工作进程的日志中。可重新开始")
+            fail(catalogue, job_id, f"任务在工作进程上失败（{kind.__name__}），重试 {RETRIES} 次仍未完成；"
+                                    "原因记在工作进程的日志中。可重新开始")
 
 
 # ---- a job's output -----------------------------------------------------------------------------
@@ -290,17 +300,14 @@ def wait(catalogue: Catalogue, job_id: int, description: str, unit: str, follow:
 
     from .cli import errors, progress
 
-    looked = time.monotonic()
     try:
         with progress(description, unit) as update:
             while (row := row_of(catalogue, job_id)) is not None and row.status in ACTIVE:
                 if row.total:
                     update(row.done, row.total)
-                if time.monotonic() - looked > LOST_AFTER_SECONDS / 2:  # the queue lost it: no end to wait for
-                    looked = time.monotonic()
-                    if lost_on_queue(catalogue, row):
-                        fail(catalogue, job_id, LOST_MESSAGE)
-                        continue
+                if lost_on_queue(catalogue, row):  # the queue lost it: no end to wait for
+                    fail(catalogue, job_id, LOST_MESSAGE)
+                    continue
                 pause()
             if row is not None and row.total:
                 update(row.done, row.total)

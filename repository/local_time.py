@@ -50,6 +50,11 @@ def today() -> date:
     return now().date()
 
 
+def file_stamp() -> str:
+    """Today (the library's day) for a download's file name: 20240510."""
+    return today().strftime("%Y%m%d")
+
+
 def day_start_utc(day: date) -> str:
     """Midnight of `day` in the library's zone as a stored UTC stamp (for "changed since that day")."""
     return datetime.combine(day, time.min, tzinfo=zone()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

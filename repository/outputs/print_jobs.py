@@ -50,7 +50,7 @@ def print_job(job_id: int) -> None:
         card_ids = json.loads(row.source or "{}").get("ids")
         try:
             result = print_guide_cards(catalogue, card_ids, progress=progress_recorder(catalogue, job_id, "张"))
-            stamp = local_time.today().strftime("%Y%m%d")
+            stamp = local_time.file_stamp()
             finish_with_output(
                 catalogue, job_id, file_names(stamp)[0], PDF, result.pdf,
                 f"已打印 {result.cards} 张导卡，共 {result.sheets} 页 A4", done=result.cards, total=result.cards,

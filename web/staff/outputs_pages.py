@@ -148,11 +148,6 @@ def outputs(request: Request, catalogue: CatalogueDep):
     return outputs_page(request, catalogue)
 
 
-def _stamp() -> str:
-    """Today (the library's day) for a download's file name: 20240510."""
-    return local_time.today().strftime("%Y%m%d")
-
-
 def _guide_card_ids(catalogue: Catalogue, references: list[str], changed_since: str) -> list[str]:
     """The cards chosen for guide cards: those named (none: all) changed since the day given, if one is."""
     since = parse_since(changed_since) if changed_since else None
@@ -180,7 +175,7 @@ def guide_cards(request: Request, catalogue: CatalogueDep, user: UserDep, form: 
     except InvalidInput:  # render_guide_cards: every chosen card is withdrawn
         return outputs_page(request, catalogue, error=ALL_WITHDRAWN, references=typed,
                             changed_since=changed_since, status_code=422)
-    stamp = _stamp()
+    stamp = local_time.file_stamp()
     return _guide_cards_download(result.pdf, stamp, result.cards, len(result.warnings))
 
 
@@ -222,7 +217,7 @@ def print_job_download(catalogue: CatalogueDep, job_id: int = JobId):
         raise NotFound(f"打印任务 #{job_id} 的导卡{reason}",
                        english=f"The guide cards of print job {job_id} cannot be downloaded")
     result = jobs.status(row)["result"]
-    return _guide_cards_download(stored.data, str(result.get("stamp") or _stamp()), row.done,
+    return _guide_cards_download(stored.data, str(result.get("stamp") or local_time.file_stamp()), row.done,
                                  len(result.get("warnings") or []))
 
 
@@ -237,7 +232,7 @@ def register(request: Request, catalogue: CatalogueDep, form: FormData = Depends
         path = Path(folder) / "register.xlsx"
         rows = write_register(catalogue, path, card_ids)
         data = path.read_bytes()
-    stamp = _stamp()
+    stamp = local_time.file_stamp()
     response = attachment(data, XLSX, f"登记目录-{stamp}.xlsx", f"register-{stamp}.xlsx")
     response.headers["X-Guji-Rows"] = str(rows)
     return response
@@ -287,7 +282,7 @@ def dossier_round(request: Request, catalogue: CatalogueDep, form: FormData = De
         return round_page(request, catalogue, references=references, choices=choices, name=name, status_code=409,
                           notice="检查之后有卡片又保存过：请核对下面更新后的预检结果，再下载")
     data = round_zip(application, choices.format)
-    stamp = _stamp()
+    stamp = local_time.file_stamp()
     title = f"{application.scope_label}{application.name}申报-{stamp}.zip"
     return attachment(data, ZIP, title, f"dossier-round-{choices.scope}-{stamp}.zip")
 

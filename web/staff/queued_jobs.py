@@ -36,6 +36,7 @@ from guji.repository.job_records import (
     active,
     count_page,
     job_key,
+    running,
     step_failed,
     worker_catalogue,
     worker_job_rows,
@@ -62,7 +63,7 @@ def ingest_plan(job_id: int) -> None:
         row = active(catalogue, job_id)
         if row is None:  # ended meanwhile (a retry of a finished step)
             return
-        jobs.record(catalogue, job_id, status="running", started=row.started or jobs.now_iso(), message="正在检查文件…")
+        running(catalogue, row, "正在检查文件…")
         incoming = jobs.incoming_dir(catalogue.home, catalogue.settings)
         folder = incoming / row.source
         try:
