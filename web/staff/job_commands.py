@@ -9,6 +9,8 @@ from rich.table import Table
 
 from guji.repository.cli import console, open_catalogue
 
+from ..params import DB_INT_MAX
+
 commands = typer.Typer()
 
 jobs_app = typer.Typer(help="任务（入藏、文字识别、重建切片、打印导卡）：列出、等待。", no_args_is_help=True)
@@ -50,7 +52,7 @@ def list_jobs(
 @jobs_app.command("wait")
 def wait_job(
     ctx: typer.Context,
-    job_id: int = typer.Argument(..., min=1, help="任务编号（见 guji jobs list）。"),
+    job_id: int = typer.Argument(..., min=1, max=DB_INT_MAX, help="任务编号（见 guji jobs list）。"),
 ) -> None:
     """等一项任务完成，显示进度；失败时显示原因，退出码同该错误的种类。
 
